@@ -1,0 +1,382 @@
+//! The event catalog: every fact the sync records, as typed payloads.
+//!
+//! A sync entity is one stream. Its events tell the whole story of one business record across the
+//! connected systems: the change a webhook announced, the record as fetched, the decision and its
+//! reason, the write requested before the outbound call, the write's outcome, links and unlinks,
+//! dead letters, and what people asked for. [`SyncEvent::to_new`] and [`SyncEvent::from_recorded`]
+//! convert between these payloads and the log's untyped envelopes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::log::{EventMeta, NewEvent, RecordedEvent};
+
+/// A record's fields in canonical names (the entity's vocabulary, not a system's).
+pub type Fields = BTreeMap<String, Value>;
+
+/// What a webhook said happened to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// A webhook announced a change. Its content is a hint: the record is fetched before any decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeObserved {
+    pub entity_type: String,
+    pub system: String,
+    pub collection: String,
+    pub record_id: String,
+    pub action: Action,
+    /// The sender's own id for the webhook: `(tenant, system, webhook_event_id)` is deduplicated.
+    pub webhook_event_id: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// The record as its origin system returned it, and its canonical form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordFetched {
+    pub system: String,
+    pub record_id: String,
+    /// False when the system answered 404.
+    pub found: bool,
+    /// Canonical fields read through the entity's field mapping (empty when not found).
+    pub fields: Fields,
+}
+
+/// What the decision core chose to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Create,
+    Update,
+    Delete,
+    Skip,
+    EchoSuppressed,
+    Deferred,
+    ConflictResolved,
+    Link,
+    Unlink,
+}
+
+impl DecisionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Create => "create",
+            DecisionKind::Update => "update",
+            DecisionKind::Delete => "delete",
+            DecisionKind::Skip => "skip",
+            DecisionKind::EchoSuppressed => "echo_suppressed",
+            DecisionKind::Deferred => "deferred",
+            DecisionKind::ConflictResolved => "conflict_resolved",
+            DecisionKind::Link => "link",
+            DecisionKind::Unlink => "unlink",
+        }
+    }
+}
+
+/// One canonical field's change: what the target had (or `null`) and what it gets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// A sync decision, with its reason and the field diff it acts on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionMade {
+    pub kind: DecisionKind,
+    /// The system whose change is being synced.
+    pub source_system: String,
+    /// The system the decision acts on.
+    pub target_system: String,
+    pub reason: String,
+    pub diff: Vec<FieldChange>,
+    /// The write this decision asks for, when it asks for one.
+    pub request_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOp {
+    Create,
+    Update,
+    Delete,
+}
+
+/// Recorded before the outbound call, so a crash or an early webhook finds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteRequested {
+    /// Also the `Idempotency-Key` of a create: the same decision retried sends the same key.
+    pub request_id: Uuid,
+    pub target_system: String,
+    pub collection: String,
+    pub op: WriteOp,
+    /// The target record (absent for a create).
+    pub record_id: Option<String>,
+    /// Canonical values being written: what the echo of this write will carry back.
+    pub fields: Fields,
+    /// Hash of the match keys' values: recognises the target's create webhook before the answer.
+    pub match_fingerprint: Option<String>,
+}
+
+/// How the outcome of a write became known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The target answered the request.
+    Response,
+    /// The answer was lost (crash, timeout); the record was found by match keys afterwards.
+    LookupByMatchKeys,
+    /// The answer was lost; the retried request with the same idempotency key answered it.
+    IdempotentRetry,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteSucceeded {
+    pub request_id: Uuid,
+    pub target_system: String,
+    pub record_id: String,
+    /// Canonical values the target holds after the write.
+    pub fields: Fields,
+    pub resolution: Resolution,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteFailed {
+    pub request_id: Uuid,
+    pub target_system: String,
+    /// HTTP status; absent for a timeout or a connection failure.
+    pub status: Option<u16>,
+    pub body: String,
+    pub will_retry: bool,
+    pub attempt: u32,
+}
+
+/// The entity now knows its record in `system`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordLinked {
+    pub system: String,
+    pub collection: String,
+    pub record_id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordUnlinked {
+    pub system: String,
+    pub record_id: String,
+    pub reason: String,
+}
+
+/// This stream was opened for a record that turned out to belong to another entity (a round-trip
+/// create, or a match-key link): its pending work continues there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedirectedTo {
+    pub entity_id: Uuid,
+    pub system: String,
+    pub record_id: String,
+    pub reason: String,
+}
+
+/// Work that will not succeed by retrying: kept with its request and response for a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLettered {
+    pub request_id: Option<Uuid>,
+    pub target_system: String,
+    pub reason: String,
+    pub request: Value,
+    pub status: Option<u16>,
+    pub body: String,
+}
+
+/// A person asked for something; `by` names them (the token's owner, never the token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayRequested {
+    pub by: String,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResyncRequested {
+    pub by: String,
+    pub system: String,
+    pub record_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetterRetried {
+    pub by: String,
+    /// The event id of the `DeadLettered` event being retried.
+    pub dead_letter_id: Uuid,
+}
+
+/// Every event type the sync writes. The variant name is the stored `event_type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncEvent {
+    ChangeObserved(ChangeObserved),
+    RecordFetched(RecordFetched),
+    DecisionMade(DecisionMade),
+    WriteRequested(WriteRequested),
+    WriteSucceeded(WriteSucceeded),
+    WriteFailed(WriteFailed),
+    RecordLinked(RecordLinked),
+    RecordUnlinked(RecordUnlinked),
+    RedirectedTo(RedirectedTo),
+    DeadLettered(DeadLettered),
+    ReplayRequested(ReplayRequested),
+    ResyncRequested(ResyncRequested),
+    DeadLetterRetried(DeadLetterRetried),
+}
+
+/// The current schema version of every sync event type.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Every stored type name, for filters and docs.
+pub const EVENT_TYPES: &[&str] = &[
+    "ChangeObserved",
+    "RecordFetched",
+    "DecisionMade",
+    "WriteRequested",
+    "WriteSucceeded",
+    "WriteFailed",
+    "RecordLinked",
+    "RecordUnlinked",
+    "RedirectedTo",
+    "DeadLettered",
+    "ReplayRequested",
+    "ResyncRequested",
+    "DeadLetterRetried",
+];
+
+/// A stored event whose payload does not fit its type.
+#[derive(Debug, thiserror::Error)]
+#[error("event {event_id} of type {event_type}: {reason}")]
+pub struct DecodeError {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub reason: String,
+}
+
+macro_rules! catalog {
+    ($($variant:ident),* $(,)?) => {
+        impl SyncEvent {
+            pub fn event_type(&self) -> &'static str {
+                match self { $(SyncEvent::$variant(_) => stringify!($variant),)* }
+            }
+
+            fn payload(&self) -> Value {
+                let value = match self { $(SyncEvent::$variant(e) => serde_json::to_value(e),)* };
+                value.expect("sync event payloads are plain data and always serialize")
+            }
+
+            /// Decodes a stored event (already upcast to the current version).
+            pub fn from_recorded(event: &RecordedEvent) -> Result<SyncEvent, DecodeError> {
+                let fail = |reason: String| DecodeError {
+                    event_id: event.event_id,
+                    event_type: event.event_type.clone(),
+                    reason,
+                };
+                let payload = event.payload.clone();
+                match event.event_type.as_str() {
+                    $(stringify!($variant) => serde_json::from_value(payload)
+                        .map(SyncEvent::$variant)
+                        .map_err(|e| fail(e.to_string())),)*
+                    _ => Err(fail("unknown event type".into())),
+                }
+            }
+        }
+    };
+}
+
+catalog!(
+    ChangeObserved,
+    RecordFetched,
+    DecisionMade,
+    WriteRequested,
+    WriteSucceeded,
+    WriteFailed,
+    RecordLinked,
+    RecordUnlinked,
+    RedirectedTo,
+    DeadLettered,
+    ReplayRequested,
+    ResyncRequested,
+    DeadLetterRetried,
+);
+
+impl SyncEvent {
+    /// An envelope for the log, with a fresh UUID v7 as its id.
+    pub fn to_new(&self, meta: EventMeta) -> NewEvent {
+        self.to_new_with_id(Uuid::now_v7(), meta)
+    }
+
+    /// An envelope with a chosen id: a retried append with the same id is a no-op.
+    pub fn to_new_with_id(&self, event_id: Uuid, meta: EventMeta) -> NewEvent {
+        NewEvent {
+            event_id,
+            event_type: self.event_type().to_string(),
+            schema_version: SCHEMA_VERSION,
+            payload: self.payload(),
+            meta,
+        }
+    }
+}
+
+/// The deterministic stream id of the entity first seen as `record_id` in `system`: two webhooks
+/// racing for a record nobody has seen yet land in the same stream, whose version check then
+/// serialises them.
+pub fn entity_id_for_record(tenant: &str, entity_type: &str, system: &str, record_id: &str) -> Uuid {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x5d1c_7e6e_8b0a_4f44_9a47_7c1e_5a9f_0b21);
+    let name = format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        tenant, entity_type, system, record_id
+    );
+    Uuid::new_v5(&NAMESPACE, name.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalog_name_round_trips_through_an_envelope() {
+        let event = SyncEvent::RecordLinked(RecordLinked {
+            system: "erp".into(),
+            collection: "customers".into(),
+            record_id: "E7".into(),
+            reason: "created by sync".into(),
+        });
+        let meta = EventMeta { tenant: "acme".into(), correlation_id: None, causation_id: None };
+        let new = event.to_new(meta.clone());
+        let recorded = RecordedEvent {
+            position: crate::log::Position(1),
+            stream_id: Uuid::nil(),
+            sequence: 1,
+            event_id: new.event_id,
+            event_type: new.event_type.clone(),
+            schema_version: new.schema_version,
+            payload: new.payload.clone(),
+            meta,
+            recorded_at: Utc::now(),
+        };
+        assert_eq!(SyncEvent::from_recorded(&recorded).unwrap(), event);
+        assert!(EVENT_TYPES.contains(&event.event_type()));
+    }
+
+    #[test]
+    fn entity_ids_are_stable_and_distinct_per_record() {
+        let a = entity_id_for_record("acme", "customer", "crm", "c-42");
+        assert_eq!(a, entity_id_for_record("acme", "customer", "crm", "c-42"));
+        assert_ne!(a, entity_id_for_record("acme", "customer", "erp", "c-42"));
+        assert_ne!(a, entity_id_for_record("acme", "customer", "crm", "c-43"));
+    }
+}

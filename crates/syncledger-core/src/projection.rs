@@ -1,0 +1,58 @@
+//! Projections as pure functions: an event in, row operations out.
+//!
+//! Every projection owns one table of the same shape (see [`Row`]) and a checkpoint. Its handler
+//! looks only at the event it is given and returns [`RowOp`]s; the store applies them in the same
+//! transaction that moves the checkpoint. Because handlers never read their own table, rebuilding
+//! from position 0 runs exactly the code the incremental path runs, and replay is deterministic.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::log::RecordedEvent;
+
+/// When a projection sees an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Inside the append transaction: a reader sees it as soon as the append commits.
+    Inline,
+    /// After the fact, following the log from its checkpoint.
+    CatchUp,
+}
+
+/// One row of a projection table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Unique within the table.
+    pub key: String,
+    pub tenant: String,
+    /// The sync entity the row belongs to, when it belongs to one (indexed).
+    pub entity_id: Option<Uuid>,
+    /// Indexed, and the order of listings and keyset pagination (with `key` as tie-break).
+    pub sort_key: String,
+    pub doc: Value,
+    /// A counter; [`RowOp::Add`] adds to it.
+    pub n: i64,
+}
+
+/// What a handler asks the store to do to its table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RowOp {
+    /// Insert or replace the whole row.
+    Put(Row),
+    /// Insert the row unless its key is present (then leave the present row alone).
+    PutIfAbsent(Row),
+    /// Remove the row with this key, if any.
+    Delete { key: String },
+    /// Add `n` to the row's counter, creating the row (with this doc) when absent.
+    Add(Row),
+}
+
+/// A projection: a name (its table is named after it), when it runs, and its pure handler.
+pub trait Projection: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn mode(&self) -> Mode;
+    /// The row operations this event implies. Must depend on nothing but the event.
+    fn apply(&self, event: &RecordedEvent) -> Vec<RowOp>;
+}

@@ -93,6 +93,9 @@ pub struct FieldChange {
 /// A sync decision, with its reason and the field diff it acts on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionMade {
+    /// The work item this decision settles: the event id of the `ChangeObserved`,
+    /// `ResyncRequested` or `DeadLetterRetried` that asked for it.
+    pub trigger_id: Option<Uuid>,
     pub kind: DecisionKind,
     /// The system whose change is being synced.
     pub source_system: String,
@@ -159,11 +162,14 @@ pub struct WriteFailed {
     pub body: String,
     pub will_retry: bool,
     pub attempt: u32,
+    /// When the retry is due (with `will_retry`).
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// The entity now knows its record in `system`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordLinked {
+    pub entity_type: String,
     pub system: String,
     pub collection: String,
     pub record_id: String,
@@ -181,6 +187,8 @@ pub struct RecordUnlinked {
 /// create, or a match-key link): its pending work continues there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RedirectedTo {
+    /// The work item (see [`DecisionMade::trigger_id`]) handed over to the other entity.
+    pub trigger_id: Option<Uuid>,
     pub entity_id: Uuid,
     pub system: String,
     pub record_id: String,
@@ -350,6 +358,7 @@ mod tests {
     #[test]
     fn every_catalog_name_round_trips_through_an_envelope() {
         let event = SyncEvent::RecordLinked(RecordLinked {
+            entity_type: "customer".into(),
             system: "erp".into(),
             collection: "customers".into(),
             record_id: "E7".into(),

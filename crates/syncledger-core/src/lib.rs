@@ -4,8 +4,19 @@
 //!   upcasting).
 //! - [`events`]: the catalog of sync events and the deterministic entity ids.
 //! - [`projection`]: projections as pure functions from an event to row operations.
+//! - [`projections`]: the six projections of the product (id mappings, pending queue, round-trip
+//!   context, entity state, dead letters, sync stats).
+//! - [`config`]: the TOML configuration, its environment overrides and its validation.
+//! - [`mapping`]: field paths and the translation between a system's records and canonical fields.
+//! - [`entity`]: an entity's state, folded from its stream.
+//! - [`decide`]: the decision core: (entity state, fetched record, round-trip context) -> events.
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod decide;
+pub mod entity;
 pub mod events;
 pub mod log;
+pub mod mapping;
 pub mod projection;
+pub mod projections;

@@ -1,0 +1,21 @@
+//! The sync engine.
+//!
+//! - [`ledger`]: the [`Ledger`] handle (store, configuration, connectors, settings).
+//! - [`ingest`]: webhooks in, as observed changes in the log.
+//! - `process`: one entity's work, in log order, with optimistic version checks.
+//! - `gather`: the lookups around a decision (fetch, round-trip context).
+//! - `writes`: writes out, their outcomes, and recovery of writes whose outcome was lost.
+//! - `worker`: the worker pool and leases.
+#![forbid(unsafe_code)]
+
+pub mod error;
+mod gather;
+pub mod ingest;
+pub mod ledger;
+mod process;
+mod worker;
+mod writes;
+
+pub use error::EngineError;
+pub use ingest::{Accepted, IngestError};
+pub use ledger::{Connectors, EngineSettings, Ledger};

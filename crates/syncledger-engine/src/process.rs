@@ -1,0 +1,174 @@
+//! Working one entity: read its stream, settle what is owed, one item at a time, in log order.
+//!
+//! Each step folds the stream afresh and appends with the version it read, so two workers that
+//! somehow hold the same entity (an expired lease) cannot both act: one append wins, the other gets
+//! a conflict, re-reads and continues from what the winner wrote (G1, G9).
+
+use chrono::Utc;
+use syncledger_core::decide::{Outcome, decide};
+use syncledger_core::entity::{EntityState, Trigger, TriggerKind};
+use syncledger_core::events::{ChangeObserved, DeadLetterRetried, RedirectedTo, ResyncRequested, SyncEvent};
+use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
+use uuid::Uuid;
+
+use crate::error::EngineError;
+use crate::ledger::Ledger;
+
+/// Steps one entity may take in one job before it yields to others.
+const MAX_STEPS: usize = 64;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Progress,
+    /// Nothing due now (work may remain, e.g. a retry scheduled later).
+    Idle,
+}
+
+impl Ledger {
+    /// Reads and folds an entity's stream.
+    pub async fn load(&self, entity_id: Uuid) -> Result<EntityState, EngineError> {
+        let events = self.store().read_stream(entity_id, 1, i64::MAX).await?;
+        Ok(EntityState::fold(entity_id, &events))
+    }
+
+    /// Settles what an entity is owed, as far as it is due now.
+    pub async fn process_entity(&self, entity_id: Uuid) -> Result<(), EngineError> {
+        for _ in 0..MAX_STEPS {
+            let state = self.load(entity_id).await?;
+            match self.step(&state).await {
+                Ok(Step::Progress) | Err(EngineError::Conflict(_)) => continue,
+                Ok(Step::Idle) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn step(&self, state: &EntityState) -> Result<Step, EngineError> {
+        if let (Some(target), Some(trigger)) = (state.redirected_to, state.open_triggers.first()) {
+            self.forward(state, target, trigger).await?;
+            return Ok(Step::Progress);
+        }
+        let now = Utc::now();
+        if let Some(pending) = state.pending_writes.values().find(|p| p.retry_at.is_none_or(|at| at <= now)) {
+            self.settle_pending(state, pending).await?;
+            return Ok(Step::Progress);
+        }
+        if !state.pending_writes.is_empty() {
+            // A retry is scheduled: later work waits for it, so the entity's work stays in order.
+            return Ok(Step::Idle);
+        }
+        let Some(trigger) = state.open_triggers.first() else {
+            return Ok(Step::Idle);
+        };
+        self.decide_trigger(state, trigger).await?;
+        Ok(Step::Progress)
+    }
+
+    async fn decide_trigger(&self, state: &EntityState, trigger: &Trigger) -> Result<(), EngineError> {
+        let entity_type = state.entity_type.clone().unwrap_or_default();
+        let config = self
+            .entity_config(&entity_type)
+            .ok_or_else(|| EngineError::Invalid(format!("entity type {entity_type} is not configured")))?
+            .clone();
+        if let TriggerKind::DeadLetterRetry { dead_letter_id } = &trigger.kind {
+            return self.retry_dead_letter(state, trigger, *dead_letter_id).await;
+        }
+        let gathered = self.gather(&config, state, trigger).await?;
+        let outcome = decide(&config, state, trigger, &gathered);
+        let mut own: Vec<SyncEvent> = gathered.fetched.clone().map(SyncEvent::RecordFetched).into_iter().collect();
+        own.extend(outcome.own.iter().cloned());
+        let meta = self.meta(state, trigger.correlation_id, Some(trigger.event_id));
+        let mut appends = vec![StreamAppend {
+            stream_id: state.entity_id,
+            expected: ExpectedVersion::Exact(state.version),
+            events: chain(own, &meta),
+        }];
+        if let Some((other, version, events)) = &outcome.other {
+            appends.push(StreamAppend {
+                stream_id: *other,
+                expected: ExpectedVersion::Exact(*version),
+                events: chain(events.clone(), &meta),
+            });
+        }
+        self.store().append(appends).await?;
+        count_decisions(&outcome);
+        self.perform_writes(state.entity_id, trigger.correlation_id, &outcome).await
+    }
+
+    /// The record of this stream belongs to another entity: its work continues there.
+    async fn forward(&self, state: &EntityState, target: Uuid, trigger: &Trigger) -> Result<(), EngineError> {
+        let target_state = self.load(target).await?;
+        let handed = match &trigger.kind {
+            TriggerKind::Observed { system, collection, record_id, action } => {
+                SyncEvent::ChangeObserved(ChangeObserved {
+                    entity_type: state.entity_type.clone().unwrap_or_default(),
+                    system: system.clone(),
+                    collection: collection.clone(),
+                    record_id: record_id.clone(),
+                    action: *action,
+                    webhook_event_id: format!("forwarded:{}", trigger.event_id),
+                    occurred_at: Utc::now(),
+                })
+            }
+            TriggerKind::Resync { system, record_id } => SyncEvent::ResyncRequested(ResyncRequested {
+                by: "forwarded".into(),
+                system: system.clone(),
+                record_id: record_id.clone(),
+            }),
+            TriggerKind::DeadLetterRetry { dead_letter_id } => SyncEvent::DeadLetterRetried(DeadLetterRetried {
+                by: "forwarded".into(),
+                dead_letter_id: *dead_letter_id,
+            }),
+        };
+        let (system, record_id) = trigger.source().map(|(s, r)| (s.to_string(), r.to_string())).unwrap_or_default();
+        let meta = self.meta(state, trigger.correlation_id, Some(trigger.event_id));
+        let here = SyncEvent::RedirectedTo(RedirectedTo {
+            trigger_id: Some(trigger.event_id),
+            entity_id: target,
+            system,
+            record_id,
+            reason: "this record belongs to the other entity".into(),
+        });
+        self.store()
+            .append(vec![
+                StreamAppend {
+                    stream_id: state.entity_id,
+                    expected: ExpectedVersion::Exact(state.version),
+                    events: chain(vec![here], &meta),
+                },
+                StreamAppend {
+                    stream_id: target,
+                    expected: ExpectedVersion::Exact(target_state.version),
+                    events: chain(vec![handed], &meta),
+                },
+            ])
+            .await?;
+        self.wake_workers();
+        Ok(())
+    }
+
+    pub(crate) fn meta(&self, state: &EntityState, correlation: Uuid, causation: Option<Uuid>) -> EventMeta {
+        EventMeta { tenant: state.tenant.clone(), correlation_id: Some(correlation), causation_id: causation }
+    }
+}
+
+/// Envelopes for a run of events where each one is caused by the one before it (the first by the
+/// work item given in `meta`).
+pub(crate) fn chain(events: Vec<SyncEvent>, meta: &EventMeta) -> Vec<syncledger_core::log::NewEvent> {
+    let mut causation = meta.causation_id;
+    events
+        .into_iter()
+        .map(|event| {
+            let new = event.to_new(EventMeta { causation_id: causation, ..meta.clone() });
+            causation = Some(new.event_id);
+            new
+        })
+        .collect()
+}
+
+fn count_decisions(outcome: &Outcome) {
+    for d in outcome.decisions() {
+        metrics::counter!("syncledger_decisions_total", "kind" => d.kind.as_str()).increment(1);
+    }
+}

@@ -1,0 +1,117 @@
+//! Workers: find entities with work due, lease them, work them, one job per entity at a time.
+//!
+//! The lease (in the store, with an expiry) keeps processes on one PostgreSQL from working the
+//! same entity at once and hands an entity over when its process dies; the stream's version check
+//! stays the real guard (G9). A failing entity cools down in memory so one broken record does not
+//! spin a worker.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use syncledger_core::projections::pending_queue;
+use syncledger_store::RowQuery;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::error::EngineError;
+use crate::ledger::Ledger;
+
+/// How many due queue rows a scheduler pass looks at.
+const SCAN: i64 = 512;
+/// How long an entity whose job failed is left alone.
+const COOL_DOWN: Duration = Duration::from_secs(2);
+
+impl Ledger {
+    /// Entities with work due now, oldest first.
+    pub async fn due_entities(&self) -> Result<Vec<Uuid>, EngineError> {
+        let query = RowQuery {
+            tenant: None,
+            sort_key_from: None,
+            sort_key_to: Some(pending_queue::due_sort_key(Utc::now())),
+            after: None,
+            limit: SCAN,
+        };
+        let mut seen = HashSet::new();
+        let rows = self.store().rows(pending_queue::NAME, query).await?;
+        Ok(rows.into_iter().filter_map(|r| r.entity_id).filter(|id| seen.insert(*id)).collect())
+    }
+
+    /// Leases and works one entity; returns false when another worker holds it.
+    pub async fn work_entity(&self, entity_id: Uuid) -> Result<bool, EngineError> {
+        let s = self.settings();
+        if !self.store().try_lease(entity_id, &s.owner, s.lease_ttl).await? {
+            return Ok(false);
+        }
+        let result = self.process_entity(entity_id).await;
+        self.store().release_lease(entity_id, &s.owner).await?;
+        result.map(|_| true)
+    }
+
+    /// Works every due entity until none is due, one at a time (tests, the simulator, the CLI).
+    /// Returns the number of entity jobs run.
+    pub async fn run_until_idle(&self, max_jobs: usize) -> Result<usize, EngineError> {
+        let mut jobs = 0;
+        while jobs < max_jobs {
+            let due = self.due_entities().await?;
+            if due.is_empty() {
+                break;
+            }
+            for id in due {
+                self.work_entity(id).await?;
+                jobs += 1;
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// The worker pool: runs until `shutdown`, then lets jobs in flight finish.
+    pub async fn run_workers(&self, shutdown: CancellationToken) {
+        let permits = Arc::new(Semaphore::new(self.settings().workers.max(1)));
+        let busy: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+        let mut cooling: HashMap<Uuid, Instant> = HashMap::new();
+        let mut jobs = JoinSet::new();
+        let (failed_tx, mut failed_rx) = tokio::sync::mpsc::unbounded_channel::<Uuid>();
+        loop {
+            while let Ok(id) = failed_rx.try_recv() {
+                cooling.insert(id, Instant::now() + COOL_DOWN);
+            }
+            cooling.retain(|_, until| *until > Instant::now());
+            while jobs.try_join_next().is_some() {}
+            match self.due_entities().await {
+                Ok(due) => {
+                    metrics::gauge!("syncledger_due_entities").set(due.len() as f64);
+                    for id in due {
+                        if cooling.contains_key(&id) || !busy.lock().expect("busy set").insert(id) {
+                            continue;
+                        }
+                        let Ok(permit) = permits.clone().try_acquire_owned() else {
+                            busy.lock().expect("busy set").remove(&id);
+                            break;
+                        };
+                        let (ledger, busy, failed) = (self.clone(), busy.clone(), failed_tx.clone());
+                        jobs.spawn(async move {
+                            if let Err(e) = ledger.work_entity(id).await {
+                                tracing::warn!(entity = %id, error = %e, "entity job failed; cooling down");
+                                let _ = failed.send(id);
+                            }
+                            busy.lock().expect("busy set").remove(&id);
+                            drop(permit);
+                            ledger.wake_workers();
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the pending queue failed"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.woken() => {}
+                _ = tokio::time::sleep(self.settings().poll_interval) => {}
+            }
+        }
+        while jobs.join_next().await.is_some() {}
+    }
+}

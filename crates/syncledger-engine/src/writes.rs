@@ -1,0 +1,288 @@
+//! Writes out: perform a requested write, record its outcome, and settle writes whose outcome the
+//! log does not know (a crash between request and answer: G4).
+//!
+//! A create whose outcome is unknown is never simply sent again. First the ledger looks for the
+//! record it may have created: a link the target's echo already established, then a record in the
+//! target with the same match keys. Only then is the POST retried, with the same
+//! `Idempotency-Key`, which a system that honours keys answers with the record it made the first time.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use serde_json::json;
+use syncledger_connector::{Connector, ConnectorError, Record};
+use syncledger_core::decide::{Outcome, request_id};
+use syncledger_core::entity::{EntityState, PendingWrite, Trigger};
+use syncledger_core::events::{
+    DeadLettered, DecisionKind, DecisionMade, RecordLinked, RecordUnlinked, Resolution, SyncEvent,
+    WriteFailed, WriteOp, WriteRequested, WriteSucceeded,
+};
+use syncledger_core::log::{ExpectedVersion, StreamAppend};
+use syncledger_core::mapping::{match_fingerprint, to_canonical, write_body};
+use uuid::Uuid;
+
+use crate::error::EngineError;
+use crate::ledger::Ledger;
+use crate::process::chain;
+
+/// Page size when the ledger looks a record up by match keys.
+const LOOKUP_PAGE: u32 = 200;
+
+impl Ledger {
+    /// Performs the writes a decision just recorded as requested.
+    pub(crate) async fn perform_writes(&self, entity_id: Uuid, correlation: Uuid, outcome: &Outcome) -> Result<(), EngineError> {
+        for write in outcome.writes() {
+            let result = self.send(entity_id, write, None).await;
+            self.record_outcome(entity_id, correlation, write, 1, result).await?;
+        }
+        Ok(())
+    }
+
+    /// A write the log holds as requested without a final outcome: either a retry that is due, or
+    /// one whose answer was lost.
+    pub(crate) async fn settle_pending(&self, state: &EntityState, pending: &PendingWrite) -> Result<(), EngineError> {
+        let correlation = pending.correlation_id.unwrap_or(pending.requested_event_id);
+        let write = &pending.request;
+        if pending.retry_at.is_none() && write.op == WriteOp::Create {
+            if let Some(found) = self.find_lost_create(state, write).await? {
+                return self.record_outcome(state.entity_id, correlation, write, pending.attempts + 1, Ok(found)).await;
+            }
+        }
+        let result = self.send(state.entity_id, write, Some(pending)).await;
+        self.record_outcome(state.entity_id, correlation, write, pending.attempts + 1, result).await
+    }
+
+    async fn find_lost_create(&self, state: &EntityState, write: &WriteRequested) -> Result<Option<(Record, Resolution)>, EngineError> {
+        let connector = self.connector_for(&state.tenant, &write.target_system)?;
+        if let Some(link) = state.links.get(&write.target_system) {
+            if let Ok(Some(record)) = connector.get(&link.collection, &link.record_id).await {
+                return Ok(Some((record, Resolution::LookupByMatchKeys)));
+            }
+        }
+        let Some(config) = state.entity_type.as_deref().and_then(|t| self.entity_config(t)) else {
+            return Ok(None);
+        };
+        let Some(fingerprint) = write.match_fingerprint.as_deref().and_then(|f| f.strip_prefix("keys:")) else {
+            return Ok(None);
+        };
+        let map = &config.systems[&write.target_system];
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = match connector.list(&write.collection, LOOKUP_PAGE, cursor.as_deref()).await {
+                Ok(page) => page,
+                Err(_) => return Ok(None), // fall back to the idempotent retry
+            };
+            for record in page.items {
+                let fields = to_canonical(map, &record.body);
+                if match_fingerprint(&config.match_keys, &fields).as_deref() == Some(fingerprint) {
+                    return Ok(Some((record, Resolution::LookupByMatchKeys)));
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn connector_for(&self, tenant: &str, system: &str) -> Result<std::sync::Arc<dyn Connector>, EngineError> {
+        self.connector(tenant, system)
+            .ok_or_else(|| EngineError::Invalid(format!("no connector for {tenant}/{system}")))
+    }
+
+    /// One attempt at a write (the connector retries transient failures inside its budget).
+    async fn send(&self, entity_id: Uuid, write: &WriteRequested, pending: Option<&PendingWrite>) -> Result<(Record, Resolution), ConnectorError> {
+        let state = self.load(entity_id).await.map_err(|e| ConnectorError::Invalid(e.to_string()))?;
+        let connector = self
+            .connector(&state.tenant, &write.target_system)
+            .ok_or_else(|| ConnectorError::Invalid(format!("no connector for {}", write.target_system)))?;
+        let entity_type = state.entity_type.clone().unwrap_or_default();
+        let map = self
+            .entity_config(&entity_type)
+            .and_then(|c| c.systems.get(&write.target_system))
+            .ok_or_else(|| ConnectorError::Invalid(format!("{} is not mapped", write.target_system)))?
+            .clone();
+        let resolution = if pending.is_some_and(|p| p.retry_at.is_none()) { Resolution::IdempotentRetry } else { Resolution::Response };
+        let record_id = write.record_id.clone().unwrap_or_default();
+        let record = match write.op {
+            WriteOp::Create => {
+                let body = write_body(&map, &write.fields, None);
+                connector.create(&write.collection, &body, &write.request_id.to_string()).await?
+            }
+            WriteOp::Update => {
+                let current = if map.fields.iter().any(|(f, p)| write.fields.contains_key(f) && !p.is_top_level()) {
+                    connector.get(&write.collection, &record_id).await?.map(|r| r.body)
+                } else {
+                    None
+                };
+                let body = write_body(&map, &write.fields, current.as_ref());
+                connector.update(&write.collection, &record_id, &body).await?
+            }
+            WriteOp::Delete => {
+                connector.delete(&write.collection, &record_id).await?;
+                Record { id: record_id, body: json!({}) }
+            }
+        };
+        Ok((record, resolution))
+    }
+
+    /// Appends what a write attempt came to; retries the append until it lands on the entity's
+    /// current version (an echo may have linked the record meanwhile).
+    async fn record_outcome(
+        &self,
+        entity_id: Uuid,
+        correlation: Uuid,
+        write: &WriteRequested,
+        attempt: u32,
+        result: Result<(Record, Resolution), ConnectorError>,
+    ) -> Result<(), EngineError> {
+        loop {
+            let state = self.load(entity_id).await?;
+            if !state.pending_writes.contains_key(&write.request_id) {
+                return Ok(()); // another worker recorded it
+            }
+            let events = self.outcome_events(&state, write, attempt, &result);
+            let meta = self.meta(&state, correlation, Some(state.pending_writes[&write.request_id].requested_event_id));
+            let append = StreamAppend { stream_id: entity_id, expected: ExpectedVersion::Exact(state.version), events: chain(events, &meta) };
+            match self.store().append(vec![append]).await {
+                Ok(_) => return Ok(()),
+                Err(syncledger_store::StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn outcome_events(&self, state: &EntityState, write: &WriteRequested, attempt: u32, result: &Result<(Record, Resolution), ConnectorError>) -> Vec<SyncEvent> {
+        let target = &write.target_system;
+        match result {
+            Ok((record, resolution)) => {
+                metrics::counter!("syncledger_writes_total", "outcome" => "succeeded").increment(1);
+                let map = state.entity_type.as_deref().and_then(|t| self.entity_config(t)).and_then(|c| c.systems.get(target));
+                let fields = match (write.op, map) {
+                    (WriteOp::Delete, _) | (_, None) => write.fields.clone(),
+                    (_, Some(map)) => to_canonical(map, &record.body),
+                };
+                let mut events = vec![SyncEvent::WriteSucceeded(WriteSucceeded {
+                    request_id: write.request_id,
+                    target_system: target.clone(),
+                    record_id: record.id.clone(),
+                    fields,
+                    resolution: *resolution,
+                })];
+                let linked = state.links.get(target).is_some_and(|l| l.record_id == record.id);
+                match write.op {
+                    WriteOp::Create if !linked => events.push(SyncEvent::RecordLinked(RecordLinked {
+                        entity_type: state.entity_type.clone().unwrap_or_default(),
+                        system: target.clone(),
+                        collection: write.collection.clone(),
+                        record_id: record.id.clone(),
+                        reason: format!("created by the sync (request {})", write.request_id),
+                    })),
+                    WriteOp::Delete if linked => events.push(SyncEvent::RecordUnlinked(RecordUnlinked {
+                        system: target.clone(),
+                        record_id: record.id.clone(),
+                        reason: "deleted by the sync".into(),
+                    })),
+                    _ => {}
+                }
+                events
+            }
+            Err(error) => {
+                let (status, body) = match error {
+                    ConnectorError::Transient { status, body, .. } => (*status, body.clone()),
+                    ConnectorError::Permanent { status, body } => (Some(*status), body.clone()),
+                    ConnectorError::Invalid(reason) => (None, reason.clone()),
+                };
+                let will_retry = error.is_transient() && attempt < self.settings().max_attempts;
+                let retry_at = will_retry.then(|| Utc::now() + chrono::Duration::from_std(self.backoff(attempt)).unwrap_or_default());
+                let outcome = if will_retry { "retrying" } else { "failed" };
+                metrics::counter!("syncledger_writes_total", "outcome" => outcome).increment(1);
+                let mut events = vec![SyncEvent::WriteFailed(WriteFailed {
+                    request_id: write.request_id,
+                    target_system: target.clone(),
+                    status,
+                    body: body.clone(),
+                    will_retry,
+                    attempt,
+                    retry_at,
+                })];
+                if will_retry {
+                    metrics::counter!("syncledger_retries_total").increment(1);
+                } else {
+                    metrics::counter!("syncledger_dead_letters_total").increment(1);
+                    events.push(SyncEvent::DeadLettered(DeadLettered {
+                        request_id: Some(write.request_id),
+                        target_system: target.clone(),
+                        reason: if error.is_transient() {
+                            format!("gave up after {attempt} attempts")
+                        } else {
+                            "the target refused the write".into()
+                        },
+                        request: serde_json::to_value(write).unwrap_or_default(),
+                        status,
+                        body,
+                    }));
+                }
+                events
+            }
+        }
+    }
+
+    /// Exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let s = self.settings();
+        let cap = s.retry_base.saturating_mul(1u32 << attempt.min(16)).min(s.retry_max);
+        let jittered = rand::rng().random_range(0..=cap.as_millis() as u64);
+        Duration::from_millis(jittered.max(s.retry_base.as_millis() as u64 / 2))
+    }
+
+    /// A person asked to retry a dead-lettered write: request it again under a new id.
+    pub(crate) async fn retry_dead_letter(&self, state: &EntityState, trigger: &Trigger, dead_letter_id: Uuid) -> Result<(), EngineError> {
+        let dead = self.store().event(dead_letter_id).await?;
+        let original = dead
+            .as_ref()
+            .and_then(|e| match SyncEvent::from_recorded(e) {
+                Ok(SyncEvent::DeadLettered(d)) => serde_json::from_value::<WriteRequested>(d.request).ok(),
+                _ => None,
+            });
+        let mut events = Vec::new();
+        let mut outcome = Outcome::default();
+        match original {
+            Some(original) => {
+                let id = request_id(trigger.event_id, &original.target_system, original.op);
+                let again = WriteRequested { request_id: id, ..original };
+                let kind = match again.op {
+                    WriteOp::Create => DecisionKind::Create,
+                    WriteOp::Update => DecisionKind::Update,
+                    WriteOp::Delete => DecisionKind::Delete,
+                };
+                events.push(SyncEvent::DecisionMade(DecisionMade {
+                    trigger_id: Some(trigger.event_id),
+                    kind,
+                    source_system: again.target_system.clone(),
+                    target_system: again.target_system.clone(),
+                    reason: format!("retry of dead letter {dead_letter_id} asked by a person"),
+                    diff: vec![],
+                    request_id: Some(id),
+                }));
+                events.push(SyncEvent::WriteRequested(again));
+            }
+            None => events.push(SyncEvent::DecisionMade(DecisionMade {
+                trigger_id: Some(trigger.event_id),
+                kind: DecisionKind::Skip,
+                source_system: String::new(),
+                target_system: String::new(),
+                reason: format!("dead letter {dead_letter_id} holds no write to retry"),
+                diff: vec![],
+                request_id: None,
+            })),
+        }
+        outcome.own = events.clone();
+        let meta = self.meta(state, trigger.correlation_id, Some(trigger.event_id));
+        self.store()
+            .append(vec![StreamAppend { stream_id: state.entity_id, expected: ExpectedVersion::Exact(state.version), events: chain(events, &meta) }])
+            .await?;
+        self.perform_writes(state.entity_id, trigger.correlation_id, &outcome).await
+    }
+}

@@ -1,0 +1,50 @@
+//! syncledger's HTTP server.
+//!
+//! [`run`] takes its listener and its shutdown signal from the caller, so `main`, the demo and the
+//! tests start the server the same way (on port 0 in tests).
+//!
+//! - `webhooks`: `POST /webhooks/{tenant}/{system}` (CONTRACT §2).
+//! - `ops`: `/healthz`, `/readyz`, `/metrics` (CONTRACT §9).
+#![forbid(unsafe_code)]
+
+mod ops;
+mod webhooks;
+
+use std::future::Future;
+
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use syncledger_engine::Ledger;
+use tokio::net::TcpListener;
+
+pub use ops::install_metrics;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub ledger: Ledger,
+    pub metrics: Option<PrometheusHandle>,
+    /// Cleared when shutdown starts: `/readyz` fails and webhooks get 503 so senders retry elsewhere.
+    pub accepting: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    let limit = state.ledger.config().server.webhook_body_limit;
+    Router::new()
+        .merge(webhooks::routes(limit))
+        .merge(ops::routes())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops taking requests and lets those in flight finish.
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let accepting = state.accepting.clone();
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            accepting.store(false, std::sync::atomic::Ordering::SeqCst);
+        })
+        .await
+}

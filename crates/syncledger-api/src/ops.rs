@@ -1,0 +1,71 @@
+//! Health, readiness and Prometheus metrics.
+
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(render))
+}
+
+/// Installs the process-wide Prometheus recorder (once; later calls return `None`).
+pub fn install_metrics() -> Option<PrometheusHandle> {
+    let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    PrometheusBuilder::new()
+        .set_buckets(&buckets)
+        .ok()?
+        .install_recorder()
+        .ok()
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    if !state.accepting.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match state.ledger.store().head().await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+    }
+}
+
+async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    refresh_gauges(&state).await;
+    match &state.metrics {
+        Some(handle) => (StatusCode::OK, handle.render()),
+        None => (StatusCode::NOT_FOUND, "metrics are not installed in this process".to_string()),
+    }
+}
+
+/// Gauges read from the store at scrape time: queue depth, oldest pending age, projection lag.
+async fn refresh_gauges(state: &AppState) {
+    let store = state.ledger.store();
+    if let Ok(statuses) = store.projection_status().await {
+        for s in statuses {
+            metrics::gauge!("syncledger_projection_lag", "projection" => s.name.clone()).set(s.lag as f64);
+        }
+    }
+    let queue = syncledger_core::projections::pending_queue::NAME;
+    if let Ok(depth) = store.count_rows(queue, None, None).await {
+        metrics::gauge!("syncledger_queue_depth").set(depth as f64);
+    }
+    let oldest = store
+        .rows(queue, syncledger_store::RowQuery { tenant: None, sort_key_from: None, sort_key_to: None, after: None, limit: 1 })
+        .await;
+    let age = oldest
+        .ok()
+        .and_then(|rows| rows.into_iter().next())
+        .and_then(|row| row.sort_key.get(..27).and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()))
+        .map(|t| (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    metrics::gauge!("syncledger_oldest_pending_age_seconds").set(age);
+}

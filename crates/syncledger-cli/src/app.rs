@@ -1,0 +1,138 @@
+//! Wiring: configuration -> store, connectors, ledger, workers, projections and the HTTP server.
+//! `serve` and the demo both start the service through [`start`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+use syncledger_api::AppState;
+use syncledger_connector::{Connector, HttpConnector, HttpConnectorConfig, RetryPolicy};
+use syncledger_core::config::Config;
+use syncledger_engine::{Connectors, EngineSettings, Ledger};
+use syncledger_store::{Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Connects, migrates, and registers the product's projections.
+pub async fn open_store(url: &str, round_trip_ttl_secs: u64) -> anyhow::Result<Store> {
+    let ttl = chrono::Duration::seconds(round_trip_ttl_secs as i64);
+    let options = StoreOptions { projections: syncledger_core::projections::all(ttl), ..Default::default() };
+    let store = Store::connect(url, options).await.context("connecting to the database")?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+/// HTTP connectors for every tenant's systems, built once from the configuration.
+pub struct HttpConnectors {
+    by_system: BTreeMap<(String, String), Arc<dyn Connector>>,
+}
+
+impl HttpConnectors {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let mut by_system = BTreeMap::new();
+        for tenant in &config.tenants {
+            for (name, system) in &tenant.systems {
+                let headers = system.headers.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect();
+                let connector = HttpConnector::new(HttpConnectorConfig {
+                    base_url: system.base_url.clone(),
+                    headers,
+                    timeout: Duration::from_secs(10),
+                    retry: RetryPolicy::default(),
+                })
+                .with_context(|| format!("tenants[{}].systems.{name}", tenant.id))?;
+                by_system.insert((tenant.id.clone(), name.clone()), Arc::new(connector) as Arc<dyn Connector>);
+            }
+        }
+        Ok(Self { by_system })
+    }
+}
+
+impl Connectors for HttpConnectors {
+    fn get(&self, tenant: &str, system: &str) -> Option<Arc<dyn Connector>> {
+        self.by_system.get(&(tenant.to_string(), system.to_string())).cloned()
+    }
+}
+
+/// A running service: its address, and the handles to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub ledger: Ledger,
+    pub shutdown: CancellationToken,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops taking webhooks, lets work in flight finish, and waits for every task.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts the HTTP server, the workers and the catch-up projections on `listener`.
+pub async fn start(config: Config, connectors: Arc<dyn Connectors>, listener: TcpListener) -> anyhow::Result<Running> {
+    let store = open_store(&config.server.database_url, config.server.round_trip_ttl_secs).await?;
+    let settings = EngineSettings { workers: config.server.workers, ..Default::default() };
+    let ledger = Ledger::new(store.clone(), Arc::new(config), connectors, settings);
+    let shutdown = CancellationToken::new();
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        ledger: ledger.clone(),
+        metrics: syncledger_api::install_metrics(),
+        accepting: Arc::new(AtomicBool::new(true)),
+    };
+    let mut tasks = Vec::new();
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = syncledger_api::run(listener, state, async move { stop.cancelled().await }).await {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    }));
+    let (workers, stop) = (ledger.clone(), shutdown.clone());
+    tasks.push(tokio::spawn(async move { workers.run_workers(stop).await }));
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = store.run_projections(stop).await {
+            tracing::error!(error = %e, "catch-up projections stopped");
+        }
+    }));
+    Ok(Running { addr, ledger, shutdown, tasks })
+}
+
+/// `syncledger serve`: runs until SIGTERM or Ctrl-C, then drains.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("server.listen: cannot bind {}", config.server.listen))?;
+    let connectors = Arc::new(HttpConnectors::from_config(&config)?);
+    let running = start(config, connectors, listener).await?;
+    tracing::info!(addr = %running.addr, "syncledger is serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new webhooks, finishing work in flight");
+    running.stop().await;
+    Ok(())
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,121 @@
+//! The `syncledger` command (CONTRACT §8).
+
+mod app;
+mod demo;
+mod telemetry;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use syncledger_core::config::Config;
+
+#[derive(Parser)]
+#[command(name = "syncledger", version, about = "Two-way live sync with an audit trail of every decision")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: webhooks in, workers, API.
+    Serve {
+        #[arg(long, default_value = "syncledger.toml")]
+        config: PathBuf,
+    },
+    /// Two simulated systems, the seed's three races played out, then the service stays up.
+    Demo {
+        /// Keep serving after the races until Ctrl-C (default); `--exit` stops after them.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Apply the database migrations.
+    Migrate {
+        #[arg(long, default_value = "syncledger.toml")]
+        config: PathBuf,
+        /// Database to migrate, instead of the config's.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Rebuild a projection (or all) from position 0 into fresh tables, then swap.
+    Rebuild {
+        /// A projection name; omit with --all.
+        name: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value = "syncledger.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            let config = Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
+            telemetry::init(config.server.log_format);
+            app::serve(config).await
+        }
+        Command::Demo { exit } => {
+            telemetry::init(Default::default());
+            demo::run(!exit).await
+        }
+        Command::Migrate { config, database_url } => {
+            let url = database_url_of(&config, database_url)?;
+            let store = app::open_store(&url, 600).await?;
+            println!("migrated {} ({})", redact(&url), store.backend_name());
+            Ok(())
+        }
+        Command::Rebuild { name, all, config, database_url } => {
+            let url = database_url_of(&config, database_url)?;
+            let store = app::open_store(&url, 600).await?;
+            let names: Vec<String> = match (name, all) {
+                (Some(n), false) => vec![n],
+                (None, true) => store.projection_status().await?.into_iter().map(|s| s.name).collect(),
+                _ => anyhow::bail!("name one projection, or pass --all"),
+            };
+            for name in names {
+                let bar = ProgressBar::new(0).with_message(name.clone());
+                bar.set_style(ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} events ({per_sec})")?.progress_chars("=> "));
+                let progress = bar.clone();
+                store
+                    .rebuild(&name, move |p| {
+                        progress.set_length(p.total);
+                        progress.set_position(p.done);
+                    })
+                    .await
+                    .with_context(|| format!("rebuilding {name}"))?;
+                bar.finish();
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The database URL: the flag, else the config file's (with its env overrides), else the default.
+fn database_url_of(config: &std::path::Path, flag: Option<String>) -> anyhow::Result<String> {
+    if let Some(url) = flag {
+        return Ok(url);
+    }
+    if config.exists() {
+        return Ok(Config::load(config)?.server.database_url);
+    }
+    Ok(std::env::var("SYNCLEDGER_SERVER__DATABASE_URL").unwrap_or_else(|_| "sqlite://syncledger.db".into()))
+}
+
+/// A URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}

@@ -10,6 +10,7 @@
 //! - [`mapping`]: field paths and the translation between a system's records and canonical fields.
 //! - [`entity`]: an entity's state, folded from its stream.
 //! - [`decide`]: the decision core: (entity state, fetched record, round-trip context) -> events.
+//! - [`replay`]: today's decision code re-run over recorded history, reporting differences.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -20,3 +21,4 @@ pub mod log;
 pub mod mapping;
 pub mod projection;
 pub mod projections;
+pub mod replay;

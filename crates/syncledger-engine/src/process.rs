@@ -7,7 +7,7 @@
 use chrono::Utc;
 use syncledger_core::decide::{Outcome, decide};
 use syncledger_core::entity::{EntityState, Trigger, TriggerKind};
-use syncledger_core::events::{ChangeObserved, DeadLetterRetried, RedirectedTo, ResyncRequested, SyncEvent};
+use syncledger_core::events::{ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested, SyncEvent};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use uuid::Uuid;
 
@@ -76,7 +76,12 @@ impl Ledger {
         }
         let gathered = self.gather(&config, state, trigger).await?;
         let outcome = decide(&config, state, trigger, &gathered);
+        // Everything fetched is recorded, so a replay can hand today's code the same inputs.
         let mut own: Vec<SyncEvent> = gathered.fetched.clone().map(SyncEvent::RecordFetched).into_iter().collect();
+        for (system, fields) in &gathered.fresh_targets {
+            let record_id = state.links.get(system).map(|l| l.record_id.clone()).unwrap_or_default();
+            own.push(SyncEvent::RecordFetched(RecordFetched { system: system.clone(), record_id, found: true, fields: fields.clone() }));
+        }
         own.extend(outcome.own.iter().cloned());
         let meta = self.meta(state, trigger.correlation_id, Some(trigger.event_id));
         let mut appends = vec![StreamAppend {

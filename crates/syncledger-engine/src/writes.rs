@@ -44,7 +44,9 @@ impl Ledger {
     pub(crate) async fn settle_pending(&self, state: &EntityState, pending: &PendingWrite) -> Result<(), EngineError> {
         let correlation = pending.correlation_id.unwrap_or(pending.requested_event_id);
         let write = &pending.request;
-        if pending.retry_at.is_none() && write.op == WriteOp::Create {
+        // Any earlier attempt at a create may have landed (a crash, a timeout, a lost answer):
+        // look for its record before sending it again.
+        if write.op == WriteOp::Create {
             if let Some(found) = self.find_lost_create(state, write).await? {
                 return self.record_outcome(state.entity_id, correlation, write, pending.attempts + 1, Ok(found)).await;
             }

@@ -1,0 +1,376 @@
+//! The configuration: one TOML file, overridable value by value from the environment.
+//!
+//! Loading runs in four steps, each reporting every problem it finds rather than the first:
+//! the TOML is parsed into a tree; `SYNCLEDGER_...` variables are applied to that tree (see
+//! [`env`] for the naming scheme); the tree's keys are checked against the known layout, so a
+//! typo is reported with its full key path; then the tree is deserialized into [`Config`] and
+//! [`Config::validate`] checks what types cannot (addresses, references between sections).
+//!
+//! Secrets are held in [`Secret`], which prints and serializes as `***`: only
+//! [`Secret::expose`] reveals one, so a secret cannot reach a log or an API by accident.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::mapping::FieldPath;
+
+pub mod env;
+mod schema;
+mod validate;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+    #[serde(default)]
+    pub entities: Vec<EntityConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The socket address the HTTP server binds.
+    pub listen: String,
+    /// `sqlite:...` or `postgres://...` / `postgresql://...`.
+    pub database_url: String,
+    /// Concurrent sync jobs in this process.
+    pub workers: usize,
+    /// GraphQL mutations and every tenant's data. No default: it must be set.
+    pub admin_token: Secret,
+    pub log_format: LogFormat,
+    /// Largest accepted webhook body, in bytes.
+    pub webhook_body_limit: usize,
+    /// How long the context of the sync's own writes is used to recognise their echoes.
+    pub round_trip_ttl_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://syncledger.db".into(),
+            workers: 8,
+            admin_token: Secret::default(),
+            log_format: LogFormat::Human,
+            webhook_body_limit: 1024 * 1024,
+            round_trip_ttl_secs: 600,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn round_trip_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(
+            i64::try_from(self.round_trip_ttl_secs).unwrap_or(i64::MAX / 1000),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub id: String,
+    /// GraphQL queries over this tenant's data only.
+    #[serde(default)]
+    pub api_token: Secret,
+    #[serde(default)]
+    pub systems: BTreeMap<String, SystemConfig>,
+}
+
+impl TenantConfig {
+    pub fn system(&self, name: &str) -> Option<&SystemConfig> {
+        self.systems.get(name)
+    }
+}
+
+/// One connected system, as one tenant reaches it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemConfig {
+    pub base_url: String,
+    /// The HMAC-SHA256 key of this system's webhooks for this tenant.
+    #[serde(default)]
+    pub webhook_secret: Secret,
+    /// Sent with every outbound request (e.g. `Authorization`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityConfig {
+    /// The canonical entity type.
+    pub name: String,
+    /// Canonical fields that identify a record across systems (linking, round-trip creates).
+    #[serde(default)]
+    pub match_keys: Vec<String>,
+    #[serde(default)]
+    pub on_delete: OnDelete,
+    #[serde(default)]
+    pub conflict: ConflictPolicy,
+    /// Canonical field -> the system whose value wins (with `conflict = "owner"`).
+    #[serde(default)]
+    pub owners: BTreeMap<String, String>,
+    pub systems: BTreeMap<String, EntitySystemConfig>,
+}
+
+impl EntityConfig {
+    pub fn system(&self, name: &str) -> Option<&EntitySystemConfig> {
+        self.systems.get(name)
+    }
+}
+
+/// What a deleted record does to its linked records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    /// Delete the linked records too.
+    Propagate,
+    /// Forget the link; the other records stay.
+    #[default]
+    Unlink,
+}
+
+/// Which value wins when both sides changed a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictPolicy {
+    /// The change observed last wins.
+    #[default]
+    LastObserved,
+    /// The field's owner system wins (see [`EntityConfig::owners`]).
+    Owner,
+}
+
+/// How one system stores an entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntitySystemConfig {
+    pub collection: String,
+    /// Canonical field -> where this system keeps it.
+    pub fields: BTreeMap<String, FieldPath>,
+    /// Canonical fields that must have a value before a record is created in this system.
+    #[serde(default)]
+    pub required: Vec<String>,
+}
+
+/// A value that must never be printed: `Debug`, `Display` and `Serialize` all give `***`.
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (a header, an HMAC key, a comparison).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("***")
+    }
+}
+
+/// One thing wrong with a configuration: where (a key path, or an environment variable) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Everything that can go wrong in this crate's configuration and mapping.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// TOML syntax: the message shows the line.
+    #[error("{0}")]
+    Parse(#[from] toml::de::Error),
+    /// Every problem found, each naming its key path or environment variable.
+    #[error("invalid configuration:{}", list(.0))]
+    Invalid(Vec<Problem>),
+    #[error("invalid field path {path:?}: {reason}")]
+    FieldPath { path: String, reason: String },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("\n  - {p}")).collect()
+}
+
+/// Deserializes the server, each tenant and each entity on its own, so that every value of the
+/// wrong type is reported, under the path of the tenant or entity it belongs to.
+fn typed(mut tree: toml::Table) -> Result<Config, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let server = match tree.remove("server") {
+        Some(value) => value
+            .try_into()
+            .map_err(|e| problems.push(type_problem("server", e)))
+            .ok(),
+        None => Some(ServerConfig::default()),
+    };
+    let tenants = items(tree.remove("tenants"), "tenants", "id", &mut problems);
+    let entities = items(tree.remove("entities"), "entities", "name", &mut problems);
+    match server {
+        Some(server) if problems.is_empty() => Ok(Config {
+            server,
+            tenants,
+            entities,
+        }),
+        _ => Err(problems),
+    }
+}
+
+fn items<T: serde::de::DeserializeOwned>(
+    value: Option<toml::Value>,
+    section: &str,
+    id_key: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<T> {
+    let entries = match value {
+        None => return Vec::new(),
+        Some(toml::Value::Array(entries)) => entries,
+        Some(_) => {
+            problems.push(Problem::new(
+                section,
+                format!("must be an array of tables ([[{section}]])"),
+            ));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (index, entry) in entries.into_iter().enumerate() {
+        let path = format!("{section}[{}]", schema::item_label(&entry, id_key, index));
+        match entry.try_into() {
+            Ok(item) => out.push(item),
+            Err(error) => problems.push(type_problem(&path, error)),
+        }
+    }
+    out
+}
+
+/// serde's message, with the key path it ends with (`in `a.b``) moved into the problem's path.
+fn type_problem(base: &str, error: toml::de::Error) -> Problem {
+    let text = error.to_string();
+    match text.trim_end().rsplit_once("\nin `") {
+        Some((message, keys)) => Problem::new(
+            schema::join(base, keys.trim_end_matches('`')),
+            message.trim(),
+        ),
+        None => Problem::new(base, text.trim()),
+    }
+}
+
+impl Config {
+    /// Reads the file, applies the process environment's overrides, and validates.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // vars() would panic on a variable that is not UTF-8; none of ours can be one.
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Config::from_toml_str(&text, vars)
+    }
+
+    /// Parses `text`, applies the overrides found in `env` and validates.
+    pub fn from_toml_str(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut tree: toml::Table = text.parse()?;
+        let mut problems = env::apply_overrides(&mut tree, env);
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        schema::check_keys(&tree, &mut problems);
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        let config = typed(tree).map_err(ConfigError::Invalid)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks everything the types cannot; every problem found is reported.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = validate::problems(self);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+
+    pub fn entity(&self, name: &str) -> Option<&EntityConfig> {
+        self.entities.iter().find(|e| e.name == name)
+    }
+
+    /// The entity a system's collection holds (validation makes it unique).
+    pub fn entity_for(&self, system: &str, collection: &str) -> Option<&EntityConfig> {
+        self.entities
+            .iter()
+            .find(|e| e.system(system).is_some_and(|s| s.collection == collection))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,322 @@
+//! What a well-typed configuration can still get wrong, found all at once.
+//!
+//! Every [`Problem`] names the key path the way a user reads the file (`tenants[acme]`,
+//! `entities[customer].systems.erp.required`) and says what is wrong. Secret values are never
+//! quoted in a message, only the keys that hold them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+use super::{Config, ConflictPolicy, EntityConfig, Problem, ServerConfig, TenantConfig};
+
+pub(super) fn problems(config: &Config) -> Vec<Problem> {
+    let mut out = Vec::new();
+    server(&config.server, &mut out);
+    tenants(config, &mut out);
+    entities(config, &mut out);
+    out
+}
+
+/// Ids, names and system names appear in URLs and in environment variable names.
+fn is_slug(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+const SLUG_RULE: &str = "use only a-z, 0-9, _ and -";
+
+fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
+    if server.listen.parse::<SocketAddr>().is_err() {
+        out.push(Problem::new(
+            "server.listen",
+            format!(
+                "{:?} is not a socket address like \"127.0.0.1:8080\"",
+                server.listen
+            ),
+        ));
+    }
+    let url = server.database_url.as_str();
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        out.push(Problem::new(
+            "server.database_url",
+            "must start with sqlite:, postgres:// or postgresql://",
+        ));
+    }
+    if server.workers == 0 {
+        out.push(Problem::new("server.workers", "must be at least 1"));
+    }
+    if server.admin_token.is_empty() {
+        out.push(Problem::new(
+            "server.admin_token",
+            "must be set (in the file or as SYNCLEDGER_SERVER__ADMIN_TOKEN)",
+        ));
+    }
+    if server.webhook_body_limit == 0 {
+        out.push(Problem::new(
+            "server.webhook_body_limit",
+            "must be at least 1 byte",
+        ));
+    }
+    if server.round_trip_ttl_secs == 0 {
+        out.push(Problem::new(
+            "server.round_trip_ttl_secs",
+            "must be at least 1 second",
+        ));
+    }
+}
+
+fn tenant_path(tenant: &TenantConfig, index: usize) -> String {
+    if tenant.id.is_empty() {
+        format!("tenants[#{}]", index + 1)
+    } else {
+        format!("tenants[{}]", tenant.id)
+    }
+}
+
+fn tenants(config: &Config, out: &mut Vec<Problem>) {
+    let mut ids = BTreeSet::new();
+    // Token -> who holds it, so a shared token is reported without printing it.
+    let mut tokens: BTreeMap<&str, String> = BTreeMap::new();
+    if !config.server.admin_token.is_empty() {
+        tokens.insert(
+            config.server.admin_token.expose(),
+            "server.admin_token".into(),
+        );
+    }
+    for (index, tenant) in config.tenants.iter().enumerate() {
+        let path = tenant_path(tenant, index);
+        if !is_slug(&tenant.id) {
+            out.push(Problem::new(
+                format!("{path}.id"),
+                format!("{:?}: {SLUG_RULE}", tenant.id),
+            ));
+        } else if !ids.insert(tenant.id.as_str()) {
+            out.push(Problem::new(
+                format!("{path}.id"),
+                "another tenant has the same id",
+            ));
+        }
+        let token_path = format!("{path}.api_token");
+        if tenant.api_token.is_empty() {
+            out.push(Problem::new(&token_path, "must be set"));
+        } else if let Some(holder) = tokens.get(tenant.api_token.expose()) {
+            out.push(Problem::new(
+                &token_path,
+                format!("same as {holder}; every token must differ"),
+            ));
+        } else {
+            tokens.insert(tenant.api_token.expose(), token_path);
+        }
+        if tenant.systems.is_empty() {
+            out.push(Problem::new(
+                format!("{path}.systems"),
+                "a tenant needs at least one system",
+            ));
+        }
+        for (name, system) in &tenant.systems {
+            let here = format!("{path}.systems.{name}");
+            if !is_slug(name) {
+                out.push(Problem::new(
+                    &here,
+                    format!("system name {name:?}: {SLUG_RULE}"),
+                ));
+            }
+            let url = system.base_url.as_str();
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|host| host.is_empty() || host.starts_with('/')) {
+                out.push(Problem::new(
+                    format!("{here}.base_url"),
+                    format!("{url:?} is not an http:// or https:// URL"),
+                ));
+            }
+            if system.webhook_secret.is_empty() {
+                out.push(Problem::new(
+                    format!("{here}.webhook_secret"),
+                    "must be set",
+                ));
+            }
+            for (header, value) in &system.headers {
+                let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+                if header.is_empty() || !header.chars().all(is_token) {
+                    out.push(Problem::new(
+                        format!("{here}.headers"),
+                        format!("{header:?} is not a valid header name"),
+                    ));
+                }
+                if value.expose().chars().any(|c| c.is_control() && c != '\t') {
+                    out.push(Problem::new(
+                        format!("{here}.headers.{header}"),
+                        "the value holds a control character (a line break?)",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn entities(config: &Config, out: &mut Vec<Problem>) {
+    let mut names = BTreeSet::new();
+    // (system, collection) -> the entity that already holds it.
+    let mut collections: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for (index, entity) in config.entities.iter().enumerate() {
+        let path = if entity.name.is_empty() {
+            format!("entities[#{}]", index + 1)
+        } else {
+            format!("entities[{}]", entity.name)
+        };
+        if !is_slug(&entity.name) {
+            out.push(Problem::new(
+                format!("{path}.name"),
+                format!("{:?}: {SLUG_RULE}", entity.name),
+            ));
+        } else if !names.insert(entity.name.as_str()) {
+            out.push(Problem::new(
+                format!("{path}.name"),
+                "another entity has the same name",
+            ));
+        }
+        if entity.systems.len() < 2 {
+            out.push(Problem::new(
+                format!("{path}.systems"),
+                format!(
+                    "an entity syncs between at least two systems, found {}",
+                    entity.systems.len()
+                ),
+            ));
+        }
+        for (name, system) in &entity.systems {
+            let here = format!("{path}.systems.{name}");
+            if !config.tenants.iter().any(|t| t.systems.contains_key(name)) {
+                out.push(Problem::new(
+                    &here,
+                    format!("no tenant has a system {name:?}"),
+                ));
+            }
+            if system.collection.trim().is_empty()
+                || system.collection.contains(char::is_whitespace)
+            {
+                out.push(Problem::new(
+                    format!("{here}.collection"),
+                    "must be a non-empty name without spaces",
+                ));
+            } else if let Some(other) = collections.insert((name, &system.collection), &entity.name)
+            {
+                out.push(Problem::new(
+                    format!("{here}.collection"),
+                    format!(
+                        "{:?} already holds entity {other:?} in system {name:?}",
+                        system.collection
+                    ),
+                ));
+            }
+            fields(system, &here, out);
+        }
+        references(entity, &path, out);
+    }
+}
+
+fn fields(system: &super::EntitySystemConfig, here: &str, out: &mut Vec<Problem>) {
+    if system.fields.is_empty() {
+        out.push(Problem::new(format!("{here}.fields"), "maps no fields"));
+    }
+    let mapped: Vec<_> = system.fields.iter().collect();
+    for (i, (canonical, path)) in mapped.iter().enumerate() {
+        let key = format!("{here}.fields.{canonical}");
+        if path.top() == "id" {
+            out.push(Problem::new(
+                &key,
+                "`id` is the record's identity, assigned by the system; map another key",
+            ));
+        }
+        if let Some((other, other_path)) = mapped[..i].iter().find(|(_, p)| p.overlaps(path)) {
+            out.push(Problem::new(
+                &key,
+                format!(
+                    "{:?} overlaps fields.{other} ({:?}): writing one would change the other",
+                    path.as_str(),
+                    other_path.as_str()
+                ),
+            ));
+        }
+    }
+    for field in &system.required {
+        if !system.fields.contains_key(field) {
+            out.push(Problem::new(
+                format!("{here}.required"),
+                format!("{field:?} is not a mapped field"),
+            ));
+        }
+    }
+}
+
+/// Match keys, owners and the conflict policy refer to fields and systems declared elsewhere.
+fn references(entity: &EntityConfig, path: &str, out: &mut Vec<Problem>) {
+    let mut seen = BTreeSet::new();
+    for key in &entity.match_keys {
+        if !seen.insert(key) {
+            out.push(Problem::new(
+                format!("{path}.match_keys"),
+                format!("{key:?} is listed twice"),
+            ));
+        }
+        // Matching compares the key's value across systems, so every system must map it.
+        for (name, system) in &entity.systems {
+            if !system.fields.contains_key(key) {
+                out.push(Problem::new(
+                    format!("{path}.match_keys"),
+                    format!("{key:?} is not a mapped field of system {name:?}"),
+                ));
+            }
+        }
+    }
+    for (field, owner) in &entity.owners {
+        let here = format!("{path}.owners.{field}");
+        if !entity
+            .systems
+            .values()
+            .any(|s| s.fields.contains_key(field))
+        {
+            out.push(Problem::new(
+                &here,
+                format!("{field:?} is not a mapped field"),
+            ));
+        }
+        match entity.systems.get(owner) {
+            None => {
+                let systems: Vec<&str> = entity.systems.keys().map(String::as_str).collect();
+                out.push(Problem::new(
+                    &here,
+                    format!(
+                        "{owner:?} is not a system of this entity ({})",
+                        systems.join(", ")
+                    ),
+                ));
+            }
+            Some(system) if !system.fields.contains_key(field) => {
+                out.push(Problem::new(
+                    &here,
+                    format!("{owner:?} does not map {field:?}"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    match entity.conflict {
+        ConflictPolicy::Owner if entity.owners.is_empty() => out.push(Problem::new(
+            format!("{path}.conflict"),
+            "\"owner\" needs owners = { field = \"system\", ... } on the entity",
+        )),
+        ConflictPolicy::LastObserved if !entity.owners.is_empty() => out.push(Problem::new(
+            format!("{path}.owners"),
+            "owners only apply with conflict = \"owner\"",
+        )),
+        _ => {}
+    }
+}

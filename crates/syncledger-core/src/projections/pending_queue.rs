@@ -1,0 +1,181 @@
+//! `pending_queue`: the work the sync still owes, ordered by when it is due.
+//!
+//! Two kinds of rows. A trigger (`trigger/{event_id}`) is a change observed, a resync or a dead
+//! letter retry not yet settled by a decision (or handed to another entity by a redirect). A
+//! write (`write/{request_id}`) is a requested write whose outcome is not known yet, or that
+//! failed and waits for its retry. The sort key is the due time followed by the position, so a
+//! worker takes everything with `sort_key <= due_sort_key(now)` in order. Inline, so work a
+//! webhook's 202 promised is in the queue in the same commit as the observation (G4).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{decode, doc, row, time_position_key};
+use crate::events::{SyncEvent, WriteRequested};
+use crate::log::{Position, RecordedEvent};
+use crate::projection::{Mode, Projection, RowOp};
+
+pub const NAME: &str = "pending_queue";
+pub const TRIGGER_PREFIX: &str = "trigger/";
+pub const WRITE_PREFIX: &str = "write/";
+
+pub fn trigger_key(trigger_id: Uuid) -> String {
+    format!("{TRIGGER_PREFIX}{trigger_id}")
+}
+
+pub fn write_key(request_id: Uuid) -> String {
+    format!("{WRITE_PREFIX}{request_id}")
+}
+
+/// The upper bound of the rows due at `now`: every row due at or before it sorts below it.
+pub fn due_sort_key(now: DateTime<Utc>) -> String {
+    format!("{}/{}", super::sortable_time(now), "9".repeat(20))
+}
+
+/// A trigger row's doc: work asked for by an observation or a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// The event type that asked for the work (`ChangeObserved`, `ResyncRequested`,
+    /// `DeadLetterRetried`).
+    pub kind: String,
+    pub entity_id: Uuid,
+    /// The record to fetch (absent for a dead letter retry: the letter says what to redo).
+    pub system: Option<String>,
+    pub record_id: Option<String>,
+    /// The asking event's id; the decision that settles it names it.
+    pub trigger_id: Uuid,
+    pub dead_letter_id: Option<Uuid>,
+    pub due_at: DateTime<Utc>,
+    pub position: Position,
+}
+
+/// A write row's doc: a write whose outcome is still owed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingWrite {
+    /// `WriteRequested` (not tried yet, or its outcome was lost) or `WriteFailed` (awaiting retry).
+    pub kind: String,
+    pub entity_id: Uuid,
+    pub request_id: Uuid,
+    pub target_system: String,
+    /// Attempts made so far: 0 when just requested.
+    pub attempt: u32,
+    pub due_at: DateTime<Utc>,
+    /// The position of the event that put this row.
+    pub position: Position,
+    /// The request itself, on the row its `WriteRequested` put; a retry row leaves it out (a
+    /// handler sees one event only), and the worker reads it from the entity's stream.
+    pub request: Option<WriteRequested>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+}
+
+pub struct PendingQueue;
+
+impl Projection for PendingQueue {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::Inline
+    }
+
+    fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
+        let Some(decoded) = decode(event) else {
+            return vec![];
+        };
+        let trigger = |system: Option<String>, record_id: Option<String>, letter: Option<Uuid>| {
+            let item = Trigger {
+                kind: decoded.event_type().to_string(),
+                entity_id: event.stream_id,
+                system,
+                record_id,
+                trigger_id: event.event_id,
+                dead_letter_id: letter,
+                due_at: event.recorded_at,
+                position: event.position,
+            };
+            let sort_key = time_position_key(event.recorded_at, event.position);
+            let key = trigger_key(event.event_id);
+            vec![RowOp::Put(row(
+                event,
+                key,
+                Some(event.stream_id),
+                sort_key,
+                doc(item),
+            ))]
+        };
+        let write = |item: PendingWrite| {
+            let sort_key = time_position_key(item.due_at, event.position);
+            let key = write_key(item.request_id);
+            vec![RowOp::Put(row(
+                event,
+                key,
+                Some(event.stream_id),
+                sort_key,
+                doc(item),
+            ))]
+        };
+        match &decoded {
+            SyncEvent::ChangeObserved(e) => {
+                trigger(Some(e.system.clone()), Some(e.record_id.clone()), None)
+            }
+            SyncEvent::ResyncRequested(e) => {
+                trigger(Some(e.system.clone()), Some(e.record_id.clone()), None)
+            }
+            SyncEvent::DeadLetterRetried(e) => trigger(None, None, Some(e.dead_letter_id)),
+            SyncEvent::DecisionMade(e) => settle(e.trigger_id),
+            SyncEvent::RedirectedTo(e) => settle(e.trigger_id),
+            SyncEvent::WriteRequested(e) => write(PendingWrite {
+                kind: decoded.event_type().to_string(),
+                entity_id: event.stream_id,
+                request_id: e.request_id,
+                target_system: e.target_system.clone(),
+                attempt: 0,
+                due_at: event.recorded_at,
+                position: event.position,
+                request: Some(e.clone()),
+                last_status: None,
+                last_error: None,
+            }),
+            SyncEvent::WriteFailed(e) if e.will_retry => write(PendingWrite {
+                kind: decoded.event_type().to_string(),
+                entity_id: event.stream_id,
+                request_id: e.request_id,
+                target_system: e.target_system.clone(),
+                attempt: e.attempt,
+                due_at: e.retry_at.unwrap_or(event.recorded_at),
+                position: event.position,
+                request: None,
+                last_status: e.status,
+                last_error: Some(e.body.clone()),
+            }),
+            SyncEvent::WriteFailed(e) => vec![RowOp::Delete {
+                key: write_key(e.request_id),
+            }],
+            SyncEvent::WriteSucceeded(e) => vec![RowOp::Delete {
+                key: write_key(e.request_id),
+            }],
+            SyncEvent::DeadLettered(e) => match e.request_id {
+                Some(request_id) => vec![RowOp::Delete {
+                    key: write_key(request_id),
+                }],
+                None => vec![],
+            },
+            _ => vec![],
+        }
+    }
+}
+
+fn settle(trigger_id: Option<Uuid>) -> Vec<RowOp> {
+    trigger_id
+        .map(|t| RowOp::Delete {
+            key: trigger_key(t),
+        })
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,13 +13,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::mapping::FieldPath;
 
 pub mod env;
+mod load;
 mod schema;
+mod secret;
 mod validate;
+
+pub use secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,44 +172,6 @@ pub struct EntitySystemConfig {
     pub required: Vec<String>,
 }
 
-/// A value that must never be printed: `Debug`, `Display` and `Serialize` all give `***`.
-#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it (a header, an HMAC key, a comparison).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("***")
-    }
-}
-
 /// One thing wrong with a configuration: where (a key path, or an environment variable) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -250,69 +216,6 @@ fn list(problems: &[Problem]) -> String {
     problems.iter().map(|p| format!("\n  - {p}")).collect()
 }
 
-/// Deserializes the server, each tenant and each entity on its own, so that every value of the
-/// wrong type is reported, under the path of the tenant or entity it belongs to.
-fn typed(mut tree: toml::Table) -> Result<Config, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let server = match tree.remove("server") {
-        Some(value) => value
-            .try_into()
-            .map_err(|e| problems.push(type_problem("server", e)))
-            .ok(),
-        None => Some(ServerConfig::default()),
-    };
-    let tenants = items(tree.remove("tenants"), "tenants", "id", &mut problems);
-    let entities = items(tree.remove("entities"), "entities", "name", &mut problems);
-    match server {
-        Some(server) if problems.is_empty() => Ok(Config {
-            server,
-            tenants,
-            entities,
-        }),
-        _ => Err(problems),
-    }
-}
-
-fn items<T: serde::de::DeserializeOwned>(
-    value: Option<toml::Value>,
-    section: &str,
-    id_key: &str,
-    problems: &mut Vec<Problem>,
-) -> Vec<T> {
-    let entries = match value {
-        None => return Vec::new(),
-        Some(toml::Value::Array(entries)) => entries,
-        Some(_) => {
-            problems.push(Problem::new(
-                section,
-                format!("must be an array of tables ([[{section}]])"),
-            ));
-            return Vec::new();
-        }
-    };
-    let mut out = Vec::new();
-    for (index, entry) in entries.into_iter().enumerate() {
-        let path = format!("{section}[{}]", schema::item_label(&entry, id_key, index));
-        match entry.try_into() {
-            Ok(item) => out.push(item),
-            Err(error) => problems.push(type_problem(&path, error)),
-        }
-    }
-    out
-}
-
-/// serde's message, with the key path it ends with (`in `a.b``) moved into the problem's path.
-fn type_problem(base: &str, error: toml::de::Error) -> Problem {
-    let text = error.to_string();
-    match text.trim_end().rsplit_once("\nin `") {
-        Some((message, keys)) => Problem::new(
-            schema::join(base, keys.trim_end_matches('`')),
-            message.trim(),
-        ),
-        None => Problem::new(base, text.trim()),
-    }
-}
-
 impl Config {
     /// Reads the file, applies the process environment's overrides, and validates.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
@@ -341,7 +244,7 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
-        let config = typed(tree).map_err(ConfigError::Invalid)?;
+        let config = load::typed(tree).map_err(ConfigError::Invalid)?;
         config.validate()?;
         Ok(config)
     }

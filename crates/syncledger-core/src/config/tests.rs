@@ -340,6 +340,36 @@ fn a_toml_syntax_error_shows_the_line() {
 }
 
 #[test]
+fn the_example_in_the_configuration_docs_is_valid() {
+    let docs = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ));
+    let start = docs.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &docs[start..start + docs[start..].find("```").unwrap()];
+    let config = Config::from_toml_str(example, no_env()).unwrap();
+    assert_eq!(config.entity("customer").unwrap().owners["phone"], "crm");
+
+    // And so are the documented overrides, applied to it.
+    let start = docs.find("```sh\n").unwrap() + "```sh\n".len();
+    let vars: Vec<(String, String)> = docs[start..start + docs[start..].find("```").unwrap()]
+        .lines()
+        .map(|line| {
+            let line = line.split("  #").next().unwrap().trim();
+            let (name, value) = line.split_once('=').unwrap();
+            (
+                name.to_string(),
+                value.trim_matches(|c| c == '\'' || c == '"').to_string(),
+            )
+        })
+        .collect();
+    let config = Config::from_toml_str(example, vars).unwrap();
+    assert_eq!(config.server.workers, 16);
+    let erp = config.tenant("acme").unwrap().system("erp").unwrap();
+    assert!(erp.headers.contains_key("x-api-key"));
+}
+
+#[test]
 fn load_reads_the_file_and_names_a_missing_one() {
     let path = std::env::temp_dir().join(format!("syncledger-config-{}.toml", std::process::id()));
     std::fs::write(&path, EXAMPLE).unwrap();

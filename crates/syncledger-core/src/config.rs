@@ -70,9 +70,8 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     pub fn round_trip_ttl(&self) -> chrono::Duration {
-        chrono::Duration::seconds(
-            i64::try_from(self.round_trip_ttl_secs).unwrap_or(i64::MAX / 1000),
-        )
+        // Validation bounds the value; the clamp keeps an unvalidated one from panicking.
+        chrono::Duration::seconds(self.round_trip_ttl_secs.min(i64::MAX as u64 / 1000) as i64)
     }
 }
 

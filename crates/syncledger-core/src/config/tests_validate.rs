@@ -39,7 +39,7 @@ fn every_server_and_tenant_problem_is_reported_at_once() {
             "server.database_url: must start with sqlite:, postgres:// or postgresql://",
             "server.workers: must be at least 1",
             "server.webhook_body_limit: must be at least 1 byte",
-            "server.round_trip_ttl_secs: must be at least 1 second",
+            "server.round_trip_ttl_secs: must be between 1 second and 31536000 (a year)",
             "tenants[Acme].id: \"Acme\": use only a-z, 0-9, _ and -",
             "tenants[Acme].api_token: same as server.admin_token; every token must differ",
             "tenants[Acme].systems.crm.base_url: \"ftp://crm\" is not an http:// or https:// URL",

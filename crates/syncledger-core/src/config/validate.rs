@@ -25,6 +25,9 @@ fn is_slug(text: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// Echoes arrive within seconds or minutes; a year is far past any use and keeps times in range.
+const MAX_TTL_SECS: u64 = 365 * 24 * 3600;
+
 const SLUG_RULE: &str = "use only a-z, 0-9, _ and -";
 
 fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
@@ -62,10 +65,10 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
             "must be at least 1 byte",
         ));
     }
-    if server.round_trip_ttl_secs == 0 {
+    if server.round_trip_ttl_secs == 0 || server.round_trip_ttl_secs > MAX_TTL_SECS {
         out.push(Problem::new(
             "server.round_trip_ttl_secs",
-            "must be at least 1 second",
+            format!("must be between 1 second and {MAX_TTL_SECS} (a year)"),
         ));
     }
 }

@@ -120,7 +120,10 @@ impl Projection for RoundTripContext {
             return vec![];
         };
         let entity = event.stream_id;
-        let expires_at = event.recorded_at + self.ttl;
+        let expires_at = event
+            .recorded_at
+            .checked_add_signed(self.ttl)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let mut ops = Vec::new();
         if let (WriteOp::Create, Some(fingerprint)) = (write.op, &write.match_fingerprint) {
             let context = CreateContext {

@@ -1,0 +1,279 @@
+//! The connector for a real connected system over HTTP (CONTRACT §1).
+//!
+//! One `reqwest` client per system, built with rustls only. Every request carries the tenant's
+//! configured headers (marked sensitive, so neither reqwest nor our `Debug` prints them) and has a
+//! timeout; every POST carries the caller's `Idempotency-Key`, so a create retried here or by the
+//! engine after a crash is created once. Transient failures are retried under the
+//! [`RetryPolicy`] (see [`crate::retry`]); the answer is read by the same code as the simulated
+//! system's, so both behave the same.
+//!
+//! The log sees method, path, status and attempt, never a header value.
+
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Client, Method, Url};
+use serde_json::Value;
+
+use crate::connector::BoxFuture;
+use crate::response::{self, Answer};
+use crate::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use crate::{Connector, ConnectorError, Page, Record};
+
+/// The header that makes a POST safe to repeat.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// Where a system lives and how to talk to it.
+#[derive(Clone)]
+pub struct HttpConnectorConfig {
+    /// e.g. `http://127.0.0.1:9001` or `https://erp.example.com/api/v2`.
+    pub base_url: String,
+    /// Sent with every request (e.g. `Authorization`); values are secrets.
+    pub headers: BTreeMap<String, String>,
+    /// For each attempt, from sending the request to the last byte of the answer.
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl fmt::Debug for HttpConnectorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: BTreeMap<&str, &str> = self
+            .headers
+            .keys()
+            .map(|name| (name.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("HttpConnectorConfig")
+            .field("base_url", &self.base_url)
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+/// A connected system reached over HTTP, with retries.
+pub struct HttpConnector {
+    client: Client,
+    base_url: Url,
+    timeout: Duration,
+    retrier: Retrier,
+}
+
+impl fmt::Debug for HttpConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpConnector")
+            .field("base_url", &self.base_url.as_str())
+            .field("timeout", &self.timeout)
+            .field("retry", self.retrier.policy())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpConnector {
+    /// A connector that sleeps on the tokio timer between retries.
+    pub fn new(config: HttpConnectorConfig) -> Result<Self, ConnectorError> {
+        Self::with_sleeper(config, Arc::new(TokioSleeper), None)
+    }
+
+    /// A connector with its waits and its jitter under the caller's control (tests, simulation).
+    /// `jitter_seed: None` seeds from the OS.
+    pub fn with_sleeper(
+        config: HttpConnectorConfig,
+        sleeper: Arc<dyn Sleeper>,
+        jitter_seed: Option<u64>,
+    ) -> Result<Self, ConnectorError> {
+        let base_url = Url::parse(&config.base_url)
+            .map_err(|e| ConnectorError::Invalid(format!("base_url: {e}")))?;
+        if !matches!(base_url.scheme(), "http" | "https") || base_url.cannot_be_a_base() {
+            return Err(ConnectorError::Invalid(
+                "base_url must be an http(s) URL".to_owned(),
+            ));
+        }
+        if config.timeout.is_zero() {
+            return Err(ConnectorError::Invalid(
+                "timeout must be above zero".to_owned(),
+            ));
+        }
+        let client = Client::builder()
+            .default_headers(header_map(&config.headers)?)
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .build()
+            .map_err(|e| ConnectorError::Invalid(format!("building the HTTP client: {e}")))?;
+        Ok(HttpConnector {
+            client,
+            base_url,
+            timeout: config.timeout,
+            retrier: Retrier::new(config.retry, sleeper, jitter_seed),
+        })
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base_url.clone();
+        // Pushing segments percent-encodes them: an id holding '/' or '?' stays one segment.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// One attempt: send, read the whole answer, turn transport failures into errors.
+    async fn attempt(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer, ConnectorError> {
+        let mut request = self.client.request(method.clone(), url.clone());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header(IDEMPOTENCY_KEY, key);
+        }
+        let response = request.send().await.map_err(|e| self.transport(e))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(response::parse_retry_after);
+        let body = response.text().await.map_err(|e| self.transport(e))?;
+        tracing::debug!(%method, path = url.path(), status, "connector request answered");
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// The request under the retry policy; `read` turns each answer into the result, so an
+    /// answer it rejects as transient (429, 5xx) is retried like a transport failure.
+    async fn call<T: Send>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+        read: impl Fn(&Answer) -> Result<T, ConnectorError> + Sync,
+    ) -> Result<T, ConnectorError> {
+        let (url, read, method_name) = (&url, &read, method.as_str());
+        self.retrier
+            .run(method_name, url.path(), || {
+                let method = method.clone();
+                Box::pin(async move {
+                    let answer = self
+                        .attempt(method, url.clone(), body, idempotency_key)
+                        .await?;
+                    read(&answer)
+                })
+            })
+            .await
+    }
+
+    fn transport(&self, error: reqwest::Error) -> ConnectorError {
+        if error.is_builder() {
+            return ConnectorError::Invalid(format!("building the request: {}", describe(error)));
+        }
+        if error.is_timeout() {
+            return ConnectorError::no_answer(format!("timed out after {:?}", self.timeout));
+        }
+        ConnectorError::no_answer(describe(error))
+    }
+}
+
+/// The error and its causes on one line, without the URL (it may hold credentials).
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn header_map(headers: &BTreeMap<String, String>) -> Result<HeaderMap, ConnectorError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ConnectorError::Invalid(format!("invalid header name {name:?}")))?;
+        // The value is a secret: the error names the header only.
+        let mut value = HeaderValue::from_str(value)
+            .map_err(|_| ConnectorError::Invalid(format!("invalid value for header {name:?}")))?;
+        value.set_sensitive(true);
+        map.insert(header, value);
+    }
+    Ok(map)
+}
+
+impl Connector for HttpConnector {
+    fn get<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
+        let url = self.url(&[collection, id]);
+        Box::pin(self.call(Method::GET, url, None, None, move |answer| {
+            response::optional_record(answer, id)
+        }))
+    }
+
+    fn create<'a>(
+        &'a self,
+        collection: &'a str,
+        body: &'a Value,
+        idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+        let url = self.url(&[collection]);
+        let key = Some(idempotency_key);
+        Box::pin(self.call(Method::POST, url, Some(body), key, |answer| {
+            response::record(answer, None)
+        }))
+    }
+
+    fn update<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+        patch: &'a Value,
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+        let url = self.url(&[collection, id]);
+        Box::pin(
+            self.call(Method::PATCH, url, Some(patch), None, move |answer| {
+                response::record(answer, Some(id))
+            }),
+        )
+    }
+
+    fn delete<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        let url = self.url(&[collection, id]);
+        Box::pin(self.call(Method::DELETE, url, None, None, response::deleted))
+    }
+
+    fn list<'a>(
+        &'a self,
+        collection: &'a str,
+        limit: u32,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, ConnectorError>> {
+        let mut url = self.url(&[collection]);
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string());
+        if let Some(cursor) = cursor {
+            url.query_pairs_mut().append_pair("cursor", cursor);
+        }
+        Box::pin(self.call(Method::GET, url, None, None, response::page))
+    }
+}

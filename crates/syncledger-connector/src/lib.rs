@@ -1,0 +1,37 @@
+//! Talking to connected systems (CONTRACT §1 and §2), and a simulated system to talk to.
+//!
+//! - [`connector`]: the [`Connector`] trait (get, create, update, delete, list) and its
+//!   [`Record`] and [`Page`].
+//! - [`error`]: [`ConnectorError`], split the way the engine branches: transient (retry later),
+//!   permanent (dead-letter with the body), invalid (the system broke the contract).
+//! - [`http`]: [`HttpConnector`], the contract over HTTP with timeouts, configured headers,
+//!   `Idempotency-Key` on every POST, and retries.
+//! - [`retry`]: [`RetryPolicy`] (full-jitter exponential backoff, `Retry-After` honoured) and the
+//!   injectable [`Sleeper`]; [`retrying`] applies it around any connector.
+//! - [`signature`]: [`sign`] and [`verify`] for `X-Signature: sha256=<hex>`.
+//! - [`sim`]: [`SimSystem`], an in-memory system with a webhook outbox, scripted faults and
+//!   pauses, reachable in process or over HTTP ([`serve_http`]), and [`WebhookSender`].
+//!
+//! Answers are interpreted in one private module shared by the HTTP connector and the simulated
+//! system, so both read a status the same way.
+#![forbid(unsafe_code)]
+
+pub mod connector;
+pub mod error;
+pub mod http;
+mod response;
+pub mod retry;
+pub mod retrying;
+pub mod signature;
+pub mod sim;
+
+pub use connector::{BoxFuture, Connector, Page, Record};
+pub use error::ConnectorError;
+pub use http::{HttpConnector, HttpConnectorConfig, IDEMPOTENCY_KEY};
+pub use retry::{RecordingSleeper, RetryPolicy, Sleeper, TokioSleeper};
+pub use retrying::RetryingConnector;
+pub use signature::{SIGNATURE_HEADER, sign, verify};
+pub use sim::{
+    Fault, Op, PausedWrite, RequestLog, SimSystem, Webhook, WebhookAction, WebhookSender,
+    serve_http, serve_http_with_shutdown,
+};

@@ -1,0 +1,94 @@
+//! The simulated system as an in-process [`Connector`]: no sockets, same semantics.
+//!
+//! Each call goes through the same request path as the HTTP face and its answer is read by the
+//! same code as [`crate::HttpConnector`]'s. A request that would never answer (a scripted
+//! timeout or lost response) fails at once as a transient timeout, so simulations stay
+//! deterministic and fast. No retries happen here; wrap the system in a
+//! [`crate::RetryingConnector`] to get the production retry behaviour.
+
+use serde_json::Value;
+
+use super::SimSystem;
+use super::exec::{Reply, SimRequest};
+use super::faults::Op;
+use crate::connector::BoxFuture;
+use crate::response::{self, Answer};
+use crate::{Connector, ConnectorError, Page, Record};
+
+impl SimSystem {
+    async fn call(&self, request: SimRequest) -> Result<Answer, ConnectorError> {
+        let Reply { answer, hang } = self.execute(request).await;
+        if hang {
+            return Err(ConnectorError::no_answer("timed out (simulated)"));
+        }
+        Ok(answer)
+    }
+}
+
+impl Connector for SimSystem {
+    fn get<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
+        Box::pin(async move {
+            let mut request = SimRequest::new(Op::Get, collection);
+            request.id = Some(id.to_owned());
+            response::optional_record(&self.call(request).await?, id)
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        collection: &'a str,
+        body: &'a Value,
+        idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+        Box::pin(async move {
+            let mut request = SimRequest::new(Op::Create, collection);
+            request.body = Some(body.clone());
+            request.idempotency_key = Some(idempotency_key.to_owned());
+            response::record(&self.call(request).await?, None)
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+        patch: &'a Value,
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+        Box::pin(async move {
+            let mut request = SimRequest::new(Op::Update, collection);
+            request.id = Some(id.to_owned());
+            request.body = Some(patch.clone());
+            response::record(&self.call(request).await?, Some(id))
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(async move {
+            let mut request = SimRequest::new(Op::Delete, collection);
+            request.id = Some(id.to_owned());
+            response::deleted(&self.call(request).await?)
+        })
+    }
+
+    fn list<'a>(
+        &'a self,
+        collection: &'a str,
+        limit: u32,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, ConnectorError>> {
+        Box::pin(async move {
+            let mut request = SimRequest::new(Op::List, collection);
+            request.limit = Some(limit);
+            request.cursor = cursor.map(str::to_owned);
+            response::page(&self.call(request).await?)
+        })
+    }
+}

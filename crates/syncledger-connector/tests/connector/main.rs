@@ -1,0 +1,9 @@
+//! All integration tests of the connector crate in one binary (one link, shared helpers).
+
+mod http_crud;
+mod http_failures;
+mod secrets;
+mod sender;
+mod signatures;
+mod sim_feed;
+mod support;

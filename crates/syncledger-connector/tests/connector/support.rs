@@ -1,0 +1,47 @@
+//! Shared set-up: a simulated system served on `127.0.0.1:0` and an HTTP connector to it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use syncledger_connector::{
+    HttpConnector, HttpConnectorConfig, RecordingSleeper, RetryPolicy, SimSystem, serve_http,
+};
+
+/// A fast policy: tests never sleep, the recording sleeper returns at once.
+pub const POLICY: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base: Duration::from_millis(1),
+    max_delay: Duration::from_secs(5),
+};
+
+/// Serves `sim` over HTTP on a free port and returns its base URL.
+pub async fn serve(sim: &Arc<SimSystem>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_http(sim.clone(), listener));
+    format!("http://{addr}")
+}
+
+pub fn config(base_url: &str) -> HttpConnectorConfig {
+    HttpConnectorConfig {
+        base_url: base_url.to_owned(),
+        headers: BTreeMap::new(),
+        timeout: Duration::from_secs(5),
+        retry: POLICY,
+    }
+}
+
+pub fn connector(config: HttpConnectorConfig) -> (HttpConnector, RecordingSleeper) {
+    let sleeper = RecordingSleeper::new();
+    let http = HttpConnector::with_sleeper(config, Arc::new(sleeper.clone()), Some(7)).unwrap();
+    (http, sleeper)
+}
+
+/// A simulated CRM served over HTTP and a connector to it with the fast policy.
+pub async fn crm() -> (Arc<SimSystem>, HttpConnector, RecordingSleeper) {
+    let sim = Arc::new(SimSystem::new("c"));
+    let base = serve(&sim).await;
+    let (http, sleeper) = connector(config(&base));
+    (sim, http, sleeper)
+}

@@ -127,7 +127,7 @@ pub struct LogFilter {
 impl LogFilter {
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         self.tenant.as_ref().is_none_or(|t| *t == event.meta.tenant)
-            && (self.types.is_empty() || self.types.iter().any(|t| *t == event.event_type))
+            && (self.types.is_empty() || self.types.contains(&event.event_type))
             && self.recorded_from.is_none_or(|f| event.recorded_at >= f)
             && self.recorded_to.is_none_or(|t| event.recorded_at < t)
     }
@@ -137,8 +137,8 @@ impl LogFilter {
 /// stored events are never rewritten and old versions stay readable.
 pub trait Upcaster: Send + Sync {
     fn event_type(&self) -> &str;
-    /// The version this upcaster reads; it produces `from_version + 1`.
-    fn from_version(&self) -> i32;
+    /// The version this upcaster reads; it produces `source_version + 1`.
+    fn source_version(&self) -> i32;
     fn upcast(&self, payload: Value) -> Value;
 }
 
@@ -163,7 +163,7 @@ impl Upcasters {
         while let Some(step) = self
             .steps
             .iter()
-            .find(|s| s.event_type() == event.event_type && s.from_version() == event.schema_version)
+            .find(|s| s.event_type() == event.event_type && s.source_version() == event.schema_version)
         {
             event.payload = step.upcast(std::mem::take(&mut event.payload));
             event.schema_version += 1;

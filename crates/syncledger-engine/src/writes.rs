@@ -113,7 +113,7 @@ impl Ledger {
                 connector.create(&write.collection, &body, &write.request_id.to_string()).await?
             }
             WriteOp::Update => {
-                let current = if map.fields.iter().any(|(f, p)| write.fields.contains_key(f) && !p.is_top_level()) {
+                let current = if map.fields.iter().any(|(f, p)| write.fields.contains_key(f) && p.as_str() != p.top()) {
                     connector.get(&write.collection, &record_id).await?.map(|r| r.body)
                 } else {
                     None

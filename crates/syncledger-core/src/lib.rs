@@ -17,6 +17,7 @@ pub mod config;
 pub mod decide;
 pub mod entity;
 pub mod events;
+pub mod explain;
 pub mod log;
 pub mod mapping;
 pub mod projection;

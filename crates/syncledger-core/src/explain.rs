@@ -1,0 +1,423 @@
+//! One-line explanations of an entity's events, for the person reading its history.
+//!
+//! The log records facts for machines: ids, payloads, causation. A support engineer asks "why does
+//! the ERP have this phone number?" and wants a sentence in the vocabulary of the connected
+//! systems: `erp customer E7: phone written 555-0101 because crm contact c-42 changed it (webhook
+//! crm-evt-9)`. A sentence about one event often needs others: a write's outcome names the change
+//! that asked for it, which sits earlier in the same stream (outcome -> request -> decision ->
+//! trigger). So [`explain_stream`] takes the whole stream, indexes it once, and walks it in order,
+//! keeping what was last seen of each system so a fetch can say what changed.
+//!
+//! Pure and total: it reads nothing but its input and never fails. An event it cannot decode still
+//! gets a line that says so, and every event gets exactly one line.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::events::{
+    Action, DecisionKind, DecisionMade, Fields, Resolution, SyncEvent, WriteOp, WriteRequested,
+};
+use crate::log::RecordedEvent;
+
+/// Values longer than this are cut: a line must stay a line.
+const MAX_VALUE_CHARS: usize = 60;
+
+/// One line per event of `events` (one entity's stream, in sequence order), in the same order.
+pub fn explain_stream(entity_type: &str, events: &[RecordedEvent]) -> Vec<String> {
+    let mut story = Story::new(entity_type, events);
+    events.iter().map(|event| story.explain(event)).collect()
+}
+
+/// What the explainer knows about the stream: an index built up front, and the systems' records
+/// as last seen while walking it.
+struct Story<'a> {
+    entity_type: &'a str,
+    decoded: HashMap<Uuid, SyncEvent>,
+    /// system -> collection, so a record is called "crm contact c-42".
+    collections: BTreeMap<String, String>,
+    requests: HashMap<Uuid, WriteRequested>,
+    decisions: HashMap<Uuid, DecisionMade>,
+    /// system -> canonical fields last fetched or written.
+    known: BTreeMap<String, Fields>,
+}
+
+impl<'a> Story<'a> {
+    fn new(entity_type: &'a str, events: &[RecordedEvent]) -> Self {
+        let mut story = Story {
+            entity_type,
+            decoded: HashMap::new(),
+            collections: BTreeMap::new(),
+            requests: HashMap::new(),
+            decisions: HashMap::new(),
+            known: BTreeMap::new(),
+        };
+        for event in events {
+            let Ok(decoded) = SyncEvent::from_recorded(event) else {
+                continue;
+            };
+            match &decoded {
+                SyncEvent::ChangeObserved(e) => story.collection(&e.system, &e.collection),
+                SyncEvent::RecordLinked(e) => story.collection(&e.system, &e.collection),
+                SyncEvent::WriteRequested(e) => {
+                    story.collection(&e.target_system, &e.collection);
+                    story.requests.insert(e.request_id, e.clone());
+                }
+                SyncEvent::DecisionMade(e) => {
+                    if let Some(request_id) = e.request_id {
+                        story.decisions.insert(request_id, e.clone());
+                    }
+                }
+                _ => {}
+            }
+            story.decoded.insert(event.event_id, decoded);
+        }
+        story
+    }
+
+    fn collection(&mut self, system: &str, collection: &str) {
+        self.collections
+            .entry(system.to_string())
+            .or_insert_with(|| collection.to_string());
+    }
+
+    fn explain(&mut self, event: &RecordedEvent) -> String {
+        let Some(decoded) = self.decoded.get(&event.event_id).cloned() else {
+            return format!(
+                "{} (schema version {}): an event this version of syncledger cannot read",
+                event.event_type, event.schema_version
+            );
+        };
+        match decoded {
+            SyncEvent::ChangeObserved(e) => {
+                let action = match e.action {
+                    Action::Created => "created",
+                    Action::Updated => "updated",
+                    Action::Deleted => "deleted",
+                };
+                let at = e.occurred_at.format("%Y-%m-%d %H:%M:%S UTC");
+                let record = self.record(&e.system, Some(&e.record_id));
+                format!(
+                    "{record} {action} (webhook {}, at {at})",
+                    e.webhook_event_id
+                )
+            }
+            SyncEvent::RecordFetched(e) => {
+                let record = self.record(&e.system, Some(&e.record_id));
+                if !e.found {
+                    self.known.remove(&e.system);
+                    return format!("fetched {record}: it no longer exists");
+                }
+                let what = match self.known.get(&e.system) {
+                    None if e.fields.is_empty() => "no mapped field".to_string(),
+                    None => assignments(&e.fields),
+                    Some(before) => changes(before, &e.fields),
+                };
+                self.known.insert(e.system, e.fields);
+                format!("fetched {record}: {what}")
+            }
+            SyncEvent::DecisionMade(e) => self.decision(&e),
+            SyncEvent::WriteRequested(e) => {
+                let record = self.target_record(&e.target_system, e.op, e.record_id.as_deref());
+                let request = short(e.request_id);
+                match e.op {
+                    WriteOp::Delete => format!(
+                        "asked {} to delete {record} (request {request})",
+                        e.target_system
+                    ),
+                    op => format!(
+                        "asked {} to {} {record} with {} (request {request})",
+                        e.target_system,
+                        if op == WriteOp::Create {
+                            "create"
+                        } else {
+                            "update"
+                        },
+                        assignments(&e.fields)
+                    ),
+                }
+            }
+            SyncEvent::WriteSucceeded(e) => {
+                let request = self.requests.get(&e.request_id).cloned();
+                let record = self.record(&e.target_system, Some(&e.record_id));
+                let written = request.as_ref().map_or(&e.fields, |r| &r.fields);
+                let plural = written.len() > 1;
+                let cause = self.cause(
+                    self.decisions.get(&e.request_id).and_then(|d| d.trigger_id),
+                    plural,
+                );
+                let how = match e.resolution {
+                    Resolution::Response => "",
+                    Resolution::LookupByMatchKeys => {
+                        " (its answer was lost; found again by match keys)"
+                    }
+                    Resolution::IdempotentRetry => {
+                        " (its answer was lost; confirmed by a retry with the same idempotency key)"
+                    }
+                };
+                let op = request.as_ref().map(|r| r.op);
+                let line = match op {
+                    Some(WriteOp::Create) => {
+                        format!("{record} created with {}", assignments(written))
+                    }
+                    Some(WriteOp::Delete) => format!("{record} deleted"),
+                    _ if written.is_empty() => format!("{record} written (no field changed)"),
+                    _ => {
+                        let parts: Vec<String> = written
+                            .iter()
+                            .map(|(f, v)| format!("{f} written {}", value(v)))
+                            .collect();
+                        format!("{record}: {}", parts.join(", "))
+                    }
+                };
+                if op == Some(WriteOp::Delete) {
+                    self.known.remove(&e.target_system);
+                } else {
+                    self.known.insert(e.target_system.clone(), e.fields.clone());
+                }
+                format!("{line}{cause}{how}")
+            }
+            SyncEvent::WriteFailed(e) => {
+                let status = e
+                    .status
+                    .map_or("no answer".to_string(), |s| format!("HTTP {s}"));
+                let next = match (e.will_retry, e.retry_at) {
+                    (true, Some(at)) => {
+                        format!("will retry at {}", at.format("%Y-%m-%d %H:%M:%S UTC"))
+                    }
+                    (true, None) => "will retry".to_string(),
+                    (false, _) => "will not retry".to_string(),
+                };
+                format!(
+                    "writing to {} failed ({status}) on attempt {}; {next}",
+                    e.target_system, e.attempt
+                )
+            }
+            SyncEvent::RecordLinked(e) => {
+                format!(
+                    "linked {} ({})",
+                    self.record(&e.system, Some(&e.record_id)),
+                    e.reason
+                )
+            }
+            SyncEvent::RecordUnlinked(e) => {
+                self.known.remove(&e.system);
+                format!(
+                    "unlinked {} ({})",
+                    self.record(&e.system, Some(&e.record_id)),
+                    e.reason
+                )
+            }
+            SyncEvent::RedirectedTo(e) => format!(
+                "{} belongs to entity {}: its work was handed over there ({})",
+                self.record(&e.system, Some(&e.record_id)),
+                e.entity_id,
+                e.reason
+            ),
+            SyncEvent::DeadLettered(e) => {
+                let status = e.status.map_or(String::new(), |s| format!(" (HTTP {s})"));
+                format!(
+                    "gave up writing to {}{status}: {}; kept as dead letter {}",
+                    e.target_system, e.reason, event.event_id
+                )
+            }
+            SyncEvent::ReplayRequested(e) => {
+                let how = if e.dry_run {
+                    "a dry-run replay"
+                } else {
+                    "a replay (decide again from fresh fetches)"
+                };
+                format!("{} asked for {how} of this {}", e.by, self.entity_type)
+            }
+            SyncEvent::ResyncRequested(e) => {
+                format!(
+                    "{} asked to resync {}",
+                    e.by,
+                    self.record(&e.system, Some(&e.record_id))
+                )
+            }
+            SyncEvent::DeadLetterRetried(e) => {
+                format!("{} retried dead letter {}", e.by, e.dead_letter_id)
+            }
+        }
+    }
+
+    fn decision(&self, d: &DecisionMade) -> String {
+        let target = &d.target_system;
+        let noun = self.noun(target);
+        let what = match d.kind {
+            DecisionKind::Create => {
+                let fields: Fields = d
+                    .diff
+                    .iter()
+                    .map(|c| (c.field.clone(), c.after.clone()))
+                    .collect();
+                format!(
+                    "decided to create {} with {}",
+                    a(&format!("{target} {noun}")),
+                    assignments(&fields)
+                )
+            }
+            DecisionKind::Update => {
+                let diff: Vec<String> = d
+                    .diff
+                    .iter()
+                    .map(|c| format!("{} {} -> {}", c.field, value(&c.before), value(&c.after)))
+                    .collect();
+                format!(
+                    "decided to update the {target} {noun} ({})",
+                    diff.join(", ")
+                )
+            }
+            DecisionKind::Delete => format!("decided to delete the {target} {noun}"),
+            DecisionKind::Skip if target.is_empty() => "decided to do nothing".to_string(),
+            DecisionKind::Skip => format!("decided to do nothing in {target}"),
+            DecisionKind::EchoSuppressed => {
+                format!(
+                    "recognised the sync's own write coming back from {}",
+                    d.source_system
+                )
+            }
+            DecisionKind::Deferred => {
+                format!("postponed creating {}", a(&format!("{target} {noun}")))
+            }
+            DecisionKind::ConflictResolved => format!(
+                "resolved a conflict between {} and {target}",
+                d.source_system
+            ),
+            DecisionKind::Link => format!("decided to link the existing {target} {noun}"),
+            DecisionKind::Unlink => format!("decided to unlink the {target} {noun}"),
+        };
+        format!("{what}: {}", d.reason)
+    }
+
+    /// ` because crm contact c-42 changed it (webhook crm-evt-9)`, or empty when the trigger is
+    /// not in this stream.
+    fn cause(&self, trigger_id: Option<Uuid>, plural: bool) -> String {
+        let it = if plural { "them" } else { "it" };
+        match trigger_id.and_then(|id| self.decoded.get(&id)) {
+            Some(SyncEvent::ChangeObserved(e)) => {
+                let record = self.record(&e.system, Some(&e.record_id));
+                let what = match e.action {
+                    Action::Created => "was created".to_string(),
+                    Action::Updated => format!("changed {it}"),
+                    Action::Deleted => "was deleted".to_string(),
+                };
+                format!(" because {record} {what} (webhook {})", e.webhook_event_id)
+            }
+            Some(SyncEvent::ResyncRequested(e)) => {
+                format!(
+                    " because {} asked to resync {}",
+                    e.by,
+                    self.record(&e.system, Some(&e.record_id))
+                )
+            }
+            Some(SyncEvent::DeadLetterRetried(e)) => {
+                format!(" because {} retried dead letter {}", e.by, e.dead_letter_id)
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// `crm contact c-42`: the system, its word for the entity, the record id.
+    fn record(&self, system: &str, record_id: Option<&str>) -> String {
+        match record_id {
+            Some(id) if !id.is_empty() => format!("{system} {} {id}", self.noun(system)),
+            _ => format!("{system} {}", self.noun(system)),
+        }
+    }
+
+    fn target_record(&self, system: &str, op: WriteOp, record_id: Option<&str>) -> String {
+        match (op, record_id) {
+            (WriteOp::Create, _) | (_, None) => a(&format!("{system} {}", self.noun(system))),
+            (_, Some(id)) => self.record(system, Some(id)),
+        }
+    }
+
+    fn noun(&self, system: &str) -> String {
+        self.collections
+            .get(system)
+            .map_or_else(|| self.entity_type.to_string(), |c| singular(c))
+    }
+}
+
+/// `contacts` -> `contact`, `companies` -> `company`, `addresses` -> `address`.
+fn singular(collection: &str) -> String {
+    if let Some(stem) = collection.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if ["sses", "xes", "ches", "shes"]
+        .iter()
+        .any(|s| collection.ends_with(s))
+    {
+        collection[..collection.len() - 2].to_string()
+    } else if let Some(stem) = collection.strip_suffix('s').filter(|s| !s.ends_with('s')) {
+        stem.to_string()
+    } else {
+        collection.to_string()
+    }
+}
+
+/// `email=a@x.io, phone=555-0101`.
+fn assignments(fields: &Fields) -> String {
+    if fields.is_empty() {
+        return "no fields".to_string();
+    }
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(f, v)| format!("{f}={}", value(v)))
+        .collect();
+    parts.join(", ")
+}
+
+/// What changed from `before` to `after`, field by field.
+fn changes(before: &Fields, after: &Fields) -> String {
+    let parts: Vec<String> = after
+        .iter()
+        .filter(|(f, v)| before.get(*f) != Some(*v))
+        .map(|(f, v)| {
+            format!(
+                "{f} {} -> {}",
+                before.get(f).map_or("(empty)".to_string(), value),
+                value(v)
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        "no field changed since last seen".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// A value as a person reads it: strings bare, `null` as `(empty)`, long values cut.
+fn value(v: &Value) -> String {
+    let text = match v {
+        Value::Null => return "(empty)".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let text = text.replace(['\n', '\r'], " ");
+    if text.chars().count() > MAX_VALUE_CHARS {
+        let cut: String = text.chars().take(MAX_VALUE_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+/// `an erp customer`, `a crm contact`.
+fn a(phrase: &str) -> String {
+    let vowel = phrase
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {phrase}", if vowel { "an" } else { "a" })
+}
+
+fn short(id: Uuid) -> String {
+    id.simple().to_string()[..8].to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -59,7 +59,7 @@ async fn refresh_gauges(state: &AppState) {
         metrics::gauge!("syncledger_queue_depth").set(depth as f64);
     }
     let oldest = store
-        .rows(queue, syncledger_store::RowQuery { tenant: None, sort_key_from: None, sort_key_to: None, after: None, limit: 1 })
+        .rows(queue, &syncledger_store::RowQuery { limit: 1, ..Default::default() })
         .await;
     let age = oldest
         .ok()

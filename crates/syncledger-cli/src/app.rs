@@ -98,7 +98,7 @@ pub async fn start(config: Config, connectors: Arc<dyn Connectors>, listener: Tc
     tasks.push(tokio::spawn(async move { workers.run_workers(stop).await }));
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = store.run_projections(stop).await {
+        if let Err(e) = store.run_projections(stop.cancelled_owned()).await {
             tracing::error!(error = %e, "catch-up projections stopped");
         }
     }));

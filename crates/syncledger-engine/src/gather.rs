@@ -103,7 +103,7 @@ impl Ledger {
             after: None,
             limit: 16,
         };
-        for row in self.store().rows(round_trip_context::NAME, query).await? {
+        for row in self.store().rows(round_trip_context::NAME, &query).await? {
             let Some(entity_id) = row.entity_id.filter(|id| *id != state.entity_id) else { continue };
             if expired(&row.doc, now) {
                 continue;

@@ -36,7 +36,7 @@ impl Ledger {
             limit: SCAN,
         };
         let mut seen = HashSet::new();
-        let rows = self.store().rows(pending_queue::NAME, query).await?;
+        let rows = self.store().rows(pending_queue::NAME, &query).await?;
         Ok(rows.into_iter().filter_map(|r| r.entity_id).filter(|id| seen.insert(*id)).collect())
     }
 

@@ -102,6 +102,9 @@ impl HttpConnector {
             .default_headers(header_map(&config.headers)?)
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            // A redirect is not part of the contract, and following one could carry the
+            // tenant's headers somewhere else: it surfaces as an invalid answer instead.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConnectorError::Invalid(format!("building the HTTP client: {e}")))?;
         Ok(HttpConnector {

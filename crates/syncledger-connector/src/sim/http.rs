@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 use super::SimSystem;
 use super::exec::{Reply, SimRequest};
@@ -31,7 +31,8 @@ const HANG: Duration = Duration::from_secs(600);
 #[derive(Clone)]
 struct App {
     sim: Arc<SimSystem>,
-    stop_hanging: Arc<Notify>,
+    /// Turns `true` at shutdown; a watch (not a notify) so a hang that starts late still sees it.
+    stopping: watch::Receiver<bool>,
 }
 
 /// Serves `sim` on `listener` until the future is dropped.
@@ -49,11 +50,8 @@ pub fn serve_http_with_shutdown(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = io::Result<()>> + Send {
-    let stop_hanging = Arc::new(Notify::new());
-    let app = App {
-        sim,
-        stop_hanging: stop_hanging.clone(),
-    };
+    let (stop, stopping) = watch::channel(false);
+    let app = App { sim, stopping };
     let router = Router::new()
         .route("/{collection}", get(list).post(create))
         .route(
@@ -63,7 +61,7 @@ pub fn serve_http_with_shutdown(
         .with_state(app);
     let signal = async move {
         shutdown.await;
-        stop_hanging.notify_waiters();
+        stop.send_replace(true);
     };
     async move {
         axum::serve(listener, router)
@@ -158,9 +156,10 @@ fn read_body(request: &mut SimRequest, body: &[u8]) {
 async fn run(app: App, request: SimRequest) -> Response {
     let Reply { answer, hang } = app.sim.execute(request).await;
     if hang {
+        let mut stopping = app.stopping.clone();
         tokio::select! {
             () = tokio::time::sleep(HANG) => {}
-            () = app.stop_hanging.notified() => {}
+            _ = stopping.wait_for(|stopping| *stopping) => {}
         }
         return StatusCode::GATEWAY_TIMEOUT.into_response();
     }
@@ -168,8 +167,15 @@ async fn run(app: App, request: SimRequest) -> Response {
     let mut response = if answer.body.is_empty() {
         status.into_response()
     } else {
-        let json = HeaderValue::from_static("application/json");
-        (status, [(header::CONTENT_TYPE, json)], answer.body).into_response()
+        // Scripted fault bodies may be plain text; say so rather than claim JSON.
+        let is_json = serde_json::from_str::<serde::de::IgnoredAny>(&answer.body).is_ok();
+        let kind = if is_json {
+            "application/json"
+        } else {
+            "text/plain"
+        };
+        let kind = HeaderValue::from_static(kind);
+        (status, [(header::CONTENT_TYPE, kind)], answer.body).into_response()
     };
     if let Some(wait) = answer.retry_after {
         response

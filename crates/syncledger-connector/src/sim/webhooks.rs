@@ -108,8 +108,8 @@ impl WebhookSender {
     }
 
     /// Pumps `sim`'s outbox until `shutdown` resolves: one webhook at a time, in order, transient
-    /// refusals retried with backoff, permanent ones logged and skipped. Webhooks not delivered
-    /// at shutdown go back to the front of the outbox.
+    /// refusals retried with backoff, permanent ones logged and skipped. At shutdown a delivery
+    /// in flight is finished; webhooks not delivered go back to the front of the outbox.
     pub async fn run(&self, sim: &SimSystem, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut backlog: VecDeque<Webhook> = VecDeque::new();
@@ -122,11 +122,9 @@ impl WebhookSender {
                 }
                 continue;
             };
-            let outcome = tokio::select! {
-                () = &mut shutdown => break,
-                outcome = self.send(std::slice::from_ref(next)) => outcome,
-            };
-            match outcome {
+            // A delivery in flight is finished (bounded by the send timeout), not abandoned:
+            // the receiver may already have accepted it.
+            match self.send(std::slice::from_ref(next)).await {
                 Ok(()) => {
                     backlog.pop_front();
                     backoff = FIRST_BACKOFF;

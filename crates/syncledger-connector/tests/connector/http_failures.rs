@@ -1,9 +1,12 @@
 //! Transient and permanent failures, retries, timeouts and contract violations over HTTP.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use syncledger_connector::{Connector, ConnectorError, Fault, Op, RetryPolicy};
+use syncledger_connector::{
+    Connector, ConnectorError, Fault, HttpConnector, Op, RetryPolicy, SimSystem,
+};
 
 use crate::support::{POLICY, config, connector, crm, serve};
 
@@ -90,17 +93,22 @@ async fn a_400_is_permanent_with_the_body_and_not_retried() {
     assert_eq!(sim.count("contacts"), 0);
 }
 
+/// A connector that gives up after `timeout_ms`, with no retry, and one with the usual timeout
+/// for the follow-up calls (so they never depend on how busy the machine is).
+fn impatient_and_patient(base: &str, timeout_ms: u64) -> (HttpConnector, HttpConnector) {
+    let mut impatient = config(base);
+    impatient.timeout = Duration::from_millis(timeout_ms);
+    impatient.retry = RetryPolicy::no_retry();
+    (connector(impatient).0, connector(config(base)).0)
+}
+
 #[tokio::test]
 async fn a_write_paused_beyond_the_timeout_is_transient_and_its_retry_creates_nothing_new() {
-    let sim = std::sync::Arc::new(syncledger_connector::SimSystem::new("E"));
-    let base = serve(&sim).await;
-    let mut cfg = config(&base);
-    cfg.timeout = Duration::from_millis(200);
-    cfg.retry = RetryPolicy::no_retry();
-    let (http, _) = connector(cfg);
+    let sim = Arc::new(SimSystem::new("E"));
+    let (impatient, patient) = impatient_and_patient(&serve(&sim).await, 200);
     let mut paused = sim.pause_next(Op::Create);
 
-    let error = http
+    let error = impatient
         .create("customers", &json!({"n": 1}), "k-1")
         .await
         .unwrap_err();
@@ -110,29 +118,35 @@ async fn a_write_paused_beyond_the_timeout_is_transient_and_its_retry_creates_no
     let applied = paused.applied().await.unwrap();
     paused.release();
     // The engine retries the same decision with the same key: the first create is answered.
-    let retried = http
+    let retried = patient
         .create("customers", &json!({"n": 1}), "k-1")
         .await
         .unwrap();
     assert_eq!(retried, applied);
     assert_eq!(sim.count("customers"), 1);
+    assert_eq!(sim.requests(Op::Create), 2);
 }
 
 #[tokio::test]
 async fn a_scripted_timeout_is_transient_and_applies_nothing() {
-    let sim = std::sync::Arc::new(syncledger_connector::SimSystem::new("c"));
-    let base = serve(&sim).await;
-    let mut cfg = config(&base);
-    cfg.timeout = Duration::from_millis(100);
-    let (http, sleeper) = connector(cfg);
+    let sim = Arc::new(SimSystem::new("c"));
+    let (impatient, patient) = impatient_and_patient(&serve(&sim).await, 100);
     sim.fail_next(Op::Create, Fault::Timeout);
 
-    let created = http.create("contacts", &json!({}), "k-1").await.unwrap();
+    let error = impatient
+        .create("contacts", &json!({}), "k-1")
+        .await
+        .unwrap_err();
 
+    assert!(
+        error.is_transient() && error.status().is_none(),
+        "{error:?}"
+    );
+    assert_eq!(sim.count("contacts"), 0);
+    assert!(sim.pending_webhooks().is_empty());
+    let created = patient.create("contacts", &json!({}), "k-1").await.unwrap();
     assert_eq!(created.id, "c-1");
     assert_eq!(sim.requests(Op::Create), 2);
-    assert_eq!(sleeper.waits().len(), 1);
-    assert_eq!(sim.count("contacts"), 1);
 }
 
 #[tokio::test]
@@ -140,6 +154,7 @@ async fn answers_that_break_the_contract_are_invalid() {
     let (sim, http, _) = crm().await;
     sim.fail_next(Op::Get, Fault::Status(200, r#"{"name": "no id"}"#.into()));
     sim.fail_next(Op::Get, Fault::Status(200, "<html>".into()));
+    sim.fail_next(Op::Get, Fault::Status(302, "moved".into()));
 
     let no_id = http.get("contacts", "c-1").await.unwrap_err();
     let not_json = http.get("contacts", "c-1").await.unwrap_err();
@@ -149,7 +164,9 @@ async fn answers_that_break_the_contract_are_invalid() {
         "{no_id:?}"
     );
     assert!(matches!(not_json, ConnectorError::Invalid(ref m) if m.contains("not JSON")));
-    assert_eq!(sim.requests(Op::Get), 2);
+    let redirect = http.get("contacts", "c-1").await.unwrap_err();
+    assert!(matches!(redirect, ConnectorError::Invalid(ref m) if m.contains("302")));
+    assert_eq!(sim.requests(Op::Get), 3);
 }
 
 #[tokio::test]
@@ -164,4 +181,36 @@ async fn a_refused_connection_is_transient() {
     assert!(error.is_transient());
     assert_eq!(error.status(), None);
     assert_eq!(sleeper.waits().len(), POLICY.max_attempts as usize - 1);
+}
+
+#[tokio::test]
+async fn shutting_the_http_face_down_ends_scripted_hangs() {
+    let sim = Arc::new(SimSystem::new("c"));
+    sim.fail_next(Op::Get, Fault::Timeout);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(syncledger_connector::serve_http_with_shutdown(
+        sim.clone(),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut cfg = config(&base);
+    cfg.timeout = Duration::from_secs(60);
+    cfg.retry = RetryPolicy::no_retry();
+    let (http, _) = connector(cfg);
+    let call = tokio::spawn(async move { http.get("contacts", "c-1").await });
+    // Wait (by polling state, not by guessing a duration) until the request is hanging.
+    while sim.requests(Op::Get) == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    stop.send(()).unwrap();
+
+    server.await.unwrap().unwrap();
+    let error = call.await.unwrap().unwrap_err();
+    assert!(error.is_transient());
+    assert_eq!(error.status(), Some(504));
 }

@@ -1,6 +1,8 @@
-//! The `syncledger` command (CONTRACT §8).
+//! The `syncledger` command (CONTRACT §8), as a library: the binary at the repository root calls
+//! [`run`], and tests can reach the wiring (`app`) directly.
+#![forbid(unsafe_code)]
 
-mod app;
+pub mod app;
 mod demo;
 mod telemetry;
 
@@ -52,8 +54,8 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Parses the command line and runs the command.
+pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => {

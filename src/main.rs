@@ -1,0 +1,6 @@
+//! `syncledger`: see `syncledger --help`, and README.md.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    syncledger_cli::run().await
+}

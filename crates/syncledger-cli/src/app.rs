@@ -112,6 +112,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("server.listen: cannot bind {}", config.server.listen))?;
     let connectors = Arc::new(HttpConnectors::from_config(&config)?);
     let running = start(config, connectors, listener).await?;
+    // One line on stdout a supervisor (or a test using port 0) can read the address from.
+    println!("syncledger listening on http://{}", running.addr);
     tracing::info!(addr = %running.addr, "syncledger is serving");
     shutdown_signal().await;
     tracing::info!("shutting down: no new webhooks, finishing work in flight");

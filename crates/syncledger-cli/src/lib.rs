@@ -4,6 +4,7 @@
 
 pub mod app;
 mod demo;
+mod history;
 mod telemetry;
 
 use std::path::PathBuf;
@@ -32,6 +33,29 @@ enum Command {
         /// Keep serving after the races until Ctrl-C (default); `--exit` stops after them.
         #[arg(long)]
         exit: bool,
+    },
+    /// A record's audit trail: every event of its entity with a one-line explanation.
+    History {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        system: String,
+        #[arg(long)]
+        record: String,
+        /// The entity type, when the record was never linked and several types are configured.
+        #[arg(long)]
+        entity: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "syncledger.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Write the GraphQL schema (SDL) to api/schema.graphql, or to --out.
+    ExportSchema {
+        #[arg(long, default_value = "api/schema.graphql")]
+        out: PathBuf,
     },
     /// Apply the database migrations.
     Migrate {
@@ -66,6 +90,27 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Demo { exit } => {
             telemetry::init(Default::default());
             demo::run(!exit).await
+        }
+        Command::History { tenant, system, record, entity, json, config, database_url } => {
+            let url = database_url_of(&config, database_url)?;
+            let store = app::open_store(&url, 600).await?;
+            let types: Vec<String> = match Config::load(&config) {
+                Ok(c) => c.entities.iter().map(|e| e.name.clone()).collect(),
+                Err(_) => Vec::new(),
+            };
+            let query = history::Query { tenant: &tenant, system: &system, record: &record, entity_type: entity.as_deref() };
+            match history::resolve(&store, &query, &types).await? {
+                Some(id) => history::print(&store, id, json).await,
+                None => anyhow::bail!("no history for {tenant}/{system}/{record}"),
+            }
+        }
+        Command::ExportSchema { out } => {
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&out, syncledger_graphql::sdl()).with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {}", out.display());
+            Ok(())
         }
         Command::Migrate { config, database_url } => {
             let url = database_url_of(&config, database_url)?;

@@ -5,6 +5,7 @@
 pub mod app;
 mod demo;
 mod history;
+pub mod reconcile;
 mod telemetry;
 
 use std::path::PathBuf;
@@ -51,6 +52,20 @@ enum Command {
         config: PathBuf,
         #[arg(long)]
         database_url: Option<String>,
+    },
+    /// Compare both systems with the mapping: missing, duplicate and differing records.
+    Reconcile {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        entity: String,
+        /// Link records with equal match keys, resync the rest, and work the queue until empty.
+        #[arg(long)]
+        repair: bool,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "syncledger.toml")]
+        config: PathBuf,
     },
     /// Write the GraphQL schema (SDL) to api/schema.graphql, or to --out.
     ExportSchema {
@@ -103,6 +118,17 @@ pub async fn run() -> anyhow::Result<()> {
                 Some(id) => history::print(&store, id, json).await,
                 None => anyhow::bail!("no history for {tenant}/{system}/{record}"),
             }
+        }
+        Command::Reconcile { tenant, entity, repair, json, config } => {
+            let config = Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
+            let store = app::open_store(&config.server.database_url, config.server.round_trip_ttl_secs).await?;
+            let report = reconcile::run(&config, &store, &tenant, &entity, repair).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                reconcile::print_table(&report);
+            }
+            Ok(())
         }
         Command::ExportSchema { out } => {
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -1,0 +1,164 @@
+//! Folding a batch of [`RowOp`]s into one effect per key before touching the database.
+//!
+//! A rebuild or catch-up batch of a thousand events may touch the same few rows a thousand times
+//! (a counter per event type, the latest state per entity). Handlers are pure and a batch is
+//! applied in one transaction, so only each key's final effect matters: folding the ops in memory
+//! turns thousands of statements into a few multi-row ones. The fold must give exactly what
+//! applying the ops one by one gives; a property test below holds it to that.
+
+use std::collections::BTreeMap;
+
+use syncledger_core::projection::{Row, RowOp};
+
+/// What a batch does to one key, whatever the row held before it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Effect {
+    /// The final state does not depend on the old one: this row, or no row.
+    Set(Option<Row>),
+    /// Depends on whether the row exists: absent, insert `row` with `n = row.n + add`; present,
+    /// add `add` to its counter and leave the rest alone.
+    Merge { row: Row, add: i64 },
+}
+
+/// The folded effects of a batch, by key.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    by_key: BTreeMap<String, Effect>,
+}
+
+impl Effects {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    pub(crate) fn into_iter(self) -> impl Iterator<Item = (String, Effect)> {
+        self.by_key.into_iter()
+    }
+
+    pub(crate) fn push(&mut self, op: RowOp) {
+        match op {
+            RowOp::Put(row) => {
+                self.by_key.insert(row.key.clone(), Effect::Set(Some(row)));
+            }
+            RowOp::Delete { key } => {
+                self.by_key.insert(key, Effect::Set(None));
+            }
+            RowOp::PutIfAbsent(row) => match self.by_key.get_mut(&row.key) {
+                None => {
+                    self.by_key
+                        .insert(row.key.clone(), Effect::Merge { row, add: 0 });
+                }
+                Some(slot @ Effect::Set(None)) => *slot = Effect::Set(Some(row)),
+                // The row exists after a Set(Some) or a Merge, whatever was there before.
+                Some(Effect::Set(Some(_)) | Effect::Merge { .. }) => {}
+            },
+            RowOp::Add(row) => match self.by_key.get_mut(&row.key) {
+                None => {
+                    let add = row.n;
+                    let row = Row { n: 0, ..row };
+                    self.by_key
+                        .insert(row.key.clone(), Effect::Merge { row, add });
+                }
+                Some(slot @ Effect::Set(None)) => *slot = Effect::Set(Some(row)),
+                Some(Effect::Set(Some(present))) => present.n = present.n.wrapping_add(row.n),
+                Some(Effect::Merge { add, .. }) => *add = add.wrapping_add(row.n),
+            },
+        }
+    }
+}
+
+/// Applies one op to an in-memory table, the way the handlers' contract reads. The reference the
+/// fold is checked against, and the model the integration tests compare tables with.
+#[doc(hidden)]
+pub fn apply_op(table: &mut BTreeMap<String, Row>, op: RowOp) {
+    match op {
+        RowOp::Put(row) => {
+            table.insert(row.key.clone(), row);
+        }
+        RowOp::PutIfAbsent(row) => {
+            table.entry(row.key.clone()).or_insert(row);
+        }
+        RowOp::Delete { key } => {
+            table.remove(&key);
+        }
+        RowOp::Add(row) => match table.get_mut(&row.key) {
+            Some(present) => present.n = present.n.wrapping_add(row.n),
+            None => {
+                table.insert(row.key.clone(), row);
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn row(key: u8, tag: u8, n: i64) -> Row {
+        Row {
+            key: format!("k{key}"),
+            tenant: "t".into(),
+            entity_id: None,
+            sort_key: format!("s{tag}"),
+            doc: json!({ "tag": tag }),
+            n,
+        }
+    }
+
+    fn op() -> impl Strategy<Value = RowOp> {
+        (0u8..4, 0u8..4, -3i64..4, 0u8..4).prop_map(|(key, tag, n, kind)| match kind {
+            0 => RowOp::Put(row(key, tag, n)),
+            1 => RowOp::PutIfAbsent(row(key, tag, n)),
+            2 => RowOp::Delete {
+                key: format!("k{key}"),
+            },
+            _ => RowOp::Add(row(key, tag, n)),
+        })
+    }
+
+    /// Applies a folded effect the way the SQL in `sql/rows.rs` does.
+    fn apply_effect(table: &mut BTreeMap<String, Row>, key: String, effect: Effect) {
+        match effect {
+            Effect::Set(None) => {
+                table.remove(&key);
+            }
+            Effect::Set(Some(row)) => {
+                table.insert(key, row);
+            }
+            Effect::Merge { row, add } => match table.get_mut(&key) {
+                Some(present) => present.n = present.n.wrapping_add(add),
+                None => {
+                    let n = row.n.wrapping_add(add);
+                    table.insert(key, Row { n, ..row });
+                }
+            },
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn folding_a_batch_equals_applying_its_ops_one_by_one(
+            base in proptest::collection::vec((0u8..4, 0u8..4, -3i64..4), 0..4),
+            ops in proptest::collection::vec(op(), 0..24),
+        ) {
+            let mut start = BTreeMap::new();
+            for (key, tag, n) in base {
+                let r = row(key, tag, n);
+                start.insert(r.key.clone(), r);
+            }
+            let mut one_by_one = start.clone();
+            let mut effects = Effects::default();
+            for op in ops {
+                apply_op(&mut one_by_one, op.clone());
+                effects.push(op);
+            }
+            let mut folded = start;
+            for (key, effect) in effects.into_iter() {
+                apply_effect(&mut folded, key, effect);
+            }
+            prop_assert_eq!(folded, one_by_one);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The event log and the projection engine of syncledger, on SQLite and PostgreSQL.
+//!
+//! One public type, [`Store`], dispatches to one of two backends. Both run the same SQL code:
+//! `src/sql/` is compiled twice, once in [`sqlite`] against `sqlx::Sqlite` and once in
+//! [`postgres`] against `sqlx::Postgres`, each with a small `dialect` module for what differs
+//! (write locking, NOTIFY, column types). `docs/log.md` explains the guarantees and why they hold.
+//!
+//! - [`store`] holds the [`Store`] handle and its API.
+//! - `sql/` holds appends, reads, projection tables, catch-up, rebuild, leases (backend-generic).
+//! - [`subscribe`] holds live subscriptions to the log.
+//! - [`coalesce`] folds a batch of row operations into one effect per key.
+//! - [`types`] holds options, queries and statuses, and the projection registry.
+//! - [`error`] holds [`StoreError`].
+#![forbid(unsafe_code)]
+
+pub mod coalesce;
+pub mod error;
+mod postgres;
+mod shared;
+mod sqlite;
+pub mod store;
+pub mod subscribe;
+pub mod types;
+
+pub use error::StoreError;
+pub use store::{PendingAppend, Store};
+pub use types::{ProjectionState, ProjectionStatus, RebuildProgress, RowQuery, StoreOptions};
+
+/// The rebuild hook that does nothing.
+pub(crate) fn no_hook(_: RebuildProgress) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(async {})
+}

@@ -1,0 +1,191 @@
+//! The PostgreSQL backend: the shared SQL code of `sql/` compiled against `sqlx::Postgres`, plus
+//! what only PostgreSQL does: the advisory lock that orders positions by commit, LISTEN/NOTIFY
+//! wake-ups, and a session lock that keeps two processes from rebuilding the same projection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::shared::Shared;
+use crate::{StoreError, StoreOptions};
+
+pub(crate) type Db = sqlx::Postgres;
+
+#[allow(
+    clippy::duplicate_mod,
+    reason = "sql/ is compiled once per backend on purpose"
+)]
+#[path = "sql/mod.rs"]
+pub(crate) mod imp;
+
+pub(crate) use imp::{Inner, Pending};
+
+pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inner>, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections.max(2))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await?;
+    from_pool(pool, options)
+}
+
+pub(crate) fn from_pool(pool: PgPool, options: StoreOptions) -> Result<Arc<Inner>, StoreError> {
+    Ok(Arc::new(Inner {
+        read: pool.clone(),
+        write: pool,
+        shared: Shared::new(options)?,
+        wakeups: dialect::Wakeups::default(),
+    }))
+}
+
+pub(crate) mod dialect {
+    //! The few places where PostgreSQL's SQL or behaviour differs from SQLite's.
+
+    use std::time::Duration;
+
+    use sqlx::postgres::PgListener;
+    use sqlx::{Connection, PgConnection, Transaction};
+    use tokio::sync::{Mutex, watch};
+    use tokio::task::JoinHandle;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{Db, Inner};
+    use crate::StoreError;
+    use crate::shared::Shared;
+
+    pub(crate) const BACKEND: &str = "postgres";
+
+    pub(crate) static MIGRATOR: sqlx::migrate::Migrator =
+        sqlx::migrate!("../../migrations/postgres");
+
+    pub(crate) const FOR_UPDATE: &str = " FOR UPDATE";
+
+    /// The transaction-scoped advisory lock every append holds from allocating its positions to
+    /// its commit. ASCII "syncledg".
+    const LOG_ORDER_LOCK: i64 = i64::from_be_bytes(*b"syncledg");
+    /// First half of the two-key session lock a rebuild holds; the second is the name's hash.
+    const REBUILD_LOCK: i32 = i32::from_be_bytes(*b"rbld");
+    const CHANNEL: &str = "syncledger_events";
+
+    pub(crate) async fn begin_write(
+        inner: &Inner,
+    ) -> Result<Transaction<'static, Db>, sqlx::Error> {
+        inner.write.begin().await
+    }
+
+    /// Serialises position allocation: whoever holds this lock draws the next positions, and PG
+    /// releases it only once the commit is visible, so positions become visible in order.
+    /// With `notify`, also queues the NOTIFY that wakes other processes' subscribers at commit.
+    pub(crate) async fn lock_log_order(
+        conn: &mut PgConnection,
+        shared: &Shared,
+        notify: bool,
+    ) -> Result<(), sqlx::Error> {
+        let _waiting = shared.waiting_for_lock();
+        let sql = if notify {
+            "SELECT pg_advisory_xact_lock($1), pg_notify('syncledger_events', '')"
+        } else {
+            "SELECT pg_advisory_xact_lock($1)"
+        };
+        sqlx::query(sql)
+            .bind(LOG_ORDER_LOCK)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// The LISTEN task, started by the first subscriber and stopped when the store goes.
+    #[derive(Default)]
+    pub(crate) struct Wakeups {
+        task: Mutex<Option<JoinHandle<()>>>,
+    }
+
+    /// Makes sure a task LISTENs and turns notifications into the in-process signal. Returns
+    /// once LISTEN is active, so an append committed after this returns is never missed.
+    pub(crate) async fn ensure_wakeups(inner: &Inner) -> Result<(), StoreError> {
+        let mut task = inner.wakeups.task.lock().await;
+        if task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return Ok(());
+        }
+        let mut listener = PgListener::connect_with(&inner.read).await?;
+        listener.listen(CHANNEL).await?;
+        let signal = inner.shared.signal().clone();
+        let closed = inner.shared.closed.clone();
+        let retry = inner.shared.poll_interval;
+        *task = Some(tokio::spawn(listen(listener, signal, closed, retry)));
+        Ok(())
+    }
+
+    async fn listen(
+        mut listener: PgListener,
+        signal: watch::Sender<u64>,
+        closed: CancellationToken,
+        retry: Duration,
+    ) {
+        let bump = || signal.send_modify(|n| *n = n.wrapping_add(1));
+        loop {
+            tokio::select! {
+                _ = closed.cancelled() => return,
+                received = listener.try_recv() => match received {
+                    Ok(Some(_)) => bump(),
+                    // The connection dropped; notifications may have been lost meanwhile, so
+                    // readers look again. The next call reconnects and re-LISTENs.
+                    Ok(None) => bump(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "event listener failed; retrying");
+                        bump();
+                        tokio::select! {
+                            _ = closed.cancelled() => return,
+                            _ = tokio::time::sleep(retry) => {}
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// A dedicated connection holding a session advisory lock on the projection's name. If the
+    /// process dies, the connection closes and PostgreSQL releases the lock.
+    pub(crate) struct RebuildLock(PgConnection);
+
+    pub(crate) async fn lock_rebuild(inner: &Inner, name: &str) -> Result<RebuildLock, StoreError> {
+        let mut conn = inner.write.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(REBUILD_LOCK)
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+        if !locked {
+            return Err(StoreError::InvalidInput(format!(
+                "a rebuild of {name} is already running in another process"
+            )));
+        }
+        Ok(RebuildLock(conn))
+    }
+
+    /// Closing the session releases the lock.
+    pub(crate) async fn unlock_rebuild(lock: RebuildLock) {
+        if let Err(err) = lock.0.close().await {
+            tracing::debug!(error = %err, "closing the rebuild lock's connection");
+        }
+    }
+
+    /// A projection table of generation `generation`, created as `table`. Constraint and index
+    /// names carry the generation so a shadow table's never collide with the live table's.
+    /// `COLLATE "C"` orders keys bytewise, as SQLite does.
+    pub(crate) fn projection_table_ddl(table: &str, name: &str, generation: i64) -> Vec<String> {
+        let g = format!("{name}_g{generation}");
+        vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {table} (key TEXT COLLATE \"C\" NOT NULL, \
+                 tenant TEXT NOT NULL, entity_id UUID NULL, sort_key TEXT COLLATE \"C\" NOT NULL, \
+                 doc JSONB NOT NULL, n BIGINT NOT NULL DEFAULT 0, CONSTRAINT {g}_pk PRIMARY KEY (key))"
+            ),
+            format!("CREATE INDEX IF NOT EXISTS {g}_t ON {table} (tenant, sort_key, key)"),
+            format!("CREATE INDEX IF NOT EXISTS {g}_s ON {table} (sort_key, key)"),
+            format!("CREATE INDEX IF NOT EXISTS {g}_e ON {table} (entity_id)"),
+        ]
+    }
+}

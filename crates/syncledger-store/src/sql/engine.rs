@@ -1,0 +1,198 @@
+//! The projection engine: tables and checkpoints, catch-up, status.
+//!
+//! A catch-up batch reads its events and computes its row effects without holding any write
+//! lock, then applies them in one transaction that first re-reads (and on PostgreSQL row-locks)
+//! the checkpoint: if another runner or a rebuild moved it meanwhile, the batch is dropped and
+//! read again. Effects and checkpoint commit together, so a crash never applies an event twice.
+
+use std::future::Future;
+
+use sqlx::AssertSqlSafe;
+use syncledger_core::log::{LogFilter, Position};
+use syncledger_core::projection::{Mode, Projection};
+
+use super::{Conn, Inner, dialect, now, push_in, read, rows};
+use crate::StoreError;
+use crate::coalesce::Effects;
+use crate::types::{ProjectionState, ProjectionStatus};
+
+pub(crate) async fn set_checkpoints(
+    conn: &mut Conn,
+    names: &[&str],
+    position: Position,
+) -> Result<(), sqlx::Error> {
+    let mut update = sqlx::QueryBuilder::new("UPDATE projection_checkpoints SET position = ");
+    update
+        .push_bind(position.0)
+        .push(", updated_at = ")
+        .push_bind(now());
+    update.push(" WHERE name IN ");
+    push_in(&mut update, names.iter().copied());
+    update.build().execute(conn).await.map(drop)
+}
+
+pub(crate) async fn checkpoint(
+    conn: &mut Conn,
+    name: &str,
+    lock: bool,
+) -> Result<(i64, i64), sqlx::Error> {
+    let lock = if lock { dialect::FOR_UPDATE } else { "" };
+    let sql =
+        format!("SELECT position, generation FROM projection_checkpoints WHERE name = $1{lock}");
+    sqlx::query_as(AssertSqlSafe(sql))
+        .bind(name)
+        .fetch_one(conn)
+        .await
+}
+
+impl Inner {
+    /// Runs the embedded migrations, then makes sure every registered projection has its table
+    /// and checkpoint. An inline projection behind the head (new, or registered late) is rebuilt,
+    /// since inline appends would otherwise move its checkpoint past events it never saw.
+    pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
+        dialect::MIGRATOR.run(&self.write).await?;
+        let mut tx = dialect::begin_write(self).await?;
+        // Serialises concurrent migrations of several processes (CREATE TABLE IF NOT EXISTS is
+        // not safe against a concurrent identical one on PostgreSQL).
+        dialect::lock_log_order(&mut tx, &self.shared, false).await?;
+        for projection in self.shared.registry.all() {
+            let name = projection.name();
+            sqlx::query(
+                "INSERT INTO projection_checkpoints (name, position, status, generation, updated_at) \
+                 VALUES ($1, 0, 'live', 0, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            let (_, generation) = checkpoint(&mut tx, name, false).await?;
+            for ddl in dialect::projection_table_ddl(name, name, generation) {
+                sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+
+        let head = self.head().await?;
+        for projection in self.shared.registry.with_mode(Mode::Inline) {
+            let mut conn = self.read.acquire().await?;
+            let (position, _) = checkpoint(&mut conn, projection.name(), false).await?;
+            drop(conn);
+            if position < head.0 {
+                tracing::info!(
+                    projection = projection.name(),
+                    "inline projection behind the log; rebuilding"
+                );
+                self.rebuild(projection.name(), &|_| {}, &mut crate::no_hook)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings every catch-up projection to the head; returns the number of events applied.
+    pub(crate) async fn catch_up_once(&self) -> Result<u64, StoreError> {
+        let mut applied = 0;
+        for projection in self.shared.registry.with_mode(Mode::CatchUp) {
+            loop {
+                match self.catch_up_batch(projection.as_ref()).await? {
+                    Some(0) => break,
+                    Some(n) => applied += n,
+                    None => continue,
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    /// One batch; `None` when the checkpoint moved under us and the batch must be read again.
+    async fn catch_up_batch(&self, projection: &dyn Projection) -> Result<Option<u64>, StoreError> {
+        let name = projection.name();
+        let mut conn = self.read.acquire().await?;
+        let (from, _) = checkpoint(&mut conn, name, false).await?;
+        let all = LogFilter::default();
+        let batch = self.shared.batch_size as i64;
+        let events = read::read_after(&mut conn, Position(from), None, &all, batch).await?;
+        drop(conn);
+        let Some(last) = events.last().map(|e| Position(e.0)) else {
+            return Ok(Some(0));
+        };
+        let events = self.upcast_all(events);
+        let mut effects = Effects::default();
+        for event in &events {
+            projection
+                .apply(event)
+                .into_iter()
+                .for_each(|op| effects.push(op));
+        }
+
+        let mut tx = dialect::begin_write(self).await?;
+        let (now_at, _) = checkpoint(&mut tx, name, true).await?;
+        if now_at != from {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        rows::apply_effects(&mut tx, name, effects).await?;
+        set_checkpoints(&mut tx, &[name], last).await?;
+        tx.commit().await?;
+        Ok(Some(events.len() as u64))
+    }
+
+    /// Follows the log until `shutdown` completes, applying catch-up projections as events come.
+    pub(crate) async fn run_projections(
+        &self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), StoreError> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut appended = self.shared.watch_appends();
+        dialect::ensure_wakeups(self).await?;
+        loop {
+            appended.borrow_and_update();
+            if let Err(err) = self.catch_up_once().await {
+                tracing::warn!(error = %err, "projection catch-up failed; retrying");
+            }
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = appended.changed() => {}
+                _ = tokio::time::sleep(self.shared.poll_interval) => {}
+            }
+        }
+    }
+
+    pub(crate) async fn projection_status(&self) -> Result<Vec<ProjectionStatus>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let head = read::head(&mut conn).await?;
+        let stored: Vec<(String, i64, String, i64, i64)> = sqlx::query_as(
+            "SELECT name, position, status, rebuild_done, rebuild_total FROM projection_checkpoints",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut statuses = Vec::new();
+        for projection in self.shared.registry.all() {
+            let name = projection.name();
+            let (position, status, done, total) = stored
+                .iter()
+                .find(|s| s.0 == name)
+                .map(|s| (s.1, s.2.as_str(), s.3, s.4))
+                .unwrap_or((0, "live", 0, 0));
+            let lag: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE position > $1")
+                .bind(position)
+                .fetch_one(&mut *conn)
+                .await?;
+            statuses.push(ProjectionStatus {
+                name: name.to_owned(),
+                mode: projection.mode(),
+                checkpoint: Position(position),
+                head,
+                lag: lag as u64,
+                status: match status {
+                    "rebuilding" => ProjectionState::Rebuilding {
+                        done: done as u64,
+                        total: total as u64,
+                    },
+                    _ => ProjectionState::Live,
+                },
+            });
+        }
+        Ok(statuses)
+    }
+}

@@ -1,0 +1,200 @@
+//! Projection tables: writing folded effects, and the queries the engine and the API run.
+//!
+//! Table names are interpolated into SQL; they are registered projection names (checked against
+//! `[a-z_]+` at connect time) or those names with a fixed suffix, never caller input.
+
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, QueryBuilder};
+use syncledger_core::projection::Row;
+use uuid::Uuid;
+
+use super::{Conn, Db, Inner, limit, push_in};
+use crate::StoreError;
+use crate::coalesce::{Effect, Effects};
+use crate::types::RowQuery;
+
+const ROW_COLUMNS: &str = "key, tenant, entity_id, sort_key, doc, n";
+/// Rows per multi-row statement (6 bind parameters each).
+const ROW_CHUNK: usize = 1000;
+
+type RowTuple = (String, String, Option<Uuid>, String, Json<Value>, i64);
+
+fn row_from(t: RowTuple) -> Row {
+    Row {
+        key: t.0,
+        tenant: t.1,
+        entity_id: t.2,
+        sort_key: t.3,
+        doc: t.4.0,
+        n: t.5,
+    }
+}
+
+/// Writes a batch's folded effects to `table`, grouped so each group is a few multi-row
+/// statements.
+pub(crate) async fn apply_effects(
+    conn: &mut Conn,
+    table: &str,
+    effects: Effects,
+) -> Result<(), sqlx::Error> {
+    if effects.is_empty() {
+        return Ok(());
+    }
+    let (mut deletes, mut puts, mut if_absent, mut counters, mut mixed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (key, effect) in effects.into_iter() {
+        match effect {
+            Effect::Set(None) => deletes.push(key),
+            Effect::Set(Some(row)) => puts.push(row),
+            Effect::Merge { row, add: 0 } => if_absent.push(row),
+            // An `Add` on an unseen key: the inserted counter and the increment are the same.
+            Effect::Merge { row, add } if row.n == 0 => counters.push(Row { n: add, ..row }),
+            Effect::Merge { row, add } => mixed.push((row, add)),
+        }
+    }
+    for chunk in deletes.chunks(ROW_CHUNK) {
+        let mut delete = QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE key IN "));
+        push_in(&mut delete, chunk.iter().map(String::as_str));
+        delete.build().execute(&mut *conn).await?;
+    }
+    let replace = "DO UPDATE SET tenant = excluded.tenant, entity_id = excluded.entity_id, \
+                   sort_key = excluded.sort_key, doc = excluded.doc, n = excluded.n";
+    insert_rows(conn, table, &puts, replace).await?;
+    insert_rows(conn, table, &if_absent, "DO NOTHING").await?;
+    let add = format!("DO UPDATE SET n = {table}.n + excluded.n");
+    insert_rows(conn, table, &counters, &add).await?;
+    for (row, add) in mixed {
+        let sql = format!(
+            "INSERT INTO {table} ({ROW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (key) DO UPDATE SET n = {table}.n + $7"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(&row.key)
+            .bind(&row.tenant)
+            .bind(row.entity_id)
+            .bind(&row.sort_key)
+            .bind(Json(&row.doc))
+            .bind(row.n.wrapping_add(add))
+            .bind(add)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_rows(
+    conn: &mut Conn,
+    table: &str,
+    rows: &[Row],
+    on_conflict: &str,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(ROW_CHUNK) {
+        let mut insert = QueryBuilder::<Db>::new(format!("INSERT INTO {table} ({ROW_COLUMNS}) "));
+        insert.push_values(chunk, |mut b, row| {
+            b.push_bind(row.key.as_str())
+                .push_bind(row.tenant.as_str())
+                .push_bind(row.entity_id)
+                .push_bind(row.sort_key.as_str())
+                .push_bind(Json(&row.doc))
+                .push_bind(row.n);
+        });
+        insert.push(" ON CONFLICT (key) ").push(on_conflict);
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Every row of a table in `(sort_key, key)` order; used by rebuild checks and tests.
+pub(crate) async fn all_rows(conn: &mut Conn, table: &str) -> Result<Vec<Row>, sqlx::Error> {
+    let sql = format!("SELECT {ROW_COLUMNS} FROM {table} ORDER BY sort_key, key");
+    let rows: Vec<RowTuple> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(row_from).collect())
+}
+
+impl Inner {
+    fn table(&self, projection: &str) -> Result<&'static str, StoreError> {
+        Ok(self.shared.registry.get(projection)?.name())
+    }
+
+    pub(crate) async fn row(&self, projection: &str, key: &str) -> Result<Option<Row>, StoreError> {
+        let table = self.table(projection)?;
+        let sql = format!("SELECT {ROW_COLUMNS} FROM {table} WHERE key = $1");
+        let row: Option<RowTuple> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.map(row_from))
+    }
+
+    pub(crate) async fn rows_by_entity(
+        &self,
+        projection: &str,
+        entity_id: Uuid,
+    ) -> Result<Vec<Row>, StoreError> {
+        let table = self.table(projection)?;
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM {table} WHERE entity_id = $1 ORDER BY sort_key, key"
+        );
+        let rows: Vec<RowTuple> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(entity_id)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.into_iter().map(row_from).collect())
+    }
+
+    pub(crate) async fn rows(
+        &self,
+        projection: &str,
+        q: &RowQuery,
+    ) -> Result<Vec<Row>, StoreError> {
+        let table = self.table(projection)?;
+        let mut query =
+            QueryBuilder::<Db>::new(format!("SELECT {ROW_COLUMNS} FROM {table} WHERE 1 = 1"));
+        if let Some(tenant) = &q.tenant {
+            query.push(" AND tenant = ").push_bind(tenant.as_str());
+        }
+        if let Some(from) = &q.sort_key_from {
+            query.push(" AND sort_key >= ").push_bind(from.as_str());
+        }
+        if let Some(to) = &q.sort_key_to {
+            query.push(" AND sort_key <= ").push_bind(to.as_str());
+        }
+        if let Some((sort_key, key)) = &q.after {
+            query
+                .push(" AND (sort_key, key) > (")
+                .push_bind(sort_key.as_str());
+            query.push(", ").push_bind(key.as_str()).push(")");
+        }
+        query
+            .push(" ORDER BY sort_key, key LIMIT ")
+            .push_bind(limit(q.limit)?);
+        let rows: Vec<RowTuple> = query.build_query_as().fetch_all(&self.read).await?;
+        Ok(rows.into_iter().map(row_from).collect())
+    }
+
+    pub(crate) async fn count_rows(
+        &self,
+        projection: &str,
+        tenant: Option<&str>,
+        sort_key_to: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let table = self.table(projection)?;
+        let mut query =
+            QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM {table} WHERE 1 = 1"));
+        if let Some(tenant) = tenant {
+            query.push(" AND tenant = ").push_bind(tenant);
+        }
+        if let Some(to) = sort_key_to {
+            query.push(" AND sort_key <= ").push_bind(to);
+        }
+        Ok(query.build_query_scalar().fetch_one(&self.read).await?)
+    }
+
+    /// Every row of a projection, for comparisons in tests and tools.
+    pub(crate) async fn all_rows(&self, projection: &str) -> Result<Vec<Row>, StoreError> {
+        let table = self.table(projection)?;
+        let mut conn = self.read.acquire().await?;
+        Ok(all_rows(&mut conn, table).await?)
+    }
+}

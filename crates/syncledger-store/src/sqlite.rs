@@ -1,0 +1,139 @@
+//! The SQLite backend: the shared SQL code of `sql/` compiled against `sqlx::Sqlite`, plus what
+//! only SQLite does.
+//!
+//! SQLite has one writer at a time. The store makes that explicit: every write goes through a pool
+//! of exactly one connection and starts with `BEGIN IMMEDIATE`, so the write lock is taken up
+//! front (no deadlock-prone upgrade from a read lock) and positions are allocated in commit order
+//! with no further locking. Other processes on the same file queue behind the same lock through
+//! `busy_timeout`. Reads use a separate pool and, thanks to WAL, never wait for the writer.
+//! `synchronous = NORMAL` in WAL mode survives a process crash (`kill -9`): a committed
+//! transaction is in the WAL file before `COMMIT` returns; only an OS crash or power loss can
+//! lose the last commits.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::shared::Shared;
+use crate::{StoreError, StoreOptions};
+
+pub(crate) type Db = sqlx::Sqlite;
+
+#[allow(
+    clippy::duplicate_mod,
+    reason = "sql/ is compiled once per backend on purpose"
+)]
+#[path = "sql/mod.rs"]
+pub(crate) mod imp;
+
+pub(crate) use imp::{Inner, Pending};
+
+pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inner>, StoreError> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(StoreError::InvalidInput(
+            "in-memory SQLite is not supported (reads and writes use separate connections): \
+             use a file, e.g. sqlite://syncledger.db"
+                .into(),
+        ));
+    }
+    let connect = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::InvalidInput(format!("bad SQLite URL: {e}")))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    let max_readers = options.max_connections.max(1);
+    let shared = Shared::new(options)?;
+    // The writer first: it creates the file and switches it to WAL before any reader opens it.
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .connect_with(connect.clone())
+        .await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(max_readers)
+        .connect_with(connect)
+        .await?;
+    Ok(Arc::new(Inner {
+        read,
+        write,
+        shared,
+        wakeups: dialect::Wakeups,
+    }))
+}
+
+pub(crate) mod dialect {
+    //! The few places where SQLite's SQL or behaviour differs from PostgreSQL's.
+
+    use sqlx::Transaction;
+
+    use super::{Db, Inner};
+    use crate::StoreError;
+    use crate::shared::Shared;
+
+    pub(crate) const BACKEND: &str = "sqlite";
+
+    pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+    /// SQLite has no row locks: the write transaction already excludes every other writer.
+    pub(crate) const FOR_UPDATE: &str = "";
+
+    /// Starts a write transaction on the single writer connection, taking the database's write
+    /// lock immediately.
+    pub(crate) async fn begin_write(
+        inner: &Inner,
+    ) -> Result<Transaction<'static, Db>, sqlx::Error> {
+        let _waiting = inner.shared.waiting_for_lock();
+        inner.write.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Nothing to do: holding the write transaction already orders positions by commit.
+    pub(crate) async fn lock_log_order(
+        _conn: &mut sqlx::SqliteConnection,
+        _shared: &Shared,
+        _notify: bool,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Subscribers in this process are woken by [`Shared::notify_appended`]; other processes
+    /// on the same file find new events by polling.
+    pub(crate) struct Wakeups;
+
+    pub(crate) async fn ensure_wakeups(inner: &Inner) -> Result<(), StoreError> {
+        let Wakeups = &inner.wakeups;
+        Ok(())
+    }
+
+    /// Only one writer exists per process and rebuild claims are per process, so there is
+    /// nothing more to hold.
+    pub(crate) struct RebuildLock;
+
+    pub(crate) async fn lock_rebuild(
+        _inner: &Inner,
+        _name: &str,
+    ) -> Result<RebuildLock, StoreError> {
+        Ok(RebuildLock)
+    }
+
+    pub(crate) async fn unlock_rebuild(_lock: RebuildLock) {}
+
+    /// A projection table of generation `generation`, created as `table`. Index names carry the
+    /// generation so a shadow table's indexes never collide with the live table's.
+    pub(crate) fn projection_table_ddl(table: &str, name: &str, generation: i64) -> Vec<String> {
+        let g = format!("{name}_g{generation}");
+        vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {table} (key TEXT NOT NULL PRIMARY KEY, \
+                 tenant TEXT NOT NULL, entity_id BLOB NULL, sort_key TEXT NOT NULL, \
+                 doc TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0)"
+            ),
+            format!("CREATE INDEX IF NOT EXISTS {g}_t ON {table} (tenant, sort_key, key)"),
+            format!("CREATE INDEX IF NOT EXISTS {g}_s ON {table} (sort_key, key)"),
+            format!("CREATE INDEX IF NOT EXISTS {g}_e ON {table} (entity_id)"),
+        ]
+    }
+}

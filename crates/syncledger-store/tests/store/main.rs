@@ -1,0 +1,14 @@
+//! The store's behaviour, written once per scenario and run against both backends: SQLite on a
+//! temporary file, PostgreSQL on a fresh database per test (`#[sqlx::test]`, `DATABASE_URL` from
+//! the environment or the crate's `.env`).
+
+mod harness;
+
+mod append;
+mod fixtures;
+mod leases;
+mod order;
+mod projections;
+mod properties;
+mod reads;
+mod rebuild;

@@ -1,0 +1,333 @@
+//! The projection engine: inline and catch-up projections, queries, status.
+
+use std::time::Duration;
+
+use serde_json::json;
+use syncledger_core::log::{ExpectedVersion, LogFilter, Position};
+use syncledger_core::projection::Mode;
+use syncledger_store::{ProjectionState, RowQuery, Store, StoreError, StoreOptions};
+use uuid::Uuid;
+
+use crate::both;
+use crate::fixtures::{Ledger, event, event_for, model, some_events, to};
+use crate::harness::{Harness, wait_until};
+
+both!(
+    an_inline_projection_is_visible_when_the_append_commits,
+    a_catch_up_projection_reaches_the_head,
+    the_projection_runner_follows_new_appends,
+    rows_page_by_sort_key_and_filter_by_tenant,
+    an_inline_projection_registered_late_is_built_from_the_log,
+    unknown_and_malformed_projections_are_refused,
+);
+
+fn ledger_options(batch_size: usize) -> StoreOptions {
+    StoreOptions {
+        projections: vec![
+            Ledger::arc("ledger_inline", Mode::Inline),
+            Ledger::arc("ledger_later", Mode::CatchUp),
+        ],
+        batch_size,
+        ..StoreOptions::default()
+    }
+}
+
+async fn all_events(store: &Store) -> Vec<syncledger_core::log::RecordedEvent> {
+    store
+        .read_all(Position::START, &LogFilter::default(), 100_000)
+        .await
+        .unwrap()
+}
+
+async fn an_inline_projection_is_visible_when_the_append_commits(h: Harness) {
+    let store = h.open(ledger_options(1000)).await;
+    let s = Uuid::now_v7();
+    let held = store
+        .begin_append(vec![to(
+            s,
+            ExpectedVersion::NoStream,
+            vec![event("created", json!({ "amount": 5 }))],
+        )])
+        .await
+        .unwrap();
+    let key = format!("stream:{s}");
+    assert_eq!(
+        store.row("ledger_inline", &key).await.unwrap(),
+        None,
+        "visible before commit"
+    );
+    held.commit().await.unwrap();
+
+    let row = store
+        .row("ledger_inline", &key)
+        .await
+        .unwrap()
+        .expect("visible at commit");
+    assert_eq!(
+        (row.entity_id, row.n, row.doc["type"].clone()),
+        (Some(s), 1, json!("created"))
+    );
+    assert_eq!(
+        store.row("ledger_later", &key).await.unwrap(),
+        None,
+        "catch-up ran inline"
+    );
+    let status = store.projection_status().await.unwrap();
+    let inline = status.iter().find(|p| p.name == "ledger_inline").unwrap();
+    assert_eq!(
+        (inline.mode, inline.checkpoint, inline.lag),
+        (Mode::Inline, store.head().await.unwrap(), 0)
+    );
+
+    // A refused append leaves the inline table as it was.
+    let refused = store
+        .append(vec![to(
+            s,
+            ExpectedVersion::NoStream,
+            vec![event("deleted", json!({}))],
+        )])
+        .await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))));
+    assert!(store.row("ledger_inline", &key).await.unwrap().is_some());
+    assert_eq!(
+        store.all_rows("ledger_inline").await.unwrap(),
+        model(
+            &Ledger {
+                name: "x",
+                mode: Mode::Inline
+            },
+            &all_events(&store).await
+        )
+    );
+}
+
+async fn a_catch_up_projection_reaches_the_head(h: Harness) {
+    let store = h.open(ledger_options(4)).await;
+    for i in 0..5 {
+        let batch = vec![
+            event("noted", json!({ "amount": i })),
+            event("noted", json!({})),
+        ];
+        store
+            .append(vec![to(Uuid::now_v7(), ExpectedVersion::NoStream, batch)])
+            .await
+            .unwrap();
+    }
+    let lagging = store.projection_status().await.unwrap();
+    let later = lagging.iter().find(|p| p.name == "ledger_later").unwrap();
+    assert_eq!(
+        (later.mode, later.checkpoint, later.lag),
+        (Mode::CatchUp, Position::START, 10)
+    );
+    assert_eq!(later.status, ProjectionState::Live);
+
+    assert_eq!(store.catch_up_once().await.unwrap(), 10);
+    assert_eq!(store.catch_up_once().await.unwrap(), 0);
+    let head = store.head().await.unwrap();
+    let status = store.projection_status().await.unwrap();
+    let later = status.iter().find(|p| p.name == "ledger_later").unwrap();
+    assert_eq!((later.checkpoint, later.head, later.lag), (head, head, 0));
+    let want = model(
+        &Ledger {
+            name: "x",
+            mode: Mode::CatchUp,
+        },
+        &all_events(&store).await,
+    );
+    assert_eq!(store.all_rows("ledger_later").await.unwrap(), want);
+    assert_eq!(store.all_rows("ledger_inline").await.unwrap(), want);
+}
+
+async fn the_projection_runner_follows_new_appends(h: Harness) {
+    let store = h
+        .open(StoreOptions {
+            poll_interval: Duration::from_secs(120),
+            ..ledger_options(100)
+        })
+        .await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = store.clone();
+    let running = tokio::spawn(async move {
+        runner
+            .run_projections(async { stopped.await.unwrap_or(()) })
+            .await
+    });
+    let s = Uuid::now_v7();
+    store
+        .append(vec![to(s, ExpectedVersion::NoStream, some_events(3))])
+        .await
+        .unwrap();
+    let key = format!("stream:{s}");
+    wait_until("the runner applied the append", || async {
+        store
+            .row("ledger_later", &key)
+            .await
+            .unwrap()
+            .is_some_and(|r| r.n == 3)
+    })
+    .await;
+    store
+        .append(vec![to(
+            s,
+            ExpectedVersion::Exact(3),
+            vec![event("deleted", json!({}))],
+        )])
+        .await
+        .unwrap();
+    wait_until("the runner applied the delete", || async {
+        store.row("ledger_later", &key).await.unwrap().is_none()
+    })
+    .await;
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
+
+async fn rows_page_by_sort_key_and_filter_by_tenant(h: Harness) {
+    let store = h.open(ledger_options(1000)).await;
+    let mut streams = Vec::new();
+    for i in 0..7u64 {
+        let tenant = if i % 2 == 0 { "acme" } else { "other" };
+        let s = Uuid::now_v7();
+        let events = (0..=i)
+            .map(|_| event_for(tenant, "noted", json!({})))
+            .collect();
+        store
+            .append(vec![to(s, ExpectedVersion::NoStream, events)])
+            .await
+            .unwrap();
+        streams.push(s);
+    }
+    // Stream rows sort by "stream:<last sequence>", so stream i sorts as i + 1.
+    let page = |after: Option<(String, String)>| RowQuery {
+        sort_key_from: Some("stream:".into()),
+        sort_key_to: Some("stream:~".into()),
+        after,
+        limit: 3,
+        ..RowQuery::default()
+    };
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let rows = store
+            .rows("ledger_inline", &page(after.clone()))
+            .await
+            .unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        assert!(rows.len() <= 3);
+        after = rows.last().map(|r| (r.sort_key.clone(), r.key.clone()));
+        seen.extend(rows.into_iter().map(|r| r.entity_id.unwrap()));
+    }
+    assert_eq!(
+        seen, streams,
+        "keyset pages cover every row once, in sort order"
+    );
+
+    let acme = RowQuery {
+        tenant: Some("acme".into()),
+        sort_key_from: Some("stream:".into()),
+        limit: 100,
+        ..RowQuery::default()
+    };
+    let acme_rows = store.rows("ledger_inline", &acme).await.unwrap();
+    assert_eq!(acme_rows.len(), 4);
+    assert!(acme_rows.iter().all(|r| r.tenant == "acme"));
+    // acme's four stream rows, its four "first:" rows, and "count:noted" (first made by acme).
+    assert_eq!(
+        store
+            .count_rows("ledger_inline", Some("acme"), Some("stream:~"))
+            .await
+            .unwrap(),
+        9
+    );
+    // Up to and including "stream:00000003": "count:noted", the seven "first:" rows, and the
+    // streams with 1, 2 and 3 events.
+    assert_eq!(
+        store
+            .count_rows("ledger_inline", None, Some("stream:00000003"))
+            .await
+            .unwrap(),
+        11
+    );
+    let by_entity = store
+        .rows_by_entity("ledger_inline", streams[2])
+        .await
+        .unwrap();
+    let keys: Vec<_> = by_entity.iter().map(|r| r.key.clone()).collect();
+    assert_eq!(
+        keys,
+        [
+            format!("first:{}", streams[2]),
+            format!("stream:{}", streams[2])
+        ]
+    );
+}
+
+async fn an_inline_projection_registered_late_is_built_from_the_log(h: Harness) {
+    let plain = h.store().await;
+    for _ in 0..3 {
+        plain
+            .append(vec![to(
+                Uuid::now_v7(),
+                ExpectedVersion::NoStream,
+                some_events(2),
+            )])
+            .await
+            .unwrap();
+    }
+    let store = h.open(ledger_options(2)).await;
+    let want = model(
+        &Ledger {
+            name: "x",
+            mode: Mode::Inline,
+        },
+        &all_events(&store).await,
+    );
+    assert_eq!(store.all_rows("ledger_inline").await.unwrap(), want);
+    let status = store.projection_status().await.unwrap();
+    let inline = status.iter().find(|p| p.name == "ledger_inline").unwrap();
+    assert_eq!(
+        (inline.checkpoint, inline.lag),
+        (store.head().await.unwrap(), 0)
+    );
+}
+
+async fn unknown_and_malformed_projections_are_refused(h: Harness) {
+    let store = h.store().await;
+    assert!(matches!(
+        store.row("nope", "k").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.rebuild("nope", |_| {}).await,
+        Err(StoreError::NotFound)
+    ));
+    for bad in ["events", "Robert'); DROP TABLE events;--", "a__b"] {
+        let name: &'static str = Box::leak(bad.to_owned().into_boxed_str());
+        let options = StoreOptions {
+            projections: vec![Ledger::arc(name, Mode::Inline)],
+            ..StoreOptions::default()
+        };
+        let opened = match &h {
+            Harness::Sqlite { url, .. } => Store::connect(url, options).await,
+            Harness::Postgres { pool } => Store::from_pg_pool(pool.clone(), options),
+        };
+        assert!(
+            matches!(opened, Err(StoreError::InvalidInput(_))),
+            "{bad:?} accepted"
+        );
+    }
+    let twice = StoreOptions {
+        projections: vec![
+            Ledger::arc("dup", Mode::Inline),
+            Ledger::arc("dup", Mode::CatchUp),
+        ],
+        ..StoreOptions::default()
+    };
+    let opened = match &h {
+        Harness::Sqlite { url, .. } => Store::connect(url, twice).await,
+        Harness::Postgres { pool } => Store::from_pg_pool(pool.clone(), twice),
+    };
+    assert!(matches!(opened, Err(StoreError::InvalidInput(_))));
+}

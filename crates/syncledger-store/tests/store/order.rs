@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use syncledger_core::log::{ExpectedVersion, LogFilter, Position};
 use syncledger_store::{Store, StoreError};
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::both;
@@ -69,9 +70,11 @@ async fn racing_appenders_on_one_stream_land_exactly_once_each(h: Harness) {
 
 /// Waits until a second append is queued behind the held one: on PostgreSQL, until the server
 /// shows its advisory-lock request waiting; on SQLite, until it waits for the write connection.
-async fn wait_for_queued_append(h: &Harness, store: &Store) {
+/// Returns early if the racer finished instead (a broken lock): the caller's checks then fail
+/// on what a reader sees, which is the point of the test.
+async fn wait_for_queued_append<T>(h: &Harness, store: &Store, racer: &JoinHandle<T>) {
     wait_until("the second append waits for the lock", || async {
-        store.appends_waiting() == 1
+        store.appends_waiting() == 1 || racer.is_finished()
     })
     .await;
     if let Some(pool) = h.pg() {
@@ -85,7 +88,7 @@ async fn wait_for_queued_append(h: &Harness, store: &Store) {
                 .fetch_one(pool)
                 .await
                 .unwrap();
-                waiting == 1
+                waiting == 1 || racer.is_finished()
             },
         )
         .await;
@@ -107,7 +110,7 @@ async fn a_held_commit_keeps_later_appends_invisible_and_behind_it(h: Harness) {
             .append(vec![to(second, ExpectedVersion::NoStream, some_events(1))])
             .await
     });
-    wait_for_queued_append(&h, &store).await;
+    wait_for_queued_append(&h, &store, &late).await;
 
     // Neither append is visible, and a reader's cursor cannot move past the held position.
     let all = LogFilter::default();
@@ -149,7 +152,7 @@ async fn a_rolled_back_append_does_not_stall_readers(h: Harness) {
             .append(vec![to(second, ExpectedVersion::NoStream, some_events(1))])
             .await
     });
-    wait_for_queued_append(&h, &store).await;
+    wait_for_queued_append(&h, &store, &late).await;
     let all = LogFilter::default();
     let seen = store.read_all(Position::START, &all, 10).await.unwrap();
     assert_eq!(seen.len(), 1);

@@ -217,8 +217,19 @@ async fn repair_all(
                 }
             }
         }
-        events.push(SyncEvent::ResyncRequested(ResyncRequested { by: by.clone(), system: system.clone(), record_id: record_id.clone() }));
-        report.repaired.push(format!("resync asked for {system} {record_id}"));
+        // Resync every record of the entity: the first one's values go out, then each other
+        // record fills in what the first lacks (its echoes of the first are diffed out).
+        let linked: Vec<(String, String)> = events
+            .iter()
+            .filter_map(|e| match e {
+                SyncEvent::RecordLinked(l) => Some((l.system.clone(), l.record_id.clone())),
+                _ => None,
+            })
+            .collect();
+        for (system, record_id) in linked {
+            report.repaired.push(format!("resync asked for {system} {record_id}"));
+            events.push(SyncEvent::ResyncRequested(ResyncRequested { by: by.clone(), system, record_id }));
+        }
         let meta = EventMeta { tenant: tenant.into(), correlation_id: None, causation_id: None };
         appends.push(StreamAppend { stream_id: entity_id, expected: ExpectedVersion::Any, events: events.iter().map(|e| e.to_new(meta.clone())).collect() });
     }

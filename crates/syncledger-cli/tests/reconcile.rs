@@ -1,0 +1,88 @@
+//! `syncledger reconcile` against two simulated systems served over HTTP: records that existed
+//! before syncledger are found, linked by match keys, and the missing ones created, once.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use syncledger_cli::reconcile;
+use syncledger_connector::sim::{Op, SimSystem, serve_http};
+use syncledger_core::config::Config;
+use tokio::net::TcpListener;
+
+async fn served(prefix: &str) -> (Arc<SimSystem>, String) {
+    let sim = Arc::new(SimSystem::new(prefix));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(serve_http(sim.clone(), listener));
+    (sim, url)
+}
+
+fn config(crm: &str, erp: &str, db: &str) -> Config {
+    let text = format!(
+        r#"
+[server]
+database_url = "sqlite://{db}"
+admin_token = "admin"
+[[tenants]]
+id = "acme"
+api_token = "acme-token"
+[tenants.systems.crm]
+base_url = "{crm}"
+webhook_secret = "s1"
+[tenants.systems.erp]
+base_url = "{erp}"
+webhook_secret = "s2"
+[[entities]]
+name = "customer"
+match_keys = ["email"]
+[entities.systems.crm]
+collection = "contacts"
+fields = {{ name = "full_name", email = "email", phone = "phone" }}
+[entities.systems.erp]
+collection = "customers"
+fields = {{ name = "name", email = "email_address", phone = "phones[0]" }}
+required = ["email"]
+"#
+    );
+    Config::from_toml_str(&text, std::iter::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn reconcile_finds_preexisting_records_and_repair_links_and_creates_them_once() {
+    let (crm, crm_url) = served("c").await;
+    let (erp, erp_url) = served("E").await;
+    // Ada exists in both systems already; Bob only in the CRM; Cy only in the ERP; Dee twice in the CRM.
+    crm.user_create("contacts", json!({"full_name": "Ada", "email": "ada@example.com"}));
+    erp.user_create("customers", json!({"name": "Ada", "email_address": "ADA@example.com ", "phones": ["555"]}));
+    crm.user_create("contacts", json!({"full_name": "Bob", "email": "bob@example.com"}));
+    erp.user_create("customers", json!({"name": "Cy", "email_address": "cy@example.com"}));
+    crm.user_create("contacts", json!({"full_name": "Dee", "email": "dee@example.com"}));
+    crm.user_create("contacts", json!({"full_name": "Dee B", "email": "dee@example.com"}));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&crm_url, &erp_url, &dir.path().join("r.db").display().to_string());
+    let store = syncledger_cli::app::open_store(&cfg.server.database_url, 600).await.unwrap();
+
+    let report = reconcile::run(&cfg, &store, "acme", "customer", false).await.unwrap();
+    let kinds = |k: &str| report.findings.iter().filter(|f| f.kind == k).count();
+    assert_eq!(kinds("unlinked"), 6, "{:#?}", report.findings);
+    assert_eq!(kinds("duplicate"), 2, "Dee is in the CRM twice");
+    assert!(report.repaired.is_empty(), "a report without --repair changes nothing");
+    assert_eq!(erp.requests(Op::Create) + crm.requests(Op::Create), 0);
+
+    let repaired = reconcile::run(&cfg, &store, "acme", "customer", true).await.unwrap();
+    assert!(!repaired.repaired.is_empty());
+    // Ada was linked, not duplicated; Bob and both Dees were created in the ERP; Cy in the CRM.
+    assert_eq!(erp.find_by_field("customers", "name", &json!("Ada")).len(), 1);
+    assert_eq!(erp.find_by_field("customers", "email_address", &json!("bob@example.com")).len(), 1);
+    assert_eq!(crm.find_by_field("contacts", "email", &json!("cy@example.com")).len(), 1);
+    assert_eq!(erp.count("customers"), 5, "Ada, Cy, Bob, Dee, Dee B");
+    // The linked pair converged: the CRM's values went out, the ERP filled in the phone it alone had.
+    let ada = crm.find_by_field("contacts", "full_name", &json!("Ada"));
+    assert_eq!(ada[0].body["phone"], json!("555"));
+    let ada_erp = erp.find_by_field("customers", "name", &json!("Ada"));
+    assert_eq!(ada_erp[0].body["email_address"], json!("ada@example.com"));
+
+    let after = reconcile::run(&cfg, &store, "acme", "customer", false).await.unwrap();
+    let left: Vec<_> = after.findings.iter().filter(|f| f.kind != "duplicate").collect();
+    assert!(left.is_empty(), "after the repair nothing is unlinked or missing: {left:#?}");
+}

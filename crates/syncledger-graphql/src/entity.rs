@@ -1,0 +1,221 @@
+//! `Entity`: one sync entity, read from its own stream.
+//!
+//! Everything here reads the entity's stream by id (`read_stream`), never the global log. Loading
+//! an entity reads only its first event (enough to know it exists and whose it is); the fields
+//! that need the whole story (`links`, `state`, `whyField`) read the stream once and share it.
+//! `history` pages by sequence number and reads a few events before the page as well, so the
+//! explanation of a write can name the change that caused it even when that change sits on the
+//! previous page.
+
+use std::sync::Arc;
+
+use crate::ApiContext;
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use serde_json::{Map, Value};
+use syncledger_core::entity::EntityState;
+use syncledger_core::explain::explain_stream;
+use syncledger_core::log::RecordedEvent;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use crate::auth::{Caller, caller};
+use crate::error::{ApiError, ApiResult, FieldResult};
+use crate::paging::{Page, number_cursor, page_size};
+use crate::types::{Event, Link};
+use crate::why;
+
+/// Events read before a history page, as context for its explanations.
+const EXPLAIN_CONTEXT: u64 = 64;
+
+pub struct Entity {
+    id: Uuid,
+    tenant: String,
+    entity_type: Option<String>,
+    stream: OnceCell<Arc<Vec<RecordedEvent>>>,
+}
+
+impl Entity {
+    /// The entity with this id, if it exists and the caller may see it (otherwise the same
+    /// `NOT_FOUND` either way).
+    pub async fn load(ledger: &ApiContext, caller: &Caller, id: Uuid) -> ApiResult<Entity> {
+        let first = ledger.store().read_stream(id, 1, 1).await?;
+        let Some(first) = first.into_iter().next() else {
+            return Err(ApiError::NotFound("entity"));
+        };
+        if !caller.sees(&first.meta.tenant) {
+            return Err(ApiError::NotFound("entity"));
+        }
+        let entity_type = first
+            .payload
+            .get("entity_type")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(Entity {
+            id,
+            tenant: first.meta.tenant,
+            entity_type,
+            stream: OnceCell::new(),
+        })
+    }
+
+    pub fn entity_id(&self) -> Uuid {
+        self.id
+    }
+
+    async fn stream(&self, ctx: &Context<'_>) -> ApiResult<Arc<Vec<RecordedEvent>>> {
+        let ledger = ctx.data_unchecked::<ApiContext>();
+        let stream = self
+            .stream
+            .get_or_try_init(|| async {
+                let events = ledger.store().read_stream(self.id, 1, i64::MAX).await?;
+                Ok::<_, ApiError>(Arc::new(events))
+            })
+            .await?;
+        Ok(stream.clone())
+    }
+
+    async fn folded(&self, ctx: &Context<'_>) -> ApiResult<EntityState> {
+        let stream = self.stream(ctx).await?;
+        Ok(EntityState::fold(self.id, stream.iter()))
+    }
+
+    fn type_name(&self) -> &str {
+        self.entity_type.as_deref().unwrap_or("record")
+    }
+}
+
+/// The value a field holds in one system and the chain of events that put it there.
+#[derive(SimpleObject)]
+pub struct FieldProvenance {
+    pub field: String,
+    pub system: String,
+    /// The field's current value in that system.
+    pub value: Json<Value>,
+    /// From the root cause (the webhook, resync or retry) to the event that set the value, in
+    /// log order; the last element is the event that set it.
+    pub chain: Vec<Event>,
+}
+
+#[Object]
+impl Entity {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    async fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The canonical entity type (`customer`, ...), once the stream names it.
+    async fn entity_type(&self, ctx: &Context<'_>) -> FieldResult<Option<String>> {
+        if let Some(t) = &self.entity_type {
+            return Ok(Some(t.clone()));
+        }
+        Ok(self.folded(ctx).await?.entity_type)
+    }
+
+    /// The stream's last sequence number.
+    async fn version(&self, ctx: &Context<'_>) -> FieldResult<i64> {
+        Ok(self.folded(ctx).await?.version as i64)
+    }
+
+    /// The entity's records, one per linked system.
+    async fn links(&self, ctx: &Context<'_>) -> FieldResult<Vec<Link>> {
+        let state = self.folded(ctx).await?;
+        Ok(state
+            .links
+            .into_iter()
+            .map(|(system, l)| Link {
+                system,
+                record_id: l.record_id,
+                collection: l.collection,
+            })
+            .collect())
+    }
+
+    /// Canonical fields as last fetched from or written to each system: `{"crm": {"email":
+    /// ...}, "erp": {...}}`.
+    async fn state(&self, ctx: &Context<'_>) -> FieldResult<Json<Value>> {
+        let state = self.folded(ctx).await?;
+        let systems: Map<String, Value> = state
+            .known
+            .into_iter()
+            .map(|(system, fields)| (system, Value::Object(fields.into_iter().collect())))
+            .collect();
+        Ok(Json(Value::Object(systems)))
+    }
+
+    /// The entity's events in sequence order; the cursor is the sequence number.
+    #[graphql(complexity = "crate::paging::complexity(first, child_complexity)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<Page<Event>> {
+        let size = page_size(first)?;
+        let start = number_cursor(after.as_deref())?.map_or(1, |s| s as u64 + 1);
+        let context_from = start.saturating_sub(EXPLAIN_CONTEXT).max(1);
+        let want = (start - context_from) as i64 + size as i64 + 1;
+        let ledger = ctx.data_unchecked::<ApiContext>();
+        let events = ledger
+            .store()
+            .read_stream(self.id, context_from, want)
+            .await?;
+        let lines = explain_stream(self.type_name(), &events);
+        let mut page: Vec<Event> = events
+            .into_iter()
+            .zip(lines)
+            .filter(|(e, _)| e.sequence >= start)
+            .map(|(event, explanation)| Event { event, explanation })
+            .collect();
+        let has_next = page.len() > size;
+        page.truncate(size);
+        let mut connection = Connection::new(start > 1, has_next);
+        for event in page {
+            connection
+                .edges
+                .push(Edge::new(event.event.sequence.to_string(), event));
+        }
+        Ok(connection)
+    }
+
+    /// Why `field` holds its current value in `system` (or, without one, in the system where it
+    /// was set most recently): the causal chain, root cause first. Null when no linked system
+    /// holds the field.
+    async fn why_field(
+        &self,
+        ctx: &Context<'_>,
+        field: String,
+        system: Option<String>,
+    ) -> FieldResult<Option<FieldProvenance>> {
+        let caller = caller(ctx)?;
+        let stream = self.stream(ctx).await?;
+        let Some(origin) = why::origin(&stream, &field, system.as_deref()) else {
+            return Ok(None);
+        };
+        let ledger = ctx.data_unchecked::<ApiContext>();
+        let chain = why::chain(ledger.store(), caller, &stream, origin.index).await?;
+        let lines = explain_stream(self.type_name(), &stream);
+        let explained = chain
+            .into_iter()
+            .map(|event| {
+                let explanation = stream
+                    .iter()
+                    .position(|e| e.event_id == event.event_id)
+                    .map_or_else(
+                        || Event::alone(event.clone()).explanation,
+                        |i| lines[i].clone(),
+                    );
+                Event { event, explanation }
+            })
+            .collect();
+        Ok(Some(FieldProvenance {
+            field,
+            system: origin.system,
+            value: Json(origin.value),
+            chain: explained,
+        }))
+    }
+}

@@ -1,0 +1,305 @@
+//! The HTTP side: GraphQL over HTTP at `/graphql`, GraphiQL for browsers, graphql-ws at
+//! `/graphql/ws`.
+//!
+//! Follows the GraphQL-over-HTTP spec rather than a framework default. `POST` takes
+//! `application/json` (anything else: 415; a body that is not a GraphQL request: 400). `GET` takes
+//! the request in the query string and runs queries only (a mutation: 405 with `Allow: POST`). The
+//! response type follows `Accept`: `application/graphql-response+json`, where a request that
+//! cannot run (parse, validation, limits) answers 400; or `application/json` (also without an
+//! `Accept`), always 200; anything else: 406. A missing or wrong token is a 401 with an
+//! `UNAUTHENTICATED` error body. A browser's `GET /graphql` (`Accept: text/html`, no `query`) gets
+//! GraphiQL, which needs no token to load: the token goes in its headers pane.
+
+use std::sync::Arc;
+
+use crate::ApiContext;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, ErrorExtensions};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::SyncSchema;
+use crate::auth::{Auth, Caller};
+
+pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+#[derive(Clone)]
+struct AppState {
+    schema: SyncSchema,
+    auth: Arc<Auth>,
+}
+
+pub fn routes(ledger: ApiContext) -> Router {
+    let auth = Arc::new(Auth::from_config(ledger.config()));
+    let state = AppState {
+        schema: crate::schema(ledger),
+        auth,
+    };
+    Router::new()
+        .route("/graphql", get(get_graphql).post(post_graphql))
+        .route("/graphql/ws", get(websocket))
+        .with_state(state)
+}
+
+/// The response media type the client accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    GraphqlResponse,
+    Json,
+}
+
+impl Media {
+    fn negotiate(headers: &HeaderMap) -> Option<Media> {
+        let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+            return Some(Media::Json);
+        };
+        if accept.trim().is_empty() {
+            return Some(Media::Json);
+        }
+        accept.split(',').find_map(|range| {
+            match range
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                GRAPHQL_RESPONSE => Some(Media::GraphqlResponse),
+                JSON | "application/*" | "*/*" => Some(Media::Json),
+                _ => None,
+            }
+        })
+    }
+
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Media::Json => "application/json; charset=utf-8",
+        })
+    }
+}
+
+/// A response the request never got past: a JSON error with a code, and a status.
+fn refuse(status: StatusCode, media: Media, message: &str, code: &str) -> Response {
+    let body = json!({"errors": [{"message": message, "extensions": {"code": code}}]});
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn not_acceptable() -> Response {
+    let message = format!("Accept must allow {GRAPHQL_RESPONSE} or {JSON}");
+    refuse(
+        StatusCode::NOT_ACCEPTABLE,
+        Media::Json,
+        &message,
+        "NOT_ACCEPTABLE",
+    )
+}
+
+fn bearer(auth: &Auth, headers: &HeaderMap) -> Option<Caller> {
+    auth.from_bearer(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+async fn get_graphql(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !query.split('&').any(|pair| pair.starts_with("query=")) {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
+                .finish(),
+        )
+        .into_response();
+    }
+    let Some(media) = Media::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let request = match async_graphql::http::parse_query_string(&query) {
+        Ok(request) => request,
+        Err(err) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                media,
+                &err.to_string(),
+                "BAD_REQUEST",
+            );
+        }
+    };
+    if !is_query(&request) {
+        let mut response = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "only queries may be sent with GET",
+            "BAD_REQUEST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, &headers, media, request).await
+}
+
+/// Whether the operation to run is a query (an unparsable document is left to execution,
+/// which reports it properly).
+fn is_query(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return true;
+    };
+    let chosen = document
+        .operations
+        .iter()
+        .find(|(name, _)| match &request.operation_name {
+            Some(wanted) => name.is_some_and(|n| n.as_str() == wanted),
+            None => true,
+        });
+    chosen.is_none_or(|(_, op)| op.node.ty == OperationType::Query)
+}
+
+async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(media) = Media::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence != JSON {
+        let message = format!("Content-Type must be {JSON}");
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            &message,
+            "BAD_REQUEST",
+        );
+    }
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => {
+            let message = format!("the body is not a GraphQL request: {err}");
+            return refuse(StatusCode::BAD_REQUEST, media, &message, "BAD_REQUEST");
+        }
+    };
+    execute(&state, &headers, media, request).await
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: Media,
+    request: async_graphql::Request,
+) -> Response {
+    if request.query.trim().is_empty() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "the request has no query",
+            "BAD_REQUEST",
+        );
+    }
+    let Some(caller) = bearer(&state.auth, headers) else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            media,
+            "missing or invalid bearer token",
+            "UNAUTHENTICATED",
+        );
+    };
+    let response = state.schema.execute(request.data(caller)).await;
+    // A request that never ran (no data at all, errors without a path) is the client's fault.
+    let not_run = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let status = if media == Media::GraphqlResponse && not_run {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = serde_json::to_string(&response)
+        .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error"}]}"#.into());
+    let mut http = (status, body).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    http
+}
+
+/// The token of a graphql-ws `connection_init` payload: `{"Authorization": "Bearer t"}`,
+/// `{"headers": {"Authorization": ...}}` or `{"token": "t"}`.
+fn payload_caller(auth: &Auth, payload: &serde_json::Value) -> Option<Caller> {
+    let header = |v: &serde_json::Value| {
+        v.get("Authorization")
+            .or_else(|| v.get("authorization"))
+            .and_then(|h| h.as_str())
+            .map(str::to_string)
+    };
+    if let Some(value) = header(payload).or_else(|| payload.get("headers").and_then(header)) {
+        return auth.from_bearer(Some(&value));
+    }
+    let token = payload
+        .get("token")
+        .or_else(|| payload.get("authToken"))
+        .and_then(|t| t.as_str())?;
+    auth.authenticate(token)
+}
+
+async fn websocket(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let from_header = bearer(&state.auth, &headers);
+    let AppState { schema, auth } = state;
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let caller = from_header
+                        .or_else(|| payload_caller(&auth, &payload))
+                        .ok_or_else(|| {
+                            async_graphql::Error::new("missing or invalid bearer token")
+                                .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+                        })?;
+                    let mut data = Data::default();
+                    data.insert(caller);
+                    Ok(data)
+                })
+                .serve()
+        })
+}

@@ -1,0 +1,285 @@
+//! The mutation root: what a person may ask of the sync. Admin token only.
+//!
+//! Mutations never act on a connected system themselves: they append what the person asked for
+//! (`ReplayRequested`, `ResyncRequested`, `DeadLetterRetried`, each with `by` = the caller's role)
+//! and wake the workers, which then do the work through the same code path as a webhook. The two
+//! dry runs (`replayEntity(dryRun: true)`, `replayDecisions`) write nothing at all.
+
+use crate::ApiContext;
+use async_graphql::{Context, ID, Object, SimpleObject};
+use syncledger_core::events::{
+    DeadLetterRetried, ReplayRequested, ResyncRequested, SyncEvent, entity_id_for_record,
+};
+use syncledger_core::log::{EventMeta, ExpectedVersion, Position, StreamAppend};
+use syncledger_core::projections::id_mappings;
+
+use crate::auth::admin;
+use crate::entity::Entity;
+use crate::error::{ApiError, FieldResult};
+use crate::query::parse_id;
+use crate::replay::{self, append_checked};
+use crate::types::{AppendedEvent, Projection, ReplayDifference};
+
+pub struct Mutation;
+
+/// What `replayEntity` found and did.
+#[derive(SimpleObject)]
+pub struct ReplayResult {
+    pub entity_id: ID,
+    pub dry_run: bool,
+    /// Where today's decision code decides differently from the recorded decisions.
+    pub differences: Vec<ReplayDifference>,
+    /// The events appended (none for a dry run).
+    pub appended: Vec<AppendedEvent>,
+}
+
+/// What `replayDecisions` found across a tenant's entities.
+#[derive(SimpleObject)]
+pub struct ReplayReport {
+    pub tenant: String,
+    pub from_position: i64,
+    pub to_position: i64,
+    /// Entities with events of the tenant in the range.
+    pub entities_examined: i32,
+    pub differences: Vec<ReplayDifference>,
+}
+
+fn ledger<'a>(ctx: &Context<'a>) -> &'a ApiContext {
+    ctx.data_unchecked::<ApiContext>()
+}
+
+#[Object]
+impl Mutation {
+    /// Re-runs today's decision code over the entity's recorded history. A dry run (the default)
+    /// only reports the differences; otherwise the entity is re-decided from fresh fetches: a
+    /// `ReplayRequested` and one `ResyncRequested` per linked record are appended and the
+    /// workers woken.
+    async fn replay_entity(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        dry_run: Option<bool>,
+    ) -> FieldResult<ReplayResult> {
+        let caller = admin(ctx)?;
+        let ledger = ledger(ctx);
+        let entity = Entity::load(ledger, caller, parse_id(&id)?).await?;
+        let (_, differences) = replay::replay_stream(
+            ledger,
+            entity.entity_id(),
+            Position::START,
+            Position(i64::MAX),
+        )
+        .await?;
+        let dry_run = dry_run.unwrap_or(true);
+        let mut appended = Vec::new();
+        if !dry_run {
+            let by = caller.name().to_string();
+            let done = append_checked(ledger.store(), entity.entity_id(), |state, _| {
+                let replay = SyncEvent::ReplayRequested(ReplayRequested {
+                    by: by.clone(),
+                    dry_run: false,
+                });
+                let meta = EventMeta {
+                    tenant: state.tenant.clone(),
+                    correlation_id: None,
+                    causation_id: None,
+                };
+                let first = replay.to_new(meta.clone());
+                let chained = EventMeta {
+                    correlation_id: Some(first.event_id),
+                    causation_id: Some(first.event_id),
+                    ..meta
+                };
+                let mut events = vec![first];
+                for (system, link) in &state.links {
+                    let resync = ResyncRequested {
+                        by: by.clone(),
+                        system: system.clone(),
+                        record_id: link.record_id.clone(),
+                    };
+                    events.push(SyncEvent::ResyncRequested(resync).to_new(chained.clone()));
+                }
+                Ok(events)
+            })
+            .await?;
+            ledger.wake_workers();
+            appended = done.into_iter().map(AppendedEvent::from).collect();
+        }
+        Ok(ReplayResult {
+            entity_id: id,
+            dry_run,
+            differences: differences.into_iter().map(Into::into).collect(),
+            appended,
+        })
+    }
+
+    /// Asks the sync to fetch the record again and re-decide, as if its system had sent a
+    /// webhook. The record's entity is found through the ID mapping; an unlinked record goes to
+    /// the entity its first webhook would open (pass `entityType` when several entity types use
+    /// the system).
+    async fn resync_record(
+        &self,
+        ctx: &Context<'_>,
+        tenant: String,
+        system: String,
+        record_id: String,
+        entity_type: Option<String>,
+    ) -> FieldResult<AppendedEvent> {
+        let caller = admin(ctx)?;
+        let ledger = ledger(ctx);
+        let config = ledger.config();
+        let tenant_config = config.tenant(&tenant).ok_or(ApiError::NotFound("tenant"))?;
+        if tenant_config.system(&system).is_none() {
+            return Err(ApiError::NotFound("system").into());
+        }
+        let key = id_mappings::key(&tenant, &system, &record_id);
+        let mapped = ledger
+            .store()
+            .row(id_mappings::NAME, &key)
+            .await?
+            .and_then(|r| r.entity_id);
+        let entity_id = match mapped {
+            Some(id) => id,
+            None => {
+                let candidates: Vec<&str> = config
+                    .entities
+                    .iter()
+                    .filter(|e| e.systems.contains_key(&system))
+                    .filter(|e| entity_type.as_ref().is_none_or(|t| *t == e.name))
+                    .map(|e| e.name.as_str())
+                    .collect();
+                match candidates.as_slice() {
+                    [one] => entity_id_for_record(&tenant, one, &system, &record_id),
+                    [] => {
+                        return Err(
+                            ApiError::bad_input(format!("no entity type syncs {system}")).into(),
+                        );
+                    }
+                    _ => {
+                        let names = candidates.join(", ");
+                        return Err(ApiError::bad_input(format!(
+                            "{system} holds {names}: pass entityType"
+                        ))
+                        .into());
+                    }
+                }
+            }
+        };
+        let event = SyncEvent::ResyncRequested(ResyncRequested {
+            by: caller.name().to_string(),
+            system,
+            record_id,
+        });
+        let id = uuid::Uuid::now_v7();
+        let meta = EventMeta {
+            tenant,
+            correlation_id: Some(id),
+            causation_id: None,
+        };
+        let append = StreamAppend {
+            stream_id: entity_id,
+            expected: ExpectedVersion::Any,
+            events: vec![event.to_new_with_id(id, meta)],
+        };
+        let appended = ledger.store().append(vec![append]).await?;
+        ledger.wake_workers();
+        Ok(appended
+            .into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| ApiError::internal("append returned nothing"))?)
+    }
+
+    /// Asks the sync to try a dead-lettered write again (a new request under a new id).
+    async fn retry_dead_letter(&self, ctx: &Context<'_>, id: ID) -> FieldResult<AppendedEvent> {
+        let caller = admin(ctx)?;
+        let ledger = ledger(ctx);
+        let letter_id = parse_id(&id)?;
+        let letter = match ledger.store().event(letter_id).await? {
+            Some(e) if matches!(SyncEvent::from_recorded(&e), Ok(SyncEvent::DeadLettered(_))) => e,
+            _ => return Err(ApiError::NotFound("dead letter").into()),
+        };
+        let by = caller.name().to_string();
+        let appended = append_checked(ledger.store(), letter.stream_id, |_, stream| {
+            let retried_before = stream.iter().any(|e| {
+                matches!(SyncEvent::from_recorded(e), Ok(SyncEvent::DeadLetterRetried(r)) if r.dead_letter_id == letter_id)
+            });
+            if retried_before {
+                return Err(ApiError::bad_input("this dead letter was already retried"));
+            }
+            let retried = DeadLetterRetried { by: by.clone(), dead_letter_id: letter_id };
+            let meta = EventMeta {
+                tenant: letter.meta.tenant.clone(),
+                correlation_id: letter.meta.correlation_id,
+                causation_id: Some(letter_id),
+            };
+            Ok(vec![SyncEvent::DeadLetterRetried(retried).to_new(meta)])
+        })
+        .await?;
+        ledger.wake_workers();
+        Ok(appended
+            .into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| ApiError::internal("append returned nothing"))?)
+    }
+
+    /// Starts rebuilding a projection from position 0 in the background and returns at once;
+    /// `projections` shows the progress, and the old table serves until the atomic swap.
+    async fn rebuild_projection(&self, ctx: &Context<'_>, name: String) -> FieldResult<Projection> {
+        admin(ctx)?;
+        let store = ledger(ctx).store().clone();
+        let status = store.projection_status().await?;
+        let Some(current) = status.into_iter().find(|s| s.name == name) else {
+            return Err(ApiError::NotFound("projection").into());
+        };
+        if matches!(
+            current.status,
+            syncledger_store::ProjectionState::Rebuilding { .. }
+        ) {
+            return Err(ApiError::bad_input(format!("{name} is already being rebuilt")).into());
+        }
+        tokio::spawn(async move {
+            match store.rebuild(&name, |_| {}).await {
+                Ok(p) => tracing::info!(projection = %name, events = p.done, "projection rebuilt"),
+                Err(err) => {
+                    tracing::error!(projection = %name, error = %err, "projection rebuild failed")
+                }
+            }
+        });
+        Ok(current.into())
+    }
+
+    /// Re-runs today's decision code over every entity with events of `tenant` between the two
+    /// positions (inclusive) and reports where it decides differently. A dry run: writes nothing.
+    async fn replay_decisions(
+        &self,
+        ctx: &Context<'_>,
+        tenant: String,
+        from_position: i64,
+        to_position: i64,
+    ) -> FieldResult<ReplayReport> {
+        admin(ctx)?;
+        let ledger = ledger(ctx);
+        if ledger.config().tenant(&tenant).is_none() {
+            return Err(ApiError::NotFound("tenant").into());
+        }
+        if from_position < 0 || to_position < from_position {
+            return Err(ApiError::bad_input("need 0 <= fromPosition <= toPosition").into());
+        }
+        let (from, to) = (Position(from_position), Position(to_position));
+        let entities = replay::entities_in_range(ledger.store(), &tenant, from, to).await?;
+        let mut differences = Vec::new();
+        for entity_id in &entities {
+            let (_, found) = replay::replay_stream(ledger, *entity_id, from, to).await?;
+            differences.extend(found.into_iter().map(ReplayDifference::from));
+        }
+        Ok(ReplayReport {
+            tenant,
+            from_position,
+            to_position,
+            entities_examined: entities.len() as i32,
+            differences,
+        })
+    }
+}

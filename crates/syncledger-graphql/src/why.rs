@@ -1,0 +1,199 @@
+//! `whyField`: the causal chain that gave a field its current value in a system.
+//!
+//! Two steps. First, find the event that set the value: walking the entity's stream forward, the
+//! last `WriteSucceeded` into that system that wrote the field (or returned it changed), or the
+//! last `RecordFetched` from it in which the field changed; a fetch that merely sees the value
+//! the sync wrote does not take the credit from the write. Second, follow causation ids back from
+//! there: `WriteSucceeded <- WriteRequested <- DecisionMade <- RecordFetched <- ChangeObserved`,
+//! usually within the stream, sometimes into another entity's stream (a forwarded change, whose
+//! cause is looked up by event id: an index lookup, never a scan).
+//!
+//! The engine chains every event of one work item to the one before it, so the raw causation path
+//! also passes through the decisions and writes for *other* targets of the same change. Those are
+//! dropped: the chain keeps the writes of the request being followed, the decision that asked for
+//! it, the fetch of that decision's source, and the work item (webhook, resync, retry) at its root.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value;
+use syncledger_core::events::{SyncEvent, WriteOp, WriteRequested};
+use syncledger_core::log::RecordedEvent;
+use syncledger_store::Store;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiResult;
+
+/// A chain never follows more causation links than this (a cycle would be a bug elsewhere).
+const MAX_LINKS: usize = 256;
+
+/// The event that set a field's current value in a system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    pub system: String,
+    pub value: Value,
+    /// Index of the setting event in the stream.
+    pub index: usize,
+}
+
+/// Where the field got its current value: in `system`, or (without one) in whichever system it
+/// was set most recently. `None` when no system holds the field.
+pub fn origin(events: &[RecordedEvent], field: &str, system: Option<&str>) -> Option<Origin> {
+    let mut requests: HashMap<Uuid, WriteRequested> = HashMap::new();
+    let mut current: BTreeMap<String, Origin> = BTreeMap::new();
+    for (index, event) in events.iter().enumerate() {
+        let Ok(decoded) = SyncEvent::from_recorded(event) else {
+            continue;
+        };
+        match decoded {
+            SyncEvent::WriteRequested(w) => {
+                requests.insert(w.request_id, w);
+            }
+            SyncEvent::RecordFetched(f) => match f.fields.get(field) {
+                Some(value) if f.found => {
+                    if current.get(&f.system).is_none_or(|o| o.value != *value) {
+                        let origin = Origin {
+                            system: f.system.clone(),
+                            value: value.clone(),
+                            index,
+                        };
+                        current.insert(f.system, origin);
+                    }
+                }
+                _ => {
+                    current.remove(&f.system);
+                }
+            },
+            SyncEvent::WriteSucceeded(w) => {
+                let request = requests.get(&w.request_id);
+                if request.is_some_and(|r| r.op == WriteOp::Delete) {
+                    current.remove(&w.target_system);
+                    continue;
+                }
+                let Some(value) = w.fields.get(field) else {
+                    continue;
+                };
+                let wrote_it = request.is_some_and(|r| r.fields.contains_key(field));
+                if wrote_it
+                    || current
+                        .get(&w.target_system)
+                        .is_none_or(|o| o.value != *value)
+                {
+                    let origin = Origin {
+                        system: w.target_system.clone(),
+                        value: value.clone(),
+                        index,
+                    };
+                    current.insert(w.target_system, origin);
+                }
+            }
+            SyncEvent::RecordUnlinked(u) => {
+                current.remove(&u.system);
+            }
+            _ => {}
+        }
+    }
+    match system {
+        Some(system) => current.remove(system),
+        None => current.into_values().max_by_key(|o| o.index),
+    }
+}
+
+/// Decides, walking back from the origin, which events of the causation path belong to the chain.
+struct Relevance {
+    requests: HashSet<Uuid>,
+    sources: HashSet<String>,
+}
+
+impl Relevance {
+    fn new(origin: &RecordedEvent) -> Self {
+        let mut relevance = Relevance {
+            requests: HashSet::new(),
+            sources: HashSet::new(),
+        };
+        match SyncEvent::from_recorded(origin) {
+            Ok(SyncEvent::WriteSucceeded(w)) => {
+                relevance.requests.insert(w.request_id);
+            }
+            Ok(SyncEvent::RecordFetched(f)) => {
+                relevance.sources.insert(f.system);
+            }
+            _ => {}
+        }
+        relevance
+    }
+
+    fn keep(&mut self, event: &RecordedEvent) -> bool {
+        let Ok(decoded) = SyncEvent::from_recorded(event) else {
+            return false;
+        };
+        match decoded {
+            SyncEvent::WriteSucceeded(w) => self.requests.contains(&w.request_id),
+            SyncEvent::WriteRequested(w) => self.requests.contains(&w.request_id),
+            SyncEvent::WriteFailed(w) => self.requests.contains(&w.request_id),
+            SyncEvent::DecisionMade(d) => {
+                let keep = d.request_id.is_some_and(|r| self.requests.contains(&r));
+                if keep {
+                    self.sources.insert(d.source_system);
+                }
+                keep
+            }
+            SyncEvent::RecordFetched(f) => self.sources.contains(&f.system),
+            SyncEvent::DeadLettered(d) => {
+                // A retried dead letter: the chain goes on into the original attempt.
+                self.requests.extend(d.request_id);
+                true
+            }
+            SyncEvent::ChangeObserved(_)
+            | SyncEvent::ResyncRequested(_)
+            | SyncEvent::DeadLetterRetried(_)
+            | SyncEvent::ReplayRequested(_) => true,
+            SyncEvent::RecordLinked(_)
+            | SyncEvent::RecordUnlinked(_)
+            | SyncEvent::RedirectedTo(_) => false,
+        }
+    }
+}
+
+/// The chain from the origin at `stream[index]` back to its root cause, in log order (the root
+/// cause first, the event that set the value last). Causes outside the stream are looked up by
+/// id and must belong to a tenant the caller sees, or the chain stops there.
+pub async fn chain(
+    store: &Store,
+    caller: &Caller,
+    stream: &[RecordedEvent],
+    index: usize,
+) -> ApiResult<Vec<RecordedEvent>> {
+    let by_id: HashMap<Uuid, &RecordedEvent> = stream.iter().map(|e| (e.event_id, e)).collect();
+    let origin = stream[index].clone();
+    let mut relevance = Relevance::new(&origin);
+    let mut path = vec![origin];
+    let mut seen = HashSet::from([path[0].event_id]);
+    while path.len() < MAX_LINKS {
+        let Some(cause) = path.last().and_then(|e| e.meta.causation_id) else {
+            break;
+        };
+        if !seen.insert(cause) {
+            break;
+        }
+        let event = match by_id.get(&cause) {
+            Some(event) => (*event).clone(),
+            None => match store.event(cause).await? {
+                Some(event) if caller.sees(&event.meta.tenant) => event,
+                _ => break,
+            },
+        };
+        path.push(event);
+    }
+    let mut kept: Vec<RecordedEvent> = Vec::with_capacity(path.len());
+    for (i, event) in path.into_iter().enumerate() {
+        if i == 0 || relevance.keep(&event) {
+            kept.push(event);
+        }
+    }
+    kept.reverse();
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests;

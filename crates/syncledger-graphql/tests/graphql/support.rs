@@ -1,0 +1,169 @@
+//! The test application: a SQLite store on a temporary file with the product's projections, a
+//! two-tenant configuration, the API's router, and helpers to send GraphQL over HTTP.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use syncledger_core::config::Config;
+use syncledger_graphql::ApiContext;
+use syncledger_store::{Store, StoreOptions};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+pub const ADMIN: &str = "admin-token";
+pub const ACME: &str = "acme-token";
+pub const GLOBEX: &str = "globex-token";
+
+/// Two tenants on the same two systems; customers sync both ways.
+pub const CONFIG: &str = r#"
+[server]
+admin_token = "admin-token"
+database_url = "sqlite://unused.db"
+
+[[tenants]]
+id = "acme"
+api_token = "acme-token"
+[tenants.systems.crm]
+base_url = "http://127.0.0.1:9001"
+webhook_secret = "crm-secret"
+headers = { Authorization = "Bearer crm-api-secret" }
+[tenants.systems.erp]
+base_url = "http://127.0.0.1:9002"
+webhook_secret = "erp-secret"
+
+[[tenants]]
+id = "globex"
+api_token = "globex-token"
+[tenants.systems.crm]
+base_url = "http://127.0.0.1:9011"
+webhook_secret = "g-crm-secret"
+[tenants.systems.erp]
+base_url = "http://127.0.0.1:9012"
+webhook_secret = "g-erp-secret"
+
+[[entities]]
+name = "customer"
+match_keys = ["email"]
+[entities.systems.crm]
+collection = "contacts"
+fields = { name = "full_name", email = "email", phone = "phone" }
+[entities.systems.erp]
+collection = "customers"
+fields = { name = "name", email = "email_address", phone = "phones[0]" }
+"#;
+
+pub fn config(text: &str) -> Arc<Config> {
+    Arc::new(Config::from_toml_str(text, Vec::new()).expect("test configuration"))
+}
+
+pub struct App {
+    pub store: Store,
+    pub context: ApiContext,
+    pub router: Router,
+    /// How often the API woke the workers.
+    pub wakes: Arc<AtomicUsize>,
+    pub _dir: TempDir,
+}
+
+impl App {
+    pub async fn new() -> App {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        let config = config(CONFIG);
+        let options = StoreOptions {
+            projections: syncledger_core::projections::all(config.server.round_trip_ttl()),
+            ..StoreOptions::default()
+        };
+        let store = Store::connect(&url, options).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let (context, wakes) = context_with(&store, config);
+        let router = syncledger_graphql::routes(context.clone());
+        App {
+            store,
+            context,
+            router,
+            wakes,
+            _dir: dir,
+        }
+    }
+
+    pub fn woken(&self) -> usize {
+        self.wakes.load(Ordering::SeqCst)
+    }
+
+    /// Sends `query` with `variables` as `POST /graphql` (JSON), with a bearer token if given.
+    pub async fn gql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let body = json!({"query": query, "variables": variables}).to_string();
+        let mut request =
+            Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// As the admin; the response must have no errors. Returns `data`.
+    pub async fn admin(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.gql(Some(ADMIN), query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let (status, _, body) = self.send_raw(request).await;
+        let value = serde_json::from_slice(&body)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
+        (status, value)
+    }
+
+    pub async fn send_raw(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, headers, body.to_vec())
+    }
+}
+
+/// An API context over `store` with its own configuration, counting wake-ups.
+pub fn context_with(store: &Store, config: Arc<Config>) -> (ApiContext, Arc<AtomicUsize>) {
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let counter = wakes.clone();
+    let context = ApiContext::new(store.clone(), config, move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    (context, wakes)
+}
+
+/// The `extensions.code` of every error of a response.
+pub fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use syncledger_core::config::{Config, EntityConfig};
+use syncledger_engine::Ledger;
 use syncledger_store::Store;
 
 #[derive(Clone)]
@@ -35,6 +36,16 @@ impl ApiContext {
         }
     }
 
+    /// The server's context: the ledger's store and configuration, waking its workers.
+    pub fn from_ledger(ledger: &Ledger) -> Self {
+        let waker = ledger.clone();
+        ApiContext::new(
+            ledger.store().clone(),
+            Arc::new(ledger.config().clone()),
+            move || waker.wake_workers(),
+        )
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -49,5 +60,17 @@ impl ApiContext {
 
     pub fn wake_workers(&self) {
         (self.wake)()
+    }
+}
+
+impl From<Ledger> for ApiContext {
+    fn from(ledger: Ledger) -> Self {
+        ApiContext::from_ledger(&ledger)
+    }
+}
+
+impl From<&Ledger> for ApiContext {
+    fn from(ledger: &Ledger) -> Self {
+        ApiContext::from_ledger(ledger)
     }
 }

@@ -57,10 +57,10 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Su
     .extension(error::ErrorCodes)
 }
 
-/// The executable schema over `context`. A request must carry its [`Caller`] as request data
-/// (`request.data(caller)`); [`routes`] does that from the bearer token.
-pub fn schema(context: ApiContext) -> SyncSchema {
-    builder().data(context).finish()
+/// The executable schema over a `Ledger` (or an [`ApiContext`]). A request must carry its
+/// [`Caller`] as request data (`request.data(caller)`); [`routes`] does that from the bearer token.
+pub fn schema(ledger: impl Into<ApiContext>) -> SyncSchema {
+    builder().data(ledger.into()).finish()
 }
 
 /// The schema in SDL, as committed at `api/schema.graphql` (`syncledger export-schema`).
@@ -68,7 +68,8 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// `POST`/`GET /graphql` and `/graphql/ws`, with their state applied: `.merge` it into a router.
-pub fn routes(context: ApiContext) -> axum::Router {
-    http::routes(context)
+/// `POST`/`GET /graphql` and `/graphql/ws` over a `Ledger` (or an [`ApiContext`]), with their
+/// state applied: `.merge` it into the server's router.
+pub fn routes(ledger: impl Into<ApiContext>) -> axum::Router {
+    http::routes(ledger.into())
 }

@@ -241,3 +241,34 @@ fragment TypeRef on __Type {
   kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
 }
 "#;
+
+struct NoConnectors;
+
+impl syncledger_engine::Connectors for NoConnectors {
+    fn get(&self, _: &str, _: &str) -> Option<std::sync::Arc<dyn syncledger_connector::Connector>> {
+        None
+    }
+}
+
+#[tokio::test]
+async fn the_server_builds_the_routes_from_the_engines_ledger() {
+    let app = App::new().await;
+    let config = crate::support::config(crate::support::CONFIG);
+    let settings = syncledger_engine::EngineSettings::default();
+    let ledger = syncledger_engine::Ledger::new(
+        app.store.clone(),
+        config,
+        std::sync::Arc::new(NoConnectors),
+        settings,
+    );
+    let app = App {
+        router: syncledger_graphql::routes(ledger),
+        ..app
+    };
+    let data = app.admin("{ projections { name } }", json!({})).await;
+    assert_eq!(data["projections"].as_array().unwrap().len(), 6);
+    let (status, _) = app
+        .gql(Some("wrong"), "{ projections { name } }", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

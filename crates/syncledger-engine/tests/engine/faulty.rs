@@ -1,0 +1,136 @@
+//! The ledger's connector to a simulated system, with the two misbehaviours the system itself
+//! cannot script: the *caller* dying in the middle of a write, and a read that returns an older
+//! version of a record.
+//!
+//! A crash is armed for the next write (create, update or delete). When that write comes, the
+//! connector either applies it and then never answers (`AfterApply`: the process died while the
+//! answer was on its way) or never sends it (`BeforeCall`: the process died between recording
+//! the request and making the call). Either way it fires [`FaultyConnector::crashed`], and the
+//! test drops the job that was waiting: no outcome is ever recorded by that process.
+
+use std::future::pending;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use syncledger_connector::{BoxFuture, Connector, ConnectorError, Page, Record, SimSystem};
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crash {
+    /// The write is applied (and its webhook emitted); the answer never comes.
+    AfterApply,
+    /// The process dies before the call: the system never sees the write.
+    BeforeCall,
+}
+
+pub struct FaultyConnector {
+    inner: Arc<SimSystem>,
+    crash: Mutex<Option<Crash>>,
+    stale: Mutex<Vec<Record>>,
+    crashed: Arc<Notify>,
+}
+
+impl FaultyConnector {
+    pub fn new(inner: Arc<SimSystem>) -> Self {
+        FaultyConnector { inner, crash: Mutex::new(None), stale: Mutex::new(Vec::new()), crashed: Arc::new(Notify::new()) }
+    }
+
+    /// The next write through this connector crashes its caller.
+    pub fn crash_next_write(&self, how: Crash) {
+        *self.crash.lock().expect("crash slot") = Some(how);
+    }
+
+    pub fn disarm(&self) -> Option<Crash> {
+        self.crash.lock().expect("crash slot").take()
+    }
+
+    /// The next GET of `record.id` answers this (older) version instead of the current one.
+    pub fn stale_next_get(&self, record: Record) {
+        self.stale.lock().expect("stale reads").push(record);
+    }
+
+    /// Resolves when an armed crash has happened (at once if it happened before the call).
+    pub async fn crashed(&self) {
+        self.crashed.notified().await
+    }
+
+    /// Wakes [`FaultyConnector::crashed`]; the write then never finishes.
+    async fn die<T>(&self) -> T {
+        self.crashed.notify_one();
+        pending::<T>().await
+    }
+
+    fn take_crash(&self) -> Option<Crash> {
+        self.crash.lock().expect("crash slot").take()
+    }
+}
+
+impl Connector for FaultyConnector {
+    fn get<'a>(&'a self, collection: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
+        Box::pin(async move {
+            let stale = {
+                let mut stale = self.stale.lock().expect("stale reads");
+                stale.iter().position(|r| r.id == id).map(|i| stale.remove(i))
+            };
+            match stale {
+                Some(old) => Ok(Some(old)),
+                None => self.inner.get(collection, id).await,
+            }
+        })
+    }
+
+    fn create<'a>(&'a self, collection: &'a str, body: &'a Value, key: &'a str) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+        Box::pin(async move {
+            match self.take_crash() {
+                None => self.inner.create(collection, body, key).await,
+                Some(Crash::AfterApply) => {
+                    let _lost = self.inner.create(collection, body, key).await;
+                    self.die().await
+                }
+                Some(Crash::BeforeCall) => self.die().await,
+            }
+        })
+    }
+
+    fn update<'a>(&'a self, collection: &'a str, id: &'a str, patch: &'a Value) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+        Box::pin(async move {
+            match self.take_crash() {
+                None => self.inner.update(collection, id, patch).await,
+                Some(Crash::AfterApply) => {
+                    let _lost = self.inner.update(collection, id, patch).await;
+                    self.die().await
+                }
+                Some(Crash::BeforeCall) => self.die().await,
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, collection: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(async move {
+            match self.take_crash() {
+                None => self.inner.delete(collection, id).await,
+                Some(Crash::AfterApply) => {
+                    let _lost = self.inner.delete(collection, id).await;
+                    self.die().await
+                }
+                Some(Crash::BeforeCall) => self.die().await,
+            }
+        })
+    }
+
+    fn list<'a>(&'a self, collection: &'a str, limit: u32, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, ConnectorError>> {
+        self.inner.list(collection, limit, cursor)
+    }
+}
+
+/// Runs `job` until the armed crash happens, then drops it, as the process's death would.
+///
+/// # Panics
+/// When the job finishes without crashing: the scenario armed a crash that never came.
+pub async fn until_crash<T: std::fmt::Debug>(conn: &FaultyConnector, job: impl Future<Output = T>) {
+    tokio::select! {
+        biased;
+        () = conn.crashed() => {}
+        done = job => panic!("the job finished instead of crashing: {done:?}"),
+    }
+}

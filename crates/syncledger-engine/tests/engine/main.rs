@@ -1,0 +1,11 @@
+//! The sync engine's guarantees (CONTRACT §6, G1–G9), each proved by a scenario that forces the
+//! interleaving it is about, plus a seeded simulation that mixes user edits, late, duplicated and
+//! reordered webhooks, faults and crashes, and checks convergence after every run.
+//!
+//! Scenarios that touch the store's concurrency run on SQLite and PostgreSQL (`both!`).
+//! `SIM_SEED=<n> cargo test -p syncledger-engine sim_` replays one simulation seed.
+
+mod faulty;
+mod harness;
+
+mod g1_same_direction;

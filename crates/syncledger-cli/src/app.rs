@@ -79,7 +79,7 @@ impl Running {
 pub async fn start(config: Config, connectors: Arc<dyn Connectors>, listener: TcpListener) -> anyhow::Result<Running> {
     let store = open_store(&config.server.database_url, config.server.round_trip_ttl_secs).await?;
     let settings = EngineSettings { workers: config.server.workers, ..Default::default() };
-    let ledger = Ledger::new(store.clone(), Arc::new(config), connectors, settings);
+    let ledger = Ledger::new(store.clone(), Arc::new(config), connectors.clone(), settings);
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr()?;
     let state = AppState {
@@ -94,6 +94,7 @@ pub async fn start(config: Config, connectors: Arc<dyn Connectors>, listener: Tc
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     }));
+    tasks.push(tokio::spawn(initial_sync(ledger.clone(), connectors.clone())));
     let (workers, stop) = (ledger.clone(), shutdown.clone());
     tasks.push(tokio::spawn(async move { workers.run_workers(stop).await }));
     let stop = shutdown.clone();
@@ -137,4 +138,29 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// The first time a tenant is seen (nothing in the log for it yet), its systems' existing
+/// records are linked by match keys and what is missing is created: records that existed before
+/// syncledger are covered like the ones it watched being created (G8).
+async fn initial_sync(ledger: Ledger, connectors: Arc<dyn Connectors>) {
+    let config = ledger.config().clone();
+    for tenant in &config.tenants {
+        let filter = syncledger_core::log::LogFilter { tenant: Some(tenant.id.clone()), ..Default::default() };
+        match ledger.store().read_all(syncledger_core::log::Position::START, &filter, 1).await {
+            Ok(events) if events.is_empty() => {}
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.id, error = %e, "initial sync skipped: the log could not be read");
+                continue;
+            }
+        }
+        for entity in &config.entities {
+            let result = crate::reconcile::run_with(&config, ledger.store(), connectors.clone(), &tenant.id, &entity.name, true).await;
+            match result {
+                Ok(report) => tracing::info!(tenant = %tenant.id, entity = %entity.name, findings = report.findings.len(), "initial sync done"),
+                Err(e) => tracing::warn!(tenant = %tenant.id, entity = %entity.name, error = %e, "initial sync failed; run `syncledger reconcile --repair`"),
+            }
+        }
+    }
 }

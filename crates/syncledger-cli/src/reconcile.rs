@@ -48,9 +48,21 @@ pub struct Report {
 type Listing = BTreeMap<String, Fields>;
 
 pub async fn run(config: &Config, store: &Store, tenant: &str, entity: &str, repair: bool) -> anyhow::Result<Report> {
+    let connectors: Arc<dyn Connectors> = Arc::new(crate::app::HttpConnectors::from_config(config)?);
+    run_with(config, store, connectors, tenant, entity, repair).await
+}
+
+/// [`run`] with the connectors given (the service passes its own for the initial sync).
+pub async fn run_with(
+    config: &Config,
+    store: &Store,
+    connectors: Arc<dyn Connectors>,
+    tenant: &str,
+    entity: &str,
+    repair: bool,
+) -> anyhow::Result<Report> {
     config.tenant(tenant).with_context(|| format!("no tenant {tenant} in the configuration"))?;
     let entity_cfg = config.entity(entity).with_context(|| format!("no entity {entity} in the configuration"))?.clone();
-    let connectors: Arc<dyn Connectors> = Arc::new(crate::app::HttpConnectors::from_config(config)?);
     let mut listings = BTreeMap::new();
     for (system, map) in &entity_cfg.systems {
         let connector = connectors.get(tenant, system).with_context(|| format!("tenant {tenant} has no system {system}"))?;
@@ -243,7 +255,10 @@ async fn repair_all(
     for append in appends {
         store.append(vec![append]).await?;
     }
-    let ledger = Ledger::new(store.clone(), Arc::new(config.clone()), connectors, EngineSettings::default());
+    // Its own lease owner: a service running beside it must not mistake its leases for its own.
+    let defaults = EngineSettings::default();
+    let settings = EngineSettings { owner: format!("{}-reconcile-{}", defaults.owner, Uuid::now_v7()), ..defaults };
+    let ledger = Ledger::new(store.clone(), Arc::new(config.clone()), connectors, settings);
     let jobs = ledger.run_until_idle(100_000).await?;
     report.repaired.push(format!("worked the queue until empty ({jobs} entity jobs)"));
     Ok(())

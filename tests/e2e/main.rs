@@ -1,0 +1,32 @@
+//! Black-box tests of the real `syncledger` binary.
+//!
+//! Every test starts the built executable (`CARGO_BIN_EXE_syncledger`) as a child process, against
+//! two simulated systems served over real HTTP on port 0, and talks to it only the way a user
+//! would: signed webhooks in, `/healthz`, `/readyz` and `/metrics`, signals, exit statuses, and
+//! what the connected systems end up holding. Nothing here reaches into the service's crates, so
+//! these tests hold the product to CONTRACT.md rather than to its current wiring.
+//!
+//! Each test owns its ports, temporary folder and database. Scenarios that touch storage are
+//! written once and run on SQLite (a temporary file) and on PostgreSQL (a fresh database from
+//! `#[sqlx::test]`, so `DATABASE_URL` must name a server, as README.md's test command does).
+//!
+//! - `harness`: the simulated systems, the configuration file, waiting and settling.
+//! - `service`: one `syncledger serve` process: start, signals, HTTP helpers.
+//! - `metrics`: reading the Prometheus text of `/metrics`.
+//! - `webhooks`: the status matrix of CONTRACT §2; a rejection records nothing.
+//! - `races`: G1 and G2 end to end.
+//! - `crash`: G4 across `kill -9`.
+//! - `shutdown`: SIGTERM.
+//! - `ops`: health, readiness and the metric names of CONTRACT §9.
+//! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
+
+mod harness;
+mod metrics;
+mod service;
+
+mod commands;
+mod crash;
+mod ops;
+mod races;
+mod shutdown;
+mod webhooks;

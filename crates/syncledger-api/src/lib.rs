@@ -5,6 +5,7 @@
 //!
 //! - `webhooks`: `POST /webhooks/{tenant}/{system}` (CONTRACT §2).
 //! - `ops`: `/healthz`, `/readyz`, `/metrics` (CONTRACT §9).
+//! - `/graphql`, `/graphql/ws`: the GraphQL API (the `syncledger-graphql` crate).
 #![forbid(unsafe_code)]
 
 mod ops;
@@ -31,10 +32,12 @@ pub struct AppState {
 /// The whole router.
 pub fn router(state: AppState) -> Router {
     let limit = state.ledger.config().server.webhook_body_limit;
+    let graphql = syncledger_graphql::routes(state.ledger.clone());
     Router::new()
         .merge(webhooks::routes(limit))
         .merge(ops::routes())
         .with_state(state)
+        .merge(graphql)
 }
 
 /// Serves until `shutdown` resolves, then stops taking requests and lets those in flight finish.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use syncledger_connector::sim::{Op, SimSystem, WebhookSender, serve_http};
+use syncledger_connector::sim::{Fault, Op, SimSystem, WebhookSender, serve_http};
 use syncledger_core::config::Config;
 use syncledger_core::projections::pending_queue;
 use tokio::net::TcpListener;
@@ -55,6 +55,9 @@ pub async fn run(stay_up: bool) -> anyhow::Result<()> {
     demo.race_three().await?;
     println!("All three races ended without a duplicate or a stale overwrite.");
     println!();
+    demo.show_audit().await?;
+    println!();
+    println!("  GraphQL    {base}/graphql   (GraphiQL in a browser; header Authorization: Bearer demo-admin)");
     println!("  webhooks   POST {base}/webhooks/acme/{{crm,erp}}");
     println!("  metrics    {base}/metrics");
     println!("  health     {base}/healthz");
@@ -119,7 +122,8 @@ impl Demo {
         Ok(())
     }
 
-    /// Race 3: a phone typo and its fix, while the echo of the typo is still on its way back.
+    /// Race 3: a phone typo and its fix, while the echo of the typo is still on its way back, and
+    /// the fix cannot be written to the ERP at first.
     async fn race_three(&self) -> anyhow::Result<()> {
         println!("Race 3: round-trip updates");
         let crm = self.crm.find_by_field("contacts", "email", &json!("alan@example.com"));
@@ -128,18 +132,64 @@ impl Demo {
         self.deliver_crm().await?;
         self.wait_until(|d| !d.erp.pending_webhooks().is_empty()).await?;
         println!("  CRM phone set to 123-456-7899 (typo); synced to ERP, whose echo webhook is held back.");
+        self.erp.fail_next(Op::Update, Fault::Status(422, "{\"error\":\"phone rejected\"}".into()));
+        let held = self.erp.drain_webhooks();
         self.crm.user_update("contacts", &id, json!({"phone": "123-456-7890"}));
         self.deliver_crm().await?;
+        self.settle_without_erp_webhooks().await?;
+        println!("  CRM phone fixed to 123-456-7890; the ERP refuses that update (422): it is dead-lettered,");
+        println!("  so the ERP still holds the typo.");
+        self.to_erp_hook.send(&held).await?;
         self.settle().await?;
         let crm_phone = self.crm.record("contacts", &id).map(|r| r.body["phone"].clone()).unwrap_or(Value::Null);
+        if crm_phone != json!("123-456-7890") {
+            bail!("the stale echo overwrote the CRM phone with {crm_phone}");
+        }
+        println!("  The ERP's echo of the typo arrives now. It differs from the CRM (7899 vs 7890), but 7899 is a");
+        println!("  value the sync itself wrote to the ERP: it is diffed out (echo_suppressed) and the CRM keeps 7890.");
+        let retried = self.retry_dead_letter_over_graphql().await?;
+        self.settle().await?;
         let erp = self.erp.find_by_field("customers", "email_address", &json!("alan@example.com"));
         let erp_phone = erp.first().map(|r| r.body["phones"][0].clone()).unwrap_or(Value::Null);
-        if crm_phone != json!("123-456-7890") || erp_phone != json!("123-456-7890") {
-            bail!("race 3 ended with CRM {crm_phone} and ERP {erp_phone}");
+        if erp_phone != json!("123-456-7890") {
+            bail!("after the retry the ERP holds {erp_phone}");
         }
-        println!("  The fix arrived, then the stale echo of the typo: CRM and ERP both hold 123-456-7890.");
-        println!("  Values the sync itself wrote are diffed out of an echo, so the typo never came back.\n");
+        println!("  An operator retries the dead letter over GraphQL (retryDeadLetter(id: \"{retried}\")):");
+        println!("  CRM and ERP both hold 123-456-7890.\n");
         Ok(())
+    }
+
+    /// Finds the dead letter over GraphQL and asks for its retry, as an operator would.
+    async fn retry_dead_letter_over_graphql(&self) -> anyhow::Result<String> {
+        let url = format!("http://{}/graphql", self.running.addr);
+        let client = reqwest::Client::new();
+        let ask = |query: String| {
+            client.post(&url).bearer_auth("demo-admin").json(&json!({"query": query})).send()
+        };
+        for _ in 0..100 {
+            let answer: Value = ask("{ deadLetters(first: 1, tenant: \"acme\") { edges { node { id } } } }".into()).await?.json().await?;
+            if let Some(id) = answer["data"]["deadLetters"]["edges"][0]["node"]["id"].as_str() {
+                let mutation = format!("mutation {{ retryDeadLetter(id: \"{id}\") {{ position }} }}");
+                let done: Value = ask(mutation).await?.json().await?;
+                if done.get("errors").is_some() {
+                    bail!("retryDeadLetter failed: {done}");
+                }
+                return Ok(id.to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await; // dead_letters is a catch-up projection
+        }
+        bail!("the dead letter did not show up in the API")
+    }
+
+    /// Why does Alan's ERP record look the way it does? The audit trail answers.
+    async fn show_audit(&self) -> anyhow::Result<()> {
+        let store = self.running.ledger.store();
+        let crm = self.crm.find_by_field("contacts", "email", &json!("alan@example.com"));
+        let id = &crm.first().context("Alan is missing from the CRM")?.id;
+        let query = crate::history::Query { tenant: "acme", system: "crm", record: id, entity_type: Some("customer") };
+        let entity = crate::history::resolve(store, &query, &[]).await?.context("Alan has no entity")?;
+        println!("The audit trail of Alan's entity (syncledger history --tenant acme --system crm --record {id}):");
+        crate::history::print(store, entity, false).await
     }
 
     async fn deliver_crm(&self) -> anyhow::Result<()> {
@@ -156,6 +206,19 @@ impl Demo {
             self.to_erp_hook.send(&batch).await?;
         }
         Ok(())
+    }
+
+    /// Delivers the CRM's webhooks only (the ERP's stay in its outbox) until the queue is empty.
+    async fn settle_without_erp_webhooks(&self) -> anyhow::Result<()> {
+        for _ in 0..200 {
+            self.deliver_crm().await?;
+            let depth = self.running.ledger.store().count_rows(pending_queue::NAME, None, None).await?;
+            if depth == 0 && self.crm.pending_webhooks().is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("the sync did not settle within 10 s")
     }
 
     /// Delivers every webhook and waits until the queue is empty and no webhook is left.

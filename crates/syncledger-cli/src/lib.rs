@@ -99,11 +99,12 @@ pub async fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => {
             let config = Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
-            telemetry::init(config.server.log_format);
+            telemetry::init(config.server.log_format, "info,sqlx=warn");
             app::serve(config).await
         }
         Command::Demo { exit } => {
-            telemetry::init(Default::default());
+            // The narration is the demo's output; logs stay quiet unless RUST_LOG asks.
+            telemetry::init(Default::default(), "error");
             demo::run(!exit).await
         }
         Command::History { tenant, system, record, entity, json, config, database_url } => {

@@ -9,3 +9,5 @@ mod faulty;
 mod harness;
 
 mod g1_same_direction;
+mod g2_round_trip_creates;
+mod g3_round_trip_updates;

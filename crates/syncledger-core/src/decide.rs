@@ -160,7 +160,9 @@ pub fn decide(config: &EntityConfig, state: &EntityState, trigger: &Trigger, inp
             if *value == before {
                 continue;
             }
-            if input.echo.was_written(source, field, value) {
+            // Written by the sync within the round-trip TTL, and not replaced in the source
+            // since: a value put back by a user after the sync saw it replaced is a real change.
+            if input.echo.was_written(source, field, value) && state.may_be_echo(source, field, value) {
                 echoed.push(field.clone());
                 continue;
             }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::events::{Action, Fields, SyncEvent, WriteOp, WriteRequested};
@@ -78,6 +79,11 @@ pub struct EntityState {
     pub redirected_to: Option<Uuid>,
     /// Per canonical field, the position of the observation that last changed it and in which system.
     pub field_sources: BTreeMap<String, (String, Position)>,
+    /// Per system and canonical field, the values the sync wrote there that the system has not
+    /// since been seen to replace. Only these can come back as an echo: once the system was seen
+    /// holding something else, finding an older written value there again means someone put it
+    /// back (an undo), which is the system's own change and must flow back (G3, G5).
+    pub sync_written: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
 }
 
 impl EntityState {
@@ -123,9 +129,11 @@ impl EntityState {
                             self.field_sources.insert(field.clone(), (e.system.clone(), event.position));
                         }
                     }
+                    self.seen_holding(&e.system, &e.fields);
                     self.known.insert(e.system, e.fields);
                 } else {
                     self.known.remove(&e.system);
+                    self.sync_written.remove(&e.system);
                 }
             }
             SyncEvent::DecisionMade(e) => self.close(e.trigger_id),
@@ -134,6 +142,15 @@ impl EntityState {
                 self.close(e.trigger_id);
             }
             SyncEvent::WriteRequested(e) => {
+                if e.op != WriteOp::Delete {
+                    let written = self.sync_written.entry(e.target_system.clone()).or_default();
+                    for (field, value) in &e.fields {
+                        let values = written.entry(field.clone()).or_default();
+                        if !values.contains(value) {
+                            values.push(value.clone());
+                        }
+                    }
+                }
                 self.pending_writes.insert(e.request_id, PendingWrite {
                     request: e,
                     requested_event_id: event.event_id,
@@ -146,7 +163,9 @@ impl EntityState {
                 let op = self.pending_writes.remove(&e.request_id).map(|p| p.request.op);
                 if op == Some(WriteOp::Delete) {
                     self.known.remove(&e.target_system);
+                    self.sync_written.remove(&e.target_system);
                 } else {
+                    self.seen_holding(&e.target_system, &e.fields);
                     self.known.insert(e.target_system, e.fields);
                 }
             }
@@ -173,10 +192,29 @@ impl EntityState {
                 if self.links.get(&e.system).is_some_and(|l| l.record_id == e.record_id) {
                     self.links.remove(&e.system);
                     self.known.remove(&e.system);
+                    self.sync_written.remove(&e.system);
                 }
             }
             SyncEvent::ReplayRequested(_) => {}
         }
+    }
+
+    /// `system` was seen holding `fields`: written values it no longer holds are not echoes any more.
+    fn seen_holding(&mut self, system: &str, fields: &Fields) {
+        let Some(written) = self.sync_written.get_mut(system) else { return };
+        for (field, values) in written.iter_mut() {
+            let held = fields.get(field).unwrap_or(&Value::Null);
+            values.retain(|v| v == held);
+        }
+        written.retain(|_, values| !values.is_empty());
+    }
+
+    /// Whether `value` in `system`'s `field` may be the echo of the sync's own write there.
+    pub fn may_be_echo(&self, system: &str, field: &str, value: &Value) -> bool {
+        self.sync_written
+            .get(system)
+            .and_then(|fields| fields.get(field))
+            .is_some_and(|values| values.contains(value))
     }
 
     fn open(&mut self, event: &RecordedEvent, correlation_id: Uuid, kind: TriggerKind) {
@@ -204,5 +242,89 @@ impl EntityState {
     /// Whether any work is owed: a trigger, or a write without a final outcome.
     pub fn has_work(&self) -> bool {
         !self.open_triggers.is_empty() || !self.pending_writes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::events::{RecordFetched, WriteSucceeded, Resolution};
+    use crate::log::EventMeta;
+
+    fn recorded(sequence: u64, event: SyncEvent) -> RecordedEvent {
+        let new = event.to_new(EventMeta { tenant: "acme".into(), correlation_id: None, causation_id: None });
+        RecordedEvent {
+            position: Position(sequence as i64),
+            stream_id: Uuid::nil(),
+            sequence,
+            event_id: new.event_id,
+            event_type: new.event_type,
+            schema_version: new.schema_version,
+            payload: new.payload,
+            meta: new.meta,
+            recorded_at: Utc::now(),
+        }
+    }
+
+    fn phone(value: &str) -> Fields {
+        [("phone".to_string(), json!(value))].into()
+    }
+
+    fn write(id: u128, value: &str) -> [SyncEvent; 2] {
+        let request_id = Uuid::from_u128(id);
+        [
+            SyncEvent::WriteRequested(WriteRequested {
+                request_id,
+                target_system: "erp".into(),
+                collection: "customers".into(),
+                op: WriteOp::Update,
+                record_id: Some("E-1".into()),
+                fields: phone(value),
+                match_fingerprint: None,
+            }),
+            SyncEvent::WriteSucceeded(WriteSucceeded {
+                request_id,
+                target_system: "erp".into(),
+                record_id: "E-1".into(),
+                fields: phone(value),
+                resolution: Resolution::Response,
+            }),
+        ]
+    }
+
+    #[test]
+    fn a_written_value_stops_being_an_echo_once_the_system_was_seen_holding_another() {
+        let events: Vec<RecordedEvent> = write(1, "111")
+            .into_iter()
+            .chain(write(2, "222"))
+            .enumerate()
+            .map(|(i, e)| recorded(i as u64 + 1, e))
+            .collect();
+        let state = EntityState::fold(Uuid::nil(), &events);
+        assert!(state.may_be_echo("erp", "phone", &json!("222")));
+        assert!(!state.may_be_echo("erp", "phone", &json!("111")), "the ERP was seen holding 222 since");
+        assert!(!state.may_be_echo("crm", "phone", &json!("222")));
+    }
+
+    #[test]
+    fn a_written_value_the_system_never_confirmed_replacing_stays_an_echo() {
+        let [requested, _] = write(2, "222");
+        let fetched = SyncEvent::RecordFetched(RecordFetched {
+            system: "erp".into(),
+            record_id: "E-1".into(),
+            found: true,
+            fields: phone("111"),
+        });
+        let events: Vec<RecordedEvent> = write(1, "111")
+            .into_iter()
+            .chain([requested, fetched])
+            .enumerate()
+            .map(|(i, e)| recorded(i as u64 + 1, e))
+            .collect();
+        let state = EntityState::fold(Uuid::nil(), &events);
+        assert!(state.may_be_echo("erp", "phone", &json!("111")), "the write of 222 never landed");
+        assert!(!state.may_be_echo("erp", "phone", &json!("222")), "the ERP was seen holding 111 after it was asked");
     }
 }

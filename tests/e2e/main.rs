@@ -18,6 +18,7 @@
 //! - `crash`: G4 across `kill -9`.
 //! - `shutdown`: SIGTERM.
 //! - `ops`: health, readiness and the metric names of CONTRACT §9.
+//! - `outage`: the database down and back: 503, readiness, recovery (PostgreSQL).
 //! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
 
 mod harness;
@@ -27,6 +28,7 @@ mod service;
 mod commands;
 mod crash;
 mod ops;
+mod outage;
 mod races;
 mod shutdown;
 mod webhooks;

@@ -102,6 +102,35 @@ async fn webhook_rejections_record_nothing_and_acceptance_records_once(backend: 
     );
 }
 
+/// CONTRACT §2 keys redeliveries on `event_id` alone, so a sender that stamps a redelivery with
+/// another `occurred_at` must not get a second observed change (and a second sync of it).
+#[tokio::test]
+async fn a_redelivery_with_another_occurred_at_records_no_new_event() {
+    let world = World::new(Backend::Sqlite).await;
+    let service = world.start().await;
+    world.crm.user_create(
+        "contacts",
+        json!({"full_name": "Ada Lovelace", "email": "ada@example.com"}),
+    );
+    let hook = world.crm.drain_webhooks().remove(0);
+    let first = service
+        .post_signed("crm", serde_json::to_vec(&hook).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.status, &first.body),
+        (202, &json!({"recorded": 1, "duplicates": 0}))
+    );
+
+    let restamped = with(&hook, "occurred_at", json!("2026-01-01T00:00:00Z"));
+    let again = service.post_signed("crm", restamped).await.unwrap();
+    assert_eq!(
+        (again.status, &again.body),
+        (202, &json!({"recorded": 0, "duplicates": 1})),
+        "the same event_id with another occurred_at is a redelivery"
+    );
+}
+
 async fn rejections_record_nothing(world: &World, service: &Service, hook: &Webhook) {
     let body = serde_json::to_vec(hook).unwrap();
     let crm_signed = Some(sign(CRM_SECRET.as_bytes(), &body));

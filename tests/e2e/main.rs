@@ -17,6 +17,7 @@
 //! - `races`: G1 and G2 end to end.
 //! - `crash`: G4 across `kill -9`.
 //! - `shutdown`: SIGTERM.
+//! - `graphql`: the API's wiring in the binary: tokens, audit trail, subscriptions.
 //! - `ops`: health, readiness and the metric names of CONTRACT §9.
 //! - `outage`: the database down and back: 503, readiness, recovery (PostgreSQL).
 //! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
@@ -27,6 +28,7 @@ mod service;
 
 mod commands;
 mod crash;
+mod graphql;
 mod ops;
 mod outage;
 mod races;

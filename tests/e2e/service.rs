@@ -124,6 +124,15 @@ impl Service {
         Metrics::parse(reply.body.as_str().unwrap_or_default().to_string())
     }
 
+    /// POSTs a JSON document, with `Authorization: Bearer {token}` when a token is given.
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let mut request = self.http.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        reply(request.send().await.expect("POST to the service")).await
+    }
+
     /// POSTs `body` to `/webhooks/{tenant}/{system}` with the given `X-Signature`, if any.
     pub async fn post_webhook(
         &self,

@@ -11,3 +11,7 @@ mod harness;
 mod g1_same_direction;
 mod g2_round_trip_creates;
 mod g3_round_trip_updates;
+mod g4_crashes;
+mod g5_to_g7;
+mod g9_ordering;
+mod invariants;

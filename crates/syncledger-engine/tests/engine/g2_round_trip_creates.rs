@@ -1,0 +1,105 @@
+//! G2: the target's own create webhook, even when it arrives before the ID mapping is saved
+//! (even before the POST answers), never creates a duplicate in the origin (the seed's race 2).
+
+use serde_json::json;
+use syncledger_connector::Op;
+use syncledger_core::events::{DecisionKind, SyncEvent};
+
+use crate::both;
+use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, ERP, World, first_stream};
+
+async fn the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_in_the_crm(db: Db) {
+    let w = World::new(db).await;
+    let mut paused = w.erp.pause_next(Op::Create);
+    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Alan Turing", "email": "alan@example.com", "phone": "111"}));
+    w.deliver(CRM).await;
+    let entity = first_stream(CRM, &c.id);
+    let job = tokio::spawn({
+        let ledger = w.ledger.clone();
+        async move { ledger.work_entity(entity).await }
+    });
+    let created = paused.applied().await.expect("the create was sent");
+
+    // ERP announces its customer before answering the POST: nobody has mapped it yet.
+    let echo = w.deliver(ERP).await;
+    assert_eq!(echo.len(), 1);
+    assert_eq!(w.entity_of(ERP, &created.id).await, None);
+    let echo_stream = first_stream(ERP, &created.id);
+    w.work(echo_stream).await;
+
+    assert_eq!(w.crm.requests(Op::Create), 0, "the echo created nothing in the CRM");
+    let echo_state = w.state(echo_stream).await;
+    assert_eq!(echo_state.redirected_to, Some(entity));
+    assert!(echo_state.open_triggers.is_empty());
+    assert_eq!(w.state(entity).await.links["erp"].record_id, created.id, "linked before the POST answered");
+    assert_eq!(w.entity_of(ERP, &created.id).await, Some(entity));
+
+    paused.release();
+    assert!(job.await.expect("job").expect("job result"));
+    w.settle().await;
+    assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (1, 1));
+    assert_eq!(w.crm.requests(Op::Create), 0);
+    let links = w.state(entity).await.links;
+    assert_eq!((links["crm"].record_id.as_str(), links["erp"].record_id.as_str()), (c.id.as_str(), created.id.as_str()));
+    // The link is recorded once: the POST's answer found it already there.
+    let linked = w.events(entity).await.into_iter().filter(|e| matches!(e, SyncEvent::RecordLinked(l) if l.system == "erp")).count();
+    assert_eq!(linked, 1);
+    assert_eq!(w.queue_depth().await, 0);
+}
+
+async fn the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_echo(db: Db) {
+    let w = World::new(db).await;
+    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Alan Turing", "email": "alan@example.com"}));
+    w.deliver(CRM).await;
+    w.run().await;
+    let entity = w.entity_of(CRM, &c.id).await.expect("mapped");
+    let erp_id = w.state(entity).await.links["erp"].record_id.clone();
+
+    w.deliver(ERP).await;
+    assert_eq!(w.ledger.due_entities().await.expect("due"), [entity], "the echo lands in the mapped entity");
+    w.run().await;
+
+    assert_eq!(w.crm.requests(Op::Create), 0);
+    assert_eq!(w.crm.requests(Op::Update), 0);
+    assert_eq!(w.decisions(entity).await.last(), Some(&DecisionKind::Skip));
+    assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (1, 1));
+    assert_eq!(w.entity_of(ERP, &erp_id).await, Some(entity));
+}
+
+/// The echo is delivered while the POST is paused and once more after it answered (the sender
+/// retried), and the ERP also announces an update made before the mapping existed.
+async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
+    let w = World::new(db).await;
+    let mut paused = w.erp.pause_next(Op::Create);
+    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Alan Turing", "email": "alan@example.com"}));
+    w.deliver(CRM).await;
+    let entity = first_stream(CRM, &c.id);
+    let job = tokio::spawn({
+        let ledger = w.ledger.clone();
+        async move { ledger.work_entity(entity).await }
+    });
+    let created = paused.applied().await.expect("the create was sent");
+    let echo = w.deliver(ERP).await;
+    w.erp.user_update(CUSTOMERS, &created.id, json!({"phones": ["222"]}));
+    let update = w.deliver(ERP).await;
+    w.work(first_stream(ERP, &created.id)).await;
+    paused.release();
+    job.await.expect("job").expect("job result");
+
+    let again = w.ingest(ERP, &echo).await;
+    assert_eq!((again.recorded, again.duplicates), (0, 1));
+    w.ingest(ERP, &update).await;
+    w.settle().await;
+
+    assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (1, 1));
+    assert_eq!(w.crm.requests(Op::Create), 0);
+    // The ERP user's own change was not swallowed with the echo: it reached the CRM.
+    assert_eq!(w.crm.record(CONTACTS, &c.id).expect("contact").body["phone"], "222");
+    assert_eq!(w.queue_depth().await, 0);
+}
+
+both!(
+    the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_in_the_crm,
+    the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_echo,
+    an_echo_delivered_twice_still_creates_nothing_in_the_crm,
+);

@@ -1,0 +1,108 @@
+//! What must hold once changes stop (G5), checked against the two systems themselves and the
+//! ledger's projections, and reported as a list of problems so the simulation can print them
+//! with its seed and trace.
+
+use std::collections::BTreeMap;
+
+use syncledger_connector::{Op, Record};
+use syncledger_core::events::{ResyncRequested, SyncEvent};
+use syncledger_core::mapping::{is_blank, to_canonical};
+use syncledger_core::projections::dead_letters;
+use syncledger_core::projections::id_mappings::{self, Mapping};
+use uuid::Uuid;
+
+use crate::harness::{CONTACTS, CRM, CUSTOMERS, ERP, World};
+
+/// Each live record of both systems, by (system, record id).
+fn live_records(w: &World) -> BTreeMap<(String, String), Record> {
+    let crm = w.crm.records(CONTACTS).into_iter().map(|r| ((CRM.to_string(), r.id.clone()), r));
+    let erp = w.erp.records(CUSTOMERS).into_iter().map(|r| ((ERP.to_string(), r.id.clone()), r));
+    crm.chain(erp).collect()
+}
+
+async fn mappings(w: &World) -> Vec<Mapping> {
+    let rows = w.store().all_rows(id_mappings::NAME).await.expect("mapping rows");
+    rows.into_iter().map(|r| serde_json::from_value(r.doc).expect("a mapping doc")).collect()
+}
+
+/// Every problem with the quiet state: duplicates, unlinked or unsynced records, linked pairs
+/// that differ, work left in the queue, dead letters.
+pub async fn problems(w: &World) -> Vec<String> {
+    let mut problems = Vec::new();
+    let depth = w.queue_depth().await;
+    if depth != 0 {
+        problems.push(format!("the pending queue holds {depth} rows"));
+    }
+    w.store().catch_up_once().await.expect("catch up");
+    let letters = w.store().all_rows(dead_letters::NAME).await.expect("dead letters");
+    for letter in letters {
+        problems.push(format!("dead letter: {}", letter.doc));
+    }
+    let live = live_records(w);
+    let mut by_entity: BTreeMap<Uuid, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for m in mappings(w).await {
+        if !live.contains_key(&(m.system.clone(), m.record_id.clone())) {
+            problems.push(format!("{} {} is mapped to {} but no longer exists", m.system, m.record_id, m.entity_id));
+            continue;
+        }
+        by_entity.entry(m.entity_id).or_default().entry(m.system.clone()).or_default().push(m.record_id);
+    }
+    for (system, id) in live.keys() {
+        if w.entity_of(system, id).await.is_none() {
+            problems.push(format!("{system} {id} is not linked to any entity"));
+        }
+    }
+    let entity = w.config.entity("customer").expect("customer entity");
+    for (id, systems) in &by_entity {
+        for (system, records) in systems {
+            if records.len() > 1 {
+                problems.push(format!("duplicate: entity {id} has {} records in {system}: {records:?}", records.len()));
+            }
+        }
+        let canonical = |system: &str| {
+            let record_id = systems.get(system)?.first()?;
+            let record = &live[&(system.to_string(), record_id.clone())];
+            Some((record_id.clone(), to_canonical(&entity.systems[system], &record.body)))
+        };
+        match (canonical(CRM), canonical(ERP)) {
+            (Some((c, crm)), Some((e, erp))) if crm != erp => {
+                problems.push(format!("entity {id}: crm {c} holds {crm:?} but erp {e} holds {erp:?}"));
+            }
+            (Some((c, crm)), None) if crm.get("email").is_some_and(|v| !is_blank(v)) => {
+                problems.push(format!("entity {id}: crm {c} has an email but no erp record"));
+            }
+            (None, Some((e, _))) => problems.push(format!("entity {id}: erp {e} has no crm record")),
+            _ => {}
+        }
+    }
+    problems
+}
+
+/// The write requests both systems have received so far.
+pub fn writes(w: &World) -> [usize; 6] {
+    let count = |sim: &syncledger_connector::SimSystem| [sim.requests(Op::Create), sim.requests(Op::Update), sim.requests(Op::Delete)];
+    let [a, b, c] = count(&w.crm);
+    let [d, e, f] = count(&w.erp);
+    [a, b, c, d, e, f]
+}
+
+/// Asks for a resync of every linked record (as a person would) and works it all: a quiet,
+/// converged ledger decides to write nothing. Returns the problems found.
+pub async fn resync_writes_nothing(w: &World) -> Vec<String> {
+    let before = writes(w);
+    for m in mappings(w).await {
+        let ask = SyncEvent::ResyncRequested(ResyncRequested { by: "test".into(), system: m.system, record_id: m.record_id });
+        w.ask(m.entity_id, ask).await;
+    }
+    w.settle().await;
+    let after = writes(w);
+    let mut problems = Vec::new();
+    if before != after {
+        problems.push(format!("a resync of a converged ledger wrote: {before:?} -> {after:?} (crm c/u/d, erp c/u/d)"));
+    }
+    let depth = w.queue_depth().await;
+    if depth != 0 {
+        problems.push(format!("the pending queue holds {depth} rows after the resync"));
+    }
+    problems
+}

@@ -154,6 +154,7 @@ pub fn decide(config: &EntityConfig, state: &EntityState, trigger: &Trigger, inp
         let target_known = state.known.get(target.as_str());
         let mut diff = Vec::new();
         let mut echoed = Vec::new();
+        let mut theirs = Vec::new();
         let mut conflicts = Vec::new();
         for (field, value) in fetched.fields.iter().filter(|(f, _)| mapped.contains(f)) {
             let before = target_known.and_then(|k| k.get(field)).cloned().unwrap_or(Value::Null);
@@ -164,6 +165,12 @@ pub fn decide(config: &EntityConfig, state: &EntityState, trigger: &Trigger, inp
             // since: a value put back by a user after the sync saw it replaced is a real change.
             if input.echo.was_written(source, field, value) && state.may_be_echo(source, field, value) {
                 echoed.push(field.clone());
+                continue;
+            }
+            // The source still holds the value both sides last agreed on: the target changed
+            // it since, and its own work item carries that change the other way.
+            if state.synced.get(field) == Some(value) {
+                theirs.push(field.clone());
                 continue;
             }
             if let Some(winner) = conflict_winner(config, state, trigger, source, target, field, input) {
@@ -180,11 +187,14 @@ pub fn decide(config: &EntityConfig, state: &EntityState, trigger: &Trigger, inp
         if !linked {
             own.extend(plan_create(config, state, trigger, source, target, fetched, input));
         } else if diff.is_empty() {
-            let (kind, reason) = if echoed.is_empty() {
-                (DecisionKind::Skip, format!("{target} already holds these values"))
-            } else {
+            let (kind, reason) = if !echoed.is_empty() {
                 (DecisionKind::EchoSuppressed,
                     format!("{} equal what the sync wrote to {source} (echo)", echoed.join(", ")))
+            } else if !theirs.is_empty() {
+                (DecisionKind::Skip,
+                    format!("{} changed in {target} since the last sync, not in {source}", theirs.join(", ")))
+            } else {
+                (DecisionKind::Skip, format!("{target} already holds these values"))
             };
             own.push(decision(trigger, kind, source, target, vec![], None, reason));
         } else {

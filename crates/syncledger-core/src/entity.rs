@@ -84,6 +84,11 @@ pub struct EntityState {
     /// holding something else, finding an older written value there again means someone put it
     /// back (an undo), which is the system's own change and must flow back (G3, G5).
     pub sync_written: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
+    /// Per canonical field, the value the linked systems last agreed on: written by the sync, or
+    /// seen equal on every side. The base a change is measured against: a source still holding
+    /// it did not change the field, so a different value in the target is the target's own
+    /// newer change and must not be overwritten (G3, G5).
+    pub synced: BTreeMap<String, Value>,
 }
 
 impl EntityState {
@@ -131,9 +136,11 @@ impl EntityState {
                     }
                     self.seen_holding(&e.system, &e.fields);
                     self.known.insert(e.system, e.fields);
+                    self.note_agreement();
                 } else {
                     self.known.remove(&e.system);
                     self.sync_written.remove(&e.system);
+                    self.synced.clear();
                 }
             }
             SyncEvent::DecisionMade(e) => self.close(e.trigger_id),
@@ -159,16 +166,21 @@ impl EntityState {
                     retry_at: None,
                 });
             }
-            SyncEvent::WriteSucceeded(e) => {
-                let op = self.pending_writes.remove(&e.request_id).map(|p| p.request.op);
-                if op == Some(WriteOp::Delete) {
+            SyncEvent::WriteSucceeded(e) => match self.pending_writes.remove(&e.request_id).map(|p| p.request) {
+                Some(request) if request.op == WriteOp::Delete => {
                     self.known.remove(&e.target_system);
                     self.sync_written.remove(&e.target_system);
-                } else {
+                    self.synced.clear();
+                }
+                request => {
+                    if let Some(request) = request {
+                        self.written_through(&e.target_system, &request.fields);
+                    }
                     self.seen_holding(&e.target_system, &e.fields);
                     self.known.insert(e.target_system, e.fields);
+                    self.note_agreement();
                 }
-            }
+            },
             SyncEvent::WriteFailed(e) => {
                 if e.will_retry {
                     if let Some(p) = self.pending_writes.get_mut(&e.request_id) {
@@ -193,10 +205,33 @@ impl EntityState {
                     self.links.remove(&e.system);
                     self.known.remove(&e.system);
                     self.sync_written.remove(&e.system);
+                    self.synced.clear();
                 }
             }
             SyncEvent::ReplayRequested(_) => {}
         }
+    }
+
+    /// A write of `fields` into `system` landed: both sides now hold what the source held, and
+    /// values written into those fields before are superseded (no longer echoes).
+    fn written_through(&mut self, system: &str, fields: &Fields) {
+        let written = self.sync_written.entry(system.to_string()).or_default();
+        for (field, value) in fields {
+            written.insert(field.clone(), vec![value.clone()]);
+            self.synced.insert(field.clone(), value.clone());
+        }
+    }
+
+    /// Fields every known system holds equally are in sync: that value is their new base.
+    fn note_agreement(&mut self) {
+        let mut systems = self.known.values();
+        let (Some(first), Some(_)) = (systems.next(), self.known.values().nth(1)) else { return };
+        let agreed: Vec<(String, Value)> = first
+            .iter()
+            .filter(|(field, value)| self.known.values().all(|other| other.get(*field) == Some(*value)))
+            .map(|(field, value)| (field.clone(), value.clone()))
+            .collect();
+        self.synced.extend(agreed);
     }
 
     /// `system` was seen holding `fields`: written values it no longer holds are not echoes any more.
@@ -246,85 +281,4 @@ impl EntityState {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-    use crate::events::{RecordFetched, WriteSucceeded, Resolution};
-    use crate::log::EventMeta;
-
-    fn recorded(sequence: u64, event: SyncEvent) -> RecordedEvent {
-        let new = event.to_new(EventMeta { tenant: "acme".into(), correlation_id: None, causation_id: None });
-        RecordedEvent {
-            position: Position(sequence as i64),
-            stream_id: Uuid::nil(),
-            sequence,
-            event_id: new.event_id,
-            event_type: new.event_type,
-            schema_version: new.schema_version,
-            payload: new.payload,
-            meta: new.meta,
-            recorded_at: Utc::now(),
-        }
-    }
-
-    fn phone(value: &str) -> Fields {
-        [("phone".to_string(), json!(value))].into()
-    }
-
-    fn write(id: u128, value: &str) -> [SyncEvent; 2] {
-        let request_id = Uuid::from_u128(id);
-        [
-            SyncEvent::WriteRequested(WriteRequested {
-                request_id,
-                target_system: "erp".into(),
-                collection: "customers".into(),
-                op: WriteOp::Update,
-                record_id: Some("E-1".into()),
-                fields: phone(value),
-                match_fingerprint: None,
-            }),
-            SyncEvent::WriteSucceeded(WriteSucceeded {
-                request_id,
-                target_system: "erp".into(),
-                record_id: "E-1".into(),
-                fields: phone(value),
-                resolution: Resolution::Response,
-            }),
-        ]
-    }
-
-    #[test]
-    fn a_written_value_stops_being_an_echo_once_the_system_was_seen_holding_another() {
-        let events: Vec<RecordedEvent> = write(1, "111")
-            .into_iter()
-            .chain(write(2, "222"))
-            .enumerate()
-            .map(|(i, e)| recorded(i as u64 + 1, e))
-            .collect();
-        let state = EntityState::fold(Uuid::nil(), &events);
-        assert!(state.may_be_echo("erp", "phone", &json!("222")));
-        assert!(!state.may_be_echo("erp", "phone", &json!("111")), "the ERP was seen holding 222 since");
-        assert!(!state.may_be_echo("crm", "phone", &json!("222")));
-    }
-
-    #[test]
-    fn a_written_value_the_system_never_confirmed_replacing_stays_an_echo() {
-        let [requested, _] = write(2, "222");
-        let fetched = SyncEvent::RecordFetched(RecordFetched {
-            system: "erp".into(),
-            record_id: "E-1".into(),
-            found: true,
-            fields: phone("111"),
-        });
-        let events: Vec<RecordedEvent> = write(1, "111")
-            .into_iter()
-            .chain([requested, fetched])
-            .enumerate()
-            .map(|(i, e)| recorded(i as u64 + 1, e))
-            .collect();
-        let state = EntityState::fold(Uuid::nil(), &events);
-        assert!(state.may_be_echo("erp", "phone", &json!("111")), "the write of 222 never landed");
-        assert!(!state.may_be_echo("erp", "phone", &json!("222")), "the ERP was seen holding 111 after it was asked");
-    }
-}
+mod tests;

@@ -15,3 +15,5 @@ mod g4_crashes;
 mod g5_to_g7;
 mod g9_ordering;
 mod invariants;
+mod failures;
+mod webhooks;

@@ -197,7 +197,9 @@ impl Ledger {
                     ConnectorError::Invalid(reason) => (None, reason.clone()),
                 };
                 let will_retry = error.is_transient() && attempt < self.settings().max_attempts;
-                let retry_at = will_retry.then(|| Utc::now() + chrono::Duration::from_std(self.backoff(attempt)).unwrap_or_default());
+                // Never sooner than the system's Retry-After (CONTRACT §1).
+                let wait = self.backoff(attempt).max(error.retry_after().unwrap_or_default());
+                let retry_at = will_retry.then(|| Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
                 let outcome = if will_retry { "retrying" } else { "failed" };
                 metrics::counter!("syncledger_writes_total", "outcome" => outcome).increment(1);
                 let mut events = vec![SyncEvent::WriteFailed(WriteFailed {

@@ -112,19 +112,25 @@ impl World {
     /// existed before it (the initial sync). The first start waits until both lists are taken,
     /// so a record a test makes afterwards reaches the ledger through its webhook only.
     pub async fn start(&self) -> Service {
-        let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
-        let service = Service::spawn(
-            &self.config,
-            self.dir.path().join(format!("serve-{run}.log")),
-        )
-        .await;
-        if run == 1 {
+        let first = self.runs.load(Ordering::SeqCst) == 0;
+        let service = self.launch().await;
+        if first {
             eventually("the initial sync lists both systems", STEP, async || {
                 self.crm.requests(Op::List) >= 1 && self.erp.requests(Op::List) >= 1
             })
             .await;
         }
         service
+    }
+
+    /// Starts `syncledger serve` without waiting for anything but its address.
+    pub async fn launch(&self) -> Service {
+        let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+        Service::spawn(
+            &self.config,
+            self.dir.path().join(format!("serve-{run}.log")),
+        )
+        .await
     }
 
     /// Delivers everything both systems have emitted; how many webhooks that was.

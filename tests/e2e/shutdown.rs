@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use syncledger_connector::Op;
+use syncledger_connector::{Fault, Op};
 
 use crate::harness::{Backend, STEP, World, eventually, reached};
 
@@ -102,4 +102,27 @@ async fn sigterm_refuses_new_webhooks_finishes_work_in_flight_and_exits_with_sta
         2,
         "Ada's create was not sent again after the restart"
     );
+}
+
+/// The initial sync lists the systems on the first start; a system that never answers must not
+/// hold the process past SIGTERM for the connector's whole timeout-and-retry budget.
+#[tokio::test]
+async fn sigterm_while_the_initial_sync_waits_on_a_hanging_system_exits_promptly() {
+    let world = World::new(Backend::Sqlite).await;
+    for _ in 0..8 {
+        world.crm.fail_next(Op::List, Fault::Timeout);
+    }
+    let mut service = world.launch().await;
+    eventually(
+        "the initial sync asks the CRM for its contacts",
+        STEP,
+        async || world.crm.requests(Op::List) >= 1,
+    )
+    .await;
+    service.sigterm();
+    let status = service
+        .exit_within(EXIT)
+        .await
+        .expect("the service exits within 5 s of SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
 }

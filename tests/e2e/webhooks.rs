@@ -100,6 +100,21 @@ async fn webhook_rejections_record_nothing_and_acceptance_records_once(backend: 
             .value("syncledger_webhooks_accepted_total", &[]),
         4.0
     );
+
+    // CONTRACT §3: secrets never appear in logs, not even around signature failures.
+    let log = service.log_text();
+    for secret in [
+        CRM_SECRET,
+        ERP_SECRET,
+        "Bearer crm-token",
+        "e2e-admin",
+        "e2e-acme",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "the service log shows the secret {secret:?}"
+        );
+    }
 }
 
 /// CONTRACT §2 keys redeliveries on `event_id` alone, so a sender that stamps a redelivery with

@@ -31,10 +31,9 @@ pub struct AppState {
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {
-    let limit = state.ledger.config().server.webhook_body_limit;
     let graphql = syncledger_graphql::routes(state.ledger.clone());
     Router::new()
-        .merge(webhooks::routes(limit))
+        .merge(webhooks::routes())
         .merge(ops::routes())
         .with_state(state)
         .merge(graphql)

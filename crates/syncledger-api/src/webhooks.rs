@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,21 +13,29 @@ use syncledger_engine::IngestError;
 
 use crate::AppState;
 
-pub fn routes(body_limit: usize) -> Router<AppState> {
-    Router::new()
-        .route("/webhooks/{tenant}/{system}", post(receive))
-        .layer(DefaultBodyLimit::max(body_limit))
+pub fn routes() -> Router<AppState> {
+    // The limit is enforced in the handler, so an oversize body is counted like every reject.
+    Router::new().route("/webhooks/{tenant}/{system}", post(receive)).layer(DefaultBodyLimit::disable())
 }
 
 async fn receive(
     State(state): State<AppState>,
     Path((tenant, system)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     if !state.accepting.load(Ordering::SeqCst) {
         return reject(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "shutting down; retry later");
     }
+    let limit = state.ledger.config().server.webhook_body_limit;
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            metrics::counter!("syncledger_webhook_rejects_total", "reason" => "too_large").increment(1);
+            let message = format!("body over the limit of {limit} bytes");
+            return reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &message);
+        }
+    };
     let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
     match state.ledger.ingest(&tenant, &system, &body, signature).await {
         Ok(accepted) => (

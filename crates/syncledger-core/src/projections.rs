@@ -1,4 +1,5 @@
-//! The six projections of the product, as pure handlers over the event log.
+//! The projections of the product, as pure handlers over the event log: the six of the contract
+//! and `webhook_receipts`, which deduplicates webhooks by the sender's id.
 //!
 //! Each one turns one decoded [`SyncEvent`] into [`RowOp`]s on its own table, never reading that
 //! table, so the incremental path and a rebuild from position 0 run the same code. The three
@@ -29,6 +30,7 @@ pub mod id_mappings;
 pub mod pending_queue;
 pub mod round_trip_context;
 pub mod sync_stats;
+pub mod webhook_receipts;
 
 #[cfg(test)]
 mod testkit;
@@ -36,10 +38,11 @@ mod testkit;
 mod tests;
 
 /// The projections' names, in the order [`all`] returns them.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     id_mappings::NAME,
     pending_queue::NAME,
     round_trip_context::NAME,
+    webhook_receipts::NAME,
     entity_state::NAME,
     dead_letters::NAME,
     sync_stats::NAME,
@@ -51,6 +54,7 @@ pub fn all(round_trip_ttl: chrono::Duration) -> Vec<Arc<dyn Projection>> {
         Arc::new(id_mappings::IdMappings),
         Arc::new(pending_queue::PendingQueue),
         Arc::new(round_trip_context::RoundTripContext::new(round_trip_ttl)),
+        Arc::new(webhook_receipts::WebhookReceipts),
         Arc::new(entity_state::EntityState),
         Arc::new(dead_letters::DeadLetters),
         Arc::new(sync_stats::SyncStats),

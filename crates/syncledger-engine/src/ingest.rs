@@ -4,16 +4,16 @@
 //! [`IngestError`] to a status. A rejected request records nothing; an accepted batch is appended
 //! in one transaction, so it is recorded whole or not at all.
 //!
-//! Deduplication uses the log's own idempotency: the event id of an observed change is a UUID v7
-//! whose time part is the webhook's `occurred_at` and whose other bits hash `(tenant, system,
-//! event_id)`. The same webhook delivered twice has the same id, and appending a stored id is a no-op.
+//! Deduplication is by `(tenant, system, event_id)` alone, through the inline `webhook_receipts`
+//! projection: a notice with a receipt is acknowledged and not recorded again. Each stream is
+//! appended with the version the intake read, so two deliveries of one webhook racing each other
+//! cannot both pass the receipt check: one append wins, the other retries and finds the receipt.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use syncledger_core::events::{Action, ChangeObserved, SyncEvent, entity_id_for_record};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
-use syncledger_core::projections::id_mappings;
+use syncledger_core::projections::{id_mappings, webhook_receipts};
 use syncledger_store::StoreError;
 use uuid::Uuid;
 
@@ -116,67 +116,84 @@ impl Ledger {
         system: &str,
         observed: Vec<(String, Notice)>,
     ) -> Result<Accepted, IngestError> {
-        let store = self.store();
-        let mut appends: Vec<StreamAppend> = Vec::new();
-        let mut ids = Vec::new();
-        for (entity_type, n) in observed {
-            let event_id = observed_event_id(tenant, system, &n.event_id, n.occurred_at);
-            if ids.contains(&event_id) {
-                continue; // the same notice twice in one batch
+        for _ in 0..RECORD_ATTEMPTS {
+            match self.try_record(tenant, system, &observed).await {
+                Err(Attempt::Raced) => continue,
+                Err(Attempt::Failed(e)) => return Err(e),
+                Ok(accepted) => {
+                    metrics::counter!("syncledger_webhooks_accepted_total").increment(accepted.recorded as u64);
+                    return Ok(accepted);
+                }
             }
-            ids.push(event_id);
+        }
+        Err(IngestError::Unavailable)
+    }
+
+    /// One try: drop what has a receipt, append the rest with each stream's version as read.
+    /// A concurrent append to one of the streams (another delivery of the same webhook, or a
+    /// worker) makes the try fail as `Raced`; the next try sees its receipts.
+    async fn try_record(&self, tenant: &str, system: &str, observed: &[(String, Notice)]) -> Result<Accepted, Attempt> {
+        let store = self.store();
+        let unavailable = |_| Attempt::Failed(IngestError::Unavailable);
+        let mut appends: Vec<StreamAppend> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        let mut duplicates = 0;
+        for (entity_type, n) in observed {
+            let receipt = store
+                .row(webhook_receipts::NAME, &webhook_receipts::key(tenant, system, &n.event_id))
+                .await
+                .map_err(unavailable)?;
+            if receipt.is_some() || seen.contains(&n.event_id.as_str()) {
+                duplicates += 1;
+                continue;
+            }
+            seen.push(&n.event_id);
             let mapped = store
                 .row(id_mappings::NAME, &id_mappings::key(tenant, system, &n.record_id))
                 .await
-                .map_err(|_| IngestError::Unavailable)?;
+                .map_err(unavailable)?;
             let stream_id = mapped
                 .and_then(|row| row.entity_id)
-                .unwrap_or_else(|| entity_id_for_record(tenant, &entity_type, system, &n.record_id));
+                .unwrap_or_else(|| entity_id_for_record(tenant, entity_type, system, &n.record_id));
             let event = SyncEvent::ChangeObserved(ChangeObserved {
-                entity_type,
+                entity_type: entity_type.clone(),
                 system: system.into(),
-                collection: n.collection,
-                record_id: n.record_id,
+                collection: n.collection.clone(),
+                record_id: n.record_id.clone(),
                 action: n.action,
-                webhook_event_id: n.event_id,
+                webhook_event_id: n.event_id.clone(),
                 occurred_at: n.occurred_at,
             });
+            let event_id = Uuid::now_v7();
             let meta = EventMeta { tenant: tenant.into(), correlation_id: Some(event_id), causation_id: None };
             let new = event.to_new_with_id(event_id, meta);
             match appends.iter_mut().find(|a| a.stream_id == stream_id) {
                 Some(a) => a.events.push(new),
-                None => appends.push(StreamAppend { stream_id, expected: ExpectedVersion::Any, events: vec![new] }),
+                None => {
+                    let version = store.stream_version(stream_id).await.map_err(unavailable)?;
+                    let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+                    appends.push(StreamAppend { stream_id, expected, events: vec![new] });
+                }
             }
         }
-        // Redeliveries are dropped before the append: a batch mixing old and new notices records
-        // the new ones (the store refuses a partly duplicate append).
-        let stored = store.events_by_id(&ids).await.map_err(|_| IngestError::Unavailable)?;
-        let duplicates = stored.len();
-        for a in &mut appends {
-            a.events.retain(|e| !stored.iter().any(|s| s.event_id == e.event_id));
-        }
-        appends.retain(|a| !a.events.is_empty());
         let recorded = appends.iter().map(|a| a.events.len()).sum();
         if recorded > 0 {
             match store.append(appends).await {
                 Ok(_) => self.wake_workers(),
-                // A concurrent redelivery won the race: the notices are in the log, which is the point.
-                Err(StoreError::PartialDuplicate) => {}
-                Err(_) => return Err(IngestError::Unavailable),
+                Err(StoreError::Conflict(_)) => return Err(Attempt::Raced),
+                Err(_) => return Err(Attempt::Failed(IngestError::Unavailable)),
             }
         }
-        metrics::counter!("syncledger_webhooks_accepted_total").increment(recorded as u64);
         Ok(Accepted { recorded, duplicates })
     }
 }
 
-/// The stable id of one observed change (see the module doc).
-pub fn observed_event_id(tenant: &str, system: &str, webhook_event_id: &str, occurred_at: DateTime<Utc>) -> Uuid {
-    let digest = Sha256::digest(format!("{tenant}\u{1f}{system}\u{1f}{webhook_event_id}").as_bytes());
-    let mut rand = [0u8; 10];
-    rand.copy_from_slice(&digest[..10]);
-    let millis = occurred_at.timestamp_millis().max(0) as u64;
-    uuid::Builder::from_unix_timestamp_millis(millis, &rand).into_uuid()
+/// How many times the intake retries a batch that raced with other appends to its streams.
+const RECORD_ATTEMPTS: usize = 16;
+
+enum Attempt {
+    Raced,
+    Failed(IngestError),
 }
 
 fn describe_json_error(body: &[u8], e: serde_json::Error) -> String {

@@ -128,7 +128,7 @@ fn failed(will_retry: bool, attempt: u32) -> SyncEvent {
 }
 
 #[test]
-fn all_returns_the_six_projections_in_contract_order_with_their_modes() {
+fn all_returns_the_projections_in_contract_order_with_their_modes() {
     let projections = all(chrono::Duration::seconds(1));
     let names: Vec<_> = projections.iter().map(|p| (p.name(), p.mode())).collect();
     use Mode::{CatchUp, Inline};
@@ -138,6 +138,7 @@ fn all_returns_the_six_projections_in_contract_order_with_their_modes() {
             ("id_mappings", Inline),
             ("pending_queue", Inline),
             ("round_trip_context", Inline),
+            ("webhook_receipts", Inline),
             ("entity_state", CatchUp),
             ("dead_letters", CatchUp),
             ("sync_stats", CatchUp),

@@ -98,7 +98,35 @@ async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
     assert_eq!(w.queue_depth().await, 0);
 }
 
+/// An ERP user deletes the customer the sync is creating before the POST answers: the created
+/// and deleted webhooks are worked while nobody knows the record yet. Once the answer links it,
+/// the deletion still reaches the entity and is propagated (no link to a record that is gone).
+async fn a_created_record_deleted_before_the_post_answered_is_handled_as_deleted(db: Db) {
+    let w = World::new(db).await;
+    let mut paused = w.erp.pause_next(Op::Create);
+    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Alan Turing", "email": "alan@example.com"}));
+    w.deliver(CRM).await;
+    let entity = first_stream(CRM, &c.id);
+    let job = tokio::spawn({
+        let ledger = w.ledger.clone();
+        async move { ledger.work_entity(entity).await }
+    });
+    let created = paused.applied().await.expect("the create was sent");
+    w.erp.user_delete(CUSTOMERS, &created.id);
+    assert_eq!(w.deliver(ERP).await.len(), 2);
+    w.work(first_stream(ERP, &created.id)).await;
+
+    paused.release();
+    job.await.expect("job").expect("job result");
+    w.settle().await;
+
+    assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (0, 0), "on_delete = propagate");
+    assert!(w.state(entity).await.links.is_empty());
+    assert_eq!(crate::invariants::problems(&w).await, Vec::<String>::new());
+}
+
 both!(
+    a_created_record_deleted_before_the_post_answered_is_handled_as_deleted,
     the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_in_the_crm,
     the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_echo,
     an_echo_delivered_twice_still_creates_nothing_in_the_crm,

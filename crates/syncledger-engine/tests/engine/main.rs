@@ -17,3 +17,4 @@ mod g9_ordering;
 mod invariants;
 mod failures;
 mod webhooks;
+mod sim;

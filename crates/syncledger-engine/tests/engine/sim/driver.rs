@@ -1,0 +1,327 @@
+//! The simulation driver: from one seed, a run of steps that a busy, unreliable world could
+//! produce. Users edit both systems; webhooks arrive late, twice, batched or out of order; work
+//! runs on a random due entity; writes fail, lose their answers, or kill the process mid-call.
+//!
+//! Every choice comes from one `StdRng` seeded with the run's seed, and everything the ledger
+//! sees is deterministic too (logical webhook clocks, sequential record ids, entity ids derived
+//! from records, no retry jitter), so a seed replays the same run. Each step appends a line to
+//! the trace that a failing run prints.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use syncledger_connector::{Fault, Op, Webhook};
+use syncledger_core::config::OnDelete;
+use syncledger_core::events::SyncEvent;
+use uuid::Uuid;
+
+use crate::faulty::Crash;
+use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, ERP, World, settings};
+
+const NAMES: [&str; 5] = ["Ada", "Grace", "Alan", "Edsger", "Barbara"];
+const PHONES: [&str; 4] = ["111", "222", "333", "444"];
+/// Transient faults a run may inject per system and operation: below the retry budget, so no
+/// write is dead-lettered (a dead letter waits for a person and is checked as a problem).
+const FAULT_BUDGET: u32 = 3;
+
+pub type Trace = Arc<Mutex<Vec<String>>>;
+
+pub struct Sim {
+    pub w: World,
+    rng: StdRng,
+    trace: Trace,
+    /// Taken from the systems' outboxes, not yet delivered.
+    undelivered: Vec<(&'static str, Webhook)>,
+    delivered: Vec<(&'static str, Webhook)>,
+    next_email: u32,
+    faults: BTreeMap<(&'static str, u8), u32>,
+    pub engine_errors: Vec<String>,
+}
+
+impl Sim {
+    pub async fn new(seed: u64, trace: Trace) -> Sim {
+        let mut settings = settings("process-1");
+        settings.max_attempts = FAULT_BUDGET + 2;
+        let w = World::with(Db::sqlite(), OnDelete::Propagate, settings).await;
+        Sim {
+            w,
+            rng: StdRng::seed_from_u64(seed),
+            trace,
+            undelivered: Vec::new(),
+            delivered: Vec::new(),
+            next_email: 0,
+            faults: BTreeMap::new(),
+            engine_errors: Vec::new(),
+        }
+    }
+
+    fn note(&self, line: String) {
+        self.trace.lock().expect("trace").push(line);
+    }
+
+    /// Runs 30 to 60 random steps.
+    pub async fn run(&mut self) {
+        let steps = self.rng.random_range(30..=60);
+        for step in 0..steps {
+            let roll = self.rng.random_range(0..100);
+            let line = match roll {
+                0..30 => self.user_op(),
+                30..60 => self.deliver_some().await,
+                60..85 => self.work_one().await,
+                85..92 => self.inject_fault(),
+                92..97 => self.arm_crash(),
+                _ => {
+                    self.w.restart().await;
+                    "restart".to_string()
+                }
+            };
+            self.note(format!("{step:>3}: {line}"));
+        }
+    }
+
+    // ----- users -----
+
+    fn user_op(&mut self) -> String {
+        let system = if self.rng.random_bool(0.5) { CRM } else { ERP };
+        let collection = if system == CRM { CONTACTS } else { CUSTOMERS };
+        let sim = self.w.sim(system).clone();
+        let records = sim.records(collection);
+        let roll = self.rng.random_range(0..100);
+        if records.is_empty() || roll < 35 {
+            let fields = self.new_record(system);
+            let created = sim.user_create(collection, fields.clone());
+            return format!("{system} user creates {} {fields}", created.id);
+        }
+        let target = records.choose(&mut self.rng).expect("a record").id.clone();
+        if roll < 88 {
+            let patch = self.patch(system);
+            sim.user_update(collection, &target, patch.clone());
+            format!("{system} user updates {target} {patch}")
+        } else {
+            sim.user_delete(collection, &target);
+            format!("{system} user deletes {target}")
+        }
+    }
+
+    fn email(&mut self) -> Value {
+        if self.rng.random_bool(0.25) {
+            return Value::Null;
+        }
+        self.next_email += 1;
+        json!(format!("p{}@example.com", self.next_email))
+    }
+
+    fn phones(&mut self) -> Vec<&'static str> {
+        let n = self.rng.random_range(0..=2);
+        (0..n).map(|_| *PHONES.choose(&mut self.rng).expect("a phone")).collect()
+    }
+
+    fn new_record(&mut self, system: &str) -> Value {
+        let name = *NAMES.choose(&mut self.rng).expect("a name");
+        let email = self.email();
+        let mut fields = if system == CRM {
+            json!({"full_name": name, "email": email})
+        } else {
+            json!({"name": name, "email_address": email, "phones": self.phones()})
+        };
+        if system == CRM && self.rng.random_bool(0.5) {
+            fields["phone"] = json!(*PHONES.choose(&mut self.rng).expect("a phone"));
+        }
+        strip_nulls(fields)
+    }
+
+    fn patch(&mut self, system: &str) -> Value {
+        let name = *NAMES.choose(&mut self.rng).expect("a name");
+        match (system, self.rng.random_range(0..3)) {
+            (CRM, 0) => json!({"full_name": name}),
+            (CRM, 1) => json!({"phone": self.phones().first()}),
+            (CRM, _) => json!({"email": self.email()}),
+            (_, 0) => json!({"name": name}),
+            (_, 1) => json!({"phones": self.phones()}),
+            (_, _) => json!({"email_address": self.email()}),
+        }
+    }
+
+    // ----- webhooks -----
+
+    fn take_outboxes(&mut self) {
+        for system in [CRM, ERP] {
+            let drained = self.w.sim(system).drain_webhooks();
+            self.undelivered.extend(drained.into_iter().map(|w| (system, w)));
+        }
+    }
+
+    async fn deliver_some(&mut self) -> String {
+        self.take_outboxes();
+        let roll = self.rng.random_range(0..100);
+        if roll < 8 && !self.delivered.is_empty() {
+            let (system, again) = self.delivered.choose(&mut self.rng).expect("a webhook").clone();
+            self.w.ingest(system, std::slice::from_ref(&again)).await;
+            return format!("redeliver {system} {}", describe(&again));
+        }
+        if self.undelivered.is_empty() {
+            return "deliver: nothing to deliver".into();
+        }
+        let system = self.undelivered.choose(&mut self.rng).expect("a webhook").0;
+        let of_system: Vec<usize> = (0..self.undelivered.len()).filter(|i| self.undelivered[*i].0 == system).collect();
+        let picked: Vec<usize> = match roll {
+            // In order: the oldest webhook of a system.
+            0..60 => vec![of_system[0]],
+            // Out of order: any of them.
+            60..88 => vec![*of_system.choose(&mut self.rng).expect("one")],
+            // A batch of up to three, in outbox order.
+            _ => of_system.iter().take(self.rng.random_range(1..=3)).copied().collect(),
+        };
+        let batch: Vec<Webhook> = picked.iter().map(|i| self.undelivered[*i].1.clone()).collect();
+        for i in picked.iter().rev() {
+            let taken = self.undelivered.remove(*i);
+            self.delivered.push(taken);
+        }
+        self.w.ingest(system, &batch).await;
+        let names: Vec<String> = batch.iter().map(describe).collect();
+        format!("deliver {system} [{}]", names.join(", "))
+    }
+
+    /// Delivers everything taken or waiting, in order.
+    pub async fn deliver_all(&mut self) -> usize {
+        self.take_outboxes();
+        let all = std::mem::take(&mut self.undelivered);
+        for (system, w) in &all {
+            self.w.ingest(system, std::slice::from_ref(w)).await;
+        }
+        let n = all.len();
+        self.delivered.extend(all);
+        n
+    }
+
+    // ----- work -----
+
+    pub async fn due(&self) -> Vec<Uuid> {
+        let mut due = self.w.ledger.due_entities().await.expect("due entities");
+        due.sort();
+        due
+    }
+
+    async fn work_one(&mut self) -> String {
+        let due = self.due().await;
+        let Some(entity) = due.choose(&mut self.rng).copied() else {
+            return "work: nothing due".into();
+        };
+        self.work(entity).await
+    }
+
+    /// Works one entity; if an armed crash goes off, the job dies with the process, which restarts.
+    pub async fn work(&mut self, entity: Uuid) -> String {
+        let before = self.w.state(entity).await.version;
+        let ledger = self.w.ledger.clone();
+        let mut errors = Vec::new();
+        let crashed = tokio::select! {
+            biased;
+            () = self.w.crm_conn.crashed() => Some(CRM),
+            () = self.w.erp_conn.crashed() => Some(ERP),
+            done = ledger.work_entity(entity) => {
+                done.err().map(|e| format!("entity {entity}: {e}")).into_iter().for_each(|e| errors.push(e));
+                None
+            }
+        };
+        self.engine_errors.append(&mut errors);
+        let appended = self.appended_since(entity, before).await;
+        match crashed {
+            Some(system) => {
+                self.w.restart().await;
+                format!("work {} -> {appended} -> CRASH in a write to {system}, restart", short(entity))
+            }
+            None => format!("work {} -> {appended}", short(entity)),
+        }
+    }
+
+    async fn appended_since(&self, entity: Uuid, version: u64) -> String {
+        let events = self.w.store().read_stream(entity, version + 1, i64::MAX).await.expect("stream");
+        let names: Vec<String> = events.iter().filter_map(|e| SyncEvent::from_recorded(e).ok()).map(|e| summary(&e)).collect();
+        names.join(" ")
+    }
+
+    // ----- faults -----
+
+    fn inject_fault(&mut self) -> String {
+        let system = if self.rng.random_bool(0.5) { CRM } else { ERP };
+        let op = *[Op::Create, Op::Update, Op::Delete].choose(&mut self.rng).expect("an op");
+        let used = self.faults.entry((system, op as u8)).or_default();
+        if *used >= FAULT_BUDGET {
+            return format!("fault: {system} {op:?} budget spent");
+        }
+        *used += 1;
+        let fault = match self.rng.random_range(0..4) {
+            0 => Fault::Status(500, "internal error".into()),
+            1 => Fault::Status(503, "unavailable".into()),
+            2 => Fault::RetryAfter(0),
+            _ => Fault::LostResponse,
+        };
+        let line = format!("fault: next {system} {op:?} meets {fault:?}");
+        self.w.sim(system).fail_next(op, fault);
+        line
+    }
+
+    fn arm_crash(&mut self) -> String {
+        let system = if self.rng.random_bool(0.5) { CRM } else { ERP };
+        let how = if self.rng.random_bool(0.5) { Crash::AfterApply } else { Crash::BeforeCall };
+        let conn = if system == CRM { &self.w.crm_conn } else { &self.w.erp_conn };
+        conn.crash_next_write(how);
+        format!("crash armed: next {system} write, {how:?}")
+    }
+
+    /// Changes have stopped: deliver everything and work until nothing is due, repeatedly (a
+    /// write makes a webhook, which makes work).
+    pub async fn quiesce(&mut self) -> Result<(), String> {
+        for round in 0..40 {
+            let delivered = self.deliver_all().await;
+            let due = self.due().await;
+            if delivered == 0 && due.is_empty() {
+                self.note(format!("quiet after {round} rounds"));
+                return Ok(());
+            }
+            for entity in due {
+                let line = self.work(entity).await;
+                self.note(format!("  q{round}: {line}"));
+            }
+        }
+        Err("still busy after 40 rounds of delivering and working".into())
+    }
+
+    pub fn disarm(&self) {
+        self.w.crm_conn.disarm();
+        self.w.erp_conn.disarm();
+    }
+}
+
+fn strip_nulls(mut fields: Value) -> Value {
+    if let Value::Object(map) = &mut fields {
+        map.retain(|_, v| !v.is_null());
+    }
+    fields
+}
+
+fn describe(w: &Webhook) -> String {
+    format!("{} {:?} {}", w.event_id, w.action, w.record_id)
+}
+
+fn short(id: Uuid) -> String {
+    id.to_string()[..8].to_string()
+}
+
+/// One event in a trace line: its type, and what a reader needs to follow the run.
+fn summary(event: &SyncEvent) -> String {
+    match event {
+        SyncEvent::DecisionMade(d) => format!("{}({}->{})", d.kind.as_str(), d.source_system, d.target_system),
+        SyncEvent::WriteSucceeded(s) => format!("ok({} {})", s.target_system, s.record_id),
+        SyncEvent::WriteFailed(f) => format!("failed({} {:?} retry={})", f.target_system, f.status, f.will_retry),
+        SyncEvent::RecordLinked(l) => format!("link({} {})", l.system, l.record_id),
+        SyncEvent::RecordUnlinked(l) => format!("unlink({} {})", l.system, l.record_id),
+        SyncEvent::RedirectedTo(r) => format!("redirect({})", short(r.entity_id)),
+        other => other.event_type().to_string(),
+    }
+}

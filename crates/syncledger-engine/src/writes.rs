@@ -15,8 +15,8 @@ use syncledger_connector::{Connector, ConnectorError, Record};
 use syncledger_core::decide::{Outcome, request_id};
 use syncledger_core::entity::{EntityState, PendingWrite, Trigger};
 use syncledger_core::events::{
-    DeadLettered, DecisionKind, DecisionMade, RecordLinked, RecordUnlinked, Resolution, SyncEvent,
-    WriteFailed, WriteOp, WriteRequested, WriteSucceeded,
+    DeadLettered, DecisionKind, DecisionMade, RecordLinked, RecordUnlinked, Resolution, ResyncRequested,
+    SyncEvent, WriteFailed, WriteOp, WriteRequested, WriteSucceeded, entity_id_for_record,
 };
 use syncledger_core::log::{ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::{match_fingerprint, to_canonical, write_body};
@@ -144,7 +144,8 @@ impl Ledger {
             if !state.pending_writes.contains_key(&write.request_id) {
                 return Ok(()); // another worker recorded it
             }
-            let events = self.outcome_events(&state, write, attempt, &result);
+            let mut events = self.outcome_events(&state, write, attempt, &result);
+            events.extend(self.announced_before_link(&state, write, &result).await?);
             let meta = self.meta(&state, correlation, Some(state.pending_writes[&write.request_id].requested_event_id));
             let append = StreamAppend { stream_id: entity_id, expected: ExpectedVersion::Exact(state.version), events: chain(events, &meta) };
             match self.store().append(vec![append]).await {
@@ -153,6 +154,24 @@ impl Ledger {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// A record the sync just created may have announced changes (even its deletion) before
+    /// the link existed: those webhooks landed in its own first-seen stream, which did not know
+    /// the record. A resync here fetches it again where it belongs.
+    async fn announced_before_link(&self, state: &EntityState, write: &WriteRequested, result: &Result<(Record, Resolution), ConnectorError>) -> Result<Option<SyncEvent>, EngineError> {
+        let Ok((record, _)) = result else { return Ok(None) };
+        let linked = state.links.get(&write.target_system).is_some_and(|l| l.record_id == record.id);
+        if write.op != WriteOp::Create || linked {
+            return Ok(None);
+        }
+        let entity_type = state.entity_type.as_deref().unwrap_or_default();
+        let first_seen = entity_id_for_record(&state.tenant, entity_type, &write.target_system, &record.id);
+        if self.store().stream_version(first_seen).await? == 0 {
+            return Ok(None);
+        }
+        let (system, record_id) = (write.target_system.clone(), record.id.clone());
+        Ok(Some(SyncEvent::ResyncRequested(ResyncRequested { by: "sync (webhooks before the link)".into(), system, record_id })))
     }
 
     fn outcome_events(&self, state: &EntityState, write: &WriteRequested, attempt: u32, result: &Result<(Record, Resolution), ConnectorError>) -> Vec<SyncEvent> {

@@ -1,6 +1,5 @@
-//! The ledger's connector to a simulated system, with the two misbehaviours the system itself
-//! cannot script: the *caller* dying in the middle of a write, and a read that returns an older
-//! version of a record.
+//! The ledger's connector to a simulated system, with the misbehaviour the system itself cannot
+//! script: the *caller* dying in the middle of a write.
 //!
 //! A crash is armed for the next write (create, update or delete). When that write comes, the
 //! connector either applies it and then never answers (`AfterApply`: the process died while the
@@ -26,13 +25,12 @@ pub enum Crash {
 pub struct FaultyConnector {
     inner: Arc<SimSystem>,
     crash: Mutex<Option<Crash>>,
-    stale: Mutex<Vec<Record>>,
     crashed: Arc<Notify>,
 }
 
 impl FaultyConnector {
     pub fn new(inner: Arc<SimSystem>) -> Self {
-        FaultyConnector { inner, crash: Mutex::new(None), stale: Mutex::new(Vec::new()), crashed: Arc::new(Notify::new()) }
+        FaultyConnector { inner, crash: Mutex::new(None), crashed: Arc::new(Notify::new()) }
     }
 
     /// The next write through this connector crashes its caller.
@@ -42,11 +40,6 @@ impl FaultyConnector {
 
     pub fn disarm(&self) -> Option<Crash> {
         self.crash.lock().expect("crash slot").take()
-    }
-
-    /// The next GET of `record.id` answers this (older) version instead of the current one.
-    pub fn stale_next_get(&self, record: Record) {
-        self.stale.lock().expect("stale reads").push(record);
     }
 
     /// Resolves when an armed crash has happened (at once if it happened before the call).
@@ -67,16 +60,7 @@ impl FaultyConnector {
 
 impl Connector for FaultyConnector {
     fn get<'a>(&'a self, collection: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
-        Box::pin(async move {
-            let stale = {
-                let mut stale = self.stale.lock().expect("stale reads");
-                stale.iter().position(|r| r.id == id).map(|i| stale.remove(i))
-            };
-            match stale {
-                Some(old) => Ok(Some(old)),
-                None => self.inner.get(collection, id).await,
-            }
-        })
+        self.inner.get(collection, id)
     }
 
     fn create<'a>(&'a self, collection: &'a str, body: &'a Value, key: &'a str) -> BoxFuture<'a, Result<Record, ConnectorError>> {

@@ -136,7 +136,7 @@ pub struct World {
     pub config: Arc<Config>,
     pub crm: Arc<SimSystem>,
     pub erp: Arc<SimSystem>,
-    /// The ledger's way to each system: the system itself, plus scripted crashes and stale reads.
+    /// The ledger's way to each system: the system itself, plus scripted crashes.
     pub crm_conn: Arc<FaultyConnector>,
     pub erp_conn: Arc<FaultyConnector>,
     pub ledger: Ledger,

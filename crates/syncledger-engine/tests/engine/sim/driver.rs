@@ -13,17 +13,14 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
 use syncledger_connector::{Fault, Op, Webhook};
 use syncledger_core::config::OnDelete;
 use syncledger_core::events::SyncEvent;
 use uuid::Uuid;
 
 use crate::faulty::Crash;
-use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, ERP, World, settings};
+use crate::harness::{CRM, Db, ERP, World, settings};
 
-const NAMES: [&str; 5] = ["Ada", "Grace", "Alan", "Edsger", "Barbara"];
-const PHONES: [&str; 4] = ["111", "222", "333", "444"];
 /// Transient faults a run may inject per system and operation: below the retry budget, so no
 /// write is dead-lettered (a dead letter waits for a person and is checked as a problem).
 const FAULT_BUDGET: u32 = 3;
@@ -32,21 +29,23 @@ pub type Trace = Arc<Mutex<Vec<String>>>;
 
 pub struct Sim {
     pub w: World,
-    rng: StdRng,
+    pub(super) rng: StdRng,
     trace: Trace,
     /// Taken from the systems' outboxes, not yet delivered.
     undelivered: Vec<(&'static str, Webhook)>,
     delivered: Vec<(&'static str, Webhook)>,
-    next_email: u32,
+    pub(super) next_email: u32,
     faults: BTreeMap<(&'static str, u8), u32>,
     pub engine_errors: Vec<String>,
+    /// Processes started beside the main one (by overlapping jobs), for their owner names.
+    pub(super) others: u32,
 }
 
 impl Sim {
-    pub async fn new(seed: u64, trace: Trace) -> Sim {
+    pub async fn new(seed: u64, on_delete: OnDelete, trace: Trace) -> Sim {
         let mut settings = settings("process-1");
         settings.max_attempts = FAULT_BUDGET + 2;
-        let w = World::with(Db::sqlite(), OnDelete::Propagate, settings).await;
+        let w = World::with(Db::sqlite(), on_delete, settings).await;
         Sim {
             w,
             rng: StdRng::seed_from_u64(seed),
@@ -56,10 +55,11 @@ impl Sim {
             next_email: 0,
             faults: BTreeMap::new(),
             engine_errors: Vec::new(),
+            others: 0,
         }
     }
 
-    fn note(&self, line: String) {
+    pub(super) fn note(&self, line: String) {
         self.trace.lock().expect("trace").push(line);
     }
 
@@ -69,10 +69,11 @@ impl Sim {
         for step in 0..steps {
             let roll = self.rng.random_range(0..100);
             let line = match roll {
-                0..30 => self.user_op(),
-                30..60 => self.deliver_some().await,
-                60..85 => self.work_one().await,
-                85..92 => self.inject_fault(),
+                0..28 => self.user_op(),
+                28..56 => self.deliver_some().await,
+                56..78 => self.work_one().await,
+                78..86 => self.overlap().await,
+                86..92 => self.inject_fault(),
                 92..97 => self.arm_crash(),
                 _ => {
                     self.w.restart().await;
@@ -80,69 +81,6 @@ impl Sim {
                 }
             };
             self.note(format!("{step:>3}: {line}"));
-        }
-    }
-
-    // ----- users -----
-
-    fn user_op(&mut self) -> String {
-        let system = if self.rng.random_bool(0.5) { CRM } else { ERP };
-        let collection = if system == CRM { CONTACTS } else { CUSTOMERS };
-        let sim = self.w.sim(system).clone();
-        let records = sim.records(collection);
-        let roll = self.rng.random_range(0..100);
-        if records.is_empty() || roll < 35 {
-            let fields = self.new_record(system);
-            let created = sim.user_create(collection, fields.clone());
-            return format!("{system} user creates {} {fields}", created.id);
-        }
-        let target = records.choose(&mut self.rng).expect("a record").id.clone();
-        if roll < 88 {
-            let patch = self.patch(system);
-            sim.user_update(collection, &target, patch.clone());
-            format!("{system} user updates {target} {patch}")
-        } else {
-            sim.user_delete(collection, &target);
-            format!("{system} user deletes {target}")
-        }
-    }
-
-    fn email(&mut self) -> Value {
-        if self.rng.random_bool(0.25) {
-            return Value::Null;
-        }
-        self.next_email += 1;
-        json!(format!("p{}@example.com", self.next_email))
-    }
-
-    fn phones(&mut self) -> Vec<&'static str> {
-        let n = self.rng.random_range(0..=2);
-        (0..n).map(|_| *PHONES.choose(&mut self.rng).expect("a phone")).collect()
-    }
-
-    fn new_record(&mut self, system: &str) -> Value {
-        let name = *NAMES.choose(&mut self.rng).expect("a name");
-        let email = self.email();
-        let mut fields = if system == CRM {
-            json!({"full_name": name, "email": email})
-        } else {
-            json!({"name": name, "email_address": email, "phones": self.phones()})
-        };
-        if system == CRM && self.rng.random_bool(0.5) {
-            fields["phone"] = json!(*PHONES.choose(&mut self.rng).expect("a phone"));
-        }
-        strip_nulls(fields)
-    }
-
-    fn patch(&mut self, system: &str) -> Value {
-        let name = *NAMES.choose(&mut self.rng).expect("a name");
-        match (system, self.rng.random_range(0..3)) {
-            (CRM, 0) => json!({"full_name": name}),
-            (CRM, 1) => json!({"phone": self.phones().first()}),
-            (CRM, _) => json!({"email": self.email()}),
-            (_, 0) => json!({"name": name}),
-            (_, 1) => json!({"phones": self.phones()}),
-            (_, _) => json!({"email_address": self.email()}),
         }
     }
 
@@ -155,7 +93,7 @@ impl Sim {
         }
     }
 
-    async fn deliver_some(&mut self) -> String {
+    pub(super) async fn deliver_some(&mut self) -> String {
         self.take_outboxes();
         let roll = self.rng.random_range(0..100);
         if roll < 8 && !self.delivered.is_empty() {
@@ -206,7 +144,7 @@ impl Sim {
         due
     }
 
-    async fn work_one(&mut self) -> String {
+    pub(super) async fn work_one(&mut self) -> String {
         let due = self.due().await;
         let Some(entity) = due.choose(&mut self.rng).copied() else {
             return "work: nothing due".into();
@@ -239,7 +177,7 @@ impl Sim {
         }
     }
 
-    async fn appended_since(&self, entity: Uuid, version: u64) -> String {
+    pub(super) async fn appended_since(&self, entity: Uuid, version: u64) -> String {
         let events = self.w.store().read_stream(entity, version + 1, i64::MAX).await.expect("stream");
         let names: Vec<String> = events.iter().filter_map(|e| SyncEvent::from_recorded(e).ok()).map(|e| summary(&e)).collect();
         names.join(" ")
@@ -298,18 +236,11 @@ impl Sim {
     }
 }
 
-fn strip_nulls(mut fields: Value) -> Value {
-    if let Value::Object(map) = &mut fields {
-        map.retain(|_, v| !v.is_null());
-    }
-    fields
-}
-
 fn describe(w: &Webhook) -> String {
     format!("{} {:?} {}", w.event_id, w.action, w.record_id)
 }
 
-fn short(id: Uuid) -> String {
+pub(super) fn short(id: Uuid) -> String {
     id.to_string()[..8].to_string()
 }
 

@@ -6,11 +6,14 @@
 //! `SIM_SEEDS=<n>` runs seeds `0..n` instead of the default.
 
 mod driver;
+mod overlap;
+mod users;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use syncledger_core::config::OnDelete;
 use syncledger_connector::Record;
 
 use crate::harness::{CONTACTS, CUSTOMERS};
@@ -25,8 +28,8 @@ struct Run {
     records: Vec<Record>,
 }
 
-async fn run_seed(seed: u64, trace: Trace) -> Run {
-    let mut sim = Sim::new(seed, trace.clone()).await;
+async fn run_seed(seed: u64, on_delete: OnDelete, trace: Trace) -> Run {
+    let mut sim = Sim::new(seed, on_delete, trace.clone()).await;
     sim.run().await;
     let mut problems: Vec<String> = sim.quiesce().await.err().into_iter().collect();
     sim.disarm();
@@ -39,9 +42,9 @@ async fn run_seed(seed: u64, trace: Trace) -> Run {
 }
 
 /// Runs one seed, turning a panic into a problem so the trace is still printed.
-async fn checked(seed: u64) -> (Run, Vec<String>) {
+async fn checked(seed: u64, on_delete: OnDelete) -> (Run, Vec<String>) {
     let trace: Trace = Arc::default();
-    let run = match AssertUnwindSafe(run_seed(seed, trace.clone())).catch_unwind().await {
+    let run = match AssertUnwindSafe(run_seed(seed, on_delete, trace.clone())).catch_unwind().await {
         Ok(run) => run,
         Err(panic) => {
             let message = panic
@@ -56,22 +59,33 @@ async fn checked(seed: u64) -> (Run, Vec<String>) {
     (run, lines)
 }
 
-fn seeds() -> Vec<u64> {
+fn seeds(default: u64) -> Vec<u64> {
     if let Ok(seed) = std::env::var("SIM_SEED") {
         return vec![seed.trim().parse().expect("SIM_SEED is a number")];
     }
-    let n = std::env::var("SIM_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_SEEDS);
+    let n = std::env::var("SIM_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(default);
     (0..n).collect()
 }
 
 #[tokio::test]
 async fn sim_seeded_runs_converge_without_duplicates_or_ping_pong() {
+    simulate(OnDelete::Propagate, DEFAULT_SEEDS).await
+}
+
+/// The same with `on_delete = unlink`, where a deleted record's twin stays and may be synced
+/// back into a new record later.
+#[tokio::test]
+async fn sim_seeded_runs_with_unlink_converge_without_duplicates_or_ping_pong() {
+    simulate(OnDelete::Unlink, DEFAULT_SEEDS / 2).await
+}
+
+async fn simulate(on_delete: OnDelete, default_seeds: u64) {
     let replaying = std::env::var("SIM_SEED").is_ok();
     let mut failed = Vec::new();
-    for seed in seeds() {
-        let (run, trace) = checked(seed).await;
+    for seed in seeds(default_seeds) {
+        let (run, trace) = checked(seed, on_delete).await;
         if !run.problems.is_empty() || replaying {
-            eprintln!("=== seed {seed}: {} problem(s)", run.problems.len());
+            eprintln!("=== seed {seed} ({on_delete:?}): {} problem(s)", run.problems.len());
             for p in &run.problems {
                 eprintln!("  ! {p}");
             }
@@ -86,7 +100,7 @@ async fn sim_seeded_runs_converge_without_duplicates_or_ping_pong() {
     }
     assert!(
         failed.is_empty(),
-        "the simulation failed for seeds {failed:?}; replay one with \
+        "the simulation ({on_delete:?}) failed for seeds {failed:?}; replay one with \
          SIM_SEED=<seed> cargo test -p syncledger-engine sim_ -- --nocapture"
     );
 }
@@ -96,8 +110,8 @@ async fn sim_seeded_runs_converge_without_duplicates_or_ping_pong() {
 #[tokio::test]
 async fn sim_the_same_seed_replays_the_same_run() {
     let seed = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
-    let (first, first_trace) = checked(seed).await;
-    let (second, second_trace) = checked(seed).await;
+    let (first, first_trace) = checked(seed, OnDelete::Propagate).await;
+    let (second, second_trace) = checked(seed, OnDelete::Propagate).await;
     assert!(first_trace.len() > 30, "a run has at least 30 steps");
     assert_eq!(first_trace, second_trace);
     assert_eq!(first.records, second.records);

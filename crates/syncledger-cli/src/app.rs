@@ -63,12 +63,15 @@ pub struct Running {
     pub ledger: Ledger,
     pub shutdown: CancellationToken,
     pub tasks: Vec<JoinHandle<()>>,
+    /// The initial sync, which a stop cuts short (it can wait minutes on a slow system).
+    pub initial_sync: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops taking webhooks, lets work in flight finish, and waits for every task.
     pub async fn stop(self) {
         self.shutdown.cancel();
+        self.initial_sync.abort();
         for task in self.tasks {
             let _ = task.await;
         }
@@ -94,7 +97,7 @@ pub async fn start(config: Config, connectors: Arc<dyn Connectors>, listener: Tc
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     }));
-    tasks.push(tokio::spawn(initial_sync(ledger.clone(), connectors.clone())));
+    let initial_sync = tokio::spawn(initial_sync(ledger.clone(), connectors.clone()));
     let (workers, stop) = (ledger.clone(), shutdown.clone());
     tasks.push(tokio::spawn(async move { workers.run_workers(stop).await }));
     let stop = shutdown.clone();
@@ -103,7 +106,7 @@ pub async fn start(config: Config, connectors: Arc<dyn Connectors>, listener: Tc
             tracing::error!(error = %e, "catch-up projections stopped");
         }
     }));
-    Ok(Running { addr, ledger, shutdown, tasks })
+    Ok(Running { addr, ledger, shutdown, tasks, initial_sync })
 }
 
 /// `syncledger serve`: runs until SIGTERM or Ctrl-C, then drains.

@@ -1,0 +1,205 @@
+//! End-to-end sync throughput: webhooks in, fetch, decide, write, echoes back, queue empty.
+//!
+//! Two in-process simulated systems (optionally slowed by a fixed latency per call), a SQLite (or
+//! PostgreSQL) store, the real engine with its worker pool. N contacts are created in the CRM; a
+//! change counts as synced when its ERP customer exists and every echo has been settled (the
+//! pending queue is empty and no webhook is left). Prints changes per second and the peak RSS.
+//!
+//! cargo bench -p syncledger-cli --bench sync -- [--changes N] [--latency-ms L] [--workers W]
+//!   [--database-url URL]   (defaults: 5000 changes, 0 ms, 8 workers, a temporary SQLite file)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use syncledger_connector::sim::SimSystem;
+use syncledger_connector::{BoxFuture, Connector, ConnectorError, Page, Record, sign};
+use syncledger_core::config::Config;
+use syncledger_core::projections::pending_queue;
+use syncledger_engine::{Connectors, EngineSettings, Ledger};
+use tokio_util::sync::CancellationToken;
+
+/// A simulated system that takes `latency` to answer every call.
+struct Slow {
+    sim: Arc<SimSystem>,
+    latency: Duration,
+}
+
+impl Slow {
+    async fn pause(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+}
+
+impl Connector for Slow {
+    fn get<'a>(&'a self, c: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
+        Box::pin(async move {
+            self.pause().await;
+            self.sim.get(c, id).await
+        })
+    }
+    fn create<'a>(&'a self, c: &'a str, body: &'a Value, key: &'a str) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+        Box::pin(async move {
+            self.pause().await;
+            self.sim.create(c, body, key).await
+        })
+    }
+    fn update<'a>(&'a self, c: &'a str, id: &'a str, patch: &'a Value) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+        Box::pin(async move {
+            self.pause().await;
+            self.sim.update(c, id, patch).await
+        })
+    }
+    fn delete<'a>(&'a self, c: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        Box::pin(async move {
+            self.pause().await;
+            self.sim.delete(c, id).await
+        })
+    }
+    fn list<'a>(&'a self, c: &'a str, limit: u32, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, ConnectorError>> {
+        Box::pin(async move {
+            self.pause().await;
+            self.sim.list(c, limit, cursor).await
+        })
+    }
+}
+
+struct Pair {
+    crm: Arc<Slow>,
+    erp: Arc<Slow>,
+}
+
+impl Connectors for Pair {
+    fn get(&self, _tenant: &str, system: &str) -> Option<Arc<dyn Connector>> {
+        match system {
+            "crm" => Some(self.crm.clone()),
+            "erp" => Some(self.erp.clone()),
+            _ => None,
+        }
+    }
+}
+
+const CONFIG: &str = r#"
+[server]
+admin_token = "bench-admin"
+[[tenants]]
+id = "acme"
+api_token = "bench-acme"
+[tenants.systems.crm]
+base_url = "http://127.0.0.1:1"
+webhook_secret = "crm-secret"
+[tenants.systems.erp]
+base_url = "http://127.0.0.1:2"
+webhook_secret = "erp-secret"
+[[entities]]
+name = "customer"
+match_keys = ["email"]
+[entities.systems.crm]
+collection = "contacts"
+fields = { name = "full_name", email = "email", phone = "phone" }
+[entities.systems.erp]
+collection = "customers"
+fields = { name = "name", email = "email_address", phone = "phones[0]" }
+"#;
+
+struct Args {
+    changes: usize,
+    latency: Duration,
+    workers: usize,
+    database_url: Option<String>,
+}
+
+fn args() -> Args {
+    let mut a = Args { changes: 5000, latency: Duration::ZERO, workers: 8, database_url: None };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        let value = argv.get(i + 1).cloned().unwrap_or_default();
+        match argv[i].as_str() {
+            "--changes" => a.changes = value.parse().expect("--changes N"),
+            "--latency-ms" => a.latency = Duration::from_millis(value.parse().expect("--latency-ms L")),
+            "--workers" => a.workers = value.parse().expect("--workers W"),
+            "--database-url" => a.database_url = Some(value),
+            _ => {
+                i += 1;
+                continue; // cargo bench passes --bench
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+async fn deliver(ledger: &Ledger, sim: &SimSystem, system: &str, secret: &str) -> usize {
+    let batch = sim.drain_webhooks();
+    for chunk in batch.chunks(100) {
+        let body = serde_json::to_vec(chunk).expect("webhooks serialize");
+        let signature = sign(secret.as_bytes(), &body);
+        ledger.ingest("acme", system, &body, Some(&signature)).await.expect("webhook accepted");
+    }
+    batch.len()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = args();
+    let dir = tempfile::tempdir()?;
+    let url = a.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let store = syncledger_cli::app::open_store(&url, 600).await?;
+    let config = Arc::new(Config::from_toml_str(CONFIG, std::iter::empty())?);
+    let crm = Arc::new(SimSystem::new("c"));
+    let erp = Arc::new(SimSystem::new("E"));
+    let pair = Pair {
+        crm: Arc::new(Slow { sim: crm.clone(), latency: a.latency }),
+        erp: Arc::new(Slow { sim: erp.clone(), latency: a.latency }),
+    };
+    let settings = EngineSettings { workers: a.workers, poll_interval: Duration::from_millis(20), ..Default::default() };
+    let ledger = Ledger::new(store.clone(), config, Arc::new(pair), settings);
+    for i in 0..a.changes {
+        crm.user_create("contacts", json!({"full_name": format!("Customer {i}"), "email": format!("c{i}@example.com")}));
+    }
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let workers = tokio::spawn({
+        let (ledger, stop) = (ledger.clone(), stop.clone());
+        async move { ledger.run_workers(stop).await }
+    });
+    loop {
+        let delivered = deliver(&ledger, &crm, "crm", "crm-secret").await + deliver(&ledger, &erp, "erp", "erp-secret").await;
+        let depth = store.count_rows(pending_queue::NAME, None, None).await?;
+        if delivered == 0 && depth == 0 && erp.count("customers") == a.changes {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
+    stop.cancel();
+    workers.await?;
+    assert_eq!(crm.count("contacts"), a.changes, "no duplicate came back to the CRM");
+    let head = store.head().await?;
+    println!(
+        "backend={} changes={} latency_ms={} workers={} elapsed_s={:.2} changes_per_s={:.0} events={} peak_rss_mib={:.0}",
+        store.backend_name(),
+        a.changes,
+        a.latency.as_millis(),
+        a.workers,
+        elapsed.as_secs_f64(),
+        a.changes as f64 / elapsed.as_secs_f64(),
+        head.0,
+        peak_rss_mib()
+    );
+    Ok(())
+}

@@ -21,8 +21,7 @@ use crate::events::{
 };
 use crate::log::RecordedEvent;
 
-/// Values longer than this are cut: a line must stay a line.
-const MAX_VALUE_CHARS: usize = 60;
+use words::{a, assignments, changes, decision, short, singular, value};
 
 /// One line per event of `events` (one entity's stream, in sequence order), in the same order.
 pub fn explain_stream(entity_type: &str, events: &[RecordedEvent]) -> Vec<String> {
@@ -117,7 +116,7 @@ impl<'a> Story<'a> {
                 self.known.insert(e.system, e.fields);
                 format!("fetched {record}: {what}")
             }
-            SyncEvent::DecisionMade(e) => self.decision(&e),
+            SyncEvent::DecisionMade(e) => decision(&e, &self.noun(&e.target_system)),
             SyncEvent::WriteRequested(e) => {
                 let record = self.target_record(&e.target_system, e.op, e.record_id.as_deref());
                 let request = short(e.request_id);
@@ -243,55 +242,6 @@ impl<'a> Story<'a> {
         }
     }
 
-    fn decision(&self, d: &DecisionMade) -> String {
-        let target = &d.target_system;
-        let noun = self.noun(target);
-        let what = match d.kind {
-            DecisionKind::Create => {
-                let fields: Fields = d
-                    .diff
-                    .iter()
-                    .map(|c| (c.field.clone(), c.after.clone()))
-                    .collect();
-                format!(
-                    "decided to create {} with {}",
-                    a(&format!("{target} {noun}")),
-                    assignments(&fields)
-                )
-            }
-            DecisionKind::Update => {
-                let diff: Vec<String> = d
-                    .diff
-                    .iter()
-                    .map(|c| format!("{} {} -> {}", c.field, value(&c.before), value(&c.after)))
-                    .collect();
-                format!(
-                    "decided to update the {target} {noun} ({})",
-                    diff.join(", ")
-                )
-            }
-            DecisionKind::Delete => format!("decided to delete the {target} {noun}"),
-            DecisionKind::Skip if target.is_empty() => "decided to do nothing".to_string(),
-            DecisionKind::Skip => format!("decided to do nothing in {target}"),
-            DecisionKind::EchoSuppressed => {
-                format!(
-                    "recognised the sync's own write coming back from {}",
-                    d.source_system
-                )
-            }
-            DecisionKind::Deferred => {
-                format!("postponed creating {}", a(&format!("{target} {noun}")))
-            }
-            DecisionKind::ConflictResolved => format!(
-                "resolved a conflict between {} and {target}",
-                d.source_system
-            ),
-            DecisionKind::Link => format!("decided to link the existing {target} {noun}"),
-            DecisionKind::Unlink => format!("decided to unlink the {target} {noun}"),
-        };
-        format!("{what}: {}", d.reason)
-    }
-
     /// ` because crm contact c-42 changed it (webhook crm-evt-9)`, or empty when the trigger is
     /// not in this stream.
     fn cause(&self, trigger_id: Option<Uuid>, plural: bool) -> String {
@@ -342,82 +292,7 @@ impl<'a> Story<'a> {
     }
 }
 
-/// `contacts` -> `contact`, `companies` -> `company`, `addresses` -> `address`.
-fn singular(collection: &str) -> String {
-    if let Some(stem) = collection.strip_suffix("ies") {
-        format!("{stem}y")
-    } else if ["sses", "xes", "ches", "shes"]
-        .iter()
-        .any(|s| collection.ends_with(s))
-    {
-        collection[..collection.len() - 2].to_string()
-    } else if let Some(stem) = collection.strip_suffix('s').filter(|s| !s.ends_with('s')) {
-        stem.to_string()
-    } else {
-        collection.to_string()
-    }
-}
-
-/// `email=a@x.io, phone=555-0101`.
-fn assignments(fields: &Fields) -> String {
-    if fields.is_empty() {
-        return "no fields".to_string();
-    }
-    let parts: Vec<String> = fields
-        .iter()
-        .map(|(f, v)| format!("{f}={}", value(v)))
-        .collect();
-    parts.join(", ")
-}
-
-/// What changed from `before` to `after`, field by field.
-fn changes(before: &Fields, after: &Fields) -> String {
-    let parts: Vec<String> = after
-        .iter()
-        .filter(|(f, v)| before.get(*f) != Some(*v))
-        .map(|(f, v)| {
-            format!(
-                "{f} {} -> {}",
-                before.get(f).map_or("(empty)".to_string(), value),
-                value(v)
-            )
-        })
-        .collect();
-    if parts.is_empty() {
-        "no field changed since last seen".to_string()
-    } else {
-        parts.join(", ")
-    }
-}
-
-/// A value as a person reads it: strings bare, `null` as `(empty)`, long values cut.
-fn value(v: &Value) -> String {
-    let text = match v {
-        Value::Null => return "(empty)".to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let text = text.replace(['\n', '\r'], " ");
-    if text.chars().count() > MAX_VALUE_CHARS {
-        let cut: String = text.chars().take(MAX_VALUE_CHARS).collect();
-        format!("{cut}…")
-    } else {
-        text
-    }
-}
-
-/// `an erp customer`, `a crm contact`.
-fn a(phrase: &str) -> String {
-    let vowel = phrase
-        .chars()
-        .next()
-        .is_some_and(|c| "aeiouAEIOU".contains(c));
-    format!("{} {phrase}", if vowel { "an" } else { "a" })
-}
-
-fn short(id: Uuid) -> String {
-    id.simple().to_string()[..8].to_string()
-}
+mod words;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,136 @@
+//! The phrasing [`super::explain_stream`] builds its lines from: nouns, values, field lists and
+//! decisions, each in the words a support engineer uses.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::events::{DecisionKind, DecisionMade, Fields};
+
+/// Values longer than this are cut: a line must stay a line.
+const MAX_VALUE_CHARS: usize = 60;
+
+/// A decision, in words: what the sync chose and its reason.
+pub(super) fn decision(d: &DecisionMade, noun: &str) -> String {
+    let target = &d.target_system;
+    let what = match d.kind {
+        DecisionKind::Create => {
+            let fields: Fields = d
+                .diff
+                .iter()
+                .map(|c| (c.field.clone(), c.after.clone()))
+                .collect();
+            format!(
+                "decided to create {} with {}",
+                a(&format!("{target} {noun}")),
+                assignments(&fields)
+            )
+        }
+        DecisionKind::Update => {
+            let diff: Vec<String> = d
+                .diff
+                .iter()
+                .map(|c| format!("{} {} -> {}", c.field, value(&c.before), value(&c.after)))
+                .collect();
+            format!(
+                "decided to update the {target} {noun} ({})",
+                diff.join(", ")
+            )
+        }
+        DecisionKind::Delete => format!("decided to delete the {target} {noun}"),
+        DecisionKind::Skip if target.is_empty() => "decided to do nothing".to_string(),
+        DecisionKind::Skip => format!("decided to do nothing in {target}"),
+        DecisionKind::EchoSuppressed => {
+            format!(
+                "recognised the sync's own write coming back from {}",
+                d.source_system
+            )
+        }
+        DecisionKind::Deferred => {
+            format!("postponed creating {}", a(&format!("{target} {noun}")))
+        }
+        DecisionKind::ConflictResolved => format!(
+            "resolved a conflict between {} and {target}",
+            d.source_system
+        ),
+        DecisionKind::Link => format!("decided to link the existing {target} {noun}"),
+        DecisionKind::Unlink => format!("decided to unlink the {target} {noun}"),
+    };
+    format!("{what}: {}", d.reason)
+}
+
+/// `contacts` -> `contact`, `companies` -> `company`, `addresses` -> `address`.
+pub(super) fn singular(collection: &str) -> String {
+    if let Some(stem) = collection.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if ["sses", "xes", "ches", "shes"]
+        .iter()
+        .any(|s| collection.ends_with(s))
+    {
+        collection[..collection.len() - 2].to_string()
+    } else if let Some(stem) = collection.strip_suffix('s').filter(|s| !s.ends_with('s')) {
+        stem.to_string()
+    } else {
+        collection.to_string()
+    }
+}
+
+/// `email=a@x.io, phone=555-0101`.
+pub(super) fn assignments(fields: &Fields) -> String {
+    if fields.is_empty() {
+        return "no fields".to_string();
+    }
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(f, v)| format!("{f}={}", value(v)))
+        .collect();
+    parts.join(", ")
+}
+
+/// What changed from `before` to `after`, field by field.
+pub(super) fn changes(before: &Fields, after: &Fields) -> String {
+    let parts: Vec<String> = after
+        .iter()
+        .filter(|(f, v)| before.get(*f) != Some(*v))
+        .map(|(f, v)| {
+            format!(
+                "{f} {} -> {}",
+                before.get(f).map_or("(empty)".to_string(), value),
+                value(v)
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        "no field changed since last seen".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// A value as a person reads it: strings bare, `null` as `(empty)`, long values cut.
+pub(super) fn value(v: &Value) -> String {
+    let text = match v {
+        Value::Null => return "(empty)".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let text = text.replace(['\n', '\r'], " ");
+    if text.chars().count() > MAX_VALUE_CHARS {
+        let cut: String = text.chars().take(MAX_VALUE_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+/// `an erp customer`, `a crm contact`.
+pub(super) fn a(phrase: &str) -> String {
+    let vowel = phrase
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {phrase}", if vowel { "an" } else { "a" })
+}
+
+pub(super) fn short(id: Uuid) -> String {
+    id.simple().to_string()[..8].to_string()
+}

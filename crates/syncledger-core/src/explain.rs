@@ -13,12 +13,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::Value;
 use uuid::Uuid;
 
-use crate::events::{
-    Action, DecisionKind, DecisionMade, Fields, Resolution, SyncEvent, WriteOp, WriteRequested,
-};
+use crate::events::{Action, DecisionMade, Fields, Resolution, SyncEvent, WriteOp, WriteRequested};
 use crate::log::RecordedEvent;
 
 use words::{a, assignments, changes, decision, short, singular, value};

@@ -1,7 +1,8 @@
 use chrono::{TimeZone, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
+use crate::events::DecisionKind;
 use crate::events::{
     ChangeObserved, DeadLetterRetried, DeadLettered, FieldChange, RecordFetched, RecordLinked,
     RecordUnlinked, RedirectedTo, ReplayRequested, ResyncRequested, WriteFailed, WriteSucceeded,

@@ -154,7 +154,7 @@ pub struct DeadLetter {
     pub request_id: Option<ID>,
     pub target_system: String,
     pub reason: String,
-    /// The write that was refused (canonical fields, no credentials).
+    /// The write that was refused, as canonical fields.
     pub request: Json<Value>,
     pub status: Option<i32>,
     /// The target's answer.

@@ -17,3 +17,11 @@ fn the_committed_schema_is_the_served_schema() {
          (or `syncledger export-schema > api/schema.graphql`) and review the diff"
     );
 }
+
+#[test]
+fn no_type_can_carry_a_secret() {
+    let sdl = syncledger_graphql::sdl().to_lowercase();
+    for word in ["token", "secret", "header", "password", "credential"] {
+        assert!(!sdl.contains(word), "the schema mentions {word:?}");
+    }
+}

@@ -89,9 +89,10 @@ impl Ledger {
         self.inner.config.entities.iter().find(|e| e.name == name)
     }
 
-    /// Tells idle workers that new work may be due.
+    /// Tells idle workers that new work may be due. The wake is kept when the scheduler is busy,
+    /// so work that becomes due meanwhile is looked at right after, not a poll interval later.
     pub fn wake_workers(&self) {
-        self.inner.wake.notify_waiters();
+        self.inner.wake.notify_one();
     }
 
     pub(crate) async fn woken(&self) {

@@ -28,12 +28,17 @@ const COOL_DOWN: Duration = Duration::from_secs(2);
 impl Ledger {
     /// Entities with work due now, oldest first.
     pub async fn due_entities(&self) -> Result<Vec<Uuid>, EngineError> {
+        self.due_entities_limited(SCAN).await
+    }
+
+    /// The entities of the oldest `rows` due queue rows.
+    async fn due_entities_limited(&self, rows: i64) -> Result<Vec<Uuid>, EngineError> {
         let query = RowQuery {
             tenant: None,
             sort_key_from: None,
             sort_key_to: Some(pending_queue::due_sort_key(Utc::now())),
             after: None,
-            limit: SCAN,
+            limit: rows,
         };
         let mut seen = HashSet::new();
         let rows = self.store().rows(pending_queue::NAME, &query).await?;
@@ -81,7 +86,10 @@ impl Ledger {
             }
             cooling.retain(|_, until| *until > Instant::now());
             while jobs.try_join_next().is_some() {}
-            match self.due_entities().await {
+            // A pass looks at a few rows per free worker, not the whole due queue: every row
+            // read costs, and a pass runs after every job.
+            let scan = (permits.available_permits() as i64 * 4).max(8) + busy.lock().expect("busy set").len() as i64 * 4;
+            match self.due_entities_limited(scan.min(SCAN)).await {
                 Ok(due) => {
                     metrics::gauge!("syncledger_due_entities").set(due.len() as f64);
                     for id in due {

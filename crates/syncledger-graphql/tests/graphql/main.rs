@@ -11,5 +11,6 @@ mod mutations;
 mod queries;
 mod replay;
 mod schema_file;
+mod status;
 mod subscription;
 mod why;

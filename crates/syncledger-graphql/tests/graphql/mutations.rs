@@ -134,13 +134,9 @@ async fn a_dead_letter_is_retried_once() {
     recorder
         .observe("crm", "c-42", Action::Updated, "crm-evt-50")
         .await;
-    let requests = recorder
-        .decide_only(
-            entity,
-            json!({"name": "Ann Lee", "email": "ann@acme.io", "phone": "bad"}),
-        )
-        .await;
-    let letter = recorder.dead_letter(entity, requests[0]).await;
+    let bad = json!({"name": "Ann Lee", "email": "ann@acme.io", "phone": "bad"});
+    let requests = recorder.decide(entity, Some(bad)).await;
+    let letter = recorder.dead_letter(entity, requests[0].request_id).await;
     app.store.catch_up_once().await.unwrap();
     assert_eq!(
         app.store

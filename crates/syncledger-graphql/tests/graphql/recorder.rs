@@ -130,30 +130,40 @@ impl Recorder {
 
     /// Settles the entity's oldest open work item, the way the engine does.
     pub async fn settle(&self, entity_id: Uuid, record: Option<Value>, new_id: &str) {
-        let state = EntityState::fold(entity_id, &self.stream(entity_id).await);
+        for write in self.decide(entity_id, record).await {
+            self.succeed(entity_id, &write, new_id).await;
+        }
+    }
+
+    /// Fetches (`record`: what the source system answers), decides and records the decision for
+    /// the entity's oldest open work item; the writes it asks for get no outcome yet.
+    pub async fn decide(&self, entity_id: Uuid, record: Option<Value>) -> Vec<WriteRequested> {
+        let stream = self.stream(entity_id).await;
+        let state = EntityState::fold(entity_id, &stream);
         let trigger = state.open_triggers.first().expect("work to settle").clone();
         let (system, record_id) = trigger
             .source()
             .map(|(s, r)| (s.to_string(), r.to_string()))
             .unwrap();
+        let fetched = RecordFetched {
+            system,
+            record_id,
+            found: record.is_some(),
+            fields: record.map(fields).unwrap_or_default(),
+        };
         let mut gathered = Gathered {
-            fetched: Some(RecordFetched {
-                system: system.clone(),
-                record_id,
-                found: record.is_some(),
-                fields: record.map(fields).unwrap_or_default(),
-            }),
+            fetched: Some(fetched.clone()),
             ..Gathered::default()
         };
-        for event in self.stream(entity_id).await {
-            if let Ok(SyncEvent::WriteRequested(w)) = SyncEvent::from_recorded(&event) {
+        for event in &stream {
+            if let Ok(SyncEvent::WriteRequested(w)) = SyncEvent::from_recorded(event) {
                 for (field, value) in &w.fields {
                     gathered.echo.record(&w.target_system, field, value.clone());
                 }
             }
         }
         let outcome = decide(&self.config, &state, &trigger, &gathered);
-        let mut own = vec![SyncEvent::RecordFetched(gathered.fetched.clone().unwrap())];
+        let mut own = vec![SyncEvent::RecordFetched(fetched)];
         own.extend(outcome.own.iter().cloned());
         let meta = EventMeta {
             tenant: self.tenant.clone(),
@@ -166,9 +176,7 @@ impl Recorder {
             events: chain(own, &meta),
         };
         self.store.append(vec![append]).await.unwrap();
-        for write in outcome.writes() {
-            self.succeed(entity_id, write, new_id).await;
-        }
+        outcome.writes().cloned().collect()
     }
 
     async fn requested(&self, entity_id: Uuid, request_id: Uuid) -> (EntityState, RecordedEvent) {
@@ -244,42 +252,6 @@ impl Recorder {
             .append_caused(entity_id, &state, &requested, events)
             .await;
         appended[1]
-    }
-
-    /// Decides the entity's oldest open work item but leaves its writes without an outcome.
-    pub async fn decide_only(&self, entity_id: Uuid, record: Value) -> Vec<Uuid> {
-        let before = self.stream(entity_id).await.len();
-        let state = EntityState::fold(entity_id, &self.stream(entity_id).await);
-        let trigger = state.open_triggers.first().expect("work").clone();
-        let (system, record_id) = trigger
-            .source()
-            .map(|(s, r)| (s.to_string(), r.to_string()))
-            .unwrap();
-        let gathered = Gathered {
-            fetched: Some(RecordFetched {
-                system,
-                record_id,
-                found: true,
-                fields: fields(record),
-            }),
-            ..Gathered::default()
-        };
-        let outcome = decide(&self.config, &state, &trigger, &gathered);
-        let mut own = vec![SyncEvent::RecordFetched(gathered.fetched.clone().unwrap())];
-        own.extend(outcome.own.iter().cloned());
-        let meta = EventMeta {
-            tenant: self.tenant.clone(),
-            correlation_id: Some(trigger.correlation_id),
-            causation_id: Some(trigger.event_id),
-        };
-        let append = StreamAppend {
-            stream_id: entity_id,
-            expected: ExpectedVersion::Exact(state.version),
-            events: chain(own, &meta),
-        };
-        self.store.append(vec![append]).await.unwrap();
-        assert!(self.stream(entity_id).await.len() > before);
-        outcome.writes().map(|w| w.request_id).collect()
     }
 
     async fn append_caused(

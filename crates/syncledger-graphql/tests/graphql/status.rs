@@ -1,0 +1,110 @@
+//! What is stuck and how far behind: the pending queue, dead letters, `syncStatus` and
+//! `projections`.
+
+use serde_json::{Value, json};
+use syncledger_core::events::Action;
+
+use crate::recorder::{Recorder, phone_story};
+use crate::support::App;
+
+#[tokio::test]
+async fn the_queue_dead_letters_and_status_show_what_is_stuck() {
+    let app = App::new().await;
+    let recorder = Recorder::new(&app.store, app.context.config(), "acme");
+    let id = phone_story(&recorder).await;
+    recorder
+        .observe("crm", "c-42", Action::Updated, "crm-evt-50")
+        .await;
+    let bad = json!({"name": "Ann Lee", "email": "ann@acme.io", "phone": "not a phone"});
+    let requests = recorder.decide(id, Some(bad)).await;
+    let letter = recorder.dead_letter(id, requests[0].request_id).await;
+    let (waiting, _) = recorder
+        .observe("crm", "c-99", Action::Created, "crm-evt-99")
+        .await;
+    app.store.catch_up_once().await.unwrap();
+
+    let data = app
+        .admin(
+            r#"{ pendingQueue { edges { node { kind entityId system recordId } } }
+                 deadLetters { edges { node { id entityId targetSystem status body reason request } } }
+                 syncStatus(tenant: "acme") { tenant queueDepth dueNow oldestPendingSince oldestPendingAgeSeconds
+                     errorRate writesSucceeded writesFailed deadLetters lag counters { name count } } }"#,
+            json!({}),
+        )
+        .await;
+    let queue = data["pendingQueue"]["edges"].as_array().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0]["node"]["kind"], "ChangeObserved");
+    assert_eq!(queue[0]["node"]["entityId"], json!(waiting.to_string()));
+    assert_eq!(queue[0]["node"]["recordId"], "c-99");
+
+    let letters = data["deadLetters"]["edges"].as_array().unwrap();
+    assert_eq!(letters.len(), 1);
+    let node = &letters[0]["node"];
+    assert_eq!(node["id"], json!(letter.to_string()));
+    assert_eq!(
+        (node["targetSystem"].as_str(), node["status"].as_i64()),
+        (Some("erp"), Some(422))
+    );
+    assert_eq!(node["request"]["fields"]["phone"], "not a phone");
+
+    let status = &data["syncStatus"];
+    assert_eq!(status["queueDepth"], 1);
+    assert_eq!(status["dueNow"], 1);
+    assert!(status["oldestPendingSince"].is_string());
+    assert_eq!(status["writesSucceeded"], 2);
+    assert_eq!(status["writesFailed"], 1);
+    assert!(
+        (status["errorRate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9,
+        "{status}"
+    );
+    assert_eq!(status["deadLetters"], 1);
+    assert_eq!(status["lag"], 0);
+    let counters = status["counters"].as_array().unwrap();
+    assert!(
+        counters.contains(&json!({"name": "observed", "count": 5})),
+        "{counters:?}"
+    );
+}
+
+#[tokio::test]
+async fn projections_report_checkpoint_lag_and_status() {
+    let app = App::new().await;
+    phone_story(&Recorder::new(&app.store, app.context.config(), "acme")).await;
+    let query = "{ projections { name mode checkpoint head lag status rebuildDone } }";
+    let before = app.admin(query, json!({})).await;
+    let head = app.store.head().await.unwrap().0;
+    let entity_state = before["projections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "entity_state")
+        .unwrap();
+    assert_eq!(
+        (entity_state["mode"].as_str(), entity_state["lag"].as_i64()),
+        (Some("CATCH_UP"), Some(head))
+    );
+
+    app.store.catch_up_once().await.unwrap();
+    let after = app.admin(query, json!({})).await;
+    let projections = after["projections"].as_array().unwrap();
+    let names: Vec<&str> = projections
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for name in syncledger_core::projections::NAMES {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    for p in projections {
+        assert_eq!(
+            (
+                p["checkpoint"].as_i64(),
+                p["head"].as_i64(),
+                p["lag"].as_i64()
+            ),
+            (Some(head), Some(head), Some(0))
+        );
+        assert_eq!(p["status"], "LIVE");
+        assert_eq!(p["rebuildDone"], Value::Null);
+    }
+}

@@ -49,6 +49,11 @@ async fn render(State(state): State<AppState>) -> impl IntoResponse {
 /// Gauges read from the store at scrape time: queue depth, oldest pending age, projection lag.
 async fn refresh_gauges(state: &AppState) {
     let store = state.ledger.store();
+    // The log's head: events appended by every process on this database (positions are gap-free
+    // on SQLite; on PostgreSQL a rolled-back append leaves a gap, so this can run slightly ahead).
+    if let Ok(head) = store.head().await {
+        metrics::counter!("syncledger_events_appended_total").absolute(head.0.max(0) as u64);
+    }
     if let Ok(statuses) = store.projection_status().await {
         for s in statuses {
             metrics::gauge!("syncledger_projection_lag", "projection" => s.name.clone()).set(s.lag as f64);

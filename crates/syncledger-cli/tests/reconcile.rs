@@ -86,3 +86,34 @@ async fn reconcile_finds_preexisting_records_and_repair_links_and_creates_them_o
     let left: Vec<_> = after.findings.iter().filter(|f| f.kind != "duplicate").collect();
     assert!(left.is_empty(), "after the repair nothing is unlinked or missing: {left:#?}");
 }
+
+#[tokio::test]
+async fn a_resync_asked_for_a_record_no_webhook_announced_syncs_it() {
+    use syncledger_core::events::{ResyncRequested, SyncEvent, entity_id_for_record};
+    use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
+    use syncledger_engine::{EngineSettings, Ledger};
+
+    let (crm, crm_url) = served("c").await;
+    let (erp, erp_url) = served("E").await;
+    let quiet = crm.user_create("contacts", json!({"full_name": "Quiet", "email": "quiet@example.com"}));
+    crm.drain_webhooks(); // the webhook is lost: only a person's resync will bring this record over
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&crm_url, &erp_url, &dir.path().join("q.db").display().to_string());
+    let store = syncledger_cli::app::open_store(&cfg.server.database_url, 600).await.unwrap();
+    let resync = SyncEvent::ResyncRequested(ResyncRequested { by: "admin".into(), system: "crm".into(), record_id: quiet.id.clone() });
+    let meta = EventMeta { tenant: "acme".into(), correlation_id: None, causation_id: None };
+    let stream_id = entity_id_for_record("acme", "customer", "crm", &quiet.id);
+    store
+        .append(vec![StreamAppend { stream_id, expected: ExpectedVersion::NoStream, events: vec![resync.to_new(meta)] }])
+        .await
+        .unwrap();
+
+    let connectors = std::sync::Arc::new(syncledger_cli::app::HttpConnectors::from_config(&cfg).unwrap());
+    let ledger = Ledger::new(store, std::sync::Arc::new(cfg), connectors, EngineSettings::default());
+    ledger.run_until_idle(100).await.unwrap();
+
+    assert_eq!(erp.find_by_field("customers", "email_address", &json!("quiet@example.com")).len(), 1);
+    let state = ledger.load(stream_id).await.unwrap();
+    assert_eq!(state.entity_type.as_deref(), Some("customer"));
+    assert!(state.links.contains_key("crm") && state.links.contains_key("erp"), "{:?}", state.links);
+}

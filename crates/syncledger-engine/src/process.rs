@@ -66,7 +66,19 @@ impl Ledger {
     }
 
     async fn decide_trigger(&self, state: &EntityState, trigger: &Trigger) -> Result<(), EngineError> {
-        let entity_type = state.entity_type.clone().unwrap_or_default();
+        // A resync asked for a record no webhook ever announced has no type in its stream yet:
+        // it is the one configured entity that syncs that system.
+        let entity_type = match (&state.entity_type, &trigger.kind) {
+            (Some(t), _) => t.clone(),
+            (None, TriggerKind::Resync { system, .. }) => {
+                let mut candidates = self.config().entities.iter().filter(|e| e.systems.contains_key(system));
+                match (candidates.next(), candidates.next()) {
+                    (Some(only), None) => only.name.clone(),
+                    _ => String::new(),
+                }
+            }
+            (None, _) => String::new(),
+        };
         let config = self
             .entity_config(&entity_type)
             .ok_or_else(|| EngineError::Invalid(format!("entity type {entity_type} is not configured")))?

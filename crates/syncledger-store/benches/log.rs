@@ -1,1 +1,259 @@
-fn main() {}
+//! Event-log benchmark: each store figure next to its raw ceiling, measured in the same run on the
+//! same database (plain INSERTs into a table shaped like `events`, a plain ordered scan).
+//!
+//! `cargo bench -p syncledger-store --bench log -- [--backend sqlite|postgres] [--events N]
+//! [--appends N] [--batches N] [--rounds N]`. PostgreSQL uses `DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) to create and drop its own database.
+
+#[path = "support/raw.rs"]
+mod raw;
+#[path = "support/report.rs"]
+mod report;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use syncledger_core::log::{
+    EventMeta, ExpectedVersion, LogFilter, NewEvent, Position, RecordedEvent, StreamAppend,
+};
+use syncledger_core::projection::{Mode, Projection, Row, RowOp};
+use syncledger_store::{Store, StoreOptions};
+use uuid::Uuid;
+
+use report::{Line, Report};
+
+struct Args {
+    backends: Vec<String>,
+    events: u64,
+    appends: u64,
+    batches: u64,
+    rounds: u32,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        backends: vec!["sqlite".into(), "postgres".into()],
+        events: 1_000_000,
+        appends: 4000,
+        batches: 200,
+        rounds: 3,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--backend" => args.backends = vec![value()],
+            "--events" => args.events = value().parse().expect("--events N"),
+            "--appends" => args.appends = value().parse().expect("--appends N"),
+            "--batches" => args.batches = value().parse().expect("--batches N"),
+            "--rounds" => args.rounds = value().parse().expect("--rounds N"),
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+/// A realistic observed-change payload (~200 bytes of JSON).
+fn payload(i: u64) -> Value {
+    json!({
+        "collection": "contacts", "record_id": format!("c-{i}"), "action": "updated",
+        "fields": { "full_name": format!("Customer {i}"), "email": format!("c{i}@example.com"),
+                    "phone": "+41 44 000 00 00" }
+    })
+}
+
+fn new_event(i: u64) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: if i.is_multiple_of(4) {
+            "decided"
+        } else {
+            "observed"
+        }
+        .into(),
+        schema_version: 1,
+        payload: payload(i),
+        meta: EventMeta {
+            tenant: "acme".into(),
+            correlation_id: Some(Uuid::now_v7()),
+            causation_id: None,
+        },
+    }
+}
+
+/// The projection the rebuild figure runs: latest state per entity and a counter per type,
+/// what `entity_state` and `sync_stats` do.
+struct BenchState;
+
+impl Projection for BenchState {
+    fn name(&self) -> &'static str {
+        "bench_state"
+    }
+    fn mode(&self) -> Mode {
+        Mode::CatchUp
+    }
+    fn apply(&self, e: &RecordedEvent) -> Vec<RowOp> {
+        let row = |key: String, doc: Value, n| Row {
+            key: key.clone(),
+            tenant: e.meta.tenant.clone(),
+            entity_id: None,
+            sort_key: key,
+            doc,
+            n,
+        };
+        vec![
+            RowOp::Put(Row {
+                entity_id: Some(e.stream_id),
+                ..row(
+                    e.stream_id.to_string(),
+                    e.payload["fields"].clone(),
+                    e.sequence as i64,
+                )
+            }),
+            RowOp::Add(row(format!("count:{}", e.event_type), json!({}), 1)),
+        ]
+    }
+}
+
+fn rate(n: u64, started: Instant) -> f64 {
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn single_appends(store: &Store, writers: u64, total: u64) -> f64 {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let stream = Uuid::now_v7();
+                for v in 0..total / writers {
+                    let part = StreamAppend {
+                        stream_id: stream,
+                        expected: ExpectedVersion::Exact(v),
+                        events: vec![new_event(w * total + v)],
+                    };
+                    store.append(vec![part]).await.expect("append");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    rate(total / writers * writers, started)
+}
+
+/// `batches` appends of `streams` new streams x `per_stream` events each.
+async fn batch_appends(store: &Store, batches: u64, streams: u64, per_stream: u64) -> f64 {
+    let started = Instant::now();
+    for b in 0..batches {
+        let parts = (0..streams)
+            .map(|s| StreamAppend {
+                stream_id: Uuid::now_v7(),
+                expected: ExpectedVersion::NoStream,
+                events: (0..per_stream)
+                    .map(|i| new_event(b * 1000 + s * 10 + i))
+                    .collect(),
+            })
+            .collect();
+        store.append(parts).await.expect("batch append");
+    }
+    rate(batches * streams * per_stream, started)
+}
+
+async fn read_everything(store: &Store) -> (u64, f64) {
+    let started = Instant::now();
+    let (mut at, mut n) = (Position::START, 0u64);
+    loop {
+        let page = store
+            .read_all(at, &LogFilter::default(), 1000)
+            .await
+            .expect("read");
+        let Some(last) = page.last() else { break };
+        at = last.position;
+        n += page.len() as u64;
+    }
+    (n, rate(n, started))
+}
+
+async fn run(backend: &str, args: &Args, report: &mut Report) {
+    let (url, raw, cleanup) = raw::prepare(backend).await;
+    let options = StoreOptions {
+        projections: vec![Arc::new(BenchState)],
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(&url, options).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    raw.create_table().await;
+    let mut line = |what: &str, store: f64, raw: f64, target: f64| {
+        report.push(Line::new(backend, what, store, raw, target));
+    };
+
+    // Store and raw alternate, best of `rounds` each: the machine is shared, and alternating
+    // exposes both sides to the same background load.
+    let best = |a: f64, b: f64| a.max(b);
+    let (n, rounds) = (args.appends, args.rounds);
+    for writers in [1, 8] {
+        let (mut s, mut r) = (0.0, 0.0);
+        for _ in 0..rounds {
+            s = best(s, single_appends(&store, writers, n).await);
+            r = best(r, raw.single_inserts(writers, n).await);
+        }
+        line(
+            &format!("single-event appends, {writers} writer(s)"),
+            s,
+            r,
+            0.5,
+        );
+    }
+    let (mut s, mut r) = (0.0, 0.0);
+    for _ in 0..rounds {
+        s = best(s, batch_appends(&store, args.batches, 1, 100).await);
+        r = best(r, raw.batch_inserts(args.batches, 100).await);
+    }
+    line("100-event batches (events/s)", s, r, 0.7);
+
+    // No append of this run rolls back, so positions have no gaps: the head is the count.
+    let have = store.head().await.unwrap().0 as u64;
+    if have < args.events {
+        let batches = (args.events - have).div_ceil(1000);
+        let started = Instant::now();
+        batch_appends(&store, batches, 100, 10).await;
+        eprintln!(
+            "{backend}: filled {} events in {:.1?}",
+            batches * 1000,
+            started.elapsed()
+        );
+    }
+    let (mut read, mut scan, mut rebuild, mut events) = (0.0, 0.0, 0.0, 0);
+    for _ in 0..rounds {
+        let (n, r) = read_everything(&store).await;
+        let (scanned, raw_rate) = raw.ordered_scan().await;
+        assert_eq!(n, scanned);
+        let started = Instant::now();
+        let done = store.rebuild("bench_state", |_| {}).await.expect("rebuild");
+        (events, read, scan) = (n, best(read, r), best(scan, raw_rate));
+        rebuild = best(rebuild, rate(done.done, started));
+    }
+    line(&format!("global read of {events} events"), read, scan, 0.0);
+    line(&format!("rebuild over {events} events"), rebuild, scan, 0.5);
+
+    store.close().await;
+    raw.close().await;
+    cleanup.await;
+}
+
+fn main() {
+    let args = args();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut report = Report::default();
+    for backend in &args.backends {
+        runtime.block_on(run(backend, &args, &mut report));
+    }
+    report.print();
+}

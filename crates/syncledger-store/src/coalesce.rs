@@ -6,7 +6,7 @@
 //! turns thousands of statements into a few multi-row ones. The fold must give exactly what
 //! applying the ops one by one gives; a property test below holds it to that.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use syncledger_core::projection::{Row, RowOp};
 
@@ -23,7 +23,7 @@ pub(crate) enum Effect {
 /// The folded effects of a batch, by key.
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
-    by_key: BTreeMap<String, Effect>,
+    by_key: HashMap<String, Effect>,
 }
 
 impl Effects {
@@ -31,39 +31,62 @@ impl Effects {
         self.by_key.is_empty()
     }
 
+    /// The effects in key order, so writes touch rows in a deterministic order.
     pub(crate) fn into_iter(self) -> impl Iterator<Item = (String, Effect)> {
-        self.by_key.into_iter()
+        let mut effects: Vec<_> = self.by_key.into_iter().collect();
+        effects.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        effects.into_iter()
     }
 
     pub(crate) fn push(&mut self, op: RowOp) {
-        match op {
-            RowOp::Put(row) => {
-                self.by_key.insert(row.key.clone(), Effect::Set(Some(row)));
+        // Most ops of a batch hit a key seen before: look up by reference, and copy the key
+        // only when it is new.
+        let key = match &op {
+            RowOp::Put(row) | RowOp::PutIfAbsent(row) | RowOp::Add(row) => &row.key,
+            RowOp::Delete { key } => key,
+        };
+        match self.by_key.get_mut(key) {
+            Some(slot) => fold_into(slot, op),
+            None => {
+                let key = key.clone();
+                self.by_key.insert(key, first_effect(op));
             }
-            RowOp::Delete { key } => {
-                self.by_key.insert(key, Effect::Set(None));
-            }
-            RowOp::PutIfAbsent(row) => match self.by_key.get_mut(&row.key) {
-                None => {
-                    self.by_key
-                        .insert(row.key.clone(), Effect::Merge { row, add: 0 });
-                }
-                Some(slot @ Effect::Set(None)) => *slot = Effect::Set(Some(row)),
-                // The row exists after a Set(Some) or a Merge, whatever was there before.
-                Some(Effect::Set(Some(_)) | Effect::Merge { .. }) => {}
-            },
-            RowOp::Add(row) => match self.by_key.get_mut(&row.key) {
-                None => {
-                    let add = row.n;
-                    let row = Row { n: 0, ..row };
-                    self.by_key
-                        .insert(row.key.clone(), Effect::Merge { row, add });
-                }
-                Some(slot @ Effect::Set(None)) => *slot = Effect::Set(Some(row)),
-                Some(Effect::Set(Some(present))) => present.n = present.n.wrapping_add(row.n),
-                Some(Effect::Merge { add, .. }) => *add = add.wrapping_add(row.n),
-            },
         }
+    }
+}
+
+/// The effect of an op on a key the batch has not touched yet.
+fn first_effect(op: RowOp) -> Effect {
+    match op {
+        RowOp::Put(row) => Effect::Set(Some(row)),
+        RowOp::Delete { .. } => Effect::Set(None),
+        RowOp::PutIfAbsent(row) => Effect::Merge { row, add: 0 },
+        RowOp::Add(row) => {
+            let add = row.n;
+            Effect::Merge {
+                row: Row { n: 0, ..row },
+                add,
+            }
+        }
+    }
+}
+
+/// Folds an op into the effect its key already has.
+fn fold_into(slot: &mut Effect, op: RowOp) {
+    match op {
+        RowOp::Put(row) => *slot = Effect::Set(Some(row)),
+        RowOp::Delete { .. } => *slot = Effect::Set(None),
+        RowOp::PutIfAbsent(row) => {
+            // The row exists after a Set(Some) or a Merge, whatever was there before.
+            if let Effect::Set(None) = slot {
+                *slot = Effect::Set(Some(row));
+            }
+        }
+        RowOp::Add(row) => match slot {
+            Effect::Set(None) => *slot = Effect::Set(Some(row)),
+            Effect::Set(Some(present)) => present.n = present.n.wrapping_add(row.n),
+            Effect::Merge { add, .. } => *add = add.wrapping_add(row.n),
+        },
     }
 }
 

@@ -46,7 +46,9 @@ pub(crate) mod dialect {
     use std::time::Duration;
 
     use sqlx::postgres::PgListener;
-    use sqlx::{Connection, PgConnection, Transaction};
+    use sqlx::types::Json;
+    use sqlx::{AssertSqlSafe, Connection, PgConnection, Transaction};
+    use syncledger_core::projection::Row;
     use tokio::sync::{Mutex, watch};
     use tokio::task::JoinHandle;
     use tokio_util::sync::CancellationToken;
@@ -91,6 +93,16 @@ pub(crate) mod dialect {
         };
         sqlx::query(sql)
             .bind(LOG_ORDER_LOCK)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// For transactions whose loss in a server crash is harmless because they are redone
+    /// (projection batches commit their checkpoint with their rows; a rebuild's shadow is
+    /// rebuilt): commit without waiting for the WAL flush. Never used for appends.
+    pub(crate) async fn relax_durability(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(conn)
             .await
             .map(drop)
@@ -172,7 +184,53 @@ pub(crate) mod dialect {
         }
     }
 
-    /// A projection table of generation `generation`, created as `table`. Constraint and index
+    pub(crate) async fn delete_rows(
+        conn: &mut PgConnection,
+        table: &str,
+        keys: &[String],
+    ) -> Result<(), sqlx::Error> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("DELETE FROM {table} WHERE key = ANY($1)");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(keys)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// One statement whatever the number of rows: the columns go in as arrays and `UNNEST`
+    /// turns them back into rows (far cheaper for PostgreSQL to plan than a long VALUES list,
+    /// and always the same prepared statement).
+    pub(crate) async fn insert_rows(
+        conn: &mut PgConnection,
+        table: &str,
+        rows: &[Row],
+        on_conflict: &str,
+    ) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {table} (key, tenant, entity_id, sort_key, doc, n) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], \
+             $6::int8[]) ON CONFLICT (key) {on_conflict}"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.tenant.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.entity_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.sort_key.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| Json(&r.doc)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.n).collect::<Vec<_>>())
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// A projection table of generation `generation`, created as `table`: the table first, then
+    /// its indexes (a rebuild creates those after loading). Constraint and index
     /// names carry the generation so a shadow table's never collide with the live table's.
     /// `COLLATE "C"` orders keys bytewise, as SQLite does.
     pub(crate) fn projection_table_ddl(table: &str, name: &str, generation: i64) -> Vec<String> {

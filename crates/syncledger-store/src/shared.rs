@@ -2,8 +2,8 @@
 //! "log changed" signal that wakes subscribers, and the guards of running rebuilds.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use syncledger_core::log::{RecordedEvent, Upcasters};
@@ -15,7 +15,7 @@ use crate::types::{Registry, StoreOptions};
 
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
-    upcasters: Upcasters,
+    upcasters: Arc<Upcasters>,
     pub(crate) poll_interval: Duration,
     pub(crate) batch_size: usize,
     /// Bumped after every commit that appended events (and by the PostgreSQL listener on NOTIFY).
@@ -40,7 +40,7 @@ impl Shared {
         }
         Ok(Shared {
             registry: Registry::new(&options.projections)?,
-            upcasters: options.upcasters,
+            upcasters: Arc::new(options.upcasters),
             poll_interval: options.poll_interval,
             batch_size: options.batch_size,
             signal: watch::Sender::new(0),
@@ -53,6 +53,11 @@ impl Shared {
 
     pub(crate) fn upcast(&self, event: RecordedEvent) -> RecordedEvent {
         self.upcasters.apply(event)
+    }
+
+    /// For tasks that outlive a borrow of the store (a rebuild's scan).
+    pub(crate) fn upcasters(&self) -> Arc<Upcasters> {
+        self.upcasters.clone()
     }
 
     pub(crate) fn notify_appended(&self) {

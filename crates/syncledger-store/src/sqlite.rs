@@ -68,7 +68,9 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
 pub(crate) mod dialect {
     //! The few places where SQLite's SQL or behaviour differs from PostgreSQL's.
 
-    use sqlx::Transaction;
+    use sqlx::types::Json;
+    use sqlx::{QueryBuilder, SqliteConnection, Transaction};
+    use syncledger_core::projection::Row;
 
     use super::{Db, Inner};
     use crate::StoreError;
@@ -92,10 +94,15 @@ pub(crate) mod dialect {
 
     /// Nothing to do: holding the write transaction already orders positions by commit.
     pub(crate) async fn lock_log_order(
-        _conn: &mut sqlx::SqliteConnection,
+        _conn: &mut SqliteConnection,
         _shared: &Shared,
         _notify: bool,
     ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Nothing to relax: in WAL mode with `synchronous = NORMAL` commits do not sync anyway.
+    pub(crate) async fn relax_durability(_conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
         Ok(())
     }
 
@@ -121,7 +128,68 @@ pub(crate) mod dialect {
 
     pub(crate) async fn unlock_rebuild(_lock: RebuildLock) {}
 
-    /// A projection table of generation `generation`, created as `table`. Index names carry the
+    /// The largest multi-row statement (6 bind parameters per row).
+    const MAX_CHUNK: usize = 512;
+
+    /// Splits `items` into chunks whose sizes are powers of two (512, 256, ..., 1). A batch can
+    /// touch any number of rows, and every distinct row count is a distinct statement to
+    /// prepare; with power-of-two sizes a handful of prepared statements serve every batch.
+    pub(crate) fn pow2_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+        std::iter::from_fn(move || {
+            if items.is_empty() {
+                return None;
+            }
+            let size = MAX_CHUNK.min(1 << items.len().ilog2());
+            let (chunk, rest) = items.split_at(size);
+            items = rest;
+            Some(chunk)
+        })
+    }
+
+    pub(crate) async fn delete_rows(
+        conn: &mut SqliteConnection,
+        table: &str,
+        keys: &[String],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in pow2_chunks(keys) {
+            let mut delete = QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE key IN ("));
+            let mut list = delete.separated(", ");
+            for key in chunk {
+                list.push_bind(key.as_str());
+            }
+            list.push_unseparated(")");
+            delete.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// `INSERT ... VALUES (..), (..) ON CONFLICT (key) <on_conflict>` in power-of-two chunks.
+    pub(crate) async fn insert_rows(
+        conn: &mut SqliteConnection,
+        table: &str,
+        rows: &[Row],
+        on_conflict: &str,
+    ) -> Result<(), sqlx::Error> {
+        for chunk in pow2_chunks(rows) {
+            let mut insert = QueryBuilder::<Db>::new(format!(
+                "INSERT INTO {table} (key, tenant, entity_id, sort_key, doc, n) "
+            ));
+            insert.push_values(chunk, |mut b, row| {
+                b.push_bind(row.key.as_str())
+                    .push_bind(row.tenant.as_str())
+                    .push_bind(row.entity_id)
+                    .push_bind(row.sort_key.as_str())
+                    .push_bind(Json(&row.doc))
+                    .push_bind(row.n);
+            });
+            insert.push(" ON CONFLICT (key) ").push(on_conflict);
+            insert.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// A projection table of generation `generation`, created as `table`: the table first, then
+    /// its indexes (a rebuild creates those after loading). Index names carry the
     /// generation so a shadow table's indexes never collide with the live table's.
     pub(crate) fn projection_table_ddl(table: &str, name: &str, generation: i64) -> Vec<String> {
         let g = format!("{name}_g{generation}");
@@ -135,5 +203,22 @@ pub(crate) mod dialect {
             format!("CREATE INDEX IF NOT EXISTS {g}_s ON {table} (sort_key, key)"),
             format!("CREATE INDEX IF NOT EXISTS {g}_e ON {table} (entity_id)"),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_everything_in_order() {
+        for n in [0usize, 1, 2, 3, 100, 511, 512, 513, 1000, 2049] {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = super::dialect::pow2_chunks(&items).collect();
+            assert!(
+                chunks
+                    .iter()
+                    .all(|c| c.len().is_power_of_two() && c.len() <= 512)
+            );
+            assert_eq!(chunks.concat(), items);
+        }
     }
 }

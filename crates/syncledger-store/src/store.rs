@@ -76,9 +76,11 @@ impl Store {
         dispatch!(self, s => s.backend_name())
     }
 
-    /// Closes the pools; pending and later calls fail with [`StoreError::Unavailable`].
+    /// Stops background tasks (the PostgreSQL listener holds a connection) and closes the
+    /// pools; later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         dispatch!(self, s => {
+            s.shared.closed.cancel();
             s.read.close().await;
             s.write.close().await;
         })

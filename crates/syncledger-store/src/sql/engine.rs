@@ -8,12 +8,11 @@
 use std::future::Future;
 
 use sqlx::AssertSqlSafe;
-use syncledger_core::log::{LogFilter, Position};
+use syncledger_core::log::Position;
 use syncledger_core::projection::{Mode, Projection};
 
 use super::{Conn, Inner, dialect, now, push_in, read, rows};
 use crate::StoreError;
-use crate::coalesce::Effects;
 use crate::types::{ProjectionState, ProjectionStatus};
 
 pub(crate) async fn set_checkpoints(
@@ -109,32 +108,26 @@ impl Inner {
         let name = projection.name();
         let mut conn = self.read.acquire().await?;
         let (from, _) = checkpoint(&mut conn, name, false).await?;
-        let all = LogFilter::default();
         let batch = self.shared.batch_size as i64;
-        let events = read::read_after(&mut conn, Position(from), None, &all, batch).await?;
+        let page = self
+            .read_folded(&mut conn, projection, Position(from), batch)
+            .await?;
         drop(conn);
-        let Some(last) = events.last().map(|e| Position(e.0)) else {
+        let Some(folded) = page else {
             return Ok(Some(0));
         };
-        let events = self.upcast_all(events);
-        let mut effects = Effects::default();
-        for event in &events {
-            projection
-                .apply(event)
-                .into_iter()
-                .for_each(|op| effects.push(op));
-        }
 
         let mut tx = dialect::begin_write(self).await?;
+        dialect::relax_durability(&mut tx).await?;
         let (now_at, _) = checkpoint(&mut tx, name, true).await?;
         if now_at != from {
             tx.rollback().await?;
             return Ok(None);
         }
-        rows::apply_effects(&mut tx, name, effects).await?;
-        set_checkpoints(&mut tx, &[name], last).await?;
+        rows::apply_effects(&mut tx, name, folded.effects).await?;
+        set_checkpoints(&mut tx, &[name], folded.last).await?;
         tx.commit().await?;
-        Ok(Some(events.len() as u64))
+        Ok(Some(folded.events))
     }
 
     /// Follows the log until `shutdown` completes, applying catch-up projections as events come.

@@ -7,7 +7,8 @@
 //! - `read`: stream and global reads, head, lookups by id.
 //! - `rows`: applying folded row effects to projection tables, and row queries.
 //! - `engine`: migrations, projection tables and checkpoints, catch-up, status.
-//! - `rebuild`: shadow-table rebuilds and the atomic swap.
+//! - `rebuild`: shadow-table rebuilds and the atomic swap; `replay`: the log folded into
+//!   row effects, as a pipeline.
 //! - `lease`: entity leases.
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -25,6 +26,7 @@ mod engine;
 mod lease;
 mod read;
 mod rebuild;
+mod replay;
 mod rows;
 
 pub(crate) use append::Pending;

@@ -152,7 +152,9 @@ pub(crate) async fn read_after(
     if let Some(to) = filter.recorded_to {
         query.push(" AND recorded_at < ").push_bind(to);
     }
-    query.push(" ORDER BY position LIMIT ").push_bind(max);
+    // The limit is written into the SQL, not bound: with a bound limit PostgreSQL may settle on a
+    // generic plan that sorts the whole tail of the log for every page.
+    query.push(format!(" ORDER BY position LIMIT {max}"));
     query.build_query_as().fetch_all(conn).await
 }
 

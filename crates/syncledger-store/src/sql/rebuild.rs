@@ -1,24 +1,28 @@
 //! Rebuilding a projection from position 0 into a shadow table, then swapping it in.
 //!
-//! Phase 1 replays the log into `<name>__rebuild` in batches while appends go on and the live
-//! table keeps serving reads; the next batch is read while the current one is written. Phase 2
-//! takes the append lock (PostgreSQL's log-order advisory lock, SQLite's write lock), so nothing
-//! can commit between "the last event applied" and "the swap": it applies the tail, renames live
-//! to `<name>__old` and the shadow to `<name>`, drops the old table and moves the checkpoint, all
-//! in one transaction. Readers see either the old table or the complete new one.
+//! Phase 1 replays the log into `<name>__rebuild` while appends go on and the live table keeps
+//! serving reads: a streaming scan folded on its own task (`replay`), then page by page what was
+//! appended during the scan; each batch commits with the progress `projection_status` reports.
+//! The shadow's secondary indexes are built once the bulk is loaded. Phase 2 takes the append
+//! lock (PostgreSQL's log-order advisory lock, SQLite's write lock), so nothing can commit
+//! between "the last event applied" and "the swap": it applies the tail, renames live to
+//! `<name>__old` and the shadow to `<name>`, drops the old table and moves the checkpoint, all in
+//! one transaction. Readers see either the old table or the complete new one.
 //!
 //! Index and constraint names carry a generation number (stored with the checkpoint) because
 //! renaming a table does not rename its indexes: the shadow's are created for generation g+1.
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 use sqlx::AssertSqlSafe;
-use syncledger_core::log::{LogFilter, Position};
+use syncledger_core::log::Position;
 use syncledger_core::projection::Projection;
 
 use super::engine::checkpoint;
-use super::{EventRow, Inner, dialect, now, read, rows};
+use super::replay::Folded;
+use super::{Conn, Inner, dialect, now, read, rows};
 use crate::StoreError;
-use crate::coalesce::Effects;
 use crate::types::RebuildProgress;
 
 /// Called after each phase-1 batch; tests use it to append while a rebuild runs.
@@ -35,11 +39,9 @@ impl Inner {
         let projection = self.shared.registry.get(name)?.clone();
         let _claim = self.shared.claim_rebuild(name)?;
         let lock = dialect::lock_rebuild(self, name).await?;
-        let result = self
-            .rebuild_locked(projection.as_ref(), progress, hook)
-            .await;
+        let result = self.rebuild_locked(projection, progress, hook).await;
         if result.is_err() {
-            self.abandon_rebuild(projection.name()).await;
+            self.abandon_rebuild(name).await;
         }
         dialect::unlock_rebuild(lock).await;
         result
@@ -47,14 +49,13 @@ impl Inner {
 
     async fn rebuild_locked(
         &self,
-        projection: &dyn Projection,
+        projection: Arc<dyn Projection>,
         progress: Progress<'_>,
         hook: Hook<'_>,
     ) -> Result<RebuildProgress, StoreError> {
         let name = projection.name();
         let shadow = format!("{name}__rebuild");
         let batch = self.shared.batch_size as i64;
-        let all = LogFilter::default();
 
         let mut tx = dialect::begin_write(self).await?;
         let (_, generation) = checkpoint(&mut tx, name, false).await?;
@@ -63,9 +64,13 @@ impl Inner {
         sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {shadow}")))
             .execute(&mut *tx)
             .await?;
-        for ddl in dialect::projection_table_ddl(&shadow, name, next) {
-            sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
-        }
+        // The table now, its secondary indexes once the bulk of it is loaded: building an
+        // index once is cheaper than maintaining it row by row.
+        let mut ddl = dialect::projection_table_ddl(&shadow, name, next);
+        let indexes = ddl.split_off(1);
+        sqlx::query(AssertSqlSafe(ddl.remove(0)))
+            .execute(&mut *tx)
+            .await?;
         let head = read::head(&mut tx).await?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE position <= $1")
             .bind(head.0)
@@ -79,47 +84,49 @@ impl Inner {
         tx.commit().await?;
         progress(state);
 
-        // Phase 1: no lock; the next batch is read while this one is written.
+        // Phase 1a, no lock: the streaming scan.
         let mut at = Position::START;
-        let mut next_batch = self.read_batch(at, batch).await?;
-        while let Some(last) = next_batch.last().map(|e| Position(e.0)) {
-            let events = std::mem::take(&mut next_batch);
-            let n = events.len() as u64;
-            let more = n == batch as u64;
-            let (applied, prefetched) = tokio::join!(
-                self.apply_batch(projection, &shadow, events, state, n),
-                async {
-                    if more {
-                        self.read_batch(last, batch).await
-                    } else {
-                        Ok(Vec::new())
-                    }
-                }
-            );
-            state = applied?;
-            at = last;
+        let mut scan = self.spawn_scan(projection.clone(), batch as usize);
+        while let Some(folded) = scan.recv().await {
+            at = folded.as_ref().map_or(at, |f| f.last);
+            state = self.apply_batch(name, &shadow, folded?, state).await?;
             progress(state);
             hook(state).await;
-            next_batch = prefetched?;
         }
+        // Phase 1b, no lock: what was appended during the scan, page by page.
+        loop {
+            let mut conn = self.read.acquire().await?;
+            let page = self
+                .read_folded(&mut conn, projection.as_ref(), at, batch)
+                .await?;
+            drop(conn);
+            let Some(folded) = page else { break };
+            let full = folded.events == batch as u64;
+            at = folded.last;
+            state = self.apply_batch(name, &shadow, folded, state).await?;
+            progress(state);
+            hook(state).await;
+            if !full {
+                break;
+            }
+        }
+        let mut tx = dialect::begin_write(self).await?;
+        for index in indexes {
+            sqlx::query(AssertSqlSafe(index)).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
 
         // Phase 2: under the append lock, the tail and the swap.
         let mut tx = dialect::begin_write(self).await?;
         dialect::lock_log_order(&mut tx, &self.shared, false).await?;
         checkpoint(&mut tx, name, true).await?;
-        loop {
-            let events = read::read_after(&mut tx, at, None, &all, batch).await?;
-            let Some(last) = events.last().map(|e| Position(e.0)) else {
-                break;
-            };
-            let n = events.len() as i64;
-            let effects = self.effects(projection, events);
-            rows::apply_effects(&mut tx, &shadow, effects).await?;
-            state.done += n as u64;
-            at = last;
-            if n < batch {
-                break;
-            }
+        while let Some(folded) = self
+            .read_folded(&mut tx, projection.as_ref(), at, batch)
+            .await?
+        {
+            at = folded.last;
+            state.done += folded.events;
+            rows::apply_effects(&mut tx, &shadow, folded.effects).await?;
         }
         state.total = state.total.max(state.done);
         for sql in [
@@ -146,38 +153,21 @@ impl Inner {
         Ok(state)
     }
 
-    async fn read_batch(&self, after: Position, batch: i64) -> Result<Vec<EventRow>, StoreError> {
-        let mut conn = self.read.acquire().await?;
-        let all = LogFilter::default();
-        Ok(read::read_after(&mut conn, after, None, &all, batch).await?)
-    }
-
-    fn effects(&self, projection: &dyn Projection, rows: Vec<EventRow>) -> Effects {
-        let mut effects = Effects::default();
-        for event in self.upcast_all(rows) {
-            projection
-                .apply(&event)
-                .into_iter()
-                .for_each(|op| effects.push(op));
-        }
-        effects
-    }
-
-    /// Applies one phase-1 batch to the shadow table and records the progress with it.
+    /// Writes one phase-1 batch to the shadow table and records the progress with it. A lost
+    /// batch only means a rebuild to redo, so it commits without waiting for durability.
     async fn apply_batch(
         &self,
-        projection: &dyn Projection,
+        name: &str,
         shadow: &str,
-        rows: Vec<EventRow>,
+        folded: Folded,
         mut state: RebuildProgress,
-        n: u64,
     ) -> Result<RebuildProgress, StoreError> {
-        let effects = self.effects(projection, rows);
-        state.done += n;
+        state.done += folded.events;
         state.total = state.total.max(state.done);
         let mut tx = dialect::begin_write(self).await?;
-        rows::apply_effects(&mut tx, shadow, effects).await?;
-        set_progress(&mut tx, projection.name(), "rebuilding", state).await?;
+        dialect::relax_durability(&mut tx).await?;
+        rows::apply_effects(&mut tx, shadow, folded.effects).await?;
+        set_progress(&mut tx, name, "rebuilding", state).await?;
         tx.commit().await?;
         Ok(state)
     }
@@ -187,11 +177,8 @@ impl Inner {
     async fn abandon_rebuild(&self, name: &str) {
         let cleanup = async {
             let mut tx = dialect::begin_write(self).await?;
-            sqlx::query(AssertSqlSafe(format!(
-                "DROP TABLE IF EXISTS {name}__rebuild"
-            )))
-            .execute(&mut *tx)
-            .await?;
+            let drop = format!("DROP TABLE IF EXISTS {name}__rebuild");
+            sqlx::query(AssertSqlSafe(drop)).execute(&mut *tx).await?;
             sqlx::query("UPDATE projection_checkpoints SET status = 'live' WHERE name = $1")
                 .bind(name)
                 .execute(&mut *tx)
@@ -205,7 +192,7 @@ impl Inner {
 }
 
 async fn set_progress(
-    conn: &mut super::Conn,
+    conn: &mut Conn,
     name: &str,
     status: &str,
     state: RebuildProgress,

@@ -9,15 +9,12 @@ use sqlx::{AssertSqlSafe, QueryBuilder};
 use syncledger_core::projection::Row;
 use uuid::Uuid;
 
-use super::{Conn, Db, Inner, limit, push_in};
+use super::{Conn, Db, Inner, dialect, limit};
 use crate::StoreError;
 use crate::coalesce::{Effect, Effects};
 use crate::types::RowQuery;
 
 const ROW_COLUMNS: &str = "key, tenant, entity_id, sort_key, doc, n";
-/// Rows per multi-row statement (6 bind parameters each).
-const ROW_CHUNK: usize = 1000;
-
 type RowTuple = (String, String, Option<Uuid>, String, Json<Value>, i64);
 
 fn row_from(t: RowTuple) -> Row {
@@ -31,8 +28,8 @@ fn row_from(t: RowTuple) -> Row {
     }
 }
 
-/// Writes a batch's folded effects to `table`, grouped so each group is a few multi-row
-/// statements.
+/// Writes a batch's folded effects to `table`, grouped so each group takes few statements
+/// (how few is the dialect's business: multi-row VALUES on SQLite, arrays on PostgreSQL).
 pub(crate) async fn apply_effects(
     conn: &mut Conn,
     table: &str,
@@ -53,17 +50,13 @@ pub(crate) async fn apply_effects(
             Effect::Merge { row, add } => mixed.push((row, add)),
         }
     }
-    for chunk in deletes.chunks(ROW_CHUNK) {
-        let mut delete = QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE key IN "));
-        push_in(&mut delete, chunk.iter().map(String::as_str));
-        delete.build().execute(&mut *conn).await?;
-    }
+    dialect::delete_rows(conn, table, &deletes).await?;
     let replace = "DO UPDATE SET tenant = excluded.tenant, entity_id = excluded.entity_id, \
                    sort_key = excluded.sort_key, doc = excluded.doc, n = excluded.n";
-    insert_rows(conn, table, &puts, replace).await?;
-    insert_rows(conn, table, &if_absent, "DO NOTHING").await?;
+    dialect::insert_rows(conn, table, &puts, replace).await?;
+    dialect::insert_rows(conn, table, &if_absent, "DO NOTHING").await?;
     let add = format!("DO UPDATE SET n = {table}.n + excluded.n");
-    insert_rows(conn, table, &counters, &add).await?;
+    dialect::insert_rows(conn, table, &counters, &add).await?;
     for (row, add) in mixed {
         let sql = format!(
             "INSERT INTO {table} ({ROW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -79,28 +72,6 @@ pub(crate) async fn apply_effects(
             .bind(add)
             .execute(&mut *conn)
             .await?;
-    }
-    Ok(())
-}
-
-async fn insert_rows(
-    conn: &mut Conn,
-    table: &str,
-    rows: &[Row],
-    on_conflict: &str,
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(ROW_CHUNK) {
-        let mut insert = QueryBuilder::<Db>::new(format!("INSERT INTO {table} ({ROW_COLUMNS}) "));
-        insert.push_values(chunk, |mut b, row| {
-            b.push_bind(row.key.as_str())
-                .push_bind(row.tenant.as_str())
-                .push_bind(row.entity_id)
-                .push_bind(row.sort_key.as_str())
-                .push_bind(Json(&row.doc))
-                .push_bind(row.n);
-        });
-        insert.push(" ON CONFLICT (key) ").push(on_conflict);
-        insert.build().execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -313,4 +313,8 @@ async fn a_subscriber_on_another_handle_sees_appends(h: Harness) {
         .expect("the other handle's subscriber was not woken")
         .unwrap();
     assert_eq!(next.event_id, appended[0].event_id);
+    // Closing stops the listener task, which holds a pooled connection, instead of waiting on it.
+    tokio::time::timeout(Duration::from_secs(10), reader.close())
+        .await
+        .expect("close waited for the listener's connection");
 }

@@ -1,0 +1,113 @@
+//! Replaying the log into row effects, batch by batch, for a rebuild.
+//!
+//! The bulk of a rebuild is one streaming scan of the log run as a pipeline: a task of its own
+//! reads, decodes, upcasts and folds each batch into [`Effects`], while the rebuild writes the
+//! previous batch. Decoding and the projection's own code then run beside the database writes
+//! instead of between them. The scan sees the log as it was when it began; what is appended
+//! meanwhile is read page by page afterwards ([`Inner::read_folded`]).
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use sqlx::{AssertSqlSafe, Pool};
+use syncledger_core::log::{LogFilter, Position, Upcasters};
+use syncledger_core::projection::Projection;
+use tokio::sync::mpsc;
+
+use super::{Conn, Db, EVENT_COLUMNS, EventRow, Inner, event_from_row, read};
+use crate::StoreError;
+use crate::coalesce::Effects;
+
+/// One batch of the log, folded.
+pub(crate) struct Folded {
+    pub(crate) effects: Effects,
+    /// The last position in the batch.
+    pub(crate) last: Position,
+    /// Events in the batch.
+    pub(crate) events: u64,
+}
+
+/// Folds a batch of rows (in position order) into the projection's effects; `None` when empty.
+pub(crate) fn fold(
+    projection: &dyn Projection,
+    upcasters: &Upcasters,
+    rows: Vec<EventRow>,
+) -> Option<Folded> {
+    let last = Position(rows.last()?.0);
+    let events = rows.len() as u64;
+    let mut effects = Effects::default();
+    for row in rows {
+        let event = upcasters.apply(event_from_row(row));
+        projection
+            .apply(&event)
+            .into_iter()
+            .for_each(|op| effects.push(op));
+    }
+    Some(Folded {
+        effects,
+        last,
+        events,
+    })
+}
+
+impl Inner {
+    /// The next page after `after`, folded; `None` when there is nothing after it.
+    pub(crate) async fn read_folded(
+        &self,
+        conn: &mut Conn,
+        projection: &dyn Projection,
+        after: Position,
+        batch: i64,
+    ) -> Result<Option<Folded>, StoreError> {
+        let rows = read::read_after(conn, after, None, &LogFilter::default(), batch).await?;
+        Ok(fold(projection, &self.shared.upcasters(), rows))
+    }
+
+    /// Scans the whole log on a task of its own, sending folded batches as they are ready.
+    pub(crate) fn spawn_scan(
+        &self,
+        projection: Arc<dyn Projection>,
+        batch: usize,
+    ) -> mpsc::Receiver<Result<Folded, StoreError>> {
+        // Two batches in flight: enough to overlap, little memory.
+        let (sender, receiver) = mpsc::channel(2);
+        let pool = self.read.clone();
+        let upcasters = self.shared.upcasters();
+        tokio::spawn(async move {
+            let scanned = scan(pool, projection.as_ref(), &upcasters, batch, &sender).await;
+            if let Err(err) = scanned {
+                let _ = sender.send(Err(err)).await;
+            }
+        });
+        receiver
+    }
+}
+
+async fn scan(
+    pool: Pool<Db>,
+    projection: &dyn Projection,
+    upcasters: &Upcasters,
+    batch: usize,
+    sender: &mpsc::Sender<Result<Folded, StoreError>>,
+) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY position");
+    let mut rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql)).fetch(&mut *conn);
+    let mut pending = Vec::with_capacity(batch);
+    loop {
+        let row = rows.try_next().await?;
+        let done = row.is_none();
+        pending.extend(row);
+        if pending.len() == batch || (done && !pending.is_empty()) {
+            let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+            if let Some(folded) = fold(projection, upcasters, full)
+                && sender.send(Ok(folded)).await.is_err()
+            {
+                return Ok(()); // the rebuild stopped listening
+            }
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}

@@ -98,14 +98,17 @@ pub(crate) mod dialect {
             .map(drop)
     }
 
-    /// For transactions whose loss in a server crash is harmless because they are redone
+    /// A write transaction whose loss in a server crash is harmless because it is redone
     /// (projection batches commit their checkpoint with their rows; a rebuild's shadow is
-    /// rebuilt): commit without waiting for the WAL flush. Never used for appends.
-    pub(crate) async fn relax_durability(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(conn)
+    /// rebuilt): it commits without waiting for the WAL flush. Never used for appends. One
+    /// round trip: `BEGIN` and the setting go together.
+    pub(crate) async fn begin_redoable(
+        inner: &Inner,
+    ) -> Result<Transaction<'static, Db>, sqlx::Error> {
+        inner
+            .write
+            .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
             .await
-            .map(drop)
     }
 
     /// The LISTEN task, started by the first subscriber and stopped when the store goes.
@@ -160,7 +163,10 @@ pub(crate) mod dialect {
 
     /// A dedicated connection holding a session advisory lock on the projection's name. If the
     /// process dies, the connection closes and PostgreSQL releases the lock.
-    pub(crate) struct RebuildLock(PgConnection);
+    pub(crate) struct RebuildLock {
+        conn: PgConnection,
+        name: String,
+    }
 
     pub(crate) async fn lock_rebuild(inner: &Inner, name: &str) -> Result<RebuildLock, StoreError> {
         let mut conn = inner.write.acquire().await?.detach();
@@ -174,12 +180,24 @@ pub(crate) mod dialect {
                 "a rebuild of {name} is already running in another process"
             )));
         }
-        Ok(RebuildLock(conn))
+        Ok(RebuildLock {
+            conn,
+            name: name.to_owned(),
+        })
     }
 
-    /// Closing the session releases the lock.
-    pub(crate) async fn unlock_rebuild(lock: RebuildLock) {
-        if let Err(err) = lock.0.close().await {
+    /// Unlocks explicitly before closing: the server ends a closed session (and drops its
+    /// locks) only some time after the client has gone, and the next rebuild may come sooner.
+    pub(crate) async fn unlock_rebuild(mut lock: RebuildLock) {
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+            .bind(REBUILD_LOCK)
+            .bind(&lock.name)
+            .execute(&mut lock.conn)
+            .await;
+        if let Err(err) = unlocked {
+            tracing::warn!(error = %err, "releasing the rebuild lock; the session end will");
+        }
+        if let Err(err) = lock.conn.close().await {
             tracing::debug!(error = %err, "closing the rebuild lock's connection");
         }
     }

@@ -117,8 +117,7 @@ impl Inner {
             return Ok(Some(0));
         };
 
-        let mut tx = dialect::begin_write(self).await?;
-        dialect::relax_durability(&mut tx).await?;
+        let mut tx = dialect::begin_redoable(self).await?;
         let (now_at, _) = checkpoint(&mut tx, name, true).await?;
         if now_at != from {
             tx.rollback().await?;

@@ -164,8 +164,7 @@ impl Inner {
     ) -> Result<RebuildProgress, StoreError> {
         state.done += folded.events;
         state.total = state.total.max(state.done);
-        let mut tx = dialect::begin_write(self).await?;
-        dialect::relax_durability(&mut tx).await?;
+        let mut tx = dialect::begin_redoable(self).await?;
         rows::apply_effects(&mut tx, shadow, folded.effects).await?;
         set_progress(&mut tx, name, "rebuilding", state).await?;
         tx.commit().await?;

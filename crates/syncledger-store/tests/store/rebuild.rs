@@ -18,6 +18,7 @@ both!(
     a_rebuilt_table_equals_the_incremental_one,
     appends_during_a_rebuild_are_not_lost,
     a_shadow_left_by_a_crash_is_replaced,
+    back_to_back_rebuilds_do_not_refuse_each_other,
 );
 
 fn options() -> StoreOptions {
@@ -225,4 +226,18 @@ async fn a_shadow_left_by_a_crash_is_replaced(h: Harness) {
     );
     let status = store.projection_status().await.unwrap();
     assert!(status.iter().all(|p| p.status == ProjectionState::Live));
+}
+
+/// A finished rebuild releases its claim (on PostgreSQL a session lock) before it returns, so
+/// the next one may start at once.
+async fn back_to_back_rebuilds_do_not_refuse_each_other(h: Harness) {
+    let store = h.open(options()).await;
+    fill(&store, 2, 3).await;
+    for _ in 0..20 {
+        store.rebuild("ledger_inline", |_| {}).await.unwrap();
+    }
+    assert_eq!(
+        store.all_rows("ledger_inline").await.unwrap(),
+        want(&all_events(&store).await)
+    );
 }

@@ -46,10 +46,10 @@ impl Ledger {
         let write = &pending.request;
         // Any earlier attempt at a create may have landed (a crash, a timeout, a lost answer):
         // look for its record before sending it again.
-        if write.op == WriteOp::Create {
-            if let Some(found) = self.find_lost_create(state, write).await? {
-                return self.record_outcome(state.entity_id, correlation, write, pending.attempts + 1, Ok(found)).await;
-            }
+        if write.op == WriteOp::Create
+            && let Some(found) = self.find_lost_create(state, write).await?
+        {
+            return self.record_outcome(state.entity_id, correlation, write, pending.attempts + 1, Ok(found)).await;
         }
         let result = self.send(state.entity_id, write, Some(pending)).await;
         self.record_outcome(state.entity_id, correlation, write, pending.attempts + 1, result).await
@@ -57,10 +57,10 @@ impl Ledger {
 
     async fn find_lost_create(&self, state: &EntityState, write: &WriteRequested) -> Result<Option<(Record, Resolution)>, EngineError> {
         let connector = self.connector_for(&state.tenant, &write.target_system)?;
-        if let Some(link) = state.links.get(&write.target_system) {
-            if let Ok(Some(record)) = connector.get(&link.collection, &link.record_id).await {
-                return Ok(Some((record, Resolution::LookupByMatchKeys)));
-            }
+        if let Some(link) = state.links.get(&write.target_system)
+            && let Ok(Some(record)) = connector.get(&link.collection, &link.record_id).await
+        {
+            return Ok(Some((record, Resolution::LookupByMatchKeys)));
         }
         let Some(config) = state.entity_type.as_deref().and_then(|t| self.entity_config(t)) else {
             return Ok(None);

@@ -20,7 +20,9 @@ pub fn routes() -> Router<AppState> {
 
 /// Installs the process-wide Prometheus recorder (once; later calls return `None`).
 pub fn install_metrics() -> Option<PrometheusHandle> {
-    let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    let buckets = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ];
     PrometheusBuilder::new()
         .set_buckets(&buckets)
         .ok()?
@@ -42,7 +44,10 @@ async fn render(State(state): State<AppState>) -> impl IntoResponse {
     refresh_gauges(&state).await;
     match &state.metrics {
         Some(handle) => (StatusCode::OK, handle.render()),
-        None => (StatusCode::NOT_FOUND, "metrics are not installed in this process".to_string()),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are not installed in this process".to_string(),
+        ),
     }
 }
 
@@ -56,7 +61,8 @@ async fn refresh_gauges(state: &AppState) {
     }
     if let Ok(statuses) = store.projection_status().await {
         for s in statuses {
-            metrics::gauge!("syncledger_projection_lag", "projection" => s.name.clone()).set(s.lag as f64);
+            metrics::gauge!("syncledger_projection_lag", "projection" => s.name.clone())
+                .set(s.lag as f64);
         }
     }
     let queue = syncledger_core::projections::pending_queue::NAME;
@@ -64,12 +70,22 @@ async fn refresh_gauges(state: &AppState) {
         metrics::gauge!("syncledger_queue_depth").set(depth as f64);
     }
     let oldest = store
-        .rows(queue, &syncledger_store::RowQuery { limit: 1, ..Default::default() })
+        .rows(
+            queue,
+            &syncledger_store::RowQuery {
+                limit: 1,
+                ..Default::default()
+            },
+        )
         .await;
     let age = oldest
         .ok()
         .and_then(|rows| rows.into_iter().next())
-        .and_then(|row| row.sort_key.get(..27).and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()))
+        .and_then(|row| {
+            row.sort_key
+                .get(..27)
+                .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+        })
         .map(|t| (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0)
         .unwrap_or(0.0);
     metrics::gauge!("syncledger_oldest_pending_age_seconds").set(age);

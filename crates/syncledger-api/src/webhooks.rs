@@ -15,7 +15,9 @@ use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     // The limit is enforced in the handler, so an oversize body is counted like every reject.
-    Router::new().route("/webhooks/{tenant}/{system}", post(receive)).layer(DefaultBodyLimit::disable())
+    Router::new()
+        .route("/webhooks/{tenant}/{system}", post(receive))
+        .layer(DefaultBodyLimit::disable())
 }
 
 async fn receive(
@@ -25,19 +27,28 @@ async fn receive(
     body: Body,
 ) -> Response {
     if !state.accepting.load(Ordering::SeqCst) {
-        return reject(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "shutting down; retry later");
+        return reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "shutting down; retry later",
+        );
     }
     let limit = state.ledger.config().server.webhook_body_limit;
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            metrics::counter!("syncledger_webhook_rejects_total", "reason" => "too_large").increment(1);
+            metrics::counter!("syncledger_webhook_rejects_total", "reason" => "too_large")
+                .increment(1);
             let message = format!("body over the limit of {limit} bytes");
             return reject(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &message);
         }
     };
     let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
-    match state.ledger.ingest(&tenant, &system, &body, signature).await {
+    match state
+        .ledger
+        .ingest(&tenant, &system, &body, signature)
+        .await
+    {
         Ok(accepted) => (
             StatusCode::ACCEPTED,
             axum::Json(json!({"recorded": accepted.recorded, "duplicates": accepted.duplicates})),
@@ -50,12 +61,17 @@ async fn receive(
                 IngestError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
                 IngestError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             };
-            metrics::counter!("syncledger_webhook_rejects_total", "reason" => e.reason()).increment(1);
+            metrics::counter!("syncledger_webhook_rejects_total", "reason" => e.reason())
+                .increment(1);
             reject(status, code, &e.to_string())
         }
     }
 }
 
 fn reject(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
 }

@@ -34,19 +34,33 @@ impl Slow {
 }
 
 impl Connector for Slow {
-    fn get<'a>(&'a self, c: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
+    fn get<'a>(
+        &'a self,
+        c: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
         Box::pin(async move {
             self.pause().await;
             self.sim.get(c, id).await
         })
     }
-    fn create<'a>(&'a self, c: &'a str, body: &'a Value, key: &'a str) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+    fn create<'a>(
+        &'a self,
+        c: &'a str,
+        body: &'a Value,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
         Box::pin(async move {
             self.pause().await;
             self.sim.create(c, body, key).await
         })
     }
-    fn update<'a>(&'a self, c: &'a str, id: &'a str, patch: &'a Value) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+    fn update<'a>(
+        &'a self,
+        c: &'a str,
+        id: &'a str,
+        patch: &'a Value,
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
         Box::pin(async move {
             self.pause().await;
             self.sim.update(c, id, patch).await
@@ -58,7 +72,12 @@ impl Connector for Slow {
             self.sim.delete(c, id).await
         })
     }
-    fn list<'a>(&'a self, c: &'a str, limit: u32, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, ConnectorError>> {
+    fn list<'a>(
+        &'a self,
+        c: &'a str,
+        limit: u32,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, ConnectorError>> {
         Box::pin(async move {
             self.pause().await;
             self.sim.list(c, limit, cursor).await
@@ -112,14 +131,21 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { changes: 5000, latency: Duration::ZERO, workers: 8, database_url: None };
+    let mut a = Args {
+        changes: 5000,
+        latency: Duration::ZERO,
+        workers: 8,
+        database_url: None,
+    };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
         let value = argv.get(i + 1).cloned().unwrap_or_default();
         match argv[i].as_str() {
             "--changes" => a.changes = value.parse().expect("--changes N"),
-            "--latency-ms" => a.latency = Duration::from_millis(value.parse().expect("--latency-ms L")),
+            "--latency-ms" => {
+                a.latency = Duration::from_millis(value.parse().expect("--latency-ms L"))
+            }
             "--workers" => a.workers = value.parse().expect("--workers W"),
             "--database-url" => a.database_url = Some(value),
             _ => {
@@ -148,7 +174,10 @@ async fn deliver(ledger: &Ledger, sim: &SimSystem, system: &str, secret: &str) -
     for chunk in batch.chunks(100) {
         let body = serde_json::to_vec(chunk).expect("webhooks serialize");
         let signature = sign(secret.as_bytes(), &body);
-        ledger.ingest("acme", system, &body, Some(&signature)).await.expect("webhook accepted");
+        ledger
+            .ingest("acme", system, &body, Some(&signature))
+            .await
+            .expect("webhook accepted");
     }
     batch.len()
 }
@@ -157,19 +186,35 @@ async fn deliver(ledger: &Ledger, sim: &SimSystem, system: &str, secret: &str) -
 async fn main() -> anyhow::Result<()> {
     let a = args();
     let dir = tempfile::tempdir()?;
-    let url = a.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let url = a
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let store = syncledger_cli::app::open_store(&url, 600).await?;
     let config = Arc::new(Config::from_toml_str(CONFIG, std::iter::empty())?);
     let crm = Arc::new(SimSystem::new("c"));
     let erp = Arc::new(SimSystem::new("E"));
     let pair = Pair {
-        crm: Arc::new(Slow { sim: crm.clone(), latency: a.latency }),
-        erp: Arc::new(Slow { sim: erp.clone(), latency: a.latency }),
+        crm: Arc::new(Slow {
+            sim: crm.clone(),
+            latency: a.latency,
+        }),
+        erp: Arc::new(Slow {
+            sim: erp.clone(),
+            latency: a.latency,
+        }),
     };
-    let settings = EngineSettings { workers: a.workers, poll_interval: Duration::from_millis(20), ..Default::default() };
+    let settings = EngineSettings {
+        workers: a.workers,
+        poll_interval: Duration::from_millis(20),
+        ..Default::default()
+    };
     let ledger = Ledger::new(store.clone(), config, Arc::new(pair), settings);
     for i in 0..a.changes {
-        crm.user_create("contacts", json!({"full_name": format!("Customer {i}"), "email": format!("c{i}@example.com")}));
+        crm.user_create(
+            "contacts",
+            json!({"full_name": format!("Customer {i}"), "email": format!("c{i}@example.com")}),
+        );
     }
     let stop = CancellationToken::new();
     let started = Instant::now();
@@ -178,7 +223,8 @@ async fn main() -> anyhow::Result<()> {
         async move { ledger.run_workers(stop).await }
     });
     loop {
-        let delivered = deliver(&ledger, &crm, "crm", "crm-secret").await + deliver(&ledger, &erp, "erp", "erp-secret").await;
+        let delivered = deliver(&ledger, &crm, "crm", "crm-secret").await
+            + deliver(&ledger, &erp, "erp", "erp-secret").await;
         let depth = store.count_rows(pending_queue::NAME, None, None).await?;
         if delivered == 0 && depth == 0 && erp.count("customers") == a.changes {
             break;
@@ -188,7 +234,11 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     stop.cancel();
     workers.await?;
-    assert_eq!(crm.count("contacts"), a.changes, "no duplicate came back to the CRM");
+    assert_eq!(
+        crm.count("contacts"),
+        a.changes,
+        "no duplicate came back to the CRM"
+    );
     let head = store.head().await?;
     println!(
         "backend={} changes={} latency_ms={} workers={} elapsed_s={:.2} changes_per_s={:.0} events={} peak_rss_mib={:.0}",

@@ -20,8 +20,13 @@ use tokio_util::sync::CancellationToken;
 /// Connects, migrates, and registers the product's projections.
 pub async fn open_store(url: &str, round_trip_ttl_secs: u64) -> anyhow::Result<Store> {
     let ttl = chrono::Duration::seconds(round_trip_ttl_secs as i64);
-    let options = StoreOptions { projections: syncledger_core::projections::all(ttl), ..Default::default() };
-    let store = Store::connect(url, options).await.context("connecting to the database")?;
+    let options = StoreOptions {
+        projections: syncledger_core::projections::all(ttl),
+        ..Default::default()
+    };
+    let store = Store::connect(url, options)
+        .await
+        .context("connecting to the database")?;
     store.migrate().await.context("migrating the database")?;
     Ok(store)
 }
@@ -36,7 +41,11 @@ impl HttpConnectors {
         let mut by_system = BTreeMap::new();
         for tenant in &config.tenants {
             for (name, system) in &tenant.systems {
-                let headers = system.headers.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect();
+                let headers = system
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                    .collect();
                 let connector = HttpConnector::new(HttpConnectorConfig {
                     base_url: system.base_url.clone(),
                     headers,
@@ -44,7 +53,10 @@ impl HttpConnectors {
                     retry: RetryPolicy::default(),
                 })
                 .with_context(|| format!("tenants[{}].systems.{name}", tenant.id))?;
-                by_system.insert((tenant.id.clone(), name.clone()), Arc::new(connector) as Arc<dyn Connector>);
+                by_system.insert(
+                    (tenant.id.clone(), name.clone()),
+                    Arc::new(connector) as Arc<dyn Connector>,
+                );
             }
         }
         Ok(Self { by_system })
@@ -53,7 +65,9 @@ impl HttpConnectors {
 
 impl Connectors for HttpConnectors {
     fn get(&self, tenant: &str, system: &str) -> Option<Arc<dyn Connector>> {
-        self.by_system.get(&(tenant.to_string(), system.to_string())).cloned()
+        self.by_system
+            .get(&(tenant.to_string(), system.to_string()))
+            .cloned()
     }
 }
 
@@ -79,10 +93,26 @@ impl Running {
 }
 
 /// Starts the HTTP server, the workers and the catch-up projections on `listener`.
-pub async fn start(config: Config, connectors: Arc<dyn Connectors>, listener: TcpListener) -> anyhow::Result<Running> {
-    let store = open_store(&config.server.database_url, config.server.round_trip_ttl_secs).await?;
-    let settings = EngineSettings { workers: config.server.workers, ..Default::default() };
-    let ledger = Ledger::new(store.clone(), Arc::new(config), connectors.clone(), settings);
+pub async fn start(
+    config: Config,
+    connectors: Arc<dyn Connectors>,
+    listener: TcpListener,
+) -> anyhow::Result<Running> {
+    let store = open_store(
+        &config.server.database_url,
+        config.server.round_trip_ttl_secs,
+    )
+    .await?;
+    let settings = EngineSettings {
+        workers: config.server.workers,
+        ..Default::default()
+    };
+    let ledger = Ledger::new(
+        store.clone(),
+        Arc::new(config),
+        connectors.clone(),
+        settings,
+    );
     let shutdown = CancellationToken::new();
     let addr = listener.local_addr()?;
     let state = AppState {
@@ -93,7 +123,9 @@ pub async fn start(config: Config, connectors: Arc<dyn Connectors>, listener: Tc
     let mut tasks = Vec::new();
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = syncledger_api::run(listener, state, async move { stop.cancelled().await }).await {
+        if let Err(e) =
+            syncledger_api::run(listener, state, async move { stop.cancelled().await }).await
+        {
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     }));
@@ -106,7 +138,13 @@ pub async fn start(config: Config, connectors: Arc<dyn Connectors>, listener: Tc
             tracing::error!(error = %e, "catch-up projections stopped");
         }
     }));
-    Ok(Running { addr, ledger, shutdown, tasks, initial_sync })
+    Ok(Running {
+        addr,
+        ledger,
+        shutdown,
+        tasks,
+        initial_sync,
+    })
 }
 
 /// `syncledger serve`: runs until SIGTERM or Ctrl-C, then drains.
@@ -149,8 +187,15 @@ pub async fn shutdown_signal() {
 async fn initial_sync(ledger: Ledger, connectors: Arc<dyn Connectors>) {
     let config = ledger.config().clone();
     for tenant in &config.tenants {
-        let filter = syncledger_core::log::LogFilter { tenant: Some(tenant.id.clone()), ..Default::default() };
-        match ledger.store().read_all(syncledger_core::log::Position::START, &filter, 1).await {
+        let filter = syncledger_core::log::LogFilter {
+            tenant: Some(tenant.id.clone()),
+            ..Default::default()
+        };
+        match ledger
+            .store()
+            .read_all(syncledger_core::log::Position::START, &filter, 1)
+            .await
+        {
             Ok(events) if events.is_empty() => {}
             Ok(_) => continue,
             Err(e) => {
@@ -159,10 +204,22 @@ async fn initial_sync(ledger: Ledger, connectors: Arc<dyn Connectors>) {
             }
         }
         for entity in &config.entities {
-            let result = crate::reconcile::run_with(&config, ledger.store(), connectors.clone(), &tenant.id, &entity.name, true).await;
+            let result = crate::reconcile::run_with(
+                &config,
+                ledger.store(),
+                connectors.clone(),
+                &tenant.id,
+                &entity.name,
+                true,
+            )
+            .await;
             match result {
-                Ok(report) => tracing::info!(tenant = %tenant.id, entity = %entity.name, findings = report.findings.len(), "initial sync done"),
-                Err(e) => tracing::warn!(tenant = %tenant.id, entity = %entity.name, error = %e, "initial sync failed; run `syncledger reconcile --repair`"),
+                Ok(report) => {
+                    tracing::info!(tenant = %tenant.id, entity = %entity.name, findings = report.findings.len(), "initial sync done")
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant.id, entity = %entity.name, error = %e, "initial sync failed; run `syncledger reconcile --repair`")
+                }
             }
         }
     }

@@ -33,8 +33,11 @@ pub async fn run(stay_up: bool) -> anyhow::Result<()> {
     let (erp, erp_url) = start_sim("E").await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let config = Config::from_toml_str(&demo_config(&crm_url, &erp_url, &db.display().to_string()), std::iter::empty())
-        .context("the demo configuration")?;
+    let config = Config::from_toml_str(
+        &demo_config(&crm_url, &erp_url, &db.display().to_string()),
+        std::iter::empty(),
+    )
+    .context("the demo configuration")?;
     let connectors = Arc::new(HttpConnectors::from_config(&config)?);
     let running = app::start(config, connectors, listener).await?;
     let base = format!("http://{addr}");
@@ -57,7 +60,9 @@ pub async fn run(stay_up: bool) -> anyhow::Result<()> {
     println!();
     demo.show_audit().await?;
     println!();
-    println!("  GraphQL    {base}/graphql   (GraphiQL in a browser; header Authorization: Bearer demo-admin)");
+    println!(
+        "  GraphQL    {base}/graphql   (GraphiQL in a browser; header Authorization: Bearer demo-admin)"
+    );
     println!("  webhooks   POST {base}/webhooks/acme/{{crm,erp}}");
     println!("  metrics    {base}/metrics");
     println!("  health     {base}/healthz");
@@ -90,15 +95,32 @@ impl Demo {
     /// Race 1: a create and a quick update of one CRM contact, both webhooks in flight at once.
     async fn race_one(&self) -> anyhow::Result<()> {
         println!("Race 1: same-direction creates");
-        let contact = self.crm.user_create("contacts", json!({"full_name": "Ada Lovelase", "email": "ada@example.com"}));
-        self.crm.user_update("contacts", &contact.id, json!({"full_name": "Ada Lovelace"}));
-        println!("  CRM {} created with a typo and corrected at once; both webhooks delivered together.", contact.id);
+        let contact = self.crm.user_create(
+            "contacts",
+            json!({"full_name": "Ada Lovelase", "email": "ada@example.com"}),
+        );
+        self.crm.user_update(
+            "contacts",
+            &contact.id,
+            json!({"full_name": "Ada Lovelace"}),
+        );
+        println!(
+            "  CRM {} created with a typo and corrected at once; both webhooks delivered together.",
+            contact.id
+        );
         self.deliver_crm().await?;
         self.settle().await?;
-        let erp = self.erp.find_by_field("customers", "email_address", &json!("ada@example.com"));
+        let erp = self
+            .erp
+            .find_by_field("customers", "email_address", &json!("ada@example.com"));
         expect_one("ERP customers for ada@example.com", erp.len())?;
-        println!("  ERP holds exactly one customer ({}, name {}): the entity's work runs one item at a time,", erp[0].id, erp[0].body["name"]);
-        println!("  so the update found the link the create had made and patched instead of creating.\n");
+        println!(
+            "  ERP holds exactly one customer ({}, name {}): the entity's work runs one item at a time,",
+            erp[0].id, erp[0].body["name"]
+        );
+        println!(
+            "  so the update found the link the create had made and patched instead of creating.\n"
+        );
         Ok(())
     }
 
@@ -108,17 +130,30 @@ impl Demo {
         let mut paused = self.erp.pause_next(Op::Create);
         let contact = self.crm.user_create("contacts", json!({"full_name": "Alan Turing", "email": "alan@example.com", "phone": "111-111-1111"}));
         self.deliver_crm().await?;
-        let created = paused.applied().await.context("the ERP create was never requested")?;
-        println!("  CRM {} -> the sync POSTs to ERP; ERP applies it as {} and sends its webhook before answering.", contact.id, created.id);
+        let created = paused
+            .applied()
+            .await
+            .context("the ERP create was never requested")?;
+        println!(
+            "  CRM {} -> the sync POSTs to ERP; ERP applies it as {} and sends its webhook before answering.",
+            contact.id, created.id
+        );
         self.deliver_erp().await?;
-        self.wait_until(|d| d.erp.pending_webhooks().is_empty()).await?;
+        self.wait_until(|d| d.erp.pending_webhooks().is_empty())
+            .await?;
         tokio::time::sleep(Duration::from_millis(300)).await; // let the ERP webhook's job run while the POST is held
         paused.release();
         self.settle().await?;
-        let crm = self.crm.find_by_field("contacts", "email", &json!("alan@example.com"));
+        let crm = self
+            .crm
+            .find_by_field("contacts", "email", &json!("alan@example.com"));
         expect_one("CRM contacts for alan@example.com", crm.len())?;
-        println!("  CRM still holds exactly one contact: the create request (with its match-key fingerprint)");
-        println!("  was in the log before the POST, so ERP's early webhook was recognised as its echo and linked.\n");
+        println!(
+            "  CRM still holds exactly one contact: the create request (with its match-key fingerprint)"
+        );
+        println!(
+            "  was in the log before the POST, so ERP's early webhook was recognised as its echo and linked.\n"
+        );
         Ok(())
     }
 
@@ -126,35 +161,66 @@ impl Demo {
     /// the fix cannot be written to the ERP at first.
     async fn race_three(&self) -> anyhow::Result<()> {
         println!("Race 3: round-trip updates");
-        let crm = self.crm.find_by_field("contacts", "email", &json!("alan@example.com"));
-        let id = crm.first().context("Alan is missing from the CRM")?.id.clone();
-        self.crm.user_update("contacts", &id, json!({"phone": "123-456-7899"}));
+        let crm = self
+            .crm
+            .find_by_field("contacts", "email", &json!("alan@example.com"));
+        let id = crm
+            .first()
+            .context("Alan is missing from the CRM")?
+            .id
+            .clone();
+        self.crm
+            .user_update("contacts", &id, json!({"phone": "123-456-7899"}));
         self.deliver_crm().await?;
-        self.wait_until(|d| !d.erp.pending_webhooks().is_empty()).await?;
-        println!("  CRM phone set to 123-456-7899 (typo); synced to ERP, whose echo webhook is held back.");
-        self.erp.fail_next(Op::Update, Fault::Status(422, "{\"error\":\"phone rejected\"}".into()));
+        self.wait_until(|d| !d.erp.pending_webhooks().is_empty())
+            .await?;
+        println!(
+            "  CRM phone set to 123-456-7899 (typo); synced to ERP, whose echo webhook is held back."
+        );
+        self.erp.fail_next(
+            Op::Update,
+            Fault::Status(422, "{\"error\":\"phone rejected\"}".into()),
+        );
         let held = self.erp.drain_webhooks();
-        self.crm.user_update("contacts", &id, json!({"phone": "123-456-7890"}));
+        self.crm
+            .user_update("contacts", &id, json!({"phone": "123-456-7890"}));
         self.deliver_crm().await?;
         self.settle_without_erp_webhooks().await?;
-        println!("  CRM phone fixed to 123-456-7890; the ERP refuses that update (422): it is dead-lettered,");
+        println!(
+            "  CRM phone fixed to 123-456-7890; the ERP refuses that update (422): it is dead-lettered,"
+        );
         println!("  so the ERP still holds the typo.");
         self.to_erp_hook.send(&held).await?;
         self.settle().await?;
-        let crm_phone = self.crm.record("contacts", &id).map(|r| r.body["phone"].clone()).unwrap_or(Value::Null);
+        let crm_phone = self
+            .crm
+            .record("contacts", &id)
+            .map(|r| r.body["phone"].clone())
+            .unwrap_or(Value::Null);
         if crm_phone != json!("123-456-7890") {
             bail!("the stale echo overwrote the CRM phone with {crm_phone}");
         }
-        println!("  The ERP's echo of the typo arrives now. It differs from the CRM (7899 vs 7890), but 7899 is a");
-        println!("  value the sync itself wrote to the ERP: it is diffed out (echo_suppressed) and the CRM keeps 7890.");
+        println!(
+            "  The ERP's echo of the typo arrives now. It differs from the CRM (7899 vs 7890), but 7899 is a"
+        );
+        println!(
+            "  value the sync itself wrote to the ERP: it is diffed out (echo_suppressed) and the CRM keeps 7890."
+        );
         let retried = self.retry_dead_letter_over_graphql().await?;
         self.settle().await?;
-        let erp = self.erp.find_by_field("customers", "email_address", &json!("alan@example.com"));
-        let erp_phone = erp.first().map(|r| r.body["phones"][0].clone()).unwrap_or(Value::Null);
+        let erp = self
+            .erp
+            .find_by_field("customers", "email_address", &json!("alan@example.com"));
+        let erp_phone = erp
+            .first()
+            .map(|r| r.body["phones"][0].clone())
+            .unwrap_or(Value::Null);
         if erp_phone != json!("123-456-7890") {
             bail!("after the retry the ERP holds {erp_phone}");
         }
-        println!("  An operator retries the dead letter over GraphQL (retryDeadLetter(id: \"{retried}\")):");
+        println!(
+            "  An operator retries the dead letter over GraphQL (retryDeadLetter(id: \"{retried}\")):"
+        );
         println!("  CRM and ERP both hold 123-456-7890.\n");
         Ok(())
     }
@@ -164,12 +230,21 @@ impl Demo {
         let url = format!("http://{}/graphql", self.running.addr);
         let client = reqwest::Client::new();
         let ask = |query: String| {
-            client.post(&url).bearer_auth("demo-admin").json(&json!({"query": query})).send()
+            client
+                .post(&url)
+                .bearer_auth("demo-admin")
+                .json(&json!({"query": query}))
+                .send()
         };
         for _ in 0..100 {
-            let answer: Value = ask("{ deadLetters(first: 1, tenant: \"acme\") { edges { node { id } } } }".into()).await?.json().await?;
+            let answer: Value =
+                ask("{ deadLetters(first: 1, tenant: \"acme\") { edges { node { id } } } }".into())
+                    .await?
+                    .json()
+                    .await?;
             if let Some(id) = answer["data"]["deadLetters"]["edges"][0]["node"]["id"].as_str() {
-                let mutation = format!("mutation {{ retryDeadLetter(id: \"{id}\") {{ position }} }}");
+                let mutation =
+                    format!("mutation {{ retryDeadLetter(id: \"{id}\") {{ position }} }}");
                 let done: Value = ask(mutation).await?.json().await?;
                 if done.get("errors").is_some() {
                     bail!("retryDeadLetter failed: {done}");
@@ -184,11 +259,22 @@ impl Demo {
     /// Why does Alan's ERP record look the way it does? The audit trail answers.
     async fn show_audit(&self) -> anyhow::Result<()> {
         let store = self.running.ledger.store();
-        let crm = self.crm.find_by_field("contacts", "email", &json!("alan@example.com"));
+        let crm = self
+            .crm
+            .find_by_field("contacts", "email", &json!("alan@example.com"));
         let id = &crm.first().context("Alan is missing from the CRM")?.id;
-        let query = crate::history::Query { tenant: "acme", system: "crm", record: id, entity_type: Some("customer") };
-        let entity = crate::history::resolve(store, &query, &[]).await?.context("Alan has no entity")?;
-        println!("The audit trail of Alan's entity (syncledger history --tenant acme --system crm --record {id}):");
+        let query = crate::history::Query {
+            tenant: "acme",
+            system: "crm",
+            record: id,
+            entity_type: Some("customer"),
+        };
+        let entity = crate::history::resolve(store, &query, &[])
+            .await?
+            .context("Alan has no entity")?;
+        println!(
+            "The audit trail of Alan's entity (syncledger history --tenant acme --system crm --record {id}):"
+        );
         crate::history::print(store, entity, false).await
     }
 
@@ -212,7 +298,12 @@ impl Demo {
     async fn settle_without_erp_webhooks(&self) -> anyhow::Result<()> {
         for _ in 0..200 {
             self.deliver_crm().await?;
-            let depth = self.running.ledger.store().count_rows(pending_queue::NAME, None, None).await?;
+            let depth = self
+                .running
+                .ledger
+                .store()
+                .count_rows(pending_queue::NAME, None, None)
+                .await?;
             if depth == 0 && self.crm.pending_webhooks().is_empty() {
                 return Ok(());
             }
@@ -226,8 +317,16 @@ impl Demo {
         for _ in 0..200 {
             self.deliver_crm().await?;
             self.deliver_erp().await?;
-            let depth = self.running.ledger.store().count_rows(pending_queue::NAME, None, None).await?;
-            if depth == 0 && self.crm.pending_webhooks().is_empty() && self.erp.pending_webhooks().is_empty() {
+            let depth = self
+                .running
+                .ledger
+                .store()
+                .count_rows(pending_queue::NAME, None, None)
+                .await?;
+            if depth == 0
+                && self.crm.pending_webhooks().is_empty()
+                && self.erp.pending_webhooks().is_empty()
+            {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

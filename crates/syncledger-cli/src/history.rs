@@ -17,8 +17,18 @@ pub struct Query<'a> {
 }
 
 /// The entity the record belongs to: its mapping, else the stream its first webhook opened.
-pub async fn resolve(store: &Store, q: &Query<'_>, entity_types: &[String]) -> anyhow::Result<Option<Uuid>> {
-    if let Some(row) = store.row(id_mappings::NAME, &id_mappings::key(q.tenant, q.system, q.record)).await? {
+pub async fn resolve(
+    store: &Store,
+    q: &Query<'_>,
+    entity_types: &[String],
+) -> anyhow::Result<Option<Uuid>> {
+    if let Some(row) = store
+        .row(
+            id_mappings::NAME,
+            &id_mappings::key(q.tenant, q.system, q.record),
+        )
+        .await?
+    {
         return Ok(row.entity_id);
     }
     let candidates: Vec<&str> = match q.entity_type {
@@ -53,15 +63,28 @@ pub async fn print(store: &Store, entity_id: Uuid, as_json: bool) -> anyhow::Res
                 })
             })
             .collect();
-        let links: serde_json::Map<String, serde_json::Value> =
-            state.links.iter().map(|(s, l)| (s.clone(), json!(l.record_id))).collect();
+        let links: serde_json::Map<String, serde_json::Value> = state
+            .links
+            .iter()
+            .map(|(s, l)| (s.clone(), json!(l.record_id)))
+            .collect();
         let doc = json!({"entity_id": entity_id, "entity_type": entity_type, "links": links, "events": rows});
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
-    let links: Vec<String> = state.links.iter().map(|(s, l)| format!("{s} {}", l.record_id)).collect();
-    println!("entity {entity_id} ({entity_type}), linked to: {}", links.join(", "));
-    println!("{:>8} {:>4}  {:<23}  {:<17}  explanation", "position", "seq", "recorded at (UTC)", "type");
+    let links: Vec<String> = state
+        .links
+        .iter()
+        .map(|(s, l)| format!("{s} {}", l.record_id))
+        .collect();
+    println!(
+        "entity {entity_id} ({entity_type}), linked to: {}",
+        links.join(", ")
+    );
+    println!(
+        "{:>8} {:>4}  {:<23}  {:<17}  explanation",
+        "position", "seq", "recorded at (UTC)", "type"
+    );
     for (e, line) in events.iter().zip(&lines) {
         println!(
             "{:>8} {:>4}  {:<23}  {:<17}  {}",

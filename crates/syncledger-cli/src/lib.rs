@@ -16,7 +16,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use syncledger_core::config::Config;
 
 #[derive(Parser)]
-#[command(name = "syncledger", version, about = "Two-way live sync with an audit trail of every decision")]
+#[command(
+    name = "syncledger",
+    version,
+    about = "Two-way live sync with an audit trail of every decision"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -98,7 +102,8 @@ pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => {
-            let config = Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
+            let config =
+                Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
             telemetry::init(config.server.log_format, "info,sqlx=warn");
             app::serve(config).await
         }
@@ -107,22 +112,46 @@ pub async fn run() -> anyhow::Result<()> {
             telemetry::init(Default::default(), "error");
             demo::run(!exit).await
         }
-        Command::History { tenant, system, record, entity, json, config, database_url } => {
+        Command::History {
+            tenant,
+            system,
+            record,
+            entity,
+            json,
+            config,
+            database_url,
+        } => {
             let url = database_url_of(&config, database_url)?;
             let store = app::open_store(&url, 600).await?;
             let types: Vec<String> = match Config::load(&config) {
                 Ok(c) => c.entities.iter().map(|e| e.name.clone()).collect(),
                 Err(_) => Vec::new(),
             };
-            let query = history::Query { tenant: &tenant, system: &system, record: &record, entity_type: entity.as_deref() };
+            let query = history::Query {
+                tenant: &tenant,
+                system: &system,
+                record: &record,
+                entity_type: entity.as_deref(),
+            };
             match history::resolve(&store, &query, &types).await? {
                 Some(id) => history::print(&store, id, json).await,
                 None => anyhow::bail!("no history for {tenant}/{system}/{record}"),
             }
         }
-        Command::Reconcile { tenant, entity, repair, json, config } => {
-            let config = Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
-            let store = app::open_store(&config.server.database_url, config.server.round_trip_ttl_secs).await?;
+        Command::Reconcile {
+            tenant,
+            entity,
+            repair,
+            json,
+            config,
+        } => {
+            let config =
+                Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
+            let store = app::open_store(
+                &config.server.database_url,
+                config.server.round_trip_ttl_secs,
+            )
+            .await?;
             let report = reconcile::run(&config, &store, &tenant, &entity, repair).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -135,27 +164,46 @@ pub async fn run() -> anyhow::Result<()> {
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::write(&out, syncledger_graphql::sdl()).with_context(|| format!("writing {}", out.display()))?;
+            std::fs::write(&out, syncledger_graphql::sdl())
+                .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {}", out.display());
             Ok(())
         }
-        Command::Migrate { config, database_url } => {
+        Command::Migrate {
+            config,
+            database_url,
+        } => {
             let url = database_url_of(&config, database_url)?;
             let store = app::open_store(&url, 600).await?;
             println!("migrated {} ({})", redact(&url), store.backend_name());
             Ok(())
         }
-        Command::Rebuild { name, all, config, database_url } => {
+        Command::Rebuild {
+            name,
+            all,
+            config,
+            database_url,
+        } => {
             let url = database_url_of(&config, database_url)?;
             let store = app::open_store(&url, 600).await?;
             let names: Vec<String> = match (name, all) {
                 (Some(n), false) => vec![n],
-                (None, true) => store.projection_status().await?.into_iter().map(|s| s.name).collect(),
+                (None, true) => store
+                    .projection_status()
+                    .await?
+                    .into_iter()
+                    .map(|s| s.name)
+                    .collect(),
                 _ => anyhow::bail!("name one projection, or pass --all"),
             };
             for name in names {
                 let bar = ProgressBar::new(0).with_message(name.clone());
-                bar.set_style(ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} events ({per_sec})")?.progress_chars("=> "));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg:>20} [{bar:40}] {pos}/{len} events ({per_sec})",
+                    )?
+                    .progress_chars("=> "),
+                );
                 let progress = bar.clone();
                 store
                     .rebuild(&name, move |p| {
@@ -179,7 +227,8 @@ fn database_url_of(config: &std::path::Path, flag: Option<String>) -> anyhow::Re
     if config.exists() {
         return Ok(Config::load(config)?.server.database_url);
     }
-    Ok(std::env::var("SYNCLEDGER_SERVER__DATABASE_URL").unwrap_or_else(|_| "sqlite://syncledger.db".into()))
+    Ok(std::env::var("SYNCLEDGER_SERVER__DATABASE_URL")
+        .unwrap_or_else(|_| "sqlite://syncledger.db".into()))
 }
 
 /// A URL without its password, for messages.

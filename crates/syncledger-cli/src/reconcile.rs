@@ -15,7 +15,9 @@ use serde::Serialize;
 use syncledger_connector::Connector;
 use syncledger_core::config::{Config, EntityConfig};
 use syncledger_core::entity::EntityState;
-use syncledger_core::events::{Fields, RecordLinked, ResyncRequested, SyncEvent, entity_id_for_record};
+use syncledger_core::events::{
+    Fields, RecordLinked, ResyncRequested, SyncEvent, entity_id_for_record,
+};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::{match_fingerprint, to_canonical};
 use syncledger_core::projections::id_mappings;
@@ -47,8 +49,15 @@ pub struct Report {
 /// One system's live records: id -> canonical fields.
 type Listing = BTreeMap<String, Fields>;
 
-pub async fn run(config: &Config, store: &Store, tenant: &str, entity: &str, repair: bool) -> anyhow::Result<Report> {
-    let connectors: Arc<dyn Connectors> = Arc::new(crate::app::HttpConnectors::from_config(config)?);
+pub async fn run(
+    config: &Config,
+    store: &Store,
+    tenant: &str,
+    entity: &str,
+    repair: bool,
+) -> anyhow::Result<Report> {
+    let connectors: Arc<dyn Connectors> =
+        Arc::new(crate::app::HttpConnectors::from_config(config)?);
     run_with(config, store, connectors, tenant, entity, repair).await
 }
 
@@ -61,27 +70,56 @@ pub async fn run_with(
     entity: &str,
     repair: bool,
 ) -> anyhow::Result<Report> {
-    config.tenant(tenant).with_context(|| format!("no tenant {tenant} in the configuration"))?;
-    let entity_cfg = config.entity(entity).with_context(|| format!("no entity {entity} in the configuration"))?.clone();
+    config
+        .tenant(tenant)
+        .with_context(|| format!("no tenant {tenant} in the configuration"))?;
+    let entity_cfg = config
+        .entity(entity)
+        .with_context(|| format!("no entity {entity} in the configuration"))?
+        .clone();
     let mut listings = BTreeMap::new();
     for (system, map) in &entity_cfg.systems {
-        let connector = connectors.get(tenant, system).with_context(|| format!("tenant {tenant} has no system {system}"))?;
+        let connector = connectors
+            .get(tenant, system)
+            .with_context(|| format!("tenant {tenant} has no system {system}"))?;
         let listing = list_all(connector.as_ref(), &map.collection)
             .await
             .with_context(|| format!("listing {system} {}", map.collection))?;
-        listings.insert(system.clone(), listing.into_iter().map(|(id, body)| (id, to_canonical(map, &body))).collect::<Listing>());
+        listings.insert(
+            system.clone(),
+            listing
+                .into_iter()
+                .map(|(id, body)| (id, to_canonical(map, &body)))
+                .collect::<Listing>(),
+        );
     }
     let links = entity_links(store, tenant, entity).await?;
-    let mut report = Report { tenant: tenant.into(), entity: entity.into(), ..Default::default() };
+    let mut report = Report {
+        tenant: tenant.into(),
+        entity: entity.into(),
+        ..Default::default()
+    };
     report.records = listings.iter().map(|(s, l)| (s.clone(), l.len())).collect();
     find(&entity_cfg, &listings, &links, store, &mut report).await?;
     if repair {
-        repair_all(config, store, connectors, tenant, &entity_cfg, &listings, &mut report).await?;
+        repair_all(
+            config,
+            store,
+            connectors,
+            tenant,
+            &entity_cfg,
+            &listings,
+            &mut report,
+        )
+        .await?;
     }
     Ok(report)
 }
 
-async fn list_all(connector: &dyn Connector, collection: &str) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+async fn list_all(
+    connector: &dyn Connector,
+    collection: &str,
+) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -95,9 +133,17 @@ async fn list_all(connector: &dyn Connector, collection: &str) -> anyhow::Result
 }
 
 /// entity id -> system -> record id, from the `id_mappings` projection.
-async fn entity_links(store: &Store, tenant: &str, entity: &str) -> anyhow::Result<BTreeMap<Uuid, BTreeMap<String, String>>> {
+async fn entity_links(
+    store: &Store,
+    tenant: &str,
+    entity: &str,
+) -> anyhow::Result<BTreeMap<Uuid, BTreeMap<String, String>>> {
     let mut links: BTreeMap<Uuid, BTreeMap<String, String>> = BTreeMap::new();
-    let mut query = RowQuery { tenant: Some(tenant.into()), limit: 1000, ..Default::default() };
+    let mut query = RowQuery {
+        tenant: Some(tenant.into()),
+        limit: 1000,
+        ..Default::default()
+    };
     loop {
         let rows = store.rows(id_mappings::NAME, &query).await?;
         let Some(last) = rows.last() else { break };
@@ -105,7 +151,10 @@ async fn entity_links(store: &Store, tenant: &str, entity: &str) -> anyhow::Resu
         for row in &rows {
             let mapping: id_mappings::Mapping = serde_json::from_value(row.doc.clone())?;
             if mapping.entity_type == entity {
-                links.entry(mapping.entity_id).or_default().insert(mapping.system, mapping.record_id);
+                links
+                    .entry(mapping.entity_id)
+                    .or_default()
+                    .insert(mapping.system, mapping.record_id);
             }
         }
     }
@@ -119,13 +168,21 @@ async fn find(
     store: &Store,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let linked: BTreeSet<(&str, &str)> =
-        links.values().flat_map(|l| l.iter().map(|(s, r)| (s.as_str(), r.as_str()))).collect();
+    let linked: BTreeSet<(&str, &str)> = links
+        .values()
+        .flat_map(|l| l.iter().map(|(s, r)| (s.as_str(), r.as_str())))
+        .collect();
     for (system, listing) in listings {
         let mut by_keys: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (id, fields) in listing {
             if !linked.contains(&(system.as_str(), id.as_str())) {
-                report.findings.push(finding("unlinked", system, id, None, "no entity links this record".into()));
+                report.findings.push(finding(
+                    "unlinked",
+                    system,
+                    id,
+                    None,
+                    "no entity links this record".into(),
+                ));
             }
             if let Some(fp) = match_fingerprint(&cfg.match_keys, fields) {
                 by_keys.entry(fp).or_default().push(id);
@@ -134,41 +191,92 @@ async fn find(
         for ids in by_keys.values().filter(|ids| ids.len() > 1) {
             for id in ids {
                 let others: Vec<&str> = ids.iter().copied().filter(|o| o != id).collect();
-                report.findings.push(finding("duplicate", system, id, None, format!("same {} as {}", cfg.match_keys.join(", "), others.join(", "))));
+                report.findings.push(finding(
+                    "duplicate",
+                    system,
+                    id,
+                    None,
+                    format!(
+                        "same {} as {}",
+                        cfg.match_keys.join(", "),
+                        others.join(", ")
+                    ),
+                ));
             }
         }
     }
     for (entity_id, systems) in links {
         for (system, record_id) in systems {
-            if !listings.get(system).is_some_and(|l| l.contains_key(record_id)) {
-                report.findings.push(finding("linked_record_missing", system, record_id, Some(*entity_id), "linked, but the system no longer has it".into()));
+            if !listings
+                .get(system)
+                .is_some_and(|l| l.contains_key(record_id))
+            {
+                report.findings.push(finding(
+                    "linked_record_missing",
+                    system,
+                    record_id,
+                    Some(*entity_id),
+                    "linked, but the system no longer has it".into(),
+                ));
             }
         }
         for system in cfg.systems.keys().filter(|s| !systems.contains_key(*s)) {
-            let (from, id) = systems.iter().next().map(|(s, r)| (s.clone(), r.clone())).unwrap_or_default();
-            let state = EntityState::fold(*entity_id, &store.read_stream(*entity_id, 1, i64::MAX).await?);
-            let why = if state.pending_writes.is_empty() { "no counterpart" } else { "a write to it is still pending" };
-            report.findings.push(finding("missing_counterpart", &from, &id, Some(*entity_id), format!("{why} in {system}")));
+            let (from, id) = systems
+                .iter()
+                .next()
+                .map(|(s, r)| (s.clone(), r.clone()))
+                .unwrap_or_default();
+            let state = EntityState::fold(
+                *entity_id,
+                &store.read_stream(*entity_id, 1, i64::MAX).await?,
+            );
+            let why = if state.pending_writes.is_empty() {
+                "no counterpart"
+            } else {
+                "a write to it is still pending"
+            };
+            report.findings.push(finding(
+                "missing_counterpart",
+                &from,
+                &id,
+                Some(*entity_id),
+                format!("{why} in {system}"),
+            ));
         }
         differing(cfg, listings, *entity_id, systems, report);
     }
     Ok(())
 }
 
-fn differing(cfg: &EntityConfig, listings: &BTreeMap<String, Listing>, entity_id: Uuid, systems: &BTreeMap<String, String>, report: &mut Report) {
+fn differing(
+    cfg: &EntityConfig,
+    listings: &BTreeMap<String, Listing>,
+    entity_id: Uuid,
+    systems: &BTreeMap<String, String>,
+    report: &mut Report,
+) {
     let present: Vec<(&String, &Fields)> = systems
         .iter()
         .filter_map(|(s, r)| listings.get(s).and_then(|l| l.get(r)).map(|f| (s, f)))
         .collect();
     for pair in present.windows(2) {
         let ((a, fa), (b, fb)) = (pair[0], pair[1]);
-        let shared = cfg.systems[a].fields.keys().filter(|f| cfg.systems[b].fields.contains_key(*f));
+        let shared = cfg.systems[a]
+            .fields
+            .keys()
+            .filter(|f| cfg.systems[b].fields.contains_key(*f));
         let diffs: Vec<String> = shared
             .filter(|f| fa.get(*f) != fb.get(*f))
             .map(|f| format!("{f}: {a}={} {b}={}", show(fa.get(f)), show(fb.get(f))))
             .collect();
         if !diffs.is_empty() {
-            report.findings.push(finding("differing", a, &systems[a], Some(entity_id), diffs.join("; ")));
+            report.findings.push(finding(
+                "differing",
+                a,
+                &systems[a],
+                Some(entity_id),
+                diffs.join("; "),
+            ));
         }
     }
 }
@@ -177,8 +285,20 @@ fn show(v: Option<&serde_json::Value>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "null".into())
 }
 
-fn finding(kind: &'static str, system: &str, record_id: &str, entity_id: Option<Uuid>, detail: String) -> Finding {
-    Finding { kind, system: system.into(), record_id: record_id.into(), entity_id, detail }
+fn finding(
+    kind: &'static str,
+    system: &str,
+    record_id: &str,
+    entity_id: Option<Uuid>,
+    detail: String,
+) -> Finding {
+    Finding {
+        kind,
+        system: system.into(),
+        record_id: record_id.into(),
+        entity_id,
+        detail,
+    }
 }
 
 async fn repair_all(
@@ -190,7 +310,10 @@ async fn repair_all(
     listings: &BTreeMap<String, Listing>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let by = format!("reconcile:{}", std::env::var("USER").unwrap_or_else(|_| "cli".into()));
+    let by = format!(
+        "reconcile:{}",
+        std::env::var("USER").unwrap_or_else(|_| "cli".into())
+    );
     let unlinked: Vec<(String, String)> = report
         .findings
         .iter()
@@ -215,8 +338,13 @@ async fn repair_all(
         // Records of other systems with equal match keys, nobody's yet: the same business record.
         if let Some(fp) = match_fingerprint(&cfg.match_keys, fields) {
             for (other, other_id) in unlinked.iter().filter(|(s, _)| s != system) {
-                let same = match_fingerprint(&cfg.match_keys, &listings[other][other_id]).as_deref() == Some(fp.as_str());
-                if same && !claimed.contains(&(other.clone(), other_id.clone())) && !events_link(&events, other) {
+                let same = match_fingerprint(&cfg.match_keys, &listings[other][other_id])
+                    .as_deref()
+                    == Some(fp.as_str());
+                if same
+                    && !claimed.contains(&(other.clone(), other_id.clone()))
+                    && !events_link(&events, other)
+                {
                     claimed.insert((other.clone(), other_id.clone()));
                     events.push(SyncEvent::RecordLinked(RecordLinked {
                         entity_type: cfg.name.clone(),
@@ -225,7 +353,9 @@ async fn repair_all(
                         record_id: other_id.clone(),
                         reason: "reconcile: equal match keys".into(),
                     }));
-                    report.repaired.push(format!("linked {system} {record_id} and {other} {other_id}"));
+                    report.repaired.push(format!(
+                        "linked {system} {record_id} and {other} {other_id}"
+                    ));
                 }
             }
         }
@@ -239,46 +369,104 @@ async fn repair_all(
             })
             .collect();
         for (system, record_id) in linked {
-            report.repaired.push(format!("resync asked for {system} {record_id}"));
-            events.push(SyncEvent::ResyncRequested(ResyncRequested { by: by.clone(), system, record_id }));
+            report
+                .repaired
+                .push(format!("resync asked for {system} {record_id}"));
+            events.push(SyncEvent::ResyncRequested(ResyncRequested {
+                by: by.clone(),
+                system,
+                record_id,
+            }));
         }
-        let meta = EventMeta { tenant: tenant.into(), correlation_id: None, causation_id: None };
-        appends.push(StreamAppend { stream_id: entity_id, expected: ExpectedVersion::Any, events: events.iter().map(|e| e.to_new(meta.clone())).collect() });
+        let meta = EventMeta {
+            tenant: tenant.into(),
+            correlation_id: None,
+            causation_id: None,
+        };
+        appends.push(StreamAppend {
+            stream_id: entity_id,
+            expected: ExpectedVersion::Any,
+            events: events.iter().map(|e| e.to_new(meta.clone())).collect(),
+        });
     }
     for f in report.findings.iter().filter(|f| f.kind == "differing") {
-        let Some(entity_id) = f.entity_id else { continue };
-        let resync = SyncEvent::ResyncRequested(ResyncRequested { by: by.clone(), system: f.system.clone(), record_id: f.record_id.clone() });
-        let meta = EventMeta { tenant: tenant.into(), correlation_id: None, causation_id: None };
-        appends.push(StreamAppend { stream_id: entity_id, expected: ExpectedVersion::Any, events: vec![resync.to_new(meta)] });
-        report.repaired.push(format!("resync asked for {} {} (differing)", f.system, f.record_id));
+        let Some(entity_id) = f.entity_id else {
+            continue;
+        };
+        let resync = SyncEvent::ResyncRequested(ResyncRequested {
+            by: by.clone(),
+            system: f.system.clone(),
+            record_id: f.record_id.clone(),
+        });
+        let meta = EventMeta {
+            tenant: tenant.into(),
+            correlation_id: None,
+            causation_id: None,
+        };
+        appends.push(StreamAppend {
+            stream_id: entity_id,
+            expected: ExpectedVersion::Any,
+            events: vec![resync.to_new(meta)],
+        });
+        report.repaired.push(format!(
+            "resync asked for {} {} (differing)",
+            f.system, f.record_id
+        ));
     }
     for append in appends {
         store.append(vec![append]).await?;
     }
     // Its own lease owner: a service running beside it must not mistake its leases for its own.
     let defaults = EngineSettings::default();
-    let settings = EngineSettings { owner: format!("{}-reconcile-{}", defaults.owner, Uuid::now_v7()), ..defaults };
-    let ledger = Ledger::new(store.clone(), Arc::new(config.clone()), connectors, settings);
+    let settings = EngineSettings {
+        owner: format!("{}-reconcile-{}", defaults.owner, Uuid::now_v7()),
+        ..defaults
+    };
+    let ledger = Ledger::new(
+        store.clone(),
+        Arc::new(config.clone()),
+        connectors,
+        settings,
+    );
     let jobs = ledger.run_until_idle(100_000).await?;
-    report.repaired.push(format!("worked the queue until empty ({jobs} entity jobs)"));
+    report
+        .repaired
+        .push(format!("worked the queue until empty ({jobs} entity jobs)"));
     Ok(())
 }
 
 fn events_link(events: &[SyncEvent], system: &str) -> bool {
-    events.iter().any(|e| matches!(e, SyncEvent::RecordLinked(l) if l.system == system))
+    events
+        .iter()
+        .any(|e| matches!(e, SyncEvent::RecordLinked(l) if l.system == system))
 }
 
 /// The report as a terminal table.
 pub fn print_table(report: &Report) {
-    let counts: Vec<String> = report.records.iter().map(|(s, n)| format!("{s}: {n}")).collect();
-    println!("reconcile {} / {} ({} records)", report.tenant, report.entity, counts.join(", "));
+    let counts: Vec<String> = report
+        .records
+        .iter()
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
+    println!(
+        "reconcile {} / {} ({} records)",
+        report.tenant,
+        report.entity,
+        counts.join(", ")
+    );
     if report.findings.is_empty() {
         println!("no findings: every record is linked and every linked pair agrees");
     } else {
-        println!("{:<22} {:<8} {:<16} {:<36} detail", "finding", "system", "record", "entity");
+        println!(
+            "{:<22} {:<8} {:<16} {:<36} detail",
+            "finding", "system", "record", "entity"
+        );
         for f in &report.findings {
             let entity = f.entity_id.map(|e| e.to_string()).unwrap_or_default();
-            println!("{:<22} {:<8} {:<16} {:<36} {}", f.kind, f.system, f.record_id, entity, f.detail);
+            println!(
+                "{:<22} {:<8} {:<16} {:<36} {}",
+                f.kind, f.system, f.record_id, entity, f.detail
+            );
         }
     }
     for line in &report.repaired {

@@ -52,29 +52,71 @@ async fn reconcile_finds_preexisting_records_and_repair_links_and_creates_them_o
     let (crm, crm_url) = served("c").await;
     let (erp, erp_url) = served("E").await;
     // Ada exists in both systems already; Bob only in the CRM; Cy only in the ERP; Dee twice in the CRM.
-    crm.user_create("contacts", json!({"full_name": "Ada", "email": "ada@example.com"}));
-    erp.user_create("customers", json!({"name": "Ada", "email_address": "ADA@example.com ", "phones": ["555"]}));
-    crm.user_create("contacts", json!({"full_name": "Bob", "email": "bob@example.com"}));
-    erp.user_create("customers", json!({"name": "Cy", "email_address": "cy@example.com"}));
-    crm.user_create("contacts", json!({"full_name": "Dee", "email": "dee@example.com"}));
-    crm.user_create("contacts", json!({"full_name": "Dee B", "email": "dee@example.com"}));
+    crm.user_create(
+        "contacts",
+        json!({"full_name": "Ada", "email": "ada@example.com"}),
+    );
+    erp.user_create(
+        "customers",
+        json!({"name": "Ada", "email_address": "ADA@example.com ", "phones": ["555"]}),
+    );
+    crm.user_create(
+        "contacts",
+        json!({"full_name": "Bob", "email": "bob@example.com"}),
+    );
+    erp.user_create(
+        "customers",
+        json!({"name": "Cy", "email_address": "cy@example.com"}),
+    );
+    crm.user_create(
+        "contacts",
+        json!({"full_name": "Dee", "email": "dee@example.com"}),
+    );
+    crm.user_create(
+        "contacts",
+        json!({"full_name": "Dee B", "email": "dee@example.com"}),
+    );
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&crm_url, &erp_url, &dir.path().join("r.db").display().to_string());
-    let store = syncledger_cli::app::open_store(&cfg.server.database_url, 600).await.unwrap();
+    let cfg = config(
+        &crm_url,
+        &erp_url,
+        &dir.path().join("r.db").display().to_string(),
+    );
+    let store = syncledger_cli::app::open_store(&cfg.server.database_url, 600)
+        .await
+        .unwrap();
 
-    let report = reconcile::run(&cfg, &store, "acme", "customer", false).await.unwrap();
+    let report = reconcile::run(&cfg, &store, "acme", "customer", false)
+        .await
+        .unwrap();
     let kinds = |k: &str| report.findings.iter().filter(|f| f.kind == k).count();
     assert_eq!(kinds("unlinked"), 6, "{:#?}", report.findings);
     assert_eq!(kinds("duplicate"), 2, "Dee is in the CRM twice");
-    assert!(report.repaired.is_empty(), "a report without --repair changes nothing");
+    assert!(
+        report.repaired.is_empty(),
+        "a report without --repair changes nothing"
+    );
     assert_eq!(erp.requests(Op::Create) + crm.requests(Op::Create), 0);
 
-    let repaired = reconcile::run(&cfg, &store, "acme", "customer", true).await.unwrap();
+    let repaired = reconcile::run(&cfg, &store, "acme", "customer", true)
+        .await
+        .unwrap();
     assert!(!repaired.repaired.is_empty());
     // Ada was linked, not duplicated; Bob and both Dees were created in the ERP; Cy in the CRM.
-    assert_eq!(erp.find_by_field("customers", "name", &json!("Ada")).len(), 1);
-    assert_eq!(erp.find_by_field("customers", "email_address", &json!("bob@example.com")).len(), 1);
-    assert_eq!(crm.find_by_field("contacts", "email", &json!("cy@example.com")).len(), 1);
+    assert_eq!(
+        erp.find_by_field("customers", "name", &json!("Ada")).len(),
+        1
+    );
+    assert_eq!(
+        erp.find_by_field("customers", "email_address", &json!("bob@example.com"))
+            .len(),
+        1
+    );
+    assert_eq!(
+        crm.find_by_field("contacts", "email", &json!("cy@example.com"))
+            .len(),
+        1
+    );
     assert_eq!(erp.count("customers"), 5, "Ada, Cy, Bob, Dee, Dee B");
     // The linked pair converged: the CRM's values went out, the ERP filled in the phone it alone had.
     let ada = crm.find_by_field("contacts", "full_name", &json!("Ada"));
@@ -82,9 +124,18 @@ async fn reconcile_finds_preexisting_records_and_repair_links_and_creates_them_o
     let ada_erp = erp.find_by_field("customers", "name", &json!("Ada"));
     assert_eq!(ada_erp[0].body["email_address"], json!("ada@example.com"));
 
-    let after = reconcile::run(&cfg, &store, "acme", "customer", false).await.unwrap();
-    let left: Vec<_> = after.findings.iter().filter(|f| f.kind != "duplicate").collect();
-    assert!(left.is_empty(), "after the repair nothing is unlinked or missing: {left:#?}");
+    let after = reconcile::run(&cfg, &store, "acme", "customer", false)
+        .await
+        .unwrap();
+    let left: Vec<_> = after
+        .findings
+        .iter()
+        .filter(|f| f.kind != "duplicate")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "after the repair nothing is unlinked or missing: {left:#?}"
+    );
 }
 
 #[tokio::test]
@@ -95,25 +146,60 @@ async fn a_resync_asked_for_a_record_no_webhook_announced_syncs_it() {
 
     let (crm, crm_url) = served("c").await;
     let (erp, erp_url) = served("E").await;
-    let quiet = crm.user_create("contacts", json!({"full_name": "Quiet", "email": "quiet@example.com"}));
+    let quiet = crm.user_create(
+        "contacts",
+        json!({"full_name": "Quiet", "email": "quiet@example.com"}),
+    );
     crm.drain_webhooks(); // the webhook is lost: only a person's resync will bring this record over
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&crm_url, &erp_url, &dir.path().join("q.db").display().to_string());
-    let store = syncledger_cli::app::open_store(&cfg.server.database_url, 600).await.unwrap();
-    let resync = SyncEvent::ResyncRequested(ResyncRequested { by: "admin".into(), system: "crm".into(), record_id: quiet.id.clone() });
-    let meta = EventMeta { tenant: "acme".into(), correlation_id: None, causation_id: None };
+    let cfg = config(
+        &crm_url,
+        &erp_url,
+        &dir.path().join("q.db").display().to_string(),
+    );
+    let store = syncledger_cli::app::open_store(&cfg.server.database_url, 600)
+        .await
+        .unwrap();
+    let resync = SyncEvent::ResyncRequested(ResyncRequested {
+        by: "admin".into(),
+        system: "crm".into(),
+        record_id: quiet.id.clone(),
+    });
+    let meta = EventMeta {
+        tenant: "acme".into(),
+        correlation_id: None,
+        causation_id: None,
+    };
     let stream_id = entity_id_for_record("acme", "customer", "crm", &quiet.id);
     store
-        .append(vec![StreamAppend { stream_id, expected: ExpectedVersion::NoStream, events: vec![resync.to_new(meta)] }])
+        .append(vec![StreamAppend {
+            stream_id,
+            expected: ExpectedVersion::NoStream,
+            events: vec![resync.to_new(meta)],
+        }])
         .await
         .unwrap();
 
-    let connectors = std::sync::Arc::new(syncledger_cli::app::HttpConnectors::from_config(&cfg).unwrap());
-    let ledger = Ledger::new(store, std::sync::Arc::new(cfg), connectors, EngineSettings::default());
+    let connectors =
+        std::sync::Arc::new(syncledger_cli::app::HttpConnectors::from_config(&cfg).unwrap());
+    let ledger = Ledger::new(
+        store,
+        std::sync::Arc::new(cfg),
+        connectors,
+        EngineSettings::default(),
+    );
     ledger.run_until_idle(100).await.unwrap();
 
-    assert_eq!(erp.find_by_field("customers", "email_address", &json!("quiet@example.com")).len(), 1);
+    assert_eq!(
+        erp.find_by_field("customers", "email_address", &json!("quiet@example.com"))
+            .len(),
+        1
+    );
     let state = ledger.load(stream_id).await.unwrap();
     assert_eq!(state.entity_type.as_deref(), Some("customer"));
-    assert!(state.links.contains_key("crm") && state.links.contains_key("erp"), "{:?}", state.links);
+    assert!(
+        state.links.contains_key("crm") && state.links.contains_key("erp"),
+        "{:?}",
+        state.links
+    );
 }

@@ -36,7 +36,12 @@ pub struct EchoContext {
 
 impl EchoContext {
     pub fn record(&mut self, system: &str, field: &str, value: Value) {
-        let values = self.written.entry(system.into()).or_default().entry(field.into()).or_default();
+        let values = self
+            .written
+            .entry(system.into())
+            .or_default()
+            .entry(field.into())
+            .or_default();
         if !values.contains(&value) {
             values.push(value);
         }
@@ -95,10 +100,13 @@ impl Outcome {
     }
 
     pub fn decisions(&self) -> impl Iterator<Item = &DecisionMade> {
-        self.own.iter().chain(self.other.iter().flat_map(|o| o.2.iter())).filter_map(|e| match e {
-            SyncEvent::DecisionMade(d) => Some(d),
-            _ => None,
-        })
+        self.own
+            .iter()
+            .chain(self.other.iter().flat_map(|o| o.2.iter()))
+            .filter_map(|e| match e {
+                SyncEvent::DecisionMade(d) => Some(d),
+                _ => None,
+            })
     }
 }
 
@@ -115,30 +123,57 @@ pub fn create_fingerprint(config: &EntityConfig, fields: &Fields) -> String {
     match match_fingerprint(&config.match_keys, fields) {
         Some(fp) => format!("keys:{fp}"),
         None => {
-            let all: Vec<String> = fields.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k.clone()).collect();
-            format!("all:{}", match_fingerprint(&all, fields).unwrap_or_default())
+            let all: Vec<String> = fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k.clone())
+                .collect();
+            format!(
+                "all:{}",
+                match_fingerprint(&all, fields).unwrap_or_default()
+            )
         }
     }
 }
 
 /// Decides one work item of an entity. `state` is the entity before this decision.
-pub fn decide(config: &EntityConfig, state: &EntityState, trigger: &Trigger, input: &Gathered) -> Outcome {
+pub fn decide(
+    config: &EntityConfig,
+    state: &EntityState,
+    trigger: &Trigger,
+    input: &Gathered,
+) -> Outcome {
     let Some((source, record_id)) = trigger.source() else {
         return Outcome::default();
     };
     let Some(source_cfg) = config.systems.get(source) else {
-        return skip(trigger, source, source, format!("{source} is not a system of {}", config.name));
+        return skip(
+            trigger,
+            source,
+            source,
+            format!("{source} is not a system of {}", config.name),
+        );
     };
     let fetched = match &input.fetched {
         Some(f) if f.found => f,
         _ => return decide_gone(config, state, trigger, source, record_id),
     };
     let mut own = Vec::new();
-    let linked_here = state.links.get(source).is_some_and(|l| l.record_id == record_id);
+    let linked_here = state
+        .links
+        .get(source)
+        .is_some_and(|l| l.record_id == record_id);
 
     if !linked_here {
         if let Some(m) = &input.round_trip {
-            return redirect_round_trip(config, trigger, source, &source_cfg.collection, record_id, m);
+            return redirect_round_trip(
+                config,
+                trigger,
+                source,
+                &source_cfg.collection,
+                record_id,
+                m,
+            );
         }
         own.push(SyncEvent::RecordLinked(RecordLinked {
             entity_type: config.name.clone(),
@@ -157,13 +192,18 @@ pub fn decide(config: &EntityConfig, state: &EntityState, trigger: &Trigger, inp
         let mut theirs = Vec::new();
         let mut conflicts = Vec::new();
         for (field, value) in fetched.fields.iter().filter(|(f, _)| mapped.contains(f)) {
-            let before = target_known.and_then(|k| k.get(field)).cloned().unwrap_or(Value::Null);
+            let before = target_known
+                .and_then(|k| k.get(field))
+                .cloned()
+                .unwrap_or(Value::Null);
             if *value == before {
                 continue;
             }
             // Written by the sync within the round-trip TTL, and not replaced in the source
             // since: a value put back by a user after the sync saw it replaced is a real change.
-            if input.echo.was_written(source, field, value) && state.may_be_echo(source, field, value) {
+            if input.echo.was_written(source, field, value)
+                && state.may_be_echo(source, field, value)
+            {
                 echoed.push(field.clone());
                 continue;
             }
@@ -173,37 +213,83 @@ pub fn decide(config: &EntityConfig, state: &EntityState, trigger: &Trigger, inp
                 theirs.push(field.clone());
                 continue;
             }
-            if let Some(winner) = conflict_winner(config, state, trigger, source, target, field, input) {
+            if let Some(winner) =
+                conflict_winner(config, state, trigger, source, target, field, input)
+            {
                 conflicts.push(format!("{field} ({winner} wins)"));
                 continue;
             }
-            diff.push(FieldChange { field: field.clone(), before, after: value.clone() });
+            diff.push(FieldChange {
+                field: field.clone(),
+                before,
+                after: value.clone(),
+            });
         }
         if !conflicts.is_empty() {
-            own.push(decision(trigger, DecisionKind::ConflictResolved, source, target, vec![], None,
-                format!("kept {} in {target}", conflicts.join(", "))));
+            own.push(decision(
+                trigger,
+                DecisionKind::ConflictResolved,
+                source,
+                target,
+                vec![],
+                None,
+                format!("kept {} in {target}", conflicts.join(", ")),
+            ));
         }
         let linked = state.links.contains_key(target.as_str());
         if !linked {
-            own.extend(plan_create(config, state, trigger, source, target, fetched, input));
+            own.extend(plan_create(
+                config, state, trigger, source, target, fetched, input,
+            ));
         } else if diff.is_empty() {
             let (kind, reason) = if !echoed.is_empty() {
-                (DecisionKind::EchoSuppressed,
-                    format!("{} equal what the sync wrote to {source} (echo)", echoed.join(", ")))
+                (
+                    DecisionKind::EchoSuppressed,
+                    format!(
+                        "{} equal what the sync wrote to {source} (echo)",
+                        echoed.join(", ")
+                    ),
+                )
             } else if !theirs.is_empty() {
-                (DecisionKind::Skip,
-                    format!("{} changed in {target} since the last sync, not in {source}", theirs.join(", ")))
+                (
+                    DecisionKind::Skip,
+                    format!(
+                        "{} changed in {target} since the last sync, not in {source}",
+                        theirs.join(", ")
+                    ),
+                )
             } else {
-                (DecisionKind::Skip, format!("{target} already holds these values"))
+                (
+                    DecisionKind::Skip,
+                    format!("{target} already holds these values"),
+                )
             };
-            own.push(decision(trigger, kind, source, target, vec![], None, reason));
+            own.push(decision(
+                trigger,
+                kind,
+                source,
+                target,
+                vec![],
+                None,
+                reason,
+            ));
         } else {
             let link = &state.links[target.as_str()];
-            let fields: Fields = diff.iter().map(|c| (c.field.clone(), c.after.clone())).collect();
+            let fields: Fields = diff
+                .iter()
+                .map(|c| (c.field.clone(), c.after.clone()))
+                .collect();
             let id = request_id(trigger.event_id, target, WriteOp::Update);
             let names: Vec<&str> = diff.iter().map(|c| c.field.as_str()).collect();
-            own.push(decision(trigger, DecisionKind::Update, source, target, diff.clone(), Some(id),
-                format!("{} changed in {source} {record_id}", names.join(", "))));
+            own.push(decision(
+                trigger,
+                DecisionKind::Update,
+                source,
+                target,
+                diff.clone(),
+                Some(id),
+                format!("{} changed in {source} {record_id}", names.join(", ")),
+            ));
             own.push(SyncEvent::WriteRequested(WriteRequested {
                 request_id: id,
                 target_system: target.clone(),
@@ -229,12 +315,17 @@ fn conflict_winner(
     input: &Gathered,
 ) -> Option<String> {
     if config.conflict == ConflictPolicy::Owner {
-        return config.owners.get(field).filter(|owner| owner.as_str() != source).cloned();
+        return config
+            .owners
+            .get(field)
+            .filter(|owner| owner.as_str() != source)
+            .cloned();
     }
     // last_observed: a later observation of the target that changed this field wins; its own
     // work item will carry the value the other way.
     let later_target_work = state.open_triggers.iter().any(|t| {
-        t.position > trigger.position && matches!(&t.kind, TriggerKind::Observed { system, .. } if system == target)
+        t.position > trigger.position
+            && matches!(&t.kind, TriggerKind::Observed { system, .. } if system == target)
     });
     let fresh = input.fresh_targets.get(target)?;
     let known = state.known.get(target);
@@ -253,13 +344,31 @@ fn plan_create(
 ) -> Vec<SyncEvent> {
     let target_cfg = &config.systems[target];
     if state.pending_create(target).is_some() {
-        return vec![decision(trigger, DecisionKind::Skip, source, target, vec![], None,
-            format!("a create in {target} is already in flight"))];
+        return vec![decision(
+            trigger,
+            DecisionKind::Skip,
+            source,
+            target,
+            vec![],
+            None,
+            format!("a create in {target} is already in flight"),
+        )];
     }
     if let Some(candidate) = input.link_candidates.get(target) {
         return vec![
-            decision(trigger, DecisionKind::Link, source, target, vec![], None,
-                format!("{target} {} has the same {}", candidate.record_id, config.match_keys.join(", "))),
+            decision(
+                trigger,
+                DecisionKind::Link,
+                source,
+                target,
+                vec![],
+                None,
+                format!(
+                    "{target} {} has the same {}",
+                    candidate.record_id,
+                    config.match_keys.join(", ")
+                ),
+            ),
             SyncEvent::RecordLinked(RecordLinked {
                 entity_type: config.name.clone(),
                 system: target.into(),
@@ -271,8 +380,15 @@ fn plan_create(
     }
     let missing = missing_required(&target_cfg.required, &fetched.fields);
     if !missing.is_empty() {
-        return vec![decision(trigger, DecisionKind::Deferred, source, target, vec![], None,
-            format!("{target} requires {}, which is empty", missing.join(", ")))];
+        return vec![decision(
+            trigger,
+            DecisionKind::Deferred,
+            source,
+            target,
+            vec![],
+            None,
+            format!("{target} requires {}, which is empty", missing.join(", ")),
+        )];
     }
     let fields: Fields = fetched
         .fields
@@ -282,12 +398,23 @@ fn plan_create(
         .collect();
     let diff = fields
         .iter()
-        .map(|(f, v)| FieldChange { field: f.clone(), before: Value::Null, after: v.clone() })
+        .map(|(f, v)| FieldChange {
+            field: f.clone(),
+            before: Value::Null,
+            after: v.clone(),
+        })
         .collect();
     let id = request_id(trigger.event_id, target, WriteOp::Create);
     vec![
-        decision(trigger, DecisionKind::Create, source, target, diff, Some(id),
-            format!("{source} {} has no record in {target}", fetched.record_id)),
+        decision(
+            trigger,
+            DecisionKind::Create,
+            source,
+            target,
+            diff,
+            Some(id),
+            format!("{source} {} has no record in {target}", fetched.record_id),
+        ),
         SyncEvent::WriteRequested(WriteRequested {
             request_id: id,
             target_system: target.into(),
@@ -301,10 +428,24 @@ fn plan_create(
 }
 
 /// The source record is gone (404), or the work says it was deleted and the fetch agrees.
-fn decide_gone(config: &EntityConfig, state: &EntityState, trigger: &Trigger, source: &str, record_id: &str) -> Outcome {
-    let linked_here = state.links.get(source).is_some_and(|l| l.record_id == record_id);
+fn decide_gone(
+    config: &EntityConfig,
+    state: &EntityState,
+    trigger: &Trigger,
+    source: &str,
+    record_id: &str,
+) -> Outcome {
+    let linked_here = state
+        .links
+        .get(source)
+        .is_some_and(|l| l.record_id == record_id);
     if !linked_here {
-        return skip(trigger, source, source, format!("{source} {record_id} is gone and not linked"));
+        return skip(
+            trigger,
+            source,
+            source,
+            format!("{source} {record_id} is gone and not linked"),
+        );
     }
     let mut own = vec![SyncEvent::RecordUnlinked(RecordUnlinked {
         system: source.into(),
@@ -314,8 +455,15 @@ fn decide_gone(config: &EntityConfig, state: &EntityState, trigger: &Trigger, so
     for (target, link) in state.links.iter().filter(|(s, _)| s.as_str() != source) {
         if config.on_delete == OnDelete::Propagate {
             let id = request_id(trigger.event_id, target, WriteOp::Delete);
-            own.push(decision(trigger, DecisionKind::Delete, source, target, vec![], Some(id),
-                format!("{source} {record_id} was deleted and on_delete = propagate")));
+            own.push(decision(
+                trigger,
+                DecisionKind::Delete,
+                source,
+                target,
+                vec![],
+                Some(id),
+                format!("{source} {record_id} was deleted and on_delete = propagate"),
+            ));
             own.push(SyncEvent::WriteRequested(WriteRequested {
                 request_id: id,
                 target_system: target.clone(),
@@ -326,13 +474,30 @@ fn decide_gone(config: &EntityConfig, state: &EntityState, trigger: &Trigger, so
                 match_fingerprint: None,
             }));
         } else {
-            own.push(decision(trigger, DecisionKind::Unlink, source, target, vec![], None,
-                format!("{source} {record_id} was deleted; {target} {} is kept (on_delete = unlink)", link.record_id)));
+            own.push(decision(
+                trigger,
+                DecisionKind::Unlink,
+                source,
+                target,
+                vec![],
+                None,
+                format!(
+                    "{source} {record_id} was deleted; {target} {} is kept (on_delete = unlink)",
+                    link.record_id
+                ),
+            ));
         }
     }
     if own.len() == 1 {
-        own.push(decision(trigger, DecisionKind::Unlink, source, source, vec![], None,
-            format!("{source} {record_id} was deleted")));
+        own.push(decision(
+            trigger,
+            DecisionKind::Unlink,
+            source,
+            source,
+            vec![],
+            None,
+            format!("{source} {record_id} was deleted"),
+        ));
     }
     Outcome { own, other: None }
 }
@@ -345,7 +510,10 @@ fn redirect_round_trip(
     record_id: &str,
     m: &RoundTripMatch,
 ) -> Outcome {
-    let reason = format!("echo of the sync's own create request {} in {source}", m.request_id);
+    let reason = format!(
+        "echo of the sync's own create request {} in {source}",
+        m.request_id
+    );
     let own = vec![SyncEvent::RedirectedTo(RedirectedTo {
         trigger_id: Some(trigger.event_id),
         entity_id: m.entity_id,
@@ -361,21 +529,46 @@ fn redirect_round_trip(
             record_id: record_id.into(),
             reason: reason.clone(),
         }),
-        decision(trigger, DecisionKind::EchoSuppressed, source, source, vec![], None, reason),
+        decision(
+            trigger,
+            DecisionKind::EchoSuppressed,
+            source,
+            source,
+            vec![],
+            None,
+            reason,
+        ),
     ];
     // The other entity's decision does not settle a trigger of its own.
     let other = other
         .into_iter()
         .map(|e| match e {
-            SyncEvent::DecisionMade(d) => SyncEvent::DecisionMade(DecisionMade { trigger_id: None, ..d }),
+            SyncEvent::DecisionMade(d) => SyncEvent::DecisionMade(DecisionMade {
+                trigger_id: None,
+                ..d
+            }),
             e => e,
         })
         .collect();
-    Outcome { own, other: Some((m.entity_id, m.entity_version, other)) }
+    Outcome {
+        own,
+        other: Some((m.entity_id, m.entity_version, other)),
+    }
 }
 
 fn skip(trigger: &Trigger, source: &str, target: &str, reason: String) -> Outcome {
-    Outcome { own: vec![decision(trigger, DecisionKind::Skip, source, target, vec![], None, reason)], other: None }
+    Outcome {
+        own: vec![decision(
+            trigger,
+            DecisionKind::Skip,
+            source,
+            target,
+            vec![],
+            None,
+            reason,
+        )],
+        other: None,
+    }
 }
 
 fn decision(
@@ -400,5 +593,11 @@ fn decision(
 
 /// Whether a webhook action alone (without a fetch) says the record is gone.
 pub fn announces_delete(trigger: &Trigger) -> bool {
-    matches!(&trigger.kind, TriggerKind::Observed { action: Action::Deleted, .. })
+    matches!(
+        &trigger.kind,
+        TriggerKind::Observed {
+            action: Action::Deleted,
+            ..
+        }
+    )
 }

@@ -32,16 +32,28 @@ pub struct Trigger {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TriggerKind {
-    Observed { system: String, collection: String, record_id: String, action: Action },
-    Resync { system: String, record_id: String },
-    DeadLetterRetry { dead_letter_id: Uuid },
+    Observed {
+        system: String,
+        collection: String,
+        record_id: String,
+        action: Action,
+    },
+    Resync {
+        system: String,
+        record_id: String,
+    },
+    DeadLetterRetry {
+        dead_letter_id: Uuid,
+    },
 }
 
 impl Trigger {
     /// The system and record whose state this work must fetch, when it names one.
     pub fn source(&self) -> Option<(&str, &str)> {
         match &self.kind {
-            TriggerKind::Observed { system, record_id, .. }
+            TriggerKind::Observed {
+                system, record_id, ..
+            }
             | TriggerKind::Resync { system, record_id } => Some((system, record_id)),
             TriggerKind::DeadLetterRetry { .. } => None,
         }
@@ -94,7 +106,10 @@ pub struct EntityState {
 impl EntityState {
     /// Folds a stream (in sequence order) into state. Undecodable events are skipped.
     pub fn fold<'a>(entity_id: Uuid, events: impl IntoIterator<Item = &'a RecordedEvent>) -> Self {
-        let mut state = EntityState { entity_id, ..Default::default() };
+        let mut state = EntityState {
+            entity_id,
+            ..Default::default()
+        };
         for event in events {
             state.apply(event);
         }
@@ -107,31 +122,46 @@ impl EntityState {
         if self.tenant.is_empty() {
             self.tenant = event.meta.tenant.clone();
         }
-        let Ok(sync) = SyncEvent::from_recorded(event) else { return };
+        let Ok(sync) = SyncEvent::from_recorded(event) else {
+            return;
+        };
         let correlation = event.meta.correlation_id.unwrap_or(event.event_id);
         match sync {
             SyncEvent::ChangeObserved(e) => {
                 self.entity_type.get_or_insert(e.entity_type);
-                self.open(event, correlation, TriggerKind::Observed {
-                    system: e.system,
-                    collection: e.collection,
-                    record_id: e.record_id,
-                    action: e.action,
-                });
+                self.open(
+                    event,
+                    correlation,
+                    TriggerKind::Observed {
+                        system: e.system,
+                        collection: e.collection,
+                        record_id: e.record_id,
+                        action: e.action,
+                    },
+                );
             }
-            SyncEvent::ResyncRequested(e) => self.open(event, correlation, TriggerKind::Resync {
-                system: e.system,
-                record_id: e.record_id,
-            }),
-            SyncEvent::DeadLetterRetried(e) => self.open(event, correlation, TriggerKind::DeadLetterRetry {
-                dead_letter_id: e.dead_letter_id,
-            }),
+            SyncEvent::ResyncRequested(e) => self.open(
+                event,
+                correlation,
+                TriggerKind::Resync {
+                    system: e.system,
+                    record_id: e.record_id,
+                },
+            ),
+            SyncEvent::DeadLetterRetried(e) => self.open(
+                event,
+                correlation,
+                TriggerKind::DeadLetterRetry {
+                    dead_letter_id: e.dead_letter_id,
+                },
+            ),
             SyncEvent::RecordFetched(e) => {
                 if e.found {
                     let previous = self.known.get(&e.system);
                     for (field, value) in &e.fields {
                         if previous.and_then(|p| p.get(field)) != Some(value) {
-                            self.field_sources.insert(field.clone(), (e.system.clone(), event.position));
+                            self.field_sources
+                                .insert(field.clone(), (e.system.clone(), event.position));
                         }
                     }
                     self.seen_holding(&e.system, &e.fields);
@@ -150,7 +180,10 @@ impl EntityState {
             }
             SyncEvent::WriteRequested(e) => {
                 if e.op != WriteOp::Delete {
-                    let written = self.sync_written.entry(e.target_system.clone()).or_default();
+                    let written = self
+                        .sync_written
+                        .entry(e.target_system.clone())
+                        .or_default();
                     for (field, value) in &e.fields {
                         let values = written.entry(field.clone()).or_default();
                         if !values.contains(value) {
@@ -158,29 +191,34 @@ impl EntityState {
                         }
                     }
                 }
-                self.pending_writes.insert(e.request_id, PendingWrite {
-                    request: e,
-                    requested_event_id: event.event_id,
-                    correlation_id: event.meta.correlation_id,
-                    attempts: 0,
-                    retry_at: None,
-                });
+                self.pending_writes.insert(
+                    e.request_id,
+                    PendingWrite {
+                        request: e,
+                        requested_event_id: event.event_id,
+                        correlation_id: event.meta.correlation_id,
+                        attempts: 0,
+                        retry_at: None,
+                    },
+                );
             }
-            SyncEvent::WriteSucceeded(e) => match self.pending_writes.remove(&e.request_id).map(|p| p.request) {
-                Some(request) if request.op == WriteOp::Delete => {
-                    self.known.remove(&e.target_system);
-                    self.sync_written.remove(&e.target_system);
-                    self.synced.clear();
-                }
-                request => {
-                    if let Some(request) = request {
-                        self.written_through(&e.target_system, &request.fields);
+            SyncEvent::WriteSucceeded(e) => {
+                match self.pending_writes.remove(&e.request_id).map(|p| p.request) {
+                    Some(request) if request.op == WriteOp::Delete => {
+                        self.known.remove(&e.target_system);
+                        self.sync_written.remove(&e.target_system);
+                        self.synced.clear();
                     }
-                    self.seen_holding(&e.target_system, &e.fields);
-                    self.known.insert(e.target_system, e.fields);
-                    self.note_agreement();
+                    request => {
+                        if let Some(request) = request {
+                            self.written_through(&e.target_system, &request.fields);
+                        }
+                        self.seen_holding(&e.target_system, &e.fields);
+                        self.known.insert(e.target_system, e.fields);
+                        self.note_agreement();
+                    }
                 }
-            },
+            }
             SyncEvent::WriteFailed(e) => {
                 if e.will_retry {
                     if let Some(p) = self.pending_writes.get_mut(&e.request_id) {
@@ -198,10 +236,20 @@ impl EntityState {
             }
             SyncEvent::RecordLinked(e) => {
                 self.entity_type.get_or_insert(e.entity_type);
-                self.links.insert(e.system, Link { collection: e.collection, record_id: e.record_id });
+                self.links.insert(
+                    e.system,
+                    Link {
+                        collection: e.collection,
+                        record_id: e.record_id,
+                    },
+                );
             }
             SyncEvent::RecordUnlinked(e) => {
-                if self.links.get(&e.system).is_some_and(|l| l.record_id == e.record_id) {
+                if self
+                    .links
+                    .get(&e.system)
+                    .is_some_and(|l| l.record_id == e.record_id)
+                {
                     self.links.remove(&e.system);
                     self.known.remove(&e.system);
                     self.sync_written.remove(&e.system);
@@ -225,10 +273,16 @@ impl EntityState {
     /// Fields every known system holds equally are in sync: that value is their new base.
     fn note_agreement(&mut self) {
         let mut systems = self.known.values();
-        let (Some(first), Some(_)) = (systems.next(), self.known.values().nth(1)) else { return };
+        let (Some(first), Some(_)) = (systems.next(), self.known.values().nth(1)) else {
+            return;
+        };
         let agreed: Vec<(String, Value)> = first
             .iter()
-            .filter(|(field, value)| self.known.values().all(|other| other.get(*field) == Some(*value)))
+            .filter(|(field, value)| {
+                self.known
+                    .values()
+                    .all(|other| other.get(*field) == Some(*value))
+            })
             .map(|(field, value)| (field.clone(), value.clone()))
             .collect();
         self.synced.extend(agreed);
@@ -236,7 +290,9 @@ impl EntityState {
 
     /// `system` was seen holding `fields`: written values it no longer holds are not echoes any more.
     fn seen_holding(&mut self, system: &str, fields: &Fields) {
-        let Some(written) = self.sync_written.get_mut(system) else { return };
+        let Some(written) = self.sync_written.get_mut(system) else {
+            return;
+        };
         for (field, values) in written.iter_mut() {
             let held = fields.get(field).unwrap_or(&Value::Null);
             values.retain(|v| v == held);

@@ -342,7 +342,12 @@ impl SyncEvent {
 /// The deterministic stream id of the entity first seen as `record_id` in `system`: two webhooks
 /// racing for a record nobody has seen yet land in the same stream, whose version check then
 /// serialises them.
-pub fn entity_id_for_record(tenant: &str, entity_type: &str, system: &str, record_id: &str) -> Uuid {
+pub fn entity_id_for_record(
+    tenant: &str,
+    entity_type: &str,
+    system: &str,
+    record_id: &str,
+) -> Uuid {
     const NAMESPACE: Uuid = Uuid::from_u128(0x5d1c_7e6e_8b0a_4f44_9a47_7c1e_5a9f_0b21);
     let name = format!(
         "{}\u{1f}{}\u{1f}{}\u{1f}{}",
@@ -364,7 +369,11 @@ mod tests {
             record_id: "E7".into(),
             reason: "created by sync".into(),
         });
-        let meta = EventMeta { tenant: "acme".into(), correlation_id: None, causation_id: None };
+        let meta = EventMeta {
+            tenant: "acme".into(),
+            correlation_id: None,
+            causation_id: None,
+        };
         let new = event.to_new(meta.clone());
         let recorded = RecordedEvent {
             position: crate::log::Position(1),

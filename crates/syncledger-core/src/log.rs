@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 /// A place in the global log. Strictly increasing in commit order; gaps are allowed (a rolled-back
 /// append leaves one), so callers compare positions and never count with them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct Position(pub i64);
 
@@ -160,11 +162,9 @@ impl Upcasters {
 
     /// Brings an event up to the newest version the chain knows for its type.
     pub fn apply(&self, mut event: RecordedEvent) -> RecordedEvent {
-        while let Some(step) = self
-            .steps
-            .iter()
-            .find(|s| s.event_type() == event.event_type && s.source_version() == event.schema_version)
-        {
+        while let Some(step) = self.steps.iter().find(|s| {
+            s.event_type() == event.event_type && s.source_version() == event.schema_version
+        }) {
             event.payload = step.upcast(std::mem::take(&mut event.payload));
             event.schema_version += 1;
         }
@@ -174,6 +174,8 @@ impl Upcasters {
 
 impl std::fmt::Debug for Upcasters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upcasters").field("steps", &self.steps.len()).finish()
+        f.debug_struct("Upcasters")
+            .field("steps", &self.steps.len())
+            .finish()
     }
 }

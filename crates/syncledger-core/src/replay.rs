@@ -31,7 +31,11 @@ impl From<&DecisionMade> for DecisionSummary {
         DecisionSummary {
             kind: d.kind,
             target_system: d.target_system.clone(),
-            changes: d.diff.iter().map(|c| format!("{}={}", c.field, c.after)).collect(),
+            changes: d
+                .diff
+                .iter()
+                .map(|c| format!("{}={}", c.field, c.after))
+                .collect(),
         }
     }
 }
@@ -57,7 +61,9 @@ pub fn replay_entity(
     to: Position,
     echo_ttl: Duration,
 ) -> Vec<ReplayDifference> {
-    let Some(first) = events.first() else { return vec![] };
+    let Some(first) = events.first() else {
+        return vec![];
+    };
     let mut state = EntityState::fold(first.stream_id, std::iter::empty());
     let mut differences = Vec::new();
     let mut i = 0;
@@ -88,7 +94,11 @@ fn starts_group(state: &EntityState, event: &RecordedEvent) -> bool {
         .meta
         .causation_id
         .is_some_and(|c| state.open_triggers.iter().any(|t| t.event_id == c));
-    caused_by_trigger && matches!(event.event_type.as_str(), "RecordFetched" | "DecisionMade" | "RecordLinked")
+    caused_by_trigger
+        && matches!(
+            event.event_type.as_str(),
+            "RecordFetched" | "DecisionMade" | "RecordLinked"
+        )
 }
 
 /// One past the last event of the group starting at `start` (causation-chained events).
@@ -111,20 +121,34 @@ fn replay_group(
     echo_ttl: Duration,
 ) -> Option<ReplayDifference> {
     let trigger_id = group[0].meta.causation_id?;
-    let trigger = state.open_triggers.iter().find(|t| t.event_id == trigger_id)?;
-    let decoded: Vec<SyncEvent> = group.iter().filter_map(|e| SyncEvent::from_recorded(e).ok()).collect();
+    let trigger = state
+        .open_triggers
+        .iter()
+        .find(|t| t.event_id == trigger_id)?;
+    let decoded: Vec<SyncEvent> = group
+        .iter()
+        .filter_map(|e| SyncEvent::from_recorded(e).ok())
+        .collect();
     let mut gathered = Gathered::default();
     let source = trigger.source().map(|(s, _)| s.to_string());
     for event in &decoded {
         match event {
-            SyncEvent::RecordFetched(f) if Some(&f.system) == source.as_ref() && gathered.fetched.is_none() => {
+            SyncEvent::RecordFetched(f)
+                if Some(&f.system) == source.as_ref() && gathered.fetched.is_none() =>
+            {
                 gathered.fetched = Some(f.clone());
             }
             SyncEvent::RecordFetched(f) => {
-                gathered.fresh_targets.insert(f.system.clone(), f.fields.clone());
+                gathered
+                    .fresh_targets
+                    .insert(f.system.clone(), f.fields.clone());
             }
             SyncEvent::RedirectedTo(r) => {
-                gathered.round_trip = Some(RoundTripMatch { entity_id: r.entity_id, entity_version: 0, request_id: Uuid::nil() });
+                gathered.round_trip = Some(RoundTripMatch {
+                    entity_id: r.entity_id,
+                    entity_version: 0,
+                    request_id: Uuid::nil(),
+                });
             }
             _ => {}
         }
@@ -135,9 +159,13 @@ fn replay_group(
         _ => None,
     });
     for link in linked_by_keys {
-        gathered
-            .link_candidates
-            .insert(link.system.clone(), LinkCandidate { record_id: link.record_id.clone(), fields: Default::default() });
+        gathered.link_candidates.insert(
+            link.system.clone(),
+            LinkCandidate {
+                record_id: link.record_id.clone(),
+                fields: Default::default(),
+            },
+        );
     }
     // The sync's own writes within the TTL before this group: the echo context it had.
     let at = group[0].recorded_at;

@@ -87,24 +87,34 @@ impl Ledger {
             .systems
             .get(system)
             .ok_or_else(|| IngestError::UnknownTarget(format!("system {system}")))?;
-        if !syncledger_connector::signature::verify(system_cfg.webhook_secret.expose().as_bytes(), body, signature) {
+        if !syncledger_connector::signature::verify(
+            system_cfg.webhook_secret.expose().as_bytes(),
+            body,
+            signature,
+        ) {
             return Err(IngestError::BadSignature);
         }
         let notices = match serde_json::from_slice::<Body>(body) {
             Ok(Body::One(n)) => vec![n],
-            Ok(Body::Many(v)) if v.is_empty() => return Err(IngestError::Malformed("empty batch".into())),
+            Ok(Body::Many(v)) if v.is_empty() => {
+                return Err(IngestError::Malformed("empty batch".into()));
+            }
             Ok(Body::Many(v)) => v,
             Err(e) => return Err(IngestError::Malformed(describe_json_error(body, e))),
         };
         let mut observed = Vec::with_capacity(notices.len());
         for notice in notices {
             if notice.event_id.is_empty() || notice.record_id.is_empty() {
-                return Err(IngestError::Malformed("event_id and record_id must not be empty".into()));
+                return Err(IngestError::Malformed(
+                    "event_id and record_id must not be empty".into(),
+                ));
             }
             let entity = self
                 .config()
                 .entity_for(system, &notice.collection)
-                .ok_or_else(|| IngestError::UnknownTarget(format!("collection {}", notice.collection)))?;
+                .ok_or_else(|| {
+                    IngestError::UnknownTarget(format!("collection {}", notice.collection))
+                })?;
             observed.push((entity.name.clone(), notice));
         }
         self.record_observed(tenant, system, observed).await
@@ -121,7 +131,8 @@ impl Ledger {
                 Err(Attempt::Raced) => continue,
                 Err(Attempt::Failed(e)) => return Err(e),
                 Ok(accepted) => {
-                    metrics::counter!("syncledger_webhooks_accepted_total").increment(accepted.recorded as u64);
+                    metrics::counter!("syncledger_webhooks_accepted_total")
+                        .increment(accepted.recorded as u64);
                     return Ok(accepted);
                 }
             }
@@ -132,7 +143,12 @@ impl Ledger {
     /// One try: drop what has a receipt, append the rest with each stream's version as read.
     /// A concurrent append to one of the streams (another delivery of the same webhook, or a
     /// worker) makes the try fail as `Raced`; the next try sees its receipts.
-    async fn try_record(&self, tenant: &str, system: &str, observed: &[(String, Notice)]) -> Result<Accepted, Attempt> {
+    async fn try_record(
+        &self,
+        tenant: &str,
+        system: &str,
+        observed: &[(String, Notice)],
+    ) -> Result<Accepted, Attempt> {
         let store = self.store();
         let unavailable = |_| Attempt::Failed(IngestError::Unavailable);
         let mut appends: Vec<StreamAppend> = Vec::new();
@@ -140,7 +156,10 @@ impl Ledger {
         let mut duplicates = 0;
         for (entity_type, n) in observed {
             let receipt = store
-                .row(webhook_receipts::NAME, &webhook_receipts::key(tenant, system, &n.event_id))
+                .row(
+                    webhook_receipts::NAME,
+                    &webhook_receipts::key(tenant, system, &n.event_id),
+                )
                 .await
                 .map_err(unavailable)?;
             if receipt.is_some() || seen.contains(&n.event_id.as_str()) {
@@ -149,7 +168,10 @@ impl Ledger {
             }
             seen.push(&n.event_id);
             let mapped = store
-                .row(id_mappings::NAME, &id_mappings::key(tenant, system, &n.record_id))
+                .row(
+                    id_mappings::NAME,
+                    &id_mappings::key(tenant, system, &n.record_id),
+                )
                 .await
                 .map_err(unavailable)?;
             let stream_id = mapped
@@ -165,14 +187,26 @@ impl Ledger {
                 occurred_at: n.occurred_at,
             });
             let event_id = Uuid::now_v7();
-            let meta = EventMeta { tenant: tenant.into(), correlation_id: Some(event_id), causation_id: None };
+            let meta = EventMeta {
+                tenant: tenant.into(),
+                correlation_id: Some(event_id),
+                causation_id: None,
+            };
             let new = event.to_new_with_id(event_id, meta);
             match appends.iter_mut().find(|a| a.stream_id == stream_id) {
                 Some(a) => a.events.push(new),
                 None => {
                     let version = store.stream_version(stream_id).await.map_err(unavailable)?;
-                    let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
-                    appends.push(StreamAppend { stream_id, expected, events: vec![new] });
+                    let expected = if version == 0 {
+                        ExpectedVersion::NoStream
+                    } else {
+                        ExpectedVersion::Exact(version)
+                    };
+                    appends.push(StreamAppend {
+                        stream_id,
+                        expected,
+                        events: vec![new],
+                    });
                 }
             }
         }
@@ -184,7 +218,10 @@ impl Ledger {
                 Err(_) => return Err(Attempt::Failed(IngestError::Unavailable)),
             }
         }
-        Ok(Accepted { recorded, duplicates })
+        Ok(Accepted {
+            recorded,
+            duplicates,
+        })
     }
 }
 

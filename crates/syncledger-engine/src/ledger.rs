@@ -65,8 +65,21 @@ struct Inner {
 }
 
 impl Ledger {
-    pub fn new(store: Store, config: Arc<Config>, connectors: Arc<dyn Connectors>, settings: EngineSettings) -> Self {
-        Self { inner: Arc::new(Inner { store, config, connectors, settings, wake: Notify::new() }) }
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        connectors: Arc<dyn Connectors>,
+        settings: EngineSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                connectors,
+                settings,
+                wake: Notify::new(),
+            }),
+        }
     }
 
     pub fn store(&self) -> &Store {

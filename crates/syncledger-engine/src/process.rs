@@ -7,7 +7,9 @@
 use chrono::Utc;
 use syncledger_core::decide::{Outcome, decide};
 use syncledger_core::entity::{EntityState, Trigger, TriggerKind};
-use syncledger_core::events::{ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested, SyncEvent};
+use syncledger_core::events::{
+    ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested, SyncEvent,
+};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use uuid::Uuid;
 
@@ -50,7 +52,11 @@ impl Ledger {
             return Ok(Step::Progress);
         }
         let now = Utc::now();
-        if let Some(pending) = state.pending_writes.values().find(|p| p.retry_at.is_none_or(|at| at <= now)) {
+        if let Some(pending) = state
+            .pending_writes
+            .values()
+            .find(|p| p.retry_at.is_none_or(|at| at <= now))
+        {
             self.settle_pending(state, pending).await?;
             return Ok(Step::Progress);
         }
@@ -65,13 +71,21 @@ impl Ledger {
         Ok(Step::Progress)
     }
 
-    async fn decide_trigger(&self, state: &EntityState, trigger: &Trigger) -> Result<(), EngineError> {
+    async fn decide_trigger(
+        &self,
+        state: &EntityState,
+        trigger: &Trigger,
+    ) -> Result<(), EngineError> {
         // A resync asked for a record no webhook ever announced has no type in its stream yet:
         // it is the one configured entity that syncs that system.
         let entity_type = match (&state.entity_type, &trigger.kind) {
             (Some(t), _) => t.clone(),
             (None, TriggerKind::Resync { system, .. }) => {
-                let mut candidates = self.config().entities.iter().filter(|e| e.systems.contains_key(system));
+                let mut candidates = self
+                    .config()
+                    .entities
+                    .iter()
+                    .filter(|e| e.systems.contains_key(system));
                 match (candidates.next(), candidates.next()) {
                     (Some(only), None) => only.name.clone(),
                     _ => String::new(),
@@ -81,18 +95,36 @@ impl Ledger {
         };
         let config = self
             .entity_config(&entity_type)
-            .ok_or_else(|| EngineError::Invalid(format!("entity type {entity_type} is not configured")))?
+            .ok_or_else(|| {
+                EngineError::Invalid(format!("entity type {entity_type} is not configured"))
+            })?
             .clone();
         if let TriggerKind::DeadLetterRetry { dead_letter_id } = &trigger.kind {
-            return self.retry_dead_letter(state, trigger, *dead_letter_id).await;
+            return self
+                .retry_dead_letter(state, trigger, *dead_letter_id)
+                .await;
         }
         let gathered = self.gather(&config, state, trigger).await?;
         let outcome = decide(&config, state, trigger, &gathered);
         // Everything fetched is recorded, so a replay can hand today's code the same inputs.
-        let mut own: Vec<SyncEvent> = gathered.fetched.clone().map(SyncEvent::RecordFetched).into_iter().collect();
+        let mut own: Vec<SyncEvent> = gathered
+            .fetched
+            .clone()
+            .map(SyncEvent::RecordFetched)
+            .into_iter()
+            .collect();
         for (system, fields) in &gathered.fresh_targets {
-            let record_id = state.links.get(system).map(|l| l.record_id.clone()).unwrap_or_default();
-            own.push(SyncEvent::RecordFetched(RecordFetched { system: system.clone(), record_id, found: true, fields: fields.clone() }));
+            let record_id = state
+                .links
+                .get(system)
+                .map(|l| l.record_id.clone())
+                .unwrap_or_default();
+            own.push(SyncEvent::RecordFetched(RecordFetched {
+                system: system.clone(),
+                record_id,
+                found: true,
+                fields: fields.clone(),
+            }));
         }
         own.extend(outcome.own.iter().cloned());
         let meta = self.meta(state, trigger.correlation_id, Some(trigger.event_id));
@@ -110,35 +142,51 @@ impl Ledger {
         }
         self.store().append(appends).await?;
         count_decisions(&outcome);
-        self.perform_writes(state.entity_id, trigger.correlation_id, &outcome).await
+        self.perform_writes(state.entity_id, trigger.correlation_id, &outcome)
+            .await
     }
 
     /// The record of this stream belongs to another entity: its work continues there.
-    async fn forward(&self, state: &EntityState, target: Uuid, trigger: &Trigger) -> Result<(), EngineError> {
+    async fn forward(
+        &self,
+        state: &EntityState,
+        target: Uuid,
+        trigger: &Trigger,
+    ) -> Result<(), EngineError> {
         let target_state = self.load(target).await?;
         let handed = match &trigger.kind {
-            TriggerKind::Observed { system, collection, record_id, action } => {
-                SyncEvent::ChangeObserved(ChangeObserved {
-                    entity_type: state.entity_type.clone().unwrap_or_default(),
+            TriggerKind::Observed {
+                system,
+                collection,
+                record_id,
+                action,
+            } => SyncEvent::ChangeObserved(ChangeObserved {
+                entity_type: state.entity_type.clone().unwrap_or_default(),
+                system: system.clone(),
+                collection: collection.clone(),
+                record_id: record_id.clone(),
+                action: *action,
+                webhook_event_id: format!("forwarded:{}", trigger.event_id),
+                occurred_at: Utc::now(),
+            }),
+            TriggerKind::Resync { system, record_id } => {
+                SyncEvent::ResyncRequested(ResyncRequested {
+                    by: "forwarded".into(),
                     system: system.clone(),
-                    collection: collection.clone(),
                     record_id: record_id.clone(),
-                    action: *action,
-                    webhook_event_id: format!("forwarded:{}", trigger.event_id),
-                    occurred_at: Utc::now(),
                 })
             }
-            TriggerKind::Resync { system, record_id } => SyncEvent::ResyncRequested(ResyncRequested {
-                by: "forwarded".into(),
-                system: system.clone(),
-                record_id: record_id.clone(),
-            }),
-            TriggerKind::DeadLetterRetry { dead_letter_id } => SyncEvent::DeadLetterRetried(DeadLetterRetried {
-                by: "forwarded".into(),
-                dead_letter_id: *dead_letter_id,
-            }),
+            TriggerKind::DeadLetterRetry { dead_letter_id } => {
+                SyncEvent::DeadLetterRetried(DeadLetterRetried {
+                    by: "forwarded".into(),
+                    dead_letter_id: *dead_letter_id,
+                })
+            }
         };
-        let (system, record_id) = trigger.source().map(|(s, r)| (s.to_string(), r.to_string())).unwrap_or_default();
+        let (system, record_id) = trigger
+            .source()
+            .map(|(s, r)| (s.to_string(), r.to_string()))
+            .unwrap_or_default();
         let meta = self.meta(state, trigger.correlation_id, Some(trigger.event_id));
         let here = SyncEvent::RedirectedTo(RedirectedTo {
             trigger_id: Some(trigger.event_id),
@@ -165,19 +213,34 @@ impl Ledger {
         Ok(())
     }
 
-    pub(crate) fn meta(&self, state: &EntityState, correlation: Uuid, causation: Option<Uuid>) -> EventMeta {
-        EventMeta { tenant: state.tenant.clone(), correlation_id: Some(correlation), causation_id: causation }
+    pub(crate) fn meta(
+        &self,
+        state: &EntityState,
+        correlation: Uuid,
+        causation: Option<Uuid>,
+    ) -> EventMeta {
+        EventMeta {
+            tenant: state.tenant.clone(),
+            correlation_id: Some(correlation),
+            causation_id: causation,
+        }
     }
 }
 
 /// Envelopes for a run of events where each one is caused by the one before it (the first by the
 /// work item given in `meta`).
-pub(crate) fn chain(events: Vec<SyncEvent>, meta: &EventMeta) -> Vec<syncledger_core::log::NewEvent> {
+pub(crate) fn chain(
+    events: Vec<SyncEvent>,
+    meta: &EventMeta,
+) -> Vec<syncledger_core::log::NewEvent> {
     let mut causation = meta.causation_id;
     events
         .into_iter()
         .map(|event| {
-            let new = event.to_new(EventMeta { causation_id: causation, ..meta.clone() });
+            let new = event.to_new(EventMeta {
+                causation_id: causation,
+                ..meta.clone()
+            });
             causation = Some(new.event_id);
             new
         })

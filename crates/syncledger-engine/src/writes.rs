@@ -15,8 +15,9 @@ use syncledger_connector::{Connector, ConnectorError, Record};
 use syncledger_core::decide::{Outcome, request_id};
 use syncledger_core::entity::{EntityState, PendingWrite, Trigger};
 use syncledger_core::events::{
-    DeadLettered, DecisionKind, DecisionMade, RecordLinked, RecordUnlinked, Resolution, ResyncRequested,
-    SyncEvent, WriteFailed, WriteOp, WriteRequested, WriteSucceeded, entity_id_for_record,
+    DeadLettered, DecisionKind, DecisionMade, RecordLinked, RecordUnlinked, Resolution,
+    ResyncRequested, SyncEvent, WriteFailed, WriteOp, WriteRequested, WriteSucceeded,
+    entity_id_for_record,
 };
 use syncledger_core::log::{ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::{match_fingerprint, to_canonical, write_body};
@@ -31,17 +32,27 @@ const LOOKUP_PAGE: u32 = 200;
 
 impl Ledger {
     /// Performs the writes a decision just recorded as requested.
-    pub(crate) async fn perform_writes(&self, entity_id: Uuid, correlation: Uuid, outcome: &Outcome) -> Result<(), EngineError> {
+    pub(crate) async fn perform_writes(
+        &self,
+        entity_id: Uuid,
+        correlation: Uuid,
+        outcome: &Outcome,
+    ) -> Result<(), EngineError> {
         for write in outcome.writes() {
             let result = self.send(entity_id, write, None).await;
-            self.record_outcome(entity_id, correlation, write, 1, result).await?;
+            self.record_outcome(entity_id, correlation, write, 1, result)
+                .await?;
         }
         Ok(())
     }
 
     /// A write the log holds as requested without a final outcome: either a retry that is due, or
     /// one whose answer was lost.
-    pub(crate) async fn settle_pending(&self, state: &EntityState, pending: &PendingWrite) -> Result<(), EngineError> {
+    pub(crate) async fn settle_pending(
+        &self,
+        state: &EntityState,
+        pending: &PendingWrite,
+    ) -> Result<(), EngineError> {
         let correlation = pending.correlation_id.unwrap_or(pending.requested_event_id);
         let write = &pending.request;
         // Any earlier attempt at a create may have landed (a crash, a timeout, a lost answer):
@@ -49,29 +60,59 @@ impl Ledger {
         if write.op == WriteOp::Create
             && let Some(found) = self.find_lost_create(state, write).await?
         {
-            return self.record_outcome(state.entity_id, correlation, write, pending.attempts + 1, Ok(found)).await;
+            return self
+                .record_outcome(
+                    state.entity_id,
+                    correlation,
+                    write,
+                    pending.attempts + 1,
+                    Ok(found),
+                )
+                .await;
         }
         let result = self.send(state.entity_id, write, Some(pending)).await;
-        self.record_outcome(state.entity_id, correlation, write, pending.attempts + 1, result).await
+        self.record_outcome(
+            state.entity_id,
+            correlation,
+            write,
+            pending.attempts + 1,
+            result,
+        )
+        .await
     }
 
-    async fn find_lost_create(&self, state: &EntityState, write: &WriteRequested) -> Result<Option<(Record, Resolution)>, EngineError> {
+    async fn find_lost_create(
+        &self,
+        state: &EntityState,
+        write: &WriteRequested,
+    ) -> Result<Option<(Record, Resolution)>, EngineError> {
         let connector = self.connector_for(&state.tenant, &write.target_system)?;
         if let Some(link) = state.links.get(&write.target_system)
             && let Ok(Some(record)) = connector.get(&link.collection, &link.record_id).await
         {
             return Ok(Some((record, Resolution::LookupByMatchKeys)));
         }
-        let Some(config) = state.entity_type.as_deref().and_then(|t| self.entity_config(t)) else {
+        let Some(config) = state
+            .entity_type
+            .as_deref()
+            .and_then(|t| self.entity_config(t))
+        else {
             return Ok(None);
         };
-        let Some(fingerprint) = write.match_fingerprint.as_deref().and_then(|f| f.strip_prefix("keys:")) else {
+        let Some(fingerprint) = write
+            .match_fingerprint
+            .as_deref()
+            .and_then(|f| f.strip_prefix("keys:"))
+        else {
             return Ok(None);
         };
         let map = &config.systems[&write.target_system];
         let mut cursor: Option<String> = None;
         loop {
-            let page = match connector.list(&write.collection, LOOKUP_PAGE, cursor.as_deref()).await {
+            let page = match connector
+                .list(&write.collection, LOOKUP_PAGE, cursor.as_deref())
+                .await
+            {
                 Ok(page) => page,
                 Err(_) => return Ok(None), // fall back to the idempotent retry
             };
@@ -88,42 +129,76 @@ impl Ledger {
         }
     }
 
-    fn connector_for(&self, tenant: &str, system: &str) -> Result<std::sync::Arc<dyn Connector>, EngineError> {
+    fn connector_for(
+        &self,
+        tenant: &str,
+        system: &str,
+    ) -> Result<std::sync::Arc<dyn Connector>, EngineError> {
         self.connector(tenant, system)
             .ok_or_else(|| EngineError::Invalid(format!("no connector for {tenant}/{system}")))
     }
 
     /// One attempt at a write (the connector retries transient failures inside its budget).
-    async fn send(&self, entity_id: Uuid, write: &WriteRequested, pending: Option<&PendingWrite>) -> Result<(Record, Resolution), ConnectorError> {
-        let state = self.load(entity_id).await.map_err(|e| ConnectorError::Invalid(e.to_string()))?;
+    async fn send(
+        &self,
+        entity_id: Uuid,
+        write: &WriteRequested,
+        pending: Option<&PendingWrite>,
+    ) -> Result<(Record, Resolution), ConnectorError> {
+        let state = self
+            .load(entity_id)
+            .await
+            .map_err(|e| ConnectorError::Invalid(e.to_string()))?;
         let connector = self
             .connector(&state.tenant, &write.target_system)
-            .ok_or_else(|| ConnectorError::Invalid(format!("no connector for {}", write.target_system)))?;
+            .ok_or_else(|| {
+                ConnectorError::Invalid(format!("no connector for {}", write.target_system))
+            })?;
         let entity_type = state.entity_type.clone().unwrap_or_default();
         let map = self
             .entity_config(&entity_type)
             .and_then(|c| c.systems.get(&write.target_system))
-            .ok_or_else(|| ConnectorError::Invalid(format!("{} is not mapped", write.target_system)))?
+            .ok_or_else(|| {
+                ConnectorError::Invalid(format!("{} is not mapped", write.target_system))
+            })?
             .clone();
-        let resolution = if pending.is_some_and(|p| p.retry_at.is_none()) { Resolution::IdempotentRetry } else { Resolution::Response };
+        let resolution = if pending.is_some_and(|p| p.retry_at.is_none()) {
+            Resolution::IdempotentRetry
+        } else {
+            Resolution::Response
+        };
         let record_id = write.record_id.clone().unwrap_or_default();
         let record = match write.op {
             WriteOp::Create => {
                 let body = write_body(&map, &write.fields, None);
-                connector.create(&write.collection, &body, &write.request_id.to_string()).await?
+                connector
+                    .create(&write.collection, &body, &write.request_id.to_string())
+                    .await?
             }
             WriteOp::Update => {
-                let current = if map.fields.iter().any(|(f, p)| write.fields.contains_key(f) && p.as_str() != p.top()) {
-                    connector.get(&write.collection, &record_id).await?.map(|r| r.body)
+                let current = if map
+                    .fields
+                    .iter()
+                    .any(|(f, p)| write.fields.contains_key(f) && p.as_str() != p.top())
+                {
+                    connector
+                        .get(&write.collection, &record_id)
+                        .await?
+                        .map(|r| r.body)
                 } else {
                     None
                 };
                 let body = write_body(&map, &write.fields, current.as_ref());
-                connector.update(&write.collection, &record_id, &body).await?
+                connector
+                    .update(&write.collection, &record_id, &body)
+                    .await?
             }
             WriteOp::Delete => {
                 connector.delete(&write.collection, &record_id).await?;
-                Record { id: record_id, body: json!({}) }
+                Record {
+                    id: record_id,
+                    body: json!({}),
+                }
             }
         };
         Ok((record, resolution))
@@ -146,8 +221,16 @@ impl Ledger {
             }
             let mut events = self.outcome_events(&state, write, attempt, &result);
             events.extend(self.announced_before_link(&state, write, &result).await?);
-            let meta = self.meta(&state, correlation, Some(state.pending_writes[&write.request_id].requested_event_id));
-            let append = StreamAppend { stream_id: entity_id, expected: ExpectedVersion::Exact(state.version), events: chain(events, &meta) };
+            let meta = self.meta(
+                &state,
+                correlation,
+                Some(state.pending_writes[&write.request_id].requested_event_id),
+            );
+            let append = StreamAppend {
+                stream_id: entity_id,
+                expected: ExpectedVersion::Exact(state.version),
+                events: chain(events, &meta),
+            };
             match self.store().append(vec![append]).await {
                 Ok(_) => return Ok(()),
                 Err(syncledger_store::StoreError::Conflict(_)) => continue,
@@ -159,27 +242,52 @@ impl Ledger {
     /// A record the sync just created may have announced changes (even its deletion) before
     /// the link existed: those webhooks landed in its own first-seen stream, which did not know
     /// the record. A resync here fetches it again where it belongs.
-    async fn announced_before_link(&self, state: &EntityState, write: &WriteRequested, result: &Result<(Record, Resolution), ConnectorError>) -> Result<Option<SyncEvent>, EngineError> {
-        let Ok((record, _)) = result else { return Ok(None) };
-        let linked = state.links.get(&write.target_system).is_some_and(|l| l.record_id == record.id);
+    async fn announced_before_link(
+        &self,
+        state: &EntityState,
+        write: &WriteRequested,
+        result: &Result<(Record, Resolution), ConnectorError>,
+    ) -> Result<Option<SyncEvent>, EngineError> {
+        let Ok((record, _)) = result else {
+            return Ok(None);
+        };
+        let linked = state
+            .links
+            .get(&write.target_system)
+            .is_some_and(|l| l.record_id == record.id);
         if write.op != WriteOp::Create || linked {
             return Ok(None);
         }
         let entity_type = state.entity_type.as_deref().unwrap_or_default();
-        let first_seen = entity_id_for_record(&state.tenant, entity_type, &write.target_system, &record.id);
+        let first_seen =
+            entity_id_for_record(&state.tenant, entity_type, &write.target_system, &record.id);
         if self.store().stream_version(first_seen).await? == 0 {
             return Ok(None);
         }
         let (system, record_id) = (write.target_system.clone(), record.id.clone());
-        Ok(Some(SyncEvent::ResyncRequested(ResyncRequested { by: "sync (webhooks before the link)".into(), system, record_id })))
+        Ok(Some(SyncEvent::ResyncRequested(ResyncRequested {
+            by: "sync (webhooks before the link)".into(),
+            system,
+            record_id,
+        })))
     }
 
-    fn outcome_events(&self, state: &EntityState, write: &WriteRequested, attempt: u32, result: &Result<(Record, Resolution), ConnectorError>) -> Vec<SyncEvent> {
+    fn outcome_events(
+        &self,
+        state: &EntityState,
+        write: &WriteRequested,
+        attempt: u32,
+        result: &Result<(Record, Resolution), ConnectorError>,
+    ) -> Vec<SyncEvent> {
         let target = &write.target_system;
         match result {
             Ok((record, resolution)) => {
                 metrics::counter!("syncledger_writes_total", "outcome" => "succeeded").increment(1);
-                let map = state.entity_type.as_deref().and_then(|t| self.entity_config(t)).and_then(|c| c.systems.get(target));
+                let map = state
+                    .entity_type
+                    .as_deref()
+                    .and_then(|t| self.entity_config(t))
+                    .and_then(|c| c.systems.get(target));
                 let fields = match (write.op, map) {
                     (WriteOp::Delete, _) | (_, None) => write.fields.clone(),
                     (_, Some(map)) => to_canonical(map, &record.body),
@@ -191,20 +299,27 @@ impl Ledger {
                     fields,
                     resolution: *resolution,
                 })];
-                let linked = state.links.get(target).is_some_and(|l| l.record_id == record.id);
+                let linked = state
+                    .links
+                    .get(target)
+                    .is_some_and(|l| l.record_id == record.id);
                 match write.op {
-                    WriteOp::Create if !linked => events.push(SyncEvent::RecordLinked(RecordLinked {
-                        entity_type: state.entity_type.clone().unwrap_or_default(),
-                        system: target.clone(),
-                        collection: write.collection.clone(),
-                        record_id: record.id.clone(),
-                        reason: format!("created by the sync (request {})", write.request_id),
-                    })),
-                    WriteOp::Delete if linked => events.push(SyncEvent::RecordUnlinked(RecordUnlinked {
-                        system: target.clone(),
-                        record_id: record.id.clone(),
-                        reason: "deleted by the sync".into(),
-                    })),
+                    WriteOp::Create if !linked => {
+                        events.push(SyncEvent::RecordLinked(RecordLinked {
+                            entity_type: state.entity_type.clone().unwrap_or_default(),
+                            system: target.clone(),
+                            collection: write.collection.clone(),
+                            record_id: record.id.clone(),
+                            reason: format!("created by the sync (request {})", write.request_id),
+                        }))
+                    }
+                    WriteOp::Delete if linked => {
+                        events.push(SyncEvent::RecordUnlinked(RecordUnlinked {
+                            system: target.clone(),
+                            record_id: record.id.clone(),
+                            reason: "deleted by the sync".into(),
+                        }))
+                    }
                     _ => {}
                 }
                 events
@@ -217,8 +332,11 @@ impl Ledger {
                 };
                 let will_retry = error.is_transient() && attempt < self.settings().max_attempts;
                 // Never sooner than the system's Retry-After (CONTRACT §1).
-                let wait = self.backoff(attempt).max(error.retry_after().unwrap_or_default());
-                let retry_at = will_retry.then(|| Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
+                let wait = self
+                    .backoff(attempt)
+                    .max(error.retry_after().unwrap_or_default());
+                let retry_at = will_retry
+                    .then(|| Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
                 let outcome = if will_retry { "retrying" } else { "failed" };
                 metrics::counter!("syncledger_writes_total", "outcome" => outcome).increment(1);
                 let mut events = vec![SyncEvent::WriteFailed(WriteFailed {
@@ -255,18 +373,28 @@ impl Ledger {
     /// Exponential backoff with full jitter.
     fn backoff(&self, attempt: u32) -> Duration {
         let s = self.settings();
-        let cap = s.retry_base.saturating_mul(1u32 << attempt.min(16)).min(s.retry_max);
+        let cap = s
+            .retry_base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(s.retry_max);
         let jittered = rand::rng().random_range(0..=cap.as_millis() as u64);
         Duration::from_millis(jittered.max(s.retry_base.as_millis() as u64 / 2))
     }
 
     /// A person asked to retry a dead-lettered write: request it again under a new id.
-    pub(crate) async fn retry_dead_letter(&self, state: &EntityState, trigger: &Trigger, dead_letter_id: Uuid) -> Result<(), EngineError> {
+    pub(crate) async fn retry_dead_letter(
+        &self,
+        state: &EntityState,
+        trigger: &Trigger,
+        dead_letter_id: Uuid,
+    ) -> Result<(), EngineError> {
         let dead = self.store().event(dead_letter_id).await?;
         let original = dead
             .as_ref()
             .and_then(|e| match SyncEvent::from_recorded(e) {
-                Ok(SyncEvent::DeadLettered(d)) => serde_json::from_value::<WriteRequested>(d.request).ok(),
+                Ok(SyncEvent::DeadLettered(d)) => {
+                    serde_json::from_value::<WriteRequested>(d.request).ok()
+                }
                 _ => None,
             });
         let mut events = Vec::new();
@@ -274,7 +402,10 @@ impl Ledger {
         match original {
             Some(original) => {
                 let id = request_id(trigger.event_id, &original.target_system, original.op);
-                let again = WriteRequested { request_id: id, ..original };
+                let again = WriteRequested {
+                    request_id: id,
+                    ..original
+                };
                 let kind = match again.op {
                     WriteOp::Create => DecisionKind::Create,
                     WriteOp::Update => DecisionKind::Update,
@@ -304,8 +435,13 @@ impl Ledger {
         outcome.own = events.clone();
         let meta = self.meta(state, trigger.correlation_id, Some(trigger.event_id));
         self.store()
-            .append(vec![StreamAppend { stream_id: state.entity_id, expected: ExpectedVersion::Exact(state.version), events: chain(events, &meta) }])
+            .append(vec![StreamAppend {
+                stream_id: state.entity_id,
+                expected: ExpectedVersion::Exact(state.version),
+                events: chain(events, &meta),
+            }])
             .await?;
-        self.perform_writes(state.entity_id, trigger.correlation_id, &outcome).await
+        self.perform_writes(state.entity_id, trigger.correlation_id, &outcome)
+            .await
     }
 }

@@ -1,11 +1,15 @@
 use serde_json::json;
 
 use super::*;
-use crate::events::{RecordFetched, WriteSucceeded, Resolution};
+use crate::events::{RecordFetched, Resolution, WriteSucceeded};
 use crate::log::EventMeta;
 
 fn recorded(sequence: u64, event: SyncEvent) -> RecordedEvent {
-    let new = event.to_new(EventMeta { tenant: "acme".into(), correlation_id: None, causation_id: None });
+    let new = event.to_new(EventMeta {
+        tenant: "acme".into(),
+        correlation_id: None,
+        causation_id: None,
+    });
     RecordedEvent {
         position: Position(sequence as i64),
         stream_id: Uuid::nil(),
@@ -55,7 +59,10 @@ fn a_written_value_stops_being_an_echo_once_the_system_was_seen_holding_another(
         .collect();
     let state = EntityState::fold(Uuid::nil(), &events);
     assert!(state.may_be_echo("erp", "phone", &json!("222")));
-    assert!(!state.may_be_echo("erp", "phone", &json!("111")), "the ERP was seen holding 222 since");
+    assert!(
+        !state.may_be_echo("erp", "phone", &json!("111")),
+        "the ERP was seen holding 222 since"
+    );
     assert!(!state.may_be_echo("crm", "phone", &json!("222")));
 }
 
@@ -75,14 +82,22 @@ fn a_written_value_the_system_never_confirmed_replacing_stays_an_echo() {
         .map(|(i, e)| recorded(i as u64 + 1, e))
         .collect();
     let state = EntityState::fold(Uuid::nil(), &events);
-    assert!(state.may_be_echo("erp", "phone", &json!("111")), "the write of 222 never landed");
-    assert!(!state.may_be_echo("erp", "phone", &json!("222")), "the ERP was seen holding 111 after it was asked");
+    assert!(
+        state.may_be_echo("erp", "phone", &json!("111")),
+        "the write of 222 never landed"
+    );
+    assert!(
+        !state.may_be_echo("erp", "phone", &json!("222")),
+        "the ERP was seen holding 111 after it was asked"
+    );
 }
 
 #[test]
 fn a_landed_write_is_the_base_even_when_the_target_answers_another_value() {
     let [requested, _] = write(1, "unused");
-    let SyncEvent::WriteRequested(mut clear) = requested else { unreachable!() };
+    let SyncEvent::WriteRequested(mut clear) = requested else {
+        unreachable!()
+    };
     clear.fields = [("phone".to_string(), Value::Null)].into();
     let answered = SyncEvent::WriteSucceeded(WriteSucceeded {
         request_id: clear.request_id,
@@ -104,7 +119,11 @@ fn a_landed_write_is_the_base_even_when_the_target_answers_another_value() {
         .map(|(i, e)| recorded(i as u64 + 1, e))
         .collect();
     let state = EntityState::fold(Uuid::nil(), &events);
-    assert_eq!(state.synced.get("phone"), Some(&Value::Null), "the CRM did not change the phone since");
+    assert_eq!(
+        state.synced.get("phone"),
+        Some(&Value::Null),
+        "the CRM did not change the phone since"
+    );
     assert_eq!(state.known["erp"]["phone"], json!("333"));
     assert!(!state.may_be_echo("erp", "phone", &json!("333")));
 }
@@ -119,11 +138,15 @@ fn fields_seen_equal_on_both_sides_become_the_base() {
             fields: phone(value),
         })
     };
-    let events: Vec<RecordedEvent> = [fetched("crm", "1"), fetched("erp", "2"), fetched("erp", "1")]
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| recorded(i as u64 + 1, e))
-        .collect();
+    let events: Vec<RecordedEvent> = [
+        fetched("crm", "1"),
+        fetched("erp", "2"),
+        fetched("erp", "1"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, e)| recorded(i as u64 + 1, e))
+    .collect();
     let state = EntityState::fold(Uuid::nil(), &events[..2]);
     assert_eq!(state.synced.get("phone"), None);
     let state = EntityState::fold(Uuid::nil(), &events);

@@ -44,9 +44,23 @@ impl Projection for WebhookReceipts {
         let Some(SyncEvent::ChangeObserved(observed)) = decode(event) else {
             return vec![];
         };
-        let key = key(&event.meta.tenant, &observed.system, &observed.webhook_event_id);
-        let receipt = Receipt { event_id: event.event_id, entity_id: event.stream_id, position: event.position };
-        vec![RowOp::PutIfAbsent(row(event, key.clone(), Some(event.stream_id), key, doc(&receipt)))]
+        let key = key(
+            &event.meta.tenant,
+            &observed.system,
+            &observed.webhook_event_id,
+        );
+        let receipt = Receipt {
+            event_id: event.event_id,
+            entity_id: event.stream_id,
+            position: event.position,
+        };
+        vec![RowOp::PutIfAbsent(row(
+            event,
+            key.clone(),
+            Some(event.stream_id),
+            key,
+            doc(&receipt),
+        ))]
     }
 }
 
@@ -71,9 +85,14 @@ mod tests {
             }),
         );
         let ops = WebhookReceipts.apply(&event);
-        let [RowOp::PutIfAbsent(row)] = ops.as_slice() else { panic!("one PutIfAbsent, got {ops:?}") };
+        let [RowOp::PutIfAbsent(row)] = ops.as_slice() else {
+            panic!("one PutIfAbsent, got {ops:?}")
+        };
         assert_eq!(row.key, key(&event.meta.tenant, "crm", "e-123"));
         let receipt: Receipt = serde_json::from_value(row.doc.clone()).unwrap();
-        assert_eq!((receipt.event_id, receipt.position), (event.event_id, event.position));
+        assert_eq!(
+            (receipt.event_id, receipt.position),
+            (event.event_id, event.position)
+        );
     }
 }

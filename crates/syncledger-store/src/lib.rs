@@ -1,13 +1,14 @@
 //! The event log and the projection engine of syncledger, on SQLite and PostgreSQL.
 //!
 //! One public type, [`Store`], dispatches to one of two backends. Both run the same SQL code:
-//! `src/sql/` is compiled twice, once in [`sqlite`] against `sqlx::Sqlite` and once in
-//! [`postgres`] against `sqlx::Postgres`, each with a small `dialect` module for what differs
-//! (write locking, NOTIFY, column types). `docs/log.md` explains the guarantees and why they hold.
+//! `src/sql/` is compiled twice, once in `sqlite.rs` against `sqlx::Sqlite` and once in
+//! `postgres.rs` against `sqlx::Postgres`, each with a small `dialect` module for what differs
+//! (write locking, NOTIFY, column types, bulk row writes). `docs/log.md` explains the guarantees and why they hold.
 //!
 //! - [`store`] holds the [`Store`] handle and its API.
 //! - `sql/` holds appends, reads, projection tables, catch-up, rebuild, leases (backend-generic).
 //! - [`subscribe`] holds live subscriptions to the log.
+//! - `pending.rs` holds [`PendingAppend`], the test hook that holds an append's commit open.
 //! - [`coalesce`] folds a batch of row operations into one effect per key.
 //! - [`types`] holds options, queries and statuses, and the projection registry.
 //! - [`error`] holds [`StoreError`].
@@ -15,6 +16,7 @@
 
 pub mod coalesce;
 pub mod error;
+mod pending;
 mod postgres;
 mod shared;
 mod sqlite;
@@ -23,7 +25,8 @@ pub mod subscribe;
 pub mod types;
 
 pub use error::StoreError;
-pub use store::{PendingAppend, Store};
+pub use pending::PendingAppend;
+pub use store::Store;
 pub use types::{ProjectionState, ProjectionStatus, RebuildProgress, RowQuery, StoreOptions};
 
 /// The rebuild hook that does nothing.

@@ -10,6 +10,7 @@ use syncledger_core::log::{Appended, LogFilter, Position, RecordedEvent, StreamA
 use syncledger_core::projection::Row;
 use uuid::Uuid;
 
+use crate::pending::PendingAppend;
 use crate::types::{ProjectionStatus, RebuildProgress, RowQuery};
 use crate::{StoreError, StoreOptions, postgres, sqlite};
 
@@ -100,10 +101,10 @@ impl Store {
         &self,
         appends: Vec<StreamAppend>,
     ) -> Result<PendingAppend, StoreError> {
-        Ok(PendingAppend(match &self.backend {
-            Backend::Sqlite(s) => PendingInner::Sqlite(s.begin_append(appends).await?),
-            Backend::Postgres(s) => PendingInner::Postgres(s.begin_append(appends).await?),
-        }))
+        Ok(match &self.backend {
+            Backend::Sqlite(s) => s.begin_append(appends).await?.into(),
+            Backend::Postgres(s) => s.begin_append(appends).await?.into(),
+        })
     }
 
     /// How many appends are waiting for the right to allocate positions (test hook).
@@ -286,39 +287,5 @@ impl Store {
     /// Gives `owner`'s lease back; false when `owner` did not hold it.
     pub async fn release_lease(&self, entity_id: Uuid, owner: &str) -> Result<bool, StoreError> {
         dispatch!(self, s => s.release_lease(entity_id, owner).await)
-    }
-}
-
-/// An append holding its transaction open (see [`Store::begin_append`]). Dropping it rolls
-/// back.
-#[doc(hidden)]
-pub struct PendingAppend(PendingInner);
-
-enum PendingInner {
-    Sqlite(sqlite::Pending),
-    Postgres(postgres::Pending),
-}
-
-impl PendingAppend {
-    /// Where the events will land once committed.
-    pub fn appended(&self) -> &[Appended] {
-        match &self.0 {
-            PendingInner::Sqlite(p) => p.appended(),
-            PendingInner::Postgres(p) => p.appended(),
-        }
-    }
-
-    pub async fn commit(self) -> Result<Vec<Appended>, StoreError> {
-        match self.0 {
-            PendingInner::Sqlite(p) => p.commit().await,
-            PendingInner::Postgres(p) => p.commit().await,
-        }
-    }
-
-    pub async fn rollback(self) -> Result<(), StoreError> {
-        match self.0 {
-            PendingInner::Sqlite(p) => p.rollback().await,
-            PendingInner::Postgres(p) => p.rollback().await,
-        }
     }
 }

@@ -10,5 +10,7 @@ mod leases;
 mod order;
 mod projections;
 mod properties;
+mod queries;
 mod reads;
 mod rebuild;
+mod upcasting;

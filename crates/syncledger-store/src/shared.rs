@@ -21,8 +21,10 @@ pub(crate) struct Shared {
     /// Bumped after every commit that appended events (and by the PostgreSQL listener on NOTIFY).
     /// Subscribers only learn "something may be new" from it; they always re-read the log.
     signal: watch::Sender<u64>,
-    /// Appends waiting for the right to allocate positions. Tests use it to know a concurrent
-    /// append has reached the lock before they release the one holding it.
+    /// Writers waiting for the lock that orders positions: on PostgreSQL the log-order advisory
+    /// lock (appends, rebuild swaps, migrations), on SQLite the write connection (every write
+    /// transaction). Tests use it to know a concurrent append has reached the lock before they
+    /// release the one holding it.
     appends_waiting: AtomicUsize,
     /// Subscriptions that found nothing new and wait for a wake-up (for tests, like the above).
     subscribers_parked: AtomicUsize,

@@ -107,7 +107,7 @@ impl Store {
         })
     }
 
-    /// How many appends are waiting for the right to allocate positions (test hook).
+    /// How many writers wait for the lock that orders positions (test hook; see `shared.rs`).
     #[doc(hidden)]
     pub fn appends_waiting(&self) -> usize {
         dispatch!(self, s => s.shared.appends_waiting())

@@ -30,7 +30,11 @@ pub struct FaultyConnector {
 
 impl FaultyConnector {
     pub fn new(inner: Arc<SimSystem>) -> Self {
-        FaultyConnector { inner, crash: Mutex::new(None), crashed: Arc::new(Notify::new()) }
+        FaultyConnector {
+            inner,
+            crash: Mutex::new(None),
+            crashed: Arc::new(Notify::new()),
+        }
     }
 
     /// The next write through this connector crashes its caller.
@@ -59,11 +63,20 @@ impl FaultyConnector {
 }
 
 impl Connector for FaultyConnector {
-    fn get<'a>(&'a self, collection: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
+    fn get<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
         self.inner.get(collection, id)
     }
 
-    fn create<'a>(&'a self, collection: &'a str, body: &'a Value, key: &'a str) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+    fn create<'a>(
+        &'a self,
+        collection: &'a str,
+        body: &'a Value,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
         Box::pin(async move {
             match self.take_crash() {
                 None => self.inner.create(collection, body, key).await,
@@ -76,7 +89,12 @@ impl Connector for FaultyConnector {
         })
     }
 
-    fn update<'a>(&'a self, collection: &'a str, id: &'a str, patch: &'a Value) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+    fn update<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+        patch: &'a Value,
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
         Box::pin(async move {
             match self.take_crash() {
                 None => self.inner.update(collection, id, patch).await,
@@ -89,7 +107,11 @@ impl Connector for FaultyConnector {
         })
     }
 
-    fn delete<'a>(&'a self, collection: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), ConnectorError>> {
+    fn delete<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
         Box::pin(async move {
             match self.take_crash() {
                 None => self.inner.delete(collection, id).await,
@@ -102,7 +124,12 @@ impl Connector for FaultyConnector {
         })
     }
 
-    fn list<'a>(&'a self, collection: &'a str, limit: u32, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, ConnectorError>> {
+    fn list<'a>(
+        &'a self,
+        collection: &'a str,
+        limit: u32,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, ConnectorError>> {
         self.inner.list(collection, limit, cursor)
     }
 }

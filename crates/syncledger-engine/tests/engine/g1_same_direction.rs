@@ -12,18 +12,31 @@ use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, World, first_stream, only};
 
 async fn a_create_and_its_quick_update_delivered_together_give_one_erp_record(db: Db) {
     let w = World::new(db).await;
-    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Ada Lovelase", "email": "ada@example.com"}));
-    w.crm.user_update(CONTACTS, &c.id, json!({"full_name": "Ada Lovelace"}));
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Ada Lovelase", "email": "ada@example.com"}),
+    );
+    w.crm
+        .user_update(CONTACTS, &c.id, json!({"full_name": "Ada Lovelace"}));
     assert_eq!(w.deliver(CRM).await.len(), 2);
 
     w.run().await;
 
     assert_eq!(w.erp.count(CUSTOMERS), 1);
     assert_eq!(w.erp.requests(Op::Create), 1);
-    assert_eq!(only(&w.erp, CUSTOMERS, "email_address", "ada@example.com").body["name"], "Ada Lovelace");
-    let entity = w.entity_of(CRM, &c.id).await.expect("the contact is mapped");
+    assert_eq!(
+        only(&w.erp, CUSTOMERS, "email_address", "ada@example.com").body["name"],
+        "Ada Lovelace"
+    );
+    let entity = w
+        .entity_of(CRM, &c.id)
+        .await
+        .expect("the contact is mapped");
     // The update was decided after the create's outcome, so it saw the link.
-    assert_eq!(w.decisions(entity).await, [DecisionKind::Create, DecisionKind::Skip]);
+    assert_eq!(
+        w.decisions(entity).await,
+        [DecisionKind::Create, DecisionKind::Skip]
+    );
     w.settle().await;
     assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (1, 1));
 }
@@ -33,7 +46,10 @@ async fn a_create_and_its_quick_update_delivered_together_give_one_erp_record(db
 async fn an_update_worked_while_the_create_post_is_paused_gives_one_erp_record(db: Db) {
     let w = World::new(db).await;
     let mut paused = w.erp.pause_next(Op::Create);
-    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Ada Lovelase", "email": "ada@example.com"}));
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Ada Lovelase", "email": "ada@example.com"}),
+    );
     w.deliver(CRM).await;
     let entity = first_stream(CRM, &c.id);
     let first = tokio::spawn({
@@ -42,10 +58,14 @@ async fn an_update_worked_while_the_create_post_is_paused_gives_one_erp_record(d
     });
     let created = paused.applied().await.expect("the create was sent");
 
-    w.crm.user_update(CONTACTS, &c.id, json!({"full_name": "Ada Lovelace"}));
+    w.crm
+        .user_update(CONTACTS, &c.id, json!({"full_name": "Ada Lovelace"}));
     w.deliver(CRM).await;
     let second = w.second_process("process-2", Duration::ZERO).await;
-    assert!(second.work_entity(entity).await.expect("second job"), "an expired lease is taken over");
+    assert!(
+        second.work_entity(entity).await.expect("second job"),
+        "an expired lease is taken over"
+    );
 
     // The second job found the create's record by its match keys instead of creating again,
     // then patched it with the correction.
@@ -61,14 +81,23 @@ async fn an_update_worked_while_the_create_post_is_paused_gives_one_erp_record(d
             _ => None,
         })
         .collect();
-    assert_eq!(resolutions, [Resolution::LookupByMatchKeys, Resolution::Response]);
+    assert_eq!(
+        resolutions,
+        [Resolution::LookupByMatchKeys, Resolution::Response]
+    );
 
     paused.release();
     assert!(first.await.expect("first job").expect("first job result"));
     w.settle().await;
     assert_eq!(w.erp.count(CUSTOMERS), 1);
     assert_eq!(w.erp.requests(Op::Create), 1);
-    assert_eq!(w.erp.record(CUSTOMERS, &created.id).expect("still there").body["name"], "Ada Lovelace");
+    assert_eq!(
+        w.erp
+            .record(CUSTOMERS, &created.id)
+            .expect("still there")
+            .body["name"],
+        "Ada Lovelace"
+    );
     assert_eq!(w.crm.count(CONTACTS), 1);
     assert_eq!(w.queue_depth().await, 0);
 }
@@ -80,7 +109,10 @@ async fn a_second_process_is_kept_out_by_a_live_lease(db: Db) {
     settings.lease_ttl = Duration::from_secs(300);
     let w = World::with(db, syncledger_core::config::OnDelete::Propagate, settings).await;
     let mut paused = w.erp.pause_next(Op::Create);
-    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Ada Lovelase", "email": "ada@example.com"}));
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Ada Lovelase", "email": "ada@example.com"}),
+    );
     w.deliver(CRM).await;
     let entity = first_stream(CRM, &c.id);
     let first = tokio::spawn({
@@ -88,11 +120,17 @@ async fn a_second_process_is_kept_out_by_a_live_lease(db: Db) {
         async move { ledger.work_entity(entity).await }
     });
     paused.applied().await.expect("the create was sent");
-    w.crm.user_update(CONTACTS, &c.id, json!({"full_name": "Ada Lovelace"}));
+    w.crm
+        .user_update(CONTACTS, &c.id, json!({"full_name": "Ada Lovelace"}));
     w.deliver(CRM).await;
 
-    let second = w.second_process("process-2", Duration::from_secs(300)).await;
-    assert!(!second.work_entity(entity).await.expect("second job"), "the lease is held");
+    let second = w
+        .second_process("process-2", Duration::from_secs(300))
+        .await;
+    assert!(
+        !second.work_entity(entity).await.expect("second job"),
+        "the lease is held"
+    );
 
     paused.release();
     assert!(first.await.expect("first job").expect("first job result"));
@@ -100,7 +138,10 @@ async fn a_second_process_is_kept_out_by_a_live_lease(db: Db) {
     w.settle().await;
     assert_eq!(w.erp.count(CUSTOMERS), 1);
     assert_eq!(w.erp.requests(Op::Create), 1);
-    assert_eq!(only(&w.erp, CUSTOMERS, "email_address", "ada@example.com").body["name"], "Ada Lovelace");
+    assert_eq!(
+        only(&w.erp, CUSTOMERS, "email_address", "ada@example.com").body["name"],
+        "Ada Lovelace"
+    );
 }
 
 both!(

@@ -11,7 +11,10 @@ use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, ERP, World, first_stream};
 async fn the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_in_the_crm(db: Db) {
     let w = World::new(db).await;
     let mut paused = w.erp.pause_next(Op::Create);
-    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Alan Turing", "email": "alan@example.com", "phone": "111"}));
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Alan Turing", "email": "alan@example.com", "phone": "111"}),
+    );
     w.deliver(CRM).await;
     let entity = first_stream(CRM, &c.id);
     let job = tokio::spawn({
@@ -27,11 +30,19 @@ async fn the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_
     let echo_stream = first_stream(ERP, &created.id);
     w.work(echo_stream).await;
 
-    assert_eq!(w.crm.requests(Op::Create), 0, "the echo created nothing in the CRM");
+    assert_eq!(
+        w.crm.requests(Op::Create),
+        0,
+        "the echo created nothing in the CRM"
+    );
     let echo_state = w.state(echo_stream).await;
     assert_eq!(echo_state.redirected_to, Some(entity));
     assert!(echo_state.open_triggers.is_empty());
-    assert_eq!(w.state(entity).await.links["erp"].record_id, created.id, "linked before the POST answered");
+    assert_eq!(
+        w.state(entity).await.links["erp"].record_id,
+        created.id,
+        "linked before the POST answered"
+    );
     assert_eq!(w.entity_of(ERP, &created.id).await, Some(entity));
 
     paused.release();
@@ -40,23 +51,41 @@ async fn the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_
     assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (1, 1));
     assert_eq!(w.crm.requests(Op::Create), 0);
     let links = w.state(entity).await.links;
-    assert_eq!((links["crm"].record_id.as_str(), links["erp"].record_id.as_str()), (c.id.as_str(), created.id.as_str()));
+    assert_eq!(
+        (
+            links["crm"].record_id.as_str(),
+            links["erp"].record_id.as_str()
+        ),
+        (c.id.as_str(), created.id.as_str())
+    );
     // The link is recorded once: the POST's answer found it already there.
-    let linked = w.events(entity).await.into_iter().filter(|e| matches!(e, SyncEvent::RecordLinked(l) if l.system == "erp")).count();
+    let linked = w
+        .events(entity)
+        .await
+        .into_iter()
+        .filter(|e| matches!(e, SyncEvent::RecordLinked(l) if l.system == "erp"))
+        .count();
     assert_eq!(linked, 1);
     assert_eq!(w.queue_depth().await, 0);
 }
 
 async fn the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_echo(db: Db) {
     let w = World::new(db).await;
-    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Alan Turing", "email": "alan@example.com"}));
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
+    );
     w.deliver(CRM).await;
     w.run().await;
     let entity = w.entity_of(CRM, &c.id).await.expect("mapped");
     let erp_id = w.state(entity).await.links["erp"].record_id.clone();
 
     w.deliver(ERP).await;
-    assert_eq!(w.ledger.due_entities().await.expect("due"), [entity], "the echo lands in the mapped entity");
+    assert_eq!(
+        w.ledger.due_entities().await.expect("due"),
+        [entity],
+        "the echo lands in the mapped entity"
+    );
     w.run().await;
 
     assert_eq!(w.crm.requests(Op::Create), 0);
@@ -71,7 +100,10 @@ async fn the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_
 async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
     let w = World::new(db).await;
     let mut paused = w.erp.pause_next(Op::Create);
-    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Alan Turing", "email": "alan@example.com"}));
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
+    );
     w.deliver(CRM).await;
     let entity = first_stream(CRM, &c.id);
     let job = tokio::spawn({
@@ -80,7 +112,8 @@ async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
     });
     let created = paused.applied().await.expect("the create was sent");
     let echo = w.deliver(ERP).await;
-    w.erp.user_update(CUSTOMERS, &created.id, json!({"phones": ["222"]}));
+    w.erp
+        .user_update(CUSTOMERS, &created.id, json!({"phones": ["222"]}));
     let update = w.deliver(ERP).await;
     w.work(first_stream(ERP, &created.id)).await;
     paused.release();
@@ -94,7 +127,10 @@ async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
     assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (1, 1));
     assert_eq!(w.crm.requests(Op::Create), 0);
     // The ERP user's own change was not swallowed with the echo: it reached the CRM.
-    assert_eq!(w.crm.record(CONTACTS, &c.id).expect("contact").body["phone"], "222");
+    assert_eq!(
+        w.crm.record(CONTACTS, &c.id).expect("contact").body["phone"],
+        "222"
+    );
     assert_eq!(w.queue_depth().await, 0);
 }
 
@@ -104,7 +140,10 @@ async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
 async fn a_created_record_deleted_before_the_post_answered_is_handled_as_deleted(db: Db) {
     let w = World::new(db).await;
     let mut paused = w.erp.pause_next(Op::Create);
-    let c = w.crm.user_create(CONTACTS, json!({"full_name": "Alan Turing", "email": "alan@example.com"}));
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
+    );
     w.deliver(CRM).await;
     let entity = first_stream(CRM, &c.id);
     let job = tokio::spawn({
@@ -120,7 +159,11 @@ async fn a_created_record_deleted_before_the_post_answered_is_handled_as_deleted
     job.await.expect("job").expect("job result");
     w.settle().await;
 
-    assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (0, 0), "on_delete = propagate");
+    assert_eq!(
+        (w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)),
+        (0, 0),
+        "on_delete = propagate"
+    );
     assert!(w.state(entity).await.links.is_empty());
     assert_eq!(crate::invariants::problems(&w).await, Vec::<String>::new());
 }

@@ -14,8 +14,14 @@ use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, World, first_stream, only};
 async fn one_entity_stuck_in_a_write_does_not_hold_up_another() {
     let w = World::new(Db::sqlite()).await;
     let mut paused = w.erp.pause_next(Op::Create);
-    w.crm.user_create(CONTACTS, json!({"full_name": "A", "email": "a@example.com"}));
-    w.crm.user_create(CONTACTS, json!({"full_name": "B", "email": "b@example.com"}));
+    w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "A", "email": "a@example.com"}),
+    );
+    w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "B", "email": "b@example.com"}),
+    );
     w.deliver(CRM).await;
     let (a, b) = (first_stream(CRM, "c-1"), first_stream(CRM, "c-2"));
     let stuck = tokio::spawn({
@@ -26,9 +32,15 @@ async fn one_entity_stuck_in_a_write_does_not_hold_up_another() {
 
     w.work(b).await;
 
-    assert_eq!(only(&w.erp, CUSTOMERS, "email_address", "b@example.com").body["name"], "B");
+    assert_eq!(
+        only(&w.erp, CUSTOMERS, "email_address", "b@example.com").body["name"],
+        "B"
+    );
     assert!(w.state(b).await.links.contains_key("erp"));
-    assert!(w.state(a).await.pending_writes.len() == 1, "a's write is still in flight");
+    assert!(
+        w.state(a).await.pending_writes.len() == 1,
+        "a's write is still in flight"
+    );
     paused.release();
     stuck.await.expect("job").expect("job result");
     w.settle().await;
@@ -38,16 +50,28 @@ async fn one_entity_stuck_in_a_write_does_not_hold_up_another() {
 #[tokio::test]
 async fn an_entitys_work_items_are_settled_in_log_order() {
     let w = World::new(Db::sqlite()).await;
-    let c = w.crm.user_create(CONTACTS, json!({"full_name": "N0", "email": "n@example.com"}));
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "N0", "email": "n@example.com"}),
+    );
     for name in ["N1", "N2", "N3"] {
-        w.crm.user_update(CONTACTS, &c.id, json!({"full_name": name}));
+        w.crm
+            .user_update(CONTACTS, &c.id, json!({"full_name": name}));
     }
     w.deliver(CRM).await;
     let entity = first_stream(CRM, &c.id);
     w.run().await;
 
-    let stream = w.store().read_stream(entity, 1, i64::MAX).await.expect("stream");
-    let observed: Vec<Uuid> = stream.iter().filter(|e| e.event_type == "ChangeObserved").map(|e| e.event_id).collect();
+    let stream = w
+        .store()
+        .read_stream(entity, 1, i64::MAX)
+        .await
+        .expect("stream");
+    let observed: Vec<Uuid> = stream
+        .iter()
+        .filter(|e| e.event_type == "ChangeObserved")
+        .map(|e| e.event_id)
+        .collect();
     let settled: Vec<Uuid> = stream
         .iter()
         .filter_map(|e| match SyncEvent::from_recorded(e) {
@@ -56,7 +80,10 @@ async fn an_entitys_work_items_are_settled_in_log_order() {
         })
         .collect();
     assert_eq!(observed.len(), 4);
-    assert_eq!(settled, observed, "each trigger settled once, in the order it was logged");
+    assert_eq!(
+        settled, observed,
+        "each trigger settled once, in the order it was logged"
+    );
     assert_eq!(w.erp.count(CUSTOMERS), 1);
 }
 
@@ -64,7 +91,10 @@ async fn an_entitys_work_items_are_settled_in_log_order() {
 /// one that decided on stale state loses the append, re-reads, and does not write again.
 async fn a_worker_that_decided_on_stale_state_loses_the_append_and_writes_nothing(db: Db) {
     let w = World::new(db).await;
-    w.crm.user_create(CONTACTS, json!({"full_name": "A", "email": "a@example.com"}));
+    w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "A", "email": "a@example.com"}),
+    );
     w.deliver(CRM).await;
     let entity = first_stream(CRM, "c-1");
     let mut slow_fetch = w.crm.pause_next(Op::Get);
@@ -72,7 +102,10 @@ async fn a_worker_that_decided_on_stale_state_loses_the_append_and_writes_nothin
         let ledger = w.ledger.clone();
         async move { ledger.work_entity(entity).await }
     });
-    slow_fetch.applied().await.expect("the first worker fetched");
+    slow_fetch
+        .applied()
+        .await
+        .expect("the first worker fetched");
 
     let second = w.second_process("process-2", Duration::ZERO).await;
     assert!(second.work_entity(entity).await.expect("second job"));
@@ -82,7 +115,11 @@ async fn a_worker_that_decided_on_stale_state_loses_the_append_and_writes_nothin
     assert!(first.await.expect("first job").expect("first job result"));
     assert_eq!(w.erp.requests(Op::Create), 1, "the loser did not write");
     assert_eq!(w.erp.count(CUSTOMERS), 1);
-    assert_eq!(w.decisions(entity).await, [DecisionKind::Create], "one decision for the one trigger");
+    assert_eq!(
+        w.decisions(entity).await,
+        [DecisionKind::Create],
+        "one decision for the one trigger"
+    );
 }
 
 both!(a_worker_that_decided_on_stale_state_loses_the_append_and_writes_nothing);

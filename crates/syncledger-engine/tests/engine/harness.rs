@@ -42,17 +42,30 @@ impl Db {
     pub fn sqlite() -> Db {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-        Db::Sqlite { _dir: Arc::new(dir), url }
+        Db::Sqlite {
+            _dir: Arc::new(dir),
+            url,
+        }
     }
 
-    pub async fn postgres(pool_opts: sqlx::postgres::PgPoolOptions, conn: sqlx::postgres::PgConnectOptions) -> Db {
-        let pool = pool_opts.max_connections(8).connect_with(conn).await.expect("test pool");
+    pub async fn postgres(
+        pool_opts: sqlx::postgres::PgPoolOptions,
+        conn: sqlx::postgres::PgConnectOptions,
+    ) -> Db {
+        let pool = pool_opts
+            .max_connections(8)
+            .connect_with(conn)
+            .await
+            .expect("test pool");
         Db::Postgres { pool }
     }
 
     /// A migrated store on this database: what a freshly started process opens.
     async fn open(&self, config: &Config) -> Store {
-        let options = StoreOptions { projections: projections::all(config.server.round_trip_ttl()), ..Default::default() };
+        let options = StoreOptions {
+            projections: projections::all(config.server.round_trip_ttl()),
+            ..Default::default()
+        };
         let store = match self {
             Db::Sqlite { url, .. } => Store::connect(url, options).await,
             Db::Postgres { pool } => Store::from_pg_pool(pool.clone(), options),
@@ -98,7 +111,8 @@ fields = {{ name = "name", email = "email_address", phone = "phones[0]" }}
 required = ["email"]
 "#
     );
-    Config::from_toml_str(&toml, std::iter::empty()).expect("the contract's example configuration is valid")
+    Config::from_toml_str(&toml, std::iter::empty())
+        .expect("the contract's example configuration is valid")
 }
 
 /// Settings for tests: no retry delay (a due retry runs at once), a lease that never blocks a
@@ -152,23 +166,54 @@ impl World {
     pub async fn with(db: Db, on_delete: OnDelete, settings: EngineSettings) -> World {
         let config = Arc::new(config(on_delete));
         // Logical clocks: webhook times, and so the ids of observed changes, repeat run after run.
-        let start = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).single().expect("a valid time");
-        let crm = Arc::new(SimSystem::with_logical_clock("c", start, Duration::from_millis(7)));
-        let erp = Arc::new(SimSystem::with_logical_clock("E", start, Duration::from_millis(11)));
+        let start = Utc
+            .with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
+            .single()
+            .expect("a valid time");
+        let crm = Arc::new(SimSystem::with_logical_clock(
+            "c",
+            start,
+            Duration::from_millis(7),
+        ));
+        let erp = Arc::new(SimSystem::with_logical_clock(
+            "E",
+            start,
+            Duration::from_millis(11),
+        ));
         let crm_conn = Arc::new(FaultyConnector::new(crm.clone()));
         let erp_conn = Arc::new(FaultyConnector::new(erp.clone()));
         let ledger = ledger(&db, &config, &crm_conn, &erp_conn, settings.clone()).await;
-        World { db, config, crm, erp, crm_conn, erp_conn, ledger, settings, generation: 1 }
+        World {
+            db,
+            config,
+            crm,
+            erp,
+            crm_conn,
+            erp_conn,
+            ledger,
+            settings,
+            generation: 1,
+        }
     }
 
     /// The process dies and another one starts on the same database: a new store handle and a
     /// new ledger under a new owner name. Whatever the old ledger had in memory is gone.
     pub async fn restart(&mut self) {
         self.generation += 1;
-        let settings = EngineSettings { owner: format!("process-{}", self.generation), ..self.settings.clone() };
+        let settings = EngineSettings {
+            owner: format!("process-{}", self.generation),
+            ..self.settings.clone()
+        };
         let old = std::mem::replace(
             &mut self.ledger,
-            ledger(&self.db, &self.config, &self.crm_conn, &self.erp_conn, settings).await,
+            ledger(
+                &self.db,
+                &self.config,
+                &self.crm_conn,
+                &self.erp_conn,
+                settings,
+            )
+            .await,
         );
         if matches!(self.db, Db::Sqlite { .. }) {
             old.store().close().await;
@@ -177,8 +222,19 @@ impl World {
 
     /// Another process on the same database, running beside this one.
     pub async fn second_process(&self, owner: &str, lease_ttl: Duration) -> Ledger {
-        let settings = EngineSettings { owner: owner.into(), lease_ttl, ..self.settings.clone() };
-        ledger(&self.db, &self.config, &self.crm_conn, &self.erp_conn, settings).await
+        let settings = EngineSettings {
+            owner: owner.into(),
+            lease_ttl,
+            ..self.settings.clone()
+        };
+        ledger(
+            &self.db,
+            &self.config,
+            &self.crm_conn,
+            &self.erp_conn,
+            settings,
+        )
+        .await
     }
 
     pub fn store(&self) -> &Store {
@@ -198,9 +254,16 @@ impl World {
             many => serde_json::to_vec(many),
         }
         .expect("webhooks serialize");
-        let secret = if system == CRM { CRM_SECRET } else { ERP_SECRET };
+        let secret = if system == CRM {
+            CRM_SECRET
+        } else {
+            ERP_SECRET
+        };
         let signature = sign(secret.as_bytes(), &body);
-        self.ledger.ingest(TENANT, system, &body, Some(&signature)).await.expect("webhook accepted")
+        self.ledger
+            .ingest(TENANT, system, &body, Some(&signature))
+            .await
+            .expect("webhook accepted")
     }
 
     /// Takes `system`'s outbox and delivers it one notice at a time, in order.
@@ -216,12 +279,18 @@ impl World {
 
     /// Works one entity to the end of what is due.
     pub async fn work(&self, entity: Uuid) {
-        assert!(self.ledger.work_entity(entity).await.expect("entity job"), "lease refused for {entity}");
+        assert!(
+            self.ledger.work_entity(entity).await.expect("entity job"),
+            "lease refused for {entity}"
+        );
     }
 
     /// Works every due entity until none is due.
     pub async fn run(&self) {
-        self.ledger.run_until_idle(1000).await.expect("run until idle");
+        self.ledger
+            .run_until_idle(1000)
+            .await
+            .expect("run until idle");
     }
 
     /// Delivers every webhook and works everything, until neither system has anything to
@@ -243,7 +312,14 @@ impl World {
 
     /// The entity a record is mapped to.
     pub async fn entity_of(&self, system: &str, record_id: &str) -> Option<Uuid> {
-        let row = self.store().row(id_mappings::NAME, &id_mappings::key(TENANT, system, record_id)).await.expect("mapping row");
+        let row = self
+            .store()
+            .row(
+                id_mappings::NAME,
+                &id_mappings::key(TENANT, system, record_id),
+            )
+            .await
+            .expect("mapping row");
         row.and_then(|r| r.entity_id)
     }
 
@@ -252,8 +328,15 @@ impl World {
     }
 
     pub async fn events(&self, entity: Uuid) -> Vec<SyncEvent> {
-        let stream = self.store().read_stream(entity, 1, i64::MAX).await.expect("read stream");
-        stream.iter().map(|e| SyncEvent::from_recorded(e).expect("decodable event")).collect()
+        let stream = self
+            .store()
+            .read_stream(entity, 1, i64::MAX)
+            .await
+            .expect("read stream");
+        stream
+            .iter()
+            .map(|e| SyncEvent::from_recorded(e).expect("decodable event"))
+            .collect()
     }
 
     pub async fn decisions(&self, entity: Uuid) -> Vec<DecisionKind> {
@@ -268,16 +351,30 @@ impl World {
     }
 
     pub async fn queue_depth(&self) -> i64 {
-        self.store().count_rows(pending_queue::NAME, None, None).await.expect("queue depth")
+        self.store()
+            .count_rows(pending_queue::NAME, None, None)
+            .await
+            .expect("queue depth")
     }
 
     /// Appends what a person asks for (a resync, a dead-letter retry) to an entity's stream.
     pub async fn ask(&self, entity: Uuid, event: SyncEvent) -> Uuid {
-        let meta = EventMeta { tenant: TENANT.into(), correlation_id: None, causation_id: None };
+        let meta = EventMeta {
+            tenant: TENANT.into(),
+            correlation_id: None,
+            causation_id: None,
+        };
         let new = event.to_new(meta);
         let id = new.event_id;
-        let append = StreamAppend { stream_id: entity, expected: ExpectedVersion::Any, events: vec![new] };
-        self.store().append(vec![append]).await.expect("append a person's request");
+        let append = StreamAppend {
+            stream_id: entity,
+            expected: ExpectedVersion::Any,
+            events: vec![new],
+        };
+        self.store()
+            .append(vec![append])
+            .await
+            .expect("append a person's request");
         id
     }
 }
@@ -290,7 +387,10 @@ async fn ledger(
     settings: EngineSettings,
 ) -> Ledger {
     let store = db.open(config).await;
-    let connectors = Arc::new(SimConnectors { crm: crm.clone(), erp: erp.clone() });
+    let connectors = Arc::new(SimConnectors {
+        crm: crm.clone(),
+        erp: erp.clone(),
+    });
     Ledger::new(store, config.clone(), connectors, settings)
 }
 
@@ -300,9 +400,18 @@ pub fn first_stream(system: &str, record_id: &str) -> Uuid {
 }
 
 /// The first record of `collection` whose top-level `field` equals `value`.
-pub fn only(sim: &SimSystem, collection: &str, field: &str, value: &str) -> syncledger_connector::Record {
+pub fn only(
+    sim: &SimSystem,
+    collection: &str,
+    field: &str,
+    value: &str,
+) -> syncledger_connector::Record {
     let found = sim.find_by_field(collection, field, &Value::String(value.into()));
-    assert_eq!(found.len(), 1, "expected exactly one {collection} record with {field} = {value}, found {found:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "expected exactly one {collection} record with {field} = {value}, found {found:?}"
+    );
     found.into_iter().next().expect("one record")
 }
 

@@ -16,21 +16,38 @@ use crate::harness::{CONTACTS, CRM, CUSTOMERS, ERP, World};
 
 /// Each live record of both systems, by (system, record id).
 fn live_records(w: &World) -> BTreeMap<(String, String), Record> {
-    let crm = w.crm.records(CONTACTS).into_iter().map(|r| ((CRM.to_string(), r.id.clone()), r));
-    let erp = w.erp.records(CUSTOMERS).into_iter().map(|r| ((ERP.to_string(), r.id.clone()), r));
+    let crm = w
+        .crm
+        .records(CONTACTS)
+        .into_iter()
+        .map(|r| ((CRM.to_string(), r.id.clone()), r));
+    let erp = w
+        .erp
+        .records(CUSTOMERS)
+        .into_iter()
+        .map(|r| ((ERP.to_string(), r.id.clone()), r));
     crm.chain(erp).collect()
 }
 
 async fn mappings(w: &World) -> Vec<Mapping> {
-    let rows = w.store().all_rows(id_mappings::NAME).await.expect("mapping rows");
-    rows.into_iter().map(|r| serde_json::from_value(r.doc).expect("a mapping doc")).collect()
+    let rows = w
+        .store()
+        .all_rows(id_mappings::NAME)
+        .await
+        .expect("mapping rows");
+    rows.into_iter()
+        .map(|r| serde_json::from_value(r.doc).expect("a mapping doc"))
+        .collect()
 }
 
 /// Every problem with the quiet state: duplicates, unlinked or unsynced records, linked pairs
 /// that differ, work left in the queue, dead letters. With `on_delete = unlink` a record whose
 /// twin was deleted legitimately stays alone.
 pub async fn problems(w: &World) -> Vec<String> {
-    let alone_ok = w.config.entity("customer").is_some_and(|e| e.on_delete == OnDelete::Unlink);
+    let alone_ok = w
+        .config
+        .entity("customer")
+        .is_some_and(|e| e.on_delete == OnDelete::Unlink);
     let mut problems = Vec::new();
     let depth = w.queue_depth().await;
     if depth != 0 {
@@ -38,14 +55,19 @@ pub async fn problems(w: &World) -> Vec<String> {
     }
     w.store().catch_up_once().await.expect("catch up");
     let live = live_records(w);
-    for row in w.store().all_rows(dead_letters::NAME).await.expect("dead letters") {
+    for row in w
+        .store()
+        .all_rows(dead_letters::NAME)
+        .await
+        .expect("dead letters")
+    {
         let letter: DeadLetter = serde_json::from_value(row.doc.clone()).expect("a dead letter");
         // A user deleted the record while the sync's update to it was on its way: the 404 is
         // dead-lettered as the contract says, and the delete itself is synced. Nothing diverges.
         let request = &letter.letter.request;
-        let gone = request["record_id"]
-            .as_str()
-            .is_some_and(|id| !live.contains_key(&(letter.letter.target_system.clone(), id.to_string())));
+        let gone = request["record_id"].as_str().is_some_and(|id| {
+            !live.contains_key(&(letter.letter.target_system.clone(), id.to_string()))
+        });
         if !(letter.letter.status == Some(404) && request["op"] == "update" && gone) {
             problems.push(format!("dead letter: {}", row.doc));
         }
@@ -53,10 +75,18 @@ pub async fn problems(w: &World) -> Vec<String> {
     let mut by_entity: BTreeMap<Uuid, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for m in mappings(w).await {
         if !live.contains_key(&(m.system.clone(), m.record_id.clone())) {
-            problems.push(format!("{} {} is mapped to {} but no longer exists", m.system, m.record_id, m.entity_id));
+            problems.push(format!(
+                "{} {} is mapped to {} but no longer exists",
+                m.system, m.record_id, m.entity_id
+            ));
             continue;
         }
-        by_entity.entry(m.entity_id).or_default().entry(m.system.clone()).or_default().push(m.record_id);
+        by_entity
+            .entry(m.entity_id)
+            .or_default()
+            .entry(m.system.clone())
+            .or_default()
+            .push(m.record_id);
     }
     for (system, id) in live.keys() {
         if w.entity_of(system, id).await.is_none() {
@@ -67,22 +97,36 @@ pub async fn problems(w: &World) -> Vec<String> {
     for (id, systems) in &by_entity {
         for (system, records) in systems {
             if records.len() > 1 {
-                problems.push(format!("duplicate: entity {id} has {} records in {system}: {records:?}", records.len()));
+                problems.push(format!(
+                    "duplicate: entity {id} has {} records in {system}: {records:?}",
+                    records.len()
+                ));
             }
         }
         let canonical = |system: &str| {
             let record_id = systems.get(system)?.first()?;
             let record = &live[&(system.to_string(), record_id.clone())];
-            Some((record_id.clone(), to_canonical(&entity.systems[system], &record.body)))
+            Some((
+                record_id.clone(),
+                to_canonical(&entity.systems[system], &record.body),
+            ))
         };
         match (canonical(CRM), canonical(ERP)) {
             (Some((c, crm)), Some((e, erp))) if crm != erp => {
-                problems.push(format!("entity {id}: crm {c} holds {crm:?} but erp {e} holds {erp:?}"));
+                problems.push(format!(
+                    "entity {id}: crm {c} holds {crm:?} but erp {e} holds {erp:?}"
+                ));
             }
-            (Some((c, crm)), None) if !alone_ok && crm.get("email").is_some_and(|v| !is_blank(v)) => {
-                problems.push(format!("entity {id}: crm {c} has an email but no erp record"));
+            (Some((c, crm)), None)
+                if !alone_ok && crm.get("email").is_some_and(|v| !is_blank(v)) =>
+            {
+                problems.push(format!(
+                    "entity {id}: crm {c} has an email but no erp record"
+                ));
             }
-            (None, Some((e, _))) if !alone_ok => problems.push(format!("entity {id}: erp {e} has no crm record")),
+            (None, Some((e, _))) if !alone_ok => {
+                problems.push(format!("entity {id}: erp {e} has no crm record"))
+            }
             _ => {}
         }
     }
@@ -91,7 +135,13 @@ pub async fn problems(w: &World) -> Vec<String> {
 
 /// The write requests both systems have received so far.
 pub fn writes(w: &World) -> [usize; 6] {
-    let count = |sim: &syncledger_connector::SimSystem| [sim.requests(Op::Create), sim.requests(Op::Update), sim.requests(Op::Delete)];
+    let count = |sim: &syncledger_connector::SimSystem| {
+        [
+            sim.requests(Op::Create),
+            sim.requests(Op::Update),
+            sim.requests(Op::Delete),
+        ]
+    };
     let [a, b, c] = count(&w.crm);
     let [d, e, f] = count(&w.erp);
     [a, b, c, d, e, f]
@@ -102,22 +152,33 @@ pub fn writes(w: &World) -> [usize; 6] {
 /// a record left alone by its twin's deletion is synced anew when asked, by design.
 pub async fn resync_writes_nothing(w: &World) -> Vec<String> {
     let before = writes(w);
-    let pairs_only = w.config.entity("customer").is_some_and(|e| e.on_delete == OnDelete::Unlink);
+    let pairs_only = w
+        .config
+        .entity("customer")
+        .is_some_and(|e| e.on_delete == OnDelete::Unlink);
     let all = mappings(w).await;
     let paired = |m: &Mapping| all.iter().filter(|o| o.entity_id == m.entity_id).count() > 1;
     for m in all.iter().filter(|m| !pairs_only || paired(m)).cloned() {
-        let ask = SyncEvent::ResyncRequested(ResyncRequested { by: "test".into(), system: m.system, record_id: m.record_id });
+        let ask = SyncEvent::ResyncRequested(ResyncRequested {
+            by: "test".into(),
+            system: m.system,
+            record_id: m.record_id,
+        });
         w.ask(m.entity_id, ask).await;
     }
     w.settle().await;
     let after = writes(w);
     let mut problems = Vec::new();
     if before != after {
-        problems.push(format!("a resync of a converged ledger wrote: {before:?} -> {after:?} (crm c/u/d, erp c/u/d)"));
+        problems.push(format!(
+            "a resync of a converged ledger wrote: {before:?} -> {after:?} (crm c/u/d, erp c/u/d)"
+        ));
     }
     let depth = w.queue_depth().await;
     if depth != 0 {
-        problems.push(format!("the pending queue holds {depth} rows after the resync"));
+        problems.push(format!(
+            "the pending queue holds {depth} rows after the resync"
+        ));
     }
     problems
 }

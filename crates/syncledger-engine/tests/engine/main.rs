@@ -8,6 +8,7 @@
 mod faulty;
 mod harness;
 
+mod failures;
 mod g1_same_direction;
 mod g2_round_trip_creates;
 mod g3_round_trip_updates;
@@ -15,6 +16,5 @@ mod g4_crashes;
 mod g5_to_g7;
 mod g9_ordering;
 mod invariants;
-mod failures;
-mod webhooks;
 mod sim;
+mod webhooks;

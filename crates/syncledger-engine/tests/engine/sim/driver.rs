@@ -89,7 +89,8 @@ impl Sim {
     fn take_outboxes(&mut self) {
         for system in [CRM, ERP] {
             let drained = self.w.sim(system).drain_webhooks();
-            self.undelivered.extend(drained.into_iter().map(|w| (system, w)));
+            self.undelivered
+                .extend(drained.into_iter().map(|w| (system, w)));
         }
     }
 
@@ -97,7 +98,11 @@ impl Sim {
         self.take_outboxes();
         let roll = self.rng.random_range(0..100);
         if roll < 8 && !self.delivered.is_empty() {
-            let (system, again) = self.delivered.choose(&mut self.rng).expect("a webhook").clone();
+            let (system, again) = self
+                .delivered
+                .choose(&mut self.rng)
+                .expect("a webhook")
+                .clone();
             self.w.ingest(system, std::slice::from_ref(&again)).await;
             return format!("redeliver {system} {}", describe(&again));
         }
@@ -105,16 +110,25 @@ impl Sim {
             return "deliver: nothing to deliver".into();
         }
         let system = self.undelivered.choose(&mut self.rng).expect("a webhook").0;
-        let of_system: Vec<usize> = (0..self.undelivered.len()).filter(|i| self.undelivered[*i].0 == system).collect();
+        let of_system: Vec<usize> = (0..self.undelivered.len())
+            .filter(|i| self.undelivered[*i].0 == system)
+            .collect();
         let picked: Vec<usize> = match roll {
             // In order: the oldest webhook of a system.
             0..60 => vec![of_system[0]],
             // Out of order: any of them.
             60..88 => vec![*of_system.choose(&mut self.rng).expect("one")],
             // A batch of up to three, in outbox order.
-            _ => of_system.iter().take(self.rng.random_range(1..=3)).copied().collect(),
+            _ => of_system
+                .iter()
+                .take(self.rng.random_range(1..=3))
+                .copied()
+                .collect(),
         };
-        let batch: Vec<Webhook> = picked.iter().map(|i| self.undelivered[*i].1.clone()).collect();
+        let batch: Vec<Webhook> = picked
+            .iter()
+            .map(|i| self.undelivered[*i].1.clone())
+            .collect();
         for i in picked.iter().rev() {
             let taken = self.undelivered.remove(*i);
             self.delivered.push(taken);
@@ -171,15 +185,27 @@ impl Sim {
         match crashed {
             Some(system) => {
                 self.w.restart().await;
-                format!("work {} -> {appended} -> CRASH in a write to {system}, restart", short(entity))
+                format!(
+                    "work {} -> {appended} -> CRASH in a write to {system}, restart",
+                    short(entity)
+                )
             }
             None => format!("work {} -> {appended}", short(entity)),
         }
     }
 
     pub(super) async fn appended_since(&self, entity: Uuid, version: u64) -> String {
-        let events = self.w.store().read_stream(entity, version + 1, i64::MAX).await.expect("stream");
-        let names: Vec<String> = events.iter().filter_map(|e| SyncEvent::from_recorded(e).ok()).map(|e| summary(&e)).collect();
+        let events = self
+            .w
+            .store()
+            .read_stream(entity, version + 1, i64::MAX)
+            .await
+            .expect("stream");
+        let names: Vec<String> = events
+            .iter()
+            .filter_map(|e| SyncEvent::from_recorded(e).ok())
+            .map(|e| summary(&e))
+            .collect();
         names.join(" ")
     }
 
@@ -187,7 +213,9 @@ impl Sim {
 
     fn inject_fault(&mut self) -> String {
         let system = if self.rng.random_bool(0.5) { CRM } else { ERP };
-        let op = *[Op::Create, Op::Update, Op::Delete].choose(&mut self.rng).expect("an op");
+        let op = *[Op::Create, Op::Update, Op::Delete]
+            .choose(&mut self.rng)
+            .expect("an op");
         let used = self.faults.entry((system, op as u8)).or_default();
         if *used >= FAULT_BUDGET {
             return format!("fault: {system} {op:?} budget spent");
@@ -206,8 +234,16 @@ impl Sim {
 
     fn arm_crash(&mut self) -> String {
         let system = if self.rng.random_bool(0.5) { CRM } else { ERP };
-        let how = if self.rng.random_bool(0.5) { Crash::AfterApply } else { Crash::BeforeCall };
-        let conn = if system == CRM { &self.w.crm_conn } else { &self.w.erp_conn };
+        let how = if self.rng.random_bool(0.5) {
+            Crash::AfterApply
+        } else {
+            Crash::BeforeCall
+        };
+        let conn = if system == CRM {
+            &self.w.crm_conn
+        } else {
+            &self.w.erp_conn
+        };
         conn.crash_next_write(how);
         format!("crash armed: next {system} write, {how:?}")
     }
@@ -247,9 +283,17 @@ pub(super) fn short(id: Uuid) -> String {
 /// One event in a trace line: its type, and what a reader needs to follow the run.
 fn summary(event: &SyncEvent) -> String {
     match event {
-        SyncEvent::DecisionMade(d) => format!("{}({}->{})", d.kind.as_str(), d.source_system, d.target_system),
+        SyncEvent::DecisionMade(d) => format!(
+            "{}({}->{})",
+            d.kind.as_str(),
+            d.source_system,
+            d.target_system
+        ),
         SyncEvent::WriteSucceeded(s) => format!("ok({} {})", s.target_system, s.record_id),
-        SyncEvent::WriteFailed(f) => format!("failed({} {:?} retry={})", f.target_system, f.status, f.will_retry),
+        SyncEvent::WriteFailed(f) => format!(
+            "failed({} {:?} retry={})",
+            f.target_system, f.status, f.will_retry
+        ),
         SyncEvent::RecordLinked(l) => format!("link({} {})", l.system, l.record_id),
         SyncEvent::RecordUnlinked(l) => format!("unlink({} {})", l.system, l.record_id),
         SyncEvent::RedirectedTo(r) => format!("redirect({})", short(r.entity_id)),

@@ -13,8 +13,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use syncledger_core::config::OnDelete;
 use syncledger_connector::Record;
+use syncledger_core::config::OnDelete;
 
 use crate::harness::{CONTACTS, CUSTOMERS};
 use crate::invariants;
@@ -35,7 +35,11 @@ async fn run_seed(seed: u64, on_delete: OnDelete, trace: Trace) -> Run {
     sim.disarm();
     problems.extend(invariants::problems(&sim.w).await);
     problems.extend(invariants::resync_writes_nothing(&sim.w).await);
-    problems.extend(sim.engine_errors.iter().map(|e| format!("engine error: {e}")));
+    problems.extend(
+        sim.engine_errors
+            .iter()
+            .map(|e| format!("engine error: {e}")),
+    );
     let mut records = sim.w.crm.records(CONTACTS);
     records.extend(sim.w.erp.records(CUSTOMERS));
     Run { problems, records }
@@ -44,7 +48,10 @@ async fn run_seed(seed: u64, on_delete: OnDelete, trace: Trace) -> Run {
 /// Runs one seed, turning a panic into a problem so the trace is still printed.
 async fn checked(seed: u64, on_delete: OnDelete) -> (Run, Vec<String>) {
     let trace: Trace = Arc::default();
-    let run = match AssertUnwindSafe(run_seed(seed, on_delete, trace.clone())).catch_unwind().await {
+    let run = match AssertUnwindSafe(run_seed(seed, on_delete, trace.clone()))
+        .catch_unwind()
+        .await
+    {
         Ok(run) => run,
         Err(panic) => {
             let message = panic
@@ -52,7 +59,10 @@ async fn checked(seed: u64, on_delete: OnDelete) -> (Run, Vec<String>) {
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            Run { problems: vec![format!("panicked: {message}")], records: vec![] }
+            Run {
+                problems: vec![format!("panicked: {message}")],
+                records: vec![],
+            }
         }
     };
     let lines = trace.lock().expect("trace").clone();
@@ -63,7 +73,10 @@ fn seeds(default: u64) -> Vec<u64> {
     if let Ok(seed) = std::env::var("SIM_SEED") {
         return vec![seed.trim().parse().expect("SIM_SEED is a number")];
     }
-    let n = std::env::var("SIM_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(default);
+    let n = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default);
     (0..n).collect()
 }
 
@@ -85,7 +98,10 @@ async fn simulate(on_delete: OnDelete, default_seeds: u64) {
     for seed in seeds(default_seeds) {
         let (run, trace) = checked(seed, on_delete).await;
         if !run.problems.is_empty() || replaying {
-            eprintln!("=== seed {seed} ({on_delete:?}): {} problem(s)", run.problems.len());
+            eprintln!(
+                "=== seed {seed} ({on_delete:?}): {} problem(s)",
+                run.problems.len()
+            );
             for p in &run.problems {
                 eprintln!("  ! {p}");
             }
@@ -109,7 +125,10 @@ async fn simulate(on_delete: OnDelete, default_seeds: u64) {
 /// decisions and the same records.
 #[tokio::test]
 async fn sim_the_same_seed_replays_the_same_run() {
-    let seed = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let seed = std::env::var("SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
     let (first, first_trace) = checked(seed, OnDelete::Propagate).await;
     let (second, second_trace) = checked(seed, OnDelete::Propagate).await;
     assert!(first_trace.len() > 30, "a run has at least 30 steps");

@@ -28,7 +28,9 @@ impl Sim {
             return "overlap: nothing due".into();
         };
         let system = if self.rng.random_bool(0.5) { CRM } else { ERP };
-        let op = *[Op::Create, Op::Update, Op::Delete].choose(&mut self.rng).expect("an op");
+        let op = *[Op::Create, Op::Update, Op::Delete]
+            .choose(&mut self.rng)
+            .expect("an op");
         let mut paused = self.w.sim(system).pause_next(op);
         let before = self.w.state(entity).await.version;
         let ledger = self.w.ledger.clone();
@@ -88,7 +90,9 @@ impl Sim {
                 if let Some(at) = crashed {
                     job.abort();
                     self.w.restart().await;
-                    return format!("{head}: paused; meanwhile [{meanwhile}]; released -> {appended} -> CRASH in a write to {at}, restart");
+                    return format!(
+                        "{head}: paused; meanwhile [{meanwhile}]; released -> {appended} -> CRASH in a write to {at}, restart"
+                    );
                 }
                 format!("{head}: paused; meanwhile [{meanwhile}]; released -> {appended}")
             }
@@ -102,7 +106,10 @@ impl Sim {
             return "other process: nothing due".into();
         };
         self.others += 1;
-        let other = self.w.second_process(&format!("other-{}", self.others), Duration::ZERO).await;
+        let other = self
+            .w
+            .second_process(&format!("other-{}", self.others), Duration::ZERO)
+            .await;
         let before = self.w.state(entity).await.version;
         let crashed = tokio::select! {
             biased;
@@ -118,7 +125,10 @@ impl Sim {
         let appended = self.appended_since(entity, before).await;
         match crashed {
             // Only that process died; the held job's process lives on.
-            Some(at) => format!("other process works {} -> {appended} -> CRASH in a write to {at}", short(entity)),
+            Some(at) => format!(
+                "other process works {} -> {appended} -> CRASH in a write to {at}",
+                short(entity)
+            ),
             None => format!("other process works {} -> {appended}", short(entity)),
         }
     }

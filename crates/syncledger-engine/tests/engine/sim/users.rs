@@ -44,7 +44,9 @@ impl Sim {
 
     fn phones(&mut self) -> Vec<&'static str> {
         let n = self.rng.random_range(0..=2);
-        (0..n).map(|_| *PHONES.choose(&mut self.rng).expect("a phone")).collect()
+        (0..n)
+            .map(|_| *PHONES.choose(&mut self.rng).expect("a phone"))
+            .collect()
     }
 
     fn new_record(&mut self, system: &str) -> Value {

@@ -185,7 +185,53 @@ async fn an_echo_delivered_after_the_crash_resolves_the_lost_create(db: Db) {
     assert_eq!(w.queue_depth().await, 0);
 }
 
+/// The created ERP customer's email (its match key) is changed by a user while its create's
+/// answer is lost, so its echo no longer matches the create's fingerprint. A restarted process
+/// settles unanswered writes first: the record is linked before its echo stream is decided.
+async fn after_a_restart_a_lost_create_is_settled_before_its_echo_even_with_a_changed_match_key(
+    db: Db,
+) {
+    let mut w = World::new(db).await;
+    let entity = crash_on_the_erp_create(&w, Crash::AfterApply).await;
+    let erp_id = w.erp.records(CUSTOMERS)[0].id.clone();
+    w.erp.user_update(
+        CUSTOMERS,
+        &erp_id,
+        json!({"email_address": "grace.hopper@example.com"}),
+    );
+    assert_eq!(w.deliver(ERP).await.len(), 2);
+
+    w.restart().await;
+    assert_eq!(
+        w.ledger
+            .entities_with_unanswered_writes()
+            .await
+            .expect("unanswered"),
+        [entity]
+    );
+    assert_eq!(
+        w.ledger.resume_unanswered_writes().await.expect("resume"),
+        1
+    );
+    assert_eq!(w.state(entity).await.links["erp"].record_id, erp_id);
+    w.work(first_stream(ERP, &erp_id)).await;
+    w.settle().await;
+
+    assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (1, 1));
+    assert_eq!(
+        w.crm.requests(Op::Create),
+        0,
+        "the echo was not taken for a new customer"
+    );
+    assert_eq!(
+        w.crm.records(CONTACTS)[0].body["email"],
+        "grace.hopper@example.com"
+    );
+    assert_eq!(crate::invariants::problems(&w).await, Vec::<String>::new());
+}
+
 both!(
+    after_a_restart_a_lost_create_is_settled_before_its_echo_even_with_a_changed_match_key,
     a_create_whose_answer_died_with_the_process_is_linked_after_restart_without_a_duplicate,
     a_create_with_empty_match_keys_is_resolved_by_its_idempotency_key_after_restart,
     a_crash_between_recording_the_decision_and_the_call_sends_the_create_once_after_restart,

@@ -1,9 +1,8 @@
 //! The world a scenario runs in: a ledger over two in-process simulated systems (a CRM with ids
-//! `c-N` and an ERP with ids `E-N`) and a store on SQLite or PostgreSQL.
+//! `c-N` and an ERP with ids `E-N`) and a store on SQLite or PostgreSQL ([`Db`]).
 //!
 //! Nothing runs in the background. A scenario delivers webhooks itself, in the order it chooses,
-//! and works entities itself, so every interleaving is the scenario's choice. `both!` turns each
-//! `async fn scenario(db: Db)` into a module with a `sqlite` and a `postgres` test.
+//! and works entities itself, so every interleaving is the scenario's choice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,15 +11,12 @@ use chrono::{TimeZone, Utc};
 use serde_json::Value;
 use syncledger_connector::{Connector, SimSystem, Webhook, sign};
 use syncledger_core::config::{Config, OnDelete};
-use syncledger_core::entity::EntityState;
-use syncledger_core::events::{DecisionKind, SyncEvent, entity_id_for_record};
-use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
-use syncledger_core::projections::{self, id_mappings, pending_queue};
+use syncledger_core::events::entity_id_for_record;
 use syncledger_engine::{Accepted, Connectors, EngineSettings, Ledger};
-use syncledger_store::{Store, StoreOptions};
-use tempfile::TempDir;
+use syncledger_store::Store;
 use uuid::Uuid;
 
+pub use crate::db::Db;
 use crate::faulty::FaultyConnector;
 
 pub const TENANT: &str = "acme";
@@ -30,51 +26,6 @@ pub const CONTACTS: &str = "contacts";
 pub const CUSTOMERS: &str = "customers";
 const CRM_SECRET: &str = "crm-secret";
 const ERP_SECRET: &str = "erp-secret";
-
-/// Where the log lives. Cloning gives another handle on the same database.
-#[derive(Clone)]
-pub enum Db {
-    Sqlite { _dir: Arc<TempDir>, url: String },
-    Postgres { pool: sqlx::PgPool },
-}
-
-impl Db {
-    pub fn sqlite() -> Db {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-        Db::Sqlite {
-            _dir: Arc::new(dir),
-            url,
-        }
-    }
-
-    pub async fn postgres(
-        pool_opts: sqlx::postgres::PgPoolOptions,
-        conn: sqlx::postgres::PgConnectOptions,
-    ) -> Db {
-        let pool = pool_opts
-            .max_connections(8)
-            .connect_with(conn)
-            .await
-            .expect("test pool");
-        Db::Postgres { pool }
-    }
-
-    /// A migrated store on this database: what a freshly started process opens.
-    async fn open(&self, config: &Config) -> Store {
-        let options = StoreOptions {
-            projections: projections::all(config.server.round_trip_ttl()),
-            ..Default::default()
-        };
-        let store = match self {
-            Db::Sqlite { url, .. } => Store::connect(url, options).await,
-            Db::Postgres { pool } => Store::from_pg_pool(pool.clone(), options),
-        }
-        .expect("open store");
-        store.migrate().await.expect("migrate");
-        store
-    }
-}
 
 /// The contract's example configuration (CONTRACT §3), with the delete policy chosen per test.
 pub fn config(on_delete: OnDelete) -> Config {
@@ -307,76 +258,6 @@ impl World {
         }
         panic!("the ledger did not settle within 50 rounds");
     }
-
-    // ----- looking at the result -----
-
-    /// The entity a record is mapped to.
-    pub async fn entity_of(&self, system: &str, record_id: &str) -> Option<Uuid> {
-        let row = self
-            .store()
-            .row(
-                id_mappings::NAME,
-                &id_mappings::key(TENANT, system, record_id),
-            )
-            .await
-            .expect("mapping row");
-        row.and_then(|r| r.entity_id)
-    }
-
-    pub async fn state(&self, entity: Uuid) -> EntityState {
-        self.ledger.load(entity).await.expect("load entity")
-    }
-
-    pub async fn events(&self, entity: Uuid) -> Vec<SyncEvent> {
-        let stream = self
-            .store()
-            .read_stream(entity, 1, i64::MAX)
-            .await
-            .expect("read stream");
-        stream
-            .iter()
-            .map(|e| SyncEvent::from_recorded(e).expect("decodable event"))
-            .collect()
-    }
-
-    pub async fn decisions(&self, entity: Uuid) -> Vec<DecisionKind> {
-        let events = self.events(entity).await;
-        events
-            .into_iter()
-            .filter_map(|e| match e {
-                SyncEvent::DecisionMade(d) => Some(d.kind),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub async fn queue_depth(&self) -> i64 {
-        self.store()
-            .count_rows(pending_queue::NAME, None, None)
-            .await
-            .expect("queue depth")
-    }
-
-    /// Appends what a person asks for (a resync, a dead-letter retry) to an entity's stream.
-    pub async fn ask(&self, entity: Uuid, event: SyncEvent) -> Uuid {
-        let meta = EventMeta {
-            tenant: TENANT.into(),
-            correlation_id: None,
-            causation_id: None,
-        };
-        let new = event.to_new(meta);
-        let id = new.event_id;
-        let append = StreamAppend {
-            stream_id: entity,
-            expected: ExpectedVersion::Any,
-            events: vec![new],
-        };
-        self.store()
-            .append(vec![append])
-            .await
-            .expect("append a person's request");
-        id
-    }
 }
 
 async fn ledger(
@@ -413,25 +294,4 @@ pub fn only(
         "expected exactly one {collection} record with {field} = {value}, found {found:?}"
     );
     found.into_iter().next().expect("one record")
-}
-
-/// Generates a `sqlite` and a `postgres` test for each named scenario.
-#[macro_export]
-macro_rules! both {
-    ($($scenario:ident),+ $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$scenario($crate::harness::Db::sqlite()).await
-            }
-
-            #[sqlx::test(migrations = false)]
-            async fn postgres(
-                pool_opts: sqlx::postgres::PgPoolOptions,
-                conn: sqlx::postgres::PgConnectOptions,
-            ) {
-                super::$scenario($crate::harness::Db::postgres(pool_opts, conn).await).await
-            }
-        }
-    )+};
 }

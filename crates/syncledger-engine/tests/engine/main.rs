@@ -5,8 +5,10 @@
 //! Scenarios that touch the store's concurrency run on SQLite and PostgreSQL (`both!`).
 //! `SIM_SEED=<n> cargo test -p syncledger-engine sim_` replays one simulation seed.
 
+mod db;
 mod faulty;
 mod harness;
+mod observe;
 
 mod failures;
 mod g1_same_direction;

@@ -13,17 +13,16 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use syncledger_connector::{Fault, Op, Webhook};
+use syncledger_connector::Webhook;
 use syncledger_core::config::OnDelete;
 use syncledger_core::events::SyncEvent;
 use uuid::Uuid;
 
-use crate::faulty::Crash;
 use crate::harness::{CRM, Db, ERP, World, settings};
 
 /// Transient faults a run may inject per system and operation: below the retry budget, so no
 /// write is dead-lettered (a dead letter waits for a person and is checked as a problem).
-const FAULT_BUDGET: u32 = 3;
+pub(super) const FAULT_BUDGET: u32 = 3;
 
 pub type Trace = Arc<Mutex<Vec<String>>>;
 
@@ -35,7 +34,7 @@ pub struct Sim {
     undelivered: Vec<(&'static str, Webhook)>,
     delivered: Vec<(&'static str, Webhook)>,
     pub(super) next_email: u32,
-    faults: BTreeMap<(&'static str, u8), u32>,
+    pub(super) faults: BTreeMap<(&'static str, u8), u32>,
     pub engine_errors: Vec<String>,
     /// Processes started beside the main one (by overlapping jobs), for their owner names.
     pub(super) others: u32,
@@ -75,10 +74,7 @@ impl Sim {
                 78..86 => self.overlap().await,
                 86..92 => self.inject_fault(),
                 92..97 => self.arm_crash(),
-                _ => {
-                    self.w.restart().await;
-                    "restart".to_string()
-                }
+                _ => self.restart().await,
             };
             self.note(format!("{step:>3}: {line}"));
         }
@@ -168,6 +164,18 @@ impl Sim {
 
     /// Works one entity; if an armed crash goes off, the job dies with the process, which restarts.
     pub async fn work(&mut self, entity: Uuid) -> String {
+        let (line, crashed) = self.run_job(entity).await;
+        match crashed {
+            Some(system) => format!(
+                "{line} -> CRASH in a write to {system}, {}",
+                self.restart().await
+            ),
+            None => line,
+        }
+    }
+
+    /// One job of the current process: what it appended, and where it crashed if it did.
+    async fn run_job(&mut self, entity: Uuid) -> (String, Option<&'static str>) {
         let before = self.w.state(entity).await.version;
         let ledger = self.w.ledger.clone();
         let mut errors = Vec::new();
@@ -182,16 +190,32 @@ impl Sim {
         };
         self.engine_errors.append(&mut errors);
         let appended = self.appended_since(entity, before).await;
-        match crashed {
-            Some(system) => {
-                self.w.restart().await;
-                format!(
-                    "work {} -> {appended} -> CRASH in a write to {system}, restart",
-                    short(entity)
-                )
+        (format!("work {} -> {appended}", short(entity)), crashed)
+    }
+
+    /// A new process starts on the same database and, as `run_workers` does, first settles the
+    /// writes the dead one left unanswered (and dies again if an armed crash goes off there).
+    pub(super) async fn restart(&mut self) -> String {
+        let mut resumed = Vec::new();
+        'process: for _ in 0..10 {
+            self.w.restart().await;
+            let lost = self
+                .w
+                .ledger
+                .entities_with_unanswered_writes()
+                .await
+                .expect("unanswered writes");
+            for entity in lost {
+                let (line, crashed) = self.run_job(entity).await;
+                resumed.push(line);
+                if let Some(system) = crashed {
+                    resumed.push(format!("CRASH in a write to {system}, restart"));
+                    continue 'process;
+                }
             }
-            None => format!("work {} -> {appended}", short(entity)),
+            break;
         }
+        format!("restart, resume [{}]", resumed.join("; "))
     }
 
     pub(super) async fn appended_since(&self, entity: Uuid, version: u64) -> String {
@@ -207,68 +231,6 @@ impl Sim {
             .map(|e| summary(&e))
             .collect();
         names.join(" ")
-    }
-
-    // ----- faults -----
-
-    fn inject_fault(&mut self) -> String {
-        let system = if self.rng.random_bool(0.5) { CRM } else { ERP };
-        let op = *[Op::Create, Op::Update, Op::Delete]
-            .choose(&mut self.rng)
-            .expect("an op");
-        let used = self.faults.entry((system, op as u8)).or_default();
-        if *used >= FAULT_BUDGET {
-            return format!("fault: {system} {op:?} budget spent");
-        }
-        *used += 1;
-        let fault = match self.rng.random_range(0..4) {
-            0 => Fault::Status(500, "internal error".into()),
-            1 => Fault::Status(503, "unavailable".into()),
-            2 => Fault::RetryAfter(0),
-            _ => Fault::LostResponse,
-        };
-        let line = format!("fault: next {system} {op:?} meets {fault:?}");
-        self.w.sim(system).fail_next(op, fault);
-        line
-    }
-
-    fn arm_crash(&mut self) -> String {
-        let system = if self.rng.random_bool(0.5) { CRM } else { ERP };
-        let how = if self.rng.random_bool(0.5) {
-            Crash::AfterApply
-        } else {
-            Crash::BeforeCall
-        };
-        let conn = if system == CRM {
-            &self.w.crm_conn
-        } else {
-            &self.w.erp_conn
-        };
-        conn.crash_next_write(how);
-        format!("crash armed: next {system} write, {how:?}")
-    }
-
-    /// Changes have stopped: deliver everything and work until nothing is due, repeatedly (a
-    /// write makes a webhook, which makes work).
-    pub async fn quiesce(&mut self) -> Result<(), String> {
-        for round in 0..40 {
-            let delivered = self.deliver_all().await;
-            let due = self.due().await;
-            if delivered == 0 && due.is_empty() {
-                self.note(format!("quiet after {round} rounds"));
-                return Ok(());
-            }
-            for entity in due {
-                let line = self.work(entity).await;
-                self.note(format!("  q{round}: {line}"));
-            }
-        }
-        Err("still busy after 40 rounds of delivering and working".into())
-    }
-
-    pub fn disarm(&self) {
-        self.w.crm_conn.disarm();
-        self.w.erp_conn.disarm();
     }
 }
 

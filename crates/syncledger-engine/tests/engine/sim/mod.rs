@@ -6,6 +6,7 @@
 //! `SIM_SEEDS=<n>` runs seeds `0..n` instead of the default.
 
 mod driver;
+mod faults;
 mod overlap;
 mod users;
 

@@ -60,8 +60,9 @@ impl Sim {
             }
             Held::Crashed(at) => {
                 job.abort();
-                self.w.restart().await;
-                format!("{head}: CRASH in a write to {at}, restart")
+                // The pause was never reached: it must not hold a write of the next process.
+                drop(paused);
+                format!("{head}: CRASH in a write to {at}, {}", self.restart().await)
             }
             Held::Paused => {
                 let mut lines = Vec::new();
@@ -89,9 +90,9 @@ impl Sim {
                 let meanwhile = lines.join("; ");
                 if let Some(at) = crashed {
                     job.abort();
-                    self.w.restart().await;
+                    let restart = self.restart().await;
                     return format!(
-                        "{head}: paused; meanwhile [{meanwhile}]; released -> {appended} -> CRASH in a write to {at}, restart"
+                        "{head}: paused; meanwhile [{meanwhile}]; released -> {appended} -> CRASH in a write to {at}, {restart}"
                     );
                 }
                 format!("{head}: paused; meanwhile [{meanwhile}]; released -> {appended}")

@@ -6,6 +6,7 @@
 //! - `gather`: the lookups around a decision (fetch, round-trip context).
 //! - `writes`: writes out, their outcomes, and recovery of writes whose outcome was lost.
 //! - `worker`: the worker pool and leases.
+//! - `recovery`: at start-up, writes a dead process left unanswered are settled first.
 #![forbid(unsafe_code)]
 
 pub mod error;
@@ -13,6 +14,7 @@ mod gather;
 pub mod ingest;
 pub mod ledger;
 mod process;
+mod recovery;
 mod worker;
 mod writes;
 

@@ -42,13 +42,21 @@ impl Ledger {
         };
         let mut seen = HashSet::new();
         let rows = self.store().rows(pending_queue::NAME, &query).await?;
-        Ok(rows.into_iter().filter_map(|r| r.entity_id).filter(|id| seen.insert(*id)).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.entity_id)
+            .filter(|id| seen.insert(*id))
+            .collect())
     }
 
     /// Leases and works one entity; returns false when another worker holds it.
     pub async fn work_entity(&self, entity_id: Uuid) -> Result<bool, EngineError> {
         let s = self.settings();
-        if !self.store().try_lease(entity_id, &s.owner, s.lease_ttl).await? {
+        if !self
+            .store()
+            .try_lease(entity_id, &s.owner, s.lease_ttl)
+            .await?
+        {
             return Ok(false);
         }
         let result = self.process_entity(entity_id).await;
@@ -92,7 +100,8 @@ impl Ledger {
             while jobs.try_join_next().is_some() {}
             // A pass looks at a few rows per free worker, not the whole due queue: every row
             // read costs, and a pass runs after every job.
-            let scan = (permits.available_permits() as i64 * 4).max(8) + busy.lock().expect("busy set").len() as i64 * 4;
+            let scan = (permits.available_permits() as i64 * 4).max(8)
+                + busy.lock().expect("busy set").len() as i64 * 4;
             match self.due_entities_limited(scan.min(SCAN)).await {
                 Ok(due) => {
                     metrics::gauge!("syncledger_due_entities").set(due.len() as f64);
@@ -104,7 +113,8 @@ impl Ledger {
                             busy.lock().expect("busy set").remove(&id);
                             break;
                         };
-                        let (ledger, busy, failed) = (self.clone(), busy.clone(), failed_tx.clone());
+                        let (ledger, busy, failed) =
+                            (self.clone(), busy.clone(), failed_tx.clone());
                         jobs.spawn(async move {
                             if let Err(e) = ledger.work_entity(id).await {
                                 tracing::warn!(entity = %id, error = %e, "entity job failed; cooling down");

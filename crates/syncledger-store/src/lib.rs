@@ -27,7 +27,9 @@ pub mod types;
 pub use error::StoreError;
 pub use pending::PendingAppend;
 pub use store::Store;
-pub use types::{ProjectionState, ProjectionStatus, RebuildProgress, RowQuery, StoreOptions};
+pub use types::{
+    GroupStats, ProjectionState, ProjectionStatus, RebuildProgress, RowQuery, StoreOptions,
+};
 
 /// The rebuild hook that does nothing.
 pub(crate) fn no_hook(_: RebuildProgress) -> futures::future::BoxFuture<'static, ()> {

@@ -37,6 +37,7 @@ pub(crate) fn from_pool(pool: PgPool, options: StoreOptions) -> Result<Arc<Inner
         write: pool,
         shared: Shared::new(options)?,
         wakeups: dialect::Wakeups::default(),
+        group: Default::default(),
     }))
 }
 

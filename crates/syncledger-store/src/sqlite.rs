@@ -62,6 +62,7 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
         write,
         shared,
         wakeups: dialect::Wakeups,
+        group: Default::default(),
     }))
 }
 

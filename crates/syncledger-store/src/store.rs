@@ -113,6 +113,13 @@ impl Store {
         dispatch!(self, s => s.shared.appends_waiting())
     }
 
+    /// How group commit has gone in this process: appends waiting for the committer (a test
+    /// hook), and the groups committed so far (benchmarks print the average group size).
+    #[doc(hidden)]
+    pub fn group_commit_stats(&self) -> crate::GroupStats {
+        dispatch!(self, s => s.group.stats())
+    }
+
     /// How many subscriptions have read everything and wait for a wake-up (test hook).
     #[doc(hidden)]
     pub fn subscribers_parked(&self) -> usize {
@@ -129,6 +136,14 @@ impl Store {
     /// The stream's last sequence number (0: no such stream).
     pub async fn stream_version(&self, stream_id: Uuid) -> Result<u64, StoreError> {
         dispatch!(self, s => s.stream_version(stream_id).await)
+    }
+
+    /// The versions of several streams in one read; streams with no events are absent.
+    pub async fn stream_versions(
+        &self,
+        stream_ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, u64>, StoreError> {
+        dispatch!(self, s => s.stream_versions(stream_ids).await)
     }
 
     /// A stream's events from `from_sequence` on, in sequence order.
@@ -208,6 +223,15 @@ impl Store {
         dispatch!(self, s => s.row(projection, key).await)
     }
 
+    /// The rows of a projection with the given keys, those that exist, in no particular order.
+    pub async fn rows_by_keys(
+        &self,
+        projection: &str,
+        keys: &[String],
+    ) -> Result<Vec<Row>, StoreError> {
+        dispatch!(self, s => s.rows_by_keys(projection, keys).await)
+    }
+
     /// The projection's rows of one entity, by `(sort_key, key)`.
     pub async fn rows_by_entity(
         &self,
@@ -282,6 +306,26 @@ impl Store {
         ttl: Duration,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.renew_lease(entity_id, owner, ttl).await)
+    }
+
+    /// Takes the leases of several entities in one transaction: those free, expired or already
+    /// the caller's. Returns the entities leased to the caller.
+    pub async fn claim_leases(
+        &self,
+        entity_ids: &[Uuid],
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        dispatch!(self, s => s.claim_leases(entity_ids, owner, ttl).await)
+    }
+
+    /// Gives back the caller's leases among `entity_ids`; returns how many it held.
+    pub async fn release_leases(
+        &self,
+        entity_ids: &[Uuid],
+        owner: &str,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.release_leases(entity_ids, owner).await)
     }
 
     /// Gives `owner`'s lease back; false when `owner` did not hold it.

@@ -180,3 +180,14 @@ mod tests {
         assert!(validate_name(&"a".repeat(33)).is_err());
     }
 }
+
+/// How group commit has gone so far in this process (see [`crate::Store::group_commit_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Appends waiting for the committer right now.
+    pub queued: usize,
+    /// Transactions that committed more than one append.
+    pub groups: u64,
+    /// Appends those transactions held.
+    pub appends: u64,
+}

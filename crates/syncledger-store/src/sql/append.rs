@@ -70,13 +70,6 @@ impl Pending {
 }
 
 impl Inner {
-    pub(crate) async fn append(
-        self: &Arc<Self>,
-        appends: Vec<StreamAppend>,
-    ) -> Result<Vec<Appended>, StoreError> {
-        self.begin_append(appends).await?.commit().await
-    }
-
     pub(crate) async fn begin_append(
         self: &Arc<Self>,
         appends: Vec<StreamAppend>,
@@ -134,17 +127,7 @@ impl Inner {
             Err(err) => return Err(err.into()),
         };
 
-        let mut appended = Vec::with_capacity(ids.len());
-        for (part, base) in appends.iter().zip(&before) {
-            for (offset, event) in part.events.iter().enumerate() {
-                appended.push(Appended {
-                    event_id: event.event_id,
-                    stream_id: part.stream_id,
-                    sequence: base + 1 + offset as u64,
-                    position: Position(positions[&event.event_id]),
-                });
-            }
-        }
+        let appended = landed(&appends, &before, &positions);
         self.apply_inline(&mut tx, appends, &appended, recorded_at)
             .await?;
         Ok(self.pending(State::Open { tx, appended }))
@@ -159,7 +142,7 @@ impl Inner {
 
     /// After a failed attempt: a retry of a stored append succeeds with what was stored, a mix of
     /// stored and new ids is a caller error, and anything else is the conflict it looked like.
-    async fn already_stored(
+    pub(super) async fn already_stored(
         self: &Arc<Self>,
         ids: &[Uuid],
         conflict: Conflict,
@@ -177,7 +160,7 @@ impl Inner {
     }
 
     /// Runs the inline projections over the new events inside the append's transaction.
-    async fn apply_inline(
+    pub(super) async fn apply_inline(
         &self,
         tx: &mut Conn,
         appends: Vec<StreamAppend>,
@@ -226,7 +209,7 @@ impl Inner {
 }
 
 /// Checks the shape of an append and returns its event ids in order.
-fn validate(appends: &[StreamAppend]) -> Result<Vec<Uuid>, StoreError> {
+pub(super) fn validate(appends: &[StreamAppend]) -> Result<Vec<Uuid>, StoreError> {
     let mut streams = std::collections::HashSet::new();
     let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -256,8 +239,29 @@ fn validate(appends: &[StreamAppend]) -> Result<Vec<Uuid>, StoreError> {
     Ok(ids)
 }
 
+/// Where each event of `appends` landed, in order, given the versions before them and the
+/// positions the insert returned.
+pub(super) fn landed(
+    appends: &[StreamAppend],
+    before: &[u64],
+    positions: &HashMap<Uuid, i64>,
+) -> Vec<Appended> {
+    let mut appended = Vec::new();
+    for (part, base) in appends.iter().zip(before) {
+        for (offset, event) in part.events.iter().enumerate() {
+            appended.push(Appended {
+                event_id: event.event_id,
+                stream_id: part.stream_id,
+                sequence: base + 1 + offset as u64,
+                position: Position(positions[&event.event_id]),
+            });
+        }
+    }
+    appended
+}
+
 /// Inserts the events with consecutive sequences after `before[i]` and returns their positions.
-async fn insert_events(
+pub(super) async fn insert_events(
     tx: &mut Conn,
     appends: &[StreamAppend],
     before: &[u64],

@@ -9,8 +9,13 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::{Inner, now};
+use sqlx::QueryBuilder;
+
+use super::{Db, Inner, now};
 use crate::StoreError;
+
+/// Leases per statement: well under both backends' bind-parameter limits.
+const LEASE_CHUNK: usize = 300;
 
 fn expiry(ttl: Duration) -> Result<chrono::Duration, StoreError> {
     chrono::Duration::from_std(ttl)
@@ -71,5 +76,61 @@ impl Inner {
             .execute(&self.write)
             .await?;
         Ok(released.rows_affected() == 1)
+    }
+
+    /// Takes as many of the given leases as are free, expired or already the caller's, in one
+    /// transaction; returns the entities now leased to the caller.
+    pub(crate) async fn claim_leases(
+        &self,
+        entities: &[Uuid],
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        if entities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now();
+        let until = now + expiry(ttl)?;
+        let mut sorted = entities.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let mut tx = self.write.begin().await?;
+        let mut taken = Vec::with_capacity(sorted.len());
+        for chunk in sorted.chunks(LEASE_CHUNK) {
+            let mut claim = QueryBuilder::<Db>::new(
+                "INSERT INTO entity_leases (entity_id, owner, expires_at) ",
+            );
+            claim.push_values(chunk, |mut row, id| {
+                row.push_bind(*id).push_bind(owner).push_bind(until);
+            });
+            claim
+                .push(
+                    " ON CONFLICT (entity_id) DO UPDATE SET owner = excluded.owner, \
+                     expires_at = excluded.expires_at \
+                     WHERE entity_leases.expires_at <= ",
+                )
+                .push_bind(now)
+                .push(" OR entity_leases.owner = excluded.owner RETURNING entity_id");
+            let rows: Vec<Uuid> = claim.build_query_scalar().fetch_all(&mut *tx).await?;
+            taken.extend(rows);
+        }
+        tx.commit().await?;
+        Ok(taken)
+    }
+
+    /// Gives back the caller's leases among the given entities; returns how many it held.
+    pub(crate) async fn release_leases(
+        &self,
+        entities: &[Uuid],
+        owner: &str,
+    ) -> Result<u64, StoreError> {
+        let mut released = 0;
+        for chunk in entities.chunks(LEASE_CHUNK) {
+            let mut delete = QueryBuilder::<Db>::new("DELETE FROM entity_leases WHERE owner = ");
+            delete.push_bind(owner).push(" AND entity_id IN ");
+            super::push_in(&mut delete, chunk.iter().copied());
+            released += delete.build().execute(&self.write).await?.rows_affected();
+        }
+        Ok(released)
     }
 }

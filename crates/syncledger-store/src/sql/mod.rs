@@ -23,6 +23,7 @@ use crate::shared::Shared;
 
 mod append;
 mod engine;
+mod group;
 mod lease;
 mod read;
 mod rebuild;
@@ -40,6 +41,7 @@ pub(crate) struct Inner {
     pub(crate) write: Pool<Db>,
     pub(crate) shared: Shared,
     pub(crate) wakeups: dialect::Wakeups,
+    pub(crate) group: group::Committer,
 }
 
 const EVENT_COLUMNS: &str = "position, stream_id, sequence, event_id, event_type, schema_version, \

@@ -26,6 +26,23 @@ impl Inner {
         Ok(version.unwrap_or(0) as u64)
     }
 
+    /// The versions of the given streams; a stream with no events is missing from the map.
+    pub(crate) async fn stream_versions(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, u64>, StoreError> {
+        let mut versions = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(ID_CHUNK) {
+            let mut query = QueryBuilder::<Db>::new(
+                "SELECT stream_id, version FROM streams WHERE stream_id IN ",
+            );
+            push_in(&mut query, chunk.iter().copied());
+            let rows: Vec<(Uuid, i64)> = query.build_query_as().fetch_all(&self.read).await?;
+            versions.extend(rows.into_iter().map(|(id, v)| (id, v as u64)));
+        }
+        Ok(versions)
+    }
+
     pub(crate) async fn read_stream(
         &self,
         stream_id: Uuid,

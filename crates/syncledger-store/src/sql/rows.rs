@@ -15,6 +15,9 @@ use crate::coalesce::{Effect, Effects};
 use crate::types::RowQuery;
 
 const ROW_COLUMNS: &str = "key, tenant, entity_id, sort_key, doc, n";
+/// Keys per `IN (...)` list: well under both backends' bind-parameter limits.
+const KEY_CHUNK: usize = 500;
+
 type RowTuple = (String, String, Option<Uuid>, String, Json<Value>, i64);
 
 fn row_from(t: RowTuple) -> Row {
@@ -96,6 +99,24 @@ impl Inner {
             .fetch_optional(&self.read)
             .await?;
         Ok(row.map(row_from))
+    }
+
+    /// The rows of the given keys that exist, in no particular order.
+    pub(crate) async fn rows_by_keys(
+        &self,
+        projection: &str,
+        keys: &[String],
+    ) -> Result<Vec<Row>, StoreError> {
+        let table = self.table(projection)?;
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(KEY_CHUNK) {
+            let mut query =
+                QueryBuilder::<Db>::new(format!("SELECT {ROW_COLUMNS} FROM {table} WHERE key IN "));
+            super::push_in(&mut query, chunk.iter().map(String::as_str));
+            let rows: Vec<RowTuple> = query.build_query_as().fetch_all(&self.read).await?;
+            found.extend(rows.into_iter().map(row_from));
+        }
+        Ok(found)
     }
 
     pub(crate) async fn rows_by_entity(

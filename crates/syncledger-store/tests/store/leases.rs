@@ -9,7 +9,8 @@ use crate::harness::Harness;
 
 both!(
     a_lease_has_one_holder_until_released_or_expired,
-    racing_workers_get_one_lease
+    racing_workers_get_one_lease,
+    leases_are_claimed_and_released_in_batches
 );
 
 const LONG: Duration = Duration::from_secs(600);
@@ -51,4 +52,44 @@ async fn racing_workers_get_one_lease(h: Harness) {
         winners += usize::from(t.await.unwrap());
     }
     assert_eq!(winners, 1);
+}
+
+async fn leases_are_claimed_and_released_in_batches(h: Harness) {
+    let store = h.store().await;
+    let [e1, e2, e3, e4] = [(); 4].map(|_| Uuid::now_v7());
+    let mut got = store.claim_leases(&[e1, e2, e3], "w1", LONG).await.unwrap();
+    got.sort();
+    let mut want = vec![e1, e2, e3];
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(
+        store.claim_leases(&[e2, e4], "w2", LONG).await.unwrap(),
+        [e4],
+        "held leases are not taken"
+    );
+    assert_eq!(store.release_leases(&[e1, e2], "w2").await.unwrap(), 0);
+    assert_eq!(store.release_leases(&[e1, e2], "w1").await.unwrap(), 2);
+    let mut got = store.claim_leases(&[e1, e2, e3], "w2", LONG).await.unwrap();
+    got.sort();
+    let mut want = vec![e1, e2];
+    want.sort();
+    assert_eq!(got, want, "released leases are free, e3 is still w1's");
+    assert!(!store.try_lease(e1, "w1", LONG).await.unwrap());
+    // An expired lease is taken; the holder's own claim renews.
+    assert_eq!(
+        store
+            .claim_leases(&[e3], "w1", Duration::ZERO)
+            .await
+            .unwrap(),
+        [e3]
+    );
+    assert_eq!(store.claim_leases(&[e3], "w2", LONG).await.unwrap(), [e3]);
+    assert_eq!(store.claim_leases(&[e3], "w2", LONG).await.unwrap(), [e3]);
+    assert!(
+        store
+            .claim_leases(&[], "w2", LONG)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -6,6 +6,7 @@ mod harness;
 
 mod append;
 mod fixtures;
+mod group;
 mod leases;
 mod order;
 mod projections;

@@ -72,7 +72,7 @@ async fn racing_appenders_on_one_stream_land_exactly_once_each(h: Harness) {
 /// shows its advisory-lock request waiting; on SQLite, until it waits for the write connection.
 /// Returns early if the racer finished instead (a broken lock): the caller's checks then fail
 /// on what a reader sees, which is the point of the test.
-async fn wait_for_queued_append<T>(h: &Harness, store: &Store, racer: &JoinHandle<T>) {
+pub async fn wait_for_queued_append<T>(h: &Harness, store: &Store, racer: &JoinHandle<T>) {
     wait_until("the second append waits for the lock", || async {
         store.appends_waiting() == 1 || racer.is_finished()
     })

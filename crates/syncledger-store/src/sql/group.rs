@@ -1,0 +1,303 @@
+//! Group commit: concurrent appends share one transaction.
+//!
+//! Every `append` is handed to one committer task per store. The task takes whatever appends are
+//! waiting when it is free and commits them together: one transaction, one read of the streams'
+//! versions, one upsert of those versions, one multi-row insert of the events, one pass of the
+//! inline projections, one checkpoint update, one commit. The cost of a transaction (and on
+//! SQLite, of every statement's trip to the connection's thread) is paid once per group instead
+//! of once per append. Nobody waits for a group to fill: an append that finds the committer idle
+//! is committed alone, straight away.
+//!
+//! Each append keeps its own guarantees. Its expected versions are checked against the versions
+//! read under the write lock, in the order the appends joined the group, so an append that
+//! expects the version another member of the group just moved fails as if it had committed
+//! after that one; a failed append writes nothing and gets the same [`StoreError::Conflict`] (or,
+//! for a retry of a stored append, the same answer) as on its own. Anything unusual in the group
+//! path (a unique violation from a retried append, a new stream another process created
+//! meanwhile on PostgreSQL, any database error) rolls the group back and commits its appends
+//! one by one through the ordinary path, which knows how to answer each case.
+//!
+//! The committer runs on its own task so that a caller dropping its future (an HTTP client that
+//! hangs up) cannot abandon the other appends of its group half way.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use sqlx::QueryBuilder;
+use syncledger_core::log::{Appended, Conflict, StreamAppend};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::append::{insert_events, landed, validate};
+use super::{Db, Inner, dialect, now};
+use crate::StoreError;
+use crate::error::is_unique_violation;
+use crate::types::GroupStats;
+
+/// At most this many appends share a transaction.
+const MAX_APPENDS: usize = 256;
+/// And at most about this many events (a group stops growing once it has this many).
+const MAX_EVENTS: usize = 2_000;
+/// Streams per `IN (...)` list when reading versions.
+const ID_CHUNK: usize = 500;
+
+type Reply = oneshot::Sender<Result<Vec<Appended>, StoreError>>;
+
+struct Job {
+    appends: Vec<StreamAppend>,
+    ids: Vec<Uuid>,
+    reply: Reply,
+}
+
+/// The handle to the committer task, started on the first append.
+#[derive(Default)]
+pub(crate) struct Committer {
+    sender: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    /// Appends handed to the committer and not yet taken into a group (a test hook).
+    queued: Arc<AtomicUsize>,
+    /// Groups committed as one transaction, and the appends they held (for benchmarks).
+    groups: AtomicU64,
+    grouped: AtomicU64,
+}
+
+impl Committer {
+    fn sender(&self, inner: &Arc<Inner>) -> mpsc::UnboundedSender<Job> {
+        let mut slot = self.sender.lock().expect("committer slot");
+        match slot.as_ref() {
+            Some(sender) if !sender.is_closed() => sender.clone(),
+            _ => {
+                // First use, or the runtime that ran the previous task is gone.
+                let (sender, receiver) = mpsc::unbounded_channel();
+                tokio::spawn(run(Arc::downgrade(inner), receiver, self.queued.clone()));
+                *slot = Some(sender.clone());
+                sender
+            }
+        }
+    }
+}
+
+impl Committer {
+    pub(crate) fn stats(&self) -> GroupStats {
+        GroupStats {
+            queued: self.queued.load(Ordering::SeqCst),
+            groups: self.groups.load(Ordering::Relaxed),
+            appends: self.grouped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Inner {
+    /// Appends through the committer (see the module doc).
+    pub(crate) async fn append(
+        self: &Arc<Self>,
+        appends: Vec<StreamAppend>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        let ids = validate(&appends)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            appends,
+            ids,
+            reply,
+        };
+        self.group.queued.fetch_add(1, Ordering::SeqCst);
+        if let Err(mpsc::error::SendError(job)) = self.group.sender(self).send(job) {
+            self.group.queued.fetch_sub(1, Ordering::SeqCst);
+            return self.append_alone(job.appends).await;
+        }
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the store's committer stopped before answering".into())
+        })?
+    }
+
+    /// The ordinary, one-transaction-per-append path.
+    async fn append_alone(
+        self: &Arc<Self>,
+        appends: Vec<StreamAppend>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        self.begin_append(appends).await?.commit().await
+    }
+
+    async fn commit_group(self: &Arc<Self>, jobs: Vec<Job>) {
+        if jobs.len() == 1 {
+            let job = jobs.into_iter().next().expect("one job");
+            let _ = job.reply.send(self.append_alone(job.appends).await);
+            return;
+        }
+        match self.try_group(&jobs).await {
+            Ok(Some(results)) => {
+                self.shared.notify_appended();
+                self.group.groups.fetch_add(1, Ordering::Relaxed);
+                self.group
+                    .grouped
+                    .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                for (job, result) in jobs.into_iter().zip(results) {
+                    let answer = match result {
+                        Ok(appended) => Ok(appended),
+                        Err(conflict) => self.answer_conflict(&job.ids, conflict).await,
+                    };
+                    let _ = job.reply.send(answer);
+                }
+            }
+            Ok(None) | Err(_) => {
+                for job in jobs {
+                    let _ = job.reply.send(self.append_alone(job.appends).await);
+                }
+            }
+        }
+    }
+
+    /// A conflicting member of a group: a retry of a stored append gets where it landed.
+    async fn answer_conflict(
+        self: &Arc<Self>,
+        ids: &[Uuid],
+        conflict: Conflict,
+    ) -> Result<Vec<Appended>, StoreError> {
+        self.already_stored(ids, conflict).await?.commit().await
+    }
+
+    /// Commits the group in one transaction. `Ok(None)`: rolled back, commit one by one.
+    /// Per job: where its events landed, or the conflict that kept it out.
+    async fn try_group(
+        self: &Arc<Self>,
+        jobs: &[Job],
+    ) -> Result<Option<Vec<Result<Vec<Appended>, Conflict>>>, StoreError> {
+        let recorded_at = now();
+        let mut tx = dialect::begin_write(self).await?;
+
+        let mut streams: Vec<Uuid> = jobs
+            .iter()
+            .flat_map(|j| j.appends.iter().map(|a| a.stream_id))
+            .collect();
+        streams.sort();
+        streams.dedup();
+        let mut current: HashMap<Uuid, u64> = HashMap::with_capacity(streams.len());
+        for chunk in streams.chunks(ID_CHUNK) {
+            let mut select = QueryBuilder::<Db>::new(
+                "SELECT stream_id, version FROM streams WHERE stream_id IN ",
+            );
+            super::push_in(&mut select, chunk.iter().copied());
+            select.push(" ORDER BY stream_id");
+            select.push(dialect::FOR_UPDATE);
+            let rows: Vec<(Uuid, i64)> = select.build_query_as().fetch_all(&mut *tx).await?;
+            current.extend(rows.into_iter().map(|(id, v)| (id, v as u64)));
+        }
+
+        // Expectations in joining order; an accepted append moves the versions the next sees.
+        let mut verdicts: Vec<Result<Vec<u64>, Conflict>> = Vec::with_capacity(jobs.len());
+        let mut added: HashMap<Uuid, i64> = HashMap::new();
+        for job in jobs {
+            let conflict = job.appends.iter().find_map(|part| {
+                let actual = current.get(&part.stream_id).copied().unwrap_or(0);
+                (!part.expected.accepts(actual)).then_some(Conflict {
+                    stream_id: part.stream_id,
+                    expected: part.expected,
+                    actual,
+                })
+            });
+            if let Some(conflict) = conflict {
+                verdicts.push(Err(conflict));
+                continue;
+            }
+            let mut before = Vec::with_capacity(job.appends.len());
+            for part in &job.appends {
+                let version = current.entry(part.stream_id).or_insert(0);
+                before.push(*version);
+                *version += part.events.len() as u64;
+                *added.entry(part.stream_id).or_insert(0) += part.events.len() as i64;
+            }
+            verdicts.push(Ok(before));
+        }
+        if added.is_empty() {
+            tx.rollback().await?;
+            return Ok(Some(
+                verdicts
+                    .into_iter()
+                    .map(|v| v.map(|_| Vec::new()))
+                    .collect(),
+            ));
+        }
+
+        // Bump the versions; on PostgreSQL a stream another process created since the read
+        // shows here as a version we did not expect.
+        let mut bumps: Vec<(Uuid, i64)> = added.into_iter().collect();
+        bumps.sort();
+        for chunk in bumps.chunks(ID_CHUNK) {
+            let mut upsert = QueryBuilder::<Db>::new("INSERT INTO streams (stream_id, version) ");
+            upsert.push_values(chunk, |mut row, (id, n)| {
+                row.push_bind(*id).push_bind(*n);
+            });
+            upsert.push(
+                " ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + \
+                 excluded.version RETURNING stream_id, version",
+            );
+            let rows: Vec<(Uuid, i64)> = upsert.build_query_as().fetch_all(&mut *tx).await?;
+            if rows.len() != chunk.len()
+                || rows
+                    .iter()
+                    .any(|(id, v)| current.get(id) != Some(&(*v as u64)))
+            {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+
+        dialect::lock_log_order(&mut tx, &self.shared, true).await?;
+        let mut parts: Vec<StreamAppend> = Vec::new();
+        let mut befores: Vec<u64> = Vec::new();
+        for (job, verdict) in jobs.iter().zip(&verdicts) {
+            if let Ok(before) = verdict {
+                parts.extend(job.appends.iter().cloned());
+                befores.extend(before);
+            }
+        }
+        let positions = match insert_events(&mut tx, &parts, &befores, recorded_at).await {
+            Ok(positions) => positions,
+            Err(err) if is_unique_violation(&err) => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            Err(err) => return Err(err.into()),
+        };
+
+        let appended = landed(&parts, &befores, &positions);
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut rest = appended.as_slice();
+        for (job, verdict) in jobs.iter().zip(verdicts) {
+            results.push(verdict.map(|_| {
+                let (mine, after) = rest.split_at(job.ids.len());
+                rest = after;
+                mine.to_vec()
+            }));
+        }
+        self.apply_inline(&mut tx, parts, &appended, recorded_at)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(results))
+    }
+}
+
+/// The committer task: commits whatever is waiting, as one group, until the store is gone.
+async fn run(store: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>, queued: Arc<AtomicUsize>) {
+    while let Some(first) = jobs.recv().await {
+        let mut events = first.ids.len();
+        let mut group = vec![first];
+        while group.len() < MAX_APPENDS && events < MAX_EVENTS {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    events += job.ids.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        queued.fetch_sub(group.len(), Ordering::SeqCst);
+        let Some(inner) = store.upgrade() else {
+            return; // dropping the group's reply senders answers "stopped"
+        };
+        inner.commit_group(group).await;
+    }
+}

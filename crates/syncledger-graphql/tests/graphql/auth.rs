@@ -6,23 +6,20 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::both;
 use crate::recorder::{Recorder, phone_story};
 use crate::support::{ACME, ADMIN, App, GLOBEX, codes};
 
 const ENTITY: &str = "query($id: ID!) { entity(id: $id) { id tenant } }";
 
-#[tokio::test]
-async fn a_request_without_a_token_is_unauthenticated() {
-    let app = App::new().await;
+async fn a_request_without_a_token_is_unauthenticated(app: App) {
     let (status, body) = app.gql(None, "{ projections { name } }", json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(codes(&body), vec!["UNAUTHENTICATED"]);
     assert!(body.get("data").is_none());
 }
 
-#[tokio::test]
-async fn a_wrong_token_is_unauthenticated_and_so_is_another_scheme() {
-    let app = App::new().await;
+async fn a_wrong_token_is_unauthenticated_and_so_is_another_scheme(app: App) {
     let (status, body) = app
         .gql(
             Some("acme-token-guess"),
@@ -50,9 +47,7 @@ async fn a_wrong_token_is_unauthenticated_and_so_is_another_scheme() {
     assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
 }
 
-#[tokio::test]
-async fn another_tenants_entity_answers_exactly_like_a_missing_one() {
-    let app = App::new().await;
+async fn another_tenants_entity_answers_exactly_like_a_missing_one(app: App) {
     let globex_entity =
         phone_story(&Recorder::new(&app.store, app.context.config(), "globex")).await;
     let acme_entity = phone_story(&Recorder::new(&app.store, app.context.config(), "acme")).await;
@@ -89,9 +84,7 @@ async fn another_tenants_entity_answers_exactly_like_a_missing_one() {
     assert_eq!(strip_locations(theirs), strip_locations(missing));
 }
 
-#[tokio::test]
-async fn a_tenant_token_lists_only_its_own_tenant() {
-    let app = App::new().await;
+async fn a_tenant_token_lists_only_its_own_tenant(app: App) {
     phone_story(&Recorder::new(&app.store, app.context.config(), "globex")).await;
     phone_story(&Recorder::new(&app.store, app.context.config(), "acme")).await;
     let query = r#"query($t: String) {
@@ -122,9 +115,7 @@ async fn tenants_seen(app: &App, token: &str, query: &str, tenant: Value) -> Vec
     tenants
 }
 
-#[tokio::test]
-async fn a_tenant_token_may_not_run_mutations() {
-    let app = App::new().await;
+async fn a_tenant_token_may_not_run_mutations(app: App) {
     let entity = phone_story(&Recorder::new(&app.store, app.context.config(), "acme")).await;
     let before = app.store.head().await.unwrap();
     for (mutation, vars) in [
@@ -166,3 +157,11 @@ fn strip_locations(mut body: Value) -> Value {
     }
     body
 }
+
+both!(
+    a_request_without_a_token_is_unauthenticated,
+    a_wrong_token_is_unauthenticated_and_so_is_another_scheme,
+    another_tenants_entity_answers_exactly_like_a_missing_one,
+    a_tenant_token_lists_only_its_own_tenant,
+    a_tenant_token_may_not_run_mutations,
+);

@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
+use crate::both;
 use crate::support::{ADMIN, App, codes};
 
 fn post(body: &str, content_type: &str, accept: Option<&str>) -> Request<Body> {
@@ -25,9 +26,7 @@ fn get(query_string: &str, accept: &str) -> Request<Body> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_query_runs_over_get_and_post_with_the_accepted_media_type() {
-    let app = App::new().await;
+async fn a_query_runs_over_get_and_post_with_the_accepted_media_type(app: App) {
     let body = json!({"query": "{ projections { name } }"}).to_string();
     let (status, headers, _) = app
         .send_raw(post(
@@ -73,18 +72,14 @@ async fn a_query_runs_over_get_and_post_with_the_accepted_media_type() {
     );
 }
 
-#[tokio::test]
-async fn a_mutation_over_get_is_refused_with_405() {
-    let app = App::new().await;
+async fn a_mutation_over_get_is_refused_with_405(app: App) {
     let q = "query=mutation%20%7B%20rebuildProjection(name%3A%20%22entity_state%22)%20%7B%20name%20%7D%20%7D";
     let (status, headers, _) = app.send_raw(get(q, "application/json")).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(headers[header::ALLOW], "POST");
 }
 
-#[tokio::test]
-async fn malformed_requests_get_4xx_statuses() {
-    let app = App::new().await;
+async fn malformed_requests_get_4xx_statuses(app: App) {
     let (status, body) = app.send(post("{not json", "application/json", None)).await;
     assert_eq!(
         (status, codes(&body)),
@@ -105,9 +100,7 @@ async fn malformed_requests_get_4xx_statuses() {
     assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
 }
 
-#[tokio::test]
-async fn an_invalid_document_is_400_for_graphql_response_json_and_200_for_json() {
-    let app = App::new().await;
+async fn an_invalid_document_is_400_for_graphql_response_json_and_200_for_json(app: App) {
     let body = json!({"query": "{ noSuchField }"}).to_string();
     let (status, value) = app
         .send(post(
@@ -141,9 +134,7 @@ async fn an_invalid_document_is_400_for_graphql_response_json_and_200_for_json()
     );
 }
 
-#[tokio::test]
-async fn a_browser_gets_graphiql_without_a_token() {
-    let app = App::new().await;
+async fn a_browser_gets_graphiql_without_a_token(app: App) {
     let request = Request::get("/graphql")
         .header(header::ACCEPT, "text/html,application/xhtml+xml")
         .body(Body::empty())
@@ -160,9 +151,7 @@ async fn a_browser_gets_graphiql_without_a_token() {
     assert!(html.contains("graphiql") && html.contains("/graphql/ws"));
 }
 
-#[tokio::test]
-async fn a_query_nested_too_deep_is_refused() {
-    let app = App::new().await;
+async fn a_query_nested_too_deep_is_refused(app: App) {
     let mut selection = String::from("name");
     for _ in 0..syncledger_graphql::MAX_DEPTH {
         selection = format!("ofType {{ {selection} }}");
@@ -178,9 +167,7 @@ async fn a_query_nested_too_deep_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_query_too_complex_is_refused_and_large_pages_are_bad_input() {
-    let app = App::new().await;
+async fn a_query_too_complex_is_refused_and_large_pages_are_bad_input(app: App) {
     let fields = "position sequence type tenant recordedAt eventId causationId correlationId payload explanation";
     let aliases: Vec<String> = (0..4)
         .map(|i| format!("a{i}: events(first: 200) {{ edges {{ node {{ {fields} }} }} }}"))
@@ -256,9 +243,7 @@ impl syncledger_engine::Connectors for NoConnectors {
     }
 }
 
-#[tokio::test]
-async fn the_server_builds_the_routes_from_the_engines_ledger() {
-    let app = App::new().await;
+async fn the_server_builds_the_routes_from_the_engines_ledger(app: App) {
     let config = crate::support::config(crate::support::CONFIG);
     let settings = syncledger_engine::EngineSettings::default();
     let ledger = syncledger_engine::Ledger::new(
@@ -281,3 +266,14 @@ async fn the_server_builds_the_routes_from_the_engines_ledger() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+both!(
+    a_query_runs_over_get_and_post_with_the_accepted_media_type,
+    a_mutation_over_get_is_refused_with_405,
+    malformed_requests_get_4xx_statuses,
+    an_invalid_document_is_400_for_graphql_response_json_and_200_for_json,
+    a_browser_gets_graphiql_without_a_token,
+    a_query_nested_too_deep_is_refused,
+    a_query_too_complex_is_refused_and_large_pages_are_bad_input,
+    the_server_builds_the_routes_from_the_engines_ledger,
+);

@@ -12,6 +12,7 @@ use syncledger_core::projections::{dead_letters, entity_state};
 use syncledger_store::coalesce::apply_op;
 use uuid::Uuid;
 
+use crate::both;
 use crate::recorder::{Recorder, phone_story};
 use crate::support::{ADMIN, App, codes};
 
@@ -19,9 +20,7 @@ fn decoded(event: &syncledger_core::log::RecordedEvent) -> SyncEvent {
     SyncEvent::from_recorded(event).unwrap()
 }
 
-#[tokio::test]
-async fn a_dry_replay_reports_and_writes_nothing() {
-    let app = App::new().await;
+async fn a_dry_replay_reports_and_writes_nothing(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let entity = phone_story(&recorder).await;
     let head = app.store.head().await.unwrap();
@@ -40,9 +39,7 @@ async fn a_dry_replay_reports_and_writes_nothing() {
     assert_eq!(app.woken(), 0);
 }
 
-#[tokio::test]
-async fn a_real_replay_asks_for_a_resync_of_every_linked_record() {
-    let app = App::new().await;
+async fn a_real_replay_asks_for_a_resync_of_every_linked_record(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let entity = phone_story(&recorder).await;
     let before = recorder.stream(entity).await.len();
@@ -80,9 +77,7 @@ async fn a_real_replay_asks_for_a_resync_of_every_linked_record() {
     );
 }
 
-#[tokio::test]
-async fn a_resync_goes_to_the_mapped_entity_or_to_the_one_the_record_would_open() {
-    let app = App::new().await;
+async fn a_resync_goes_to_the_mapped_entity_or_to_the_one_the_record_would_open(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let entity = phone_story(&recorder).await;
     let query = r#"mutation($s: String!, $r: String!) { resyncRecord(tenant: "acme", system: $s, recordId: $r) { entityId eventId sequence } }"#;
@@ -126,9 +121,7 @@ async fn a_resync_goes_to_the_mapped_entity_or_to_the_one_the_record_would_open(
     assert_eq!(codes(&body), vec!["NOT_FOUND"]);
 }
 
-#[tokio::test]
-async fn a_dead_letter_is_retried_once() {
-    let app = App::new().await;
+async fn a_dead_letter_is_retried_once(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let entity = phone_story(&recorder).await;
     recorder
@@ -183,9 +176,7 @@ async fn a_dead_letter_is_retried_once() {
     assert_eq!(codes(&not_a_letter), vec!["NOT_FOUND"]);
 }
 
-#[tokio::test]
-async fn a_rebuild_runs_in_the_background_and_rebuilds_from_the_whole_log() {
-    let app = App::new().await;
+async fn a_rebuild_runs_in_the_background_and_rebuilds_from_the_whole_log(app: App) {
     phone_story(&Recorder::new(&app.store, app.context.config(), "acme")).await;
     app.store.catch_up_once().await.unwrap();
     // Appended after the last catch-up: only the rebuild can bring them into the table.
@@ -244,3 +235,11 @@ async fn a_rebuild_runs_in_the_background_and_rebuilds_from_the_whole_log() {
         .await;
     assert_eq!(codes(&body), vec!["NOT_FOUND"]);
 }
+
+both!(
+    a_dry_replay_reports_and_writes_nothing,
+    a_real_replay_asks_for_a_resync_of_every_linked_record,
+    a_resync_goes_to_the_mapped_entity_or_to_the_one_the_record_would_open,
+    a_dead_letter_is_retried_once,
+    a_rebuild_runs_in_the_background_and_rebuilds_from_the_whole_log,
+);

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use syncledger_core::events::Action;
 use syncledger_core::log::{LogFilter, Position};
 
+use crate::both;
 use crate::recorder::{Recorder, phone_story};
 use crate::support::{ACME, App};
 
@@ -14,9 +15,7 @@ const ENTITY: &str = r#"query($id: ID!) { entity(id: $id) {
     history(first: 50) { edges { cursor node { sequence position type eventId causationId correlationId recordedAt payload explanation } } }
 } }"#;
 
-#[tokio::test]
-async fn an_entity_shows_its_links_state_and_explained_history() {
-    let app = App::new().await;
+async fn an_entity_shows_its_links_state_and_explained_history(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let id = phone_story(&recorder).await;
 
@@ -57,9 +56,7 @@ async fn an_entity_shows_its_links_state_and_explained_history() {
     );
 }
 
-#[tokio::test]
-async fn history_pages_in_sequence_order_across_many_pages() {
-    let app = App::new().await;
+async fn history_pages_in_sequence_order_across_many_pages(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let id = phone_story(&recorder).await;
     for n in 0..6 {
@@ -104,9 +101,7 @@ async fn history_pages_in_sequence_order_across_many_pages() {
     assert_eq!(pages, total.div_ceil(7));
 }
 
-#[tokio::test]
-async fn a_record_leads_to_its_entity_linked_or_only_observed() {
-    let app = App::new().await;
+async fn a_record_leads_to_its_entity_linked_or_only_observed(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let id = phone_story(&recorder).await;
     let (waiting, _) = recorder
@@ -135,9 +130,7 @@ async fn a_record_leads_to_its_entity_linked_or_only_observed() {
     assert_eq!(crate::support::codes(&body), vec!["NOT_FOUND"]);
 }
 
-#[tokio::test]
-async fn the_global_log_filters_by_type_and_tenant_and_pages_by_position() {
-    let app = App::new().await;
+async fn the_global_log_filters_by_type_and_tenant_and_pages_by_position(app: App) {
     phone_story(&Recorder::new(&app.store, app.context.config(), "acme")).await;
     phone_story(&Recorder::new(&app.store, app.context.config(), "globex")).await;
 
@@ -183,9 +176,7 @@ async fn the_global_log_filters_by_type_and_tenant_and_pages_by_position() {
     assert_eq!(positions, expected);
 }
 
-#[tokio::test]
-async fn mappings_list_by_system_with_keyset_cursors() {
-    let app = App::new().await;
+async fn mappings_list_by_system_with_keyset_cursors(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     phone_story(&recorder).await;
     let other = json!({"name": "Bo", "email": "bo@acme.io", "phone": "555-0300"});
@@ -224,3 +215,11 @@ async fn mappings_list_by_system_with_keyset_cursors() {
         .await;
     assert_eq!(all["mappings"]["edges"].as_array().unwrap().len(), 4);
 }
+
+both!(
+    an_entity_shows_its_links_state_and_explained_history,
+    history_pages_in_sequence_order_across_many_pages,
+    a_record_leads_to_its_entity_linked_or_only_observed,
+    the_global_log_filters_by_type_and_tenant_and_pages_by_position,
+    mappings_list_by_system_with_keyset_cursors,
+);

@@ -3,6 +3,7 @@
 use serde_json::json;
 use syncledger_core::events::Action;
 
+use crate::both;
 use crate::recorder::Recorder;
 use crate::support::{ADMIN, App, CONFIG, codes, config, context_with};
 
@@ -12,9 +13,7 @@ const REPLAY: &str = r#"mutation($from: Int!, $to: Int!) {
         differences { entityId position triggerId recorded { kind targetSystem changes } replayed { kind targetSystem changes } }
     } }"#;
 
-#[tokio::test]
-async fn a_required_field_added_later_shows_the_creates_it_would_have_deferred() {
-    let app = App::new().await;
+async fn a_required_field_added_later_shows_the_creates_it_would_have_deferred(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let no_email = json!({"name": "Cy", "email": null, "phone": "555-0400"});
     let entity = recorder
@@ -90,3 +89,5 @@ async fn a_required_field_added_later_shows_the_creates_it_would_have_deferred()
         .await;
     assert_eq!(codes(&body), vec!["BAD_USER_INPUT"]);
 }
+
+both!(a_required_field_added_later_shows_the_creates_it_would_have_deferred,);

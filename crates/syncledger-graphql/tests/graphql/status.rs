@@ -4,12 +4,11 @@
 use serde_json::{Value, json};
 use syncledger_core::events::Action;
 
+use crate::both;
 use crate::recorder::{Recorder, phone_story};
 use crate::support::App;
 
-#[tokio::test]
-async fn the_queue_dead_letters_and_status_show_what_is_stuck() {
-    let app = App::new().await;
+async fn the_queue_dead_letters_and_status_show_what_is_stuck(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let id = phone_story(&recorder).await;
     recorder
@@ -67,9 +66,7 @@ async fn the_queue_dead_letters_and_status_show_what_is_stuck() {
     );
 }
 
-#[tokio::test]
-async fn projections_report_checkpoint_lag_and_status() {
-    let app = App::new().await;
+async fn projections_report_checkpoint_lag_and_status(app: App) {
     phone_story(&Recorder::new(&app.store, app.context.config(), "acme")).await;
     let query = "{ projections { name mode checkpoint head lag status rebuildDone } }";
     let before = app.admin(query, json!({})).await;
@@ -108,3 +105,8 @@ async fn projections_report_checkpoint_lag_and_status() {
         assert_eq!(p["rebuildDone"], Value::Null);
     }
 }
+
+both!(
+    the_queue_dead_letters_and_status_show_what_is_stuck,
+    projections_report_checkpoint_lag_and_status,
+);

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::both;
 use crate::recorder::Recorder;
 use crate::support::{ACME, App};
 
@@ -69,8 +70,7 @@ async fn next(socket: &mut Socket) -> Option<Value> {
         .expect("the server answered")
 }
 
-async fn subscribe_and_receive(protocol: &str, start: &str, data: &str) {
-    let app = App::new().await;
+async fn subscribe_and_receive(app: App, protocol: &str, start: &str, data: &str) {
     let addr = serve(&app).await;
     let mut socket = connect(addr, protocol).await;
     send(
@@ -109,19 +109,15 @@ async fn subscribe_and_receive(protocol: &str, start: &str, data: &str) {
     );
 }
 
-#[tokio::test]
-async fn a_subscriber_receives_its_tenants_events_over_graphql_transport_ws() {
-    subscribe_and_receive("graphql-transport-ws", "subscribe", "next").await;
+async fn a_subscriber_receives_its_tenants_events_over_graphql_transport_ws(app: App) {
+    subscribe_and_receive(app, "graphql-transport-ws", "subscribe", "next").await;
 }
 
-#[tokio::test]
-async fn a_subscriber_receives_its_tenants_events_over_the_legacy_graphql_ws() {
-    subscribe_and_receive("graphql-ws", "start", "data").await;
+async fn a_subscriber_receives_its_tenants_events_over_the_legacy_graphql_ws(app: App) {
+    subscribe_and_receive(app, "graphql-ws", "start", "data").await;
 }
 
-#[tokio::test]
-async fn a_connection_without_a_valid_token_is_refused() {
-    let app = App::new().await;
+async fn a_connection_without_a_valid_token_is_refused(app: App) {
     let addr = serve(&app).await;
     let mut socket = connect(addr, "graphql-transport-ws").await;
     send(
@@ -137,3 +133,9 @@ async fn a_connection_without_a_valid_token_is_refused() {
         "{answer:?}"
     );
 }
+
+both!(
+    a_subscriber_receives_its_tenants_events_over_graphql_transport_ws,
+    a_subscriber_receives_its_tenants_events_over_the_legacy_graphql_ws,
+    a_connection_without_a_valid_token_is_refused,
+);

@@ -1,5 +1,6 @@
-//! The test application: a SQLite store on a temporary file with the product's projections, a
-//! two-tenant configuration, the API's router, and helpers to send GraphQL over HTTP.
+//! The test application: a store with the product's projections, on SQLite or PostgreSQL, a
+//! two-tenant configuration, the API's router, and helpers to send GraphQL over HTTP. `both!`
+//! runs each `async fn scenario(app: App)` once on each backend.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,6 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use syncledger_core::config::Config;
 use syncledger_graphql::ApiContext;
 use syncledger_store::{Store, StoreOptions};
@@ -66,19 +68,58 @@ pub struct App {
     pub router: Router,
     /// How often the API woke the workers.
     pub wakes: Arc<AtomicUsize>,
-    pub _dir: TempDir,
+    /// The SQLite file's folder, removed with the app (none on PostgreSQL).
+    pub _dir: Option<TempDir>,
+}
+
+/// Generates a `sqlite` and a `postgres` test for each named scenario. The PostgreSQL one gets a
+/// fresh database from `#[sqlx::test]` (`DATABASE_URL` from the environment or the crate's
+/// `.env`), dropped when the test passes.
+#[macro_export]
+macro_rules! both {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario($crate::support::App::sqlite().await).await
+            }
+
+            #[sqlx::test(migrations = false)]
+            async fn postgres(
+                pool_opts: sqlx::postgres::PgPoolOptions,
+                conn: sqlx::postgres::PgConnectOptions,
+            ) {
+                super::$scenario($crate::support::App::postgres(pool_opts, conn).await).await
+            }
+        }
+    )+};
 }
 
 impl App {
-    pub async fn new() -> App {
+    /// On a SQLite file in a temporary folder.
+    pub async fn sqlite() -> App {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
         let config = config(CONFIG);
-        let options = StoreOptions {
-            projections: syncledger_core::projections::all(config.server.round_trip_ttl()),
-            ..StoreOptions::default()
-        };
-        let store = Store::connect(&url, options).await.expect("store");
+        let store = Store::connect(&url, store_options(&config))
+            .await
+            .expect("SQLite store");
+        App::over(store, config, Some(dir)).await
+    }
+
+    /// On the PostgreSQL database `#[sqlx::test]` made for this test.
+    pub async fn postgres(pool_opts: PgPoolOptions, conn: PgConnectOptions) -> App {
+        let pool = pool_opts
+            .max_connections(8)
+            .connect_with(conn)
+            .await
+            .expect("test pool");
+        let config = config(CONFIG);
+        let store = Store::from_pg_pool(pool, store_options(&config)).expect("PostgreSQL store");
+        App::over(store, config, None).await
+    }
+
+    async fn over(store: Store, config: Arc<Config>, dir: Option<TempDir>) -> App {
         store.migrate().await.expect("migrate");
         let (context, wakes) = context_with(&store, config);
         let router = syncledger_graphql::routes(context.clone());
@@ -142,6 +183,13 @@ impl App {
             .await
             .expect("body");
         (status, headers, body.to_vec())
+    }
+}
+
+fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        projections: syncledger_core::projections::all(config.server.round_trip_ttl()),
+        ..StoreOptions::default()
     }
 }
 

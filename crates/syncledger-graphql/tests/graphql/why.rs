@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use syncledger_core::events::Action;
 
+use crate::both;
 use crate::recorder::{Recorder, phone_story};
 use crate::support::App;
 
@@ -22,9 +23,7 @@ fn types(provenance: &Value) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_system() {
-    let app = App::new().await;
+async fn a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_system(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let entity = phone_story(&recorder).await;
     let data = app.admin(WHY, json!({"id": entity})).await;
@@ -67,9 +66,7 @@ async fn a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_sys
     assert_eq!(data["entity"]["none"], Value::Null);
 }
 
-#[tokio::test]
-async fn a_change_made_in_the_erp_is_traced_into_the_crm() {
-    let app = App::new().await;
+async fn a_change_made_in_the_erp_is_traced_into_the_crm(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let entity = phone_story(&recorder).await;
     let in_erp = json!({"name": "Ann Lee", "email": "ann@acme.io", "phone": "555-0999"});
@@ -101,3 +98,8 @@ async fn a_change_made_in_the_erp_is_traced_into_the_crm() {
     );
     assert_eq!(data["entity"]["latest"]["system"], "crm");
 }
+
+both!(
+    a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_system,
+    a_change_made_in_the_erp_is_traced_into_the_crm,
+);

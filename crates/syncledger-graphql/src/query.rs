@@ -12,7 +12,7 @@ use syncledger_core::projections::{dead_letters, id_mappings, pending_queue};
 use syncledger_store::RowQuery;
 use uuid::Uuid;
 
-use crate::auth::caller;
+use crate::auth::{admin, caller};
 use crate::entity::Entity;
 use crate::error::{ApiError, ApiResult, FieldResult};
 use crate::paging::{self, Page, number_cursor, page_size, prefix_end, row_page};
@@ -216,8 +216,10 @@ impl Query {
     }
 
     /// Every projection: its checkpoint, lag and status (with a running rebuild's progress).
+    /// For the admin only: the figures are the whole log's, all tenants together (a tenant's own
+    /// lag is in `syncStatus`).
     async fn projections(&self, ctx: &Context<'_>) -> FieldResult<Vec<Projection>> {
-        caller(ctx)?;
+        admin(ctx)?;
         let statuses = ledger(ctx).store().projection_status().await?;
         Ok(statuses.into_iter().map(Projection::from).collect())
     }

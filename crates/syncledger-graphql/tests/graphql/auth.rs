@@ -148,6 +148,39 @@ async fn a_tenant_token_may_not_run_mutations(app: App) {
     assert_eq!(app.woken(), 0);
 }
 
+async fn a_tenant_token_may_not_read_the_projections(app: App) {
+    phone_story(&Recorder::new(&app.store, app.context.config(), "globex")).await;
+    let query = "{ projections { name checkpoint head lag } }";
+    let (status, body) = app.gql(Some(ACME), query, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(codes(&body), vec!["FORBIDDEN"], "{body}");
+    assert_eq!(
+        body["data"],
+        Value::Null,
+        "no figure of the whole log: {body}"
+    );
+
+    // The same error as any other admin-only field, but for where it stands.
+    let (_, mutation) = app
+        .gql(
+            Some(ACME),
+            r#"mutation { rebuildProjection(name: "entity_state") { name } }"#,
+            json!({}),
+        )
+        .await;
+    let shape = |body: &Value| {
+        let error = &body["errors"][0];
+        (error["message"].clone(), error["extensions"].clone())
+    };
+    assert_eq!(shape(&body), shape(&mutation));
+
+    let data = app.admin(query, json!({})).await;
+    assert_eq!(
+        data["projections"].as_array().unwrap().len(),
+        syncledger_core::projections::NAMES.len()
+    );
+}
+
 /// Error locations depend on the query text only; what must match is everything else.
 fn strip_locations(mut body: Value) -> Value {
     if let Some(errors) = body["errors"].as_array_mut() {
@@ -164,4 +197,5 @@ both!(
     another_tenants_entity_answers_exactly_like_a_missing_one,
     a_tenant_token_lists_only_its_own_tenant,
     a_tenant_token_may_not_run_mutations,
+    a_tenant_token_may_not_read_the_projections,
 );

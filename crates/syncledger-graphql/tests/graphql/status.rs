@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 use syncledger_core::events::Action;
+use syncledger_core::log::{LogFilter, Position};
+use syncledger_graphql::status::tenant_lag;
 
 use crate::both;
 use crate::recorder::{Recorder, phone_story};
@@ -106,7 +108,97 @@ async fn projections_report_checkpoint_lag_and_status(app: App) {
     }
 }
 
+const STATUS: &str = r#"query($t: String!) { syncStatus(tenant: $t) {
+    queueDepth dueNow oldestPendingSince errorRate writesSucceeded writesFailed deadLetters lag } }"#;
+
+/// The tenant's events after `after`, counted from the log itself.
+async fn events_of(app: &App, tenant: &str, after: i64) -> i64 {
+    let filter = LogFilter {
+        tenant: Some(tenant.into()),
+        ..LogFilter::default()
+    };
+    let events = app.store.read_all(Position(after), &filter, 10_000).await;
+    events.unwrap().len() as i64
+}
+
+async fn each_tenant_sees_only_its_own_status(app: App) {
+    // acme: a synced story, then a write that dead-letters and a change still waiting.
+    let acme = Recorder::new(&app.store, app.context.config(), "acme");
+    let id = phone_story(&acme).await;
+    acme.observe("crm", "c-42", Action::Updated, "crm-evt-50")
+        .await;
+    let bad = json!({"name": "Ann Lee", "email": "ann@acme.io", "phone": "bad"});
+    let requests = acme.decide(id, Some(bad)).await;
+    acme.dead_letter(id, requests[0].request_id).await;
+    acme.observe("crm", "c-99", Action::Created, "crm-evt-99")
+        .await;
+    // globex: one change, not settled yet, appended after all of acme's.
+    let globex = Recorder::new(&app.store, app.context.config(), "globex");
+    globex
+        .observe("crm", "g-1", Action::Created, "g-evt-1")
+        .await;
+
+    // Nothing caught up yet: each tenant lags by its own events only.
+    let a = app.admin(STATUS, json!({"t": "acme"})).await["syncStatus"].clone();
+    let g = app.admin(STATUS, json!({"t": "globex"})).await["syncStatus"].clone();
+    assert_eq!(a["lag"], json!(events_of(&app, "acme", 0).await));
+    assert!(a["lag"].as_i64().unwrap() > 20, "{a}");
+    assert_eq!(g["lag"], 1, "{g}");
+
+    app.store.catch_up_once().await.unwrap();
+    let a = app.admin(STATUS, json!({"t": "acme"})).await["syncStatus"].clone();
+    let g = app.admin(STATUS, json!({"t": "globex"})).await["syncStatus"].clone();
+    assert_eq!(
+        (
+            &a["queueDepth"],
+            &a["writesSucceeded"],
+            &a["writesFailed"],
+            &a["deadLetters"]
+        ),
+        (&json!(1), &json!(2), &json!(1), &json!(1)),
+        "{a}"
+    );
+    assert!(a["errorRate"].as_f64().unwrap() > 0.3, "{a}");
+    assert_eq!(
+        g,
+        json!({"queueDepth": 1, "dueNow": 1, "oldestPendingSince": g["oldestPendingSince"],
+               "errorRate": 0.0, "writesSucceeded": 0, "writesFailed": 0, "deadLetters": 0, "lag": 0})
+    );
+    assert_ne!(a["oldestPendingSince"], g["oldestPendingSince"]);
+    assert_eq!(a["lag"], 0);
+
+    // Only globex moves on: acme's lag stays 0 while globex's counts its new events.
+    let head = app.store.head().await.unwrap().0;
+    globex
+        .observe("erp", "G-7", Action::Created, "g-evt-2")
+        .await;
+    globex
+        .observe("erp", "G-8", Action::Created, "g-evt-3")
+        .await;
+    let a = app.admin(STATUS, json!({"t": "acme"})).await["syncStatus"].clone();
+    let g = app.admin(STATUS, json!({"t": "globex"})).await["syncStatus"].clone();
+    assert_eq!((a["lag"].as_i64(), g["lag"].as_i64()), (Some(0), Some(2)));
+    assert_eq!(events_of(&app, "globex", head).await, 2);
+    // A tenant token reads its own figures, the same as the admin does.
+    let (_, own) = app
+        .gql(Some(crate::support::GLOBEX), STATUS, json!({"t": "globex"}))
+        .await;
+    assert_eq!(own["data"]["syncStatus"]["lag"], 2, "{own}");
+}
+
+async fn the_lag_stops_counting_at_its_cap(app: App) {
+    phone_story(&Recorder::new(&app.store, app.context.config(), "acme")).await;
+    let all = events_of(&app, "acme", 0).await;
+    assert!(all > 3);
+    assert_eq!(tenant_lag(&app.store, "acme", 3).await.unwrap(), 3);
+    assert_eq!(tenant_lag(&app.store, "acme", all).await.unwrap(), all);
+    assert_eq!(tenant_lag(&app.store, "acme", all + 5).await.unwrap(), all);
+    assert_eq!(tenant_lag(&app.store, "globex", all).await.unwrap(), 0);
+}
+
 both!(
     the_queue_dead_letters_and_status_show_what_is_stuck,
     projections_report_checkpoint_lag_and_status,
+    each_tenant_sees_only_its_own_status,
+    the_lag_stops_counting_at_its_cap,
 );

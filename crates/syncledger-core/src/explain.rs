@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::events::{Action, DecisionMade, Fields, Resolution, SyncEvent, WriteOp, WriteRequested};
 use crate::log::RecordedEvent;
 
-use words::{a, assignments, changes, decision, short, singular, value};
+use words::{a, aside, assignments, because, changes, decision, short, singular, value};
 
 /// One line per event of `events` (one entity's stream, in sequence order), in the same order.
 pub fn explain_stream(entity_type: &str, events: &[RecordedEvent]) -> Vec<String> {
@@ -113,7 +113,10 @@ impl<'a> Story<'a> {
                 self.known.insert(e.system, e.fields);
                 format!("fetched {record}: {what}")
             }
-            SyncEvent::DecisionMade(e) => decision(&e, &self.noun(&e.target_system)),
+            SyncEvent::DecisionMade(e) => {
+                let write = e.request_id.and_then(|id| self.requests.get(&id));
+                decision(&e, &self.noun(&e.target_system), write)
+            }
             SyncEvent::WriteRequested(e) => {
                 let record = self.target_record(&e.target_system, e.op, e.record_id.as_deref());
                 let request = short(e.request_id);
@@ -191,31 +194,33 @@ impl<'a> Story<'a> {
                 )
             }
             SyncEvent::RecordLinked(e) => {
-                format!(
-                    "linked {} ({})",
-                    self.record(&e.system, Some(&e.record_id)),
-                    e.reason
-                )
+                let record = self.record(&e.system, Some(&e.record_id));
+                format!("linked {record}{}", aside(&e.reason))
             }
             SyncEvent::RecordUnlinked(e) => {
                 self.known.remove(&e.system);
-                format!(
-                    "unlinked {} ({})",
-                    self.record(&e.system, Some(&e.record_id)),
-                    e.reason
-                )
+                let record = self.record(&e.system, Some(&e.record_id));
+                format!("unlinked {record}{}", aside(&e.reason))
             }
+            // A dead letter retry handed over names no record.
+            SyncEvent::RedirectedTo(e) if e.system.is_empty() => format!(
+                "handed this work over to entity {}{}",
+                e.entity_id,
+                aside(&e.reason)
+            ),
             SyncEvent::RedirectedTo(e) => format!(
-                "{} belongs to entity {}: its work was handed over there ({})",
+                "{} belongs to entity {}: its work was handed over there{}",
                 self.record(&e.system, Some(&e.record_id)),
                 e.entity_id,
-                e.reason
+                aside(&e.reason)
             ),
             SyncEvent::DeadLettered(e) => {
                 let status = e.status.map_or(String::new(), |s| format!(" (HTTP {s})"));
+                let gave_up = format!("gave up writing to {}{status}", e.target_system);
                 format!(
-                    "gave up writing to {}{status}: {}; kept as dead letter {}",
-                    e.target_system, e.reason, event.event_id
+                    "{}; kept as dead letter {}",
+                    because(gave_up, &e.reason),
+                    event.event_id
                 )
             }
             SyncEvent::ReplayRequested(e) => {
@@ -267,12 +272,15 @@ impl<'a> Story<'a> {
         }
     }
 
-    /// `crm contact c-42`: the system, its word for the entity, the record id.
+    /// `crm contact c-42`: the system, its word for the entity, the record id (each left out
+    /// when the event holds none).
     fn record(&self, system: &str, record_id: Option<&str>) -> String {
-        match record_id {
-            Some(id) if !id.is_empty() => format!("{system} {} {id}", self.noun(system)),
-            _ => format!("{system} {}", self.noun(system)),
-        }
+        let noun = self.noun(system);
+        let words: Vec<&str> = [system, noun.as_str(), record_id.unwrap_or_default()]
+            .into_iter()
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.join(" ")
     }
 
     fn target_record(&self, system: &str, op: WriteOp, record_id: Option<&str>) -> String {

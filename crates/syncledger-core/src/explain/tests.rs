@@ -136,17 +136,32 @@ fn every_step_of_a_sync_reads_as_a_sentence() {
 #[test]
 fn a_second_fetch_says_only_what_changed() {
     let mut s = phone_change();
-    s.push(SyncEvent::RecordFetched(RecordFetched {
-        system: "crm".into(),
-        record_id: "c-42".into(),
-        found: true,
-        fields: fields(&[("email", json!("a@x.io")), ("phone", Value::Null)]),
-    }));
-    let lines = explain_stream("customer", &s.0);
-    assert_eq!(
-        lines.last().unwrap(),
-        "fetched crm contact c-42: phone 555-0101 -> (empty)"
-    );
+    let email = ("email", json!("a@x.io"));
+    for (seen, line) in [
+        (
+            vec![email.clone(), ("phone", Value::Null)],
+            "phone 555-0101 -> (empty)",
+        ),
+        (
+            vec![email.clone(), ("phone", json!("555-0102"))],
+            "phone (empty) -> 555-0102",
+        ),
+        // A field gone from the record is a change too.
+        (vec![email.clone()], "phone 555-0102 -> (empty)"),
+        (vec![email.clone()], "no field changed since last seen"),
+    ] {
+        s.push(SyncEvent::RecordFetched(RecordFetched {
+            system: "crm".into(),
+            record_id: "c-42".into(),
+            found: true,
+            fields: fields(&seen),
+        }));
+        let lines = explain_stream("customer", &s.0);
+        assert_eq!(
+            lines.last().unwrap(),
+            &format!("fetched crm contact c-42: {line}")
+        );
+    }
 }
 
 #[test]
@@ -303,3 +318,5 @@ fn collections_are_named_in_the_singular() {
     assert_eq!(singular("boxes"), "box");
     assert_eq!(singular("staff"), "staff");
 }
+
+mod artefacts;

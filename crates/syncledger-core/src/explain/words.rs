@@ -4,14 +4,17 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::events::{DecisionKind, DecisionMade, Fields};
+use crate::events::{DecisionKind, DecisionMade, Fields, WriteRequested};
 
 /// Values longer than this are cut: a line must stay a line.
 const MAX_VALUE_CHARS: usize = 60;
 
-/// A decision, in words: what the sync chose and its reason.
-pub(super) fn decision(d: &DecisionMade, noun: &str) -> String {
+/// A decision, in words: what the sync chose and its reason. A decision whose diff is empty (a
+/// person's retry of a dead letter repeats the refused write as it was) is told with the fields
+/// of the write it asked for, when the stream holds that write, and without any field otherwise.
+pub(super) fn decision(d: &DecisionMade, noun: &str, write: Option<&WriteRequested>) -> String {
     let target = &d.target_system;
+    let asked = write.map(|w| &w.fields).filter(|f| !f.is_empty());
     let what = match d.kind {
         DecisionKind::Create => {
             let fields: Fields = d
@@ -19,11 +22,12 @@ pub(super) fn decision(d: &DecisionMade, noun: &str) -> String {
                 .iter()
                 .map(|c| (c.field.clone(), c.after.clone()))
                 .collect();
-            format!(
-                "decided to create {} with {}",
-                a(&format!("{target} {noun}")),
-                assignments(&fields)
-            )
+            let with = match asked {
+                _ if !fields.is_empty() => format!(" with {}", assignments(&fields)),
+                Some(asked) => format!(" with {}", assignments(asked)),
+                None => String::new(),
+            };
+            format!("decided to create {}{with}", a(&format!("{target} {noun}")))
         }
         DecisionKind::Update => {
             let diff: Vec<String> = d
@@ -31,14 +35,19 @@ pub(super) fn decision(d: &DecisionMade, noun: &str) -> String {
                 .iter()
                 .map(|c| format!("{} {} -> {}", c.field, value(&c.before), value(&c.after)))
                 .collect();
-            format!(
-                "decided to update the {target} {noun} ({})",
-                diff.join(", ")
-            )
+            let how = match asked {
+                _ if !diff.is_empty() => format!(" ({})", diff.join(", ")),
+                Some(asked) => format!(" with {}", assignments(asked)),
+                None => String::new(),
+            };
+            format!("decided to update the {target} {noun}{how}")
         }
         DecisionKind::Delete => format!("decided to delete the {target} {noun}"),
         DecisionKind::Skip if target.is_empty() => "decided to do nothing".to_string(),
         DecisionKind::Skip => format!("decided to do nothing in {target}"),
+        DecisionKind::EchoSuppressed if d.source_system.is_empty() => {
+            "recognised the sync's own write coming back".to_string()
+        }
         DecisionKind::EchoSuppressed => {
             format!(
                 "recognised the sync's own write coming back from {}",
@@ -55,7 +64,23 @@ pub(super) fn decision(d: &DecisionMade, noun: &str) -> String {
         DecisionKind::Link => format!("decided to link the existing {target} {noun}"),
         DecisionKind::Unlink => format!("decided to unlink the {target} {noun}"),
     };
-    format!("{what}: {}", d.reason)
+    because(what, &d.reason)
+}
+
+/// `line: reason`, or the line alone when no reason was recorded.
+pub(super) fn because(line: String, reason: &str) -> String {
+    match reason.trim() {
+        "" => line,
+        reason => format!("{line}: {reason}"),
+    }
+}
+
+/// ` (reason)`, or nothing when no reason was recorded.
+pub(super) fn aside(reason: &str) -> String {
+    match reason.trim() {
+        "" => String::new(),
+        reason => format!(" ({reason})"),
+    }
 }
 
 /// `contacts` -> `contact`, `companies` -> `company`, `addresses` -> `address`.
@@ -86,24 +111,26 @@ pub(super) fn assignments(fields: &Fields) -> String {
     parts.join(", ")
 }
 
-/// What changed from `before` to `after`, field by field.
+/// What changed from `before` to `after`, field by field (a field gone since is now empty).
 pub(super) fn changes(before: &Fields, after: &Fields) -> String {
-    let parts: Vec<String> = after
+    let changed = after
         .iter()
         .filter(|(f, v)| before.get(*f) != Some(*v))
-        .map(|(f, v)| {
-            format!(
-                "{f} {} -> {}",
-                before.get(f).map_or("(empty)".to_string(), value),
-                value(v)
-            )
-        })
-        .collect();
+        .map(|(f, v)| (f, before.get(f).unwrap_or(&Value::Null), v));
+    let gone = before
+        .iter()
+        .filter(|(f, v)| !after.contains_key(*f) && !v.is_null())
+        .map(|(f, v)| (f, v, &Value::Null));
+    let mut parts: Vec<(&String, &Value, &Value)> = changed.chain(gone).collect();
+    parts.sort_by_key(|(f, _, _)| *f);
     if parts.is_empty() {
-        "no field changed since last seen".to_string()
-    } else {
-        parts.join(", ")
+        return "no field changed since last seen".to_string();
     }
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|(f, was, now)| format!("{f} {} -> {}", value(was), value(now)))
+        .collect();
+    parts.join(", ")
 }
 
 /// A value as a person reads it: strings bare, `null` as `(empty)`, long values cut.

@@ -81,7 +81,8 @@ macro_rules! both {
         mod $scenario {
             #[tokio::test]
             async fn sqlite() {
-                super::$scenario($crate::support::App::sqlite().await).await
+                let app = $crate::support::App::sqlite().await;
+                $crate::support::run(super::$scenario, app).await
             }
 
             #[sqlx::test(migrations = false)]
@@ -89,10 +90,23 @@ macro_rules! both {
                 pool_opts: sqlx::postgres::PgPoolOptions,
                 conn: sqlx::postgres::PgConnectOptions,
             ) {
-                super::$scenario($crate::support::App::postgres(pool_opts, conn).await).await
+                let app = $crate::support::App::postgres(pool_opts, conn).await;
+                $crate::support::run(super::$scenario, app).await
             }
         }
     )+};
+}
+
+/// Runs `scenario` on `app`, then closes the store: tasks the scenario left running (a server,
+/// a subscription) must not keep connections that stop the test database from being dropped.
+pub async fn run<F, Fut>(scenario: F, app: App)
+where
+    F: FnOnce(App) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let store = app.store.clone();
+    scenario(app).await;
+    store.close().await;
 }
 
 impl App {

@@ -14,6 +14,9 @@
 //!   is that create's echo: the stream is redirected to the requesting entity ([`RoundTripMatch`]).
 //! - round-trip updates (G3): fields whose incoming value equals a value the sync itself recently
 //!   wrote into the source system are removed before diffing ([`EchoContext`]).
+//! - equal match keys (G8): a create towards a system where an unpaired record with the same
+//!   match keys is known becomes a link; the entity that record belonged to is redirected here in
+//!   the same append, with its version as the expectation ([`LinkOwner`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +27,7 @@ use crate::config::{ConflictPolicy, EntityConfig, OnDelete};
 use crate::entity::{EntityState, Trigger, TriggerKind};
 use crate::events::{
     Action, DecisionKind, DecisionMade, FieldChange, Fields, RecordFetched, RecordLinked,
-    RecordUnlinked, RedirectedTo, SyncEvent, WriteOp, WriteRequested,
+    RecordUnlinked, RedirectedTo, ResyncRequested, SyncEvent, WriteOp, WriteRequested,
 };
 use crate::mapping::{match_fingerprint, missing_required};
 
@@ -71,6 +74,14 @@ pub struct LinkCandidate {
     pub fields: Fields,
 }
 
+/// The entity a [`LinkCandidate`] belongs to now: a link redirects it to the deciding entity, in
+/// the same append, expecting this version (so a concurrent decision of that entity loses).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkOwner {
+    pub entity_id: Uuid,
+    pub entity_version: u64,
+}
+
 /// Everything the engine gathered before deciding one work item.
 #[derive(Debug, Clone, Default)]
 pub struct Gathered {
@@ -80,6 +91,9 @@ pub struct Gathered {
     pub round_trip: Option<RoundTripMatch>,
     /// Per target system.
     pub link_candidates: BTreeMap<String, LinkCandidate>,
+    /// Per target system, the entity its candidate belongs to (absent in replays: the decisions
+    /// do not depend on it, only the redirect does).
+    pub link_owners: BTreeMap<String, LinkOwner>,
     /// Fresh values of target systems that have later work queued for this entity (conflicts).
     pub fresh_targets: BTreeMap<String, Fields>,
 }
@@ -159,22 +173,26 @@ pub fn decide(
         _ => return decide_gone(config, state, trigger, source, record_id),
     };
     let mut own = Vec::new();
+    let mut other = None;
     let linked_here = state
         .links
         .get(source)
         .is_some_and(|l| l.record_id == record_id);
-
+    // An entity that knows nothing but this record (first seen here, or only just recorded by
+    // the engine before deciding) may still turn out to be another entity's: the echo of its
+    // create, or a record with the keys of a create in flight (see docs/races.md, G2 and G8).
+    let alone = state.links.keys().all(|s| s == source) && state.pending_writes.is_empty();
+    if let (Some(m), true) = (&input.round_trip, !linked_here || alone) {
+        return redirect_round_trip(
+            config,
+            trigger,
+            source,
+            &source_cfg.collection,
+            record_id,
+            m,
+        );
+    }
     if !linked_here {
-        if let Some(m) = &input.round_trip {
-            return redirect_round_trip(
-                config,
-                trigger,
-                source,
-                &source_cfg.collection,
-                record_id,
-                m,
-            );
-        }
         own.push(SyncEvent::RecordLinked(RecordLinked {
             entity_type: config.name.clone(),
             system: source.into(),
@@ -239,7 +257,7 @@ pub fn decide(
         let linked = state.links.contains_key(target.as_str());
         if !linked {
             own.extend(plan_create(
-                config, state, trigger, source, target, fetched, input,
+                config, state, trigger, source, target, fetched, input, &mut other,
             ));
         } else if diff.is_empty() {
             let (kind, reason) = if !echoed.is_empty() {
@@ -301,7 +319,7 @@ pub fn decide(
             }));
         }
     }
-    Outcome { own, other: None }
+    Outcome { own, other }
 }
 
 /// Who keeps a field that changed in `source` when the target has its own say about it.
@@ -333,6 +351,9 @@ fn conflict_winner(
     (later_target_work && changed).then(|| target.to_string())
 }
 
+/// What to do towards a target this entity has no record in: wait for a create in flight, link a
+/// record with equal match keys, wait for required values, or create.
+#[allow(clippy::too_many_arguments)]
 fn plan_create(
     config: &EntityConfig,
     state: &EntityState,
@@ -341,6 +362,7 @@ fn plan_create(
     target: &str,
     fetched: &RecordFetched,
     input: &Gathered,
+    other: &mut Option<(Uuid, u64, Vec<SyncEvent>)>,
 ) -> Vec<SyncEvent> {
     let target_cfg = &config.systems[target];
     if state.pending_create(target).is_some() {
@@ -355,6 +377,26 @@ fn plan_create(
         )];
     }
     if let Some(candidate) = input.link_candidates.get(target) {
+        // The record's entity so far hands its work over here, in the same append: if it is
+        // deciding at the same moment, one of the two appends loses its version check.
+        if let (Some(owner), None) = (input.link_owners.get(target), other.as_ref()) {
+            *other = Some((
+                owner.entity_id,
+                owner.entity_version,
+                vec![SyncEvent::RedirectedTo(RedirectedTo {
+                    trigger_id: None,
+                    entity_id: state.entity_id,
+                    system: target.into(),
+                    record_id: candidate.record_id.clone(),
+                    reason: format!(
+                        "{target} {} has the same {} as {source} {}",
+                        candidate.record_id,
+                        config.match_keys.join(", "),
+                        fetched.record_id
+                    ),
+                })],
+            ));
+        }
         return vec![
             decision(
                 trigger,
@@ -375,6 +417,13 @@ fn plan_create(
                 collection: target_cfg.collection.clone(),
                 record_id: candidate.record_id.clone(),
                 reason: "equal match keys".into(),
+            }),
+            // The two records may differ beyond their keys: fetching the linked one as work
+            // of this entity diffs it against what this one holds, so the pair converges (G5).
+            SyncEvent::ResyncRequested(ResyncRequested {
+                by: "sync (linked by match keys)".into(),
+                system: target.into(),
+                record_id: candidate.record_id.clone(),
             }),
         ];
     }

@@ -168,18 +168,27 @@ pub fn match_fingerprint(match_keys: &[String], fields: &Fields) -> Option<Strin
     }
     let normalised = match_keys
         .iter()
-        .map(|key| {
-            let value = fields.get(key).filter(|value| !is_blank(value))?;
-            let text = match value {
-                Value::String(s) => s.trim().to_lowercase(),
-                other => other.to_string(),
-            };
-            Some((key.as_str(), text))
-        })
+        .map(|key| Some((key.as_str(), match_text(fields.get(key)?)?)))
         .collect::<Option<Vec<_>>>()?;
     // JSON keeps the pairs unambiguous whatever characters the values hold.
     let input = serde_json::to_string(&normalised).expect("pairs of strings always serialize");
     Some(hex::encode(Sha256::digest(input.as_bytes())))
+}
+
+/// A value as match keys compare it: strings trimmed and lower-cased, anything else as its JSON;
+/// `None` for a blank value, which matches nothing.
+pub fn match_text(value: &Value) -> Option<String> {
+    match value {
+        _ if is_blank(value) => None,
+        Value::String(s) => Some(s.trim().to_lowercase()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A short stable hash of [`match_text`]: what the `match_index` projection files a value under.
+pub fn match_value_hash(value: &Value) -> Option<String> {
+    let text = match_text(value)?;
+    Some(hex::encode(&Sha256::digest(text.as_bytes())[..16]))
 }
 
 /// The `required` fields that are blank in `fields`, in the order they are required.

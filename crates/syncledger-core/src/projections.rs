@@ -1,11 +1,13 @@
-//! The projections of the product, as pure handlers over the event log: the six of the contract
-//! and `webhook_receipts`, which deduplicates webhooks by the sender's id.
+//! The projections of the product, as pure handlers over the event log: the six of the contract,
+//! `webhook_receipts`, which deduplicates webhooks by the sender's id, and `match_index`, which
+//! finds another system's record by match keys (G8).
 //!
 //! Each one turns one decoded [`SyncEvent`] into [`RowOp`]s on its own table, never reading that
 //! table, so the incremental path and a rebuild from position 0 run the same code. The three
 //! projections the sync itself consults while deciding (`id_mappings`, `pending_queue`,
 //! `round_trip_context`) are inline: a reader sees them as soon as the append that implies them
-//! commits, which is what closes the round-trip races of the contract (G2, G3). The three that
+//! commits, which is what closes the round-trip races of the contract (G2, G3); `match_index` is
+//! inline for the same reason (G8). The three that
 //! only report (`entity_state`, `dead_letters`, `sync_stats`) catch up afterwards.
 //!
 //! Every row carries the event's tenant; the row of an entity carries its stream id. Each module
@@ -27,6 +29,7 @@ use crate::projection::{Projection, Row};
 pub mod dead_letters;
 pub mod entity_state;
 pub mod id_mappings;
+pub mod match_index;
 pub mod pending_queue;
 pub mod round_trip_context;
 pub mod sync_stats;
@@ -38,11 +41,12 @@ mod testkit;
 mod tests;
 
 /// The projections' names, in the order [`all`] returns them.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     id_mappings::NAME,
     pending_queue::NAME,
     round_trip_context::NAME,
     webhook_receipts::NAME,
+    match_index::NAME,
     entity_state::NAME,
     dead_letters::NAME,
     sync_stats::NAME,
@@ -55,6 +59,7 @@ pub fn all(round_trip_ttl: chrono::Duration) -> Vec<Arc<dyn Projection>> {
         Arc::new(pending_queue::PendingQueue),
         Arc::new(round_trip_context::RoundTripContext::new(round_trip_ttl)),
         Arc::new(webhook_receipts::WebhookReceipts),
+        Arc::new(match_index::MatchIndex),
         Arc::new(entity_state::EntityState),
         Arc::new(dead_letters::DeadLetters),
         Arc::new(sync_stats::SyncStats),

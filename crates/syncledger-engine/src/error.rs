@@ -1,5 +1,20 @@
 //! The engine's one error type.
+//!
+//! Callers branch on three questions: did another writer move the entity first ([`Conflict`]:
+//! re-read and decide again), is something we depend on down for now ([`Unavailable`] for the
+//! store, [`SystemUnavailable`] for a connected system: try the entity again later), or is the
+//! work itself wrong ([`Invalid`], [`NotFound`]). [`EngineError::is_transient`] answers the
+//! second question for a worker that cools an entity down and retries it.
+//!
+//! [`Conflict`]: EngineError::Conflict
+//! [`Unavailable`]: EngineError::Unavailable
+//! [`SystemUnavailable`]: EngineError::SystemUnavailable
+//! [`Invalid`]: EngineError::Invalid
+//! [`NotFound`]: EngineError::NotFound
 
+use std::time::Duration;
+
+use syncledger_connector::ConnectorError;
 use syncledger_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -7,6 +22,16 @@ pub enum EngineError {
     /// The store could not be reached: callers answer 503 and the sender retries.
     #[error("store unavailable")]
     Unavailable(#[source] StoreError),
+    /// A connected system failed in a way worth retrying (429, 5xx, timeout, no connection)
+    /// while the engine read from it: nothing was decided, the entity's work stays owed.
+    #[error("{system} unavailable")]
+    SystemUnavailable {
+        system: String,
+        /// The system's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+        #[source]
+        source: ConnectorError,
+    },
     /// Another writer moved the entity first; the caller re-reads and decides again.
     #[error("concurrent change: {0}")]
     Conflict(syncledger_core::log::Conflict),
@@ -16,6 +41,29 @@ pub enum EngineError {
     Invalid(String),
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl EngineError {
+    /// Whether the same work may succeed later without anything changing: the store or a
+    /// connected system was down. A worker cools the entity down and tries it again.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Unavailable(_) | EngineError::SystemUnavailable { .. }
+        )
+    }
+
+    /// An error of a call to `system`: transient failures stay recognisable as such.
+    pub(crate) fn from_connector(system: &str, what: String, error: ConnectorError) -> Self {
+        match error {
+            ConnectorError::Transient { retry_after, .. } => EngineError::SystemUnavailable {
+                system: system.to_string(),
+                retry_after,
+                source: error,
+            },
+            error => EngineError::Invalid(format!("{what}: {error}")),
+        }
+    }
 }
 
 impl From<StoreError> for EngineError {

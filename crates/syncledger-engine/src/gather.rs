@@ -4,19 +4,34 @@
 //! context gives the values the sync recently wrote into the source system (G3) and, for a record
 //! nobody has linked yet, a pending create it may be the echo of (G2). Targets with later work
 //! queued are fetched so a conflict is resolved by log order (G5).
+//!
+//! Equal match keys (G8): a record seen for the first time is *recorded before it is decided*
+//! ([`Ledger::observe_first`]): its fetch and its link go into the log (and so into the inline
+//! `match_index`) on their own, and the caller re-reads. Then, for each system the entity has no
+//! record in, `match_index` is asked for an unpaired record with the same keys. Two workers
+//! deciding a CRM record and an ERP record with the same keys at the same moment therefore each
+//! see the other's record at the latest when deciding, and each link appends to the other
+//! entity's stream with its version: one append wins, the other re-reads (docs/races.md).
 
 use chrono::{DateTime, Utc};
 use syncledger_core::config::EntityConfig;
-use syncledger_core::decide::{EchoContext, Gathered, RoundTripMatch, create_fingerprint};
+use syncledger_core::decide::{
+    EchoContext, Gathered, LinkCandidate, LinkOwner, RoundTripMatch, create_fingerprint,
+};
 use syncledger_core::entity::{EntityState, Trigger, TriggerKind};
-use syncledger_core::events::RecordFetched;
-use syncledger_core::mapping::to_canonical;
+use syncledger_core::events::{RecordFetched, RecordLinked, SyncEvent};
+use syncledger_core::log::{Conflict, EventMeta, ExpectedVersion, StreamAppend};
+use syncledger_core::mapping::{match_fingerprint, match_value_hash, to_canonical};
+use syncledger_core::projections::match_index::{self, SeenValue};
 use syncledger_core::projections::{id_mappings, round_trip_context};
 use syncledger_store::RowQuery;
 use uuid::Uuid;
 
 use crate::error::EngineError;
 use crate::ledger::Ledger;
+
+/// Index rows looked at per lookup: records of one system sharing a match value.
+const MATCH_ROWS: i64 = 16;
 
 impl Ledger {
     pub(crate) async fn gather(
@@ -38,7 +53,9 @@ impl Ledger {
         let fetched = connector
             .get(&map.collection, record_id)
             .await
-            .map_err(|e| EngineError::Invalid(format!("fetching {source} {record_id}: {e}")))?;
+            .map_err(|e| {
+                EngineError::from_connector(source, format!("fetching {source} {record_id}"), e)
+            })?;
         let fetched = RecordFetched {
             system: source.into(),
             record_id: record_id.into(),
@@ -53,10 +70,30 @@ impl Ledger {
             .links
             .get(source)
             .is_some_and(|l| l.record_id == record_id);
-        if !linked_here && fetched.found {
+        // Same condition as `decide`'s: an entity that knows nothing but this record.
+        let alone = state.links.keys().all(|s| s == source) && state.pending_writes.is_empty();
+        if (!linked_here || alone) && fetched.found {
             gathered.round_trip = self
                 .owner_of(config, state, source, record_id, &fetched, now)
                 .await?;
+        }
+        if gathered.round_trip.is_none() && fetched.found {
+            let open = unpaired_targets(config, state, source);
+            let keyed = match_fingerprint(&config.match_keys, &fetched.fields).is_some();
+            if keyed && !open.is_empty() {
+                if !linked_here {
+                    return Err(self.observe_first(config, state, trigger, &fetched).await?);
+                }
+                for target in open {
+                    if let Some((candidate, owner)) = self
+                        .unpaired_match(config, state, source, target, &fetched)
+                        .await?
+                    {
+                        gathered.link_candidates.insert(target.clone(), candidate);
+                        gathered.link_owners.insert(target.clone(), owner);
+                    }
+                }
+            }
         }
         for (target, target_map) in config.systems.iter().filter(|(s, _)| s.as_str() != source) {
             let later = state.open_triggers.iter().any(|t| {
@@ -77,6 +114,118 @@ impl Ledger {
         }
         gathered.fetched = Some(fetched);
         Ok(gathered)
+    }
+
+    /// Records a record seen for the first time (its fetch and its link to this entity) without
+    /// deciding anything, so `match_index` holds it before this entity's decision and before any
+    /// other worker's. Answers the conflict the caller's stale state now is: it re-reads and
+    /// decides on the next step. The events are not caused by the work item, so a replay does
+    /// not take them for a decision.
+    async fn observe_first(
+        &self,
+        config: &EntityConfig,
+        state: &EntityState,
+        trigger: &Trigger,
+        fetched: &RecordFetched,
+    ) -> Result<EngineError, EngineError> {
+        let collection = config.systems[&fetched.system].collection.clone();
+        let events = [
+            SyncEvent::RecordFetched(fetched.clone()),
+            SyncEvent::RecordLinked(RecordLinked {
+                entity_type: config.name.clone(),
+                system: fetched.system.clone(),
+                collection,
+                record_id: fetched.record_id.clone(),
+                reason: format!("first seen in {}", fetched.system),
+            }),
+        ];
+        let meta = EventMeta {
+            tenant: state.tenant.clone(),
+            correlation_id: Some(trigger.correlation_id),
+            causation_id: None,
+        };
+        let expected = ExpectedVersion::Exact(state.version);
+        self.store()
+            .append(vec![StreamAppend {
+                stream_id: state.entity_id,
+                expected,
+                events: events.iter().map(|e| e.to_new(meta.clone())).collect(),
+            }])
+            .await?;
+        Ok(EngineError::Conflict(Conflict {
+            stream_id: state.entity_id,
+            expected,
+            actual: state.version + events.len() as u64,
+        }))
+    }
+
+    /// A record of `target` with the fetched record's match keys whose entity has no record in
+    /// `source` and none on its way there: what this entity links instead of creating (G8).
+    async fn unpaired_match(
+        &self,
+        config: &EntityConfig,
+        state: &EntityState,
+        source: &str,
+        target: &str,
+        fetched: &RecordFetched,
+    ) -> Result<Option<(LinkCandidate, LinkOwner)>, EngineError> {
+        let Some(first_key) = config.match_keys.first() else {
+            return Ok(None);
+        };
+        let fingerprint = match_fingerprint(&config.match_keys, &fetched.fields);
+        let Some(hash) = fetched.fields.get(first_key).and_then(match_value_hash) else {
+            return Ok(None);
+        };
+        let sort_key = match_index::sort_key(target, first_key, &hash);
+        let query = RowQuery {
+            tenant: Some(state.tenant.clone()),
+            sort_key_from: Some(sort_key.clone()),
+            sort_key_to: Some(sort_key),
+            after: None,
+            limit: MATCH_ROWS,
+        };
+        for row in self.store().rows(match_index::NAME, &query).await? {
+            let Ok(seen) = serde_json::from_value::<SeenValue>(row.doc) else {
+                continue;
+            };
+            // The index remembers who saw the record; the mapping says who holds it now.
+            let mapping = self
+                .store()
+                .row(
+                    id_mappings::NAME,
+                    &id_mappings::key(&state.tenant, target, &seen.record_id),
+                )
+                .await?;
+            let Some(owner) = mapping
+                .and_then(|m| m.entity_id)
+                .filter(|id| *id != state.entity_id)
+            else {
+                continue;
+            };
+            let other = self.load(owner).await?;
+            let known = other.known.get(target);
+            let unpaired = other.redirected_to.is_none()
+                && other.entity_type.as_deref() == Some(config.name.as_str())
+                && other
+                    .links
+                    .get(target)
+                    .is_some_and(|l| l.record_id == seen.record_id)
+                && !other.links.contains_key(source)
+                && other.pending_create(source).is_none()
+                && known.is_some_and(|k| match_fingerprint(&config.match_keys, k) == fingerprint);
+            if unpaired {
+                let candidate = LinkCandidate {
+                    record_id: seen.record_id,
+                    fields: known.cloned().unwrap_or_default(),
+                };
+                let owner = LinkOwner {
+                    entity_id: owner,
+                    entity_version: other.version,
+                };
+                return Ok(Some((candidate, owner)));
+            }
+        }
+        Ok(None)
     }
 
     /// The values the sync wrote into each system for this entity, still inside the round-trip TTL.
@@ -161,6 +310,11 @@ impl Ledger {
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or_default();
+            // An answered create linked its record (found above by its mapping): a record with
+            // its keys seen after that is somebody else's, even if the link has ended since.
+            if !other.pending_writes.contains_key(&request_id) {
+                continue;
+            }
             return Ok(Some(RoundTripMatch {
                 entity_id,
                 entity_version: other.version,
@@ -169,6 +323,20 @@ impl Ledger {
         }
         Ok(None)
     }
+}
+
+/// The systems other than `source` this entity has no record in and no create on its way to.
+fn unpaired_targets<'a>(
+    config: &'a EntityConfig,
+    state: &EntityState,
+    source: &str,
+) -> Vec<&'a String> {
+    config
+        .systems
+        .keys()
+        .filter(|s| s.as_str() != source)
+        .filter(|s| !state.links.contains_key(s.as_str()) && state.pending_create(s).is_none())
+        .collect()
 }
 
 fn expired(doc: &serde_json::Value, now: DateTime<Utc>) -> bool {

@@ -139,6 +139,7 @@ fn all_returns_the_projections_in_contract_order_with_their_modes() {
             ("pending_queue", Inline),
             ("round_trip_context", Inline),
             ("webhook_receipts", Inline),
+            ("match_index", Inline),
             ("entity_state", CatchUp),
             ("dead_letters", CatchUp),
             ("sync_stats", CatchUp),

@@ -16,6 +16,7 @@ mod g2_round_trip_creates;
 mod g3_round_trip_updates;
 mod g4_crashes;
 mod g5_to_g7;
+mod g8_live;
 mod g9_ordering;
 mod invariants;
 mod sim;

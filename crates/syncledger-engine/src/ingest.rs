@@ -9,6 +9,8 @@
 //! appended with the version the intake read, so two deliveries of one webhook racing each other
 //! cannot both pass the receipt check: one append wins, the other retries and finds the receipt.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use syncledger_core::events::{Action, ChangeObserved, SyncEvent, entity_id_for_record};
@@ -142,7 +144,8 @@ impl Ledger {
 
     /// One try: drop what has a receipt, append the rest with each stream's version as read.
     /// A concurrent append to one of the streams (another delivery of the same webhook, or a
-    /// worker) makes the try fail as `Raced`; the next try sees its receipts.
+    /// worker) makes the try fail as `Raced`; the next try sees its receipts. The receipts, the
+    /// id mappings and the streams' versions are each read in one query for the whole batch.
     async fn try_record(
         &self,
         tenant: &str,
@@ -151,34 +154,58 @@ impl Ledger {
     ) -> Result<Accepted, Attempt> {
         let store = self.store();
         let unavailable = |_| Attempt::Failed(IngestError::Unavailable);
-        let mut appends: Vec<StreamAppend> = Vec::new();
-        let mut seen: Vec<&str> = Vec::new();
-        let mut duplicates = 0;
-        for (entity_type, n) in observed {
-            let receipt = store
-                .row(
-                    webhook_receipts::NAME,
-                    &webhook_receipts::key(tenant, system, &n.event_id),
-                )
-                .await
-                .map_err(unavailable)?;
-            if receipt.is_some() || seen.contains(&n.event_id.as_str()) {
-                duplicates += 1;
+        let receipt_keys: Vec<String> = observed
+            .iter()
+            .map(|(_, n)| webhook_receipts::key(tenant, system, &n.event_id))
+            .collect();
+        let receipts: HashSet<String> = store
+            .rows_by_keys(webhook_receipts::NAME, &receipt_keys)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|row| row.key)
+            .collect();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut fresh: Vec<(&String, &Notice)> = Vec::new();
+        for ((entity_type, n), key) in observed.iter().zip(&receipt_keys) {
+            if receipts.contains(key) || !seen.insert(n.event_id.as_str()) {
                 continue;
             }
-            seen.push(&n.event_id);
-            let mapped = store
-                .row(
-                    id_mappings::NAME,
-                    &id_mappings::key(tenant, system, &n.record_id),
-                )
-                .await
-                .map_err(unavailable)?;
-            let stream_id = mapped
-                .and_then(|row| row.entity_id)
-                .unwrap_or_else(|| entity_id_for_record(tenant, entity_type, system, &n.record_id));
+            fresh.push((entity_type, n));
+        }
+        let duplicates = observed.len() - fresh.len();
+        if fresh.is_empty() {
+            return Ok(Accepted {
+                recorded: 0,
+                duplicates,
+            });
+        }
+        let mapping_keys: Vec<String> = fresh
+            .iter()
+            .map(|(_, n)| id_mappings::key(tenant, system, &n.record_id))
+            .collect();
+        let mapped: HashMap<String, Uuid> = store
+            .rows_by_keys(id_mappings::NAME, &mapping_keys)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .filter_map(|row| Some((row.key, row.entity_id?)))
+            .collect();
+        let streams: Vec<Uuid> = fresh
+            .iter()
+            .zip(&mapping_keys)
+            .map(|((entity_type, n), key)| {
+                mapped.get(key).copied().unwrap_or_else(|| {
+                    entity_id_for_record(tenant, entity_type, system, &n.record_id)
+                })
+            })
+            .collect();
+        let versions = store.stream_versions(&streams).await.map_err(unavailable)?;
+
+        let mut appends: Vec<StreamAppend> = Vec::new();
+        for ((entity_type, n), stream_id) in fresh.iter().zip(streams) {
             let event = SyncEvent::ChangeObserved(ChangeObserved {
-                entity_type: entity_type.clone(),
+                entity_type: (*entity_type).clone(),
                 system: system.into(),
                 collection: n.collection.clone(),
                 record_id: n.record_id.clone(),
@@ -195,28 +222,21 @@ impl Ledger {
             let new = event.to_new_with_id(event_id, meta);
             match appends.iter_mut().find(|a| a.stream_id == stream_id) {
                 Some(a) => a.events.push(new),
-                None => {
-                    let version = store.stream_version(stream_id).await.map_err(unavailable)?;
-                    let expected = if version == 0 {
-                        ExpectedVersion::NoStream
-                    } else {
-                        ExpectedVersion::Exact(version)
-                    };
-                    appends.push(StreamAppend {
-                        stream_id,
-                        expected,
-                        events: vec![new],
-                    });
-                }
+                None => appends.push(StreamAppend {
+                    stream_id,
+                    expected: match versions.get(&stream_id) {
+                        None | Some(0) => ExpectedVersion::NoStream,
+                        Some(v) => ExpectedVersion::Exact(*v),
+                    },
+                    events: vec![new],
+                }),
             }
         }
-        let recorded = appends.iter().map(|a| a.events.len()).sum();
-        if recorded > 0 {
-            match store.append(appends).await {
-                Ok(_) => self.wake_workers(),
-                Err(StoreError::Conflict(_)) => return Err(Attempt::Raced),
-                Err(_) => return Err(Attempt::Failed(IngestError::Unavailable)),
-            }
+        let recorded = fresh.len();
+        match store.append(appends).await {
+            Ok(_) => self.wake_workers(),
+            Err(StoreError::Conflict(_)) => return Err(Attempt::Raced),
+            Err(_) => return Err(Attempt::Failed(IngestError::Unavailable)),
         }
         Ok(Accepted {
             recorded,

@@ -1,8 +1,10 @@
 //! Working one entity: read its stream, settle what is owed, one item at a time, in log order.
 //!
-//! Each step folds the stream afresh and appends with the version it read, so two workers that
-//! somehow hold the same entity (an expired lease) cannot both act: one append wins, the other gets
-//! a conflict, re-reads and continues from what the winner wrote (G1, G9).
+//! A job reads the entity's stream once and keeps the folded state in memory, folding in what
+//! its own appends add. Every append carries the version the state was folded to, so two
+//! workers that somehow hold the same entity (an expired lease), or a webhook recorded for the
+//! entity meanwhile, cannot be overlooked: the append fails with a conflict, the job reads the
+//! stream again and continues from what is there now (G1, G9).
 
 use chrono::Utc;
 use syncledger_core::decide::{Outcome, decide};
@@ -10,7 +12,7 @@ use syncledger_core::entity::{EntityState, Trigger, TriggerKind};
 use syncledger_core::events::{
     ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested, SyncEvent,
 };
-use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
+use syncledger_core::log::{Appended, EventMeta, ExpectedVersion, RecordedEvent, StreamAppend};
 use uuid::Uuid;
 
 use crate::error::EngineError;
@@ -35,10 +37,11 @@ impl Ledger {
 
     /// Settles what an entity is owed, as far as it is due now.
     pub async fn process_entity(&self, entity_id: Uuid) -> Result<(), EngineError> {
+        let mut state = self.load(entity_id).await?;
         for _ in 0..MAX_STEPS {
-            let state = self.load(entity_id).await?;
-            match self.step(&state).await {
-                Ok(Step::Progress) | Err(EngineError::Conflict(_)) => continue,
+            match self.step(&mut state).await {
+                Ok(Step::Progress) => continue,
+                Err(EngineError::Conflict(_)) => state = self.load(entity_id).await?,
                 Ok(Step::Idle) => return Ok(()),
                 Err(e) => return Err(e),
             }
@@ -46,9 +49,44 @@ impl Ledger {
         Ok(())
     }
 
-    async fn step(&self, state: &EntityState) -> Result<Step, EngineError> {
-        if let (Some(target), Some(trigger)) = (state.redirected_to, state.open_triggers.first()) {
-            self.forward(state, target, trigger).await?;
+    /// Appends, and on success folds the events of the state's own stream into it. A conflict
+    /// leaves the state as it was: the caller reads the stream again.
+    pub(crate) async fn append_here(
+        &self,
+        state: &mut EntityState,
+        appends: Vec<StreamAppend>,
+    ) -> Result<Vec<Appended>, EngineError> {
+        let own: Vec<_> = appends
+            .iter()
+            .filter(|a| a.stream_id == state.entity_id)
+            .flat_map(|a| a.events.iter().cloned())
+            .collect();
+        let appended = self.store().append(appends).await?;
+        let recorded_at = Utc::now();
+        for event in own {
+            let Some(at) = appended.iter().find(|a| a.event_id == event.event_id) else {
+                continue;
+            };
+            state.apply(&RecordedEvent {
+                position: at.position,
+                stream_id: at.stream_id,
+                sequence: at.sequence,
+                event_id: event.event_id,
+                event_type: event.event_type,
+                schema_version: event.schema_version,
+                payload: event.payload,
+                meta: event.meta,
+                recorded_at,
+            });
+        }
+        Ok(appended)
+    }
+
+    async fn step(&self, state: &mut EntityState) -> Result<Step, EngineError> {
+        if let (Some(target), Some(trigger)) =
+            (state.redirected_to, state.open_triggers.first().cloned())
+        {
+            self.forward(state, target, &trigger).await?;
             return Ok(Step::Progress);
         }
         let now = Utc::now();
@@ -56,24 +94,25 @@ impl Ledger {
             .pending_writes
             .values()
             .find(|p| p.retry_at.is_none_or(|at| at <= now))
+            .cloned()
         {
-            self.settle_pending(state, pending).await?;
+            self.settle_pending(state, &pending).await?;
             return Ok(Step::Progress);
         }
         if !state.pending_writes.is_empty() {
             // A retry is scheduled: later work waits for it, so the entity's work stays in order.
             return Ok(Step::Idle);
         }
-        let Some(trigger) = state.open_triggers.first() else {
+        let Some(trigger) = state.open_triggers.first().cloned() else {
             return Ok(Step::Idle);
         };
-        self.decide_trigger(state, trigger).await?;
+        self.decide_trigger(state, &trigger).await?;
         Ok(Step::Progress)
     }
 
     async fn decide_trigger(
         &self,
-        state: &EntityState,
+        state: &mut EntityState,
         trigger: &Trigger,
     ) -> Result<(), EngineError> {
         // A resync asked for a record no webhook ever announced has no type in its stream yet:
@@ -140,16 +179,16 @@ impl Ledger {
                 events: chain(events.clone(), &meta),
             });
         }
-        self.store().append(appends).await?;
+        self.append_here(state, appends).await?;
         count_decisions(&outcome);
-        self.perform_writes(state.entity_id, trigger.correlation_id, &outcome)
+        self.perform_writes(state, trigger.correlation_id, &outcome)
             .await
     }
 
     /// The record of this stream belongs to another entity: its work continues there.
     async fn forward(
         &self,
-        state: &EntityState,
+        state: &mut EntityState,
         target: Uuid,
         trigger: &Trigger,
     ) -> Result<(), EngineError> {
@@ -195,20 +234,19 @@ impl Ledger {
             record_id,
             reason: "this record belongs to the other entity".into(),
         });
-        self.store()
-            .append(vec![
-                StreamAppend {
-                    stream_id: state.entity_id,
-                    expected: ExpectedVersion::Exact(state.version),
-                    events: chain(vec![here], &meta),
-                },
-                StreamAppend {
-                    stream_id: target,
-                    expected: ExpectedVersion::Exact(target_state.version),
-                    events: chain(vec![handed], &meta),
-                },
-            ])
-            .await?;
+        let appends = vec![
+            StreamAppend {
+                stream_id: state.entity_id,
+                expected: ExpectedVersion::Exact(state.version),
+                events: chain(vec![here], &meta),
+            },
+            StreamAppend {
+                stream_id: target,
+                expected: ExpectedVersion::Exact(target_state.version),
+                events: chain(vec![handed], &meta),
+            },
+        ];
+        self.append_here(state, appends).await?;
         self.wake_workers();
         Ok(())
     }

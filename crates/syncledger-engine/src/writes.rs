@@ -34,13 +34,13 @@ impl Ledger {
     /// Performs the writes a decision just recorded as requested.
     pub(crate) async fn perform_writes(
         &self,
-        entity_id: Uuid,
+        state: &mut EntityState,
         correlation: Uuid,
         outcome: &Outcome,
     ) -> Result<(), EngineError> {
         for write in outcome.writes() {
-            let result = self.send(entity_id, write, None).await;
-            self.record_outcome(entity_id, correlation, write, 1, result)
+            let result = self.send(state, write, None).await;
+            self.record_outcome(state, correlation, write, 1, result)
                 .await?;
         }
         Ok(())
@@ -50,7 +50,7 @@ impl Ledger {
     /// one whose answer was lost.
     pub(crate) async fn settle_pending(
         &self,
-        state: &EntityState,
+        state: &mut EntityState,
         pending: &PendingWrite,
     ) -> Result<(), EngineError> {
         let correlation = pending.correlation_id.unwrap_or(pending.requested_event_id);
@@ -61,24 +61,12 @@ impl Ledger {
             && let Some(found) = self.find_lost_create(state, write).await?
         {
             return self
-                .record_outcome(
-                    state.entity_id,
-                    correlation,
-                    write,
-                    pending.attempts + 1,
-                    Ok(found),
-                )
+                .record_outcome(state, correlation, write, pending.attempts + 1, Ok(found))
                 .await;
         }
-        let result = self.send(state.entity_id, write, Some(pending)).await;
-        self.record_outcome(
-            state.entity_id,
-            correlation,
-            write,
-            pending.attempts + 1,
-            result,
-        )
-        .await
+        let result = self.send(state, write, Some(pending)).await;
+        self.record_outcome(state, correlation, write, pending.attempts + 1, result)
+            .await
     }
 
     async fn find_lost_create(
@@ -141,14 +129,10 @@ impl Ledger {
     /// One attempt at a write (the connector retries transient failures inside its budget).
     async fn send(
         &self,
-        entity_id: Uuid,
+        state: &EntityState,
         write: &WriteRequested,
         pending: Option<&PendingWrite>,
     ) -> Result<(Record, Resolution), ConnectorError> {
-        let state = self
-            .load(entity_id)
-            .await
-            .map_err(|e| ConnectorError::Invalid(e.to_string()))?;
         let connector = self
             .connector(&state.tenant, &write.target_system)
             .ok_or_else(|| {
@@ -208,33 +192,34 @@ impl Ledger {
     /// current version (an echo may have linked the record meanwhile).
     async fn record_outcome(
         &self,
-        entity_id: Uuid,
+        state: &mut EntityState,
         correlation: Uuid,
         write: &WriteRequested,
         attempt: u32,
         result: Result<(Record, Resolution), ConnectorError>,
     ) -> Result<(), EngineError> {
         loop {
-            let state = self.load(entity_id).await?;
-            if !state.pending_writes.contains_key(&write.request_id) {
+            let Some(pending) = state.pending_writes.get(&write.request_id) else {
                 return Ok(()); // another worker recorded it
-            }
-            let mut events = self.outcome_events(&state, write, attempt, &result);
-            events.extend(self.announced_before_link(&state, write, &result).await?);
-            let meta = self.meta(
-                &state,
-                correlation,
-                Some(state.pending_writes[&write.request_id].requested_event_id),
-            );
+            };
+            let requested = pending.requested_event_id;
+            let mut events = self.outcome_events(state, write, attempt, &result);
+            events.extend(self.announced_before_link(state, write, &result).await?);
+            let meta = self.meta(state, correlation, Some(requested));
             let append = StreamAppend {
-                stream_id: entity_id,
+                stream_id: state.entity_id,
                 expected: ExpectedVersion::Exact(state.version),
                 events: chain(events, &meta),
             };
-            match self.store().append(vec![append]).await {
-                Ok(_) => return Ok(()),
-                Err(syncledger_store::StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
+            match self.append_here(state, vec![append]).await {
+                Ok(_) => {
+                    if result.is_ok() {
+                        record_latency(correlation);
+                    }
+                    return Ok(());
+                }
+                Err(EngineError::Conflict(_)) => *state = self.load(state.entity_id).await?,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -384,7 +369,7 @@ impl Ledger {
     /// A person asked to retry a dead-lettered write: request it again under a new id.
     pub(crate) async fn retry_dead_letter(
         &self,
-        state: &EntityState,
+        state: &mut EntityState,
         trigger: &Trigger,
         dead_letter_id: Uuid,
     ) -> Result<(), EngineError> {
@@ -434,14 +419,27 @@ impl Ledger {
         }
         outcome.own = events.clone();
         let meta = self.meta(state, trigger.correlation_id, Some(trigger.event_id));
-        self.store()
-            .append(vec![StreamAppend {
-                stream_id: state.entity_id,
-                expected: ExpectedVersion::Exact(state.version),
-                events: chain(events, &meta),
-            }])
-            .await?;
-        self.perform_writes(state.entity_id, trigger.correlation_id, &outcome)
+        let append = StreamAppend {
+            stream_id: state.entity_id,
+            expected: ExpectedVersion::Exact(state.version),
+            events: chain(events, &meta),
+        };
+        self.append_here(state, vec![append]).await?;
+        self.perform_writes(state, trigger.correlation_id, &outcome)
             .await
     }
+}
+
+/// The sync latency of a write that succeeded: from the moment the change that started it was
+/// recorded (the correlation id is that event's id, a UUID v7 carrying its creation time) to
+/// the moment the target confirmed the write.
+fn record_latency(correlation: Uuid) {
+    let Some((secs, nanos)) = correlation.get_timestamp().map(|t| t.to_unix()) else {
+        return;
+    };
+    let Some(started) = chrono::DateTime::from_timestamp(secs as i64, nanos) else {
+        return;
+    };
+    let seconds = (Utc::now() - started).num_microseconds().unwrap_or(0) as f64 / 1e6;
+    metrics::histogram!("syncledger_sync_latency_seconds").record(seconds.max(0.0));
 }

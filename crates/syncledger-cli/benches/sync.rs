@@ -240,6 +240,14 @@ async fn main() -> anyhow::Result<()> {
         "no duplicate came back to the CRM"
     );
     let head = store.head().await?;
+    let groups = store.group_commit_stats();
+
+    println!(
+        "group commit: {} transactions held {} appends ({:.1} per group)",
+        groups.groups,
+        groups.appends,
+        groups.appends as f64 / groups.groups.max(1) as f64
+    );
     println!(
         "backend={} changes={} latency_ms={} workers={} elapsed_s={:.2} changes_per_s={:.0} events={} peak_rss_mib={:.0}",
         store.backend_name(),

@@ -105,6 +105,7 @@ pub async fn start(
     .await?;
     let settings = EngineSettings {
         workers: config.server.workers,
+        lease_ttl: std::time::Duration::from_secs(config.server.lease_ttl_secs),
         ..Default::default()
     };
     let ledger = Ledger::new(

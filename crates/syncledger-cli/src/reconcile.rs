@@ -420,6 +420,7 @@ async fn repair_all(
     let defaults = EngineSettings::default();
     let settings = EngineSettings {
         owner: format!("{}-reconcile-{}", defaults.owner, Uuid::now_v7()),
+        lease_ttl: std::time::Duration::from_secs(config.server.lease_ttl_secs),
         ..defaults
     };
     let ledger = Ledger::new(

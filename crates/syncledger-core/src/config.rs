@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub webhook_body_limit: usize,
     /// How long the context of the sync's own writes is used to recognise their echoes.
     pub round_trip_ttl_secs: u64,
+    /// How long a process owns an entity it works before another process may take it over
+    /// (renewed while a job runs; after `kill -9` the entity waits at most this long).
+    pub lease_ttl_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +67,7 @@ impl Default for ServerConfig {
             log_format: LogFormat::Human,
             webhook_body_limit: 1024 * 1024,
             round_trip_ttl_secs: 600,
+            lease_ttl_secs: 30,
         }
     }
 }

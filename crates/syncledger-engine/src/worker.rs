@@ -5,8 +5,8 @@
 //! stays the real guard (G9). A failing entity cools down in memory so one broken record does not
 //! spin a worker.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -41,10 +41,13 @@ impl Ledger {
             limit: rows,
         };
         let mut seen = HashSet::new();
-        let rows = self.store().rows(pending_queue::NAME, &query).await?;
+        let rows = self
+            .store()
+            .row_entities(pending_queue::NAME, &query)
+            .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| r.entity_id)
+            .flatten()
             .filter(|id| seen.insert(*id))
             .collect())
     }
@@ -65,110 +68,104 @@ impl Ledger {
     }
 
     /// Works every due entity until none is due, one at a time (tests, the simulator, the CLI).
-    /// Returns the number of entity jobs run.
+    /// Returns the number of entity jobs run. An entity whose system is unavailable for now
+    /// (a transient failure) is left for later while the others are worked; the first such
+    /// failure is returned once nothing else is due. Any other failure stops the run.
     pub async fn run_until_idle(&self, max_jobs: usize) -> Result<usize, EngineError> {
         let mut jobs = 0;
+        let mut unavailable: Option<EngineError> = None;
+        let mut skipped: HashSet<Uuid> = HashSet::new();
         while jobs < max_jobs {
-            let due = self.due_entities().await?;
+            let due: Vec<Uuid> = self
+                .due_entities()
+                .await?
+                .into_iter()
+                .filter(|id| !skipped.contains(id))
+                .collect();
             if due.is_empty() {
                 break;
             }
             for id in due {
-                self.work_entity(id).await?;
                 jobs += 1;
+                match self.work_entity(id).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_transient() => {
+                        skipped.insert(id);
+                        unavailable.get_or_insert(e);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
-        Ok(jobs)
+        match unavailable {
+            Some(e) => Err(e),
+            None => Ok(jobs),
+        }
     }
 
     /// The worker pool: runs until `shutdown`, then lets jobs in flight finish.
     ///
-    /// One scheduler loop hands due entities to at most `workers` jobs. Leases are taken and
-    /// given back in batches: each pass gives back the leases of the jobs that ended since the
-    /// last one, renews those of long jobs, and claims the entities it is about to start, all
-    /// in a few statements however many jobs that is.
+    /// One scheduler loop hands due entities to at most `workers` jobs. It reads the due queue
+    /// (entity ids only) into a backlog and claims the backlog's leases in one statement; a job
+    /// that ends frees a worker for the next entity of the backlog without another read. The
+    /// queue is read again when the backlog runs dry, when the intake records new work, and
+    /// every poll interval. Leases are kept while an entity has work (its echo usually follows
+    /// within milliseconds), renewed for long jobs, and given back in batches once an entity has
+    /// been idle for [`LINGER`], and at shutdown.
     pub async fn run_workers(&self, shutdown: CancellationToken) {
         // Writes a dead process left unanswered are settled before anything else (see `recovery`).
         if let Err(e) = self.resume_unanswered_writes().await {
             tracing::warn!(error = %e, "resuming unanswered writes failed");
         }
         let s = self.settings().clone();
-        let permits = Arc::new(Semaphore::new(s.workers.max(1)));
-        // Entities with a job running, and when their lease was last claimed or renewed.
-        let busy: Arc<Mutex<HashMap<Uuid, Instant>>> = Arc::default();
+        let workers = s.workers.max(1);
+        let permits = Arc::new(Semaphore::new(workers));
+        let mut leases = Leases::default();
+        let mut busy: HashSet<Uuid> = HashSet::new();
+        let mut backlog: VecDeque<Uuid> = VecDeque::new();
         let mut cooling: HashMap<Uuid, Instant> = HashMap::new();
         let mut jobs = JoinSet::new();
         let (ended_tx, mut ended_rx) = tokio::sync::mpsc::unbounded_channel::<(Uuid, bool)>();
-        let mut to_release: Vec<Uuid> = Vec::new();
+        let mut read_queue = true;
         loop {
-            while let Ok((id, failed)) = ended_rx.try_recv() {
-                to_release.push(id);
-                if failed {
-                    cooling.insert(id, Instant::now() + COOL_DOWN);
-                }
+            while let Ok(ended) = ended_rx.try_recv() {
+                job_ended(ended, &mut busy, &mut leases, &mut cooling);
             }
             cooling.retain(|_, until| *until > Instant::now());
             while jobs.try_join_next().is_some() {}
-            if !to_release.is_empty() {
-                match self.store().release_leases(&to_release, &s.owner).await {
-                    Ok(_) => to_release.clear(),
-                    Err(e) => tracing::warn!(error = %e, "giving leases back failed"),
+            leases.give_back(self, |lease| lease.idle_for(LINGER)).await;
+
+            backlog.retain(|id| !busy.contains(id) && !cooling.contains_key(id));
+            if read_queue || backlog.is_empty() {
+                // A few rows per worker: an entity may have several rows, and the running
+                // jobs' entities are at the head of the queue.
+                let scan = (workers as i64 * 4 + busy.len() as i64 * 2).min(SCAN);
+                match self.due_entities_limited(scan).await {
+                    Ok(due) => {
+                        metrics::gauge!("syncledger_due_entities").set(due.len() as f64);
+                        backlog = due
+                            .into_iter()
+                            .filter(|id| !busy.contains(id) && !cooling.contains_key(id))
+                            .take(workers * 2)
+                            .collect();
+                        let wanted: Vec<Uuid> = backlog.iter().copied().collect();
+                        let held = leases.claim(self, &wanted, &busy).await;
+                        backlog.retain(|id| held.contains(id));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reading the pending queue failed"),
                 }
+            } else {
+                // Long jobs keep their leases even when no read happens.
+                leases.claim(self, &[], &busy).await;
             }
-            // A pass looks at a few rows per free worker, not the whole due queue: every row
-            // read costs, and a pass runs after every job.
-            let running = busy.lock().expect("busy set").len() as i64;
-            let scan = (permits.available_permits() as i64 * 4).max(8) + running * 4;
-            let due = match self.due_entities_limited(scan.min(SCAN)).await {
-                Ok(due) => due,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading the pending queue failed");
-                    Vec::new()
-                }
-            };
-            metrics::gauge!("syncledger_due_entities").set(due.len() as f64);
-            let start: Vec<Uuid> = {
-                let busy = busy.lock().expect("busy set");
-                let mut start: Vec<Uuid> = due
-                    .into_iter()
-                    .filter(|id| !cooling.contains_key(id) && !busy.contains_key(id))
-                    .collect();
-                start.truncate(permits.available_permits());
-                start
-            };
-            let renew: Vec<Uuid> = busy
-                .lock()
-                .expect("busy set")
-                .iter()
-                .filter(|(_, claimed)| claimed.elapsed() >= s.lease_ttl / 3)
-                .map(|(id, _)| *id)
-                .collect();
-            let claim: Vec<Uuid> = start.iter().chain(&renew).copied().collect();
-            let claimed = match self
-                .store()
-                .claim_leases(&claim, &s.owner, s.lease_ttl)
-                .await
-            {
-                Ok(claimed) => claimed.into_iter().collect::<HashSet<_>>(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "taking leases failed");
-                    HashSet::new()
-                }
-            };
-            for id in renew {
-                if claimed.contains(&id) {
-                    busy.lock().expect("busy set").insert(id, Instant::now());
-                } else {
-                    tracing::warn!(entity = %id, "a long job lost its lease; the stream's version check still guards it");
-                }
-            }
-            for id in start.into_iter().filter(|id| claimed.contains(id)) {
+            while let Some(&id) = backlog.front() {
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
-                    to_release.push(id);
                     break;
                 };
-                busy.lock().expect("busy set").insert(id, Instant::now());
-                let (ledger, busy, ended) = (self.clone(), busy.clone(), ended_tx.clone());
+                backlog.pop_front();
+                busy.insert(id);
+                leases.busy(id);
+                let (ledger, ended) = (self.clone(), ended_tx.clone());
                 jobs.spawn(async move {
                     let failed = match ledger.process_entity(id).await {
                         Ok(()) => false,
@@ -177,24 +174,155 @@ impl Ledger {
                             true
                         }
                     };
-                    busy.lock().expect("busy set").remove(&id);
-                    let _ = ended.send((id, failed));
                     drop(permit);
-                    ledger.wake_workers();
+                    let _ = ended.send((id, failed));
                 });
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = self.woken() => {}
-                _ = tokio::time::sleep(s.poll_interval) => {}
+                _ = self.woken() => read_queue = true,
+                ended = ended_rx.recv() => {
+                    if let Some(ended) = ended {
+                        job_ended(ended, &mut busy, &mut leases, &mut cooling);
+                    }
+                    read_queue = false;
+                }
+                _ = tokio::time::sleep(s.poll_interval) => read_queue = true,
             }
         }
         while jobs.join_next().await.is_some() {}
         while let Ok((id, _)) = ended_rx.try_recv() {
-            to_release.push(id);
+            leases.idle(id);
         }
-        if let Err(e) = self.store().release_leases(&to_release, &s.owner).await {
-            tracing::warn!(error = %e, "giving leases back at shutdown failed");
+        leases.give_back(self, |_| true).await;
+    }
+}
+
+/// Bookkeeping when a job ends: its worker is free, its lease idles, and if it failed its
+/// entity cools down.
+fn job_ended(
+    (id, failed): (Uuid, bool),
+    busy: &mut HashSet<Uuid>,
+    leases: &mut Leases,
+    cooling: &mut HashMap<Uuid, Instant>,
+) {
+    busy.remove(&id);
+    leases.idle(id);
+    if failed {
+        cooling.insert(id, Instant::now() + COOL_DOWN);
+    }
+}
+
+/// How long the pool keeps the lease of an entity whose job ended, in case more work for it
+/// follows (the echo of a write usually does). Another process waits at most this long more.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// The leases this process holds, as far as the pool knows.
+#[derive(Default)]
+struct Leases {
+    held: HashMap<Uuid, Held>,
+}
+
+struct Held {
+    /// When the lease was last claimed or renewed.
+    claimed: Instant,
+    /// When its last job ended; `None` while a job runs.
+    idle_since: Option<Instant>,
+}
+
+impl Held {
+    fn idle_for(&self, linger: Duration) -> bool {
+        self.idle_since.is_some_and(|at| at.elapsed() >= linger)
+    }
+}
+
+impl Leases {
+    fn busy(&mut self, id: Uuid) {
+        if let Some(h) = self.held.get_mut(&id) {
+            h.idle_since = None;
+        }
+    }
+
+    fn idle(&mut self, id: Uuid) {
+        if let Some(h) = self.held.get_mut(&id) {
+            h.idle_since = Some(Instant::now());
+        }
+    }
+
+    /// Makes sure this process holds the leases of `start` and of the running jobs in `busy`,
+    /// claiming (or renewing) in one batch those not held or held for a third of their TTL.
+    /// Returns the entities of `start` it holds.
+    async fn claim(
+        &mut self,
+        ledger: &Ledger,
+        start: &[Uuid],
+        busy: &HashSet<Uuid>,
+    ) -> HashSet<Uuid> {
+        let s = ledger.settings();
+        let stale = |h: Option<&Held>| h.is_none_or(|h| h.claimed.elapsed() >= s.lease_ttl / 3);
+        let wanted: Vec<Uuid> = start
+            .iter()
+            .chain(busy)
+            .filter(|id| stale(self.held.get(id)))
+            .copied()
+            .collect();
+        if !wanted.is_empty() {
+            match ledger
+                .store()
+                .claim_leases(&wanted, &s.owner, s.lease_ttl)
+                .await
+            {
+                Ok(claimed) => {
+                    let claimed: HashSet<Uuid> = claimed.into_iter().collect();
+                    for id in wanted {
+                        if claimed.contains(&id) {
+                            let idle_since = (!busy.contains(&id)).then(Instant::now);
+                            self.held.insert(
+                                id,
+                                Held {
+                                    claimed: Instant::now(),
+                                    idle_since,
+                                },
+                            );
+                        } else if self.held.remove(&id).is_some() && busy.contains(&id) {
+                            tracing::warn!(entity = %id, "a long job lost its lease; the stream's version check still guards it");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "taking leases failed"),
+            }
+        }
+        start
+            .iter()
+            .filter(|id| {
+                self.held
+                    .get(id)
+                    .is_some_and(|h| h.claimed.elapsed() < s.lease_ttl)
+            })
+            .copied()
+            .collect()
+    }
+
+    /// Gives back, in one batch, the leases `which` selects.
+    async fn give_back(&mut self, ledger: &Ledger, which: impl Fn(&Held) -> bool) {
+        let ids: Vec<Uuid> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.idle_since.is_some() && which(h))
+            .map(|(id, _)| *id)
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        match ledger
+            .store()
+            .release_leases(&ids, &ledger.settings().owner)
+            .await
+        {
+            Ok(_) => ids.iter().for_each(|id| {
+                self.held.remove(id);
+            }),
+            Err(e) => tracing::warn!(error = %e, "giving leases back failed"),
         }
     }
 }

@@ -246,6 +246,16 @@ impl Store {
         dispatch!(self, s => s.rows(projection, query).await)
     }
 
+    /// The entity ids of the rows [`Store::rows`] would return (no documents decoded): what a
+    /// scheduler reading the pending queue needs.
+    pub async fn row_entities(
+        &self,
+        projection: &str,
+        query: &RowQuery,
+    ) -> Result<Vec<Option<Uuid>>, StoreError> {
+        dispatch!(self, s => s.row_entities(projection, query).await)
+    }
+
     /// Rows of a tenant (or all) with `sort_key <= sort_key_to` (or all).
     pub async fn count_rows(
         &self,

@@ -113,6 +113,7 @@ pub(super) static ROOT: Node = Node::Table(&[
             ("log_format", Node::Str),
             ("webhook_body_limit", Node::Int),
             ("round_trip_ttl_secs", Node::Int),
+            ("lease_ttl_secs", Node::Int),
         ]),
     ),
     (

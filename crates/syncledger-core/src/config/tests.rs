@@ -115,9 +115,10 @@ fn a_minimal_file_gets_every_default() {
         (
             server.log_format,
             server.webhook_body_limit,
-            server.round_trip_ttl_secs
+            server.round_trip_ttl_secs,
+            server.lease_ttl_secs
         ),
-        (LogFormat::Human, 1 << 20, 600)
+        (LogFormat::Human, 1 << 20, 600, 30)
     );
     let customer = &config.entities[0];
     assert_eq!(
@@ -167,7 +168,7 @@ fn unknown_keys_are_all_reported_with_their_paths() {
              owners belong to the entity: write `owners = {...}` under [[entities]], before its \
              [entities.systems.*] tables",
             "server.wrokers: unknown key (expected one of: listen, database_url, workers, admin_token, \
-             log_format, webhook_body_limit, round_trip_ttl_secs)",
+             log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs)",
             "tenants[acme].systems.erp.base_ur: unknown key (expected one of: base_url, webhook_secret, headers)",
         ]
     );

@@ -19,7 +19,7 @@ fn every_server_and_tenant_problem_is_reported_at_once() {
         .replace("sqlite://syncledger.db", "mysql://db")
         .replace(
             "workers = 8",
-            "workers = 0\nround_trip_ttl_secs = 0\nwebhook_body_limit = 0",
+            "workers = 0\nround_trip_ttl_secs = 0\nwebhook_body_limit = 0\nlease_ttl_secs = 1",
         )
         .replace("id = \"acme\"", "id = \"Acme\"")
         .replace(
@@ -40,6 +40,7 @@ fn every_server_and_tenant_problem_is_reported_at_once() {
             "server.workers: must be at least 1",
             "server.webhook_body_limit: must be at least 1 byte",
             "server.round_trip_ttl_secs: must be between 1 second and 31536000 (a year)",
+            "server.lease_ttl_secs: must be between 3 and 86400 seconds",
             "tenants[Acme].id: \"Acme\": use only a-z, 0-9, _ and -",
             "tenants[Acme].api_token: same as server.admin_token; every token must differ",
             "tenants[Acme].systems.crm.base_url: \"ftp://crm\" is not an http:// or https:// URL",

@@ -71,7 +71,18 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
             format!("must be between 1 second and {MAX_TTL_SECS} (a year)"),
         ));
     }
+    if server.lease_ttl_secs < MIN_LEASE_TTL_SECS || server.lease_ttl_secs > MAX_LEASE_TTL_SECS {
+        out.push(Problem::new(
+            "server.lease_ttl_secs",
+            format!("must be between {MIN_LEASE_TTL_SECS} and {MAX_LEASE_TTL_SECS} seconds"),
+        ));
+    }
 }
+
+/// A lease is renewed every third of its TTL: shorter than this and renewals crowd the store.
+const MIN_LEASE_TTL_SECS: u64 = 3;
+/// A day: longer only makes a dead process's entities wait longer.
+const MAX_LEASE_TTL_SECS: u64 = 86_400;
 
 fn tenant_path(tenant: &TenantConfig, index: usize) -> String {
     if tenant.id.is_empty() {

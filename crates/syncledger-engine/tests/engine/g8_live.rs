@@ -240,6 +240,34 @@ async fn a_transient_fetch_failure_is_reported_as_transient_and_retried(db: Db) 
     assert_eq!(w.erp.count(CUSTOMERS), 1);
 }
 
+/// `run_until_idle` leaves an entity whose fetch failed transiently for later, works the
+/// others, and still reports the failure once nothing else is due.
+async fn run_until_idle_works_the_others_while_a_system_is_down(db: Db) {
+    let w = World::new(db).await;
+    for (name, email) in [("Ada", EMAIL), ("Bob", "bob@example.com")] {
+        w.crm
+            .user_create(CONTACTS, json!({"full_name": name, "email": email}));
+    }
+    w.deliver(CRM).await;
+    w.crm.fail_next(
+        Op::Get,
+        syncledger_connector::Fault::Status(503, "down".into()),
+    );
+    let err = w
+        .ledger
+        .run_until_idle(100)
+        .await
+        .expect_err("one fetch failed");
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(
+        w.erp.count(CUSTOMERS),
+        1,
+        "the other record was synced meanwhile"
+    );
+    w.settle().await;
+    assert_eq!(w.erp.count(CUSTOMERS), 2);
+}
+
 both!(
     a_crm_record_with_the_keys_of_an_unpaired_erp_record_is_linked_to_it,
     the_erp_record_decided_while_the_crm_decision_waits_is_linked_once,
@@ -248,4 +276,5 @@ both!(
     both_recorded_the_erp_decision_first_links_once,
     records_with_different_keys_are_created_as_before,
     a_transient_fetch_failure_is_reported_as_transient_and_retried,
+    run_until_idle_works_the_others_while_a_system_is_down,
 );

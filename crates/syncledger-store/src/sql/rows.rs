@@ -140,29 +140,49 @@ impl Inner {
         projection: &str,
         q: &RowQuery,
     ) -> Result<Vec<Row>, StoreError> {
+        let mut query = self.row_query(ROW_COLUMNS, projection, q)?;
+        let rows: Vec<RowTuple> = query.build_query_as().fetch_all(&self.read).await?;
+        Ok(rows.into_iter().map(row_from).collect())
+    }
+
+    /// The entity ids of the rows `rows` would return, without their documents.
+    pub(crate) async fn row_entities(
+        &self,
+        projection: &str,
+        q: &RowQuery,
+    ) -> Result<Vec<Option<Uuid>>, StoreError> {
+        let mut query = self.row_query("entity_id", projection, q)?;
+        Ok(query.build_query_scalar().fetch_all(&self.read).await?)
+    }
+
+    fn row_query(
+        &self,
+        columns: &str,
+        projection: &str,
+        q: &RowQuery,
+    ) -> Result<QueryBuilder<Db>, StoreError> {
         let table = self.table(projection)?;
         let mut query =
-            QueryBuilder::<Db>::new(format!("SELECT {ROW_COLUMNS} FROM {table} WHERE 1 = 1"));
+            QueryBuilder::<Db>::new(format!("SELECT {columns} FROM {table} WHERE 1 = 1"));
         if let Some(tenant) = &q.tenant {
-            query.push(" AND tenant = ").push_bind(tenant.as_str());
+            query.push(" AND tenant = ").push_bind(tenant.clone());
         }
         if let Some(from) = &q.sort_key_from {
-            query.push(" AND sort_key >= ").push_bind(from.as_str());
+            query.push(" AND sort_key >= ").push_bind(from.clone());
         }
         if let Some(to) = &q.sort_key_to {
-            query.push(" AND sort_key <= ").push_bind(to.as_str());
+            query.push(" AND sort_key <= ").push_bind(to.clone());
         }
         if let Some((sort_key, key)) = &q.after {
             query
                 .push(" AND (sort_key, key) > (")
-                .push_bind(sort_key.as_str());
-            query.push(", ").push_bind(key.as_str()).push(")");
+                .push_bind(sort_key.clone());
+            query.push(", ").push_bind(key.clone()).push(")");
         }
         query
             .push(" ORDER BY sort_key, key LIMIT ")
             .push_bind(limit(q.limit)?);
-        let rows: Vec<RowTuple> = query.build_query_as().fetch_all(&self.read).await?;
-        Ok(rows.into_iter().map(row_from).collect())
+        Ok(query)
     }
 
     pub(crate) async fn count_rows(

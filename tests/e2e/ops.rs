@@ -70,10 +70,17 @@ async fn health_readiness_and_the_operations_metrics_are_served() {
         "syncledger_webhook_rejects_total",
         "syncledger_projection_lag",
         "syncledger_webhooks_accepted_total",
+        "syncledger_events_appended_total",
+        "syncledger_sync_latency_seconds",
     ] {
         assert!(m.has(name), "/metrics lacks {name}:\n{text}");
     }
     assert_eq!(m.value("syncledger_queue_depth", &[]), 0.0);
+    assert!(
+        m.value("syncledger_sync_latency_seconds_count", &[]) >= 1.0,
+        "every write that succeeded is timed: {text}"
+    );
+    assert!(m.value("syncledger_events_appended_total", &[]) >= 10.0, "{text}");
     assert_eq!(
         m.value("syncledger_oldest_pending_age_seconds", &[]),
         0.0,

@@ -80,7 +80,10 @@ async fn health_readiness_and_the_operations_metrics_are_served() {
         m.value("syncledger_sync_latency_seconds_count", &[]) >= 1.0,
         "every write that succeeded is timed: {text}"
     );
-    assert!(m.value("syncledger_events_appended_total", &[]) >= 10.0, "{text}");
+    assert!(
+        m.value("syncledger_events_appended_total", &[]) >= 10.0,
+        "{text}"
+    );
     assert_eq!(
         m.value("syncledger_oldest_pending_age_seconds", &[]),
         0.0,

@@ -116,6 +116,23 @@ pub struct RecordedEvent {
     pub recorded_at: DateTime<Utc>,
 }
 
+impl RecordedEvent {
+    /// A new event as the log now holds it, from where its append says it landed.
+    pub fn landed(event: NewEvent, at: &Appended, recorded_at: DateTime<Utc>) -> Self {
+        RecordedEvent {
+            position: at.position,
+            stream_id: at.stream_id,
+            sequence: at.sequence,
+            event_id: event.event_id,
+            event_type: event.event_type,
+            schema_version: event.schema_version,
+            payload: event.payload,
+            meta: event.meta,
+            recorded_at,
+        }
+    }
+}
+
 /// Which part of the global log a reader wants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogFilter {

@@ -67,17 +67,7 @@ impl Ledger {
             let Some(at) = appended.iter().find(|a| a.event_id == event.event_id) else {
                 continue;
             };
-            state.apply(&RecordedEvent {
-                position: at.position,
-                stream_id: at.stream_id,
-                sequence: at.sequence,
-                event_id: event.event_id,
-                event_type: event.event_type,
-                schema_version: event.schema_version,
-                payload: event.payload,
-                meta: event.meta,
-                recorded_at,
-            });
+            state.apply(&RecordedEvent::landed(event, at, recorded_at));
         }
         Ok(appended)
     }

@@ -179,17 +179,8 @@ impl Inner {
             .flat_map(|part| part.events)
             .zip(appended)
             .map(|(event, at)| {
-                self.shared.upcast(RecordedEvent {
-                    position: at.position,
-                    stream_id: at.stream_id,
-                    sequence: at.sequence,
-                    event_id: event.event_id,
-                    event_type: event.event_type,
-                    schema_version: event.schema_version,
-                    payload: event.payload,
-                    meta: event.meta,
-                    recorded_at,
-                })
+                self.shared
+                    .upcast(RecordedEvent::landed(event, at, recorded_at))
             })
             .collect();
         for projection in &inline {

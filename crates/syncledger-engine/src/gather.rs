@@ -7,7 +7,7 @@
 //!
 //! Equal match keys (G8): a record seen for the first time is *recorded before it is decided*
 //! ([`Ledger::observe_first`]): its fetch and its link go into the log (and so into the inline
-//! `match_index`) on their own, and the caller re-reads. Then, for each system the entity has no
+//! `match_index`) on their own, and the decision follows on the job's next step. Then, for each system the entity has no
 //! record in, `match_index` is asked for an unpaired record with the same keys. Two workers
 //! deciding a CRM record and an ERP record with the same keys at the same moment therefore each
 //! see the other's record at the latest when deciding, and each link appends to the other
@@ -20,7 +20,7 @@ use syncledger_core::decide::{
 };
 use syncledger_core::entity::{EntityState, Trigger, TriggerKind};
 use syncledger_core::events::{RecordFetched, RecordLinked, SyncEvent};
-use syncledger_core::log::{Conflict, EventMeta, ExpectedVersion, StreamAppend};
+use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::{match_fingerprint, match_value_hash, to_canonical};
 use syncledger_core::projections::match_index::{self, SeenValue};
 use syncledger_core::projections::{id_mappings, round_trip_context};
@@ -37,15 +37,15 @@ impl Ledger {
     pub(crate) async fn gather(
         &self,
         config: &EntityConfig,
-        state: &EntityState,
+        state: &mut EntityState,
         trigger: &Trigger,
-    ) -> Result<Gathered, EngineError> {
+    ) -> Result<Option<Gathered>, EngineError> {
         let mut gathered = Gathered::default();
         let Some((source, record_id)) = trigger.source() else {
-            return Ok(gathered);
+            return Ok(Some(gathered));
         };
         let Some(map) = config.systems.get(source) else {
-            return Ok(gathered);
+            return Ok(Some(gathered));
         };
         let connector = self.connector(&state.tenant, source).ok_or_else(|| {
             EngineError::Invalid(format!("no connector for {}/{source}", state.tenant))
@@ -82,7 +82,8 @@ impl Ledger {
             let keyed = match_fingerprint(&config.match_keys, &fetched.fields).is_some();
             if keyed && !open.is_empty() {
                 if !linked_here {
-                    return Err(self.observe_first(config, state, trigger, &fetched).await?);
+                    self.observe_first(config, state, trigger, &fetched).await?;
+                    return Ok(None);
                 }
                 for target in open {
                     if let Some((candidate, owner)) = self
@@ -113,21 +114,21 @@ impl Ledger {
             }
         }
         gathered.fetched = Some(fetched);
-        Ok(gathered)
+        Ok(Some(gathered))
     }
 
     /// Records a record seen for the first time (its fetch and its link to this entity) without
     /// deciding anything, so `match_index` holds it before this entity's decision and before any
-    /// other worker's. Answers the conflict the caller's stale state now is: it re-reads and
-    /// decides on the next step. The events are not caused by the work item, so a replay does
+    /// other worker's. The state folds them in; the decision is taken on the next step, with
+    /// the record fetched again. The events are not caused by the work item, so a replay does
     /// not take them for a decision.
     async fn observe_first(
         &self,
         config: &EntityConfig,
-        state: &EntityState,
+        state: &mut EntityState,
         trigger: &Trigger,
         fetched: &RecordFetched,
-    ) -> Result<EngineError, EngineError> {
+    ) -> Result<(), EngineError> {
         let collection = config.systems[&fetched.system].collection.clone();
         let events = [
             SyncEvent::RecordFetched(fetched.clone()),
@@ -144,19 +145,13 @@ impl Ledger {
             correlation_id: Some(trigger.correlation_id),
             causation_id: None,
         };
-        let expected = ExpectedVersion::Exact(state.version);
-        self.store()
-            .append(vec![StreamAppend {
-                stream_id: state.entity_id,
-                expected,
-                events: events.iter().map(|e| e.to_new(meta.clone())).collect(),
-            }])
-            .await?;
-        Ok(EngineError::Conflict(Conflict {
+        let append = StreamAppend {
             stream_id: state.entity_id,
-            expected,
-            actual: state.version + events.len() as u64,
-        }))
+            expected: ExpectedVersion::Exact(state.version),
+            events: events.iter().map(|e| e.to_new(meta.clone())).collect(),
+        };
+        self.append_here(state, vec![append]).await?;
+        Ok(())
     }
 
     /// A record of `target` with the fetched record's match keys whose entity has no record in

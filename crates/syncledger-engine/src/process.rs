@@ -133,7 +133,9 @@ impl Ledger {
                 .retry_dead_letter(state, trigger, *dead_letter_id)
                 .await;
         }
-        let gathered = self.gather(&config, state, trigger).await?;
+        let Some(gathered) = self.gather(&config, state, trigger).await? else {
+            return Ok(()); // the record was recorded first (G8): decided on the next step
+        };
         let outcome = decide(&config, state, trigger, &gathered);
         // Everything fetched is recorded, so a replay can hand today's code the same inputs.
         let mut own: Vec<SyncEvent> = gathered

@@ -243,10 +243,11 @@ async fn main() -> anyhow::Result<()> {
     let groups = store.group_commit_stats();
 
     println!(
-        "group commit: {} transactions held {} appends ({:.1} per group)",
+        "group commit: {} transactions held {} appends ({:.1} per group); committer busy {:.2} s",
         groups.groups,
         groups.appends,
-        groups.appends as f64 / groups.groups.max(1) as f64
+        groups.appends as f64 / groups.groups.max(1) as f64,
+        groups.busy.as_secs_f64()
     );
     println!(
         "backend={} changes={} latency_ms={} workers={} elapsed_s={:.2} changes_per_s={:.0} events={} peak_rss_mib={:.0}",

@@ -205,7 +205,7 @@ pub struct SyncStatus {
     pub writes_failed: i64,
     pub dead_letters: i64,
     /// This tenant's events the slowest projection has still to apply (other tenants' events
-    /// do not count); counted up to 10,000, so 10,000 means at least that many.
+    /// do not count).
     pub lag: i64,
     /// Every counter of the tenant, by name.
     pub counters: Vec<Counter>,

@@ -7,7 +7,6 @@
 //! tenant's backlog neither shows in nor can be learnt from another's status.
 
 use chrono::Utc;
-use syncledger_core::log::LogFilter;
 use syncledger_core::projections::{dead_letters, pending_queue, sync_stats};
 use syncledger_store::{RowQuery, Store};
 
@@ -17,13 +16,6 @@ use crate::rows::{Counter, PendingItem, SyncStatus};
 
 /// More counters than a tenant can have (one per decision kind and write outcome).
 const MAX_COUNTERS: i64 = 256;
-
-/// Where `lag` stops counting: a tenant this far behind is told so without reading its whole
-/// backlog (the count reads the events themselves, the store having no count of the log).
-pub const MAX_LAG_COUNTED: i64 = 10_000;
-
-/// Events read per round trip while counting the lag.
-const LAG_PAGE: i64 = 1_000;
 
 pub async fn sync_status(store: &Store, tenant: &str) -> ApiResult<SyncStatus> {
     let now = Utc::now();
@@ -87,7 +79,7 @@ pub async fn sync_status(store: &Store, tenant: &str) -> ApiResult<SyncStatus> {
     let open_letters = store
         .count_rows(dead_letters::NAME, Some(tenant), None)
         .await?;
-    let lag = tenant_lag(store, tenant, MAX_LAG_COUNTED).await?;
+    let lag = tenant_lag(store, tenant).await?;
     Ok(SyncStatus {
         tenant: tenant.to_string(),
         queue_depth,
@@ -103,9 +95,10 @@ pub async fn sync_status(store: &Store, tenant: &str) -> ApiResult<SyncStatus> {
     })
 }
 
-/// How many of `tenant`'s events the slowest projection has still to apply, counted up to
-/// `at_most`. Other tenants' events in between do not count.
-pub async fn tenant_lag(store: &Store, tenant: &str, at_most: i64) -> ApiResult<i64> {
+/// How many of `tenant`'s events the slowest projection has still to apply. Other tenants'
+/// events in between do not count; the store counts them on its `(tenant, position)` index
+/// without reading them.
+pub async fn tenant_lag(store: &Store, tenant: &str) -> ApiResult<i64> {
     let slowest = store
         .projection_status()
         .await?
@@ -113,22 +106,8 @@ pub async fn tenant_lag(store: &Store, tenant: &str, at_most: i64) -> ApiResult<
         .filter(|s| s.lag > 0)
         .map(|s| s.checkpoint)
         .min();
-    let Some(mut after) = slowest else {
+    let Some(after) = slowest else {
         return Ok(0);
     };
-    let filter = LogFilter {
-        tenant: Some(tenant.to_string()),
-        ..LogFilter::default()
-    };
-    let mut lag = 0;
-    while lag < at_most {
-        let page = LAG_PAGE.min(at_most - lag);
-        let events = store.read_all(after, &filter, page).await?;
-        lag += events.len() as i64;
-        match events.last() {
-            Some(last) if events.len() as i64 == page => after = last.position,
-            _ => break,
-        }
-    }
-    Ok(lag)
+    Ok(store.count_events(after, Some(tenant)).await?)
 }

@@ -44,6 +44,11 @@ pub(crate) fn from_pool(pool: PgPool, options: StoreOptions) -> Result<Arc<Inner
 pub(crate) mod dialect {
     //! The few places where PostgreSQL's SQL or behaviour differs from SQLite's.
 
+    /// The committer runs on the caller's runtime: its connections' sockets belong to it.
+    pub(crate) fn spawn_committer(task: impl std::future::Future<Output = ()> + Send + 'static) {
+        tokio::spawn(task);
+    }
+
     use std::time::Duration;
 
     use sqlx::postgres::PgListener;

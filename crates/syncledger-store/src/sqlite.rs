@@ -44,7 +44,10 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // Statement journals (an upsert of many rows keeps one) in memory, not a temp file
+        // opened and unlinked per statement.
+        .pragma("temp_store", "memory");
     let max_readers = options.max_connections.max(1);
     let shared = Shared::new(options)?;
     // The writer first: it creates the file and switches it to WAL before any reader opens it.
@@ -91,6 +94,19 @@ pub(crate) mod dialect {
     ) -> Result<Transaction<'static, Db>, sqlx::Error> {
         let _waiting = inner.shared.waiting_for_lock();
         inner.write.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// The committer gets a thread of its own: it is the one serial path every append takes,
+    /// and on a shared runtime each of its statements' answers waits for a free worker.
+    pub(crate) fn spawn_committer(task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the committer");
+        std::thread::Builder::new()
+            .name("syncledger-commit".into())
+            .spawn(move || runtime.block_on(task))
+            .expect("a thread for the committer");
     }
 
     /// Nothing to do: holding the write transaction already orders positions by commit.

@@ -166,6 +166,16 @@ impl Store {
         dispatch!(self, s => s.read_all(after, filter, limit).await)
     }
 
+    /// How many events were committed after `after`; only `tenant`'s when given. Counts, never
+    /// reads the events (the `(tenant, position)` index answers it).
+    pub async fn count_events(
+        &self,
+        after: Position,
+        tenant: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.count_events(after, tenant).await)
+    }
+
     /// The highest committed position ([`Position::START`] when the log is empty).
     pub async fn head(&self) -> Result<Position, StoreError> {
         dispatch!(self, s => s.head().await)

@@ -190,4 +190,6 @@ pub struct GroupStats {
     pub groups: u64,
     /// Appends those transactions held.
     pub appends: u64,
+    /// Time the committer spent committing (groups and single appends), for benchmarks.
+    pub busy: std::time::Duration,
 }

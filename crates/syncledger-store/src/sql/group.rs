@@ -59,6 +59,7 @@ pub(crate) struct Committer {
     /// Groups committed as one transaction, and the appends they held (for benchmarks).
     groups: AtomicU64,
     grouped: AtomicU64,
+    busy_nanos: AtomicU64,
 }
 
 impl Committer {
@@ -69,7 +70,7 @@ impl Committer {
             _ => {
                 // First use, or the runtime that ran the previous task is gone.
                 let (sender, receiver) = mpsc::unbounded_channel();
-                tokio::spawn(run(Arc::downgrade(inner), receiver, self.queued.clone()));
+                dialect::spawn_committer(run(Arc::downgrade(inner), receiver, self.queued.clone()));
                 *slot = Some(sender.clone());
                 sender
             }
@@ -83,6 +84,7 @@ impl Committer {
             queued: self.queued.load(Ordering::SeqCst),
             groups: self.groups.load(Ordering::Relaxed),
             appends: self.grouped.load(Ordering::Relaxed),
+            busy: std::time::Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed)),
         }
     }
 }
@@ -298,6 +300,11 @@ async fn run(store: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>, queued:
         let Some(inner) = store.upgrade() else {
             return; // dropping the group's reply senders answers "stopped"
         };
+        let started = std::time::Instant::now();
         inner.commit_group(group).await;
+        inner
+            .group
+            .busy_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 }

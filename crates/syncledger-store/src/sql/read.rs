@@ -73,6 +73,20 @@ impl Inner {
         Ok(self.upcast_all(rows))
     }
 
+    /// How many events lie after `after`, of `tenant` when given (index-only on both backends).
+    pub(crate) async fn count_events(
+        &self,
+        after: Position,
+        tenant: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let mut query = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM events WHERE position > ");
+        query.push_bind(after.0);
+        if let Some(tenant) = tenant {
+            query.push(" AND tenant = ").push_bind(tenant);
+        }
+        Ok(query.build_query_scalar().fetch_one(&self.read).await?)
+    }
+
     /// The highest committed position, or [`Position::START`] for an empty log.
     pub(crate) async fn head(&self) -> Result<Position, StoreError> {
         let mut conn = self.read.acquire().await?;

@@ -18,7 +18,36 @@ both!(
     a_subscription_replays_then_wakes_on_a_new_append,
     a_filtered_subscription_skips_other_events,
     a_subscriber_on_another_handle_sees_appends,
+    counting_events_after_a_position_per_tenant,
 );
+
+async fn counting_events_after_a_position_per_tenant(h: Harness) {
+    let store = h.store().await;
+    assert_eq!(store.count_events(Position::START, None).await.unwrap(), 0);
+    let s = Uuid::now_v7();
+    let batch = vec![
+        event_for("acme", "observed", json!({})),
+        event_for("other", "observed", json!({})),
+        event_for("acme", "decided", json!({})),
+        event_for("acme", "decided", json!({})),
+    ];
+    let at = store
+        .append(vec![to(s, ExpectedVersion::Any, batch)])
+        .await
+        .unwrap();
+    let count = |after: Position, tenant: Option<&'static str>| {
+        let store = store.clone();
+        async move { store.count_events(after, tenant).await.unwrap() }
+    };
+    assert_eq!(count(Position::START, None).await, 4);
+    assert_eq!(count(Position::START, Some("acme")).await, 3);
+    assert_eq!(count(Position::START, Some("other")).await, 1);
+    assert_eq!(count(Position::START, Some("nobody")).await, 0);
+    // Strictly after: the event at the position itself is not counted.
+    assert_eq!(count(at[1].position, Some("acme")).await, 2);
+    assert_eq!(count(at[1].position, Some("other")).await, 0);
+    assert_eq!(count(at[3].position, None).await, 0);
+}
 
 async fn the_global_log_filters_by_tenant_type_and_time(h: Harness) {
     let store = h.store().await;

@@ -167,7 +167,7 @@ impl Store {
     }
 
     /// How many events were committed after `after`; only `tenant`'s when given. Counts, never
-    /// reads the events (the `(tenant, position)` index answers it).
+    /// reads the events (the primary key or the `(tenant, position)` index answers it).
     pub async fn count_events(
         &self,
         after: Position,

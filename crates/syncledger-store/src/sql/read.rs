@@ -73,7 +73,7 @@ impl Inner {
         Ok(self.upcast_all(rows))
     }
 
-    /// How many events lie after `after`, of `tenant` when given (index-only on both backends).
+    /// How many events lie after `after`, of `tenant` when given (answered from an index).
     pub(crate) async fn count_events(
         &self,
         after: Position,

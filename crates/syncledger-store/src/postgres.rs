@@ -44,11 +44,6 @@ pub(crate) fn from_pool(pool: PgPool, options: StoreOptions) -> Result<Arc<Inner
 pub(crate) mod dialect {
     //! The few places where PostgreSQL's SQL or behaviour differs from SQLite's.
 
-    /// The committer runs on the caller's runtime: its connections' sockets belong to it.
-    pub(crate) fn spawn_committer(task: impl std::future::Future<Output = ()> + Send + 'static) {
-        tokio::spawn(task);
-    }
-
     use std::time::Duration;
 
     use sqlx::postgres::PgListener;
@@ -64,6 +59,11 @@ pub(crate) mod dialect {
     use crate::shared::Shared;
 
     pub(crate) const BACKEND: &str = "postgres";
+
+    /// The committer runs on the caller's runtime: its connections' sockets belong to it.
+    pub(crate) fn spawn_committer(task: impl std::future::Future<Output = ()> + Send + 'static) {
+        tokio::spawn(task);
+    }
 
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator =
         sqlx::migrate!("../../migrations/postgres");

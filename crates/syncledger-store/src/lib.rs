@@ -14,6 +14,7 @@
 //! - [`error`] holds [`StoreError`].
 #![forbid(unsafe_code)]
 
+mod chunks;
 pub mod coalesce;
 pub mod error;
 mod pending;

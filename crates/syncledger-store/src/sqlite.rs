@@ -11,7 +11,7 @@
 //! lose the last commits.
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -47,7 +47,10 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
         .foreign_keys(true)
         // Statement journals (an upsert of many rows keeps one) in memory, not a temp file
         // opened and unlinked per statement.
-        .pragma("temp_store", "memory");
+        .pragma("temp_store", "memory")
+        // The background checkpointer (below) copies the WAL into the database file; the
+        // writer only does it itself, inside a commit, when the WAL has grown past this.
+        .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES);
     let max_readers = options.max_connections.max(1);
     let shared = Shared::new(options)?;
     // The writer first: it creates the file and switches it to WAL before any reader opens it.
@@ -60,13 +63,54 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
         .max_connections(max_readers)
         .connect_with(connect)
         .await?;
-    Ok(Arc::new(Inner {
+    let inner = Arc::new(Inner {
         read,
         write,
         shared,
         wakeups: dialect::Wakeups,
         group: Default::default(),
-    }))
+    });
+    tokio::spawn(checkpoint_in_background(Arc::downgrade(&inner)));
+    Ok(inner)
+}
+
+/// The WAL size (in pages) at which the writer checkpoints inside a commit: a backstop for when
+/// the background checkpointer falls behind.
+const WRITER_CHECKPOINT_PAGES: &str = "10000";
+/// How often the background checkpointer runs while events are being appended.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Copies committed WAL frames into the database file on a reader connection, beside the writer
+/// instead of inside its commits. A commit then only appends its pages to the WAL; left to the
+/// writer (SQLite's default, every 1,000 pages), every few commits would also copy and sync the
+/// WAL while every other append waits. `PASSIVE` never blocks the writer or readers.
+async fn checkpoint_in_background(inner: Weak<Inner>) {
+    let (mut appended, closed) = match inner.upgrade() {
+        Some(inner) => (inner.shared.watch_appends(), inner.shared.closed.clone()),
+        None => return,
+    };
+    loop {
+        tokio::select! {
+            _ = closed.cancelled() => return,
+            changed = appended.changed() => if changed.is_err() { return },
+        }
+        tokio::select! {
+            _ = closed.cancelled() => return,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+        }
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&inner.read)
+            .await
+        {
+            if inner.read.is_closed() {
+                return;
+            }
+            tracing::debug!(error = %err, "background WAL checkpoint failed; the writer's backstop remains");
+        }
+    }
 }
 
 pub(crate) mod dialect {
@@ -78,6 +122,7 @@ pub(crate) mod dialect {
 
     use super::{Db, Inner};
     use crate::StoreError;
+    use crate::chunks::pow2_chunks;
     use crate::shared::Shared;
 
     pub(crate) const BACKEND: &str = "sqlite";
@@ -147,24 +192,6 @@ pub(crate) mod dialect {
 
     pub(crate) async fn unlock_rebuild(_lock: RebuildLock) {}
 
-    /// The largest multi-row statement (6 bind parameters per row).
-    const MAX_CHUNK: usize = 512;
-
-    /// Splits `items` into chunks whose sizes are powers of two (512, 256, ..., 1). A batch can
-    /// touch any number of rows, and every distinct row count is a distinct statement to
-    /// prepare; with power-of-two sizes a handful of prepared statements serve every batch.
-    pub(crate) fn pow2_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
-        std::iter::from_fn(move || {
-            if items.is_empty() {
-                return None;
-            }
-            let size = MAX_CHUNK.min(1 << items.len().ilog2());
-            let (chunk, rest) = items.split_at(size);
-            items = rest;
-            Some(chunk)
-        })
-    }
-
     pub(crate) async fn delete_rows(
         conn: &mut SqliteConnection,
         table: &str,
@@ -222,22 +249,5 @@ pub(crate) mod dialect {
             format!("CREATE INDEX IF NOT EXISTS {g}_s ON {table} (sort_key, key)"),
             format!("CREATE INDEX IF NOT EXISTS {g}_e ON {table} (entity_id)"),
         ]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn chunks_are_powers_of_two_and_cover_everything_in_order() {
-        for n in [0usize, 1, 2, 3, 100, 511, 512, 513, 1000, 2049] {
-            let items: Vec<usize> = (0..n).collect();
-            let chunks: Vec<&[usize]> = super::dialect::pow2_chunks(&items).collect();
-            assert!(
-                chunks
-                    .iter()
-                    .all(|c| c.len().is_power_of_two() && c.len() <= 512)
-            );
-            assert_eq!(chunks.concat(), items);
-        }
     }
 }

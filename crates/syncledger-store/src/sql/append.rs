@@ -22,11 +22,9 @@ use uuid::Uuid;
 
 use super::{Conn, Db, Inner, dialect, engine, now, rows};
 use crate::StoreError;
+use crate::chunks::pow2_chunks;
 use crate::coalesce::Effects;
 use crate::error::is_unique_violation;
-
-/// Events per INSERT statement: well under both backends' bind-parameter limits (10 per event).
-const INSERT_CHUNK: usize = 500;
 
 /// An append that has done everything but commit; dropping it rolls back.
 pub(crate) struct Pending {
@@ -269,7 +267,7 @@ pub(super) async fn insert_events(
         })
         .collect();
     let mut positions = HashMap::with_capacity(rows.len());
-    for chunk in rows.chunks(INSERT_CHUNK) {
+    for chunk in pow2_chunks(&rows) {
         let mut insert = QueryBuilder::<Db>::new(
             "INSERT INTO events (stream_id, sequence, event_id, event_type, schema_version, \
              payload, tenant, correlation_id, causation_id, recorded_at) ",

@@ -32,6 +32,7 @@ use uuid::Uuid;
 use super::append::{insert_events, landed, validate};
 use super::{Db, Inner, dialect, now};
 use crate::StoreError;
+use crate::chunks::pow2_chunks;
 use crate::error::is_unique_violation;
 use crate::types::GroupStats;
 
@@ -39,8 +40,6 @@ use crate::types::GroupStats;
 const MAX_APPENDS: usize = 256;
 /// And at most about this many events (a group stops growing once it has this many).
 const MAX_EVENTS: usize = 2_000;
-/// Streams per `IN (...)` list when reading versions.
-const ID_CHUNK: usize = 500;
 
 type Reply = oneshot::Sender<Result<Vec<Appended>, StoreError>>;
 
@@ -177,7 +176,7 @@ impl Inner {
         streams.sort();
         streams.dedup();
         let mut current: HashMap<Uuid, u64> = HashMap::with_capacity(streams.len());
-        for chunk in streams.chunks(ID_CHUNK) {
+        for chunk in pow2_chunks(&streams) {
             let mut select = QueryBuilder::<Db>::new(
                 "SELECT stream_id, version FROM streams WHERE stream_id IN ",
             );
@@ -227,7 +226,7 @@ impl Inner {
         // shows here as a version we did not expect.
         let mut bumps: Vec<(Uuid, i64)> = added.into_iter().collect();
         bumps.sort();
-        for chunk in bumps.chunks(ID_CHUNK) {
+        for chunk in pow2_chunks(&bumps) {
             let mut upsert = QueryBuilder::<Db>::new("INSERT INTO streams (stream_id, version) ");
             upsert.push_values(chunk, |mut row, (id, n)| {
                 row.push_bind(*id).push_bind(*n);

@@ -13,9 +13,7 @@ use sqlx::QueryBuilder;
 
 use super::{Db, Inner, now};
 use crate::StoreError;
-
-/// Leases per statement: well under both backends' bind-parameter limits.
-const LEASE_CHUNK: usize = 300;
+use crate::chunks::pow2_chunks;
 
 fn expiry(ttl: Duration) -> Result<chrono::Duration, StoreError> {
     chrono::Duration::from_std(ttl)
@@ -96,7 +94,7 @@ impl Inner {
         sorted.dedup();
         let mut tx = self.write.begin().await?;
         let mut taken = Vec::with_capacity(sorted.len());
-        for chunk in sorted.chunks(LEASE_CHUNK) {
+        for chunk in pow2_chunks(&sorted) {
             let mut claim = QueryBuilder::<Db>::new(
                 "INSERT INTO entity_leases (entity_id, owner, expires_at) ",
             );
@@ -125,7 +123,7 @@ impl Inner {
         owner: &str,
     ) -> Result<u64, StoreError> {
         let mut released = 0;
-        for chunk in entities.chunks(LEASE_CHUNK) {
+        for chunk in pow2_chunks(entities) {
             let mut delete = QueryBuilder::<Db>::new("DELETE FROM entity_leases WHERE owner = ");
             delete.push_bind(owner).push(" AND entity_id IN ");
             super::push_in(&mut delete, chunk.iter().copied());

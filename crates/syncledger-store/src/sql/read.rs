@@ -11,9 +11,7 @@ use uuid::Uuid;
 
 use super::{Conn, Db, EVENT_COLUMNS, EventRow, Inner, event_from_row, limit, push_in};
 use crate::StoreError;
-
-/// Ids per `IN (...)` list: well under both backends' bind-parameter limits.
-const ID_CHUNK: usize = 500;
+use crate::chunks::pow2_chunks;
 
 impl Inner {
     /// The stream's last sequence number, 0 when it has no events.
@@ -32,7 +30,7 @@ impl Inner {
         ids: &[Uuid],
     ) -> Result<std::collections::HashMap<Uuid, u64>, StoreError> {
         let mut versions = std::collections::HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(ID_CHUNK) {
+        for chunk in pow2_chunks(ids) {
             let mut query = QueryBuilder::<Db>::new(
                 "SELECT stream_id, version FROM streams WHERE stream_id IN ",
             );
@@ -98,7 +96,7 @@ impl Inner {
         ids: &[Uuid],
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut rows: Vec<EventRow> = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(ID_CHUNK) {
+        for chunk in pow2_chunks(ids) {
             let mut query = QueryBuilder::<Db>::new(format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE event_id IN "
             ));
@@ -121,7 +119,7 @@ impl Inner {
     /// Where the given ids are stored, for those that are.
     pub(crate) async fn stored_positions(&self, ids: &[Uuid]) -> Result<Vec<Appended>, StoreError> {
         let mut found = Vec::new();
-        for chunk in ids.chunks(ID_CHUNK) {
+        for chunk in pow2_chunks(ids) {
             let mut query = QueryBuilder::<Db>::new(
                 "SELECT event_id, stream_id, sequence, position FROM events WHERE event_id IN ",
             );

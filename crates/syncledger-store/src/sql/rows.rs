@@ -11,12 +11,11 @@ use uuid::Uuid;
 
 use super::{Conn, Db, Inner, dialect, limit};
 use crate::StoreError;
+use crate::chunks::pow2_chunks;
 use crate::coalesce::{Effect, Effects};
 use crate::types::RowQuery;
 
 const ROW_COLUMNS: &str = "key, tenant, entity_id, sort_key, doc, n";
-/// Keys per `IN (...)` list: well under both backends' bind-parameter limits.
-const KEY_CHUNK: usize = 500;
 
 type RowTuple = (String, String, Option<Uuid>, String, Json<Value>, i64);
 
@@ -109,7 +108,7 @@ impl Inner {
     ) -> Result<Vec<Row>, StoreError> {
         let table = self.table(projection)?;
         let mut found = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(KEY_CHUNK) {
+        for chunk in pow2_chunks(keys) {
             let mut query =
                 QueryBuilder::<Db>::new(format!("SELECT {ROW_COLUMNS} FROM {table} WHERE key IN "));
             super::push_in(&mut query, chunk.iter().map(String::as_str));

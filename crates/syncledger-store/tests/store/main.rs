@@ -5,6 +5,7 @@
 mod harness;
 
 mod append;
+mod checkpoint;
 mod fixtures;
 mod group;
 mod leases;

@@ -293,9 +293,9 @@ macro_rules! catalog {
                     event_type: event.event_type.clone(),
                     reason,
                 };
-                let payload = event.payload.clone();
+                // Deserialized from the borrowed document: no copy of its tree first.
                 match event.event_type.as_str() {
-                    $(stringify!($variant) => serde_json::from_value(payload)
+                    $(stringify!($variant) => <$variant as serde::Deserialize>::deserialize(&event.payload)
                         .map(SyncEvent::$variant)
                         .map_err(|e| fail(e.to_string())),)*
                     _ => Err(fail("unknown event type".into())),

@@ -190,8 +190,8 @@ async fn main() -> anyhow::Result<()> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let store = syncledger_cli::app::open_store(&url, 600).await?;
     let config = Arc::new(Config::from_toml_str(CONFIG, std::iter::empty())?);
+    let store = syncledger_cli::app::open_store(&url, Some(&config)).await?;
     let crm = Arc::new(SimSystem::new("c"));
     let erp = Arc::new(SimSystem::new("E"));
     let pair = Pair {

@@ -10,18 +10,22 @@ use std::time::Duration;
 use anyhow::Context;
 use syncledger_api::AppState;
 use syncledger_connector::{Connector, HttpConnector, HttpConnectorConfig, RetryPolicy};
-use syncledger_core::config::Config;
+use syncledger_core::config::{Config, ServerConfig};
 use syncledger_engine::{Connectors, EngineSettings, Ledger};
 use syncledger_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Connects, migrates, and registers the product's projections.
-pub async fn open_store(url: &str, round_trip_ttl_secs: u64) -> anyhow::Result<Store> {
-    let ttl = chrono::Duration::seconds(round_trip_ttl_secs as i64);
+/// Connects, migrates, and registers the product's projections, shaped by `config` when there
+/// is one (the round-trip TTL, the match-key fields) and by the defaults otherwise.
+pub async fn open_store(url: &str, config: Option<&Config>) -> anyhow::Result<Store> {
+    let projections = match config {
+        Some(config) => syncledger_core::projections::configured(config),
+        None => syncledger_core::projections::all(ServerConfig::default().round_trip_ttl()),
+    };
     let options = StoreOptions {
-        projections: syncledger_core::projections::all(ttl),
+        projections,
         ..Default::default()
     };
     let store = Store::connect(url, options)
@@ -98,11 +102,7 @@ pub async fn start(
     connectors: Arc<dyn Connectors>,
     listener: TcpListener,
 ) -> anyhow::Result<Running> {
-    let store = open_store(
-        &config.server.database_url,
-        config.server.round_trip_ttl_secs,
-    )
-    .await?;
+    let store = open_store(&config.server.database_url, Some(&config)).await?;
     let settings = EngineSettings {
         workers: config.server.workers,
         lease_ttl: std::time::Duration::from_secs(config.server.lease_ttl_secs),

@@ -122,11 +122,12 @@ pub async fn run() -> anyhow::Result<()> {
             database_url,
         } => {
             let url = database_url_of(&config, database_url)?;
-            let store = app::open_store(&url, 600).await?;
-            let types: Vec<String> = match Config::load(&config) {
-                Ok(c) => c.entities.iter().map(|e| e.name.clone()).collect(),
-                Err(_) => Vec::new(),
-            };
+            let config = loaded(&config)?;
+            let store = app::open_store(&url, config.as_ref()).await?;
+            let types: Vec<String> = config
+                .iter()
+                .flat_map(|c| c.entities.iter().map(|e| e.name.clone()))
+                .collect();
             let query = history::Query {
                 tenant: &tenant,
                 system: &system,
@@ -147,11 +148,7 @@ pub async fn run() -> anyhow::Result<()> {
         } => {
             let config =
                 Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
-            let store = app::open_store(
-                &config.server.database_url,
-                config.server.round_trip_ttl_secs,
-            )
-            .await?;
+            let store = app::open_store(&config.server.database_url, Some(&config)).await?;
             let report = reconcile::run(&config, &store, &tenant, &entity, repair).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -174,7 +171,7 @@ pub async fn run() -> anyhow::Result<()> {
             database_url,
         } => {
             let url = database_url_of(&config, database_url)?;
-            let store = app::open_store(&url, 600).await?;
+            let store = app::open_store(&url, loaded(&config)?.as_ref()).await?;
             println!("migrated {} ({})", redact(&url), store.backend_name());
             Ok(())
         }
@@ -185,7 +182,7 @@ pub async fn run() -> anyhow::Result<()> {
             database_url,
         } => {
             let url = database_url_of(&config, database_url)?;
-            let store = app::open_store(&url, 600).await?;
+            let store = app::open_store(&url, loaded(&config)?.as_ref()).await?;
             let names: Vec<String> = match (name, all) {
                 (Some(n), false) => vec![n],
                 (None, true) => store
@@ -229,6 +226,16 @@ fn database_url_of(config: &std::path::Path, flag: Option<String>) -> anyhow::Re
     }
     Ok(std::env::var("SYNCLEDGER_SERVER__DATABASE_URL")
         .unwrap_or_else(|_| "sqlite://syncledger.db".into()))
+}
+
+/// The configuration at `path`, when there is one: it shapes the projections a command
+/// registers (without one, the defaults serve). One that does not load is an error.
+fn loaded(path: &std::path::Path) -> anyhow::Result<Option<Config>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let config = Config::load(path).with_context(|| format!("loading {}", path.display()))?;
+    Ok(Some(config))
 }
 
 /// A URL without its password, for messages.

@@ -82,7 +82,7 @@ async fn reconcile_finds_preexisting_records_and_repair_links_and_creates_them_o
         &erp_url,
         &dir.path().join("r.db").display().to_string(),
     );
-    let store = syncledger_cli::app::open_store(&cfg.server.database_url, 600)
+    let store = syncledger_cli::app::open_store(&cfg.server.database_url, Some(&cfg))
         .await
         .unwrap();
 
@@ -157,7 +157,7 @@ async fn a_resync_asked_for_a_record_no_webhook_announced_syncs_it() {
         &erp_url,
         &dir.path().join("q.db").display().to_string(),
     );
-    let store = syncledger_cli::app::open_store(&cfg.server.database_url, 600)
+    let store = syncledger_cli::app::open_store(&cfg.server.database_url, Some(&cfg))
         .await
         .unwrap();
     let resync = SyncEvent::ResyncRequested(ResyncRequested {

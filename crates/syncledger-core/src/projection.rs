@@ -49,10 +49,42 @@ pub enum RowOp {
     Add(Row),
 }
 
+/// Which lookups a projection's readers make besides by key, so that the store keeps only the
+/// indexes they use: every index is one more B-tree updated for each row written, inside the
+/// append for an inline projection. A lookup without its index still answers, by scanning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lookups {
+    /// One tenant's rows in `sort_key` order, or a range of them.
+    pub tenant_sort_key: bool,
+    /// Every tenant's rows in `sort_key` order, or a range of them.
+    pub sort_key: bool,
+    /// The rows of one entity.
+    pub entity: bool,
+}
+
+impl Lookups {
+    /// Every lookup the store offers: the default.
+    pub const ALL: Lookups = Lookups {
+        tenant_sort_key: true,
+        sort_key: true,
+        entity: true,
+    };
+    /// Rows are only ever read by key.
+    pub const KEY_ONLY: Lookups = Lookups {
+        tenant_sort_key: false,
+        sort_key: false,
+        entity: false,
+    };
+}
+
 /// A projection: a name (its table is named after it), when it runs, and its pure handler.
 pub trait Projection: Send + Sync {
     fn name(&self) -> &'static str;
     fn mode(&self) -> Mode;
     /// The row operations this event implies. Must depend on nothing but the event.
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp>;
+    /// The lookups its readers make (see [`Lookups`]).
+    fn lookups(&self) -> Lookups {
+        Lookups::ALL
+    }
 }

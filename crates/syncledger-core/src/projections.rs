@@ -16,12 +16,14 @@
 //! unknown type, a payload that does not fit) imply no rows: the log is the truth, and a rebuild
 //! after a fix picks them up.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::config::Config;
 use crate::events::SyncEvent;
 use crate::log::{Position, RecordedEvent};
 use crate::projection::{Projection, Row};
@@ -52,14 +54,37 @@ pub const NAMES: [&str; 8] = [
     sync_stats::NAME,
 ];
 
-/// Every projection of the product: the inline ones first, then the catch-up ones.
+/// Every projection of the product, for a store opened without a configuration: the default
+/// round-trip TTL given, and a `match_index` of every field.
 pub fn all(round_trip_ttl: chrono::Duration) -> Vec<Arc<dyn Projection>> {
+    with(round_trip_ttl, match_index::MatchIndex::every_field())
+}
+
+/// Every projection of the product as `config` shapes them: its round-trip TTL, and a
+/// `match_index` of the fields some entity type uses as match keys.
+pub fn configured(config: &Config) -> Vec<Arc<dyn Projection>> {
+    let keys: BTreeSet<String> = config
+        .entities
+        .iter()
+        .flat_map(|e| e.match_keys.iter().cloned())
+        .collect();
+    with(
+        config.server.round_trip_ttl(),
+        match_index::MatchIndex::of(keys),
+    )
+}
+
+/// The inline ones first, then the catch-up ones.
+fn with(
+    round_trip_ttl: chrono::Duration,
+    match_index: match_index::MatchIndex,
+) -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(id_mappings::IdMappings),
         Arc::new(pending_queue::PendingQueue),
         Arc::new(round_trip_context::RoundTripContext::new(round_trip_ttl)),
         Arc::new(webhook_receipts::WebhookReceipts),
-        Arc::new(match_index::MatchIndex),
+        Arc::new(match_index),
         Arc::new(entity_state::EntityState),
         Arc::new(dead_letters::DeadLetters),
         Arc::new(sync_stats::SyncStats),

@@ -273,7 +273,7 @@ async fn main() {
     let config =
         syncledger_core::config::Config::from_toml_str(CONFIG, Vec::new()).expect("config");
     let options = StoreOptions {
-        projections: syncledger_core::projections::all(config.server.round_trip_ttl()),
+        projections: syncledger_core::projections::configured(&config),
         ..StoreOptions::default()
     };
     let store = Store::connect(&url, options).await.expect("store");

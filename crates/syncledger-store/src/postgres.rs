@@ -253,21 +253,13 @@ pub(crate) mod dialect {
             .map(drop)
     }
 
-    /// A projection table of generation `generation`, created as `table`: the table first, then
-    /// its indexes (a rebuild creates those after loading). Constraint and index
-    /// names carry the generation so a shadow table's never collide with the live table's.
-    /// `COLLATE "C"` orders keys bytewise, as SQLite does.
-    pub(crate) fn projection_table_ddl(table: &str, name: &str, generation: i64) -> Vec<String> {
-        let g = format!("{name}_g{generation}");
-        vec![
-            format!(
-                "CREATE TABLE IF NOT EXISTS {table} (key TEXT COLLATE \"C\" NOT NULL, \
-                 tenant TEXT NOT NULL, entity_id UUID NULL, sort_key TEXT COLLATE \"C\" NOT NULL, \
-                 doc JSONB NOT NULL, n BIGINT NOT NULL DEFAULT 0, CONSTRAINT {g}_pk PRIMARY KEY (key))"
-            ),
-            format!("CREATE INDEX IF NOT EXISTS {g}_t ON {table} (tenant, sort_key, key)"),
-            format!("CREATE INDEX IF NOT EXISTS {g}_s ON {table} (sort_key, key)"),
-            format!("CREATE INDEX IF NOT EXISTS {g}_e ON {table} (entity_id)"),
-        ]
+    /// A projection table, created as `table`; `g` names its primary key constraint (its
+    /// indexes: `engine::projection_ddl`). `COLLATE "C"` orders keys bytewise, as SQLite does.
+    pub(crate) fn projection_table_ddl(table: &str, g: &str) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (key TEXT COLLATE \"C\" NOT NULL, \
+             tenant TEXT NOT NULL, entity_id UUID NULL, sort_key TEXT COLLATE \"C\" NOT NULL, \
+             doc JSONB NOT NULL, n BIGINT NOT NULL DEFAULT 0, CONSTRAINT {g}_pk PRIMARY KEY (key))"
+        )
     }
 }

@@ -234,20 +234,12 @@ pub(crate) mod dialect {
         Ok(())
     }
 
-    /// A projection table of generation `generation`, created as `table`: the table first, then
-    /// its indexes (a rebuild creates those after loading). Index names carry the
-    /// generation so a shadow table's indexes never collide with the live table's.
-    pub(crate) fn projection_table_ddl(table: &str, name: &str, generation: i64) -> Vec<String> {
-        let g = format!("{name}_g{generation}");
-        vec![
-            format!(
-                "CREATE TABLE IF NOT EXISTS {table} (key TEXT NOT NULL PRIMARY KEY, \
-                 tenant TEXT NOT NULL, entity_id BLOB NULL, sort_key TEXT NOT NULL, \
-                 doc TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0)"
-            ),
-            format!("CREATE INDEX IF NOT EXISTS {g}_t ON {table} (tenant, sort_key, key)"),
-            format!("CREATE INDEX IF NOT EXISTS {g}_s ON {table} (sort_key, key)"),
-            format!("CREATE INDEX IF NOT EXISTS {g}_e ON {table} (entity_id)"),
-        ]
+    /// A projection table, created as `table` (its indexes: `engine::projection_ddl`).
+    pub(crate) fn projection_table_ddl(table: &str, _g: &str) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (key TEXT NOT NULL PRIMARY KEY, \
+             tenant TEXT NOT NULL, entity_id BLOB NULL, sort_key TEXT NOT NULL, \
+             doc TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0)"
+        )
     }
 }

@@ -1,10 +1,13 @@
 //! `match_index`: which records the log has seen holding a value, so a record whose match keys
 //! equal another system's record is linked to it instead of duplicated (G8).
 //!
-//! Projections know no configuration, so this one does not know which fields are match keys: it
-//! files every non-blank canonical value a record was seen holding, one row per record and
-//! field, keyed `{tenant}/{system}/{record_id}/{field}` and sorted by
-//! `{system}/{field}/{value hash}` (the value normalised as match keys compare it). The engine
+//! It files the non-blank canonical values of the match-key fields (those some entity type
+//! lists in `match_keys`; every field when built without a configuration) a record was seen
+//! holding, one row per record and field, keyed `{tenant}/{system}/{record_id}/{field}` and
+//! sorted by `{system}/{field}/{value hash}` (the value normalised as match keys compare it).
+//! Only the first match key is ever looked up; filing only key fields keeps the rows an append
+//! writes to what is read (a new match key takes `syncledger rebuild match_index` to cover
+//! records seen before it). The engine
 //! finds the records of a system holding its first match key's value in one read, then checks
 //! the rest of the keys, the entity type and that the record is still unpaired against the
 //! owning entity's stream.
@@ -17,6 +20,8 @@
 //! (its link to the record and its last known values) drops them. Inline, so a worker deciding
 //! a create sees a record another worker recorded a moment before (see docs/races.md, G8).
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -24,7 +29,7 @@ use super::{decode, doc, row};
 use crate::events::{Fields, SyncEvent};
 use crate::log::{Position, RecordedEvent};
 use crate::mapping::match_value_hash;
-use crate::projection::{Mode, Projection, RowOp};
+use crate::projection::{Lookups, Mode, Projection, RowOp};
 
 pub const NAME: &str = "match_index";
 
@@ -48,7 +53,29 @@ pub struct SeenValue {
     pub position: Position,
 }
 
-pub struct MatchIndex;
+pub struct MatchIndex {
+    /// The fields filed; `None`: every field.
+    fields: Option<BTreeSet<String>>,
+}
+
+impl MatchIndex {
+    /// Files only these canonical fields (the configured match keys).
+    pub fn of(fields: BTreeSet<String>) -> Self {
+        MatchIndex {
+            fields: Some(fields),
+        }
+    }
+
+    /// Files every field: for a store opened without a configuration (a superset is safe,
+    /// since the engine checks every candidate against the owning entity).
+    pub fn every_field() -> Self {
+        MatchIndex { fields: None }
+    }
+
+    fn files(&self, field: &str) -> bool {
+        self.fields.as_ref().is_none_or(|f| f.contains(field))
+    }
+}
 
 impl Projection for MatchIndex {
     fn name(&self) -> &'static str {
@@ -59,40 +86,57 @@ impl Projection for MatchIndex {
         Mode::Inline
     }
 
+    /// A tenant's records of one system holding one value.
+    fn lookups(&self) -> Lookups {
+        Lookups {
+            tenant_sort_key: true,
+            ..Lookups::KEY_ONLY
+        }
+    }
+
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
         match decode(event) {
             Some(SyncEvent::RecordFetched(f)) if f.found => {
-                seen(event, &f.system, &f.record_id, &f.fields)
+                self.seen(event, &f.system, &f.record_id, &f.fields)
             }
             Some(SyncEvent::WriteSucceeded(w)) => {
-                seen(event, &w.target_system, &w.record_id, &w.fields)
+                self.seen(event, &w.target_system, &w.record_id, &w.fields)
             }
             _ => vec![],
         }
     }
 }
 
-/// `record_id` in `system` was seen holding `fields` (every field its system maps).
-fn seen(event: &RecordedEvent, system: &str, record_id: &str, fields: &Fields) -> Vec<RowOp> {
-    let tenant = &event.meta.tenant;
-    fields
-        .iter()
-        .map(|(field, value)| {
-            let key = key(tenant, system, record_id, field);
-            let Some(hash) = match_value_hash(value) else {
-                return RowOp::Delete { key };
-            };
-            let seen = SeenValue {
-                system: system.into(),
-                record_id: record_id.into(),
-                field: field.clone(),
-                entity_id: event.stream_id,
-                position: event.position,
-            };
-            let sort_key = sort_key(system, field, &hash);
-            RowOp::Put(row(event, key, Some(event.stream_id), sort_key, doc(seen)))
-        })
-        .collect()
+impl MatchIndex {
+    /// `record_id` in `system` was seen holding `fields` (every field its system maps).
+    fn seen(
+        &self,
+        event: &RecordedEvent,
+        system: &str,
+        record_id: &str,
+        fields: &Fields,
+    ) -> Vec<RowOp> {
+        let tenant = &event.meta.tenant;
+        fields
+            .iter()
+            .filter(|(field, _)| self.files(field))
+            .map(|(field, value)| {
+                let key = key(tenant, system, record_id, field);
+                let Some(hash) = match_value_hash(value) else {
+                    return RowOp::Delete { key };
+                };
+                let seen = SeenValue {
+                    system: system.into(),
+                    record_id: record_id.into(),
+                    field: field.clone(),
+                    entity_id: event.stream_id,
+                    position: event.position,
+                };
+                let sort_key = sort_key(system, field, &hash);
+                RowOp::Put(row(event, key, Some(event.stream_id), sort_key, doc(seen)))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -114,7 +158,7 @@ mod tests {
 
     #[test]
     fn a_fetched_record_is_filed_under_each_value_as_match_keys_compare_it() {
-        let ops = MatchIndex.apply(&recorded(
+        let ops = MatchIndex::every_field().apply(&recorded(
             3,
             fetched(true, json!({"email": " Ada@Example.com ", "phone": null})),
         ));
@@ -131,6 +175,36 @@ mod tests {
     }
 
     #[test]
+    fn built_with_match_keys_it_files_only_those_fields() {
+        let index = MatchIndex::of(["email".to_string()].into());
+        let ops = index.apply(&recorded(
+            3,
+            fetched(
+                true,
+                json!({"email": "ada@example.com", "name": "Ada", "phone": null}),
+            ),
+        ));
+        let keys: Vec<&str> = ops
+            .iter()
+            .map(|op| match op {
+                RowOp::Put(r) => r.key.as_str(),
+                RowOp::Delete { key } => key.as_str(),
+                other => panic!("only puts and deletes, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(keys, ["acme/erp/E-1/email"]);
+        // The same event built without a configuration files every field.
+        let all = MatchIndex::every_field().apply(&recorded(
+            3,
+            fetched(
+                true,
+                json!({"email": "ada@example.com", "name": "Ada", "phone": null}),
+            ),
+        ));
+        assert_eq!(all.len(), 3);
+    }
+
+    #[test]
     fn a_write_answer_files_the_target_record_and_a_gone_record_files_nothing() {
         let answered = SyncEvent::WriteSucceeded(WriteSucceeded {
             request_id: Uuid::nil(),
@@ -139,10 +213,10 @@ mod tests {
             fields: serde_json::from_value(json!({"email": "b@example.com"})).unwrap(),
             resolution: Resolution::Response,
         });
-        let ops = MatchIndex.apply(&recorded(4, answered));
+        let ops = MatchIndex::every_field().apply(&recorded(4, answered));
         assert!(matches!(ops.as_slice(), [RowOp::Put(r)] if r.key == "acme/crm/c-9/email"));
         assert_eq!(
-            MatchIndex.apply(&recorded(5, fetched(false, json!({})))),
+            MatchIndex::every_field().apply(&recorded(5, fetched(false, json!({})))),
             vec![]
         );
     }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{decode, doc, row, time_position_key};
 use crate::events::{SyncEvent, WriteRequested};
 use crate::log::{Position, RecordedEvent};
-use crate::projection::{Mode, Projection, RowOp};
+use crate::projection::{Lookups, Mode, Projection, RowOp};
 
 pub const NAME: &str = "pending_queue";
 pub const TRIGGER_PREFIX: &str = "trigger/";
@@ -79,6 +79,14 @@ impl Projection for PendingQueue {
 
     fn mode(&self) -> Mode {
         Mode::Inline
+    }
+
+    /// Due work in time order, every tenant's (the workers) or one tenant's (the API).
+    fn lookups(&self) -> Lookups {
+        Lookups {
+            entity: false,
+            ..Lookups::ALL
+        }
     }
 
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::{decode, doc, row};
 use crate::events::{Fields, SyncEvent, WriteOp};
 use crate::log::RecordedEvent;
-use crate::projection::{Mode, Projection, RowOp};
+use crate::projection::{Lookups, Mode, Projection, RowOp};
 
 pub const NAME: &str = "round_trip_context";
 pub const CREATE_PREFIX: &str = "create/";
@@ -113,6 +113,14 @@ impl Projection for RoundTripContext {
 
     fn mode(&self) -> Mode {
         Mode::Inline
+    }
+
+    /// An entity's written values; a tenant's creates in flight by fingerprint.
+    fn lookups(&self) -> Lookups {
+        Lookups {
+            sort_key: false,
+            ..Lookups::ALL
+        }
     }
 
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {

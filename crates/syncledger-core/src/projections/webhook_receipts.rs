@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{decode, doc, row};
 use crate::events::SyncEvent;
 use crate::log::{Position, RecordedEvent};
-use crate::projection::{Mode, Projection, RowOp};
+use crate::projection::{Lookups, Mode, Projection, RowOp};
 
 pub const NAME: &str = "webhook_receipts";
 
@@ -38,6 +38,11 @@ impl Projection for WebhookReceipts {
 
     fn mode(&self) -> Mode {
         Mode::Inline
+    }
+
+    /// Only ever looked up by the sender's event id.
+    fn lookups(&self) -> Lookups {
+        Lookups::KEY_ONLY
     }
 
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {

@@ -42,7 +42,7 @@ impl Db {
     /// A migrated store on this database: what a freshly started process opens.
     pub async fn open(&self, config: &Config) -> Store {
         let options = StoreOptions {
-            projections: projections::all(config.server.round_trip_ttl()),
+            projections: projections::configured(config),
             ..Default::default()
         };
         let store = match self {

@@ -202,7 +202,7 @@ impl App {
 
 fn store_options(config: &Config) -> StoreOptions {
     StoreOptions {
-        projections: syncledger_core::projections::all(config.server.round_trip_ttl()),
+        projections: syncledger_core::projections::configured(config),
         ..StoreOptions::default()
     }
 }

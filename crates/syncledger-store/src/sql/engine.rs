@@ -15,6 +15,35 @@ use super::{Conn, Inner, dialect, now, push_in, read, rows};
 use crate::StoreError;
 use crate::types::{ProjectionState, ProjectionStatus};
 
+/// A projection's table of generation `generation`, created as `table`: the table first, then
+/// the indexes of the lookups its readers make (a rebuild creates those after loading). Names
+/// carry the generation so a shadow table's never collide with the live table's.
+pub(crate) fn projection_ddl(
+    table: &str,
+    projection: &dyn Projection,
+    generation: i64,
+) -> Vec<String> {
+    let g = format!("{}_g{generation}", projection.name());
+    let lookups = projection.lookups();
+    let mut ddl = vec![dialect::projection_table_ddl(table, &g)];
+    if lookups.tenant_sort_key {
+        ddl.push(format!(
+            "CREATE INDEX IF NOT EXISTS {g}_t ON {table} (tenant, sort_key, key)"
+        ));
+    }
+    if lookups.sort_key {
+        ddl.push(format!(
+            "CREATE INDEX IF NOT EXISTS {g}_s ON {table} (sort_key, key)"
+        ));
+    }
+    if lookups.entity {
+        ddl.push(format!(
+            "CREATE INDEX IF NOT EXISTS {g}_e ON {table} (entity_id)"
+        ));
+    }
+    ddl
+}
+
 pub(crate) async fn set_checkpoints(
     conn: &mut Conn,
     names: &[&str],
@@ -65,7 +94,7 @@ impl Inner {
             .execute(&mut *tx)
             .await?;
             let (_, generation) = checkpoint(&mut tx, name, false).await?;
-            for ddl in dialect::projection_table_ddl(name, name, generation) {
+            for ddl in projection_ddl(name, projection.as_ref(), generation) {
                 sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
             }
         }

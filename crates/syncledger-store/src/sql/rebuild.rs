@@ -19,7 +19,7 @@ use sqlx::AssertSqlSafe;
 use syncledger_core::log::Position;
 use syncledger_core::projection::Projection;
 
-use super::engine::checkpoint;
+use super::engine::{self, checkpoint};
 use super::replay::Folded;
 use super::{Conn, Inner, dialect, now, read, rows};
 use crate::StoreError;
@@ -66,7 +66,7 @@ impl Inner {
             .await?;
         // The table now, its secondary indexes once the bulk of it is loaded: building an
         // index once is cheaper than maintaining it row by row.
-        let mut ddl = dialect::projection_table_ddl(&shadow, name, next);
+        let mut ddl = engine::projection_ddl(&shadow, projection.as_ref(), next);
         let indexes = ddl.split_off(1);
         sqlx::query(AssertSqlSafe(ddl.remove(0)))
             .execute(&mut *tx)

@@ -8,6 +8,7 @@ mod append;
 mod checkpoint;
 mod fixtures;
 mod group;
+mod indexes;
 mod leases;
 mod order;
 mod projections;

@@ -88,6 +88,12 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// How a bound row limit is written: `LIMIT $n + 0`, not `LIMIT $n`. SQLite plans a bare bound
+/// LIMIT from its value, so its prepared statement expires whenever the binding changes and is
+/// parsed and planned again on every run (what `perf` showed of every stream read and row
+/// query); an expression keeps the plan. PostgreSQL takes either.
+const LIMIT_PLUS_ZERO: &str = " + 0";
+
 fn limit(limit: i64) -> Result<i64, crate::StoreError> {
     if limit < 0 {
         return Err(crate::StoreError::InvalidInput(format!(

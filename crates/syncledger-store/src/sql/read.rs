@@ -9,7 +9,9 @@ use sqlx::{AssertSqlSafe, QueryBuilder};
 use syncledger_core::log::{Appended, LogFilter, Position, RecordedEvent};
 use uuid::Uuid;
 
-use super::{Conn, Db, EVENT_COLUMNS, EventRow, Inner, event_from_row, limit, push_in};
+use super::{
+    Conn, Db, EVENT_COLUMNS, EventRow, Inner, LIMIT_PLUS_ZERO, event_from_row, limit, push_in,
+};
 use crate::StoreError;
 use crate::chunks::pow2_chunks;
 
@@ -49,7 +51,7 @@ impl Inner {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND sequence >= $2 \
-             ORDER BY sequence LIMIT $3"
+             ORDER BY sequence LIMIT $3{LIMIT_PLUS_ZERO}"
         );
         let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(stream_id)

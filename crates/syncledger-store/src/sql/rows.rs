@@ -180,7 +180,8 @@ impl Inner {
         }
         query
             .push(" ORDER BY sort_key, key LIMIT ")
-            .push_bind(limit(q.limit)?);
+            .push_bind(limit(q.limit)?)
+            .push(super::LIMIT_PLUS_ZERO);
         Ok(query)
     }
 

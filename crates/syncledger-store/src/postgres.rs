@@ -70,6 +70,8 @@ pub(crate) mod dialect {
 
     pub(crate) const FOR_UPDATE: &str = " FOR UPDATE";
 
+    pub(crate) const INSERT_EVENTS: &str = "INSERT INTO";
+
     /// The transaction-scoped advisory lock every append holds from allocating its positions to
     /// its commit. ASCII "syncledg".
     const LOG_ORDER_LOCK: i64 = i64::from_be_bytes(*b"syncledg");

@@ -132,6 +132,12 @@ pub(crate) mod dialect {
     /// SQLite has no row locks: the write transaction already excludes every other writer.
     pub(crate) const FOR_UPDATE: &str = "";
 
+    /// Events go in with `OR FAIL`: a duplicate stops the statement without undoing its earlier
+    /// rows, which spares SQLite the statement journal (a copy of every page the multi-row
+    /// insert touches) it keeps to undo them; a duplicate always rolls the whole transaction
+    /// back anyway.
+    pub(crate) const INSERT_EVENTS: &str = "INSERT OR FAIL INTO";
+
     /// Starts a write transaction on the single writer connection, taking the database's write
     /// lock immediately.
     pub(crate) async fn begin_write(

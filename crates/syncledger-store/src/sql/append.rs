@@ -268,10 +268,11 @@ pub(super) async fn insert_events(
         .collect();
     let mut positions = HashMap::with_capacity(rows.len());
     for chunk in pow2_chunks(&rows) {
-        let mut insert = QueryBuilder::<Db>::new(
-            "INSERT INTO events (stream_id, sequence, event_id, event_type, schema_version, \
+        let mut insert = QueryBuilder::<Db>::new(format!(
+            "{} events (stream_id, sequence, event_id, event_type, schema_version, \
              payload, tenant, correlation_id, causation_id, recorded_at) ",
-        );
+            dialect::INSERT_EVENTS
+        ));
         insert.push_values(chunk, |mut row, (stream_id, sequence, event)| {
             row.push_bind(*stream_id)
                 .push_bind(*sequence)

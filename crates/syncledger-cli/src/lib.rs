@@ -121,8 +121,8 @@ pub async fn run() -> anyhow::Result<()> {
             config,
             database_url,
         } => {
-            let url = database_url_of(&config, database_url)?;
             let config = loaded(&config)?;
+            let url = database_url_of(config.as_ref(), database_url);
             let store = app::open_store(&url, config.as_ref()).await?;
             let types: Vec<String> = config
                 .iter()
@@ -170,8 +170,9 @@ pub async fn run() -> anyhow::Result<()> {
             config,
             database_url,
         } => {
-            let url = database_url_of(&config, database_url)?;
-            let store = app::open_store(&url, loaded(&config)?.as_ref()).await?;
+            let config = loaded(&config)?;
+            let url = database_url_of(config.as_ref(), database_url);
+            let store = app::open_store(&url, config.as_ref()).await?;
             println!("migrated {} ({})", redact(&url), store.backend_name());
             Ok(())
         }
@@ -181,8 +182,9 @@ pub async fn run() -> anyhow::Result<()> {
             config,
             database_url,
         } => {
-            let url = database_url_of(&config, database_url)?;
-            let store = app::open_store(&url, loaded(&config)?.as_ref()).await?;
+            let config = loaded(&config)?;
+            let url = database_url_of(config.as_ref(), database_url);
+            let store = app::open_store(&url, config.as_ref()).await?;
             let names: Vec<String> = match (name, all) {
                 (Some(n), false) => vec![n],
                 (None, true) => store
@@ -217,15 +219,15 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 /// The database URL: the flag, else the config file's (with its env overrides), else the default.
-fn database_url_of(config: &std::path::Path, flag: Option<String>) -> anyhow::Result<String> {
+fn database_url_of(config: Option<&Config>, flag: Option<String>) -> String {
     if let Some(url) = flag {
-        return Ok(url);
+        return url;
     }
-    if config.exists() {
-        return Ok(Config::load(config)?.server.database_url);
+    if let Some(config) = config {
+        return config.server.database_url.clone();
     }
-    Ok(std::env::var("SYNCLEDGER_SERVER__DATABASE_URL")
-        .unwrap_or_else(|_| "sqlite://syncledger.db".into()))
+    std::env::var("SYNCLEDGER_SERVER__DATABASE_URL")
+        .unwrap_or_else(|_| "sqlite://syncledger.db".into())
 }
 
 /// The configuration at `path`, when there is one: it shapes the projections a command

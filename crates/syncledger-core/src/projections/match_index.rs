@@ -108,7 +108,8 @@ impl Projection for MatchIndex {
 }
 
 impl MatchIndex {
-    /// `record_id` in `system` was seen holding `fields` (every field its system maps).
+    /// `record_id` in `system` was seen holding `fields` (every field its system maps): one
+    /// row operation for each of them this index files.
     fn seen(
         &self,
         event: &RecordedEvent,

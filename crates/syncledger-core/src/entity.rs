@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::decide::EchoContext;
 use crate::events::{Action, Fields, SyncEvent, WriteOp, WriteRequested};
 use crate::log::{Position, RecordedEvent};
 
@@ -73,6 +74,9 @@ pub struct PendingWrite {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
+/// A value the sync asked to write into a field, and when it last asked (recorded-at time).
+pub type Requested = (Value, DateTime<Utc>);
+
 /// Everything the decision core needs to know about one entity.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EntityState {
@@ -101,6 +105,11 @@ pub struct EntityState {
     /// it did not change the field, so a different value in the target is the target's own
     /// newer change and must not be overwritten (G3, G5).
     pub synced: BTreeMap<String, Value>,
+    /// Per system and canonical field, every value the sync asked to write there, with the
+    /// recorded-at time of its latest request: the facts this entity's `wrote/` rows of
+    /// `round_trip_context` hold, kept here so a job reads its echo context from the stream it
+    /// already read instead of querying the table (see [`EntityState::written_within`]).
+    pub requested_values: BTreeMap<String, BTreeMap<String, Vec<Requested>>>,
 }
 
 impl EntityState {
@@ -179,6 +188,17 @@ impl EntityState {
                 self.close(e.trigger_id);
             }
             SyncEvent::WriteRequested(e) => {
+                let requested = self
+                    .requested_values
+                    .entry(e.target_system.clone())
+                    .or_default();
+                for (field, value) in &e.fields {
+                    let values = requested.entry(field.clone()).or_default();
+                    match values.iter_mut().find(|(v, _)| v == value) {
+                        Some((_, at)) => *at = (*at).max(event.recorded_at),
+                        None => values.push((value.clone(), event.recorded_at)),
+                    }
+                }
                 if e.op != WriteOp::Delete {
                     let written = self
                         .sync_written
@@ -298,6 +318,27 @@ impl EntityState {
             values.retain(|v| v == held);
         }
         written.retain(|_, values| !values.is_empty());
+    }
+
+    /// The values the sync asked to write into each system that are still inside the round-trip
+    /// window at `now`: requested less than `ttl` ago (G3). The same answer as this entity's
+    /// live `wrote/` rows of `round_trip_context`, whose expiry is the request's recorded-at
+    /// time plus the same TTL.
+    pub fn written_within(&self, ttl: chrono::Duration, now: DateTime<Utc>) -> EchoContext {
+        let mut echo = EchoContext::default();
+        for (system, fields) in &self.requested_values {
+            for (field, values) in fields {
+                for (value, at) in values {
+                    let expires_at = at
+                        .checked_add_signed(ttl)
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                    if now < expires_at {
+                        echo.record(system, field, value.clone());
+                    }
+                }
+            }
+        }
+        echo
     }
 
     /// Whether `value` in `system`'s `field` may be the echo of the sync's own write there.

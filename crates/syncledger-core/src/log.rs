@@ -100,6 +100,8 @@ pub struct Appended {
     pub stream_id: Uuid,
     pub sequence: u64,
     pub position: Position,
+    /// The event's recorded-at time, as the log holds it.
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// An event as the log holds it.
@@ -118,7 +120,7 @@ pub struct RecordedEvent {
 
 impl RecordedEvent {
     /// A new event as the log now holds it, from where its append says it landed.
-    pub fn landed(event: NewEvent, at: &Appended, recorded_at: DateTime<Utc>) -> Self {
+    pub fn landed(event: NewEvent, at: &Appended) -> Self {
         RecordedEvent {
             position: at.position,
             stream_id: at.stream_id,
@@ -128,7 +130,7 @@ impl RecordedEvent {
             schema_version: event.schema_version,
             payload: event.payload,
             meta: event.meta,
-            recorded_at,
+            recorded_at: at.recorded_at,
         }
     }
 }

@@ -72,7 +72,7 @@ pub fn replay_entity(
         if end > i + 1 || starts_group(&state, &events[i]) {
             let group = &events[i..end];
             if (from..=to).contains(&group[0].position)
-                && let Some(diff) = replay_group(config, &state, events, group, echo_ttl)
+                && let Some(diff) = replay_group(config, &state, group, echo_ttl)
             {
                 differences.push(diff);
             }
@@ -116,7 +116,6 @@ fn group_end(state: &EntityState, events: &[RecordedEvent], start: usize) -> usi
 fn replay_group(
     config: &EntityConfig,
     state: &EntityState,
-    stream: &[RecordedEvent],
     group: &[RecordedEvent],
     echo_ttl: Duration,
 ) -> Option<ReplayDifference> {
@@ -167,18 +166,9 @@ fn replay_group(
             },
         );
     }
-    // The sync's own writes within the TTL before this group: the echo context it had.
-    let at = group[0].recorded_at;
-    for event in stream.iter().take_while(|e| e.position < group[0].position) {
-        if event.recorded_at + echo_ttl < at {
-            continue;
-        }
-        if let Ok(SyncEvent::WriteRequested(w)) = SyncEvent::from_recorded(event) {
-            for (field, value) in &w.fields {
-                gathered.echo.record(&w.target_system, field, value.clone());
-            }
-        }
-    }
+    // The sync's own writes within the TTL before this group: the echo context it had (the
+    // live path reads it from the folded stream the same way).
+    gathered.echo = state.written_within(echo_ttl, group[0].recorded_at);
     let recorded: Vec<DecisionSummary> = decoded
         .iter()
         .filter_map(|e| match e {

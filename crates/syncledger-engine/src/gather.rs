@@ -1,8 +1,10 @@
 //! What the engine looks up before it decides: the IO half of a decision.
 //!
-//! The source record is fetched from its origin (the webhook is only a hint). The round-trip
-//! context gives the values the sync recently wrote into the source system (G3) and, for a record
-//! nobody has linked yet, a pending create it may be the echo of (G2). Targets with later work
+//! The source record is fetched from its origin (the webhook is only a hint). The values the sync
+//! recently wrote into the source system (G3) come from the entity's own stream, already read and
+//! folded (the same facts as its `wrote/` rows of `round_trip_context`, without a query); the
+//! `round_trip_context` table is asked, for a record nobody has linked yet, for a pending create
+//! of another entity it may be the echo of (G2). Targets with later work
 //! queued are fetched so a conflict is resolved by log order (G5).
 //!
 //! Equal match keys (G8): a record seen for the first time is *recorded before it is decided*
@@ -16,7 +18,7 @@
 use chrono::{DateTime, Utc};
 use syncledger_core::config::EntityConfig;
 use syncledger_core::decide::{
-    EchoContext, Gathered, LinkCandidate, LinkOwner, RoundTripMatch, create_fingerprint,
+    Gathered, LinkCandidate, LinkOwner, RoundTripMatch, create_fingerprint,
 };
 use syncledger_core::entity::{EntityState, Trigger, TriggerKind};
 use syncledger_core::events::{RecordFetched, RecordLinked, SyncEvent};
@@ -65,7 +67,7 @@ impl Ledger {
                 .unwrap_or_default(),
         };
         let now = Utc::now();
-        gathered.echo = self.echo_context(state.entity_id, now).await?;
+        gathered.echo = state.written_within(self.config().server.round_trip_ttl(), now);
         let linked_here = state
             .links
             .get(source)
@@ -221,31 +223,6 @@ impl Ledger {
             }
         }
         Ok(None)
-    }
-
-    /// The values the sync wrote into each system for this entity, still inside the round-trip TTL.
-    async fn echo_context(
-        &self,
-        entity_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<EchoContext, EngineError> {
-        let mut echo = EchoContext::default();
-        for row in self
-            .store()
-            .rows_by_entity(round_trip_context::NAME, entity_id)
-            .await?
-        {
-            if !row.key.starts_with("wrote/") || expired(&row.doc, now) {
-                continue;
-            }
-            let (Some(system), Some(field)) =
-                (row.doc["target_system"].as_str(), row.doc["field"].as_str())
-            else {
-                continue;
-            };
-            echo.record(system, field, row.doc["value"].clone());
-        }
-        Ok(echo)
     }
 
     /// Another entity this record belongs to: mapped there already, or the echo of its create.

@@ -62,12 +62,11 @@ impl Ledger {
             .flat_map(|a| a.events.iter().cloned())
             .collect();
         let appended = self.store().append(appends).await?;
-        let recorded_at = Utc::now();
         for event in own {
             let Some(at) = appended.iter().find(|a| a.event_id == event.event_id) else {
                 continue;
             };
-            state.apply(&RecordedEvent::landed(event, at, recorded_at));
+            state.apply(&RecordedEvent::landed(event, at));
         }
         Ok(appended)
     }

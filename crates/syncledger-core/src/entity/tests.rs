@@ -152,3 +152,107 @@ fn fields_seen_equal_on_both_sides_become_the_base() {
     let state = EntityState::fold(Uuid::nil(), &events);
     assert_eq!(state.synced.get("phone"), Some(&json!("1")));
 }
+
+/// A requested write recorded at `at`, into `system`.
+fn requested_at(sequence: u64, system: &str, fields: Fields, at: DateTime<Utc>) -> RecordedEvent {
+    let mut event = recorded(
+        sequence,
+        SyncEvent::WriteRequested(WriteRequested {
+            request_id: Uuid::from_u128(sequence as u128),
+            target_system: system.into(),
+            collection: "customers".into(),
+            op: WriteOp::Update,
+            record_id: Some("E-1".into()),
+            fields,
+            match_fingerprint: None,
+        }),
+    );
+    event.recorded_at = at;
+    event
+}
+
+#[test]
+fn the_echo_context_from_the_stream_is_what_the_live_wrote_rows_of_round_trip_context_hold() {
+    use crate::projection::{Projection, RowOp};
+    use crate::projections::round_trip_context::{RoundTripContext, WroteValue};
+    use std::collections::BTreeSet;
+
+    let t0: DateTime<Utc> = "2026-12-02T10:00:00Z".parse().unwrap();
+    let minutes = |m: i64| t0 + chrono::Duration::minutes(m);
+    let ttl = chrono::Duration::minutes(10);
+    let both = |p: &str, n: &str| -> Fields {
+        [
+            ("phone".to_string(), json!(p)),
+            ("name".to_string(), json!(n)),
+        ]
+        .into()
+    };
+    let events = vec![
+        requested_at(1, "erp", both("111", "Ann"), minutes(0)),
+        requested_at(2, "erp", phone("222"), minutes(4)),
+        // The first value requested again: its window starts over.
+        requested_at(3, "erp", phone("111"), minutes(8)),
+        requested_at(4, "crm", phone("333"), minutes(9)),
+    ];
+    let state = EntityState::fold(Uuid::nil(), &events);
+    let projection = RoundTripContext::new(ttl);
+    let mut rows = std::collections::BTreeMap::new();
+    for event in &events {
+        for op in projection.apply(event) {
+            if let RowOp::Put(row) = op {
+                rows.insert(row.key.clone(), row);
+            }
+        }
+    }
+    let as_set = |echo: &crate::decide::EchoContext| -> BTreeSet<(String, String, String)> {
+        echo.written
+            .iter()
+            .flat_map(|(system, fields)| {
+                fields.iter().flat_map(move |(field, values)| {
+                    values
+                        .iter()
+                        .map(move |v| (system.clone(), field.clone(), v.to_string()))
+                })
+            })
+            .collect()
+    };
+    for now in [
+        minutes(1),
+        minutes(9),
+        minutes(10),
+        minutes(14),
+        minutes(18),
+        minutes(19),
+    ] {
+        let from_rows: BTreeSet<_> = rows
+            .values()
+            .filter_map(|row| serde_json::from_value::<WroteValue>(row.doc.clone()).ok())
+            .filter(|w| w.is_live(now))
+            .map(|w| (w.target_system, w.field, w.value.to_string()))
+            .collect();
+        assert_eq!(
+            as_set(&state.written_within(ttl, now)),
+            from_rows,
+            "at {now}"
+        );
+    }
+    // Spot checks of what the comparison covers: renewal, expiry, and both systems.
+    let at = |m| as_set(&state.written_within(ttl, minutes(m)));
+    let phone_in = |system: &str, v: &str| {
+        (
+            system.to_string(),
+            "phone".to_string(),
+            json!(v).to_string(),
+        )
+    };
+    assert!(
+        at(14).contains(&phone_in("erp", "111")),
+        "renewed at minute 8"
+    );
+    assert!(
+        !at(14).contains(&phone_in("erp", "222")),
+        "expired at minute 14"
+    );
+    assert!(at(18).contains(&phone_in("crm", "333")));
+    assert!(at(19).is_empty(), "everything expired by minute 19");
+}

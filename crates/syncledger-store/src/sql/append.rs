@@ -125,9 +125,8 @@ impl Inner {
             Err(err) => return Err(err.into()),
         };
 
-        let appended = landed(&appends, &before, &positions);
-        self.apply_inline(&mut tx, appends, &appended, recorded_at)
-            .await?;
+        let appended = landed(&appends, &before, &positions, recorded_at);
+        self.apply_inline(&mut tx, appends, &appended).await?;
         Ok(self.pending(State::Open { tx, appended }))
     }
 
@@ -163,7 +162,6 @@ impl Inner {
         tx: &mut Conn,
         appends: Vec<StreamAppend>,
         appended: &[Appended],
-        recorded_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let inline: Vec<_> = self.shared.registry.with_mode(Mode::Inline).collect();
         let Some(last) = appended.last() else {
@@ -176,10 +174,7 @@ impl Inner {
             .into_iter()
             .flat_map(|part| part.events)
             .zip(appended)
-            .map(|(event, at)| {
-                self.shared
-                    .upcast(RecordedEvent::landed(event, at, recorded_at))
-            })
+            .map(|(event, at)| self.shared.upcast(RecordedEvent::landed(event, at)))
             .collect();
         for projection in &inline {
             let mut effects = Effects::default();
@@ -234,6 +229,7 @@ pub(super) fn landed(
     appends: &[StreamAppend],
     before: &[u64],
     positions: &HashMap<Uuid, i64>,
+    recorded_at: DateTime<Utc>,
 ) -> Vec<Appended> {
     let mut appended = Vec::new();
     for (part, base) in appends.iter().zip(before) {
@@ -243,6 +239,7 @@ pub(super) fn landed(
                 stream_id: part.stream_id,
                 sequence: base + 1 + offset as u64,
                 position: Position(positions[&event.event_id]),
+                recorded_at,
             });
         }
     }

@@ -264,7 +264,7 @@ impl Inner {
             Err(err) => return Err(err.into()),
         };
 
-        let appended = landed(&parts, &befores, &positions);
+        let appended = landed(&parts, &befores, &positions, recorded_at);
         let mut results = Vec::with_capacity(jobs.len());
         let mut rest = appended.as_slice();
         for (job, verdict) in jobs.iter().zip(verdicts) {
@@ -274,8 +274,7 @@ impl Inner {
                 mine.to_vec()
             }));
         }
-        self.apply_inline(&mut tx, parts, &appended, recorded_at)
-            .await?;
+        self.apply_inline(&mut tx, parts, &appended).await?;
         tx.commit().await?;
         Ok(Some(results))
     }

@@ -5,6 +5,7 @@
 //! here: both backends make positions visible in commit order (see `append` and the dialects),
 //! so a committed event below a position already returned cannot appear later.
 
+use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use syncledger_core::log::{Appended, LogFilter, Position, RecordedEvent};
 use uuid::Uuid;
@@ -123,20 +124,21 @@ impl Inner {
         let mut found = Vec::new();
         for chunk in pow2_chunks(ids) {
             let mut query = QueryBuilder::<Db>::new(
-                "SELECT event_id, stream_id, sequence, position FROM events WHERE event_id IN ",
+                "SELECT event_id, stream_id, sequence, position, recorded_at FROM events \
+                 WHERE event_id IN ",
             );
             push_in(&mut query, chunk.iter().copied());
-            let rows: Vec<(Uuid, Uuid, i64, i64)> =
+            let rows: Vec<(Uuid, Uuid, i64, i64, DateTime<Utc>)> =
                 query.build_query_as().fetch_all(&self.read).await?;
-            found.extend(
-                rows.into_iter()
-                    .map(|(event_id, stream_id, sequence, position)| Appended {
-                        event_id,
-                        stream_id,
-                        sequence: sequence as u64,
-                        position: Position(position),
-                    }),
-            );
+            found.extend(rows.into_iter().map(
+                |(event_id, stream_id, sequence, position, recorded_at)| Appended {
+                    event_id,
+                    stream_id,
+                    sequence: sequence as u64,
+                    position: Position(position),
+                    recorded_at,
+                },
+            ));
         }
         Ok(found)
     }

@@ -107,7 +107,8 @@ async fn a_retried_append_returns_the_stored_positions(h: Harness) {
         .unwrap();
     let head = store.head().await.unwrap();
 
-    // The same append again: its expectation no longer holds, yet it is a no-op success.
+    // The same append again: its expectation no longer holds, yet it is a no-op success, with
+    // the same answer (recorded-at times included, read back from the log this time).
     assert_eq!(store.append(batch.clone()).await.unwrap(), stored);
     // And with an expectation that would pass, it still writes nothing.
     let mut any = batch;
@@ -228,6 +229,10 @@ async fn stored_events_read_back_as_appended(h: Harness) {
         .unwrap();
     let read = store.event(sent.event_id).await.unwrap().expect("stored");
     assert_eq!(read.position, at[0].position);
+    assert_eq!(
+        read.recorded_at, at[0].recorded_at,
+        "the append answers the recorded-at time the log holds"
+    );
     assert_eq!((read.stream_id, read.sequence), (s, 1));
     assert_eq!(read.event_type, sent.event_type);
     assert_eq!(read.schema_version, sent.schema_version);

@@ -64,6 +64,8 @@ pub struct RoundTripMatch {
     pub entity_id: Uuid,
     /// That entity's current version: the redirect appends to it with this expectation.
     pub entity_version: u64,
+    /// The create in flight this record is the echo of; nil when the record is already mapped
+    /// to that entity (its link landed after this record's webhook was recorded elsewhere).
     pub request_id: Uuid,
 }
 
@@ -559,10 +561,20 @@ fn redirect_round_trip(
     record_id: &str,
     m: &RoundTripMatch,
 ) -> Outcome {
-    let reason = format!(
-        "echo of the sync's own create request {} in {source}",
-        m.request_id
-    );
+    // A nil request: the record is already mapped to that entity (its link landed after this
+    // webhook was recorded here), so there is nothing to link, only the work to hand over.
+    let already_linked = m.request_id.is_nil();
+    let reason = if already_linked {
+        format!(
+            "{source} {record_id} is already linked to entity {}",
+            m.entity_id
+        )
+    } else {
+        format!(
+            "echo of the sync's own create request {} in {source}",
+            m.request_id
+        )
+    };
     let own = vec![SyncEvent::RedirectedTo(RedirectedTo {
         trigger_id: Some(trigger.event_id),
         entity_id: m.entity_id,
@@ -570,24 +582,25 @@ fn redirect_round_trip(
         record_id: record_id.into(),
         reason: reason.clone(),
     })];
-    let other = vec![
-        SyncEvent::RecordLinked(RecordLinked {
+    let mut other = Vec::new();
+    if !already_linked {
+        other.push(SyncEvent::RecordLinked(RecordLinked {
             entity_type: config.name.clone(),
             system: source.into(),
             collection: collection.into(),
             record_id: record_id.into(),
             reason: reason.clone(),
-        }),
-        decision(
-            trigger,
-            DecisionKind::EchoSuppressed,
-            source,
-            source,
-            vec![],
-            None,
-            reason,
-        ),
-    ];
+        }));
+    }
+    other.push(decision(
+        trigger,
+        DecisionKind::EchoSuppressed,
+        source,
+        source,
+        vec![],
+        None,
+        reason,
+    ));
     // The other entity's decision does not settle a trigger of its own.
     let other = other
         .into_iter()

@@ -2,26 +2,57 @@
 //! (even before the POST answers), never creates a duplicate in the origin (the seed's race 2).
 
 use serde_json::json;
-use syncledger_connector::Op;
+use syncledger_connector::{Op, PausedWrite, Record};
 use syncledger_core::events::{DecisionKind, SyncEvent};
+use syncledger_engine::EngineError;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 use crate::both;
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, ERP, World, first_stream};
 
-async fn the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_in_the_crm(db: Db) {
-    let w = World::new(db).await;
+/// A CRM contact whose create the ERP has applied but not yet answered: its job is paused
+/// inside the POST.
+struct Unanswered {
+    contact: Record,
+    entity: Uuid,
+    job: JoinHandle<Result<bool, EngineError>>,
+    paused: PausedWrite,
+    created: Record,
+}
+
+async fn create_unanswered(w: &World, contact: serde_json::Value) -> Unanswered {
     let mut paused = w.erp.pause_next(Op::Create);
-    let c = w.crm.user_create(
-        CONTACTS,
-        json!({"full_name": "Alan Turing", "email": "alan@example.com", "phone": "111"}),
-    );
+    let contact = w.crm.user_create(CONTACTS, contact);
     w.deliver(CRM).await;
-    let entity = first_stream(CRM, &c.id);
+    let entity = first_stream(CRM, &contact.id);
     let job = tokio::spawn({
         let ledger = w.ledger.clone();
         async move { ledger.work_entity(entity).await }
     });
     let created = paused.applied().await.expect("the create was sent");
+    Unanswered {
+        contact,
+        entity,
+        job,
+        paused,
+        created,
+    }
+}
+
+async fn the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_in_the_crm(db: Db) {
+    let w = World::new(db).await;
+    let Unanswered {
+        contact: c,
+        entity,
+        job,
+        paused,
+        created,
+    } = create_unanswered(
+        &w,
+        json!({"full_name": "Alan Turing", "email": "alan@example.com", "phone": "111"}),
+    )
+    .await;
 
     // ERP announces its customer before answering the POST: nobody has mapped it yet.
     let echo = w.deliver(ERP).await;
@@ -99,18 +130,17 @@ async fn the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_
 /// retried), and the ERP also announces an update made before the mapping existed.
 async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
     let w = World::new(db).await;
-    let mut paused = w.erp.pause_next(Op::Create);
-    let c = w.crm.user_create(
-        CONTACTS,
+    let Unanswered {
+        contact: c,
+        entity: _,
+        job,
+        paused,
+        created,
+    } = create_unanswered(
+        &w,
         json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
-    );
-    w.deliver(CRM).await;
-    let entity = first_stream(CRM, &c.id);
-    let job = tokio::spawn({
-        let ledger = w.ledger.clone();
-        async move { ledger.work_entity(entity).await }
-    });
-    let created = paused.applied().await.expect("the create was sent");
+    )
+    .await;
     let echo = w.deliver(ERP).await;
     w.erp
         .user_update(CUSTOMERS, &created.id, json!({"phones": ["222"]}));
@@ -139,18 +169,17 @@ async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
 /// the deletion still reaches the entity and is propagated (no link to a record that is gone).
 async fn a_created_record_deleted_before_the_post_answered_is_handled_as_deleted(db: Db) {
     let w = World::new(db).await;
-    let mut paused = w.erp.pause_next(Op::Create);
-    let c = w.crm.user_create(
-        CONTACTS,
+    let Unanswered {
+        contact: _,
+        entity,
+        job,
+        paused,
+        created,
+    } = create_unanswered(
+        &w,
         json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
-    );
-    w.deliver(CRM).await;
-    let entity = first_stream(CRM, &c.id);
-    let job = tokio::spawn({
-        let ledger = w.ledger.clone();
-        async move { ledger.work_entity(entity).await }
-    });
-    let created = paused.applied().await.expect("the create was sent");
+    )
+    .await;
     w.erp.user_delete(CUSTOMERS, &created.id);
     assert_eq!(w.deliver(ERP).await.len(), 2);
     w.work(first_stream(ERP, &created.id)).await;
@@ -168,9 +197,64 @@ async fn a_created_record_deleted_before_the_post_answered_is_handled_as_deleted
     assert_eq!(crate::invariants::problems(&w).await, Vec::<String>::new());
 }
 
+/// The ERP's create webhook is recorded while the POST is unanswered (so on a stream of its own),
+/// but worked only after the answer linked the record: it is handed to the entity that holds the
+/// record, without linking it a second time, and the reason says why.
+async fn an_echo_recorded_before_the_link_and_worked_after_it_is_handed_over_without_a_second_link(
+    db: Db,
+) {
+    let w = World::new(db).await;
+    let Unanswered {
+        contact: _,
+        entity,
+        job,
+        paused,
+        created,
+    } = create_unanswered(
+        &w,
+        json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
+    )
+    .await;
+    assert_eq!(w.deliver(ERP).await.len(), 1);
+    let echo_stream = first_stream(ERP, &created.id);
+    paused.release();
+    assert!(job.await.expect("job").expect("job result"));
+    assert_eq!(
+        w.entity_of(ERP, &created.id).await,
+        Some(entity),
+        "the answer linked it"
+    );
+
+    w.work(echo_stream).await;
+    assert_eq!(w.state(echo_stream).await.redirected_to, Some(entity));
+    let events = w.events(entity).await;
+    let erp_links = events
+        .iter()
+        .filter(|e| matches!(e, SyncEvent::RecordLinked(l) if l.system == "erp"))
+        .count();
+    assert_eq!(erp_links, 1, "linked once, by the POST's answer");
+    let suppressed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SyncEvent::DecisionMade(d) if d.kind == DecisionKind::EchoSuppressed => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(
+        suppressed[0].reason,
+        format!("erp {} is already linked to entity {entity}", created.id)
+    );
+    w.settle().await;
+    assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (1, 1));
+    assert_eq!(w.crm.requests(Op::Create), 0);
+    assert_eq!(crate::invariants::problems(&w).await, Vec::<String>::new());
+}
+
 both!(
     a_created_record_deleted_before_the_post_answered_is_handled_as_deleted,
     the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_in_the_crm,
     the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_echo,
     an_echo_delivered_twice_still_creates_nothing_in_the_crm,
+    an_echo_recorded_before_the_link_and_worked_after_it_is_handed_over_without_a_second_link,
 );

@@ -21,6 +21,11 @@ struct Unanswered {
     created: Record,
 }
 
+/// The contact most of these tests create in the CRM.
+fn alan() -> serde_json::Value {
+    json!({"full_name": "Alan Turing", "email": "alan@example.com"})
+}
+
 async fn create_unanswered(w: &World, contact: serde_json::Value) -> Unanswered {
     let mut paused = w.erp.pause_next(Op::Create);
     let contact = w.crm.user_create(CONTACTS, contact);
@@ -48,6 +53,7 @@ async fn the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_
         job,
         paused,
         created,
+        ..
     } = create_unanswered(
         &w,
         json!({"full_name": "Alan Turing", "email": "alan@example.com", "phone": "111"}),
@@ -132,15 +138,11 @@ async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
     let w = World::new(db).await;
     let Unanswered {
         contact: c,
-        entity: _,
         job,
         paused,
         created,
-    } = create_unanswered(
-        &w,
-        json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
-    )
-    .await;
+        ..
+    } = create_unanswered(&w, alan()).await;
     let echo = w.deliver(ERP).await;
     w.erp
         .user_update(CUSTOMERS, &created.id, json!({"phones": ["222"]}));
@@ -170,16 +172,12 @@ async fn an_echo_delivered_twice_still_creates_nothing_in_the_crm(db: Db) {
 async fn a_created_record_deleted_before_the_post_answered_is_handled_as_deleted(db: Db) {
     let w = World::new(db).await;
     let Unanswered {
-        contact: _,
         entity,
         job,
         paused,
         created,
-    } = create_unanswered(
-        &w,
-        json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
-    )
-    .await;
+        ..
+    } = create_unanswered(&w, alan()).await;
     w.erp.user_delete(CUSTOMERS, &created.id);
     assert_eq!(w.deliver(ERP).await.len(), 2);
     w.work(first_stream(ERP, &created.id)).await;
@@ -205,16 +203,12 @@ async fn an_echo_recorded_before_the_link_and_worked_after_it_is_handed_over_wit
 ) {
     let w = World::new(db).await;
     let Unanswered {
-        contact: _,
         entity,
         job,
         paused,
         created,
-    } = create_unanswered(
-        &w,
-        json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
-    )
-    .await;
+        ..
+    } = create_unanswered(&w, alan()).await;
     assert_eq!(w.deliver(ERP).await.len(), 1);
     let echo_stream = first_stream(ERP, &created.id);
     paused.release();

@@ -4,8 +4,8 @@
 //! recently wrote into the source system (G3) come from the entity's own stream, already read and
 //! folded (the same facts as its `wrote/` rows of `round_trip_context`, without a query); the
 //! `round_trip_context` table is asked, for a record nobody has linked yet, for a pending create
-//! of another entity it may be the echo of (G2). Targets with later work
-//! queued are fetched so a conflict is resolved by log order (G5).
+//! of another entity it may be the echo of (G2). Targets with later work queued are fetched so a
+//! conflict is resolved by log order (G5).
 //!
 //! Equal match keys (G8): a record seen for the first time is *recorded before it is decided*
 //! ([`Ledger::observe_first`]): its fetch and its link go into the log (and so into the inline

@@ -55,6 +55,14 @@ pub struct ServerConfig {
     /// How long a process owns an entity it works before another process may take it over
     /// (renewed while a job runs; after `kill -9` the entity waits at most this long).
     pub lease_ttl_secs: u64,
+    /// Longest record id accepted, in bytes: a webhook naming a longer one is refused (400) and
+    /// a connected system answering with one is a dead letter.
+    pub max_record_id_bytes: usize,
+    /// The longest `Retry-After` a connected system may ask for; longer waits are cut to this.
+    pub max_retry_after_secs: u64,
+    /// Whether two tenants may reach one system `base_url` (normally a mistake: each tenant's
+    /// writes would be the other's webhooks). Refused at start unless this is true.
+    pub allow_shared_base_url: bool,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +76,9 @@ impl Default for ServerConfig {
             webhook_body_limit: 1024 * 1024,
             round_trip_ttl_secs: 600,
             lease_ttl_secs: 30,
+            max_record_id_bytes: 1024,
+            max_retry_after_secs: 3600,
+            allow_shared_base_url: false,
         }
     }
 }
@@ -76,6 +87,10 @@ impl ServerConfig {
     pub fn round_trip_ttl(&self) -> chrono::Duration {
         // Validation bounds the value; the clamp keeps an unvalidated one from panicking.
         chrono::Duration::seconds(self.round_trip_ttl_secs.min(i64::MAX as u64 / 1000) as i64)
+    }
+
+    pub fn max_retry_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.max_retry_after_secs)
     }
 }
 

@@ -11,6 +11,7 @@ use super::Problem;
 pub(super) enum Node {
     Str,
     Int,
+    Bool,
     /// A list of strings.
     List,
     /// A table with a fixed set of keys.
@@ -114,6 +115,9 @@ pub(super) static ROOT: Node = Node::Table(&[
             ("webhook_body_limit", Node::Int),
             ("round_trip_ttl_secs", Node::Int),
             ("lease_ttl_secs", Node::Int),
+            ("max_record_id_bytes", Node::Int),
+            ("max_retry_after_secs", Node::Int),
+            ("allow_shared_base_url", Node::Bool),
         ]),
     ),
     (

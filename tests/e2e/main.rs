@@ -16,6 +16,7 @@
 //! - `webhooks`: the status matrix of CONTRACT §2; a rejection records nothing.
 //! - `races`: G1 and G2 end to end.
 //! - `crash`: G4 across `kill -9`.
+//! - `leases`: after `kill -9` only the jobs in flight wait for their leases.
 //! - `shutdown`: SIGTERM.
 //! - `graphql`: the API's wiring in the binary: tokens, audit trail, subscriptions.
 //! - `ops`: health, readiness and the metric names of CONTRACT §9.
@@ -29,6 +30,7 @@ mod service;
 mod commands;
 mod crash;
 mod graphql;
+mod leases;
 mod ops;
 mod outage;
 mod races;

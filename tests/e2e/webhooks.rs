@@ -213,6 +213,27 @@ async fn rejections_record_nothing(world: &World, service: &Service, hook: &Webh
         .unwrap();
     assert_eq!(action.status, 400, "unknown action: {action:?}");
 
+    // Ids are data, never path (docs/connector.md): an id that could steer a request to another
+    // URL, or one over `server.max_record_id_bytes`, is refused with a reason.
+    let long = "x".repeat(1025);
+    for (id, why) in [
+        ("..", "dot segment"),
+        (".", "dot segment"),
+        ("c-1\t", "control character"),
+        ("..\t", "control character"),
+        (long.as_str(), "over the limit of 1024"),
+    ] {
+        let hostile = service
+            .post_signed("crm", with(hook, "record_id", json!(id)))
+            .await
+            .unwrap();
+        assert_eq!(hostile.status, 400, "record id {id:?}: {hostile:?}");
+        assert!(
+            hostile.message().contains("record_id") && hostile.message().contains(why),
+            "the body says what is wrong with the id: {hostile:?}"
+        );
+    }
+
     let mut huge = serde_json::to_vec(&json!({"padding": "x".repeat(1024 * 1024)})).unwrap();
     huge.truncate(1024 * 1024 + 1);
     let too_large = service.post_signed("crm", huge).await.unwrap();
@@ -261,7 +282,7 @@ async fn rejections_record_nothing(world: &World, service: &Service, hook: &Webh
             "syncledger_webhook_rejects_total",
             &[("reason", "malformed")]
         ),
-        3.0,
+        8.0,
         "{}",
         m.text()
     );

@@ -55,6 +55,7 @@ impl HttpConnectors {
                     headers,
                     timeout: Duration::from_secs(10),
                     retry: RetryPolicy::default(),
+                    max_id_bytes: config.server.max_record_id_bytes,
                 })
                 .with_context(|| format!("tenants[{}].systems.{name}", tenant.id))?;
                 by_system.insert(
@@ -106,6 +107,7 @@ pub async fn start(
     let settings = EngineSettings {
         workers: config.server.workers,
         lease_ttl: std::time::Duration::from_secs(config.server.lease_ttl_secs),
+        max_retry_after: config.server.max_retry_after(),
         ..Default::default()
     };
     let ledger = Ledger::new(

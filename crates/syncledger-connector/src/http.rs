@@ -20,6 +20,7 @@ use reqwest::{Client, Method, Url};
 use serde_json::Value;
 
 use crate::connector::BoxFuture;
+use crate::record_id;
 use crate::response::{self, Answer};
 use crate::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
 use crate::{Connector, ConnectorError, Page, Record};
@@ -37,6 +38,8 @@ pub struct HttpConnectorConfig {
     /// For each attempt, from sending the request to the last byte of the answer.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// The longest record id sent or accepted, in bytes (`server.max_record_id_bytes`).
+    pub max_id_bytes: usize,
 }
 
 impl fmt::Debug for HttpConnectorConfig {
@@ -51,6 +54,7 @@ impl fmt::Debug for HttpConnectorConfig {
             .field("headers", &headers)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field("max_id_bytes", &self.max_id_bytes)
             .finish()
     }
 }
@@ -61,6 +65,7 @@ pub struct HttpConnector {
     base_url: Url,
     timeout: Duration,
     retrier: Retrier,
+    max_id_bytes: usize,
 }
 
 impl fmt::Debug for HttpConnector {
@@ -112,16 +117,23 @@ impl HttpConnector {
             base_url,
             timeout: config.timeout,
             retrier: Retrier::new(config.retry, sleeper, jitter_seed),
+            max_id_bytes: config.max_id_bytes,
         })
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base_url.clone();
-        // Pushing segments percent-encodes them: an id holding '/' or '?' stays one segment.
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
+    /// `base/collection[/id]`, the id one encoded segment; an id that cannot be one never
+    /// becomes a request (see [`crate::record_id`]).
+    fn url(&self, collection: &str, id: Option<&str>) -> Result<Url, ConnectorError> {
+        record_id::record_url(&self.base_url, collection, id, self.max_id_bytes)
+            .map_err(|e| ConnectorError::Invalid(e.to_string()))
+    }
+
+    /// A record the system answered with, its id held to the same rules as the ids we send.
+    fn checked(&self, record: Record) -> Result<Record, ConnectorError> {
+        record_id::check(&record.id, self.max_id_bytes).map_err(|e| {
+            ConnectorError::Invalid(format!("the system answered with a bad id: {e}"))
+        })?;
+        Ok(record)
     }
 
     /// One attempt: send, read the whole answer, turn transport failures into errors.
@@ -223,10 +235,13 @@ impl Connector for HttpConnector {
         collection: &'a str,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
-        let url = self.url(&[collection, id]);
-        Box::pin(self.call(Method::GET, url, None, None, move |answer| {
-            response::optional_record(answer, id)
-        }))
+        Box::pin(async move {
+            let url = self.url(collection, Some(id))?;
+            self.call(Method::GET, url, None, None, move |answer| {
+                response::optional_record(answer, id)
+            })
+            .await
+        })
     }
 
     fn create<'a>(
@@ -235,11 +250,16 @@ impl Connector for HttpConnector {
         body: &'a Value,
         idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
-        let url = self.url(&[collection]);
         let key = Some(idempotency_key);
-        Box::pin(self.call(Method::POST, url, Some(body), key, |answer| {
-            response::record(answer, None)
-        }))
+        Box::pin(async move {
+            let url = self.url(collection, None)?;
+            let record = self
+                .call(Method::POST, url, Some(body), key, |answer| {
+                    response::record(answer, None)
+                })
+                .await?;
+            self.checked(record)
+        })
     }
 
     fn update<'a>(
@@ -248,12 +268,13 @@ impl Connector for HttpConnector {
         id: &'a str,
         patch: &'a Value,
     ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
-        let url = self.url(&[collection, id]);
-        Box::pin(
+        Box::pin(async move {
+            let url = self.url(collection, Some(id))?;
             self.call(Method::PATCH, url, Some(patch), None, move |answer| {
                 response::record(answer, Some(id))
-            }),
-        )
+            })
+            .await
+        })
     }
 
     fn delete<'a>(
@@ -261,8 +282,11 @@ impl Connector for HttpConnector {
         collection: &'a str,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), ConnectorError>> {
-        let url = self.url(&[collection, id]);
-        Box::pin(self.call(Method::DELETE, url, None, None, response::deleted))
+        Box::pin(async move {
+            let url = self.url(collection, Some(id))?;
+            self.call(Method::DELETE, url, None, None, response::deleted)
+                .await
+        })
     }
 
     fn list<'a>(
@@ -271,12 +295,26 @@ impl Connector for HttpConnector {
         limit: u32,
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Page, ConnectorError>> {
-        let mut url = self.url(&[collection]);
-        url.query_pairs_mut()
-            .append_pair("limit", &limit.to_string());
-        if let Some(cursor) = cursor {
-            url.query_pairs_mut().append_pair("cursor", cursor);
-        }
-        Box::pin(self.call(Method::GET, url, None, None, response::page))
+        Box::pin(async move {
+            let mut url = self.url(collection, None)?;
+            url.query_pairs_mut()
+                .append_pair("limit", &limit.to_string());
+            if let Some(cursor) = cursor {
+                url.query_pairs_mut().append_pair("cursor", cursor);
+            }
+            let mut page = self
+                .call(Method::GET, url, None, None, response::page)
+                .await?;
+            // One hostile id does not stop a listing (an initial sync would never pass the
+            // page): that record is left out, and said so.
+            page.items.retain(|record| match record_id::check(&record.id, self.max_id_bytes) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(collection, problem = %e, "a listed record with a bad id is left out");
+                    false
+                }
+            });
+            Ok(page)
+        })
     }
 }

@@ -6,6 +6,7 @@
 //!   permanent (dead-letter with the body), invalid (the system broke the contract).
 //! - [`http`]: [`HttpConnector`], the contract over HTTP with timeouts, configured headers,
 //!   `Idempotency-Key` on every POST, and retries.
+//! - [`record_id`]: ids are data, never path: the rules an id must keep and the one-segment URL.
 //! - [`retry`]: [`RetryPolicy`] (full-jitter exponential backoff, `Retry-After` honoured) and the
 //!   injectable [`Sleeper`]; [`retrying`] applies it around any connector.
 //! - [`signature`]: [`sign`] and [`verify`] for `X-Signature: sha256=<hex>`.
@@ -19,6 +20,7 @@
 pub mod connector;
 pub mod error;
 pub mod http;
+pub mod record_id;
 mod response;
 pub mod retry;
 pub mod retrying;

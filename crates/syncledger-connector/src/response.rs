@@ -170,4 +170,54 @@ mod tests {
         assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
+
+    /// Bodies a hostile or broken system might send: JSON of any shape (records with odd ids,
+    /// listings with odd items and cursors) or any text at all.
+    fn hostile_body() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,12}|\\.\\.|\\.|c-1\t|".prop_map(Value::String),
+        ];
+        let json = leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("id|items|next_cursor|name|\\PC{0,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        prop_oneof![json.prop_map(|v| v.to_string()), any::<String>()]
+    }
+
+    proptest::proptest! {
+        /// No answer a connected system can give (status, `Retry-After`, body) panics the reader;
+        /// every one becomes a value or an error.
+        #[test]
+        fn no_answer_panics_the_reader(
+            status in proptest::prelude::any::<u16>(),
+            retry_after in proptest::option::of(proptest::prelude::any::<u64>()),
+            body in hostile_body(),
+            expected in "\\PC{0,8}",
+        ) {
+            let answer = Answer {
+                status,
+                retry_after: retry_after.map(Duration::from_secs),
+                body,
+            };
+            let _ = failure(&answer);
+            let _ = record(&answer, None);
+            let _ = record(&answer, Some(&expected));
+            let _ = optional_record(&answer, &expected);
+            let _ = deleted(&answer);
+            let _ = page(&answer);
+        }
+
+        #[test]
+        fn no_retry_after_header_panics_its_parser(value in "\\PC{0,30}") {
+            let _ = parse_retry_after(&value);
+        }
+    }
 }

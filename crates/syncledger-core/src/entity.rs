@@ -29,6 +29,10 @@ pub struct Trigger {
     pub kind: TriggerKind,
     /// The chain this work belongs to (the observed change that started it).
     pub correlation_id: Uuid,
+    /// Failed attempts at this work so far ([`crate::events::WorkFailed`]).
+    pub attempts: u32,
+    /// Set after a failed attempt: not before this time.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +76,19 @@ pub struct PendingWrite {
     pub attempts: u32,
     /// Set when the last attempt failed transiently: not before this time.
     pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// What a job does next for an entity (see [`EntityState::next_work`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NextWork<'a> {
+    /// This stream's record belongs to another entity: hand the trigger over to it.
+    Forward { trigger: &'a Trigger, to: Uuid },
+    /// A write without a final outcome whose (re)try is due.
+    Settle(&'a PendingWrite),
+    /// The oldest open trigger: fetch, decide, write.
+    Decide(&'a Trigger),
+    /// Nothing due now: no work, or the next work waits for a retry time.
+    Wait,
 }
 
 /// A value the sync asked to write into a field, and when it last asked (recorded-at time).
@@ -276,6 +293,17 @@ impl EntityState {
                     self.synced.clear();
                 }
             }
+            SyncEvent::WorkFailed(e) if e.will_retry => {
+                if let Some(t) = self
+                    .open_triggers
+                    .iter_mut()
+                    .find(|t| t.event_id == e.trigger_id)
+                {
+                    t.attempts = e.attempt;
+                    t.retry_at = e.retry_at;
+                }
+            }
+            SyncEvent::WorkFailed(e) => self.close(Some(e.trigger_id)),
             SyncEvent::ReplayRequested(_) => {}
         }
     }
@@ -355,12 +383,42 @@ impl EntityState {
             position: event.position,
             kind,
             correlation_id,
+            attempts: 0,
+            retry_at: None,
         });
     }
 
     fn close(&mut self, trigger_id: Option<Uuid>) {
         if let Some(id) = trigger_id {
             self.open_triggers.retain(|t| t.event_id != id);
+        }
+    }
+
+    /// What to work next at `now`, in the engine's order:
+    ///
+    /// 1. a stream redirected to another entity hands its oldest trigger over;
+    /// 2. a write without a final outcome is settled when its retry is due (or it never had an
+    ///    answer), and while one waits for its retry, nothing else is done (work stays in order);
+    /// 3. otherwise the oldest open trigger is decided, unless it failed and waits for its retry.
+    pub fn next_work(&self, now: DateTime<Utc>) -> NextWork<'_> {
+        if let (Some(to), Some(trigger)) = (self.redirected_to, self.open_triggers.first()) {
+            return NextWork::Forward { trigger, to };
+        }
+        if let Some(pending) = self
+            .pending_writes
+            .values()
+            .find(|p| p.retry_at.is_none_or(|at| at <= now))
+        {
+            return NextWork::Settle(pending);
+        }
+        if !self.pending_writes.is_empty() {
+            return NextWork::Wait;
+        }
+        match self.open_triggers.first() {
+            Some(trigger) if trigger.retry_at.is_none_or(|at| at <= now) => {
+                NextWork::Decide(trigger)
+            }
+            _ => NextWork::Wait,
         }
     }
 

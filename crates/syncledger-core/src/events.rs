@@ -206,6 +206,24 @@ pub struct DeadLettered {
     pub body: String,
 }
 
+/// Work on a trigger failed for a reason other than a write's answer: a fetch answered in a way
+/// that breaks the connector contract (a hostile id, another record), the configuration no
+/// longer knows the system, or the job panicked. Like a failed write, the work is retried with
+/// backoff (`will_retry`, `retry_at`) and, once the budget is spent, closed and dead-lettered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkFailed {
+    /// The work item that failed (see [`DecisionMade::trigger_id`]).
+    pub trigger_id: Uuid,
+    pub reason: String,
+    pub attempt: u32,
+    pub will_retry: bool,
+    pub retry_at: Option<DateTime<Utc>>,
+    /// The record the work item names, when it names one (the queue row and a later retry
+    /// of the dead letter fetch it again).
+    pub system: Option<String>,
+    pub record_id: Option<String>,
+}
+
 /// A person asked for something; `by` names them (the token's owner, never the token).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplayRequested {
@@ -243,6 +261,7 @@ pub enum SyncEvent {
     ReplayRequested(ReplayRequested),
     ResyncRequested(ResyncRequested),
     DeadLetterRetried(DeadLetterRetried),
+    WorkFailed(WorkFailed),
 }
 
 /// The current schema version of every sync event type.
@@ -263,6 +282,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "ReplayRequested",
     "ResyncRequested",
     "DeadLetterRetried",
+    "WorkFailed",
 ];
 
 /// A stored event whose payload does not fit its type.
@@ -319,6 +339,7 @@ catalog!(
     ReplayRequested,
     ResyncRequested,
     DeadLetterRetried,
+    WorkFailed,
 );
 
 impl SyncEvent {

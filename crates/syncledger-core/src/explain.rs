@@ -216,7 +216,11 @@ impl<'a> Story<'a> {
             ),
             SyncEvent::DeadLettered(e) => {
                 let status = e.status.map_or(String::new(), |s| format!(" (HTTP {s})"));
-                let gave_up = format!("gave up writing to {}{status}", e.target_system);
+                // A failed trigger's letter (`WorkFailed`) names the work, not a write.
+                let gave_up = match e.request.get("trigger_id") {
+                    None => format!("gave up writing to {}{status}", e.target_system),
+                    Some(_) => "gave up on this work".to_string(),
+                };
                 format!(
                     "{}; kept as dead letter {}",
                     because(gave_up, &e.reason),
@@ -240,6 +244,23 @@ impl<'a> Story<'a> {
             }
             SyncEvent::DeadLetterRetried(e) => {
                 format!("{} retried dead letter {}", e.by, e.dead_letter_id)
+            }
+            SyncEvent::WorkFailed(e) => {
+                let record = match (&e.system, &e.record_id) {
+                    (Some(system), id) => format!(" on {}", self.record(system, id.as_deref())),
+                    _ => String::new(),
+                };
+                let next = match (e.will_retry, e.retry_at) {
+                    (true, Some(at)) => {
+                        format!("will retry at {}", at.format("%Y-%m-%d %H:%M:%S UTC"))
+                    }
+                    (true, None) => "will retry".to_string(),
+                    (false, _) => "gave up".to_string(),
+                };
+                format!(
+                    "work{record} failed on attempt {} ({}); {next}",
+                    e.attempt, e.reason
+                )
             }
         }
     }

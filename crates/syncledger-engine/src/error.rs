@@ -53,6 +53,14 @@ impl EngineError {
         )
     }
 
+    /// Whether the work itself failed (an answer that breaks the contract, a configuration
+    /// that no longer fits the log): recorded against the work, retried with backoff and
+    /// dead-lettered after the budget (see `failures`), rather than cooled down and retried
+    /// as if something were merely down.
+    pub fn is_work_failure(&self) -> bool {
+        matches!(self, EngineError::Invalid(_) | EngineError::NotFound(_))
+    }
+
     /// An error of a call to `system`: transient failures stay recognisable as such.
     pub(crate) fn from_connector(system: &str, what: String, error: ConnectorError) -> Self {
         match error {

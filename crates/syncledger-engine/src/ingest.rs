@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use syncledger_connector::record_id;
 use syncledger_core::events::{Action, ChangeObserved, SyncEvent, entity_id_for_record};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use syncledger_core::projections::{id_mappings, webhook_receipts};
@@ -110,6 +111,17 @@ impl Ledger {
                 return Err(IngestError::Malformed(
                     "event_id and record_id must not be empty".into(),
                 ));
+            }
+            // Ids are data, never path: one that could steer a request is refused here.
+            let max = self.config().server.max_record_id_bytes;
+            if let Err(problem) = record_id::check(&notice.record_id, max) {
+                return Err(IngestError::Malformed(format!("record_id: {problem}")));
+            }
+            if notice.event_id.len() > max {
+                return Err(IngestError::Malformed(format!(
+                    "event_id: {} bytes long, over the limit of {max}",
+                    notice.event_id.len()
+                )));
             }
             let entity = self
                 .config()

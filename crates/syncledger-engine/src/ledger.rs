@@ -26,6 +26,8 @@ pub struct EngineSettings {
     /// First retry delay of a failed write; doubles per attempt, with jitter.
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// The longest `Retry-After` honoured; a system asking for more waits this long.
+    pub max_retry_after: Duration,
     /// How often idle workers look at the queue without being woken.
     pub poll_interval: Duration,
     /// This process's name in leases.
@@ -40,6 +42,7 @@ impl Default for EngineSettings {
             max_attempts: 5,
             retry_base: Duration::from_millis(500),
             retry_max: Duration::from_secs(300),
+            max_retry_after: Duration::from_secs(3600),
             poll_interval: Duration::from_millis(250),
             owner: format!("{}-{}", hostname(), std::process::id()),
         }

@@ -8,7 +8,7 @@
 
 use chrono::Utc;
 use syncledger_core::decide::{Outcome, decide};
-use syncledger_core::entity::{EntityState, Trigger, TriggerKind};
+use syncledger_core::entity::{EntityState, NextWork, Trigger, TriggerKind};
 use syncledger_core::events::{
     ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested, SyncEvent,
 };
@@ -72,30 +72,21 @@ impl Ledger {
     }
 
     async fn step(&self, state: &mut EntityState) -> Result<Step, EngineError> {
-        if let (Some(target), Some(trigger)) =
-            (state.redirected_to, state.open_triggers.first().cloned())
-        {
-            self.forward(state, target, &trigger).await?;
-            return Ok(Step::Progress);
+        match state.next_work(Utc::now()) {
+            NextWork::Forward { trigger, to } => {
+                let trigger = trigger.clone();
+                self.forward(state, to, &trigger).await?;
+            }
+            NextWork::Settle(pending) => {
+                let pending = pending.clone();
+                self.settle_pending(state, &pending).await?;
+            }
+            NextWork::Decide(trigger) => {
+                let trigger = trigger.clone();
+                self.decide_trigger(state, &trigger).await?;
+            }
+            NextWork::Wait => return Ok(Step::Idle),
         }
-        let now = Utc::now();
-        if let Some(pending) = state
-            .pending_writes
-            .values()
-            .find(|p| p.retry_at.is_none_or(|at| at <= now))
-            .cloned()
-        {
-            self.settle_pending(state, &pending).await?;
-            return Ok(Step::Progress);
-        }
-        if !state.pending_writes.is_empty() {
-            // A retry is scheduled: later work waits for it, so the entity's work stays in order.
-            return Ok(Step::Idle);
-        }
-        let Some(trigger) = state.open_triggers.first().cloned() else {
-            return Ok(Step::Idle);
-        };
-        self.decide_trigger(state, &trigger).await?;
         Ok(Step::Progress)
     }
 

@@ -2,17 +2,20 @@
 //!
 //! The lease (in the store, with an expiry) keeps processes on one PostgreSQL from working the
 //! same entity at once and hands an entity over when its process dies; the stream's version check
-//! stays the real guard (G9). A failing entity cools down in memory so one broken record does not
-//! spin a worker.
+//! stays the real guard (G9). A lease is held only while its entity's job runs: it is claimed
+//! when the job starts and given back as soon as the scheduler sees the job end, before any new
+//! lease is claimed, so this process never holds more leases than it has workers. After a
+//! `kill -9` only the entities whose jobs were running (at most `workers`) wait for their
+//! leases to expire; everything else queued is taken up at once by the next process. A job
+//! whose system is down cools down in memory so one unreachable record does not spin a worker;
+//! a job that fails otherwise, or panics, is recorded and retried with backoff (`failures`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use syncledger_core::projections::pending_queue;
 use syncledger_store::RowQuery;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -62,7 +65,7 @@ impl Ledger {
         {
             return Ok(false);
         }
-        let result = self.process_entity(entity_id).await;
+        let result = self.run_job(entity_id).await;
         self.store().release_lease(entity_id, &s.owner).await?;
         result.map(|_| true)
     }
@@ -105,13 +108,15 @@ impl Ledger {
 
     /// The worker pool: runs until `shutdown`, then lets jobs in flight finish.
     ///
-    /// One scheduler loop hands due entities to at most `workers` jobs. It reads the due queue
-    /// (entity ids only) into a backlog and claims the backlog's leases in one statement; a job
-    /// that ends frees a worker for the next entity of the backlog without another read. The
-    /// queue is read again when the backlog runs dry, when the intake records new work, and
-    /// every poll interval. Leases are kept while an entity has work (its echo usually follows
-    /// within milliseconds), renewed for long jobs, and given back in batches once an entity has
-    /// been idle for [`LINGER`], and at shutdown.
+    /// One scheduler loop hands due entities to at most `workers` jobs. Each round it:
+    ///
+    /// 1. reaps the jobs that ended (a job that failed transiently cools its entity down);
+    /// 2. gives back, in one statement, the leases of the jobs that ended;
+    /// 3. reads the due queue (entity ids only) into a backlog when asked to: when the intake
+    ///    recorded new work, when the backlog ran dry, and every poll interval;
+    /// 4. claims, in one statement, the leases of as many backlog entities as there are free
+    ///    workers, and starts a job for each one it got (another process holds the rest);
+    /// 5. renews the leases of jobs that run for a third of the lease's TTL.
     pub async fn run_workers(&self, shutdown: CancellationToken) {
         // Writes a dead process left unanswered are settled before anything else (see `recovery`).
         if let Err(e) = self.resume_unanswered_writes().await {
@@ -119,23 +124,23 @@ impl Ledger {
         }
         let s = self.settings().clone();
         let workers = s.workers.max(1);
-        let permits = Arc::new(Semaphore::new(workers));
         let mut leases = Leases::default();
-        let mut busy: HashSet<Uuid> = HashSet::new();
+        let mut running: HashMap<tokio::task::Id, Uuid> = HashMap::new();
         let mut backlog: VecDeque<Uuid> = VecDeque::new();
         let mut cooling: HashMap<Uuid, Instant> = HashMap::new();
-        let mut jobs = JoinSet::new();
-        let (ended_tx, mut ended_rx) = tokio::sync::mpsc::unbounded_channel::<(Uuid, bool)>();
+        let mut jobs: JoinSet<bool> = JoinSet::new();
+        let mut ended: Vec<Uuid> = Vec::new();
         let mut read_queue = true;
         loop {
-            while let Ok(ended) = ended_rx.try_recv() {
-                job_ended(ended, &mut busy, &mut leases, &mut cooling);
+            while let Some(result) = jobs.try_join_next_with_id() {
+                ended.push(job_ended(result, &mut running, &mut cooling));
             }
+            leases.give_back(self, &mut ended).await;
             cooling.retain(|_, until| *until > Instant::now());
-            while jobs.try_join_next().is_some() {}
-            leases.give_back_lingering(self).await;
+            let busy: HashSet<Uuid> = running.values().copied().collect();
+            let waiting = |id: &Uuid| !busy.contains(id) && !cooling.contains_key(id);
 
-            backlog.retain(|id| !busy.contains(id) && !cooling.contains_key(id));
+            backlog.retain(waiting);
             if read_queue || backlog.is_empty() {
                 // A few rows per worker: an entity may have several rows, and the running
                 // jobs' entities are at the head of the queue.
@@ -143,203 +148,145 @@ impl Ledger {
                 match self.due_entities_limited(scan).await {
                     Ok(due) => {
                         metrics::gauge!("syncledger_due_entities").set(due.len() as f64);
-                        backlog = due
-                            .into_iter()
-                            .filter(|id| !busy.contains(id) && !cooling.contains_key(id))
-                            .take(workers * 2)
-                            .collect();
-                        let wanted: Vec<Uuid> = backlog.iter().copied().collect();
-                        let held = leases.claim(self, &wanted, &busy).await;
-                        backlog.retain(|id| held.contains(id));
+                        backlog = due.into_iter().filter(waiting).take(workers * 2).collect();
                     }
                     Err(e) => tracing::warn!(error = %e, "reading the pending queue failed"),
                 }
-            } else {
-                // Long jobs keep their leases even when no read happens.
-                leases.claim(self, &[], &busy).await;
             }
-            while let Some(&id) = backlog.front() {
-                let Ok(permit) = permits.clone().try_acquire_owned() else {
-                    break;
-                };
-                backlog.pop_front();
-                busy.insert(id);
-                leases.busy(id);
-                let (ledger, ended) = (self.clone(), ended_tx.clone());
-                jobs.spawn(async move {
-                    let failed = match ledger.process_entity(id).await {
+            let free = workers.saturating_sub(running.len());
+            let start: Vec<Uuid> = backlog.drain(..free.min(backlog.len())).collect();
+            for id in leases.claim(self, &start).await {
+                let ledger = self.clone();
+                let handle = jobs.spawn(async move {
+                    match ledger.run_job(id).await {
                         Ok(()) => false,
                         Err(e) => {
                             tracing::warn!(entity = %id, error = %e, "entity job failed; cooling down");
                             true
                         }
-                    };
-                    drop(permit);
-                    let _ = ended.send((id, failed));
+                    }
                 });
+                running.insert(handle.id(), id);
             }
+            leases.renew(self, &running).await;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.woken() => read_queue = true,
-                ended = ended_rx.recv() => {
-                    if let Some(ended) = ended {
-                        job_ended(ended, &mut busy, &mut leases, &mut cooling);
-                    }
+                Some(result) = jobs.join_next_with_id(), if !jobs.is_empty() => {
+                    ended.push(job_ended(result, &mut running, &mut cooling));
                     read_queue = false;
                 }
                 _ = tokio::time::sleep(s.poll_interval) => read_queue = true,
             }
         }
-        while jobs.join_next().await.is_some() {}
-        while let Ok((id, _)) = ended_rx.try_recv() {
-            leases.idle(id);
+        while let Some(result) = jobs.join_next_with_id().await {
+            ended.push(job_ended(result, &mut running, &mut cooling));
         }
-        leases.give_back(self, |_| true).await;
+        leases.give_back(self, &mut ended).await;
     }
 }
 
-/// Bookkeeping when a job ends: its worker is free, its lease idles, and if it failed its
-/// entity cools down.
+/// Bookkeeping when a job ends: its worker is free, and if it failed (or its task died, which
+/// `run_job` is there to prevent) its entity cools down. Returns the entity, whose lease goes back.
 fn job_ended(
-    (id, failed): (Uuid, bool),
-    busy: &mut HashSet<Uuid>,
-    leases: &mut Leases,
+    result: Result<(tokio::task::Id, bool), tokio::task::JoinError>,
+    running: &mut HashMap<tokio::task::Id, Uuid>,
     cooling: &mut HashMap<Uuid, Instant>,
-) {
-    busy.remove(&id);
-    leases.idle(id);
+) -> Uuid {
+    let (task, failed) = match result {
+        Ok((task, failed)) => (task, failed),
+        Err(e) => {
+            tracing::error!(error = %e, "an entity job's task died");
+            (e.id(), true)
+        }
+    };
+    let id = running.remove(&task).unwrap_or_default();
     if failed {
         cooling.insert(id, Instant::now() + COOL_DOWN);
     }
+    id
 }
 
-/// How long the pool keeps the lease of an entity whose job ended, in case more work for it
-/// follows (the echo of a write usually does). Another process waits at most this long more.
-const LINGER: Duration = Duration::from_secs(1);
-/// How often the pool gives back the leases that have lingered: each give-back is a write
-/// transaction the scheduler waits for (behind the appends on SQLite's one writer), so they are
-/// batched instead of sent whenever a job ends. A lease goes back 1 to 1.25 s after its job.
-const GIVE_BACK_EVERY: Duration = Duration::from_millis(250);
-
-/// The leases this process holds, as far as the pool knows.
+/// The leases this process holds for its running jobs, and when each was claimed or renewed.
 #[derive(Default)]
 struct Leases {
-    held: HashMap<Uuid, Held>,
-    /// When lingering leases were last given back.
-    given_back: Option<Instant>,
-}
-
-struct Held {
-    /// When the lease was last claimed or renewed.
-    claimed: Instant,
-    /// When its last job ended; `None` while a job runs.
-    idle_since: Option<Instant>,
-}
-
-impl Held {
-    fn idle_for(&self, linger: Duration) -> bool {
-        self.idle_since.is_some_and(|at| at.elapsed() >= linger)
-    }
+    held: HashMap<Uuid, Instant>,
 }
 
 impl Leases {
-    fn busy(&mut self, id: Uuid) {
-        if let Some(h) = self.held.get_mut(&id) {
-            h.idle_since = None;
+    /// Claims, in one statement, the leases of `start`; returns the entities now held.
+    async fn claim(&mut self, ledger: &Ledger, start: &[Uuid]) -> Vec<Uuid> {
+        if start.is_empty() {
+            return Vec::new();
         }
-    }
-
-    fn idle(&mut self, id: Uuid) {
-        if let Some(h) = self.held.get_mut(&id) {
-            h.idle_since = Some(Instant::now());
-        }
-    }
-
-    /// Makes sure this process holds the leases of `start` and of the running jobs in `busy`,
-    /// claiming (or renewing) in one batch those not held or held for a third of their TTL.
-    /// Returns the entities of `start` it holds.
-    async fn claim(
-        &mut self,
-        ledger: &Ledger,
-        start: &[Uuid],
-        busy: &HashSet<Uuid>,
-    ) -> HashSet<Uuid> {
         let s = ledger.settings();
-        let stale = |h: Option<&Held>| h.is_none_or(|h| h.claimed.elapsed() >= s.lease_ttl / 3);
-        let wanted: Vec<Uuid> = start
-            .iter()
-            .chain(busy)
-            .filter(|id| stale(self.held.get(id)))
-            .copied()
-            .collect();
-        if !wanted.is_empty() {
-            match ledger
-                .store()
-                .claim_leases(&wanted, &s.owner, s.lease_ttl)
-                .await
-            {
-                Ok(claimed) => {
-                    let claimed: HashSet<Uuid> = claimed.into_iter().collect();
-                    for id in wanted {
-                        if claimed.contains(&id) {
-                            let idle_since = (!busy.contains(&id)).then(Instant::now);
-                            self.held.insert(
-                                id,
-                                Held {
-                                    claimed: Instant::now(),
-                                    idle_since,
-                                },
-                            );
-                        } else if self.held.remove(&id).is_some() && busy.contains(&id) {
-                            tracing::warn!(entity = %id, "a long job lost its lease; the stream's version check still guards it");
-                        }
-                    }
+        match ledger
+            .store()
+            .claim_leases(start, &s.owner, s.lease_ttl)
+            .await
+        {
+            Ok(claimed) => {
+                for id in &claimed {
+                    self.held.insert(*id, Instant::now());
                 }
-                Err(e) => tracing::warn!(error = %e, "taking leases failed"),
+                claimed
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "taking leases failed");
+                Vec::new()
             }
         }
-        start
-            .iter()
+    }
+
+    /// Renews, in one statement, the leases of running jobs claimed a third of the TTL ago.
+    async fn renew(&mut self, ledger: &Ledger, running: &HashMap<tokio::task::Id, Uuid>) {
+        let s = ledger.settings();
+        let stale: Vec<Uuid> = running
+            .values()
             .filter(|id| {
                 self.held
                     .get(id)
-                    .is_some_and(|h| h.claimed.elapsed() < s.lease_ttl)
+                    .is_some_and(|at| at.elapsed() >= s.lease_ttl / 3)
             })
             .copied()
-            .collect()
-    }
-
-    /// Gives back the leases idle for [`LINGER`], at most every [`GIVE_BACK_EVERY`].
-    async fn give_back_lingering(&mut self, ledger: &Ledger) {
-        if self
-            .given_back
-            .is_some_and(|at| at.elapsed() < GIVE_BACK_EVERY)
-        {
-            return;
-        }
-        self.given_back = Some(Instant::now());
-        self.give_back(ledger, |lease| lease.idle_for(LINGER)).await;
-    }
-
-    /// Gives back, in one batch, the leases `which` selects.
-    async fn give_back(&mut self, ledger: &Ledger, which: impl Fn(&Held) -> bool) {
-        let ids: Vec<Uuid> = self
-            .held
-            .iter()
-            .filter(|(_, h)| h.idle_since.is_some() && which(h))
-            .map(|(id, _)| *id)
             .collect();
-        if ids.is_empty() {
+        if stale.is_empty() {
             return;
         }
         match ledger
             .store()
-            .release_leases(&ids, &ledger.settings().owner)
+            .claim_leases(&stale, &s.owner, s.lease_ttl)
             .await
         {
-            Ok(_) => ids.iter().for_each(|id| {
-                self.held.remove(id);
-            }),
+            Ok(claimed) => {
+                for id in stale {
+                    if claimed.contains(&id) {
+                        self.held.insert(id, Instant::now());
+                    } else {
+                        tracing::warn!(entity = %id, "a long job lost its lease; the stream's version check still guards it");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing leases failed"),
+        }
+    }
+
+    /// Gives back, in one statement, the leases of the jobs that ended (emptying `ended`).
+    async fn give_back(&mut self, ledger: &Ledger, ended: &mut Vec<Uuid>) {
+        if ended.is_empty() {
+            return;
+        }
+        match ledger
+            .store()
+            .release_leases(ended, &ledger.settings().owner)
+            .await
+        {
+            Ok(_) => {
+                for id in ended.drain(..) {
+                    self.held.remove(&id);
+                }
+            }
+            // Kept for the next round; the leases expire on their own if the store stays away.
             Err(e) => tracing::warn!(error = %e, "giving leases back failed"),
         }
     }

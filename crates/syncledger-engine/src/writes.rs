@@ -74,7 +74,9 @@ impl Ledger {
         state: &EntityState,
         write: &WriteRequested,
     ) -> Result<Option<(Record, Resolution)>, EngineError> {
-        let connector = self.connector_for(&state.tenant, &write.target_system)?;
+        let Some(connector) = self.connector(&state.tenant, &write.target_system) else {
+            return Ok(None); // the system left the configuration: `send` dead-letters the write
+        };
         if let Some(link) = state.links.get(&write.target_system)
             && let Ok(Some(record)) = connector.get(&link.collection, &link.record_id).await
         {
@@ -94,7 +96,9 @@ impl Ledger {
         else {
             return Ok(None);
         };
-        let map = &config.systems[&write.target_system];
+        let Some(map) = config.systems.get(&write.target_system) else {
+            return Ok(None); // the system left the configuration: `send` dead-letters the write
+        };
         let mut cursor: Option<String> = None;
         loop {
             let page = match connector
@@ -117,15 +121,6 @@ impl Ledger {
         }
     }
 
-    fn connector_for(
-        &self,
-        tenant: &str,
-        system: &str,
-    ) -> Result<std::sync::Arc<dyn Connector>, EngineError> {
-        self.connector(tenant, system)
-            .ok_or_else(|| EngineError::Invalid(format!("no connector for {tenant}/{system}")))
-    }
-
     /// One attempt at a write (the connector retries transient failures inside its budget).
     async fn send(
         &self,
@@ -133,18 +128,22 @@ impl Ledger {
         write: &WriteRequested,
         pending: Option<&PendingWrite>,
     ) -> Result<(Record, Resolution), ConnectorError> {
+        let gone = || {
+            ConnectorError::Invalid(format!(
+                "the target system {} is no longer in the configuration of {}'s {}",
+                write.target_system,
+                state.tenant,
+                state.entity_type.as_deref().unwrap_or("entity"),
+            ))
+        };
         let connector = self
             .connector(&state.tenant, &write.target_system)
-            .ok_or_else(|| {
-                ConnectorError::Invalid(format!("no connector for {}", write.target_system))
-            })?;
+            .ok_or_else(gone)?;
         let entity_type = state.entity_type.clone().unwrap_or_default();
         let map = self
             .entity_config(&entity_type)
             .and_then(|c| c.systems.get(&write.target_system))
-            .ok_or_else(|| {
-                ConnectorError::Invalid(format!("{} is not mapped", write.target_system))
-            })?
+            .ok_or_else(gone)?
             .clone();
         let resolution = if pending.is_some_and(|p| p.retry_at.is_none()) {
             Resolution::IdempotentRetry
@@ -315,13 +314,12 @@ impl Ledger {
                     ConnectorError::Permanent { status, body } => (Some(*status), body.clone()),
                     ConnectorError::Invalid(reason) => (None, reason.clone()),
                 };
-                let will_retry = error.is_transient() && attempt < self.settings().max_attempts;
-                // Never sooner than the system's Retry-After (CONTRACT §1).
-                let wait = self
-                    .backoff(attempt)
-                    .max(error.retry_after().unwrap_or_default());
-                let retry_at = will_retry
-                    .then(|| Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
+                // Never sooner than the system's Retry-After (CONTRACT §1), never later than
+                // `max_retry_after`.
+                let (will_retry, retry_at) = match error.is_transient() {
+                    true => self.retry_after_failure(attempt, error.retry_after()),
+                    false => (false, None),
+                };
                 let outcome = if will_retry { "retrying" } else { "failed" };
                 metrics::counter!("syncledger_writes_total", "outcome" => outcome).increment(1);
                 let mut events = vec![SyncEvent::WriteFailed(WriteFailed {
@@ -340,10 +338,14 @@ impl Ledger {
                     events.push(SyncEvent::DeadLettered(DeadLettered {
                         request_id: Some(write.request_id),
                         target_system: target.clone(),
-                        reason: if error.is_transient() {
-                            format!("gave up after {attempt} attempts")
-                        } else {
-                            "the target refused the write".into()
+                        reason: match error {
+                            ConnectorError::Transient { .. } => {
+                                format!("gave up after {attempt} attempts")
+                            }
+                            ConnectorError::Permanent { .. } => {
+                                "the target refused the write".into()
+                            }
+                            ConnectorError::Invalid(reason) => reason.clone(),
                         },
                         request: serde_json::to_value(write).unwrap_or_default(),
                         status,
@@ -356,7 +358,7 @@ impl Ledger {
     }
 
     /// Exponential backoff with full jitter.
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let s = self.settings();
         let cap = s
             .retry_base
@@ -374,18 +376,43 @@ impl Ledger {
         dead_letter_id: Uuid,
     ) -> Result<(), EngineError> {
         let dead = self.store().event(dead_letter_id).await?;
-        let original = dead
+        let letter = dead
             .as_ref()
             .and_then(|e| match SyncEvent::from_recorded(e) {
-                Ok(SyncEvent::DeadLettered(d)) => {
-                    serde_json::from_value::<WriteRequested>(d.request).ok()
-                }
+                Ok(SyncEvent::DeadLettered(d)) => Some(d),
                 _ => None,
             });
+        let original = letter
+            .as_ref()
+            .and_then(|d| serde_json::from_value::<WriteRequested>(d.request.clone()).ok());
+        // A failed trigger's letter names the record its work was about: fetch it again.
+        let record = letter.as_ref().and_then(|d| {
+            let text = |key: &str| d.request.get(key)?.as_str().map(str::to_string);
+            Some((text("system")?, text("record_id")?))
+        });
         let mut events = Vec::new();
         let mut outcome = Outcome::default();
-        match original {
-            Some(original) => {
+        match (original, record) {
+            (None, Some((system, record_id))) => {
+                events.push(SyncEvent::DecisionMade(DecisionMade {
+                    trigger_id: Some(trigger.event_id),
+                    kind: DecisionKind::Skip,
+                    source_system: system.clone(),
+                    target_system: system.clone(),
+                    reason: format!(
+                        "retry of dead letter {dead_letter_id} asked by a person: \
+                         {system} {record_id} is fetched again"
+                    ),
+                    diff: vec![],
+                    request_id: None,
+                }));
+                events.push(SyncEvent::ResyncRequested(ResyncRequested {
+                    by: format!("retry of dead letter {dead_letter_id}"),
+                    system,
+                    record_id,
+                }));
+            }
+            (Some(original), _) => {
                 let id = request_id(trigger.event_id, &original.target_system, original.op);
                 let again = WriteRequested {
                     request_id: id,
@@ -407,7 +434,7 @@ impl Ledger {
                 }));
                 events.push(SyncEvent::WriteRequested(again));
             }
-            None => events.push(SyncEvent::DecisionMade(DecisionMade {
+            (None, None) => events.push(SyncEvent::DecisionMade(DecisionMade {
                 trigger_id: Some(trigger.event_id),
                 kind: DecisionKind::Skip,
                 source_system: String::new(),

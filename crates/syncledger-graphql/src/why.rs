@@ -150,7 +150,8 @@ impl Relevance {
             | SyncEvent::ReplayRequested(_) => true,
             SyncEvent::RecordLinked(_)
             | SyncEvent::RecordUnlinked(_)
-            | SyncEvent::RedirectedTo(_) => false,
+            | SyncEvent::RedirectedTo(_)
+            | SyncEvent::WorkFailed(_) => false,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! All integration tests of the connector crate in one binary (one link, shared helpers).
 
+mod hostile_ids;
 mod http_crud;
 mod http_failures;
 mod secrets;

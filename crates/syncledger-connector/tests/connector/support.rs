@@ -29,6 +29,7 @@ pub fn config(base_url: &str) -> HttpConnectorConfig {
         headers: BTreeMap::new(),
         timeout: Duration::from_secs(5),
         retry: POLICY,
+        max_id_bytes: syncledger_connector::record_id::DEFAULT_MAX_ID_BYTES,
     }
 }
 

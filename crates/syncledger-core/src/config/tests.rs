@@ -168,7 +168,8 @@ fn unknown_keys_are_all_reported_with_their_paths() {
              owners belong to the entity: write `owners = {...}` under [[entities]], before its \
              [entities.systems.*] tables",
             "server.wrokers: unknown key (expected one of: listen, database_url, workers, admin_token, \
-             log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs)",
+             log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs, \
+             max_record_id_bytes, max_retry_after_secs, allow_shared_base_url)",
             "tenants[acme].systems.erp.base_ur: unknown key (expected one of: base_url, webhook_secret, headers)",
         ]
     );

@@ -5,7 +5,8 @@ use super::*;
 use crate::events::DecisionKind;
 use crate::events::{
     ChangeObserved, DeadLetterRetried, DeadLettered, FieldChange, RecordFetched, RecordLinked,
-    RecordUnlinked, RedirectedTo, ReplayRequested, ResyncRequested, WriteFailed, WriteSucceeded,
+    RecordUnlinked, RedirectedTo, ReplayRequested, ResyncRequested, WorkFailed, WriteFailed,
+    WriteSucceeded,
 };
 use crate::log::{EventMeta, Position};
 
@@ -209,6 +210,15 @@ fn every_event_type_gets_its_own_single_line() {
         record_id: "c-42".into(),
         reason: "deleted in crm".into(),
     }));
+    s.push(SyncEvent::WorkFailed(WorkFailed {
+        trigger_id: id(1),
+        reason: "the job panicked: boom".into(),
+        attempt: 2,
+        will_retry: true,
+        retry_at: Some(Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 9).unwrap()),
+        system: Some("crm".into()),
+        record_id: Some("c-42".into()),
+    }));
     let mut broken = s.0[0].clone();
     broken.event_id = id(99);
     broken.event_type = "SomethingNew".into();
@@ -242,6 +252,11 @@ fn every_event_type_gets_its_own_single_line() {
         )
     );
     assert_eq!(lines[8], format!("admin retried dead letter {letter}"));
+    assert_eq!(
+        lines[lines.len() - 2],
+        "work on crm contact c-42 failed on attempt 2 (the job panicked: boom); \
+         will retry at 2026-11-21 10:00:09 UTC"
+    );
     assert_eq!(lines[9], "admin asked to resync crm contact c-42");
     assert_eq!(
         lines.last().unwrap(),

@@ -133,6 +133,28 @@ impl Projection for PendingQueue {
                 trigger(Some(e.system.clone()), Some(e.record_id.clone()), None)
             }
             SyncEvent::DeadLetterRetried(e) => trigger(None, None, Some(e.dead_letter_id)),
+            // A failed trigger waits for its retry: its row moves to the retry time.
+            SyncEvent::WorkFailed(e) if e.will_retry => {
+                let due_at = e.retry_at.unwrap_or(event.recorded_at);
+                let item = Trigger {
+                    kind: decoded.event_type().to_string(),
+                    entity_id: event.stream_id,
+                    system: e.system.clone(),
+                    record_id: e.record_id.clone(),
+                    trigger_id: e.trigger_id,
+                    dead_letter_id: None,
+                    due_at,
+                    position: event.position,
+                };
+                vec![RowOp::Put(row(
+                    event,
+                    trigger_key(e.trigger_id),
+                    Some(event.stream_id),
+                    time_position_key(due_at, event.position),
+                    doc(item),
+                ))]
+            }
+            SyncEvent::WorkFailed(e) => settle(Some(e.trigger_id)),
             SyncEvent::DecisionMade(e) => settle(e.trigger_id),
             SyncEvent::RedirectedTo(e) => settle(e.trigger_id),
             SyncEvent::WriteRequested(e) => write(PendingWrite {

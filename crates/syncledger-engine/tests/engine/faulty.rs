@@ -6,13 +6,19 @@
 //! answer was on its way) or never sends it (`BeforeCall`: the process died between recording
 //! the request and making the call). Either way it fires [`FaultyConnector::crashed`], and the
 //! test drops the job that was waiting: no outcome is ever recorded by that process.
+//!
+//! A fetch of a chosen record can also be scripted to misbehave in ways a well-behaved system
+//! never does ([`Fetch`]): panic inside the job, answer with another record, or hold the job
+//! until the test lets it go.
 
+use std::collections::HashMap;
 use std::future::pending;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use syncledger_connector::{BoxFuture, Connector, ConnectorError, Page, Record, SimSystem};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Crash {
@@ -22,10 +28,24 @@ pub enum Crash {
     BeforeCall,
 }
 
+/// How a scripted fetch misbehaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    /// The job panics inside the fetch (a bug reached from outside).
+    Panic,
+    /// The system answers with this other record id (breaks the contract: invalid answer).
+    AnswerWith(String),
+}
+
 pub struct FaultyConnector {
     inner: Arc<SimSystem>,
     crash: Mutex<Option<Crash>>,
     crashed: Arc<Notify>,
+    fetches: Mutex<HashMap<String, Fetch>>,
+    /// While held, every fetch waits for a permit here (see [`FaultyConnector::hold_fetches`]).
+    hold: Mutex<Option<Arc<Semaphore>>>,
+    /// Fetches that started (and are waiting, while held).
+    started: AtomicUsize,
 }
 
 impl FaultyConnector {
@@ -34,7 +54,35 @@ impl FaultyConnector {
             inner,
             crash: Mutex::new(None),
             crashed: Arc::new(Notify::new()),
+            fetches: Mutex::new(HashMap::new()),
+            hold: Mutex::new(None),
+            started: AtomicUsize::new(0),
         }
+    }
+
+    /// Every fetch of `record_id` misbehaves as `how`.
+    pub fn script_fetch(&self, record_id: &str, how: Fetch) {
+        self.fetches
+            .lock()
+            .expect("fetch scripts")
+            .insert(record_id.to_string(), how);
+    }
+
+    /// From now on every fetch waits until [`FaultyConnector::release_fetches`].
+    pub fn hold_fetches(&self) {
+        *self.hold.lock().expect("hold") = Some(Arc::new(Semaphore::new(0)));
+    }
+
+    /// Lets every held and later fetch through.
+    pub fn release_fetches(&self) {
+        if let Some(gate) = self.hold.lock().expect("hold").take() {
+            gate.add_permits(Semaphore::MAX_PERMITS / 2);
+        }
+    }
+
+    /// How many fetches have started so far.
+    pub fn fetches_started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
     }
 
     /// The next write through this connector crashes its caller.
@@ -68,7 +116,21 @@ impl Connector for FaultyConnector {
         collection: &'a str,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
-        self.inner.get(collection, id)
+        Box::pin(async move {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            let gate = self.hold.lock().expect("hold").clone();
+            if let Some(gate) = gate {
+                let _ = gate.acquire().await;
+            }
+            let script = self.fetches.lock().expect("fetch scripts").get(id).cloned();
+            match script {
+                None => self.inner.get(collection, id).await,
+                Some(Fetch::Panic) => panic!("scripted panic fetching {id}"),
+                Some(Fetch::AnswerWith(other)) => Err(ConnectorError::Invalid(format!(
+                    "asked for record {id:?}, the system answered with {other:?}"
+                ))),
+            }
+        })
     }
 
     fn create<'a>(

@@ -75,6 +75,7 @@ pub fn settings(owner: &str) -> EngineSettings {
         max_attempts: 5,
         retry_base: Duration::ZERO,
         retry_max: Duration::ZERO,
+        max_retry_after: Duration::from_secs(3600),
         poll_interval: Duration::from_millis(10),
         owner: owner.into(),
     }
@@ -181,6 +182,22 @@ impl World {
         ledger(
             &self.db,
             &self.config,
+            &self.crm_conn,
+            &self.erp_conn,
+            settings,
+        )
+        .await
+    }
+
+    /// Another process on the same database, started with another configuration.
+    pub async fn process_with_config(&self, owner: &str, config: Config) -> Ledger {
+        let settings = EngineSettings {
+            owner: owner.into(),
+            ..self.settings.clone()
+        };
+        ledger(
+            &self.db,
+            &Arc::new(config),
             &self.crm_conn,
             &self.erp_conn,
             settings,

@@ -19,5 +19,6 @@ mod g5_to_g7;
 mod g8_live;
 mod g9_ordering;
 mod invariants;
+mod job_failures;
 mod sim;
 mod webhooks;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use syncledger_api::AppState;
-use syncledger_connector::{Connector, HttpConnector, HttpConnectorConfig, RetryPolicy};
+use syncledger_connector::{Connector, HttpConnector, HttpConnectorConfig, RateLimit, RetryPolicy};
 use syncledger_core::config::{Config, ServerConfig};
 use syncledger_engine::{Connectors, EngineSettings, Ledger};
 use syncledger_store::{Store, StoreOptions};
@@ -56,6 +56,12 @@ impl HttpConnectors {
                     timeout: Duration::from_secs(10),
                     retry: RetryPolicy::default(),
                     max_id_bytes: config.server.max_record_id_bytes,
+                    rate_limit: system.rate_limit.map(|r| RateLimit {
+                        requests_per_second: r.requests_per_second,
+                        burst: r.burst,
+                        max_in_flight: r.max_in_flight,
+                    }),
+                    label: format!("{}/{name}", tenant.id),
                 })
                 .with_context(|| format!("tenants[{}].systems.{name}", tenant.id))?;
                 by_system.insert(

@@ -20,6 +20,7 @@ use reqwest::{Client, Method, Url};
 use serde_json::Value;
 
 use crate::connector::BoxFuture;
+use crate::rate_limit::{Budget, RateLimit};
 use crate::record_id;
 use crate::response::{self, Answer};
 use crate::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
@@ -40,6 +41,10 @@ pub struct HttpConnectorConfig {
     pub retry: RetryPolicy,
     /// The longest record id sent or accepted, in bytes (`server.max_record_id_bytes`).
     pub max_id_bytes: usize,
+    /// The system's quota; `None` for none (a `429` still pauses every request to it).
+    pub rate_limit: Option<RateLimit>,
+    /// The system's name in metrics (`tenant/system`).
+    pub label: String,
 }
 
 impl fmt::Debug for HttpConnectorConfig {
@@ -55,6 +60,8 @@ impl fmt::Debug for HttpConnectorConfig {
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("max_id_bytes", &self.max_id_bytes)
+            .field("rate_limit", &self.rate_limit)
+            .field("label", &self.label)
             .finish()
     }
 }
@@ -66,6 +73,9 @@ pub struct HttpConnector {
     timeout: Duration,
     retrier: Retrier,
     max_id_bytes: usize,
+    /// Shared by every worker's request to this system (see [`crate::rate_limit`]).
+    budget: Budget,
+    label: String,
 }
 
 impl fmt::Debug for HttpConnector {
@@ -118,6 +128,9 @@ impl HttpConnector {
             timeout: config.timeout,
             retrier: Retrier::new(config.retry, sleeper, jitter_seed),
             max_id_bytes: config.max_id_bytes,
+            // A request waits for its turn at most as long as it may take to answer.
+            budget: Budget::labelled(config.rate_limit, config.timeout, config.label.clone()),
+            label: config.label,
         })
     }
 
@@ -144,6 +157,10 @@ impl HttpConnector {
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<Answer, ConnectorError> {
+        // The permit is held until the answer is read: it is one of `max_in_flight`.
+        let _permit = self.budget.acquire().await?;
+        metrics::counter!("syncledger_system_requests_total", "system" => self.label.clone())
+            .increment(1);
         let mut request = self.client.request(method.clone(), url.clone());
         if let Some(body) = body {
             request = request.json(body);
@@ -158,6 +175,13 @@ impl HttpConnector {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(response::parse_retry_after);
+        if status == 429 {
+            // The whole system is over its quota, not this one request: every request waits.
+            metrics::counter!("syncledger_system_429_total", "system" => self.label.clone())
+                .increment(1);
+            self.budget
+                .pause(retry_after.unwrap_or(Duration::from_secs(1)));
+        }
         let body = response.text().await.map_err(|e| self.transport(e))?;
         tracing::debug!(%method, path = url.path(), status, "connector request answered");
         Ok(Answer {

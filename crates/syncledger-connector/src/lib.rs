@@ -6,6 +6,8 @@
 //!   permanent (dead-letter with the body), invalid (the system broke the contract).
 //! - [`http`]: [`HttpConnector`], the contract over HTTP with timeouts, configured headers,
 //!   `Idempotency-Key` on every POST, and retries.
+//! - [`rate_limit`]: a system's quota ([`RateLimit`]) as one [`rate_limit::Budget`] shared by every
+//!   request to it: token bucket, in-flight cap, and a `429` pausing the whole system.
 //! - [`record_id`]: ids are data, never path: the rules an id must keep and the one-segment URL.
 //! - [`retry`]: [`RetryPolicy`] (full-jitter exponential backoff, `Retry-After` honoured) and the
 //!   injectable [`Sleeper`]; [`retrying`] applies it around any connector.
@@ -20,6 +22,7 @@
 pub mod connector;
 pub mod error;
 pub mod http;
+pub mod rate_limit;
 pub mod record_id;
 mod response;
 pub mod retry;
@@ -30,6 +33,7 @@ pub mod sim;
 pub use connector::{BoxFuture, Connector, Page, Record};
 pub use error::ConnectorError;
 pub use http::{HttpConnector, HttpConnectorConfig, IDEMPOTENCY_KEY};
+pub use rate_limit::RateLimit;
 pub use retry::{RecordingSleeper, RetryPolicy, Sleeper, TokioSleeper};
 pub use retrying::RetryingConnector;
 pub use signature::{SIGNATURE_HEADER, sign, verify};

@@ -130,6 +130,26 @@ pub struct SystemConfig {
     /// Sent with every outbound request (e.g. `Authorization`).
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
+    /// The system's quota: every request this process makes to it stays within it.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
+}
+
+/// `rate_limit = { requests_per_second = 10, burst = 20, max_in_flight = 4 }` (CONTRACT §3).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub requests_per_second: f64,
+    /// Requests that may start at once after a quiet spell; 1 when absent.
+    #[serde(default = "one")]
+    pub burst: u32,
+    /// Requests open at the same time; unbounded when absent.
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -115,7 +115,9 @@ impl Ledger {
     /// 3. reads the due queue (entity ids only) into a backlog when asked to: when the intake
     ///    recorded new work, when the backlog ran dry, and every poll interval;
     /// 4. claims, in one statement, the leases of as many backlog entities as there are free
-    ///    workers, and starts a job for each one it got (another process holds the rest);
+    ///    workers, and starts a job for each one it got; an entity another process holds (a
+    ///    dead one's, until its lease expires) is set aside for a second and the next backlog
+    ///    entities are claimed in its place;
     /// 5. renews the leases of jobs that run for a third of the lease's TTL.
     pub async fn run_workers(&self, shutdown: CancellationToken) {
         // Writes a dead process left unanswered are settled before anything else (see `recovery`).
@@ -128,6 +130,8 @@ impl Ledger {
         let mut running: HashMap<tokio::task::Id, Uuid> = HashMap::new();
         let mut backlog: VecDeque<Uuid> = VecDeque::new();
         let mut cooling: HashMap<Uuid, Instant> = HashMap::new();
+        // Entities another process (perhaps a dead one) holds: not asked for again before then.
+        let mut elsewhere: HashMap<Uuid, Instant> = HashMap::new();
         let mut jobs: JoinSet<bool> = JoinSet::new();
         let mut ended: Vec<Uuid> = Vec::new();
         let mut read_queue = true;
@@ -137,14 +141,18 @@ impl Ledger {
             }
             leases.give_back(self, &mut ended).await;
             cooling.retain(|_, until| *until > Instant::now());
+            elsewhere.retain(|_, until| *until > Instant::now());
             let busy: HashSet<Uuid> = running.values().copied().collect();
-            let waiting = |id: &Uuid| !busy.contains(id) && !cooling.contains_key(id);
+            let waiting = |id: &Uuid| {
+                !busy.contains(id) && !cooling.contains_key(id) && !elsewhere.contains_key(id)
+            };
 
             backlog.retain(waiting);
             if read_queue || backlog.is_empty() {
                 // A few rows per worker: an entity may have several rows, and the running
                 // jobs' entities are at the head of the queue.
-                let scan = (workers as i64 * 4 + busy.len() as i64 * 2).min(SCAN);
+                let skipped = (busy.len() + elsewhere.len()) as i64;
+                let scan = (workers as i64 * 4 + skipped * 2).min(SCAN);
                 match self.due_entities_limited(scan).await {
                     Ok(due) => {
                         metrics::gauge!("syncledger_due_entities").set(due.len() as f64);
@@ -153,9 +161,21 @@ impl Ledger {
                     Err(e) => tracing::warn!(error = %e, "reading the pending queue failed"),
                 }
             }
-            let free = workers.saturating_sub(running.len());
-            let start: Vec<Uuid> = backlog.drain(..free.min(backlog.len())).collect();
-            for id in leases.claim(self, &start).await {
+            // Claim as many as there are free workers; what another process holds is set
+            // aside for a while, and the next ones are tried in its place.
+            let mut start = Vec::new();
+            while running.len() + start.len() < workers && !backlog.is_empty() {
+                let free = workers - running.len() - start.len();
+                let wanted: Vec<Uuid> = backlog.drain(..free.min(backlog.len())).collect();
+                let Some(claimed) = leases.claim(self, &wanted).await else {
+                    break;
+                };
+                for id in wanted.iter().filter(|id| !claimed.contains(id)) {
+                    elsewhere.insert(*id, Instant::now() + HELD_ELSEWHERE);
+                }
+                start.extend(claimed);
+            }
+            for id in start {
                 let ledger = self.clone();
                 let handle = jobs.spawn(async move {
                     match ledger.run_job(id).await {
@@ -207,6 +227,9 @@ fn job_ended(
     id
 }
 
+/// How long an entity whose lease another process holds is left out of this process's backlog.
+const HELD_ELSEWHERE: Duration = Duration::from_secs(1);
+
 /// The leases this process holds for its running jobs, and when each was claimed or renewed.
 #[derive(Default)]
 struct Leases {
@@ -214,10 +237,11 @@ struct Leases {
 }
 
 impl Leases {
-    /// Claims, in one statement, the leases of `start`; returns the entities now held.
-    async fn claim(&mut self, ledger: &Ledger, start: &[Uuid]) -> Vec<Uuid> {
+    /// Claims, in one statement, the leases of `start`; returns the entities now held, or
+    /// `None` when the store could not be asked.
+    async fn claim(&mut self, ledger: &Ledger, start: &[Uuid]) -> Option<Vec<Uuid>> {
         if start.is_empty() {
-            return Vec::new();
+            return Some(Vec::new());
         }
         let s = ledger.settings();
         match ledger
@@ -229,11 +253,11 @@ impl Leases {
                 for id in &claimed {
                     self.held.insert(*id, Instant::now());
                 }
-                claimed
+                Some(claimed)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "taking leases failed");
-                Vec::new()
+                None
             }
         }
     }

@@ -3,6 +3,7 @@
 mod hostile_ids;
 mod http_crud;
 mod http_failures;
+mod rate_limits;
 mod secrets;
 mod sender;
 mod signatures;

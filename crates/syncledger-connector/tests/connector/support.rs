@@ -30,6 +30,8 @@ pub fn config(base_url: &str) -> HttpConnectorConfig {
         timeout: Duration::from_secs(5),
         retry: POLICY,
         max_id_bytes: syncledger_connector::record_id::DEFAULT_MAX_ID_BYTES,
+        rate_limit: None,
+        label: "crm".into(),
     }
 }
 

@@ -81,7 +81,7 @@ fn same(a: &str, b: &str) -> bool {
 fn set(at: &mut toml::Value, node: &Node, segments: &[&str], raw: &str) -> Result<(), String> {
     let Some((segment, rest)) = segments.split_first() else {
         return match node {
-            Node::Str | Node::Int | Node::Bool | Node::List => {
+            Node::Str | Node::Int | Node::Float | Node::Bool | Node::List => {
                 *at = leaf(node, raw)?;
                 Ok(())
             }
@@ -89,7 +89,7 @@ fn set(at: &mut toml::Value, node: &Node, segments: &[&str], raw: &str) -> Resul
         };
     };
     match node {
-        Node::Str | Node::Int | Node::Bool | Node::List => Err(format!(
+        Node::Str | Node::Int | Node::Float | Node::Bool | Node::List => Err(format!(
             "names `{}` inside a value that has no keys",
             segment.to_lowercase()
         )),
@@ -176,7 +176,7 @@ fn empty(node: &Node) -> toml::Value {
     match node {
         Node::ById { .. } | Node::List => toml::Value::Array(Vec::new()),
         Node::Table(_) | Node::Map { .. } => toml::Value::Table(toml::Table::new()),
-        Node::Str | Node::Int | Node::Bool => toml::Value::String(String::new()),
+        Node::Str | Node::Int | Node::Float | Node::Bool => toml::Value::String(String::new()),
     }
 }
 
@@ -187,6 +187,11 @@ fn leaf(node: &Node, raw: &str) -> Result<toml::Value, String> {
             .parse::<i64>()
             .map(toml::Value::Integer)
             .map_err(|_| format!("expected a whole number, got {raw:?}")),
+        Node::Float => raw
+            .trim()
+            .parse::<f64>()
+            .map(toml::Value::Float)
+            .map_err(|_| format!("expected a number, got {raw:?}")),
         Node::Bool => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
             "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),

@@ -11,6 +11,7 @@ use super::Problem;
 pub(super) enum Node {
     Str,
     Int,
+    Float,
     Bool,
     /// A list of strings.
     List,
@@ -51,6 +52,14 @@ static SYSTEM: Node = Node::Table(&[
             item: &Node::Str,
             create: Create::Header,
         },
+    ),
+    (
+        "rate_limit",
+        Node::Table(&[
+            ("requests_per_second", Node::Float),
+            ("burst", Node::Int),
+            ("max_in_flight", Node::Int),
+        ]),
     ),
 ]);
 

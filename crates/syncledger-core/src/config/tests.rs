@@ -18,6 +18,7 @@ headers = { Authorization = "Bearer abc" }
 [tenants.systems.erp]
 base_url = "http://127.0.0.1:9002"
 webhook_secret = "erp-secret"
+rate_limit = { requests_per_second = 10, burst = 20, max_in_flight = 4 }   # optional: the system's quota
 
 [[entities]]
 name = "customer"                 # the canonical entity type
@@ -69,6 +70,15 @@ fn the_contracts_example_loads_with_its_values_and_defaults() {
     assert_eq!(acme.api_token.expose(), "acme-read-token");
     let crm = acme.system("crm").unwrap();
     assert_eq!(crm.headers["Authorization"].expose(), "Bearer abc");
+    assert_eq!(crm.rate_limit, None);
+    assert_eq!(
+        acme.system("erp").unwrap().rate_limit,
+        Some(RateLimitConfig {
+            requests_per_second: 10.0,
+            burst: 20,
+            max_in_flight: Some(4)
+        })
+    );
     assert!(config.tenant("other").is_none());
     let customer = config.entity_for("erp", "customers").unwrap();
     assert_eq!(customer.name, "customer");
@@ -170,7 +180,8 @@ fn unknown_keys_are_all_reported_with_their_paths() {
             "server.wrokers: unknown key (expected one of: listen, database_url, workers, admin_token, \
              log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs, \
              max_record_id_bytes, max_retry_after_secs, allow_shared_base_url)",
-            "tenants[acme].systems.erp.base_ur: unknown key (expected one of: base_url, webhook_secret, headers)",
+            "tenants[acme].systems.erp.base_ur: unknown key (expected one of: base_url, webhook_secret, headers, \
+             rate_limit)",
         ]
     );
 }
@@ -273,10 +284,16 @@ fn the_key_layout_and_the_types_name_the_same_keys() {
         }
     }
 
-    let text = EXAMPLE.replace(
-        "conflict = \"last_observed\"",
-        "conflict = \"owner\"\nowners = { phone = \"crm\" }",
-    );
+    let text = EXAMPLE
+        .replace(
+            "conflict = \"last_observed\"",
+            "conflict = \"owner\"\nowners = { phone = \"crm\" }",
+        )
+        .replace(
+            "headers = { Authorization = \"Bearer abc\" }",
+            "headers = { Authorization = \"Bearer abc\" }\n\
+             rate_limit = { requests_per_second = 5, burst = 1, max_in_flight = 1 }",
+        );
     let config = Config::from_toml_str(&text, no_env()).unwrap();
     let tree = toml::Table::try_from(&config).unwrap();
     let mut unknown = Vec::new();

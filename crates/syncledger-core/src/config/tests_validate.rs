@@ -29,6 +29,10 @@ fn every_server_and_tenant_problem_is_reported_at_once() {
         .replace("http://127.0.0.1:9001", "ftp://crm")
         .replace("webhook_secret = \"erp-secret\"", "webhook_secret = \"\"")
         .replace(
+            "requests_per_second = 10, burst = 20, max_in_flight = 4",
+            "requests_per_second = 0, burst = 0, max_in_flight = 0",
+        )
+        .replace(
             "headers = { Authorization = \"Bearer abc\" }",
             "headers = { \"Bad Header\" = \"a\\nb\" }",
         );
@@ -46,6 +50,9 @@ fn every_server_and_tenant_problem_is_reported_at_once() {
             "tenants[Acme].systems.crm.base_url: \"ftp://crm\" is not an http:// or https:// URL",
             "tenants[Acme].systems.crm.headers: \"Bad Header\" is not a valid header name",
             "tenants[Acme].systems.crm.headers.Bad Header: the value holds a control character (a line break?)",
+            "tenants[Acme].systems.erp.rate_limit.requests_per_second: must be a number above 0",
+            "tenants[Acme].systems.erp.rate_limit.burst: must be at least 1",
+            "tenants[Acme].systems.erp.rate_limit.max_in_flight: must be at least 1 (leave it out for no cap)",
             "tenants[Acme].systems.erp.webhook_secret: must be set",
         ]
     );

@@ -150,6 +150,9 @@ fn tenants(config: &Config, out: &mut Vec<Problem>) {
                     format!("{url:?} is not an http:// or https:// URL"),
                 ));
             }
+            if let Some(limit) = &system.rate_limit {
+                rate_limit(&format!("{here}.rate_limit"), limit, out);
+            }
             if system.webhook_secret.is_empty() {
                 out.push(Problem::new(
                     format!("{here}.webhook_secret"),
@@ -332,5 +335,25 @@ fn references(entity: &EntityConfig, path: &str, out: &mut Vec<Problem>) {
             "owners only apply with conflict = \"owner\"",
         )),
         _ => {}
+    }
+}
+
+/// A quota must let requests through: a positive rate, and at least one at a time.
+fn rate_limit(path: &str, limit: &super::RateLimitConfig, out: &mut Vec<Problem>) {
+    let rate = limit.requests_per_second;
+    if !(rate.is_finite() && rate > 0.0) {
+        out.push(Problem::new(
+            format!("{path}.requests_per_second"),
+            "must be a number above 0",
+        ));
+    }
+    if limit.burst == 0 {
+        out.push(Problem::new(format!("{path}.burst"), "must be at least 1"));
+    }
+    if limit.max_in_flight == Some(0) {
+        out.push(Problem::new(
+            format!("{path}.max_in_flight"),
+            "must be at least 1 (leave it out for no cap)",
+        ));
     }
 }

@@ -167,9 +167,7 @@ impl Budget {
             }
             state.paused_until = None;
         }
-        let Some(limit) = self.limit else {
-            return None;
-        };
+        let limit = self.limit?;
         let rate = limit.requests_per_second;
         let burst = f64::from(limit.burst.max(1));
         let elapsed = now.saturating_duration_since(state.refilled).as_secs_f64();

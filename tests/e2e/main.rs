@@ -21,6 +21,8 @@
 //! - `ops`: health, readiness and the metric names of CONTRACT §9.
 //! - `outage`: the database down and back: 503, readiness, recovery (PostgreSQL).
 //! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
+//! - `security`: the perimeter (issue 20): hostile requests, secrets in errors and logs, limits,
+//!   headers, the checks at start.
 
 mod harness;
 mod metrics;
@@ -32,5 +34,6 @@ mod graphql;
 mod ops;
 mod outage;
 mod races;
+mod security;
 mod shutdown;
 mod webhooks;

@@ -9,6 +9,7 @@ mod support;
 
 mod auth;
 mod http;
+mod limits;
 mod mutations;
 mod queries;
 mod replay;

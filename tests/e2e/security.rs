@@ -151,17 +151,38 @@ async fn deeply_nested_queries_over_get_post_and_websocket_leave_the_service_up(
 }
 
 /// Writes `text` as a configuration in the world's folder and runs `serve` on it, expecting it
-/// to refuse to start; its stderr.
-fn refused_at_start(world: &World, name: &str, text: &str) -> String {
+/// to refuse to start within `STEP` (a `serve` that starts is killed and fails the test); its
+/// stderr.
+async fn refused_at_start(world: &World, name: &str, text: &str) -> String {
     let path = world.dir.path().join(name);
     std::fs::write(&path, text).expect("writing the config");
-    let output = command(world.dir.path())
+    let stderr_path = world.dir.path().join(format!("{name}.stderr"));
+    let stderr = std::fs::File::create(&stderr_path).expect("creating the stderr file");
+    let mut child = command(world.dir.path())
         .args(["serve", "--config"])
         .arg(&path)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
         .expect("running serve");
-    assert!(!output.status.success(), "serve started on {name}");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    let deadline = tokio::time::Instant::now() + STEP;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("polling serve") {
+            break Some(status);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let stderr = read(&stderr_path);
+    match status {
+        Some(status) => assert!(!status.success(), "serve exited 0 on {name}: {stderr}"),
+        None => panic!("serve started on {name} instead of refusing it: {stderr}"),
+    }
+    stderr
 }
 
 fn world_config(world: &World) -> String {
@@ -175,7 +196,7 @@ async fn a_toml_error_on_a_secret_line_shows_the_position_and_not_the_secret() {
         &format!("admin_token = \"{ADMIN_TOKEN}\""),
         "admin_token = \"very-secret-admin-token-value\" garbage",
     );
-    let stderr = refused_at_start(&world, "broken.toml", &text);
+    let stderr = refused_at_start(&world, "broken.toml", &text).await;
     assert!(
         !stderr.contains("very-secret-admin-token-value"),
         "{stderr}"
@@ -187,7 +208,7 @@ async fn a_toml_error_on_a_secret_line_shows_the_position_and_not_the_secret() {
 async fn a_short_token_is_refused_at_start_naming_its_key() {
     let world = World::new(Backend::Sqlite).await;
     let text = world_config(&world).replace(TENANT_TOKEN, "short-token");
-    let stderr = refused_at_start(&world, "weak.toml", &text);
+    let stderr = refused_at_start(&world, "weak.toml", &text).await;
     assert!(
         stderr.contains("tenants[acme].api_token: is too short"),
         "{stderr}"
@@ -215,7 +236,7 @@ fn shared_base_url(world: &World) -> String {
 async fn a_shared_base_url_is_refused_at_start_unless_allowed(backend: Backend) {
     let world = World::new(backend).await;
     let shared = shared_base_url(&world);
-    let stderr = refused_at_start(&world, "shared.toml", &shared);
+    let stderr = refused_at_start(&world, "shared.toml", &shared).await;
     assert!(
         stderr.contains(
             "tenants[globex].systems.crm.base_url: the same as tenants[acme].systems.crm.base_url"

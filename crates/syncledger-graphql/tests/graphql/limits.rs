@@ -153,8 +153,8 @@ fn edge_documents() -> Vec<(&'static str, String)> {
             "nested list types",
             format!(
                 "query($v: {}Int{}) {{ __typename }}",
-                "[".repeat(MAX_NESTING),
-                "]".repeat(MAX_NESTING)
+                "[".repeat(MAX_NESTING - 1),
+                "]".repeat(MAX_NESTING - 1)
             ),
         ),
         ("a chain of fragments", fragments),
@@ -270,6 +270,11 @@ async fn subscriptions_per_connection_are_capped_and_freed_by_complete() {
     send(&mut socket, json!({"type": "complete", "id": "0"})).await;
     send(&mut socket, subscribe("again", EVENTS)).await;
     send(&mut socket, subscribe("again-too-many", EVENTS)).await;
+    let complete = next(&mut socket).await.expect("the complete of 0");
+    assert_eq!(
+        (complete["type"].as_str(), complete["id"].as_str()),
+        (Some("complete"), Some("0"))
+    );
     let error = next(&mut socket).await.expect("an error message");
     assert_eq!(error["id"], "again-too-many", "{error}");
 }

@@ -8,6 +8,7 @@ mod recorder;
 mod support;
 
 mod auth;
+mod fuzz;
 mod http;
 mod limits;
 mod mutations;

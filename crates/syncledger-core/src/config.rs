@@ -26,6 +26,7 @@ pub mod files;
 mod load;
 mod schema;
 mod secret;
+mod shared_url;
 mod validate;
 
 pub use secret::Secret;

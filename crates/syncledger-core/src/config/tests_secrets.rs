@@ -190,7 +190,7 @@ fn a_shared_base_url_is_accepted_when_allowed() {
 
 #[test]
 fn base_urls_compare_by_scheme_host_port_and_path() {
-    use crate::config::validate::normalised_url as n;
+    use crate::config::shared_url::normalised_url as n;
     assert_eq!(n("HTTP://Crm.Example:80/api/"), n("http://crm.example/api"));
     assert_eq!(
         n("https://user:pw@crm.example"),

@@ -14,6 +14,7 @@ pub(super) fn problems(config: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
     server(&config.server, &mut out);
     tenants(config, &mut out);
+    super::shared_url::problems(config, &mut out);
     entities(config, &mut out);
     out
 }
@@ -116,7 +117,7 @@ const MIN_LEASE_TTL_SECS: u64 = 3;
 /// A day: longer only makes a dead process's entities wait longer.
 const MAX_LEASE_TTL_SECS: u64 = 86_400;
 
-fn tenant_path(tenant: &TenantConfig, index: usize) -> String {
+pub(super) fn tenant_path(tenant: &TenantConfig, index: usize) -> String {
     if tenant.id.is_empty() {
         format!("tenants[#{}]", index + 1)
     } else {
@@ -134,33 +135,8 @@ fn tenants(config: &Config, out: &mut Vec<Problem>) {
             "server.admin_token".into(),
         );
     }
-    // Normalised base_url -> the first tenant and system that reach it.
-    let mut reached: BTreeMap<String, (String, &str)> = BTreeMap::new();
     for (index, tenant) in config.tenants.iter().enumerate() {
         let path = tenant_path(tenant, index);
-        for (name, system) in &tenant.systems {
-            let Some(url) = normalised_url(&system.base_url) else {
-                continue;
-            };
-            match reached.get(&url) {
-                Some((other, other_system))
-                    if *other != path && !config.server.allow_shared_base_url =>
-                {
-                    out.push(Problem::new(
-                        format!("{path}.systems.{name}.base_url"),
-                        format!(
-                            "the same as {other}.systems.{other_system}.base_url: each tenant's \
-                             writes would come back as the other's webhooks; give each tenant \
-                             its own system, or set server.allow_shared_base_url = true"
-                        ),
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    reached.insert(url, (path.clone(), name));
-                }
-            }
-        }
         if !is_slug(&tenant.id) {
             out.push(Problem::new(
                 format!("{path}.id"),
@@ -392,39 +368,4 @@ fn references(entity: &EntityConfig, path: &str, out: &mut Vec<Problem>) {
         )),
         _ => {}
     }
-}
-
-/// A base URL as compared for sharing: scheme and host lower-cased, the default port made
-/// explicit, no user info, query or fragment, the path without its trailing `/`. `None` when it
-/// is not an http(s) URL (reported on its own).
-pub(super) fn normalised_url(url: &str) -> Option<String> {
-    let (scheme, rest) = url.trim().split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return None,
-    };
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    let (authority, path) = match rest.find('/') {
-        Some(at) => rest.split_at(at),
-        None => (rest, ""),
-    };
-    let host_port = authority
-        .rsplit('@')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let (host, port) = match host_port.rsplit_once(':') {
-        // `[::1]` has colons of its own: a port follows the closing bracket.
-        Some((host, port)) if !port.contains(']') => (host.to_string(), port.parse().ok()?),
-        _ => (host_port.clone(), default_port),
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "{scheme}://{host}:{port}{}",
-        path.trim_end_matches('/')
-    ))
 }

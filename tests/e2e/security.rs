@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::harness::{Backend, STEP, World, on_both_backends};
+use crate::harness::{Backend, CRM_SECRET, ERP_SECRET, STEP, World, eventually, on_both_backends};
 use crate::service::{Service, command};
 
 const TENANT_TOKEN: &str = "e2e-acme-read-token";
@@ -345,10 +345,24 @@ async fn trace_logs_show_no_token_while_a_websocket_client_connects() {
     .await;
     let mut admin = websocket(&service).await;
     init(&mut admin, ADMIN_TOKEN).await;
+    // A synced record: a signed webhook in, a fetch and a create out with the CRM's credentials.
+    world
+        .crm_user_creates(&service, "Ada", "ada@example.com")
+        .await;
+    eventually("the ERP holds Ada", STEP, async || {
+        !world.erp_customers("ada@example.com").is_empty()
+    })
+    .await;
     let text = read(&log);
     assert!(text.contains("TRACE"), "trace logging is on");
-    for token in [TENANT_TOKEN, ADMIN_TOKEN] {
-        assert!(!text.contains(token), "the trace log shows {token}");
+    for secret in [
+        TENANT_TOKEN,
+        ADMIN_TOKEN,
+        CRM_SECRET,
+        ERP_SECRET,
+        "crm-token",
+    ] {
+        assert!(!text.contains(secret), "the trace log shows {secret}");
     }
 }
 

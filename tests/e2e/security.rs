@@ -218,7 +218,7 @@ async fn a_short_token_is_refused_at_start_naming_its_key() {
 
 /// The world's configuration with a second tenant whose CRM is the first tenant's CRM.
 fn shared_base_url(world: &World) -> String {
-    let text = world_config(&world);
+    let text = world_config(world);
     let crm_url = text
         .lines()
         .find_map(|l| l.strip_prefix("base_url = "))

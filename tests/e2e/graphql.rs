@@ -14,8 +14,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::harness::{Backend, STEP, World, eventually};
 use crate::service::Service;
 
-const TENANT_TOKEN: &str = "e2e-acme";
-const ADMIN_TOKEN: &str = "e2e-admin";
+const TENANT_TOKEN: &str = "e2e-acme-read-token";
+const ADMIN_TOKEN: &str = "e2e-admin-secret";
 
 const TRAIL: &str = r#"query($id: String!) {
   entityByRecord(tenant: "acme", system: "crm", recordId: $id) {

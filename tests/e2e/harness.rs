@@ -247,11 +247,11 @@ fn config_toml(crm_url: &str, erp_url: &str, database_url: &str) -> String {
 listen = "127.0.0.1:0"
 database_url = "{database_url}"
 workers = 4
-admin_token = "e2e-admin"
+admin_token = "e2e-admin-secret"
 
 [[tenants]]
 id = "{TENANT}"
-api_token = "e2e-acme"
+api_token = "e2e-acme-read-token"
 [tenants.systems.crm]
 base_url = "{crm_url}"
 webhook_secret = "{CRM_SECRET}"

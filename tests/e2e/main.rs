@@ -22,6 +22,8 @@
 //! - `ops`: health, readiness and the metric names of CONTRACT §9.
 //! - `outage`: the database down and back: 503, readiness, recovery (PostgreSQL).
 //! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
+//! - `security`: the perimeter (issue 20): hostile requests, secrets in errors and logs, limits,
+//!   headers, the checks at start.
 
 mod harness;
 mod metrics;
@@ -34,5 +36,6 @@ mod leases;
 mod ops;
 mod outage;
 mod races;
+mod security;
 mod shutdown;
 mod webhooks;

@@ -60,12 +60,17 @@ pub fn command(cwd: &Path) -> Command {
 
 impl Service {
     pub async fn spawn(config: &Path, log: PathBuf) -> Service {
+        Service::spawn_logging(config, log, "info,sqlx=warn").await
+    }
+
+    /// [`Service::spawn`] with `RUST_LOG` set to `filter`.
+    pub async fn spawn_logging(config: &Path, log: PathBuf, filter: &str) -> Service {
         let stderr = std::fs::File::create(&log).expect("creating the service log");
         let mut child = command(config.parent().expect("config in a folder"))
             .arg("serve")
             .arg("--config")
             .arg(config)
-            .env("RUST_LOG", "info,sqlx=warn")
+            .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

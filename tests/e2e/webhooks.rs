@@ -109,8 +109,8 @@ async fn webhook_rejections_record_nothing_and_acceptance_records_once(backend: 
         CRM_SECRET,
         ERP_SECRET,
         "Bearer crm-token",
-        "e2e-admin",
-        "e2e-acme",
+        "e2e-admin-secret",
+        "e2e-acme-read-token",
     ] {
         assert!(
             !log.contains(secret),

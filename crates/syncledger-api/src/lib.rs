@@ -6,9 +6,12 @@
 //! - `webhooks`: `POST /webhooks/{tenant}/{system}` (CONTRACT §2).
 //! - `ops`: `/healthz`, `/readyz`, `/metrics` (CONTRACT §9).
 //! - `/graphql`, `/graphql/ws`: the GraphQL API (the `syncledger-graphql` crate).
+//! - `perimeter`: what wraps every route: a panic answers 500 instead of reaching the runtime,
+//!   and every response says not to cache or sniff it.
 #![forbid(unsafe_code)]
 
 mod ops;
+mod perimeter;
 mod webhooks;
 
 use std::future::Future;
@@ -32,11 +35,12 @@ pub struct AppState {
 /// The whole router.
 pub fn router(state: AppState) -> Router {
     let graphql = syncledger_graphql::routes(state.ledger.clone());
-    Router::new()
+    let routes = Router::new()
         .merge(webhooks::routes())
         .merge(ops::routes())
         .with_state(state)
-        .merge(graphql)
+        .merge(graphql);
+    perimeter::wrap(routes)
 }
 
 /// Serves until `shutdown` resolves, then stops taking requests and lets those in flight finish.

@@ -34,7 +34,13 @@ async fn receive(
         );
     }
     let limit = state.ledger.config().server.webhook_body_limit;
-    let body = match axum::body::to_bytes(body, limit).await {
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = syncledger_graphql::http::declared_length(&headers);
+    let body = match declared.filter(|&n| n > limit as u64) {
+        Some(_) => Err(()),
+        None => axum::body::to_bytes(body, limit).await.map_err(|_| ()),
+    };
+    let body = match body {
         Ok(bytes) => bytes,
         Err(_) => {
             metrics::counter!("syncledger_webhook_rejects_total", "reason" => "too_large")

@@ -102,10 +102,10 @@ impl Connectors for Pair {
 
 const CONFIG: &str = r#"
 [server]
-admin_token = "bench-admin"
+admin_token = "bench-admin-secret"
 [[tenants]]
 id = "acme"
-api_token = "bench-acme"
+api_token = "bench-acme-secret"
 [tenants.systems.crm]
 base_url = "http://127.0.0.1:1"
 webhook_secret = "crm-secret"

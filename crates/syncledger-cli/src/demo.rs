@@ -61,7 +61,7 @@ pub async fn run(stay_up: bool) -> anyhow::Result<()> {
     demo.show_audit().await?;
     println!();
     println!(
-        "  GraphQL    {base}/graphql   (GraphiQL in a browser; header Authorization: Bearer demo-admin)"
+        "  GraphQL    {base}/graphql   (GraphiQL in a browser; header Authorization: Bearer demo-admin-secret)"
     );
     println!("  webhooks   POST {base}/webhooks/acme/{{crm,erp}}");
     println!("  metrics    {base}/metrics");
@@ -232,7 +232,7 @@ impl Demo {
         let ask = |query: String| {
             client
                 .post(&url)
-                .bearer_auth("demo-admin")
+                .bearer_auth("demo-admin-secret")
                 .json(&json!({"query": query}))
                 .send()
         };
@@ -367,11 +367,11 @@ fn demo_config(crm_url: &str, erp_url: &str, db: &str) -> String {
 listen = "127.0.0.1:0"
 database_url = "sqlite://{db}"
 workers = 4
-admin_token = "demo-admin"
+admin_token = "demo-admin-secret"
 
 [[tenants]]
 id = "acme"
-api_token = "demo-acme"
+api_token = "demo-acme-secret"
 [tenants.systems.crm]
 base_url = "{crm_url}"
 webhook_secret = "{CRM_SECRET}"

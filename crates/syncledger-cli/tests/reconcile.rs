@@ -22,10 +22,10 @@ fn config(crm: &str, erp: &str, db: &str) -> Config {
         r#"
 [server]
 database_url = "sqlite://{db}"
-admin_token = "admin"
+admin_token = "reconcile-admin-token"
 [[tenants]]
 id = "acme"
-api_token = "acme-token"
+api_token = "acme-reconcile-token"
 [tenants.systems.crm]
 base_url = "{crm}"
 webhook_secret = "s1"

@@ -1,13 +1,17 @@
 //! The configuration: one TOML file, overridable value by value from the environment.
 //!
-//! Loading runs in four steps, each reporting every problem it finds rather than the first:
+//! Loading runs in five steps, each reporting every problem it finds rather than the first:
 //! the TOML is parsed into a tree; `SYNCLEDGER_...` variables are applied to that tree (see
 //! [`env`] for the naming scheme); the tree's keys are checked against the known layout, so a
-//! typo is reported with its full key path; then the tree is deserialized into [`Config`] and
-//! [`Config::validate`] checks what types cannot (addresses, references between sections).
+//! typo is reported with its full key path; secrets named by `*_file` keys are read (see
+//! [`files`]); then the tree is deserialized into [`Config`] and [`Config::validate`] checks what
+//! types cannot (addresses, references between sections, token strength).
 //!
 //! Secrets are held in [`Secret`], which prints and serializes as `***`: only
-//! [`Secret::expose`] reveals one, so a secret cannot reach a log or an API by accident.
+//! [`Secret::expose`] reveals one, so a secret cannot reach a log or an API by accident. No error
+//! of this module quotes a value from the file or the environment: each names the key (or the
+//! variable, or the line and column of a syntax error) and the problem, because the value on a
+//! line that does not parse may well be a token.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,9 +22,11 @@ use serde::{Deserialize, Serialize};
 use crate::mapping::FieldPath;
 
 pub mod env;
+pub mod files;
 mod load;
 mod schema;
 mod secret;
+mod shared_url;
 mod validate;
 
 pub use secret::Secret;
@@ -240,9 +246,13 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// TOML syntax: the message shows the line.
-    #[error("{0}")]
-    Parse(#[from] toml::de::Error),
+    /// TOML syntax: where, and what the parser expected; never the text of the line.
+    #[error("TOML syntax error at line {line}, column {column}: {message}")]
+    Parse {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// Every problem found, each naming its key path or environment variable.
     #[error("invalid configuration:{}", list(.0))]
     Invalid(Vec<Problem>),
@@ -273,12 +283,16 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut tree: toml::Table = text.parse()?;
+        let mut tree: toml::Table = text.parse().map_err(|e| load::syntax_error(text, &e))?;
         let mut problems = env::apply_overrides(&mut tree, env);
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
         schema::check_keys(&tree, &mut problems);
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        files::read_secrets(&mut tree, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }

@@ -30,10 +30,10 @@ const ENTITIES_PER_APPEND: u64 = 100;
 
 const CONFIG: &str = r#"
 [server]
-admin_token = "bench"
+admin_token = "bench-admin-secret"
 [[tenants]]
 id = "acme"
-api_token = "acme"
+api_token = "bench-acme-secret"
 [tenants.systems.crm]
 base_url = "http://127.0.0.1:1"
 webhook_secret = "s1"

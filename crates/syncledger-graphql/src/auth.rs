@@ -17,7 +17,7 @@ use syncledger_core::config::Config;
 use crate::error::{ApiError, ApiResult};
 
 /// The authenticated caller of one request or one WebSocket connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Caller {
     Admin,
     Tenant(String),

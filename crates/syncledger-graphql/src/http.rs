@@ -1,40 +1,45 @@
 //! The HTTP side: GraphQL over HTTP at `/graphql`, GraphiQL for browsers, graphql-ws at
-//! `/graphql/ws`.
+//! `/graphql/ws` (see [`crate::ws`]).
 //!
 //! Follows the GraphQL-over-HTTP spec rather than a framework default. `POST` takes
 //! `application/json` (anything else: 415; a body that is not a GraphQL request: 400). `GET` takes
 //! the request in the query string and runs queries only (a mutation: 405 with `Allow: POST`). The
 //! response type follows `Accept`: `application/graphql-response+json`, where a request that
 //! cannot run (parse, validation, limits) answers 400; or `application/json` (also without an
-//! `Accept`), always 200; anything else: 406. A missing or wrong token is a 401 with an
-//! `UNAUTHENTICATED` error body. A browser's `GET /graphql` (`Accept: text/html`, no `query`) gets
-//! GraphiQL, which needs no token to load: the token goes in its headers pane.
+//! `Accept`), always 200; anything else: 406. A browser's `GET /graphql` (`Accept: text/html`, no
+//! `query`) gets GraphiQL, which needs no token to load: the token goes in its headers pane.
+//!
+//! The order of the checks is the security boundary. Nothing a caller sends is parsed before the
+//! bearer token is checked (a missing or wrong token is a 401 with an `UNAUTHENTICATED` body),
+//! and nothing reaches the GraphQL parser before [`limits::check`] has bounded its length and
+//! nesting. A body is read only up to [`limits::MAX_BODY_BYTES`], and a declared
+//! `Content-Length` above it is refused (413) before any of it is read. Every refusal is a
+//! GraphQL error with a stable `extensions.code`.
 
 use std::sync::Arc;
 
-use crate::ApiContext;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{Data, ErrorExtensions};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State, WebSocketUpgrade};
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::SyncSchema;
 use crate::auth::{Auth, Caller};
+use crate::limits::{self, MAX_BODY_BYTES, MAX_QUERY_BYTES, Refusal};
+use crate::{ApiContext, SyncSchema, graphiql, ws};
 
 pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
 #[derive(Clone)]
-struct AppState {
-    schema: SyncSchema,
-    auth: Arc<Auth>,
+pub(crate) struct AppState {
+    pub(crate) schema: SyncSchema,
+    pub(crate) auth: Arc<Auth>,
+    pub(crate) connections: Arc<ws::Connections>,
+    graphiql: Arc<graphiql::Page>,
 }
 
 pub fn routes(ledger: ApiContext) -> Router {
@@ -42,16 +47,18 @@ pub fn routes(ledger: ApiContext) -> Router {
     let state = AppState {
         schema: crate::schema(ledger),
         auth,
+        connections: Arc::default(),
+        graphiql: Arc::new(graphiql::Page::new()),
     };
     Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
-        .route("/graphql/ws", get(websocket))
+        .route("/graphql/ws", get(ws::upgrade))
         .with_state(state)
 }
 
 /// The response media type the client accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Media {
+pub(crate) enum Media {
     GraphqlResponse,
     Json,
 }
@@ -89,7 +96,7 @@ impl Media {
 }
 
 /// A response the request never got past: a JSON error with a code, and a status.
-fn refuse(status: StatusCode, media: Media, message: &str, code: &str) -> Response {
+pub(crate) fn refuse(status: StatusCode, media: Media, message: &str, code: &str) -> Response {
     let body = json!({"errors": [{"message": message, "extensions": {"code": code}}]});
     let mut response = (status, body.to_string()).into_response();
     response
@@ -113,7 +120,25 @@ fn not_acceptable() -> Response {
     )
 }
 
-fn bearer(auth: &Auth, headers: &HeaderMap) -> Option<Caller> {
+/// A request refused by a limit: 413 for a body, 400 for a query the parser must not see.
+fn refuse_limit(media: Media, refusal: Refusal) -> Response {
+    let status = match refusal {
+        Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    refuse(status, media, &refusal.message(), refusal.code())
+}
+
+fn unauthenticated(media: Media) -> Response {
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        media,
+        "missing or invalid bearer token",
+        "UNAUTHENTICATED",
+    )
+}
+
+pub(crate) fn bearer(auth: &Auth, headers: &HeaderMap) -> Option<Caller> {
     auth.from_bearer(
         headers
             .get(header::AUTHORIZATION)
@@ -132,28 +157,32 @@ async fn get_graphql(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html && !query.split('&').any(|pair| pair.starts_with("query=")) {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .finish(),
-        )
-        .into_response();
+        return state.graphiql.response();
     }
     let Some(media) = Media::negotiate(&headers) else {
         return not_acceptable();
     };
+    let Some(caller) = bearer(&state.auth, &headers) else {
+        return unauthenticated(media);
+    };
+    // Percent-encoding at most triples a query; variables and the rest get the same room again.
+    if query.len() > 6 * MAX_QUERY_BYTES {
+        return refuse_limit(media, Refusal::QueryTooLarge);
+    }
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
-        Err(err) => {
+        Err(_) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 media,
-                &err.to_string(),
+                "the query string is not a GraphQL request",
                 "BAD_REQUEST",
             );
         }
     };
+    if let Err(refusal) = limits::check(&request.query) {
+        return refuse_limit(media, refusal);
+    }
     if !is_query(&request) {
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -166,7 +195,7 @@ async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, media, request).await
+    execute(&state, caller, media, request).await
 }
 
 /// Whether the operation to run is a query (an unparsable document is left to execution,
@@ -185,10 +214,16 @@ fn is_query(request: &async_graphql::Request) -> bool {
     chosen.is_none_or(|(_, op)| op.node.ty == OperationType::Query)
 }
 
-async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let Some(media) = Media::negotiate(&headers) else {
         return not_acceptable();
     };
+    let too_large = Refusal::BodyTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    if declared_length(&headers).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return refuse_limit(media, too_large);
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -208,6 +243,12 @@ async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: B
             "BAD_REQUEST",
         );
     }
+    let Some(caller) = bearer(&state.auth, &headers) else {
+        return unauthenticated(media);
+    };
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return refuse_limit(media, too_large);
+    };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(err) => {
@@ -215,12 +256,26 @@ async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: B
             return refuse(StatusCode::BAD_REQUEST, media, &message, "BAD_REQUEST");
         }
     };
-    execute(&state, &headers, media, request).await
+    if let Err(refusal) = limits::check(&request.query) {
+        return refuse_limit(media, refusal);
+    }
+    execute(&state, caller, media, request).await
+}
+
+/// The `Content-Length` a request declares, if it declares one that parses.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 async fn execute(
     state: &AppState,
-    headers: &HeaderMap,
+    caller: Caller,
     media: Media,
     request: async_graphql::Request,
 ) -> Response {
@@ -232,14 +287,6 @@ async fn execute(
             "BAD_REQUEST",
         );
     }
-    let Some(caller) = bearer(&state.auth, headers) else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            media,
-            "missing or invalid bearer token",
-            "UNAUTHENTICATED",
-        );
-    };
     let response = state.schema.execute(request.data(caller)).await;
     // A request that never ran (no data at all, errors without a path) is the client's fault.
     let not_run = response.data == async_graphql::Value::Null
@@ -256,50 +303,4 @@ async fn execute(
     http.headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
     http
-}
-
-/// The token of a graphql-ws `connection_init` payload: `{"Authorization": "Bearer t"}`,
-/// `{"headers": {"Authorization": ...}}` or `{"token": "t"}`.
-fn payload_caller(auth: &Auth, payload: &serde_json::Value) -> Option<Caller> {
-    let header = |v: &serde_json::Value| {
-        v.get("Authorization")
-            .or_else(|| v.get("authorization"))
-            .and_then(|h| h.as_str())
-            .map(str::to_string)
-    };
-    if let Some(value) = header(payload).or_else(|| payload.get("headers").and_then(header)) {
-        return auth.from_bearer(Some(&value));
-    }
-    let token = payload
-        .get("token")
-        .or_else(|| payload.get("authToken"))
-        .and_then(|t| t.as_str())?;
-    auth.authenticate(token)
-}
-
-async fn websocket(
-    State(state): State<AppState>,
-    protocol: GraphQLProtocol,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let from_header = bearer(&state.auth, &headers);
-    let AppState { schema, auth } = state;
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let caller = from_header
-                        .or_else(|| payload_caller(&auth, &payload))
-                        .ok_or_else(|| {
-                            async_graphql::Error::new("missing or invalid bearer token")
-                                .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
-                        })?;
-                    let mut data = Data::default();
-                    data.insert(caller);
-                    Ok(data)
-                })
-                .serve()
-        })
 }

@@ -5,7 +5,10 @@
 //! it never talks to a connected system. Every answer for one entity comes from that entity's own
 //! stream, so the cost of a history page does not grow with the log.
 //!
-//! - [`http`]: the axum routes (`/graphql`, GraphiQL, `/graphql/ws`) and GraphQL-over-HTTP.
+//! - [`http`]: the axum routes (`/graphql`, GraphiQL, `/graphql/ws`) and GraphQL-over-HTTP;
+//!   `ws`: the WebSocket's gate; `graphiql`: the page and its Content-Security-Policy.
+//! - [`limits`]: what every transport checks before the parser runs (length, nesting, sizes,
+//!   subscriptions and connections); docs/security.md explains why.
 //! - [`auth`]: bearer tokens to callers, tenant scoping.
 //! - [`query`], [`mutation`], [`subscription`]: the three roots.
 //! - [`entity`]: `Entity` with `history` and `whyField`; [`why`]: the causal chain behind a field.
@@ -21,7 +24,9 @@ pub mod auth;
 pub mod context;
 pub mod entity;
 pub mod error;
+mod graphiql;
 pub mod http;
+pub mod limits;
 pub mod mutation;
 pub mod paging;
 pub mod query;
@@ -31,6 +36,7 @@ pub mod status;
 pub mod subscription;
 pub mod types;
 pub mod why;
+mod ws;
 
 pub use auth::{Auth, Caller};
 pub use context::ApiContext;

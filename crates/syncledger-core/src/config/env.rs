@@ -9,6 +9,10 @@
 //! SYNCLEDGER_ENTITIES__CUSTOMER__MATCH_KEYS=email,name           (the entity named "customer")
 //! ```
 //!
+//! A secret may name a file instead (`SYNCLEDGER_SERVER__ADMIN_TOKEN_FILE=/run/secrets/admin`, the
+//! container convention; see [`super::files`]): a variable setting either form of a secret
+//! replaces whichever form the file holds.
+//!
 //! Keys, tenant ids, entity names and map keys match case-insensitively, with `-` and `_` equal
 //! (`ACME_EU` finds tenant `acme-eu`). Each value takes the type of its key: strings stay as
 //! written (a token of digits is still a string), whole numbers must parse, lists are either TOML
@@ -103,6 +107,12 @@ fn set(at: &mut toml::Value, node: &Node, segments: &[&str], raw: &str) -> Resul
                 ));
             };
             let table = as_table(at)?;
+            if rest.is_empty()
+                && let Some(other) = super::files::partner(key)
+            {
+                // A variable wins over the file, whichever form either uses.
+                table.remove(&other);
+            }
             let entry = table.entry(key.to_string()).or_insert_with(|| empty(child));
             set(entry, child, rest, raw)
         }
@@ -186,21 +196,21 @@ fn leaf(node: &Node, raw: &str) -> Result<toml::Value, String> {
             .trim()
             .parse::<i64>()
             .map(toml::Value::Integer)
-            .map_err(|_| format!("expected a whole number, got {raw:?}")),
+            .map_err(|_| "expected a whole number".to_string()),
         Node::Float => raw
             .trim()
             .parse::<f64>()
             .map(toml::Value::Float)
-            .map_err(|_| format!("expected a number, got {raw:?}")),
+            .map_err(|_| "expected a number".to_string()),
         Node::Bool => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(toml::Value::Boolean(true)),
             "false" | "0" | "no" => Ok(toml::Value::Boolean(false)),
-            _ => Err(format!("expected true or false, got {raw:?}")),
+            _ => Err("expected true or false".to_string()),
         },
         Node::List if raw.trim_start().starts_with('[') => {
             let doc: toml::Table = format!("v = {raw}")
                 .parse()
-                .map_err(|_| format!("expected a TOML list like [\"a\", \"b\"], got {raw:?}"))?;
+                .map_err(|_| "expected a TOML list like [\"a\", \"b\"]".to_string())?;
             Ok(doc
                 .get("v")
                 .cloned()

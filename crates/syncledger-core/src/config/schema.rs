@@ -45,8 +45,17 @@ pub(super) enum Create {
 static SYSTEM: Node = Node::Table(&[
     ("base_url", Node::Str),
     ("webhook_secret", Node::Str),
+    ("webhook_secret_file", Node::Str),
     (
         "headers",
+        Node::Map {
+            what: "header",
+            item: &Node::Str,
+            create: Create::Header,
+        },
+    ),
+    (
+        "headers_file",
         Node::Map {
             what: "header",
             item: &Node::Str,
@@ -66,6 +75,7 @@ static SYSTEM: Node = Node::Table(&[
 static TENANT: Node = Node::Table(&[
     ("id", Node::Str),
     ("api_token", Node::Str),
+    ("api_token_file", Node::Str),
     (
         "systems",
         Node::Map {
@@ -120,6 +130,7 @@ pub(super) static ROOT: Node = Node::Table(&[
             ("database_url", Node::Str),
             ("workers", Node::Int),
             ("admin_token", Node::Str),
+            ("admin_token_file", Node::Str),
             ("log_format", Node::Str),
             ("webhook_body_limit", Node::Int),
             ("round_trip_ttl_secs", Node::Int),

@@ -6,11 +6,11 @@ pub(crate) const EXAMPLE: &str = r#"
 listen = "127.0.0.1:8080"
 database_url = "sqlite://syncledger.db"   # or postgres://user@host/db
 workers = 8                               # concurrent sync jobs in this process
-admin_token = "change-me"                 # GraphQL mutations and all tenants' data
+admin_token = "change-me-to-a-long-secret" # GraphQL mutations and all tenants' data
 
 [[tenants]]
 id = "acme"
-api_token = "acme-read-token"             # GraphQL queries, this tenant's data only
+api_token = "acme-read-token-0123"        # GraphQL queries, this tenant's data only
 [tenants.systems.crm]
 base_url = "http://127.0.0.1:9001"
 webhook_secret = "crm-secret"
@@ -59,7 +59,10 @@ fn the_contracts_example_loads_with_its_values_and_defaults() {
     let config = Config::from_toml_str(EXAMPLE, no_env()).unwrap();
     assert_eq!(config.server.listen, "127.0.0.1:8080");
     assert_eq!(config.server.workers, 8);
-    assert_eq!(config.server.admin_token.expose(), "change-me");
+    assert_eq!(
+        config.server.admin_token.expose(),
+        "change-me-to-a-long-secret"
+    );
     assert_eq!(config.server.log_format, LogFormat::Human);
     assert_eq!(config.server.webhook_body_limit, 1024 * 1024);
     assert_eq!(
@@ -67,7 +70,7 @@ fn the_contracts_example_loads_with_its_values_and_defaults() {
         chrono::Duration::seconds(600)
     );
     let acme = config.tenant("acme").unwrap();
-    assert_eq!(acme.api_token.expose(), "acme-read-token");
+    assert_eq!(acme.api_token.expose(), "acme-read-token-0123");
     let crm = acme.system("crm").unwrap();
     assert_eq!(crm.headers["Authorization"].expose(), "Bearer abc");
     assert_eq!(crm.rate_limit, None);
@@ -96,10 +99,10 @@ fn the_contracts_example_loads_with_its_values_and_defaults() {
 #[test]
 fn a_minimal_file_gets_every_default() {
     let text = r#"
-        server.admin_token = "x"
+        server.admin_token = "x-long-enough-admin"
         [[tenants]]
         id = "acme"
-        api_token = "t"
+        api_token = "t-long-enough-tenant"
         systems.crm = { base_url = "http://crm", webhook_secret = "s" }
         systems.erp = { base_url = "https://erp", webhook_secret = "s" }
         [[entities]]
@@ -109,7 +112,7 @@ fn a_minimal_file_gets_every_default() {
     "#;
     let config = Config::from_toml_str(text, no_env()).unwrap();
     let server = ServerConfig {
-        admin_token: Secret::new("x"),
+        admin_token: Secret::new("x-long-enough-admin"),
         ..ServerConfig::default()
     };
     assert_eq!(config.server, server);
@@ -146,8 +149,8 @@ fn secrets_never_print_nor_serialize() {
     let debug = format!("{config:?}");
     let json = serde_json::to_string(&config).unwrap();
     for secret in [
-        "change-me",
-        "acme-read-token",
+        "change-me-to-a-long-secret",
+        "acme-read-token-0123",
         "crm-secret",
         "erp-secret",
         "Bearer abc",
@@ -178,10 +181,10 @@ fn unknown_keys_are_all_reported_with_their_paths() {
              owners belong to the entity: write `owners = {...}` under [[entities]], before its \
              [entities.systems.*] tables",
             "server.wrokers: unknown key (expected one of: listen, database_url, workers, admin_token, \
-             log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs, \
+             admin_token_file, log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs, \
              max_record_id_bytes, max_retry_after_secs, allow_shared_base_url)",
-            "tenants[acme].systems.erp.base_ur: unknown key (expected one of: base_url, webhook_secret, headers, \
-             rate_limit)",
+            "tenants[acme].systems.erp.base_ur: unknown key (expected one of: base_url, webhook_secret, \
+             webhook_secret_file, headers, headers_file, rate_limit)",
         ]
     );
 }
@@ -207,9 +210,9 @@ fn values_of_the_wrong_type_are_all_reported_under_their_tenant_or_entity() {
     assert_eq!(
         problems(&text, no_env()),
         vec![
-            "server.workers: invalid type: string \"eight\", expected usize",
-            "tenants[acme].systems.crm.base_url: invalid type: integer `9001`, expected a string",
-            "entities[customer].on_delete: unknown variant `cascade`, expected `propagate` or `unlink`",
+            "server.workers: invalid type: string, expected usize",
+            "tenants[acme].systems.crm.base_url: invalid type: integer, expected a string",
+            "entities[customer].on_delete: unknown variant, expected `propagate` or `unlink`",
         ]
     );
     let text = EXAMPLE.replace("\"phones[0]\"", "\"phones[1]\"");
@@ -225,7 +228,7 @@ fn values_of_the_wrong_type_are_all_reported_under_their_tenant_or_entity() {
 #[test]
 fn a_toml_syntax_error_shows_the_line() {
     let error = Config::from_toml_str("[server\n", no_env()).unwrap_err();
-    assert!(matches!(error, ConfigError::Parse(_)), "{error:?}");
+    assert!(matches!(error, ConfigError::Parse { .. }), "{error:?}");
     assert!(error.to_string().contains("line 1, column 8"), "{error}");
 }
 
@@ -305,6 +308,8 @@ fn the_key_layout_and_the_types_name_the_same_keys() {
     );
     let mut missing = Vec::new();
     absent(&toml::Value::Table(tree), &schema::ROOT, "", &mut missing);
+    // `*_file` keys are read into their secrets and removed while loading (see `files`).
+    missing.retain(|key| !key.ends_with("_file"));
     assert_eq!(
         missing,
         Vec::<String>::new(),
@@ -328,5 +333,9 @@ fn load_reads_the_file_and_names_a_missing_one() {
 
 #[path = "tests_env.rs"]
 mod env;
+#[path = "tests_fuzz.rs"]
+mod fuzz;
+#[path = "tests_secrets.rs"]
+mod secrets;
 #[path = "tests_validate.rs"]
 mod validate;

@@ -11,9 +11,9 @@ fn environment_variables_override_values_by_their_key_path() {
             "postgres://postgres@127.0.0.1/sync",
         ),
         ("SYNCLEDGER_SERVER__WORKERS", "16"),
-        ("SYNCLEDGER_SERVER__ADMIN_TOKEN", "12345"),
+        ("SYNCLEDGER_SERVER__ADMIN_TOKEN", "1234567890123456"),
         ("SYNCLEDGER_SERVER__LOG_FORMAT", "json"),
-        ("SYNCLEDGER_TENANTS__ACME__API_TOKEN", "from-env"),
+        ("SYNCLEDGER_TENANTS__ACME__API_TOKEN", "from-env-0123456789"),
         (
             "SYNCLEDGER_TENANTS__ACME__SYSTEMS__CRM__WEBHOOK_SECRET",
             "crm-env",
@@ -46,12 +46,12 @@ fn environment_variables_override_values_by_their_key_path() {
     assert_eq!(config.server.workers, 16);
     assert_eq!(
         config.server.admin_token.expose(),
-        "12345",
+        "1234567890123456",
         "a token of digits stays a string"
     );
     assert_eq!(config.server.log_format, LogFormat::Json);
     let acme = config.tenant("acme").unwrap();
-    assert_eq!(acme.api_token.expose(), "from-env");
+    assert_eq!(acme.api_token.expose(), "from-env-0123456789");
     let crm = acme.system("crm").unwrap();
     assert_eq!(crm.webhook_secret.expose(), "crm-env");
     assert_eq!(
@@ -78,23 +78,34 @@ fn environment_variables_override_values_by_their_key_path() {
 
 #[test]
 fn the_environment_can_supply_a_secret_the_file_leaves_out() {
-    let text = EXAMPLE.replace("admin_token = \"change-me\"", "");
+    let text = EXAMPLE.replace("admin_token = \"change-me-to-a-long-secret\"", "");
     let missing = problems(&text, no_env());
     assert_eq!(
         missing,
-        vec!["server.admin_token: must be set (in the file or as SYNCLEDGER_SERVER__ADMIN_TOKEN)"]
+        vec![
+            "server.admin_token: must be set (in the file, as SYNCLEDGER_SERVER__ADMIN_TOKEN, or from a file with admin_token_file)"
+        ]
     );
-    let config =
-        Config::from_toml_str(&text, env(&[("SYNCLEDGER_SERVER__ADMIN_TOKEN", "t")])).unwrap();
-    assert_eq!(config.server.admin_token.expose(), "t");
+    let config = Config::from_toml_str(
+        &text,
+        env(&[("SYNCLEDGER_SERVER__ADMIN_TOKEN", "t-long-enough-admin")]),
+    )
+    .unwrap();
+    assert_eq!(config.server.admin_token.expose(), "t-long-enough-admin");
 }
 
 #[test]
 fn tenant_and_entity_names_match_with_dashes_as_underscores() {
     let text = EXAMPLE.replace("id = \"acme\"", "id = \"acme-eu\"");
-    let vars = env(&[("SYNCLEDGER_TENANTS__ACME_EU__API_TOKEN", "eu")]);
+    let vars = env(&[(
+        "SYNCLEDGER_TENANTS__ACME_EU__API_TOKEN",
+        "eu-long-enough-token",
+    )]);
     let config = Config::from_toml_str(&text, vars).unwrap();
-    assert_eq!(config.tenant("acme-eu").unwrap().api_token.expose(), "eu");
+    assert_eq!(
+        config.tenant("acme-eu").unwrap().api_token.expose(),
+        "eu-long-enough-token"
+    );
 }
 
 #[test]
@@ -118,9 +129,9 @@ fn an_override_that_names_nothing_is_an_error_naming_the_variable() {
             "SYNCLEDGER_SERVER: separate the key path's segments with `__`, e.g. SYNCLEDGER_SERVER__WORKERS",
             "SYNCLEDGER_SERVER_LISTEN: separate the key path's segments with `__`, e.g. SYNCLEDGER_SERVER__WORKERS",
             "SYNCLEDGER_SERVER__WORKER: unknown key `worker` (expected one of: listen, database_url, workers, \
-             admin_token, log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs, \
-             max_record_id_bytes, max_retry_after_secs, allow_shared_base_url)",
-            "SYNCLEDGER_SERVER__WORKERS: expected a whole number, got \"many\"",
+             admin_token, admin_token_file, log_format, webhook_body_limit, round_trip_ttl_secs, \
+             lease_ttl_secs, max_record_id_bytes, max_retry_after_secs, allow_shared_base_url)",
+            "SYNCLEDGER_SERVER__WORKERS: expected a whole number",
             "SYNCLEDGER_TENANTS__ACME__SYSTEMS__MARKETING__BASE_URL: no system \"marketing\" in the file",
             "SYNCLEDGER_TENANTS__GLOBEX__API_TOKEN: no tenant with id \"globex\"",
         ]

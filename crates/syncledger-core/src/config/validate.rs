@@ -1,8 +1,9 @@
 //! What a well-typed configuration can still get wrong, found all at once.
 //!
 //! Every [`Problem`] names the key path the way a user reads the file (`tenants[acme]`,
-//! `entities[customer].systems.erp.required`) and says what is wrong. Secret values are never
-//! quoted in a message, only the keys that hold them.
+//! `entities[customer].systems.erp.required`) and says what is wrong. Values are not quoted in
+//! a message (a misplaced token would be printed with it), only the keys that hold them; ids and
+//! names, which are part of the key paths anyway, are the exception.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ pub(super) fn problems(config: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
     server(&config.server, &mut out);
     tenants(config, &mut out);
+    super::shared_url::problems(config, &mut out);
     entities(config, &mut out);
     out
 }
@@ -34,10 +36,7 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
     if server.listen.parse::<SocketAddr>().is_err() {
         out.push(Problem::new(
             "server.listen",
-            format!(
-                "{:?} is not a socket address like \"127.0.0.1:8080\"",
-                server.listen
-            ),
+            "is not a socket address like \"127.0.0.1:8080\"",
         ));
     }
     let url = server.database_url.as_str();
@@ -56,8 +55,11 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
     if server.admin_token.is_empty() {
         out.push(Problem::new(
             "server.admin_token",
-            "must be set (in the file or as SYNCLEDGER_SERVER__ADMIN_TOKEN)",
+            "must be set (in the file, as SYNCLEDGER_SERVER__ADMIN_TOKEN, or from a file with \
+             admin_token_file)",
         ));
+    } else {
+        token_strength(&server.admin_token, "server.admin_token", out);
     }
     if server.webhook_body_limit == 0 {
         out.push(Problem::new(
@@ -71,10 +73,41 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
             format!("must be between 1 second and {MAX_TTL_SECS} (a year)"),
         ));
     }
+    if !(1..=MAX_RECORD_ID_BYTES).contains(&server.max_record_id_bytes) {
+        out.push(Problem::new(
+            "server.max_record_id_bytes",
+            format!("must be between 1 and {MAX_RECORD_ID_BYTES}"),
+        ));
+    }
+    if server.max_retry_after_secs == 0 {
+        out.push(Problem::new(
+            "server.max_retry_after_secs",
+            "must be at least 1 second",
+        ));
+    }
     if server.lease_ttl_secs < MIN_LEASE_TTL_SECS || server.lease_ttl_secs > MAX_LEASE_TTL_SECS {
         out.push(Problem::new(
             "server.lease_ttl_secs",
             format!("must be between {MIN_LEASE_TTL_SECS} and {MAX_LEASE_TTL_SECS} seconds"),
+        ));
+    }
+}
+
+/// Ids travel in URLs and the log; 64 KiB is far beyond any system's ids.
+const MAX_RECORD_ID_BYTES: usize = 65_536;
+
+/// Fewer characters than this and a token can be guessed or brute-forced over the API.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+fn token_strength(token: &super::Secret, path: &str, out: &mut Vec<Problem>) {
+    let length = token.expose().chars().count();
+    if length < MIN_TOKEN_CHARS {
+        out.push(Problem::new(
+            path,
+            format!(
+                "is too short ({length} characters): a token needs at least {MIN_TOKEN_CHARS}; \
+                 generate one with `openssl rand -hex 32`"
+            ),
         ));
     }
 }
@@ -84,7 +117,7 @@ const MIN_LEASE_TTL_SECS: u64 = 3;
 /// A day: longer only makes a dead process's entities wait longer.
 const MAX_LEASE_TTL_SECS: u64 = 86_400;
 
-fn tenant_path(tenant: &TenantConfig, index: usize) -> String {
+pub(super) fn tenant_path(tenant: &TenantConfig, index: usize) -> String {
     if tenant.id.is_empty() {
         format!("tenants[#{}]", index + 1)
     } else {
@@ -118,6 +151,8 @@ fn tenants(config: &Config, out: &mut Vec<Problem>) {
         let token_path = format!("{path}.api_token");
         if tenant.api_token.is_empty() {
             out.push(Problem::new(&token_path, "must be set"));
+        } else if tenant.api_token.expose().chars().count() < MIN_TOKEN_CHARS {
+            token_strength(&tenant.api_token, &token_path, out);
         } else if let Some(holder) = tokens.get(tenant.api_token.expose()) {
             out.push(Problem::new(
                 &token_path,
@@ -147,7 +182,7 @@ fn tenants(config: &Config, out: &mut Vec<Problem>) {
             if rest.is_none_or(|host| host.is_empty() || host.starts_with('/')) {
                 out.push(Problem::new(
                     format!("{here}.base_url"),
-                    format!("{url:?} is not an http:// or https:// URL"),
+                    "is not an http:// or https:// URL",
                 ));
             }
             if let Some(limit) = &system.rate_limit {

@@ -36,11 +36,11 @@ pub fn config(on_delete: OnDelete) -> Config {
     let toml = format!(
         r#"
 [server]
-admin_token = "test-admin"
+admin_token = "test-admin-secret"
 
 [[tenants]]
 id = "acme"
-api_token = "acme-read-token"
+api_token = "acme-read-token-1"
 [tenants.systems.crm]
 base_url = "http://127.0.0.1:9001"
 webhook_secret = "{CRM_SECRET}"

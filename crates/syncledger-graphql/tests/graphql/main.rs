@@ -8,7 +8,9 @@ mod recorder;
 mod support;
 
 mod auth;
+mod fuzz;
 mod http;
+mod limits;
 mod mutations;
 mod queries;
 mod replay;

@@ -17,9 +17,9 @@ use crate::both;
 use crate::recorder::Recorder;
 use crate::support::{ACME, App};
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn serve(app: &App) -> std::net::SocketAddr {
+pub(crate) async fn serve(app: &App) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app.router.clone();
@@ -27,7 +27,7 @@ async fn serve(app: &App) -> std::net::SocketAddr {
     addr
 }
 
-async fn connect(addr: std::net::SocketAddr, protocol: &str) -> Socket {
+pub(crate) async fn connect(addr: std::net::SocketAddr, protocol: &str) -> Socket {
     let mut request = format!("ws://{addr}/graphql/ws")
         .into_client_request()
         .unwrap();
@@ -41,7 +41,7 @@ async fn connect(addr: std::net::SocketAddr, protocol: &str) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
@@ -49,7 +49,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next text message (skipping keep-alives), within a bound that only a broken server hits.
-async fn next(socket: &mut Socket) -> Option<Value> {
+pub(crate) async fn next(socket: &mut Socket) -> Option<Value> {
     let read = async {
         while let Some(message) = socket.next().await {
             match message.ok()? {

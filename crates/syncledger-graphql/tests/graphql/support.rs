@@ -16,19 +16,19 @@ use syncledger_store::{Store, StoreOptions};
 use tempfile::TempDir;
 use tower::ServiceExt;
 
-pub const ADMIN: &str = "admin-token";
-pub const ACME: &str = "acme-token";
-pub const GLOBEX: &str = "globex-token";
+pub const ADMIN: &str = "admin-token-123456";
+pub const ACME: &str = "acme-token-1234567";
+pub const GLOBEX: &str = "globex-token-12345";
 
 /// Two tenants on the same two systems; customers sync both ways.
 pub const CONFIG: &str = r#"
 [server]
-admin_token = "admin-token"
+admin_token = "admin-token-123456"
 database_url = "sqlite://unused.db"
 
 [[tenants]]
 id = "acme"
-api_token = "acme-token"
+api_token = "acme-token-1234567"
 [tenants.systems.crm]
 base_url = "http://127.0.0.1:9001"
 webhook_secret = "crm-secret"
@@ -39,7 +39,7 @@ webhook_secret = "erp-secret"
 
 [[tenants]]
 id = "globex"
-api_token = "globex-token"
+api_token = "globex-token-12345"
 [tenants.systems.crm]
 base_url = "http://127.0.0.1:9011"
 webhook_secret = "g-crm-secret"

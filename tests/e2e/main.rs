@@ -21,11 +21,13 @@
 //! - `ops`: health, readiness and the metric names of CONTRACT §9.
 //! - `outage`: the database down and back: 503, readiness, recovery (PostgreSQL).
 //! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
+//! - `bringup`: the initial sync on existing records across `kill -9`, and how it shows.
 
 mod harness;
 mod metrics;
 mod service;
 
+mod bringup;
 mod commands;
 mod crash;
 mod graphql;

@@ -22,6 +22,7 @@ pub mod context;
 pub mod entity;
 pub mod error;
 pub mod http;
+pub mod initial_sync;
 pub mod mutation;
 pub mod paging;
 pub mod query;

@@ -209,6 +209,7 @@ fn every_event_type_gets_its_own_single_line() {
         record_id: "c-42".into(),
         reason: "deleted in crm".into(),
     }));
+    bringup_events(&mut s);
     let mut broken = s.0[0].clone();
     broken.event_id = id(99);
     broken.event_type = "SomethingNew".into();
@@ -320,3 +321,5 @@ fn collections_are_named_in_the_singular() {
 }
 
 mod artefacts;
+mod bringup;
+use bringup::bringup_events;

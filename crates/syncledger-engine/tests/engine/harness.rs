@@ -77,6 +77,7 @@ pub fn settings(owner: &str) -> EngineSettings {
         retry_max: Duration::ZERO,
         poll_interval: Duration::from_millis(10),
         owner: owner.into(),
+        initial_sync_page: 50,
     }
 }
 

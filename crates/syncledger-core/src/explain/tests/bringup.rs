@@ -83,7 +83,7 @@ fn a_discovered_record_and_the_decision_it_caused_read_as_the_initial_sync() {
     let lines = explain_stream("customer", &s.0);
     assert_eq!(
         lines[0],
-        "the initial sync found crm contact c-7 holding email ada@example.com (run 01910000); \
+        "the initial sync found crm contact c-7 holding email=ada@example.com (run 01910000); \
          it is synced like a change"
     );
     assert_eq!(

@@ -9,6 +9,7 @@ mod support;
 
 mod auth;
 mod http;
+mod initial_sync;
 mod mutations;
 mod queries;
 mod replay;

@@ -41,7 +41,7 @@ fn existing(world: &World) {
 fn short_leases(world: &World) {
     let path = world.dir.path().join("syncledger.toml");
     let text = std::fs::read_to_string(&path).expect("the config");
-    let text = text.replacen("[server]\n", "[server]\nlease_ttl_secs = 2\n", 1);
+    let text = text.replacen("[server]\n", "[server]\nlease_ttl_secs = 3\n", 1);
     std::fs::write(&path, text).expect("rewriting the config");
 }
 

@@ -22,6 +22,7 @@
 //! - `ops`: health, readiness and the metric names of CONTRACT §9.
 //! - `outage`: the database down and back: 503, readiness, recovery (PostgreSQL).
 //! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
+//! - `bringup`: the initial sync on existing records across `kill -9`, and how it shows.
 //! - `security`: the perimeter (issue 20): hostile requests, secrets in errors and logs, limits,
 //!   headers, the checks at start.
 
@@ -29,6 +30,7 @@ mod harness;
 mod metrics;
 mod service;
 
+mod bringup;
 mod commands;
 mod crash;
 mod graphql;

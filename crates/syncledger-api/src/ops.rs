@@ -89,4 +89,42 @@ async fn refresh_gauges(state: &AppState) {
         .map(|t| (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0)
         .unwrap_or(0.0);
     metrics::gauge!("syncledger_oldest_pending_age_seconds").set(age);
+    initial_sync_gauges(state).await;
+}
+
+/// Each tenant's initial sync per entity type, from the log: its state (1 on the current
+/// one's series, 0 on the others), the records and pages its latest run read, and when it
+/// started and finished (Unix seconds; 0 while not).
+async fn initial_sync_gauges(state: &AppState) {
+    use syncledger_core::initial_sync::Phase;
+    let config = state.ledger.config();
+    for tenant in &config.tenants {
+        let store = state.ledger.store();
+        let Ok(syncs) =
+            syncledger_engine::bringup::initial_sync_states(store, config, &tenant.id).await
+        else {
+            continue;
+        };
+        for (entity, sync) in syncs {
+            let labels = [("tenant", tenant.id.clone()), ("entity", entity)];
+            for phase in [Phase::NotStarted, Phase::Running, Phase::Completed] {
+                let mut with_state = labels.to_vec();
+                with_state.push(("state", phase.as_str().to_string()));
+                let on = if sync.phase() == phase { 1.0 } else { 0.0 };
+                metrics::gauge!("syncledger_initial_sync_state", &with_state).set(on);
+            }
+            let run = sync.run.as_ref();
+            let seconds = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0)
+            };
+            metrics::gauge!("syncledger_initial_sync_records", &labels)
+                .set(run.map_or(0.0, |r| r.records() as f64));
+            metrics::gauge!("syncledger_initial_sync_pages", &labels)
+                .set(run.map_or(0.0, |r| r.pages() as f64));
+            metrics::gauge!("syncledger_initial_sync_started_seconds", &labels)
+                .set(seconds(run.map(|r| r.started_at)));
+            metrics::gauge!("syncledger_initial_sync_finished_seconds", &labels)
+                .set(seconds(run.and_then(|r| r.finished_at)));
+        }
+    }
 }

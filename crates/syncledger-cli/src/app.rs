@@ -88,15 +88,12 @@ pub struct Running {
     pub ledger: Ledger,
     pub shutdown: CancellationToken,
     pub tasks: Vec<JoinHandle<()>>,
-    /// The initial sync, which a stop cuts short (it can wait minutes on a slow system).
-    pub initial_sync: JoinHandle<()>,
 }
 
 impl Running {
     /// Stops taking webhooks, lets work in flight finish, and waits for every task.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.initial_sync.abort();
         for task in self.tasks {
             let _ = task.await;
         }
@@ -138,7 +135,15 @@ pub async fn start(
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     }));
-    let initial_sync = tokio::spawn(initial_sync(ledger.clone(), connectors.clone()));
+    // Every configured initial sync is on record as started before a worker decides anything, so
+    // a webhook worked at first start waits for the listing before it creates (engine::hold).
+    if let Err(e) = ledger.begin_initial_syncs().await {
+        tracing::warn!(error = %e, "recording the start of the initial syncs failed; they start with their tasks");
+    }
+    let (bringup, stop) = (ledger.clone(), shutdown.clone());
+    tasks.push(tokio::spawn(async move {
+        bringup.run_initial_syncs(stop).await
+    }));
     let (workers, stop) = (ledger.clone(), shutdown.clone());
     tasks.push(tokio::spawn(async move { workers.run_workers(stop).await }));
     let stop = shutdown.clone();
@@ -152,7 +157,6 @@ pub async fn start(
         ledger,
         shutdown,
         tasks,
-        initial_sync,
     })
 }
 
@@ -188,48 +192,4 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
-/// The first time a tenant is seen (nothing in the log for it yet), its systems' existing
-/// records are linked by match keys and what is missing is created: records that existed before
-/// syncledger are covered like the ones it watched being created (G8).
-async fn initial_sync(ledger: Ledger, connectors: Arc<dyn Connectors>) {
-    let config = ledger.config().clone();
-    for tenant in &config.tenants {
-        let filter = syncledger_core::log::LogFilter {
-            tenant: Some(tenant.id.clone()),
-            ..Default::default()
-        };
-        match ledger
-            .store()
-            .read_all(syncledger_core::log::Position::START, &filter, 1)
-            .await
-        {
-            Ok(events) if events.is_empty() => {}
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::warn!(tenant = %tenant.id, error = %e, "initial sync skipped: the log could not be read");
-                continue;
-            }
-        }
-        for entity in &config.entities {
-            let result = crate::reconcile::run_with(
-                &config,
-                ledger.store(),
-                connectors.clone(),
-                &tenant.id,
-                &entity.name,
-                true,
-            )
-            .await;
-            match result {
-                Ok(report) => {
-                    tracing::info!(tenant = %tenant.id, entity = %entity.name, findings = report.findings.len(), "initial sync done")
-                }
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant.id, entity = %entity.name, error = %e, "initial sync failed; run `syncledger reconcile --repair`")
-                }
-            }
-        }
-    }
 }

@@ -3,9 +3,11 @@
 //! Pages through the entity's collection in every system, then reports records no entity links,
 //! linked records that are gone, records with no counterpart in another system, duplicates (two
 //! live records of one system with the same match keys) and linked pairs whose mapped fields
-//! differ. With `--repair` it links unlinked records with equal match keys (the initial sync of
-//! records that existed before syncledger), asks a resync of every other unlinked or differing
-//! record, and works the queue until it is empty, so the repair is done when the command returns.
+//! differ. With `--repair` it starts a new run of the initial sync (`engine::bringup`: every
+//! record filed as `RecordDiscovered` where a webhook for it would go, and decided by the
+//! ordinary workers, which link equal match keys and create what is missing), asks a resync of
+//! every differing pair, and works the queue until it is empty, so the repair is done when the
+//! command returns.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,14 +17,14 @@ use serde::Serialize;
 use syncledger_connector::Connector;
 use syncledger_core::config::{Config, EntityConfig};
 use syncledger_core::entity::EntityState;
-use syncledger_core::events::{
-    Fields, RecordLinked, ResyncRequested, SyncEvent, entity_id_for_record,
-};
+use syncledger_core::events::{Fields, ResyncRequested, SyncEvent};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::{match_fingerprint, to_canonical};
 use syncledger_core::projections::id_mappings;
+use syncledger_engine::bringup::Start;
 use syncledger_engine::{Connectors, EngineSettings, Ledger};
-use syncledger_store::{RowQuery, Store};
+use syncledger_store::{RowQuery, Store, StoreError};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const PAGE: u32 = 200;
@@ -61,7 +63,7 @@ pub async fn run(
     run_with(config, store, connectors, tenant, entity, repair).await
 }
 
-/// [`run`] with the connectors given (the service passes its own for the initial sync).
+/// [`run`] with the connectors given (tests pass simulated ones).
 pub async fn run_with(
     config: &Config,
     store: &Store,
@@ -102,16 +104,7 @@ pub async fn run_with(
     report.records = listings.iter().map(|(s, l)| (s.clone(), l.len())).collect();
     find(&entity_cfg, &listings, &links, store, &mut report).await?;
     if repair {
-        repair_all(
-            config,
-            store,
-            connectors,
-            tenant,
-            &entity_cfg,
-            &listings,
-            &mut report,
-        )
-        .await?;
+        repair_all(config, store, connectors, tenant, &entity_cfg, &mut report).await?;
     }
     Ok(report)
 }
@@ -301,93 +294,51 @@ fn finding(
     }
 }
 
+/// The repair: a new run of the initial sync files every record of every system as
+/// `RecordDiscovered` in the stream a webhook for it would use, where the ordinary workers link
+/// records with equal match keys and create what is missing (one path: nothing here links).
+/// Differing linked pairs get a `ResyncRequested`, appended with the stream's version as read.
+/// Then the queue is worked until empty, so the repair is done when the command returns.
 async fn repair_all(
     config: &Config,
     store: &Store,
     connectors: Arc<dyn Connectors>,
     tenant: &str,
     cfg: &EntityConfig,
-    listings: &BTreeMap<String, Listing>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let by = format!(
         "reconcile:{}",
         std::env::var("USER").unwrap_or_else(|_| "cli".into())
     );
-    let unlinked: Vec<(String, String)> = report
-        .findings
-        .iter()
-        .filter(|f| f.kind == "unlinked")
-        .map(|f| (f.system.clone(), f.record_id.clone()))
-        .collect();
-    let mut claimed: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut appends = Vec::new();
-    for (system, record_id) in &unlinked {
-        if claimed.contains(&(system.clone(), record_id.clone())) {
-            continue;
-        }
-        let entity_id = entity_id_for_record(tenant, &cfg.name, system, record_id);
-        let fields = &listings[system][record_id];
-        let mut events = vec![SyncEvent::RecordLinked(RecordLinked {
-            entity_type: cfg.name.clone(),
-            system: system.clone(),
-            collection: cfg.systems[system].collection.clone(),
-            record_id: record_id.clone(),
-            reason: "reconcile: existing record".into(),
-        })];
-        // Records of other systems with equal match keys, nobody's yet: the same business record.
-        if let Some(fp) = match_fingerprint(&cfg.match_keys, fields) {
-            for (other, other_id) in unlinked.iter().filter(|(s, _)| s != system) {
-                let same = match_fingerprint(&cfg.match_keys, &listings[other][other_id])
-                    .as_deref()
-                    == Some(fp.as_str());
-                if same
-                    && !claimed.contains(&(other.clone(), other_id.clone()))
-                    && !events_link(&events, other)
-                {
-                    claimed.insert((other.clone(), other_id.clone()));
-                    events.push(SyncEvent::RecordLinked(RecordLinked {
-                        entity_type: cfg.name.clone(),
-                        system: other.clone(),
-                        collection: cfg.systems[other].collection.clone(),
-                        record_id: other_id.clone(),
-                        reason: "reconcile: equal match keys".into(),
-                    }));
-                    report.repaired.push(format!(
-                        "linked {system} {record_id} and {other} {other_id}"
-                    ));
-                }
-            }
-        }
-        // Resync every record of the entity: the first one's values go out, then each other
-        // record fills in what the first lacks (its echoes of the first are diffed out).
-        let linked: Vec<(String, String)> = events
-            .iter()
-            .filter_map(|e| match e {
-                SyncEvent::RecordLinked(l) => Some((l.system.clone(), l.record_id.clone())),
-                _ => None,
-            })
-            .collect();
-        for (system, record_id) in linked {
-            report
-                .repaired
-                .push(format!("resync asked for {system} {record_id}"));
-            events.push(SyncEvent::ResyncRequested(ResyncRequested {
-                by: by.clone(),
-                system,
-                record_id,
-            }));
-        }
-        let meta = EventMeta {
-            tenant: tenant.into(),
-            correlation_id: None,
-            causation_id: None,
-        };
-        appends.push(StreamAppend {
-            stream_id: entity_id,
-            expected: ExpectedVersion::Any,
-            events: events.iter().map(|e| e.to_new(meta.clone())).collect(),
-        });
+    // Its own lease owner: a service running beside it must not mistake its leases for its own.
+    let defaults = EngineSettings::default();
+    let settings = EngineSettings {
+        owner: format!("{}-reconcile-{}", defaults.owner, Uuid::now_v7()),
+        lease_ttl: std::time::Duration::from_secs(config.server.lease_ttl_secs),
+        ..defaults
+    };
+    let ledger = Ledger::new(
+        store.clone(),
+        Arc::new(config.clone()),
+        connectors,
+        settings,
+    );
+    let sync = ledger
+        .initial_sync(
+            tenant,
+            &cfg.name,
+            Start::NewRun { by: by.clone() },
+            &CancellationToken::new(),
+        )
+        .await?;
+    if let Some(run) = &sync.run {
+        report.repaired.push(format!(
+            "initial sync run {}: {} records found in {} pages, each filed for sync",
+            run.run_id,
+            run.records(),
+            run.pages()
+        ));
     }
     for f in report.findings.iter().filter(|f| f.kind == "differing") {
         let Some(entity_id) = f.entity_id else {
@@ -403,43 +354,31 @@ async fn repair_all(
             correlation_id: None,
             causation_id: None,
         };
-        appends.push(StreamAppend {
-            stream_id: entity_id,
-            expected: ExpectedVersion::Any,
-            events: vec![resync.to_new(meta)],
-        });
+        // Expecting the version read just before: a worker's append in between is not
+        // overwritten blind, the read is simply taken again.
+        let mut attempts = 0;
+        loop {
+            let version = store.stream_version(entity_id).await?;
+            let append = StreamAppend {
+                stream_id: entity_id,
+                expected: ExpectedVersion::Exact(version),
+                events: vec![resync.to_new(meta.clone())],
+            };
+            match store.append(vec![append]).await {
+                Err(StoreError::Conflict(_)) if attempts < 16 => attempts += 1,
+                result => break result.map(|_| ())?,
+            }
+        }
         report.repaired.push(format!(
             "resync asked for {} {} (differing)",
             f.system, f.record_id
         ));
     }
-    for append in appends {
-        store.append(vec![append]).await?;
-    }
-    // Its own lease owner: a service running beside it must not mistake its leases for its own.
-    let defaults = EngineSettings::default();
-    let settings = EngineSettings {
-        owner: format!("{}-reconcile-{}", defaults.owner, Uuid::now_v7()),
-        lease_ttl: std::time::Duration::from_secs(config.server.lease_ttl_secs),
-        ..defaults
-    };
-    let ledger = Ledger::new(
-        store.clone(),
-        Arc::new(config.clone()),
-        connectors,
-        settings,
-    );
     let jobs = ledger.run_until_idle(100_000).await?;
     report
         .repaired
         .push(format!("worked the queue until empty ({jobs} entity jobs)"));
     Ok(())
-}
-
-fn events_link(events: &[SyncEvent], system: &str) -> bool {
-    events
-        .iter()
-        .any(|e| matches!(e, SyncEvent::RecordLinked(l) if l.system == system))
 }
 
 /// The report as a terminal table.

@@ -1,5 +1,6 @@
 //! `syncledger reconcile` against two simulated systems served over HTTP: records that existed
-//! before syncledger are found, linked by match keys, and the missing ones created, once.
+//! before syncledger are found, linked by match keys, and the missing ones created, once; the
+//! repair files them through the initial sync (a new run), never linking on its own.
 
 use std::sync::Arc;
 
@@ -102,6 +103,43 @@ async fn reconcile_finds_preexisting_records_and_repair_links_and_creates_them_o
         .await
         .unwrap();
     assert!(!repaired.repaired.is_empty());
+    // The repair ran the initial sync (a run started by the user) and linked nothing itself:
+    // every link was made by the engine's per-entity path.
+    use syncledger_core::events::SyncEvent;
+    let log = store
+        .read_all(
+            syncledger_core::log::Position::START,
+            &Default::default(),
+            10_000,
+        )
+        .await
+        .unwrap();
+    let events: Vec<SyncEvent> = log
+        .iter()
+        .filter_map(|e| SyncEvent::from_recorded(e).ok())
+        .collect();
+    assert!(
+        events.iter().any(
+            |e| matches!(e, SyncEvent::InitialSyncStarted(s) if s.by.starts_with("reconcile:"))
+        )
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, SyncEvent::RecordDiscovered(_)))
+            .count(),
+        6
+    );
+    assert!(
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SyncEvent::RecordLinked(l) => Some(l.reason.as_str()),
+                _ => None,
+            })
+            .all(|reason| !reason.starts_with("reconcile")),
+        "links come from the engine's decisions only"
+    );
     // Ada was linked, not duplicated; Bob and both Dees were created in the ERP; Cy in the CRM.
     assert_eq!(
         erp.find_by_field("customers", "name", &json!("Ada")).len(),
@@ -118,11 +156,14 @@ async fn reconcile_finds_preexisting_records_and_repair_links_and_creates_them_o
         1
     );
     assert_eq!(erp.count("customers"), 5, "Ada, Cy, Bob, Dee, Dee B");
-    // The linked pair converged: the CRM's values went out, the ERP filled in the phone it alone had.
+    // The linked pair converged. The repair goes the one path a webhook goes: the CRM record,
+    // found first, is linked to the ERP record with equal match keys, and that record is
+    // resynced (G8), so the ERP's values fill the pair: its phone, and its spelling of the email.
     let ada = crm.find_by_field("contacts", "full_name", &json!("Ada"));
     assert_eq!(ada[0].body["phone"], json!("555"));
     let ada_erp = erp.find_by_field("customers", "name", &json!("Ada"));
-    assert_eq!(ada_erp[0].body["email_address"], json!("ada@example.com"));
+    assert_eq!(ada_erp[0].body["email_address"], ada[0].body["email"]);
+    assert_eq!(ada[0].body["email"], json!("ADA@example.com "));
 
     let after = reconcile::run(&cfg, &store, "acme", "customer", false)
         .await

@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::decide::EchoContext;
-use crate::events::{Action, Fields, SyncEvent, WriteOp, WriteRequested};
+use crate::events::{Action, Fields, SyncEvent, WorkHeld, WriteOp, WriteRequested};
 use crate::log::{Position, RecordedEvent};
 
 /// The entity's record in one system.
@@ -127,6 +127,11 @@ pub struct EntityState {
     /// `round_trip_context` hold, kept here so a job reads its echo context from the stream it
     /// already read instead of querying the table (see [`EntityState::written_within`]).
     pub requested_values: BTreeMap<String, BTreeMap<String, Vec<Requested>>>,
+    /// Per system, the record the initial sync found filed here and its fields as listed, until
+    /// the record is linked: lets another entity link it by match keys before it is worked (G8).
+    pub discovered: BTreeMap<String, (String, Fields)>,
+    /// Open triggers held until the initial sync has listed the system they would create in.
+    pub held: BTreeMap<Uuid, WorkHeld>,
 }
 
 impl EntityState {
@@ -166,6 +171,39 @@ impl EntityState {
                     },
                 );
             }
+            // A record found by the initial sync is owed what an `updated` webhook is owed.
+            SyncEvent::RecordDiscovered(e) => {
+                self.entity_type.get_or_insert(e.entity_type);
+                if !self.links.contains_key(&e.system) {
+                    self.discovered
+                        .insert(e.system.clone(), (e.record_id.clone(), e.fields));
+                }
+                self.open(
+                    event,
+                    correlation,
+                    TriggerKind::Observed {
+                        system: e.system,
+                        collection: e.collection,
+                        record_id: e.record_id,
+                        action: Action::Updated,
+                    },
+                );
+            }
+            SyncEvent::WorkHeld(e) => {
+                if self
+                    .open_triggers
+                    .iter()
+                    .any(|t| t.event_id == e.trigger_id)
+                {
+                    self.held.insert(e.trigger_id, e);
+                }
+            }
+            SyncEvent::WorkReleased(e) => {
+                self.held.remove(&e.trigger_id);
+            }
+            SyncEvent::InitialSyncStarted(_)
+            | SyncEvent::InitialSyncPageRead(_)
+            | SyncEvent::InitialSyncCompleted(_) => {}
             SyncEvent::ResyncRequested(e) => self.open(
                 event,
                 correlation,
@@ -273,6 +311,7 @@ impl EntityState {
             }
             SyncEvent::RecordLinked(e) => {
                 self.entity_type.get_or_insert(e.entity_type);
+                self.discovered.remove(&e.system);
                 self.links.insert(
                     e.system,
                     Link {
@@ -391,6 +430,7 @@ impl EntityState {
     fn close(&mut self, trigger_id: Option<Uuid>) {
         if let Some(id) = trigger_id {
             self.open_triggers.retain(|t| t.event_id != id);
+            self.held.remove(&id);
         }
     }
 
@@ -427,6 +467,13 @@ impl EntityState {
         self.pending_writes
             .values()
             .find(|p| p.request.op == WriteOp::Create && p.request.target_system == system)
+    }
+
+    /// The hold on the work owed first, when it waits for an initial sync's listing.
+    pub fn first_trigger_held(&self) -> Option<&WorkHeld> {
+        self.open_triggers
+            .first()
+            .and_then(|t| self.held.get(&t.event_id))
     }
 
     /// Whether any work is owed: a trigger, or a write without a final outcome.

@@ -15,6 +15,12 @@ use uuid::Uuid;
 
 use crate::log::{EventMeta, NewEvent, RecordedEvent};
 
+mod bringup;
+pub use bringup::{
+    InitialSyncCompleted, InitialSyncPageRead, InitialSyncStarted, RecordDiscovered, WorkHeld,
+    WorkReleased,
+};
+
 /// A record's fields in canonical names (the entity's vocabulary, not a system's).
 pub type Fields = BTreeMap<String, Value>;
 
@@ -249,6 +255,12 @@ pub struct DeadLetterRetried {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncEvent {
     ChangeObserved(ChangeObserved),
+    RecordDiscovered(RecordDiscovered),
+    InitialSyncStarted(InitialSyncStarted),
+    InitialSyncPageRead(InitialSyncPageRead),
+    InitialSyncCompleted(InitialSyncCompleted),
+    WorkHeld(WorkHeld),
+    WorkReleased(WorkReleased),
     RecordFetched(RecordFetched),
     DecisionMade(DecisionMade),
     WriteRequested(WriteRequested),
@@ -270,6 +282,12 @@ pub const SCHEMA_VERSION: i32 = 1;
 /// Every stored type name, for filters and docs.
 pub const EVENT_TYPES: &[&str] = &[
     "ChangeObserved",
+    "RecordDiscovered",
+    "InitialSyncStarted",
+    "InitialSyncPageRead",
+    "InitialSyncCompleted",
+    "WorkHeld",
+    "WorkReleased",
     "RecordFetched",
     "DecisionMade",
     "WriteRequested",
@@ -327,6 +345,12 @@ macro_rules! catalog {
 
 catalog!(
     ChangeObserved,
+    RecordDiscovered,
+    InitialSyncStarted,
+    InitialSyncPageRead,
+    InitialSyncCompleted,
+    WorkHeld,
+    WorkReleased,
     RecordFetched,
     DecisionMade,
     WriteRequested,

@@ -55,6 +55,7 @@ impl<'a> Story<'a> {
             };
             match &decoded {
                 SyncEvent::ChangeObserved(e) => story.collection(&e.system, &e.collection),
+                SyncEvent::RecordDiscovered(e) => story.collection(&e.system, &e.collection),
                 SyncEvent::RecordLinked(e) => story.collection(&e.system, &e.collection),
                 SyncEvent::WriteRequested(e) => {
                     story.collection(&e.target_system, &e.collection);
@@ -262,6 +263,12 @@ impl<'a> Story<'a> {
                     e.attempt, e.reason
                 )
             }
+            e @ (SyncEvent::RecordDiscovered(_)
+            | SyncEvent::InitialSyncStarted(_)
+            | SyncEvent::InitialSyncPageRead(_)
+            | SyncEvent::InitialSyncCompleted(_)
+            | SyncEvent::WorkHeld(_)
+            | SyncEvent::WorkReleased(_)) => bringup::line(self, &e).unwrap_or_default(),
         }
     }
 
@@ -289,6 +296,10 @@ impl<'a> Story<'a> {
             Some(SyncEvent::DeadLetterRetried(e)) => {
                 format!(" because {} retried dead letter {}", e.by, e.dead_letter_id)
             }
+            Some(SyncEvent::RecordDiscovered(e)) => format!(
+                " because the initial sync found {}",
+                self.record(&e.system, Some(&e.record_id))
+            ),
             _ => String::new(),
         }
     }
@@ -318,6 +329,7 @@ impl<'a> Story<'a> {
     }
 }
 
+mod bringup;
 mod words;
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! - [`config`]: the TOML configuration, its environment overrides and its validation.
 //! - [`mapping`]: field paths and the translation between a system's records and canonical fields.
 //! - [`entity`]: an entity's state, folded from its stream.
+//! - [`initial_sync`]: a tenant's initial sync of one entity type, folded from its stream.
 //! - [`decide`]: the decision core: (entity state, fetched record, round-trip context) -> events.
 //! - [`replay`]: today's decision code re-run over recorded history, reporting differences.
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod decide;
 pub mod entity;
 pub mod events;
 pub mod explain;
+pub mod initial_sync;
 pub mod log;
 pub mod mapping;
 pub mod projection;

@@ -193,20 +193,31 @@ impl Ledger {
                     &id_mappings::key(&state.tenant, target, &seen.record_id),
                 )
                 .await?;
-            let Some(owner) = mapping
-                .and_then(|m| m.entity_id)
+            let mapped = mapping.and_then(|m| m.entity_id);
+            // Nobody links it yet: a record the initial sync listed is held by the stream its
+            // discovery was filed in, which may not have been worked yet (bring-up, G8).
+            let Some(owner) = mapped
+                .or(Some(seen.entity_id))
                 .filter(|id| *id != state.entity_id)
             else {
                 continue;
             };
             let other = self.load(owner).await?;
-            let known = other.known.get(target);
-            let unpaired = other.redirected_to.is_none()
-                && other.entity_type.as_deref() == Some(config.name.as_str())
-                && other
+            let known = if mapped.is_some() {
+                other
                     .links
                     .get(target)
-                    .is_some_and(|l| l.record_id == seen.record_id)
+                    .filter(|l| l.record_id == seen.record_id)
+                    .and(other.known.get(target))
+            } else {
+                other
+                    .discovered
+                    .get(target)
+                    .filter(|(record_id, _)| *record_id == seen.record_id)
+                    .map(|(_, fields)| fields)
+            };
+            let unpaired = other.redirected_to.is_none()
+                && other.entity_type.as_deref() == Some(config.name.as_str())
                 && !other.links.contains_key(source)
                 && other.pending_create(source).is_none()
                 && known.is_some_and(|k| match_fingerprint(&config.match_keys, k) == fingerprint);

@@ -9,18 +9,19 @@
 //! appended with the version the intake read, so two deliveries of one webhook racing each other
 //! cannot both pass the receipt check: one append wins, the other retries and finds the receipt.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use syncledger_connector::record_id;
-use syncledger_core::events::{Action, ChangeObserved, SyncEvent, entity_id_for_record};
-use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
-use syncledger_core::projections::{id_mappings, webhook_receipts};
+use syncledger_core::events::{Action, ChangeObserved, SyncEvent};
+use syncledger_core::log::EventMeta;
+use syncledger_core::projections::webhook_receipts;
 use syncledger_store::StoreError;
 use uuid::Uuid;
 
 use crate::ledger::Ledger;
+use crate::observe::{self, Observation};
 
 /// Why a webhook was refused; each maps to one HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +155,8 @@ impl Ledger {
         Err(IngestError::Unavailable)
     }
 
-    /// One try: drop what has a receipt, append the rest with each stream's version as read.
+    /// One try: drop what has a receipt, append the rest with each stream's version as read
+    /// (`observe::route`, the door the initial sync's discoveries use too).
     /// A concurrent append to one of the streams (another delivery of the same webhook, or a
     /// worker) makes the try fail as `Raced`; the next try sees its receipts. The receipts, the
     /// id mappings and the streams' versions are each read in one query for the whole batch.
@@ -192,30 +194,8 @@ impl Ledger {
                 duplicates,
             });
         }
-        let mapping_keys: Vec<String> = fresh
-            .iter()
-            .map(|(_, n)| id_mappings::key(tenant, system, &n.record_id))
-            .collect();
-        let mapped: HashMap<String, Uuid> = store
-            .rows_by_keys(id_mappings::NAME, &mapping_keys)
-            .await
-            .map_err(unavailable)?
-            .into_iter()
-            .filter_map(|row| Some((row.key, row.entity_id?)))
-            .collect();
-        let streams: Vec<Uuid> = fresh
-            .iter()
-            .zip(&mapping_keys)
-            .map(|((entity_type, n), key)| {
-                mapped.get(key).copied().unwrap_or_else(|| {
-                    entity_id_for_record(tenant, entity_type, system, &n.record_id)
-                })
-            })
-            .collect();
-        let versions = store.stream_versions(&streams).await.map_err(unavailable)?;
-
-        let mut appends: Vec<StreamAppend> = Vec::new();
-        for ((entity_type, n), stream_id) in fresh.iter().zip(streams) {
+        let mut filed = Vec::with_capacity(fresh.len());
+        for (entity_type, n) in &fresh {
             let event = SyncEvent::ChangeObserved(ChangeObserved {
                 entity_type: (*entity_type).clone(),
                 system: system.into(),
@@ -231,19 +211,16 @@ impl Ledger {
                 correlation_id: Some(event_id),
                 causation_id: None,
             };
-            let new = event.to_new_with_id(event_id, meta);
-            match appends.iter_mut().find(|a| a.stream_id == stream_id) {
-                Some(a) => a.events.push(new),
-                None => appends.push(StreamAppend {
-                    stream_id,
-                    expected: match versions.get(&stream_id) {
-                        None | Some(0) => ExpectedVersion::NoStream,
-                        Some(v) => ExpectedVersion::Exact(*v),
-                    },
-                    events: vec![new],
-                }),
-            }
+            filed.push(Observation {
+                entity_type,
+                system,
+                record_id: &n.record_id,
+                event: event.to_new_with_id(event_id, meta),
+            });
         }
+        let appends = observe::route(store, tenant, filed)
+            .await
+            .map_err(unavailable)?;
         let recorded = fresh.len();
         match store.append(appends).await {
             Ok(_) => self.wake_workers(),

@@ -32,6 +32,8 @@ pub struct EngineSettings {
     pub poll_interval: Duration,
     /// This process's name in leases.
     pub owner: String,
+    /// Records asked of a system per page of the initial sync.
+    pub initial_sync_page: u32,
 }
 
 impl Default for EngineSettings {
@@ -45,6 +47,7 @@ impl Default for EngineSettings {
             max_retry_after: Duration::from_secs(3600),
             poll_interval: Duration::from_millis(250),
             owner: format!("{}-{}", hostname(), std::process::id()),
+            initial_sync_page: 200,
         }
     }
 }

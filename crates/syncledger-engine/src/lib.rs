@@ -8,13 +8,18 @@
 //! - `failures`: a job that fails or panics: recorded against its work, retried, dead-lettered.
 //! - `worker`: the worker pool and leases.
 //! - `recovery`: at start-up, writes a dead process left unanswered are settled first.
+//! - [`bringup`]: the initial sync of records that existed before syncledger, durable and
+//!   resumable, filed through `observe` (the door webhooks use) and held creates (`hold`).
 #![forbid(unsafe_code)]
 
+pub mod bringup;
 pub mod error;
 mod failures;
 mod gather;
+mod hold;
 pub mod ingest;
 pub mod ledger;
+mod observe;
 mod process;
 mod recovery;
 mod worker;

@@ -81,6 +81,13 @@ impl Ledger {
                 let pending = pending.clone();
                 self.settle_pending(state, &pending).await?;
             }
+            NextWork::Decide(_) if state.first_trigger_held().is_some() => {
+                // Waiting for an initial sync's listing (see `hold`); released here once done.
+                return Ok(match self.still_held(state).await? {
+                    true => Step::Idle,
+                    false => Step::Progress,
+                });
+            }
             NextWork::Decide(trigger) => {
                 let trigger = trigger.clone();
                 self.decide_trigger(state, &trigger).await?;
@@ -127,6 +134,12 @@ impl Ledger {
             return Ok(()); // the record was recorded first (G8): decided on the next step
         };
         let outcome = decide(&config, state, trigger, &gathered);
+        if let Some(held) = self
+            .hold_for_listing(state, &config.name, trigger, &outcome)
+            .await?
+        {
+            return self.hold(state, trigger, held).await;
+        }
         // Everything fetched is recorded, so a replay can hand today's code the same inputs.
         let mut own: Vec<SyncEvent> = gathered
             .fetched

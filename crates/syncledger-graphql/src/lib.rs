@@ -26,6 +26,7 @@ pub mod entity;
 pub mod error;
 mod graphiql;
 pub mod http;
+pub mod initial_sync;
 pub mod limits;
 pub mod mutation;
 pub mod paging;

@@ -212,7 +212,10 @@ impl Query {
         if !caller.sees(&tenant) || ledger.config().tenant(&tenant).is_none() {
             return Err(ApiError::NotFound("tenant").into());
         }
-        Ok(Some(status::sync_status(ledger.store(), &tenant).await?))
+        let mut status = status::sync_status(ledger.store(), &tenant).await?;
+        status.initial_syncs =
+            crate::initial_sync::initial_syncs(ledger.store(), ledger.config(), &tenant).await?;
+        Ok(Some(status))
     }
 
     /// Every projection: its checkpoint, lag and status (with a running rebuild's progress).

@@ -209,4 +209,6 @@ pub struct SyncStatus {
     pub lag: i64,
     /// Every counter of the tenant, by name.
     pub counters: Vec<Counter>,
+    /// Each entity type's initial sync (bring-up on records that existed before syncledger).
+    pub initial_syncs: Vec<crate::initial_sync::InitialSyncStatus>,
 }

@@ -92,6 +92,7 @@ pub async fn sync_status(store: &Store, tenant: &str) -> ApiResult<SyncStatus> {
         dead_letters: open_letters,
         lag,
         counters,
+        initial_syncs: Vec::new(),
     })
 }
 

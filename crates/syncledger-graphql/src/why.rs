@@ -148,6 +148,12 @@ impl Relevance {
             | SyncEvent::ResyncRequested(_)
             | SyncEvent::DeadLetterRetried(_)
             | SyncEvent::ReplayRequested(_) => true,
+            // A record the initial sync found: the page that listed it is the root cause.
+            SyncEvent::RecordDiscovered(_) | SyncEvent::InitialSyncPageRead(_) => true,
+            SyncEvent::InitialSyncStarted(_)
+            | SyncEvent::InitialSyncCompleted(_)
+            | SyncEvent::WorkHeld(_)
+            | SyncEvent::WorkReleased(_) => false,
             SyncEvent::RecordLinked(_)
             | SyncEvent::RecordUnlinked(_)
             | SyncEvent::RedirectedTo(_)

@@ -210,6 +210,7 @@ fn every_event_type_gets_its_own_single_line() {
         record_id: "c-42".into(),
         reason: "deleted in crm".into(),
     }));
+    bringup_events(&mut s);
     s.push(SyncEvent::WorkFailed(WorkFailed {
         trigger_id: id(1),
         reason: "the job panicked: boom".into(),
@@ -335,3 +336,5 @@ fn collections_are_named_in_the_singular() {
 }
 
 mod artefacts;
+mod bringup;
+use bringup::bringup_events;

@@ -86,6 +86,7 @@ impl Projection for EntityState {
         };
         match decode(event) {
             Some(SyncEvent::ChangeObserved(e)) => vec![header(e.entity_type)],
+            Some(SyncEvent::RecordDiscovered(e)) => vec![header(e.entity_type)],
             Some(SyncEvent::RecordLinked(e)) => vec![header(e.entity_type)],
             Some(SyncEvent::RecordFetched(e)) if e.found => {
                 vec![record(e.system, e.record_id, e.fields)]

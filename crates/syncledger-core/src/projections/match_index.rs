@@ -12,8 +12,9 @@
 //! the rest of the keys, the entity type and that the record is still unpaired against the
 //! owning entity's stream.
 //!
-//! A record is "seen" when it is fetched (`RecordFetched` with `found`) and when the sync's own
-//! write to it answered (`WriteSucceeded`, whose fields are what the target holds). Seen again,
+//! A record is "seen" when it is fetched (`RecordFetched` with `found`), when the sync's own
+//! write to it answered (`WriteSucceeded`, whose fields are what the target holds), and when the
+//! initial sync listed it (`RecordDiscovered`, whose stream holds it until it is linked). Seen again,
 //! each field's row is replaced, so a changed key moves the record; a field seen blank loses
 //! its row. A record fetched as gone, or unlinked, keeps the rows of its last sighting: those
 //! events do not say which fields it had, and the engine's check against the owning entity
@@ -101,6 +102,10 @@ impl Projection for MatchIndex {
             }
             Some(SyncEvent::WriteSucceeded(w)) => {
                 self.seen(event, &w.target_system, &w.record_id, &w.fields)
+            }
+            // Listed by the initial sync: findable before a worker reaches it (G8 at bring-up).
+            Some(SyncEvent::RecordDiscovered(d)) => {
+                self.seen(event, &d.system, &d.record_id, &d.fields)
             }
             _ => vec![],
         }

@@ -24,6 +24,12 @@ pub fn trigger_key(trigger_id: Uuid) -> String {
     format!("{TRIGGER_PREFIX}{trigger_id}")
 }
 
+/// The sort keys of the triggers held for an initial sync (`WorkHeld`) start with this: after
+/// every time, so never due, until `WorkReleased` puts the row back in time order.
+pub fn held_prefix(initial_sync: Uuid) -> String {
+    format!("~held/{initial_sync}/")
+}
+
 pub fn write_key(request_id: Uuid) -> String {
     format!("{WRITE_PREFIX}{request_id}")
 }
@@ -36,8 +42,9 @@ pub fn due_sort_key(now: DateTime<Utc>) -> String {
 /// A trigger row's doc: work asked for by an observation or a person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trigger {
-    /// The event type that asked for the work (`ChangeObserved`, `ResyncRequested`,
-    /// `DeadLetterRetried`).
+    /// The event type that asked for the work (`ChangeObserved`, `RecordDiscovered`,
+    /// `ResyncRequested`, `DeadLetterRetried`), or that last moved it (`WorkHeld`: waiting for
+    /// an initial sync, not due; `WorkReleased`: due again).
     pub kind: String,
     pub entity_id: Uuid,
     /// The record to fetch (absent for a dead letter retry: the letter says what to redo).
@@ -155,6 +162,54 @@ impl Projection for PendingQueue {
                 ))]
             }
             SyncEvent::WorkFailed(e) => settle(Some(e.trigger_id)),
+            SyncEvent::RecordDiscovered(e) => {
+                trigger(Some(e.system.clone()), Some(e.record_id.clone()), None)
+            }
+            SyncEvent::WorkHeld(e) => {
+                let item = Trigger {
+                    kind: decoded.event_type().to_string(),
+                    entity_id: event.stream_id,
+                    system: e.system.clone(),
+                    record_id: e.record_id.clone(),
+                    trigger_id: e.trigger_id,
+                    dead_letter_id: None,
+                    due_at: event.recorded_at,
+                    position: event.position,
+                };
+                let sort_key = format!(
+                    "{}{:020}",
+                    held_prefix(e.initial_sync),
+                    event.position.0.max(0)
+                );
+                let key = trigger_key(e.trigger_id);
+                vec![RowOp::Put(row(
+                    event,
+                    key,
+                    Some(event.stream_id),
+                    sort_key,
+                    doc(item),
+                ))]
+            }
+            SyncEvent::WorkReleased(e) => {
+                let item = Trigger {
+                    kind: decoded.event_type().to_string(),
+                    entity_id: event.stream_id,
+                    system: e.system.clone(),
+                    record_id: e.record_id.clone(),
+                    trigger_id: e.trigger_id,
+                    dead_letter_id: None,
+                    due_at: event.recorded_at,
+                    position: event.position,
+                };
+                let sort_key = time_position_key(event.recorded_at, event.position);
+                vec![RowOp::Put(row(
+                    event,
+                    trigger_key(e.trigger_id),
+                    Some(event.stream_id),
+                    sort_key,
+                    doc(item),
+                ))]
+            }
             SyncEvent::DecisionMade(e) => settle(e.trigger_id),
             SyncEvent::RedirectedTo(e) => settle(e.trigger_id),
             SyncEvent::WriteRequested(e) => write(PendingWrite {

@@ -14,6 +14,8 @@ use crate::projection::{Mode, Projection, Row, RowOp};
 pub const NAME: &str = "sync_stats";
 
 pub const OBSERVED: &str = "observed";
+/// Records filed by an initial sync (`RecordDiscovered`).
+pub const DISCOVERED: &str = "discovered";
 pub const WRITE_REQUESTED: &str = "write/requested";
 pub const WRITE_SUCCEEDED: &str = "write/succeeded";
 pub const WRITE_FAILED: &str = "write/failed";
@@ -52,6 +54,7 @@ impl Projection for SyncStats {
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
         let counters: Vec<String> = match decode(event) {
             Some(SyncEvent::ChangeObserved(_)) => vec![OBSERVED.into()],
+            Some(SyncEvent::RecordDiscovered(_)) => vec![DISCOVERED.into()],
             Some(SyncEvent::DecisionMade(e)) => vec![decision_counter(e.kind)],
             Some(SyncEvent::WriteRequested(_)) => vec![WRITE_REQUESTED.into()],
             Some(SyncEvent::WriteSucceeded(_)) => vec![WRITE_SUCCEEDED.into()],

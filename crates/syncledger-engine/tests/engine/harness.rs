@@ -78,6 +78,7 @@ pub fn settings(owner: &str) -> EngineSettings {
         max_retry_after: Duration::from_secs(3600),
         poll_interval: Duration::from_millis(10),
         owner: owner.into(),
+        initial_sync_page: 50,
     }
 }
 

@@ -10,6 +10,7 @@ mod faulty;
 mod harness;
 mod observe;
 
+mod bringup;
 mod failures;
 mod g1_same_direction;
 mod g2_round_trip_creates;

@@ -10,6 +10,7 @@ mod support;
 mod auth;
 mod fuzz;
 mod http;
+mod initial_sync;
 mod limits;
 mod mutations;
 mod queries;

@@ -5,6 +5,7 @@
 //! syncledger-engine sim_ -- --nocapture` replays exactly that seed (and prints its trace);
 //! `SIM_SEEDS=<n>` runs seeds `0..n` instead of the default.
 
+mod bringup;
 mod driver;
 mod faults;
 mod overlap;
@@ -29,9 +30,16 @@ struct Run {
     records: Vec<Record>,
 }
 
-async fn run_seed(seed: u64, on_delete: OnDelete, trace: Trace) -> Run {
-    let mut sim = Sim::new(seed, on_delete, trace.clone()).await;
+async fn run_seed(seed: u64, on_delete: OnDelete, bringup: bool, trace: Trace) -> Run {
+    let mut sim = if bringup {
+        Sim::bringing_up(seed, on_delete, trace.clone()).await
+    } else {
+        Sim::new(seed, on_delete, trace.clone()).await
+    };
     sim.run().await;
+    if bringup {
+        sim.finish_initial_sync().await;
+    }
     let mut problems: Vec<String> = sim.quiesce().await.err().into_iter().collect();
     sim.disarm();
     problems.extend(invariants::problems(&sim.w).await);
@@ -47,9 +55,9 @@ async fn run_seed(seed: u64, on_delete: OnDelete, trace: Trace) -> Run {
 }
 
 /// Runs one seed, turning a panic into a problem so the trace is still printed.
-async fn checked(seed: u64, on_delete: OnDelete) -> (Run, Vec<String>) {
+async fn checked(seed: u64, on_delete: OnDelete, bringup: bool) -> (Run, Vec<String>) {
     let trace: Trace = Arc::default();
-    let run = match AssertUnwindSafe(run_seed(seed, on_delete, trace.clone()))
+    let run = match AssertUnwindSafe(run_seed(seed, on_delete, bringup, trace.clone()))
         .catch_unwind()
         .await
     {
@@ -83,21 +91,29 @@ fn seeds(default: u64) -> Vec<u64> {
 
 #[tokio::test]
 async fn sim_seeded_runs_converge_without_duplicates_or_ping_pong() {
-    simulate(OnDelete::Propagate, DEFAULT_SEEDS).await
+    simulate(OnDelete::Propagate, DEFAULT_SEEDS, false).await
+}
+
+/// Runs that start on existing records (some the same people in both systems), with the initial
+/// sync's pages interleaved with live edits, webhooks, work, faults and crashes, including
+/// crashes while a page is in flight: bring-up converges without duplicates too.
+#[tokio::test]
+async fn sim_seeded_bring_ups_on_existing_records_converge_without_duplicates() {
+    simulate(OnDelete::Propagate, DEFAULT_SEEDS / 2, true).await
 }
 
 /// The same with `on_delete = unlink`, where a deleted record's twin stays and may be synced
 /// back into a new record later.
 #[tokio::test]
 async fn sim_seeded_runs_with_unlink_converge_without_duplicates_or_ping_pong() {
-    simulate(OnDelete::Unlink, DEFAULT_SEEDS / 2).await
+    simulate(OnDelete::Unlink, DEFAULT_SEEDS / 2, false).await
 }
 
-async fn simulate(on_delete: OnDelete, default_seeds: u64) {
+async fn simulate(on_delete: OnDelete, default_seeds: u64, bringup: bool) {
     let replaying = std::env::var("SIM_SEED").is_ok();
     let mut failed = Vec::new();
     for seed in seeds(default_seeds) {
-        let (run, trace) = checked(seed, on_delete).await;
+        let (run, trace) = checked(seed, on_delete, bringup).await;
         if !run.problems.is_empty() || replaying {
             eprintln!(
                 "=== seed {seed} ({on_delete:?}): {} problem(s)",
@@ -130,8 +146,8 @@ async fn sim_the_same_seed_replays_the_same_run() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
-    let (first, first_trace) = checked(seed, OnDelete::Propagate).await;
-    let (second, second_trace) = checked(seed, OnDelete::Propagate).await;
+    let (first, first_trace) = checked(seed, OnDelete::Propagate, false).await;
+    let (second, second_trace) = checked(seed, OnDelete::Propagate, false).await;
     assert!(first_trace.len() > 30, "a run has at least 30 steps");
     assert_eq!(first_trace, second_trace);
     assert_eq!(first.records, second.records);

@@ -1,0 +1,154 @@
+//! How a discovered record and a held work item fold into an entity and its queue rows: given
+//! the events, then the state and the rows a worker and the initial sync act on.
+
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::entity::{EntityState, TriggerKind};
+use crate::events::{
+    Action, Fields, RecordDiscovered, RecordLinked, SyncEvent, WorkHeld, WorkReleased,
+};
+use crate::log::{EventMeta, Position, RecordedEvent};
+use crate::projection::{Projection, RowOp};
+use crate::projections::pending_queue::{self, PendingQueue};
+
+const ENTITY: Uuid = Uuid::from_u128(0xe1);
+const SYNC: Uuid = Uuid::from_u128(0x5);
+
+fn given(events: Vec<SyncEvent>) -> Vec<RecordedEvent> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let n = i as u64 + 1;
+            let new = e.to_new_with_id(
+                Uuid::from_u128(0x100 + n as u128),
+                EventMeta {
+                    tenant: "acme".into(),
+                    correlation_id: None,
+                    causation_id: None,
+                },
+            );
+            RecordedEvent {
+                position: Position(n as i64),
+                stream_id: ENTITY,
+                sequence: n,
+                event_id: new.event_id,
+                event_type: new.event_type,
+                schema_version: new.schema_version,
+                payload: new.payload,
+                meta: new.meta,
+                recorded_at: Utc.with_ymd_and_hms(2026, 12, 4, 18, 0, n as u32).unwrap(),
+            }
+        })
+        .collect()
+}
+
+fn discovered() -> SyncEvent {
+    SyncEvent::RecordDiscovered(RecordDiscovered {
+        entity_type: "customer".into(),
+        system: "crm".into(),
+        collection: "contacts".into(),
+        record_id: "c-7".into(),
+        run_id: Uuid::from_u128(0x7),
+        fields: Fields::from([("email".to_string(), json!("ada@example.com"))]),
+    })
+}
+
+const TRIGGER: Uuid = Uuid::from_u128(0x101);
+
+fn held() -> SyncEvent {
+    SyncEvent::WorkHeld(WorkHeld {
+        trigger_id: TRIGGER,
+        system: Some("crm".into()),
+        record_id: Some("c-7".into()),
+        target_system: "erp".into(),
+        initial_sync: SYNC,
+        run_id: Uuid::from_u128(0x7),
+    })
+}
+
+#[test]
+fn a_discovered_record_is_owed_what_an_updated_webhook_is_owed() {
+    let state = EntityState::fold(ENTITY, &given(vec![discovered()]));
+    assert_eq!(state.entity_type.as_deref(), Some("customer"));
+    assert_eq!(state.open_triggers.len(), 1);
+    assert_eq!(
+        state.open_triggers[0].kind,
+        TriggerKind::Observed {
+            system: "crm".into(),
+            collection: "contacts".into(),
+            record_id: "c-7".into(),
+            action: Action::Updated,
+        }
+    );
+    assert_eq!(state.discovered["crm"].0, "c-7");
+    assert!(state.first_trigger_held().is_none());
+}
+
+#[test]
+fn a_link_ends_what_the_discovery_held_for_matching() {
+    let linked = SyncEvent::RecordLinked(RecordLinked {
+        entity_type: "customer".into(),
+        system: "crm".into(),
+        collection: "contacts".into(),
+        record_id: "c-7".into(),
+        reason: "first seen in crm".into(),
+    });
+    let state = EntityState::fold(ENTITY, &given(vec![discovered(), linked]));
+    assert!(state.discovered.is_empty());
+}
+
+#[test]
+fn held_work_waits_and_is_released() {
+    let events = given(vec![discovered(), held()]);
+    let state = EntityState::fold(ENTITY, &events);
+    assert_eq!(
+        state.first_trigger_held().map(|h| h.trigger_id),
+        Some(TRIGGER)
+    );
+    assert!(state.has_work(), "held work is still owed");
+    let released = SyncEvent::WorkReleased(WorkReleased {
+        trigger_id: TRIGGER,
+        system: Some("crm".into()),
+        record_id: Some("c-7".into()),
+    });
+    let state = EntityState::fold(ENTITY, &given(vec![discovered(), held(), released]));
+    assert!(state.first_trigger_held().is_none());
+    assert_eq!(state.open_triggers.len(), 1, "released, still to decide");
+}
+
+#[test]
+fn a_held_row_is_never_due_until_released() {
+    let events = given(vec![discovered(), held()]);
+    let put = |event: &RecordedEvent| match PendingQueue.apply(event).as_slice() {
+        [RowOp::Put(row)] => row.clone(),
+        other => panic!("one put expected, got {other:?}"),
+    };
+    let trigger_row = put(&events[0]);
+    assert_eq!(trigger_row.key, pending_queue::trigger_key(TRIGGER));
+    let held_row = put(&events[1]);
+    assert_eq!(held_row.key, trigger_row.key, "the same row, moved");
+    let far_future =
+        pending_queue::due_sort_key(Utc.with_ymd_and_hms(9999, 1, 1, 0, 0, 0).unwrap());
+    assert!(held_row.sort_key > far_future, "{}", held_row.sort_key);
+    assert!(
+        held_row
+            .sort_key
+            .starts_with(&pending_queue::held_prefix(SYNC))
+    );
+    let released = given(vec![
+        discovered(),
+        held(),
+        SyncEvent::WorkReleased(WorkReleased {
+            trigger_id: TRIGGER,
+            system: Some("crm".into()),
+            record_id: Some("c-7".into()),
+        }),
+    ]);
+    let due_row = put(&released[2]);
+    assert_eq!(due_row.key, trigger_row.key);
+    let now = pending_queue::due_sort_key(Utc.with_ymd_and_hms(2026, 12, 4, 19, 0, 0).unwrap());
+    assert!(due_row.sort_key <= now, "due again: {}", due_row.sort_key);
+}

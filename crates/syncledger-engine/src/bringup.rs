@@ -1,0 +1,309 @@
+//! Bringing a tenant up on systems that already hold records: the initial sync, durable and
+//! resumable, through the same door as a webhook.
+//!
+//! Why it is built this way (issue 16): an initial sync that linked records on its own, with
+//! `ExpectedVersion::Any`, beside live webhooks opening the records' deterministic streams, gave
+//! one business record two entities and a duplicate in each system; one that ran "when the
+//! tenant's log is empty" skipped tenants whose first webhook came first and re-ran at every
+//! start. So:
+//!
+//! - **One path.** Every record a page lists is filed as `RecordDiscovered` where a webhook for
+//!   it would go (`observe::route`: the mapped entity, else the deterministic one, expecting the
+//!   version read just before). The ordinary workers decide it like an `updated` webhook. This
+//!   module never links anything.
+//! - **Durable and resumable.** A stream per (tenant, entity type) holds the run
+//!   (`core::initial_sync`). Each page's `InitialSyncPageRead` and its discoveries are one append
+//!   expecting the initial-sync stream's exact version: two processes cannot both record a page,
+//!   and after a crash the fold says which page is next. A lease on that stream keeps a second
+//!   process from listing the same pages meanwhile (the version check stays the guarantee).
+//! - **Creates wait for the listing** (`hold`): a create towards a system the run has not
+//!   listed yet could duplicate a record the listing has not reached, so it is held and
+//!   released once that system is listed.
+//!
+//! Every (tenant, entity type) runs as its own task beside the server; each stops at the next
+//! await when the service shuts down, and the next start resumes it.
+
+use std::time::Duration;
+
+use syncledger_core::config::{Config, EntityConfig};
+use syncledger_core::events::{InitialSyncCompleted, InitialSyncStarted, SyncEvent};
+use syncledger_core::initial_sync::{self, InitialSync, Step};
+use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
+use syncledger_store::{Store, StoreError};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::error::EngineError;
+use crate::ledger::Ledger;
+
+mod page;
+
+/// The longest wait between two tries of a page while its system is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// When an initial sync runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Resume the run in progress, or start the first one; a completed run stays completed.
+    Resume,
+    /// Start a new run even after a completed one (`reconcile --repair`), `by` whom.
+    NewRun { by: String },
+}
+
+/// `by` of the runs the service starts by itself.
+pub const FIRST_START: &str = "first start";
+
+/// Every configured entity type's initial sync of `tenant`, as the log holds it now (for
+/// `syncStatus` and `/metrics`).
+pub async fn initial_sync_states(
+    store: &Store,
+    config: &Config,
+    tenant: &str,
+) -> Result<Vec<(String, InitialSync)>, StoreError> {
+    let mut states = Vec::with_capacity(config.entities.len());
+    for entity in &config.entities {
+        let stream = initial_sync::stream_id(tenant, &entity.name);
+        let events = store.read_stream(stream, 1, i64::MAX).await?;
+        states.push((entity.name.clone(), InitialSync::fold(&events)));
+    }
+    Ok(states)
+}
+
+impl Ledger {
+    /// The initial sync of `entity_type` for `tenant`, as its stream holds it now.
+    pub async fn initial_sync_state(
+        &self,
+        tenant: &str,
+        entity_type: &str,
+    ) -> Result<InitialSync, EngineError> {
+        let stream = initial_sync::stream_id(tenant, entity_type);
+        let events = self.store().read_stream(stream, 1, i64::MAX).await?;
+        Ok(InitialSync::fold(&events))
+    }
+
+    /// Records the start of every configured initial sync never started. The service calls it
+    /// before its workers run, so a webhook worked at first start already finds its sync running
+    /// and its creates wait for the listing (a tenant's first webhook may come before its sync).
+    pub async fn begin_initial_syncs(&self) -> Result<(), EngineError> {
+        for tenant in &self.config().tenants {
+            for entity in &self.config().entities {
+                let state = self.initial_sync_state(&tenant.id, &entity.name).await?;
+                if state.next_step() == Step::Start {
+                    match self
+                        .start_run(&tenant.id, entity, &state, FIRST_START)
+                        .await
+                    {
+                        Ok(()) | Err(EngineError::Conflict(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every configured tenant's initial syncs, one task per tenant and entity type, until
+    /// each is completed or `shutdown` fires. A sync that fails for good is logged; the next
+    /// start resumes it.
+    pub async fn run_initial_syncs(&self, shutdown: CancellationToken) {
+        let mut tasks = JoinSet::new();
+        for tenant in &self.config().tenants {
+            for entity in &self.config().entities {
+                let (ledger, stop) = (self.clone(), shutdown.clone());
+                let (tenant, entity) = (tenant.id.clone(), entity.name.clone());
+                tasks.spawn(async move {
+                    let result = ledger
+                        .initial_sync(&tenant, &entity, Start::Resume, &stop)
+                        .await;
+                    if let Err(e) = result {
+                        tracing::warn!(%tenant, %entity, error = %e, "initial sync stopped; the next start resumes it");
+                    }
+                });
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Runs one initial sync until it is completed (returning its state) or `shutdown` fires
+    /// (returning the state reached, still running).
+    pub async fn initial_sync(
+        &self,
+        tenant: &str,
+        entity_type: &str,
+        start: Start,
+        shutdown: &CancellationToken,
+    ) -> Result<InitialSync, EngineError> {
+        let config = self
+            .entity_config(entity_type)
+            .ok_or_else(|| EngineError::Invalid(format!("no entity type {entity_type}")))?
+            .clone();
+        let stream = initial_sync::stream_id(tenant, entity_type);
+        let owner = format!("{}-initial-sync", self.settings().owner);
+        let mut new_run = match start {
+            Start::NewRun { by } => Some(by),
+            Start::Resume => None,
+        };
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            if shutdown.is_cancelled() {
+                let _ = self.store().release_lease(stream, &owner).await;
+                return self.initial_sync_state(tenant, entity_type).await;
+            }
+            let leased = self
+                .store()
+                .try_lease(stream, &owner, self.settings().lease_ttl)
+                .await?;
+            if !leased {
+                // Another process is running it; its records will show here. Check again later.
+                if !pause(shutdown, self.settings().lease_ttl / 3).await {
+                    continue;
+                }
+                return self.initial_sync_state(tenant, entity_type).await;
+            }
+            let state = self.initial_sync_state(tenant, entity_type).await?;
+            if new_run.is_none() && state.next_step() == Step::Done {
+                let _ = self.store().release_lease(stream, &owner).await;
+                return Ok(state);
+            }
+            let result = self
+                .advance(tenant, &config, &state, new_run.clone(), shutdown)
+                .await;
+            match result {
+                Ok(()) => {
+                    // A new run asked for is started once; from then on, it is resumed.
+                    new_run = None;
+                    backoff = Duration::from_millis(200);
+                }
+                // Another writer moved the stream (or a discovered record's stream): fold again.
+                Err(EngineError::Conflict(_)) => {}
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(%tenant, entity = %entity_type, error = %e, retry_in = ?backoff, "initial sync waits for a system");
+                    // Cancelled or not, the loop's first check answers a shutdown.
+                    pause(shutdown, backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => {
+                    let _ = self.store().release_lease(stream, &owner).await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Takes the next step of one initial sync, without a lease: for a test or a simulation
+    /// that interleaves the sync's steps with other work. Returns the step taken.
+    pub async fn initial_sync_step(
+        &self,
+        tenant: &str,
+        entity_type: &str,
+    ) -> Result<Step, EngineError> {
+        let config = self
+            .entity_config(entity_type)
+            .ok_or_else(|| EngineError::Invalid(format!("no entity type {entity_type}")))?
+            .clone();
+        let state = self.initial_sync_state(tenant, entity_type).await?;
+        let step = state.next_step();
+        self.advance(tenant, &config, &state, None, &CancellationToken::new())
+            .await?;
+        Ok(step)
+    }
+
+    /// One step from `state`: start a run (a new one when `new_run` names who asked), read and
+    /// record the next page, or complete the run.
+    async fn advance(
+        &self,
+        tenant: &str,
+        config: &EntityConfig,
+        state: &InitialSync,
+        new_run: Option<String>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), EngineError> {
+        match (new_run, state.next_step()) {
+            (Some(by), _) => self.start_run(tenant, config, state, &by).await,
+            (None, Step::Start) => self.start_run(tenant, config, state, FIRST_START).await,
+            (None, Step::Done) => Ok(()),
+            (None, Step::Complete) => self.complete_run(tenant, &config.name, state).await,
+            (None, Step::ReadPage { system, cursor }) => {
+                self.read_page(tenant, config, state, &system, cursor, shutdown)
+                    .await
+            }
+        }
+    }
+
+    async fn start_run(
+        &self,
+        tenant: &str,
+        config: &EntityConfig,
+        state: &InitialSync,
+        by: &str,
+    ) -> Result<(), EngineError> {
+        let event = SyncEvent::InitialSyncStarted(InitialSyncStarted {
+            entity_type: config.name.clone(),
+            run_id: Uuid::now_v7(),
+            systems: config.systems.keys().cloned().collect(),
+            by: by.to_string(),
+        });
+        tracing::info!(%tenant, entity = %config.name, %by, "initial sync started");
+        self.append_to_sync(tenant, &config.name, state, vec![event])
+            .await
+    }
+
+    async fn complete_run(
+        &self,
+        tenant: &str,
+        entity_type: &str,
+        state: &InitialSync,
+    ) -> Result<(), EngineError> {
+        let Some(run) = &state.run else {
+            return Ok(());
+        };
+        let event = SyncEvent::InitialSyncCompleted(InitialSyncCompleted {
+            run_id: run.run_id,
+            records: run.records(),
+            pages: run.pages(),
+        });
+        self.append_to_sync(tenant, entity_type, state, vec![event])
+            .await?;
+        tracing::info!(%tenant, entity = %entity_type, records = run.records(), pages = run.pages(), "initial sync completed");
+        let stream = initial_sync::stream_id(tenant, entity_type);
+        self.release_held(tenant, stream).await
+    }
+
+    async fn append_to_sync(
+        &self,
+        tenant: &str,
+        entity_type: &str,
+        state: &InitialSync,
+        events: Vec<SyncEvent>,
+    ) -> Result<(), EngineError> {
+        let meta = EventMeta {
+            tenant: tenant.into(),
+            correlation_id: None,
+            causation_id: None,
+        };
+        self.store()
+            .append(vec![StreamAppend {
+                stream_id: initial_sync::stream_id(tenant, entity_type),
+                expected: expected(state.version),
+                events: events.iter().map(|e| e.to_new(meta.clone())).collect(),
+            }])
+            .await?;
+        Ok(())
+    }
+}
+
+fn expected(version: u64) -> ExpectedVersion {
+    match version {
+        0 => ExpectedVersion::NoStream,
+        v => ExpectedVersion::Exact(v),
+    }
+}
+
+/// Waits `how_long`; true when `shutdown` fired first.
+async fn pause(shutdown: &CancellationToken, how_long: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(how_long) => false,
+    }
+}

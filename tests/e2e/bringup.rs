@@ -49,7 +49,11 @@ async fn initial_sync(service: &Service) -> Value {
     let query = r#"{ syncStatus(tenant: "acme") { initialSyncs {
         entityType state recordsSeen pages startedAt finishedAt startedBy } } }"#;
     let reply = service
-        .post_json("/graphql", Some("e2e-admin-secret"), &json!({ "query": query }))
+        .post_json(
+            "/graphql",
+            Some("e2e-admin-secret"),
+            &json!({ "query": query }),
+        )
         .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     reply.body["data"]["syncStatus"]["initialSyncs"][0].clone()

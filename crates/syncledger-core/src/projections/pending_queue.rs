@@ -121,6 +121,31 @@ impl Projection for PendingQueue {
                 doc(item),
             ))]
         };
+        // An existing trigger's row put again (a retry time, a hold, a release), under the
+        // sort key that says when it is due.
+        let requeue = |trigger_id: Uuid,
+                       system: &Option<String>,
+                       record_id: &Option<String>,
+                       due_at: DateTime<Utc>,
+                       sort_key: String| {
+            let item = Trigger {
+                kind: decoded.event_type().to_string(),
+                entity_id: event.stream_id,
+                system: system.clone(),
+                record_id: record_id.clone(),
+                trigger_id,
+                dead_letter_id: None,
+                due_at,
+                position: event.position,
+            };
+            vec![RowOp::Put(row(
+                event,
+                trigger_key(trigger_id),
+                Some(event.stream_id),
+                sort_key,
+                doc(item),
+            ))]
+        };
         let write = |item: PendingWrite| {
             let sort_key = time_position_key(item.due_at, event.position);
             let key = write_key(item.request_id);
@@ -143,72 +168,26 @@ impl Projection for PendingQueue {
             // A failed trigger waits for its retry: its row moves to the retry time.
             SyncEvent::WorkFailed(e) if e.will_retry => {
                 let due_at = e.retry_at.unwrap_or(event.recorded_at);
-                let item = Trigger {
-                    kind: decoded.event_type().to_string(),
-                    entity_id: event.stream_id,
-                    system: e.system.clone(),
-                    record_id: e.record_id.clone(),
-                    trigger_id: e.trigger_id,
-                    dead_letter_id: None,
-                    due_at,
-                    position: event.position,
-                };
-                vec![RowOp::Put(row(
-                    event,
-                    trigger_key(e.trigger_id),
-                    Some(event.stream_id),
-                    time_position_key(due_at, event.position),
-                    doc(item),
-                ))]
+                let sort_key = time_position_key(due_at, event.position);
+                requeue(e.trigger_id, &e.system, &e.record_id, due_at, sort_key)
             }
             SyncEvent::WorkFailed(e) => settle(Some(e.trigger_id)),
             SyncEvent::RecordDiscovered(e) => {
                 trigger(Some(e.system.clone()), Some(e.record_id.clone()), None)
             }
             SyncEvent::WorkHeld(e) => {
-                let item = Trigger {
-                    kind: decoded.event_type().to_string(),
-                    entity_id: event.stream_id,
-                    system: e.system.clone(),
-                    record_id: e.record_id.clone(),
-                    trigger_id: e.trigger_id,
-                    dead_letter_id: None,
-                    due_at: event.recorded_at,
-                    position: event.position,
-                };
                 let sort_key = format!(
                     "{}{:020}",
                     held_prefix(e.initial_sync),
                     event.position.0.max(0)
                 );
-                let key = trigger_key(e.trigger_id);
-                vec![RowOp::Put(row(
-                    event,
-                    key,
-                    Some(event.stream_id),
-                    sort_key,
-                    doc(item),
-                ))]
+                let (system, record_id) = (&e.system, &e.record_id);
+                requeue(e.trigger_id, system, record_id, event.recorded_at, sort_key)
             }
             SyncEvent::WorkReleased(e) => {
-                let item = Trigger {
-                    kind: decoded.event_type().to_string(),
-                    entity_id: event.stream_id,
-                    system: e.system.clone(),
-                    record_id: e.record_id.clone(),
-                    trigger_id: e.trigger_id,
-                    dead_letter_id: None,
-                    due_at: event.recorded_at,
-                    position: event.position,
-                };
                 let sort_key = time_position_key(event.recorded_at, event.position);
-                vec![RowOp::Put(row(
-                    event,
-                    trigger_key(e.trigger_id),
-                    Some(event.stream_id),
-                    sort_key,
-                    doc(item),
-                ))]
+                let (system, record_id) = (&e.system, &e.record_id);
+                requeue(e.trigger_id, system, record_id, event.recorded_at, sort_key)
             }
             SyncEvent::DecisionMade(e) => settle(e.trigger_id),
             SyncEvent::RedirectedTo(e) => settle(e.trigger_id),

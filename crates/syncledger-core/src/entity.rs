@@ -343,7 +343,7 @@ impl EntityState {
                 }
             }
             SyncEvent::WorkFailed(e) => self.close(Some(e.trigger_id)),
-            SyncEvent::ReplayRequested(_) => {}
+            SyncEvent::ReplayRequested(_) | SyncEvent::InputsGathered(_) => {}
         }
     }
 

@@ -15,11 +15,15 @@ use uuid::Uuid;
 
 use crate::log::{EventMeta, NewEvent, RecordedEvent};
 
+mod basis;
 mod bringup;
+mod inputs;
+pub use basis::{Basis, upcasters};
 pub use bringup::{
     InitialSyncCompleted, InitialSyncPageRead, InitialSyncStarted, RecordDiscovered, WorkHeld,
     WorkReleased,
 };
+pub use inputs::{InputsGathered, LinkCandidate, RoundTrip};
 
 /// A record's fields in canonical names (the entity's vocabulary, not a system's).
 pub type Fields = BTreeMap<String, Value>;
@@ -96,7 +100,8 @@ pub struct FieldChange {
     pub after: Value,
 }
 
-/// A sync decision, with its reason and the field diff it acts on.
+/// A sync decision, with its basis (the rule that fired, on which inputs) and the field diff it
+/// acts on. Its reason in words is derived from the basis ([`DecisionMade::reason`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionMade {
     /// The work item this decision settles: the event id of the `ChangeObserved`,
@@ -107,10 +112,17 @@ pub struct DecisionMade {
     pub source_system: String,
     /// The system the decision acts on.
     pub target_system: String,
-    pub reason: String,
+    pub basis: Basis,
     pub diff: Vec<FieldChange>,
     /// The write this decision asks for, when it asks for one.
     pub request_id: Option<Uuid>,
+}
+
+impl DecisionMade {
+    /// The reason in words, derived from the basis.
+    pub fn reason(&self) -> String {
+        self.basis.explain(&self.source_system, &self.target_system)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -143,6 +155,9 @@ pub struct WriteRequested {
 pub enum Resolution {
     /// The target answered the request.
     Response,
+    /// The answer was lost (crash, timeout); the record the entity already links in the target
+    /// (its echo linked it) was found there.
+    ExistingLink,
     /// The answer was lost (crash, timeout); the record was found by match keys afterwards.
     LookupByMatchKeys,
     /// The answer was lost; the retried request with the same idempotency key answered it.
@@ -198,7 +213,15 @@ pub struct RedirectedTo {
     pub entity_id: Uuid,
     pub system: String,
     pub record_id: String,
-    pub reason: String,
+    /// Why the record belongs there; [`RedirectedTo::reason`] says it in words.
+    pub basis: Basis,
+}
+
+impl RedirectedTo {
+    /// The reason in words, derived from the basis.
+    pub fn reason(&self) -> String {
+        self.basis.explain(&self.system, &self.system)
+    }
 }
 
 /// Work that will not succeed by retrying: kept with its request and response for a person.
@@ -262,6 +285,7 @@ pub enum SyncEvent {
     WorkHeld(WorkHeld),
     WorkReleased(WorkReleased),
     RecordFetched(RecordFetched),
+    InputsGathered(InputsGathered),
     DecisionMade(DecisionMade),
     WriteRequested(WriteRequested),
     WriteSucceeded(WriteSucceeded),
@@ -276,7 +300,8 @@ pub enum SyncEvent {
     WorkFailed(WorkFailed),
 }
 
-/// The current schema version of every sync event type.
+/// The schema version new events are written with, unless their type says otherwise
+/// ([`SyncEvent::schema_version`]); older versions are brought up by [`upcasters`].
 pub const SCHEMA_VERSION: i32 = 1;
 
 /// Every stored type name, for filters and docs.
@@ -289,6 +314,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "WorkHeld",
     "WorkReleased",
     "RecordFetched",
+    "InputsGathered",
     "DecisionMade",
     "WriteRequested",
     "WriteSucceeded",
@@ -352,6 +378,7 @@ catalog!(
     WorkHeld,
     WorkReleased,
     RecordFetched,
+    InputsGathered,
     DecisionMade,
     WriteRequested,
     WriteSucceeded,
@@ -367,6 +394,15 @@ catalog!(
 );
 
 impl SyncEvent {
+    /// The version this build writes the event's type with.
+    pub fn schema_version(&self) -> i32 {
+        match self {
+            // 2: `basis` instead of `reason` (see `basis::ReasonToBasis`).
+            SyncEvent::DecisionMade(_) | SyncEvent::RedirectedTo(_) => 2,
+            _ => SCHEMA_VERSION,
+        }
+    }
+
     /// An envelope for the log, with a fresh UUID v7 as its id.
     pub fn to_new(&self, meta: EventMeta) -> NewEvent {
         self.to_new_with_id(Uuid::now_v7(), meta)
@@ -377,7 +413,7 @@ impl SyncEvent {
         NewEvent {
             event_id,
             event_type: self.event_type().to_string(),
-            schema_version: SCHEMA_VERSION,
+            schema_version: self.schema_version(),
             payload: self.payload(),
             meta,
         }

@@ -100,6 +100,7 @@ impl<'a> Story<'a> {
                     e.webhook_event_id
                 )
             }
+            SyncEvent::InputsGathered(e) => words::inputs(&e),
             SyncEvent::RecordFetched(e) => {
                 let record = self.record(&e.system, Some(&e.record_id));
                 if !e.found {
@@ -149,6 +150,9 @@ impl<'a> Story<'a> {
                 );
                 let how = match e.resolution {
                     Resolution::Response => "",
+                    Resolution::ExistingLink => {
+                        " (its answer was lost; found as the record its echo had linked)"
+                    }
                     Resolution::LookupByMatchKeys => {
                         " (its answer was lost; found again by match keys)"
                     }
@@ -207,13 +211,13 @@ impl<'a> Story<'a> {
             SyncEvent::RedirectedTo(e) if e.system.is_empty() => format!(
                 "handed this work over to entity {}{}",
                 e.entity_id,
-                aside(&e.reason)
+                aside(&e.reason())
             ),
             SyncEvent::RedirectedTo(e) => format!(
                 "{} belongs to entity {}: its work was handed over there{}",
                 self.record(&e.system, Some(&e.record_id)),
                 e.entity_id,
-                aside(&e.reason)
+                aside(&e.reason())
             ),
             SyncEvent::DeadLettered(e) => {
                 let status = e.status.map_or(String::new(), |s| format!(" (HTTP {s})"));

@@ -38,7 +38,7 @@ pub mod sync_stats;
 pub mod webhook_receipts;
 
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 

@@ -1,43 +1,41 @@
 //! Replaying decisions: re-run today's decision code over recorded history and report where it
 //! now decides differently. A dry run by construction: it reads events and returns a report.
 //!
-//! Each work item the engine settled left one group of events in the entity's stream, appended
-//! together and chained by causation: the records it fetched, its decisions, the writes it
-//! requested. The replay folds the stream up to each group, rebuilds what the engine had gathered
-//! from the group's own `RecordFetched` events and the sync's earlier writes, decides again and
-//! compares the decisions.
+//! Each work item the engine decided left one group of events in the entity's stream, appended
+//! together: `InputsGathered` (the work item and what was looked up for it), the records it
+//! fetched, then what the decision core returned for this stream. The replay folds the stream up
+//! to each group, hands today's code exactly the recorded inputs (the fetches, the lookups, the
+//! echo window at the recorded clock reading), decides again and compares the *bases* of the
+//! decisions: which rule fired, on which inputs, with which field changes. The same build
+//! replaying its own history is therefore silent; a changed rule shows up in exactly the
+//! decisions it changes.
+//!
+//! Groups recorded before `InputsGathered` existed cannot be handed their inputs and are not
+//! replayed (the report counts them).
 
 use chrono::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::EntityConfig;
-use crate::decide::{Gathered, LinkCandidate, RoundTripMatch, decide};
-use crate::entity::EntityState;
-use crate::events::{DecisionKind, DecisionMade, SyncEvent};
+use crate::decide::{Gathered, Outcome};
+use crate::entity::{EntityState, Trigger};
+use crate::events::{Basis, InputsGathered, SyncEvent};
 use crate::log::{Position, RecordedEvent};
 
-/// One decision reduced to what a reviewer compares.
+/// The decision code a replay runs: [`crate::decide::decide`], or a variant under test.
+pub type DecideFn = fn(&EntityConfig, &EntityState, &Trigger, &Gathered) -> Outcome;
+
+/// One verdict of a decision group, reduced to what a reviewer compares.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecisionSummary {
-    pub kind: DecisionKind,
+    /// A decision kind, or `redirect` for work handed over to another entity.
+    pub kind: String,
     pub target_system: String,
+    /// The rule that fired and its inputs.
+    pub basis: Basis,
     /// `field=value` for every changed field, in field order.
     pub changes: Vec<String>,
-}
-
-impl From<&DecisionMade> for DecisionSummary {
-    fn from(d: &DecisionMade) -> Self {
-        DecisionSummary {
-            kind: d.kind,
-            target_system: d.target_system.clone(),
-            changes: d
-                .diff
-                .iter()
-                .map(|c| format!("{}={}", c.field, c.after))
-                .collect(),
-        }
-    }
 }
 
 /// Where today's code decides differently from what was recorded.
@@ -52,137 +50,170 @@ pub struct ReplayDifference {
     pub replayed: Vec<DecisionSummary>,
 }
 
-/// Replays the groups of one entity's stream whose first event lies in `[from, to]`.
-/// `events` is the whole stream in sequence order; `echo_ttl` is the round-trip context's TTL.
+/// What a replay of one stream found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamReplay {
+    pub differences: Vec<ReplayDifference>,
+    /// Decision groups replayed.
+    pub replayed: usize,
+    /// Decisions recorded without their inputs (before `InputsGathered`): not replayed.
+    pub without_inputs: usize,
+}
+
+/// Replays the groups of one entity's stream whose first event lies in `[from, to]` with
+/// today's [`crate::decide::decide`]. `events` is the whole stream in sequence order;
+/// `echo_ttl` is the round-trip window.
 pub fn replay_entity(
     config: &EntityConfig,
     events: &[RecordedEvent],
     from: Position,
     to: Position,
     echo_ttl: Duration,
-) -> Vec<ReplayDifference> {
+) -> StreamReplay {
+    replay_entity_with(crate::decide::decide, config, events, (from, to), echo_ttl)
+}
+
+/// [`replay_entity`] with the decision code given.
+pub fn replay_entity_with(
+    decide: DecideFn,
+    config: &EntityConfig,
+    events: &[RecordedEvent],
+    (from, to): (Position, Position),
+    echo_ttl: Duration,
+) -> StreamReplay {
+    let mut report = StreamReplay::default();
     let Some(first) = events.first() else {
-        return vec![];
+        return report;
     };
     let mut state = EntityState::fold(first.stream_id, std::iter::empty());
-    let mut differences = Vec::new();
     let mut i = 0;
     while i < events.len() {
-        let end = group_end(&state, events, i);
-        if end > i + 1 || starts_group(&state, &events[i]) {
-            let group = &events[i..end];
-            if (from..=to).contains(&group[0].position)
-                && let Some(diff) = replay_group(config, &state, group, echo_ttl)
-            {
-                differences.push(diff);
+        let in_range = (from..=to).contains(&events[i].position);
+        let end = match SyncEvent::from_recorded(&events[i]) {
+            Ok(SyncEvent::InputsGathered(inputs)) => {
+                let end = group_end(events, i);
+                if in_range {
+                    report.replayed += 1;
+                    let group = &events[i..end];
+                    if let Some(diff) =
+                        replay_group(decide, config, &state, &inputs, group, echo_ttl)
+                    {
+                        report.differences.push(diff);
+                    }
+                }
+                end
             }
-            for e in group {
-                state.apply(e);
+            Ok(SyncEvent::DecisionMade(d)) if in_range && d.trigger_id.is_some() => {
+                report.without_inputs += 1;
+                i + 1
             }
-            i = end;
-        } else {
-            state.apply(&events[i]);
-            i += 1;
+            _ => i + 1,
+        };
+        for event in &events[i..end] {
+            state.apply(event);
         }
+        i = end;
     }
-    differences
+    report
 }
 
-/// Whether `event` opens the events of a work item: caused by an open trigger.
-fn starts_group(state: &EntityState, event: &RecordedEvent) -> bool {
-    let caused_by_trigger = event
-        .meta
-        .causation_id
-        .is_some_and(|c| state.open_triggers.iter().any(|t| t.event_id == c));
-    caused_by_trigger
-        && matches!(
-            event.event_type.as_str(),
-            "RecordFetched" | "DecisionMade" | "RecordLinked"
-        )
-}
-
-/// One past the last event of the group starting at `start` (causation-chained events).
-fn group_end(state: &EntityState, events: &[RecordedEvent], start: usize) -> usize {
-    if !starts_group(state, &events[start]) {
-        return start;
-    }
+/// One past the last event of the group opened at `start`: the events that follow it, each
+/// caused by the one before, up to the first that is not the decision core's (a write's outcome
+/// is caused by its request, but is not part of the decision).
+fn group_end(events: &[RecordedEvent], start: usize) -> usize {
+    const DECIDED: &[&str] = &[
+        "RecordFetched",
+        "DecisionMade",
+        "WriteRequested",
+        "RecordLinked",
+        "RecordUnlinked",
+        "RedirectedTo",
+        "ResyncRequested",
+    ];
     let mut end = start + 1;
-    while end < events.len() && events[end].meta.causation_id == Some(events[end - 1].event_id) {
+    while end < events.len()
+        && events[end].meta.causation_id == Some(events[end - 1].event_id)
+        && DECIDED.contains(&events[end].event_type.as_str())
+    {
         end += 1;
     }
     end
 }
 
 fn replay_group(
+    decide: DecideFn,
     config: &EntityConfig,
     state: &EntityState,
+    inputs: &InputsGathered,
     group: &[RecordedEvent],
     echo_ttl: Duration,
 ) -> Option<ReplayDifference> {
-    let trigger_id = group[0].meta.causation_id?;
     let trigger = state
         .open_triggers
         .iter()
-        .find(|t| t.event_id == trigger_id)?;
-    let decoded: Vec<SyncEvent> = group
+        .find(|t| t.event_id == inputs.trigger_id)?;
+    let decoded: Vec<SyncEvent> = group[1..]
         .iter()
         .filter_map(|e| SyncEvent::from_recorded(e).ok())
         .collect();
-    let mut gathered = Gathered::default();
-    let source = trigger.source().map(|(s, _)| s.to_string());
-    for event in &decoded {
-        match event {
-            SyncEvent::RecordFetched(f)
-                if Some(&f.system) == source.as_ref() && gathered.fetched.is_none() =>
-            {
-                gathered.fetched = Some(f.clone());
-            }
-            SyncEvent::RecordFetched(f) => {
-                gathered
-                    .fresh_targets
-                    .insert(f.system.clone(), f.fields.clone());
-            }
-            SyncEvent::RedirectedTo(r) => {
-                gathered.round_trip = Some(RoundTripMatch {
-                    entity_id: r.entity_id,
-                    entity_version: 0,
-                    request_id: Uuid::nil(),
-                });
-            }
-            _ => {}
-        }
-    }
-    // A link made by equal match keys was a lookup result: hand it back as a candidate.
-    let linked_by_keys = decoded.iter().filter_map(|e| match e {
-        SyncEvent::RecordLinked(l) if l.reason == "equal match keys" => Some(l),
+    let mut gathered = Gathered {
+        at: inputs.at,
+        echo: state.written_within(echo_ttl, inputs.at),
+        round_trip: inputs.round_trip.clone(),
+        link_candidates: inputs.link_candidates.clone(),
+        ..Gathered::default()
+    };
+    // The fetches lead the group: the source's first, then fresh targets (G5).
+    let source = trigger.source().map(|(s, _)| s);
+    let mut fetches = decoded.iter().map_while(|e| match e {
+        SyncEvent::RecordFetched(f) => Some(f),
         _ => None,
     });
-    for link in linked_by_keys {
-        gathered.link_candidates.insert(
-            link.system.clone(),
-            LinkCandidate {
-                record_id: link.record_id.clone(),
-                fields: Default::default(),
-            },
-        );
+    gathered.fetched = fetches
+        .next()
+        .filter(|f| Some(f.system.as_str()) == source)
+        .cloned();
+    for fresh in fetches {
+        gathered
+            .fresh_targets
+            .insert(fresh.system.clone(), fresh.fields.clone());
     }
-    // The sync's own writes within the TTL before this group: the echo context it had (the
-    // live path reads it from the folded stream the same way).
-    gathered.echo = state.written_within(echo_ttl, group[0].recorded_at);
-    let recorded: Vec<DecisionSummary> = decoded
-        .iter()
-        .filter_map(|e| match e {
-            SyncEvent::DecisionMade(d) => Some(DecisionSummary::from(d)),
-            _ => None,
-        })
-        .collect();
-    let outcome = decide(config, state, trigger, &gathered);
-    let replayed: Vec<DecisionSummary> = outcome.decisions().map(DecisionSummary::from).collect();
+    let recorded = summaries(&decoded);
+    let replayed = summaries(&decide(config, state, trigger, &gathered).own);
     (recorded != replayed).then(|| ReplayDifference {
         entity_id: group[0].stream_id,
         position: group[0].position,
-        trigger_id,
+        trigger_id: trigger.event_id,
         recorded,
         replayed,
     })
 }
+
+/// The verdicts among a stream's own events: its decisions, and a hand-over.
+fn summaries(events: &[SyncEvent]) -> Vec<DecisionSummary> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            SyncEvent::DecisionMade(d) => Some(DecisionSummary {
+                kind: d.kind.as_str().to_string(),
+                target_system: d.target_system.clone(),
+                basis: d.basis.clone(),
+                changes: d
+                    .diff
+                    .iter()
+                    .map(|c| format!("{}={}", c.field, c.after))
+                    .collect(),
+            }),
+            SyncEvent::RedirectedTo(r) => Some(DecisionSummary {
+                kind: "redirect".into(),
+                target_system: r.system.clone(),
+                basis: r.basis.clone(),
+                changes: vec![format!("entity={}", r.entity_id)],
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
+use rand::Rng;
+use syncledger_core::decide::retry::{AfterFailure, RetryPolicy};
 use serde_json::json;
 use syncledger_core::entity::{NextWork, PendingWrite, Trigger};
 use syncledger_core::events::{DeadLettered, SyncEvent, WorkFailed, WriteFailed};
@@ -163,31 +165,32 @@ impl Ledger {
         events
     }
 
-    /// Whether attempt `attempt` that just failed is tried again, and when: the backoff, never
-    /// sooner than the system's `Retry-After`, never later than `max_retry_after`.
+    /// Whether attempt `attempt` that just failed is tried again, and when: the core's one
+    /// retry policy (`decide::retry`), with the jitter drawn here.
     pub(crate) fn retry_after_failure(
         &self,
         attempt: u32,
         asked: Option<Duration>,
     ) -> (bool, Option<DateTime<Utc>>) {
-        let s = self.settings();
-        if attempt >= s.max_attempts {
-            return (false, None);
+        let jitter = rand::rng().random_range(0.0..=1.0);
+        match self
+            .retry_policy()
+            .after_failure(attempt, true, asked, Utc::now(), jitter)
+        {
+            AfterFailure::RetryAt(at) => (true, Some(at)),
+            AfterFailure::GiveUp => (false, None),
         }
-        let wait = self
-            .backoff(attempt)
-            .max(asked.unwrap_or_default())
-            .min(s.max_retry_after);
-        (true, Some(later_by(Utc::now(), wait)))
     }
-}
 
-/// `now + wait`, saturating instead of overflowing.
-pub(crate) fn later_by(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(wait)
-        .ok()
-        .and_then(|wait| now.checked_add_signed(wait))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        let s = self.settings();
+        RetryPolicy {
+            max_attempts: s.max_attempts,
+            base: s.retry_base,
+            max: s.retry_max,
+            max_retry_after: s.max_retry_after,
+        }
+    }
 }
 
 /// The text a panic was raised with.
@@ -204,19 +207,6 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_wait_past_the_calendar_saturates() {
-        let now = Utc::now();
-        assert_eq!(
-            later_by(now, Duration::from_secs(99_999_999_999_999)),
-            DateTime::<Utc>::MAX_UTC
-        );
-        assert_eq!(
-            later_by(now, Duration::from_secs(3)),
-            now + chrono::Duration::seconds(3)
-        );
-    }
 
     #[test]
     fn panic_messages_are_read_from_str_and_string_payloads() {

@@ -17,22 +17,21 @@
 
 use chrono::{DateTime, Utc};
 use syncledger_core::config::EntityConfig;
-use syncledger_core::decide::{
-    Gathered, LinkCandidate, LinkOwner, RoundTripMatch, create_fingerprint,
-};
-use syncledger_core::entity::{EntityState, Trigger, TriggerKind};
-use syncledger_core::events::{RecordFetched, RecordLinked, SyncEvent};
+use syncledger_core::decide::{Gathered, create_fingerprint, has_later_work, link, round_trip};
+use syncledger_core::entity::{EntityState, Trigger};
+use syncledger_core::events::{LinkCandidate, RecordFetched, RecordLinked, RoundTrip, SyncEvent};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::{match_fingerprint, match_value_hash, to_canonical};
 use syncledger_core::projections::match_index::{self, SeenValue};
-use syncledger_core::projections::{id_mappings, round_trip_context};
+use syncledger_core::projections::round_trip_context::{self, CreateContext};
+use syncledger_core::projections::id_mappings;
 use syncledger_store::RowQuery;
-use uuid::Uuid;
 
 use crate::error::EngineError;
 use crate::ledger::Ledger;
 
-/// Index rows looked at per lookup: records of one system sharing a match value.
+/// Index rows looked at per lookup: records of one system sharing a match value, or creates in
+/// flight sharing a fingerprint.
 const MATCH_ROWS: i64 = 16;
 
 impl Ledger {
@@ -67,20 +66,23 @@ impl Ledger {
                 .unwrap_or_default(),
         };
         let now = Utc::now();
+        gathered.at = now;
         gathered.echo = state.written_within(self.config().server.round_trip_ttl(), now);
         let linked_here = state
             .links
             .get(source)
             .is_some_and(|l| l.record_id == record_id);
-        // Same condition as `decide`'s: an entity that knows nothing but this record.
-        let alone = state.links.keys().all(|s| s == source) && state.pending_writes.is_empty();
-        if (!linked_here || alone) && fetched.found {
-            gathered.round_trip = self
+        if fetched.found && round_trip::may_belong_elsewhere(state, source, record_id) {
+            if let Some((found, version)) = self
                 .owner_of(config, state, source, record_id, &fetched, now)
-                .await?;
+                .await?
+            {
+                gathered.versions.insert(found.entity_id(), version);
+                gathered.round_trip = Some(found);
+            }
         }
         if gathered.round_trip.is_none() && fetched.found {
-            let open = unpaired_targets(config, state, source);
+            let open = link::open_targets(config, state, source);
             let keyed = match_fingerprint(&config.match_keys, &fetched.fields).is_some();
             if keyed && !open.is_empty() {
                 if !linked_here {
@@ -88,21 +90,18 @@ impl Ledger {
                     return Ok(None);
                 }
                 for target in open {
-                    if let Some((candidate, owner)) = self
+                    if let Some((candidate, version)) = self
                         .unpaired_match(config, state, source, target, &fetched)
                         .await?
                     {
+                        gathered.versions.insert(candidate.entity_id, version);
                         gathered.link_candidates.insert(target.clone(), candidate);
-                        gathered.link_owners.insert(target.clone(), owner);
                     }
                 }
             }
         }
         for (target, target_map) in config.systems.iter().filter(|(s, _)| s.as_str() != source) {
-            let later = state.open_triggers.iter().any(|t| {
-                t.position > trigger.position
-                    && matches!(&t.kind, TriggerKind::Observed { system, .. } if system == target)
-            });
+            let later = has_later_work(state, trigger, target);
             if let (true, Some(link)) = (later, state.links.get(target)) {
                 let other = self.connector(&state.tenant, target);
                 if let Some(Ok(Some(record))) = match other {
@@ -165,7 +164,7 @@ impl Ledger {
         source: &str,
         target: &str,
         fetched: &RecordFetched,
-    ) -> Result<Option<(LinkCandidate, LinkOwner)>, EngineError> {
+    ) -> Result<Option<(LinkCandidate, u64)>, EngineError> {
         let Some(first_key) = config.match_keys.first() else {
             return Ok(None);
         };
@@ -216,21 +215,12 @@ impl Ledger {
                     .filter(|(record_id, _)| *record_id == seen.record_id)
                     .map(|(_, fields)| fields)
             };
-            let unpaired = other.redirected_to.is_none()
-                && other.entity_type.as_deref() == Some(config.name.as_str())
-                && !other.links.contains_key(source)
-                && other.pending_create(source).is_none()
-                && known.is_some_and(|k| match_fingerprint(&config.match_keys, k) == fingerprint);
-            if unpaired {
+            if link::is_unpaired(config, &other, source, known, fingerprint.as_deref()) {
                 let candidate = LinkCandidate {
                     record_id: seen.record_id,
-                    fields: known.cloned().unwrap_or_default(),
-                };
-                let owner = LinkOwner {
                     entity_id: owner,
-                    entity_version: other.version,
                 };
-                return Ok(Some((candidate, owner)));
+                return Ok(Some((candidate, other.version)));
             }
         }
         Ok(None)
@@ -245,7 +235,7 @@ impl Ledger {
         record_id: &str,
         fetched: &RecordFetched,
         now: DateTime<Utc>,
-    ) -> Result<Option<RoundTripMatch>, EngineError> {
+    ) -> Result<Option<(RoundTrip, u64)>, EngineError> {
         let mapped = self
             .store()
             .row(
@@ -258,73 +248,33 @@ impl Ledger {
             .filter(|id| *id != state.entity_id)
         {
             let version = self.load(entity_id).await?.version;
-            return Ok(Some(RoundTripMatch {
-                entity_id,
-                entity_version: version,
-                request_id: Uuid::nil(),
-            }));
+            return Ok(Some((RoundTrip::LinkedTo { entity_id }, version)));
         }
         let fingerprint = create_fingerprint(config, &fetched.fields);
-        let sort_key = format!("{source}/{fingerprint}");
+        let sort_key = round_trip_context::create_sort_key(source, &fingerprint);
         let query = RowQuery {
             tenant: Some(state.tenant.clone()),
             sort_key_from: Some(sort_key.clone()),
             sort_key_to: Some(sort_key),
             after: None,
-            limit: 16,
+            limit: MATCH_ROWS,
         };
         for row in self.store().rows(round_trip_context::NAME, &query).await? {
-            let Some(entity_id) = row.entity_id.filter(|id| *id != state.entity_id) else {
+            let Ok(create) = serde_json::from_value::<CreateContext>(row.doc) else {
                 continue;
             };
-            if expired(&row.doc, now) {
+            if create.entity_id == state.entity_id || !create.is_live(now) {
                 continue;
             }
-            let other = self.load(entity_id).await?;
-            // Its create may already have linked another record: then this one is not its echo.
-            if other
-                .links
-                .get(source)
-                .is_some_and(|l| l.record_id != record_id)
-            {
-                continue;
+            let other = self.load(create.entity_id).await?;
+            if round_trip::is_echo_of(&other, source, record_id, create.request_id) {
+                let found = RoundTrip::EchoOf {
+                    entity_id: create.entity_id,
+                    request_id: create.request_id,
+                };
+                return Ok(Some((found, other.version)));
             }
-            let request_id = row.doc["request_id"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or_default();
-            // An answered create linked its record (found above by its mapping): a record with
-            // its keys seen after that is somebody else's, even if the link has ended since.
-            if !other.pending_writes.contains_key(&request_id) {
-                continue;
-            }
-            return Ok(Some(RoundTripMatch {
-                entity_id,
-                entity_version: other.version,
-                request_id,
-            }));
         }
         Ok(None)
     }
-}
-
-/// The systems other than `source` this entity has no record in and no create on its way to.
-fn unpaired_targets<'a>(
-    config: &'a EntityConfig,
-    state: &EntityState,
-    source: &str,
-) -> Vec<&'a String> {
-    config
-        .systems
-        .keys()
-        .filter(|s| s.as_str() != source)
-        .filter(|s| !state.links.contains_key(s.as_str()) && state.pending_create(s).is_none())
-        .collect()
-}
-
-fn expired(doc: &serde_json::Value, now: DateTime<Utc>) -> bool {
-    doc["expires_at"]
-        .as_str()
-        .and_then(|s| s.parse::<DateTime<Utc>>().ok())
-        .is_some_and(|at| at <= now)
 }

@@ -10,7 +10,7 @@ use chrono::Utc;
 use syncledger_core::decide::{Outcome, decide};
 use syncledger_core::entity::{EntityState, NextWork, Trigger, TriggerKind};
 use syncledger_core::events::{
-    ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested, SyncEvent,
+    Basis, ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested, SyncEvent,
 };
 use syncledger_core::log::{Appended, EventMeta, ExpectedVersion, RecordedEvent, StreamAppend};
 use uuid::Uuid;
@@ -140,13 +140,10 @@ impl Ledger {
         {
             return self.hold(state, trigger, held).await;
         }
-        // Everything fetched is recorded, so a replay can hand today's code the same inputs.
-        let mut own: Vec<SyncEvent> = gathered
-            .fetched
-            .clone()
-            .map(SyncEvent::RecordFetched)
-            .into_iter()
-            .collect();
+        // What was looked up and everything fetched is recorded first, so a replay hands
+        // today's code exactly the same inputs.
+        let mut own = vec![SyncEvent::InputsGathered(gathered.recorded(trigger))];
+        own.extend(gathered.fetched.clone().map(SyncEvent::RecordFetched));
         for (system, fields) in &gathered.fresh_targets {
             let record_id = state
                 .links
@@ -167,11 +164,11 @@ impl Ledger {
             expected: ExpectedVersion::Exact(state.version),
             events: chain(own, &meta),
         }];
-        if let Some((other, version, events)) = &outcome.other {
+        for effect in &outcome.effects {
             appends.push(StreamAppend {
-                stream_id: *other,
-                expected: ExpectedVersion::Exact(*version),
-                events: chain(events.clone(), &meta),
+                stream_id: effect.stream,
+                expected: ExpectedVersion::Exact(effect.expected),
+                events: chain(effect.events.clone(), &meta),
             });
         }
         self.append_here(state, appends).await?;
@@ -226,8 +223,11 @@ impl Ledger {
             trigger_id: Some(trigger.event_id),
             entity_id: target,
             system,
-            record_id,
-            reason: "this record belongs to the other entity".into(),
+            record_id: record_id.clone(),
+            basis: Basis::LinkedElsewhere {
+                record_id,
+                entity_id: target,
+            },
         });
         let appends = vec![
             StreamAppend {

@@ -6,21 +6,19 @@
 //! target with the same match keys. Only then is the POST retried, with the same
 //! `Idempotency-Key`, which a system that honours keys answers with the record it made the first time.
 
-use std::time::Duration;
-
 use chrono::Utc;
-use rand::Rng;
 use serde_json::json;
 use syncledger_connector::{Connector, ConnectorError, Record};
 use syncledger_core::decide::{Outcome, request_id};
-use syncledger_core::entity::{EntityState, PendingWrite, Trigger};
+use syncledger_core::decide::recovery::{Recovery, record_matches, recovery_steps};
+use syncledger_core::entity::{EntityState, Link, PendingWrite, Trigger};
 use syncledger_core::events::{
-    DeadLettered, DecisionKind, DecisionMade, RecordLinked, RecordUnlinked, Resolution,
+    Basis, DeadLettered, DecisionKind, DecisionMade, RecordLinked, RecordUnlinked, Resolution,
     ResyncRequested, SyncEvent, WriteFailed, WriteOp, WriteRequested, WriteSucceeded,
     entity_id_for_record,
 };
 use syncledger_core::log::{ExpectedVersion, StreamAppend};
-use syncledger_core::mapping::{match_fingerprint, to_canonical, write_body};
+use syncledger_core::mapping::{to_canonical, write_body};
 use uuid::Uuid;
 
 use crate::error::EngineError;
@@ -39,7 +37,7 @@ impl Ledger {
         outcome: &Outcome,
     ) -> Result<(), EngineError> {
         for write in outcome.writes() {
-            let result = self.send(state, write, None).await;
+            let result = self.send(state, write, Resolution::Response).await;
             self.record_outcome(state, correlation, write, 1, result)
                 .await?;
         }
@@ -47,7 +45,7 @@ impl Ledger {
     }
 
     /// A write the log holds as requested without a final outcome: either a retry that is due, or
-    /// one whose answer was lost.
+    /// one whose answer was lost. Settled by the core's recovery steps, in order (G4).
     pub(crate) async fn settle_pending(
         &self,
         state: &mut EntityState,
@@ -55,69 +53,68 @@ impl Ledger {
     ) -> Result<(), EngineError> {
         let correlation = pending.correlation_id.unwrap_or(pending.requested_event_id);
         let write = &pending.request;
-        // Any earlier attempt at a create may have landed (a crash, a timeout, a lost answer):
-        // look for its record before sending it again.
-        if write.op == WriteOp::Create
-            && let Some(found) = self.find_lost_create(state, write).await?
-        {
-            return self
-                .record_outcome(state, correlation, write, pending.attempts + 1, Ok(found))
-                .await;
+        let attempt = pending.attempts + 1;
+        for step in recovery_steps(state, pending) {
+            let found = match &step {
+                Recovery::Link(link) => self.fetch_linked(state, write, link).await,
+                Recovery::MatchKeys { fingerprint } => {
+                    self.find_by_keys(state, write, fingerprint).await
+                }
+                Recovery::Send(resolution) => {
+                    let result = self.send(state, write, *resolution).await;
+                    return self
+                        .record_outcome(state, correlation, write, attempt, result)
+                        .await;
+                }
+            };
+            if let Some(record) = found {
+                let found = Ok((record, step.resolution()));
+                return self
+                    .record_outcome(state, correlation, write, attempt, found)
+                    .await;
+            }
         }
-        let result = self.send(state, write, Some(pending)).await;
-        self.record_outcome(state, correlation, write, pending.attempts + 1, result)
-            .await
+        Ok(())
     }
 
-    async fn find_lost_create(
+    /// The record the entity links in the write's target, if the target still has it.
+    async fn fetch_linked(
         &self,
         state: &EntityState,
         write: &WriteRequested,
-    ) -> Result<Option<(Record, Resolution)>, EngineError> {
-        let Some(connector) = self.connector(&state.tenant, &write.target_system) else {
-            return Ok(None); // the system left the configuration: `send` dead-letters the write
-        };
-        if let Some(link) = state.links.get(&write.target_system)
-            && let Ok(Some(record)) = connector.get(&link.collection, &link.record_id).await
-        {
-            return Ok(Some((record, Resolution::LookupByMatchKeys)));
-        }
-        let Some(config) = state
-            .entity_type
-            .as_deref()
-            .and_then(|t| self.entity_config(t))
-        else {
-            return Ok(None);
-        };
-        let Some(fingerprint) = write
-            .match_fingerprint
-            .as_deref()
-            .and_then(|f| f.strip_prefix("keys:"))
-        else {
-            return Ok(None);
-        };
-        let Some(map) = config.systems.get(&write.target_system) else {
-            return Ok(None); // the system left the configuration: `send` dead-letters the write
-        };
+        link: &Link,
+    ) -> Option<Record> {
+        let connector = self.connector(&state.tenant, &write.target_system)?;
+        connector
+            .get(&link.collection, &link.record_id)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// A record of the write's target whose match keys give `fingerprint`, paging through the
+    /// collection. A failed page ends the search (the idempotent retry follows).
+    async fn find_by_keys(
+        &self,
+        state: &EntityState,
+        write: &WriteRequested,
+        fingerprint: &str,
+    ) -> Option<Record> {
+        let connector = self.connector(&state.tenant, &write.target_system)?;
+        let config = self.entity_config(state.entity_type.as_deref()?)?;
+        let map = config.systems.get(&write.target_system)?;
         let mut cursor: Option<String> = None;
         loop {
-            let page = match connector
+            let page = connector
                 .list(&write.collection, LOOKUP_PAGE, cursor.as_deref())
                 .await
-            {
-                Ok(page) => page,
-                Err(_) => return Ok(None), // fall back to the idempotent retry
-            };
+                .ok()?;
             for record in page.items {
-                let fields = to_canonical(map, &record.body);
-                if match_fingerprint(&config.match_keys, &fields).as_deref() == Some(fingerprint) {
-                    return Ok(Some((record, Resolution::LookupByMatchKeys)));
+                if record_matches(config, fingerprint, &to_canonical(map, &record.body)) {
+                    return Some(record);
                 }
             }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(None),
-            }
+            cursor = Some(page.next_cursor?);
         }
     }
 
@@ -126,7 +123,7 @@ impl Ledger {
         &self,
         state: &EntityState,
         write: &WriteRequested,
-        pending: Option<&PendingWrite>,
+        resolution: Resolution,
     ) -> Result<(Record, Resolution), ConnectorError> {
         let gone = || {
             ConnectorError::Invalid(format!(
@@ -145,11 +142,6 @@ impl Ledger {
             .and_then(|c| c.systems.get(&write.target_system))
             .ok_or_else(gone)?
             .clone();
-        let resolution = if pending.is_some_and(|p| p.retry_at.is_none()) {
-            Resolution::IdempotentRetry
-        } else {
-            Resolution::Response
-        };
         let record_id = write.record_id.clone().unwrap_or_default();
         let record = match write.op {
             WriteOp::Create => {
@@ -357,17 +349,6 @@ impl Ledger {
         }
     }
 
-    /// Exponential backoff with full jitter.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let s = self.settings();
-        let cap = s
-            .retry_base
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(s.retry_max);
-        let jittered = rand::rng().random_range(0..=cap.as_millis() as u64);
-        Duration::from_millis(jittered.max(s.retry_base.as_millis() as u64 / 2))
-    }
-
     /// A person asked to retry a dead-lettered write: request it again under a new id.
     pub(crate) async fn retry_dead_letter(
         &self,
@@ -399,10 +380,10 @@ impl Ledger {
                     kind: DecisionKind::Skip,
                     source_system: system.clone(),
                     target_system: system.clone(),
-                    reason: format!(
-                        "retry of dead letter {dead_letter_id} asked by a person: \
-                         {system} {record_id} is fetched again"
-                    ),
+                    basis: Basis::RetryRefetch {
+                        dead_letter_id,
+                        record_id: record_id.clone(),
+                    },
                     diff: vec![],
                     request_id: None,
                 }));
@@ -428,7 +409,7 @@ impl Ledger {
                     kind,
                     source_system: again.target_system.clone(),
                     target_system: again.target_system.clone(),
-                    reason: format!("retry of dead letter {dead_letter_id} asked by a person"),
+                    basis: Basis::RetryWrite { dead_letter_id },
                     diff: vec![],
                     request_id: Some(id),
                 }));
@@ -439,7 +420,7 @@ impl Ledger {
                 kind: DecisionKind::Skip,
                 source_system: String::new(),
                 target_system: String::new(),
-                reason: format!("dead letter {dead_letter_id} holds no write to retry"),
+                basis: Basis::RetryNothing { dead_letter_id },
                 diff: vec![],
                 request_id: None,
             })),

@@ -41,6 +41,10 @@ pub struct ReplayReport {
     pub to_position: i64,
     /// Entities with events of the tenant in the range.
     pub entities_examined: i32,
+    /// Decisions handed their recorded inputs and decided again.
+    pub decisions_replayed: i32,
+    /// Decisions recorded before their inputs were kept (`InputsGathered`): not replayed.
+    pub decisions_without_inputs: i32,
     pub differences: Vec<ReplayDifference>,
 }
 
@@ -108,7 +112,7 @@ impl Mutation {
         Ok(ReplayResult {
             entity_id: id,
             dry_run,
-            differences: differences.into_iter().map(Into::into).collect(),
+            differences: differences.differences.into_iter().map(Into::into).collect(),
             appended,
         })
     }
@@ -270,15 +274,20 @@ impl Mutation {
         let (from, to) = (Position(from_position), Position(to_position));
         let entities = replay::entities_in_range(ledger.store(), &tenant, from, to).await?;
         let mut differences = Vec::new();
+        let (mut replayed, mut without_inputs) = (0, 0);
         for entity_id in &entities {
             let (_, found) = replay::replay_stream(ledger, *entity_id, from, to).await?;
-            differences.extend(found.into_iter().map(ReplayDifference::from));
+            replayed += found.replayed;
+            without_inputs += found.without_inputs;
+            differences.extend(found.differences.into_iter().map(ReplayDifference::from));
         }
         Ok(ReplayReport {
             tenant,
             from_position,
             to_position,
             entities_examined: entities.len() as i32,
+            decisions_replayed: replayed as i32,
+            decisions_without_inputs: without_inputs as i32,
             differences,
         })
     }

@@ -13,7 +13,7 @@ use syncledger_core::entity::EntityState;
 use syncledger_core::log::{
     ExpectedVersion, LogFilter, NewEvent, Position, RecordedEvent, StreamAppend,
 };
-use syncledger_core::replay::{ReplayDifference, replay_entity};
+use syncledger_core::replay::{StreamReplay, replay_entity};
 use syncledger_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -32,18 +32,18 @@ pub async fn replay_stream(
     entity_id: Uuid,
     from: Position,
     to: Position,
-) -> ApiResult<(EntityState, Vec<ReplayDifference>)> {
+) -> ApiResult<(EntityState, StreamReplay)> {
     let events = ledger.store().read_stream(entity_id, 1, i64::MAX).await?;
     let state = EntityState::fold(entity_id, &events);
     let Some(entity_type) = state.entity_type.clone() else {
-        return Ok((state, vec![]));
+        return Ok((state, StreamReplay::default()));
     };
     let config = ledger.entity_config(&entity_type).ok_or_else(|| {
         ApiError::bad_input(format!("entity type {entity_type} is not configured"))
     })?;
     let ttl = ledger.config().server.round_trip_ttl();
-    let differences = replay_entity(config, &events, from, to, ttl);
-    Ok((state, differences))
+    let report = replay_entity(config, &events, from, to, ttl);
+    Ok((state, report))
 }
 
 /// The entities with events of `tenant` in `[from, to]`, in order of their first such event.

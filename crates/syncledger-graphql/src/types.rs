@@ -102,9 +102,14 @@ pub struct Link {
 #[derive(SimpleObject)]
 pub struct DecisionSummary {
     /// `create`, `update`, `delete`, `skip`, `echo_suppressed`, `deferred`, `conflict_resolved`,
-    /// `link` or `unlink`.
+    /// `link` or `unlink`; `redirect` for work handed over to another entity.
     pub kind: String,
     pub target_system: String,
+    /// The rule of the decision core that fired (`echo_of_write`, `equal_match_keys`, ...).
+    pub rule: String,
+    /// The rule and the inputs it fired on, as JSON (`{"rule": ..., ...}`): what a replay
+    /// compares.
+    pub basis: String,
     /// `field=value` for each changed field.
     pub changes: Vec<String>,
 }
@@ -112,8 +117,10 @@ pub struct DecisionSummary {
 impl From<CoreSummary> for DecisionSummary {
     fn from(s: CoreSummary) -> Self {
         DecisionSummary {
-            kind: s.kind.as_str().to_string(),
+            kind: s.kind,
             target_system: s.target_system,
+            rule: s.basis.rule().to_string(),
+            basis: serde_json::to_string(&s.basis).unwrap_or_default(),
             changes: s.changes,
         }
     }

@@ -157,6 +157,7 @@ impl Relevance {
             SyncEvent::RecordLinked(_)
             | SyncEvent::RecordUnlinked(_)
             | SyncEvent::RedirectedTo(_)
+            | SyncEvent::InputsGathered(_)
             | SyncEvent::WorkFailed(_) => false,
         }
     }

@@ -4,9 +4,9 @@ use serde_json::{Value, json};
 use super::*;
 use crate::events::DecisionKind;
 use crate::events::{
-    ChangeObserved, DeadLetterRetried, DeadLettered, FieldChange, RecordFetched, RecordLinked,
-    RecordUnlinked, RedirectedTo, ReplayRequested, ResyncRequested, WorkFailed, WriteFailed,
-    WriteSucceeded,
+    Basis, ChangeObserved, DeadLetterRetried, DeadLettered, FieldChange, InputsGathered,
+    RecordFetched, RecordLinked, RecordUnlinked, RedirectedTo, ReplayRequested, ResyncRequested,
+    RoundTrip, WorkFailed, WriteFailed, WriteSucceeded,
 };
 use crate::log::{EventMeta, Position};
 
@@ -82,7 +82,10 @@ fn phone_change() -> Stream {
         kind: DecisionKind::Update,
         source_system: "crm".into(),
         target_system: "erp".into(),
-        reason: "phone changed in crm c-42".into(),
+        basis: Basis::Changed {
+            record_id: "c-42".into(),
+            fields: vec!["phone".into()],
+        },
         diff: vec![FieldChange {
             field: "phone".into(),
             before: json!("555-0100"),
@@ -203,7 +206,10 @@ fn every_event_type_gets_its_own_single_line() {
         entity_id: Uuid::from_u128(0xe2),
         system: "crm".into(),
         record_id: "c-43".into(),
-        reason: "echo of the sync's own create".into(),
+        basis: Basis::EchoOfCreate {
+            entity_id: Uuid::from_u128(0xe2),
+            request_id: Uuid::from_u128(0x77),
+        },
     }));
     s.push(SyncEvent::RecordUnlinked(RecordUnlinked {
         system: "crm".into(),
@@ -219,6 +225,14 @@ fn every_event_type_gets_its_own_single_line() {
         retry_at: Some(Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 9).unwrap()),
         system: Some("crm".into()),
         record_id: Some("c-42".into()),
+    }));
+    s.push(SyncEvent::InputsGathered(InputsGathered {
+        trigger_id: id(1),
+        at: Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 10).unwrap(),
+        round_trip: Some(RoundTrip::LinkedTo {
+            entity_id: Uuid::from_u128(0xe2),
+        }),
+        link_candidates: Default::default(),
     }));
     let mut broken = s.0[0].clone();
     broken.event_id = id(99);
@@ -255,6 +269,14 @@ fn every_event_type_gets_its_own_single_line() {
     assert_eq!(lines[8], format!("admin retried dead letter {letter}"));
     assert_eq!(
         lines[lines.len() - 2],
+        format!(
+            "gathered what the decision needs (at 2026-11-21 10:00:10 UTC): \
+             the record is linked to entity {}",
+            Uuid::from_u128(0xe2)
+        )
+    );
+    assert_eq!(
+        lines[lines.len() - 3],
         "work on crm contact c-42 failed on attempt 2 (the job panicked: boom); \
          will retry at 2026-11-21 10:00:09 UTC"
     );
@@ -283,7 +305,9 @@ fn a_create_found_again_by_match_keys_says_so() {
         kind: DecisionKind::Create,
         source_system: "crm".into(),
         target_system: "erp".into(),
-        reason: "crm c-1 has no record in erp".into(),
+        basis: Basis::NoRecordInTarget {
+            record_id: "c-1".into(),
+        },
         diff: vec![FieldChange {
             field: "email".into(),
             before: Value::Null,

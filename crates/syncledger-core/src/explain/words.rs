@@ -4,7 +4,9 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::events::{DecisionKind, DecisionMade, Fields, WriteRequested};
+use crate::events::{
+    DecisionKind, DecisionMade, Fields, InputsGathered, RoundTrip, WriteRequested,
+};
 
 /// Values longer than this are cut: a line must stay a line.
 const MAX_VALUE_CHARS: usize = 60;
@@ -64,7 +66,7 @@ pub(super) fn decision(d: &DecisionMade, noun: &str, write: Option<&WriteRequest
         DecisionKind::Link => format!("decided to link the existing {target} {noun}"),
         DecisionKind::Unlink => format!("decided to unlink the {target} {noun}"),
     };
-    because(what, &d.reason)
+    because(what, &d.reason())
 }
 
 /// `line: reason`, or the line alone when no reason was recorded.
@@ -160,4 +162,35 @@ pub(super) fn a(phrase: &str) -> String {
 
 pub(super) fn short(id: Uuid) -> String {
     id.simple().to_string()[..8].to_string()
+}
+
+/// What the engine looked up before a decision, in words.
+pub(super) fn inputs(e: &InputsGathered) -> String {
+    let at = e.at.format("%Y-%m-%d %H:%M:%S UTC");
+    let mut found: Vec<String> = Vec::new();
+    match &e.round_trip {
+        Some(RoundTrip::LinkedTo { entity_id }) => {
+            found.push(format!("the record is linked to entity {entity_id}"))
+        }
+        Some(RoundTrip::EchoOf {
+            entity_id,
+            request_id,
+        }) => found.push(format!(
+            "the record matches create request {request_id} of entity {entity_id}"
+        )),
+        None => {}
+    }
+    for (system, candidate) in &e.link_candidates {
+        found.push(format!(
+            "{system} {} has equal match keys (entity {})",
+            candidate.record_id, candidate.entity_id
+        ));
+    }
+    match found.is_empty() {
+        true => format!("gathered what the decision needs (at {at})"),
+        false => format!(
+            "gathered what the decision needs (at {at}): {}",
+            found.join("; ")
+        ),
+    }
 }

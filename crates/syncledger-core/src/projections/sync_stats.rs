@@ -124,7 +124,9 @@ mod tests {
             kind: DecisionKind::EchoSuppressed,
             source_system: "erp".into(),
             target_system: "crm".into(),
-            reason: "echo".into(),
+            basis: crate::events::Basis::EchoOfWrite {
+                fields: vec!["phone".into()],
+            },
             diff: vec![],
             request_id: None,
         });

@@ -8,8 +8,9 @@ use uuid::Uuid;
 use super::testkit::{ENTITY, at, id, recorded};
 use super::*;
 use crate::events::{
-    Action, ChangeObserved, DeadLetterRetried, DeadLettered, DecisionKind, DecisionMade, Fields,
-    RecordFetched, RecordLinked, Resolution, WriteFailed, WriteOp, WriteRequested, WriteSucceeded,
+    Action, Basis, ChangeObserved, DeadLetterRetried, DeadLettered, DecisionKind, DecisionMade,
+    Fields, RecordFetched, RecordLinked, Resolution, WriteFailed, WriteOp, WriteRequested,
+    WriteSucceeded,
 };
 use crate::projection::{Mode, RowOp};
 
@@ -93,7 +94,7 @@ fn decided(trigger: Uuid, kind: DecisionKind) -> SyncEvent {
         kind,
         source_system: "crm".into(),
         target_system: "erp".into(),
-        reason: "test".into(),
+        basis: Basis::InSync,
         diff: vec![],
         request_id: Some(REQUEST),
     })

@@ -236,7 +236,7 @@ async fn an_echo_recorded_before_the_link_and_worked_after_it_is_handed_over_wit
         .collect();
     assert_eq!(suppressed.len(), 1);
     assert_eq!(
-        suppressed[0].reason,
+        suppressed[0].reason(),
         format!("erp {} is already linked to entity {entity}", created.id)
     );
     w.settle().await;

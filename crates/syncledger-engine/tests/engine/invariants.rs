@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use syncledger_connector::{Op, Record};
 use syncledger_core::config::OnDelete;
+use syncledger_core::entity::EntityState;
 use syncledger_core::events::{ResyncRequested, SyncEvent};
+use syncledger_core::log::{LogFilter, Position, RecordedEvent};
+use syncledger_core::replay::replay_entity;
 use syncledger_core::mapping::{is_blank, to_canonical};
 use syncledger_core::projections::dead_letters::{self, DeadLetter};
 use syncledger_core::projections::id_mappings::{self, Mapping};
@@ -179,6 +182,42 @@ pub async fn resync_writes_nothing(w: &World) -> Vec<String> {
         problems.push(format!(
             "the pending queue holds {depth} rows after the resync"
         ));
+    }
+    problems
+}
+
+/// Replays every entity's whole history with the build that recorded it: exact replay reports
+/// no difference, and every decision recorded since its inputs were kept is replayed.
+pub async fn replay_is_silent(w: &World) -> Vec<String> {
+    let events = w
+        .store()
+        .read_all(Position(0), &LogFilter::default(), i64::MAX)
+        .await
+        .expect("the log");
+    let mut streams: BTreeMap<Uuid, Vec<RecordedEvent>> = BTreeMap::new();
+    for event in events {
+        streams.entry(event.stream_id).or_default().push(event);
+    }
+    let ttl = w.config.server.round_trip_ttl();
+    let mut problems = Vec::new();
+    for (entity, stream) in streams {
+        let state = EntityState::fold(entity, &stream);
+        let Some(config) = state.entity_type.as_deref().and_then(|t| w.config.entity(t)) else {
+            continue;
+        };
+        let report = replay_entity(config, &stream, Position(0), Position(i64::MAX), ttl);
+        for d in report.differences {
+            problems.push(format!(
+                "replay differs for entity {entity} at position {}: recorded {:?}, replayed {:?}",
+                d.position.0, d.recorded, d.replayed
+            ));
+        }
+        if report.without_inputs > 0 {
+            problems.push(format!(
+                "{} decisions of entity {entity} were recorded without their inputs",
+                report.without_inputs
+            ));
+        }
     }
     problems
 }

@@ -51,7 +51,9 @@ fn retried_letter(op: WriteOp) -> (Stream, Uuid) {
         },
         source_system: "erp".into(),
         target_system: "erp".into(),
-        reason: format!("retry of dead letter {letter} asked by a person"),
+        basis: Basis::RetryWrite {
+            dead_letter_id: letter,
+        },
         diff: vec![],
         request_id: Some(again),
     }));
@@ -145,14 +147,18 @@ fn events_without_a_reason_or_a_record_still_read_as_sentences() {
         entity_id: Uuid::from_u128(0xe2),
         system: String::new(),
         record_id: String::new(),
-        reason: "this record belongs to the other entity".into(),
+        basis: Basis::Recorded {
+            reason: "this record belongs to the other entity".into(),
+        },
     }));
     s.push(SyncEvent::DecisionMade(DecisionMade {
         trigger_id: None,
         kind: DecisionKind::Skip,
         source_system: String::new(),
         target_system: String::new(),
-        reason: String::new(),
+        basis: Basis::Recorded {
+            reason: String::new(),
+        },
         diff: vec![],
         request_id: None,
     }));

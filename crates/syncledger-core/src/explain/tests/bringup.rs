@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::Stream;
 use crate::events::{
-    DecisionKind, DecisionMade, Fields, InitialSyncCompleted, InitialSyncPageRead,
+    Basis, DecisionKind, DecisionMade, Fields, InitialSyncCompleted, InitialSyncPageRead,
     InitialSyncStarted, RecordDiscovered, SyncEvent, WorkHeld, WorkReleased,
 };
 use crate::explain::explain_stream;
@@ -76,7 +76,10 @@ fn a_discovered_record_and_the_decision_it_caused_read_as_the_initial_sync() {
         kind: DecisionKind::Link,
         source_system: "crm".into(),
         target_system: "erp".into(),
-        reason: "equal match keys".into(),
+        basis: Basis::EqualMatchKeys {
+            record_id: "E-1".into(),
+            keys: vec!["email".into()],
+        },
         diff: vec![],
         request_id: None,
     }));

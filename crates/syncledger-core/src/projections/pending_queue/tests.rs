@@ -2,8 +2,8 @@ use serde_json::json;
 
 use super::*;
 use crate::events::{
-    Action, ChangeObserved, DeadLetterRetried, DeadLettered, DecisionKind, DecisionMade, Fields,
-    RedirectedTo, ResyncRequested, WriteFailed, WriteOp, WriteSucceeded,
+    Action, Basis, ChangeObserved, DeadLetterRetried, DeadLettered, DecisionKind, DecisionMade,
+    Fields, RedirectedTo, ResyncRequested, WriteFailed, WriteOp, WriteSucceeded,
 };
 use crate::projection::Row;
 use crate::projections::testkit::{ENTITY, at, id, recorded};
@@ -28,7 +28,9 @@ fn decision(trigger_id: Option<Uuid>) -> SyncEvent {
         kind: DecisionKind::Create,
         source_system: "crm".into(),
         target_system: "erp".into(),
-        reason: "no erp record yet".into(),
+        basis: Basis::NoRecordInTarget {
+            record_id: "c-1".into(),
+        },
         diff: vec![],
         request_id: Some(REQUEST),
     })
@@ -126,7 +128,10 @@ fn a_decision_or_a_redirect_settles_its_trigger() {
         entity_id: Uuid::from_u128(0xe2),
         system: "erp".into(),
         record_id: "E7".into(),
-        reason: "round-trip create".into(),
+        basis: Basis::EchoOfCreate {
+            entity_id: Uuid::from_u128(0xe2),
+            request_id: Uuid::from_u128(0x77),
+        },
     };
     assert_eq!(
         PendingQueue.apply(&recorded(7, SyncEvent::RedirectedTo(redirect))),

@@ -1,5 +1,6 @@
 //! The seeded simulation: many runs of random user edits, deliveries, work, faults and crashes,
-//! each followed by quiescence and the convergence checks of [`crate::invariants`].
+//! each followed by quiescence, the convergence checks of [`crate::invariants`] and a replay of
+//! the whole log with the same build, which must be silent (exact replay).
 //!
 //! A failing run prints its seed, its problems and its step trace. `SIM_SEED=<n> cargo test -p
 //! syncledger-engine sim_ -- --nocapture` replays exactly that seed (and prints its trace);
@@ -44,6 +45,7 @@ async fn run_seed(seed: u64, on_delete: OnDelete, bringup: bool, trace: Trace) -
     sim.disarm();
     problems.extend(invariants::problems(&sim.w).await);
     problems.extend(invariants::resync_writes_nothing(&sim.w).await);
+    problems.extend(invariants::replay_is_silent(&sim.w).await);
     problems.extend(
         sim.engine_errors
             .iter()

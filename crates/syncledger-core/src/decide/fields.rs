@@ -1,0 +1,109 @@
+//! One target's fields, sorted by the rule that applies to each (G3, G5).
+//!
+//! For every mapped field whose fetched value differs from what the target is known to hold, in
+//! this order:
+//!
+//! 1. **Echo** (G3): the sync itself wrote this value into the source within the round-trip
+//!    window, and the source has not been seen holding anything else since. A value a user put
+//!    back after the sync saw it replaced is a real change and does not stop here.
+//! 2. **Theirs** (G5): the source still holds the value both sides last agreed on, so the target
+//!    changed the field since; the target's own work item carries that change the other way.
+//! 3. **Conflict** (G5): the target has its own say (`conflict = "owner"` names another owner, or
+//!    with `last_observed` a later observation of the target changed the field): it keeps it.
+//! 4. **Changed**: everything else is written to the target.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::config::{ConflictPolicy, EntityConfig};
+use crate::entity::{EntityState, Trigger, TriggerKind};
+use crate::events::{FieldChange, RecordFetched};
+
+use super::Gathered;
+
+/// A target's differing fields, by the rule that claimed each.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Sorted {
+    pub echoed: Vec<String>,
+    pub theirs: Vec<String>,
+    /// Field -> the system that keeps it.
+    pub conflicts: BTreeMap<String, String>,
+    pub changed: Vec<FieldChange>,
+}
+
+pub(super) fn sort(
+    config: &EntityConfig,
+    state: &EntityState,
+    trigger: &Trigger,
+    (source, target): (&str, &str),
+    fetched: &RecordFetched,
+    input: &Gathered,
+) -> Sorted {
+    let mut sorted = Sorted::default();
+    let Some(target_cfg) = config.systems.get(target) else {
+        return sorted;
+    };
+    let known = state.known.get(target);
+    let mapped = fetched
+        .fields
+        .iter()
+        .filter(|(f, _)| target_cfg.fields.contains_key(*f));
+    for (field, value) in mapped {
+        let before = known
+            .and_then(|k| k.get(field))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if *value == before {
+            continue;
+        }
+        if input.echo.was_written(source, field, value) && state.may_be_echo(source, field, value) {
+            sorted.echoed.push(field.clone());
+        } else if state.synced.get(field) == Some(value) {
+            sorted.theirs.push(field.clone());
+        } else if let Some(winner) =
+            conflict_winner(config, state, trigger, (source, target), field, input)
+        {
+            sorted.conflicts.insert(field.clone(), winner);
+        } else {
+            sorted.changed.push(FieldChange {
+                field: field.clone(),
+                before,
+                after: value.clone(),
+            });
+        }
+    }
+    sorted
+}
+
+/// Who keeps a field that changed in `source` when the target has its own say about it.
+fn conflict_winner(
+    config: &EntityConfig,
+    state: &EntityState,
+    trigger: &Trigger,
+    (source, target): (&str, &str),
+    field: &str,
+    input: &Gathered,
+) -> Option<String> {
+    if config.conflict == ConflictPolicy::Owner {
+        return config
+            .owners
+            .get(field)
+            .filter(|owner| owner.as_str() != source)
+            .cloned();
+    }
+    // last_observed: a later observation of the target that changed this field wins; its own
+    // work item will carry the value the other way.
+    let fresh = input.fresh_targets.get(target)?;
+    let changed = fresh.get(field) != state.known.get(target).and_then(|k| k.get(field));
+    (has_later_work(state, trigger, target) && changed).then(|| target.to_string())
+}
+
+/// Whether a change of `system` observed after `trigger` waits in the entity's queue: its
+/// record is then fetched fresh before deciding, so a conflict is resolved by log order (G5).
+pub fn has_later_work(state: &EntityState, trigger: &Trigger, system: &str) -> bool {
+    state.open_triggers.iter().any(|t| {
+        t.position > trigger.position
+            && matches!(&t.kind, TriggerKind::Observed { system: s, .. } if s == system)
+    })
+}

@@ -1,0 +1,226 @@
+//! Replay is exact: the same build is silent over its own history, and a changed rule shows up
+//! in exactly the decisions it changes.
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::*;
+use crate::decide::decide;
+use crate::events::{Action, ChangeObserved, RecordFetched, RecordLinked, Resolution};
+use crate::events::{WriteOp, WriteRequested, WriteSucceeded};
+use crate::log::EventMeta;
+use crate::projections::testkit::{ENTITY, at, id};
+
+const TTL: i64 = 10;
+
+fn config() -> EntityConfig {
+    serde_json::from_value(json!({
+        "name": "customer",
+        "match_keys": ["email"],
+        "systems": {
+            "crm": {"collection": "contacts", "fields": {"phone": "phone", "email": "email"}},
+            "erp": {"collection": "customers", "fields": {"phone": "phone", "email": "email"}}
+        }
+    }))
+    .unwrap()
+}
+
+/// A stream being recorded as the engine records it: positions 1, 2, ...
+#[derive(Default)]
+struct History(Vec<RecordedEvent>);
+
+impl History {
+    fn push(&mut self, event: SyncEvent, causation: Option<Uuid>) -> Uuid {
+        let position = self.0.len() as i64 + 1;
+        let meta = EventMeta {
+            tenant: "acme".into(),
+            correlation_id: None,
+            causation_id: causation,
+        };
+        let new = event.to_new_with_id(id(position), meta);
+        self.0.push(RecordedEvent {
+            position: Position(position),
+            stream_id: ENTITY,
+            sequence: position as u64,
+            event_id: new.event_id,
+            event_type: new.event_type,
+            schema_version: new.schema_version,
+            payload: new.payload,
+            meta: new.meta,
+            recorded_at: at(position),
+        });
+        new.event_id
+    }
+
+    fn fetched(&mut self, system: &str, phone: &str) {
+        self.push(SyncEvent::RecordFetched(fetched(system, phone)), None);
+    }
+
+    /// Decides the oldest open work item with `record` fetched, and records the group.
+    fn decide(&mut self, record: RecordFetched) {
+        let state = EntityState::fold(ENTITY, &self.0);
+        let trigger = state.open_triggers[0].clone();
+        let at = at(self.0.len() as i64 + 1);
+        let input = Gathered {
+            at,
+            echo: state.written_within(Duration::minutes(TTL), at),
+            fetched: Some(record.clone()),
+            ..Gathered::default()
+        };
+        let outcome = decide(&config(), &state, &trigger, &input);
+        let mut cause = Some(trigger.event_id);
+        let group = [
+            SyncEvent::InputsGathered(input.recorded(&trigger)),
+            SyncEvent::RecordFetched(record),
+        ];
+        for event in group.into_iter().chain(outcome.own) {
+            cause = Some(self.push(event, cause));
+        }
+    }
+}
+
+fn fetched(system: &str, phone: &str) -> RecordFetched {
+    RecordFetched {
+        system: system.into(),
+        record_id: format!("{system}-1"),
+        found: true,
+        fields: [("phone".to_string(), json!(phone))].into(),
+    }
+}
+
+fn observed(system: &str) -> SyncEvent {
+    SyncEvent::ChangeObserved(ChangeObserved {
+        entity_type: "customer".into(),
+        system: system.into(),
+        collection: config().systems[system].collection.clone(),
+        record_id: format!("{system}-1"),
+        action: Action::Updated,
+        webhook_event_id: format!("wh-{system}"),
+        occurred_at: at(0),
+    })
+}
+
+/// Race 3 recorded: the sync wrote 2 into the ERP, the user fixed the CRM to 3, the ERP's
+/// echo of 2 was suppressed, then the CRM's fix was written to the ERP.
+fn race3() -> History {
+    let mut h = History::default();
+    for system in ["crm", "erp"] {
+        let link = RecordLinked {
+            entity_type: "customer".into(),
+            system: system.into(),
+            collection: config().systems[system].collection.clone(),
+            record_id: format!("{system}-1"),
+            reason: "test".into(),
+        };
+        h.push(SyncEvent::RecordLinked(link), None);
+    }
+    h.fetched("crm", "2");
+    h.fetched("erp", "1");
+    let write = WriteRequested {
+        request_id: Uuid::from_u128(0x99),
+        target_system: "erp".into(),
+        collection: "customers".into(),
+        op: WriteOp::Update,
+        record_id: Some("erp-1".into()),
+        fields: [("phone".to_string(), json!("2"))].into(),
+        match_fingerprint: None,
+    };
+    h.push(SyncEvent::WriteRequested(write.clone()), None);
+    let done = WriteSucceeded {
+        request_id: write.request_id,
+        target_system: "erp".into(),
+        record_id: "erp-1".into(),
+        fields: write.fields.clone(),
+        resolution: Resolution::Response,
+    };
+    h.push(SyncEvent::WriteSucceeded(done), None);
+    h.fetched("crm", "3");
+    h.push(observed("erp"), None);
+    h.decide(fetched("erp", "2"));
+    h.push(observed("crm"), None);
+    h.decide(fetched("crm", "3"));
+    h
+}
+
+fn everything() -> (Position, Position) {
+    (Position(0), Position(i64::MAX))
+}
+
+#[test]
+fn the_same_build_replaying_its_own_history_reports_nothing() {
+    let h = race3();
+    let report = replay_entity_with(
+        decide,
+        &config(),
+        &h.0,
+        everything(),
+        Duration::minutes(TTL),
+    );
+    assert_eq!(report.differences, vec![]);
+    assert_eq!((report.replayed, report.without_inputs), (2, 0));
+}
+
+/// Today's code with the echo rule (G3) switched off.
+fn without_echoes(
+    config: &EntityConfig,
+    state: &EntityState,
+    trigger: &Trigger,
+    input: &Gathered,
+) -> Outcome {
+    let input = Gathered {
+        echo: Default::default(),
+        ..input.clone()
+    };
+    decide(config, state, trigger, &input)
+}
+
+#[test]
+fn a_changed_rule_shows_up_in_exactly_the_decisions_it_made() {
+    let h = race3();
+    let report = replay_entity_with(
+        without_echoes,
+        &config(),
+        &h.0,
+        everything(),
+        Duration::minutes(TTL),
+    );
+    assert_eq!(report.differences.len(), 1, "{:?}", report.differences);
+    let d = &report.differences[0];
+    let rules = |s: &[DecisionSummary]| s.iter().map(|s| s.basis.rule()).collect::<Vec<_>>();
+    assert_eq!(rules(&d.recorded), ["echo_of_write"]);
+    assert_eq!(rules(&d.replayed), ["changed_in_target"]);
+}
+
+#[test]
+fn a_range_replays_only_the_groups_that_start_in_it() {
+    let h = race3();
+    let second =
+        h.0.iter()
+            .filter(|e| e.event_type == "InputsGathered")
+            .nth(1)
+            .unwrap()
+            .position;
+    let range = (second, Position(i64::MAX));
+    let report = replay_entity_with(
+        without_echoes,
+        &config(),
+        &h.0,
+        range,
+        Duration::minutes(TTL),
+    );
+    assert_eq!((report.replayed, report.differences.len()), (1, 0));
+}
+
+#[test]
+fn decisions_recorded_before_inputs_were_kept_are_counted_not_replayed() {
+    let mut h = race3();
+    h.0.retain(|e| e.event_type != "InputsGathered");
+    let report = replay_entity(
+        &config(),
+        &h.0,
+        Position(0),
+        Position(i64::MAX),
+        Duration::minutes(TTL),
+    );
+    assert_eq!((report.replayed, report.without_inputs), (0, 2));
+}

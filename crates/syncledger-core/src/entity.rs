@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::decide::EchoContext;
 use crate::events::{Action, Fields, SyncEvent, WorkHeld, WriteOp, WriteRequested};
 use crate::log::{Position, RecordedEvent};
 
@@ -76,19 +75,6 @@ pub struct PendingWrite {
     pub attempts: u32,
     /// Set when the last attempt failed transiently: not before this time.
     pub retry_at: Option<DateTime<Utc>>,
-}
-
-/// What a job does next for an entity (see [`EntityState::next_work`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum NextWork<'a> {
-    /// This stream's record belongs to another entity: hand the trigger over to it.
-    Forward { trigger: &'a Trigger, to: Uuid },
-    /// A write without a final outcome whose (re)try is due.
-    Settle(&'a PendingWrite),
-    /// The oldest open trigger: fetch, decide, write.
-    Decide(&'a Trigger),
-    /// Nothing due now: no work, or the next work waits for a retry time.
-    Wait,
 }
 
 /// A value the sync asked to write into a field, and when it last asked (recorded-at time).
@@ -347,75 +333,6 @@ impl EntityState {
         }
     }
 
-    /// A write of `fields` into `system` landed: both sides now hold what the source held, and
-    /// values written into those fields before are superseded (no longer echoes).
-    fn written_through(&mut self, system: &str, fields: &Fields) {
-        let written = self.sync_written.entry(system.to_string()).or_default();
-        for (field, value) in fields {
-            written.insert(field.clone(), vec![value.clone()]);
-            self.synced.insert(field.clone(), value.clone());
-        }
-    }
-
-    /// Fields every known system holds equally are in sync: that value is their new base.
-    fn note_agreement(&mut self) {
-        let mut systems = self.known.values();
-        let (Some(first), Some(_)) = (systems.next(), self.known.values().nth(1)) else {
-            return;
-        };
-        let agreed: Vec<(String, Value)> = first
-            .iter()
-            .filter(|(field, value)| {
-                self.known
-                    .values()
-                    .all(|other| other.get(*field) == Some(*value))
-            })
-            .map(|(field, value)| (field.clone(), value.clone()))
-            .collect();
-        self.synced.extend(agreed);
-    }
-
-    /// `system` was seen holding `fields`: written values it no longer holds are not echoes any more.
-    fn seen_holding(&mut self, system: &str, fields: &Fields) {
-        let Some(written) = self.sync_written.get_mut(system) else {
-            return;
-        };
-        for (field, values) in written.iter_mut() {
-            let held = fields.get(field).unwrap_or(&Value::Null);
-            values.retain(|v| v == held);
-        }
-        written.retain(|_, values| !values.is_empty());
-    }
-
-    /// The values the sync asked to write into each system that are still inside the round-trip
-    /// window at `now`: requested less than `ttl` ago (G3). The same answer as this entity's
-    /// live `wrote/` rows of `round_trip_context`, whose expiry is the request's recorded-at
-    /// time plus the same TTL.
-    pub fn written_within(&self, ttl: chrono::Duration, now: DateTime<Utc>) -> EchoContext {
-        let mut echo = EchoContext::default();
-        for (system, fields) in &self.requested_values {
-            for (field, values) in fields {
-                for (value, at) in values {
-                    let expires_at = at
-                        .checked_add_signed(ttl)
-                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-                    if now < expires_at {
-                        echo.record(system, field, value.clone());
-                    }
-                }
-            }
-        }
-        echo
-    }
-
-    /// Whether `value` in `system`'s `field` may be the echo of the sync's own write there.
-    pub fn may_be_echo(&self, system: &str, field: &str, value: &Value) -> bool {
-        self.sync_written
-            .get(system)
-            .and_then(|fields| fields.get(field))
-            .is_some_and(|values| values.contains(value))
-    }
-
     fn open(&mut self, event: &RecordedEvent, correlation_id: Uuid, kind: TriggerKind) {
         self.open_triggers.push(Trigger {
             event_id: event.event_id,
@@ -433,54 +350,11 @@ impl EntityState {
             self.held.remove(&id);
         }
     }
-
-    /// What to work next at `now`, in the engine's order:
-    ///
-    /// 1. a stream redirected to another entity hands its oldest trigger over;
-    /// 2. a write without a final outcome is settled when its retry is due (or it never had an
-    ///    answer), and while one waits for its retry, nothing else is done (work stays in order);
-    /// 3. otherwise the oldest open trigger is decided, unless it failed and waits for its retry.
-    pub fn next_work(&self, now: DateTime<Utc>) -> NextWork<'_> {
-        if let (Some(to), Some(trigger)) = (self.redirected_to, self.open_triggers.first()) {
-            return NextWork::Forward { trigger, to };
-        }
-        if let Some(pending) = self
-            .pending_writes
-            .values()
-            .find(|p| p.retry_at.is_none_or(|at| at <= now))
-        {
-            return NextWork::Settle(pending);
-        }
-        if !self.pending_writes.is_empty() {
-            return NextWork::Wait;
-        }
-        match self.open_triggers.first() {
-            Some(trigger) if trigger.retry_at.is_none_or(|at| at <= now) => {
-                NextWork::Decide(trigger)
-            }
-            _ => NextWork::Wait,
-        }
-    }
-
-    /// The pending create towards `system`, if one is in flight.
-    pub fn pending_create(&self, system: &str) -> Option<&PendingWrite> {
-        self.pending_writes
-            .values()
-            .find(|p| p.request.op == WriteOp::Create && p.request.target_system == system)
-    }
-
-    /// The hold on the work owed first, when it waits for an initial sync's listing.
-    pub fn first_trigger_held(&self) -> Option<&WorkHeld> {
-        self.open_triggers
-            .first()
-            .and_then(|t| self.held.get(&t.event_id))
-    }
-
-    /// Whether any work is owed: a trigger, or a write without a final outcome.
-    pub fn has_work(&self) -> bool {
-        !self.open_triggers.is_empty() || !self.pending_writes.is_empty()
-    }
 }
+
+mod echo;
+mod work;
+pub use work::NextWork;
 
 #[cfg(test)]
 mod tests;

@@ -18,12 +18,14 @@ use crate::log::{EventMeta, NewEvent, RecordedEvent};
 mod basis;
 mod bringup;
 mod inputs;
+mod writes;
 pub use basis::{Basis, upcasters};
 pub use bringup::{
     InitialSyncCompleted, InitialSyncPageRead, InitialSyncStarted, RecordDiscovered, WorkHeld,
     WorkReleased,
 };
 pub use inputs::{InputsGathered, LinkCandidate, RoundTrip};
+pub use writes::{Resolution, WriteFailed, WriteOp, WriteRequested, WriteSucceeded};
 
 /// A record's fields in canonical names (the entity's vocabulary, not a system's).
 pub type Fields = BTreeMap<String, Value>;
@@ -123,68 +125,6 @@ impl DecisionMade {
     pub fn reason(&self) -> String {
         self.basis.explain(&self.source_system, &self.target_system)
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WriteOp {
-    Create,
-    Update,
-    Delete,
-}
-
-/// Recorded before the outbound call, so a crash or an early webhook finds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WriteRequested {
-    /// Also the `Idempotency-Key` of a create: the same decision retried sends the same key.
-    pub request_id: Uuid,
-    pub target_system: String,
-    pub collection: String,
-    pub op: WriteOp,
-    /// The target record (absent for a create).
-    pub record_id: Option<String>,
-    /// Canonical values being written: what the echo of this write will carry back.
-    pub fields: Fields,
-    /// Hash of the match keys' values: recognises the target's create webhook before the answer.
-    pub match_fingerprint: Option<String>,
-}
-
-/// How the outcome of a write became known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resolution {
-    /// The target answered the request.
-    Response,
-    /// The answer was lost (crash, timeout); the record the entity already links in the target
-    /// (its echo linked it) was found there.
-    ExistingLink,
-    /// The answer was lost (crash, timeout); the record was found by match keys afterwards.
-    LookupByMatchKeys,
-    /// The answer was lost; the retried request with the same idempotency key answered it.
-    IdempotentRetry,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WriteSucceeded {
-    pub request_id: Uuid,
-    pub target_system: String,
-    pub record_id: String,
-    /// Canonical values the target holds after the write.
-    pub fields: Fields,
-    pub resolution: Resolution,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WriteFailed {
-    pub request_id: Uuid,
-    pub target_system: String,
-    /// HTTP status; absent for a timeout or a connection failure.
-    pub status: Option<u16>,
-    pub body: String,
-    pub will_retry: bool,
-    pub attempt: u32,
-    /// When the retry is due (with `will_retry`).
-    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// The entity now knows its record in `system`.
@@ -438,44 +378,4 @@ pub fn entity_id_for_record(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_catalog_name_round_trips_through_an_envelope() {
-        let event = SyncEvent::RecordLinked(RecordLinked {
-            entity_type: "customer".into(),
-            system: "erp".into(),
-            collection: "customers".into(),
-            record_id: "E7".into(),
-            reason: "created by sync".into(),
-        });
-        let meta = EventMeta {
-            tenant: "acme".into(),
-            correlation_id: None,
-            causation_id: None,
-        };
-        let new = event.to_new(meta.clone());
-        let recorded = RecordedEvent {
-            position: crate::log::Position(1),
-            stream_id: Uuid::nil(),
-            sequence: 1,
-            event_id: new.event_id,
-            event_type: new.event_type.clone(),
-            schema_version: new.schema_version,
-            payload: new.payload.clone(),
-            meta,
-            recorded_at: Utc::now(),
-        };
-        assert_eq!(SyncEvent::from_recorded(&recorded).unwrap(), event);
-        assert!(EVENT_TYPES.contains(&event.event_type()));
-    }
-
-    #[test]
-    fn entity_ids_are_stable_and_distinct_per_record() {
-        let a = entity_id_for_record("acme", "customer", "crm", "c-42");
-        assert_eq!(a, entity_id_for_record("acme", "customer", "crm", "c-42"));
-        assert_ne!(a, entity_id_for_record("acme", "customer", "erp", "c-42"));
-        assert_ne!(a, entity_id_for_record("acme", "customer", "crm", "c-43"));
-    }
-}
+mod tests;

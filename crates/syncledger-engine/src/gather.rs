@@ -22,9 +22,9 @@ use syncledger_core::entity::{EntityState, Trigger};
 use syncledger_core::events::{LinkCandidate, RecordFetched, RecordLinked, RoundTrip, SyncEvent};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::{match_fingerprint, match_value_hash, to_canonical};
+use syncledger_core::projections::id_mappings;
 use syncledger_core::projections::match_index::{self, SeenValue};
 use syncledger_core::projections::round_trip_context::{self, CreateContext};
-use syncledger_core::projections::id_mappings;
 use syncledger_store::RowQuery;
 
 use crate::error::EngineError;

@@ -10,7 +10,8 @@ use chrono::Utc;
 use syncledger_core::decide::{Outcome, decide};
 use syncledger_core::entity::{EntityState, NextWork, Trigger, TriggerKind};
 use syncledger_core::events::{
-    Basis, ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested, SyncEvent,
+    Basis, ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested,
+    SyncEvent,
 };
 use syncledger_core::log::{Appended, EventMeta, ExpectedVersion, RecordedEvent, StreamAppend};
 use uuid::Uuid;

@@ -9,8 +9,8 @@
 use chrono::Utc;
 use serde_json::json;
 use syncledger_connector::{Connector, ConnectorError, Record};
-use syncledger_core::decide::{Outcome, request_id};
 use syncledger_core::decide::recovery::{Recovery, record_matches, recovery_steps};
+use syncledger_core::decide::{Outcome, request_id};
 use syncledger_core::entity::{EntityState, Link, PendingWrite, Trigger};
 use syncledger_core::events::{
     Basis, DeadLettered, DecisionKind, DecisionMade, RecordLinked, RecordUnlinked, Resolution,

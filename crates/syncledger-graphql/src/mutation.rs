@@ -112,7 +112,11 @@ impl Mutation {
         Ok(ReplayResult {
             entity_id: id,
             dry_run,
-            differences: differences.differences.into_iter().map(Into::into).collect(),
+            differences: differences
+                .differences
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             appended,
         })
     }

@@ -172,9 +172,7 @@ fn requested_at(sequence: u64, system: &str, fields: Fields, at: DateTime<Utc>) 
 }
 
 #[test]
-fn the_echo_context_from_the_stream_is_what_the_live_wrote_rows_of_round_trip_context_hold() {
-    use crate::projection::{Projection, RowOp};
-    use crate::projections::round_trip_context::{RoundTripContext, WroteValue};
+fn the_echo_context_holds_every_value_requested_within_the_window_renewed_by_a_new_request() {
     use std::collections::BTreeSet;
 
     let t0: DateTime<Utc> = "2026-12-02T10:00:00Z".parse().unwrap();
@@ -195,15 +193,6 @@ fn the_echo_context_from_the_stream_is_what_the_live_wrote_rows_of_round_trip_co
         requested_at(4, "crm", phone("333"), minutes(9)),
     ];
     let state = EntityState::fold(Uuid::nil(), &events);
-    let projection = RoundTripContext::new(ttl);
-    let mut rows = std::collections::BTreeMap::new();
-    for event in &events {
-        for op in projection.apply(event) {
-            if let RowOp::Put(row) = op {
-                rows.insert(row.key.clone(), row);
-            }
-        }
-    }
     let as_set = |echo: &crate::decide::EchoContext| -> BTreeSet<(String, String, String)> {
         echo.written
             .iter()
@@ -216,27 +205,7 @@ fn the_echo_context_from_the_stream_is_what_the_live_wrote_rows_of_round_trip_co
             })
             .collect()
     };
-    for now in [
-        minutes(1),
-        minutes(9),
-        minutes(10),
-        minutes(14),
-        minutes(18),
-        minutes(19),
-    ] {
-        let from_rows: BTreeSet<_> = rows
-            .values()
-            .filter_map(|row| serde_json::from_value::<WroteValue>(row.doc.clone()).ok())
-            .filter(|w| w.is_live(now))
-            .map(|w| (w.target_system, w.field, w.value.to_string()))
-            .collect();
-        assert_eq!(
-            as_set(&state.written_within(ttl, now)),
-            from_rows,
-            "at {now}"
-        );
-    }
-    // Spot checks of what the comparison covers: renewal, expiry, and both systems.
+    // Renewal, expiry, and both systems.
     let at = |m| as_set(&state.written_within(ttl, minutes(m)));
     let phone_in = |system: &str, v: &str| {
         (

@@ -1,14 +1,15 @@
-//! `round_trip_context`: what the sync itself just wrote, so it recognises the echo.
+//! `round_trip_context`: the creates the sync has in flight, so it recognises their echoes.
 //!
-//! A connected system announces the sync's own writes back by webhook, sometimes before the write
-//! request has even answered. Two kinds of rows, both put inline by the `WriteRequested` that is
-//! recorded before the outbound call:
+//! A connected system announces the sync's own create back by webhook, sometimes before the
+//! create request has even answered. One row per create, put inline by the `WriteRequested` that
+//! is recorded before the outbound call: `create/{request_id}`, sort key
+//! `{target_system}/{fingerprint}`, found by the match-key fingerprint of the target's create
+//! webhook before any id mapping exists (G2).
 //!
-//! - `create/{request_id}`, sort key `{target_system}/{fingerprint}`: a create in flight, found by
-//!   the match-key fingerprint of the target's create webhook before any id mapping exists (G2).
-//! - `wrote/{entity}/{target_system}/{field}/{value hash}`, sort key `{target_system}/{field}`: a
-//!   value the sync wrote, diffed out of the echo so a stale echo cannot overwrite a newer value,
-//!   while a change the target made itself still differs and flows back (G3).
+//! The values the sync wrote (G3) are read from the entity's own stream, which a job has folded
+//! anyway (`EntityState::written_within`); this table kept rows for them once (`wrote/...`), but
+//! nothing read them and they were dropped. A database written by an older version keeps those
+//! rows until `syncledger rebuild round_trip_context`.
 //!
 //! Nothing deletes these rows; each carries `expires_at` and readers ignore the expired ones.
 //! Because a handler may not read the clock, expiry is computed from the event's recorded time,
@@ -27,7 +28,6 @@ use crate::projection::{Lookups, Mode, Projection, RowOp};
 
 pub const NAME: &str = "round_trip_context";
 pub const CREATE_PREFIX: &str = "create/";
-pub const WROTE_PREFIX: &str = "wrote/";
 
 pub fn create_key(request_id: Uuid) -> String {
     format!("{CREATE_PREFIX}{request_id}")
@@ -36,23 +36,6 @@ pub fn create_key(request_id: Uuid) -> String {
 /// The sort key a target's create webhook is looked up by (with the `create/` key prefix).
 pub fn create_sort_key(target_system: &str, fingerprint: &str) -> String {
     format!("{target_system}/{fingerprint}")
-}
-
-pub fn wrote_key(entity_id: Uuid, target_system: &str, field: &str, value: &Value) -> String {
-    format!(
-        "{}{}",
-        wrote_prefix(entity_id, target_system),
-        format_args!("{field}/{}", value_hash(value))
-    )
-}
-
-/// The key prefix of every value the sync wrote to one entity's record in `target_system`.
-pub fn wrote_prefix(entity_id: Uuid, target_system: &str) -> String {
-    format!("{WROTE_PREFIX}{entity_id}/{target_system}/")
-}
-
-pub fn wrote_sort_key(target_system: &str, field: &str) -> String {
-    format!("{target_system}/{field}")
 }
 
 /// The first 16 hex digits of the SHA-256 of the value's JSON: one row per value written.
@@ -72,24 +55,7 @@ pub struct CreateContext {
     pub expires_at: DateTime<Utc>,
 }
 
-/// One value the sync wrote, as its `wrote/` row's doc holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WroteValue {
-    pub field: String,
-    pub value: Value,
-    pub target_system: String,
-    pub request_id: Uuid,
-    pub written_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
 impl CreateContext {
-    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        now < self.expires_at
-    }
-}
-
-impl WroteValue {
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         now < self.expires_at
     }
@@ -150,25 +116,6 @@ impl Projection for RoundTripContext {
                 Some(entity),
                 sort_key,
                 doc(context),
-            )));
-        }
-        for (field, value) in &write.fields {
-            let wrote = WroteValue {
-                field: field.clone(),
-                value: value.clone(),
-                target_system: write.target_system.clone(),
-                request_id: write.request_id,
-                written_at: event.recorded_at,
-                expires_at,
-            };
-            let key = wrote_key(entity, &write.target_system, field, value);
-            let sort_key = wrote_sort_key(&write.target_system, field);
-            ops.push(RowOp::Put(row(
-                event,
-                key,
-                Some(entity),
-                sort_key,
-                doc(wrote),
             )));
         }
         ops

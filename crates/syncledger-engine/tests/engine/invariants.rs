@@ -9,10 +9,10 @@ use syncledger_core::config::OnDelete;
 use syncledger_core::entity::EntityState;
 use syncledger_core::events::{ResyncRequested, SyncEvent};
 use syncledger_core::log::{LogFilter, Position, RecordedEvent};
-use syncledger_core::replay::replay_entity;
 use syncledger_core::mapping::{is_blank, to_canonical};
 use syncledger_core::projections::dead_letters::{self, DeadLetter};
 use syncledger_core::projections::id_mappings::{self, Mapping};
+use syncledger_core::replay::replay_entity;
 use uuid::Uuid;
 
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, ERP, World};
@@ -202,7 +202,11 @@ pub async fn replay_is_silent(w: &World) -> Vec<String> {
     let mut problems = Vec::new();
     for (entity, stream) in streams {
         let state = EntityState::fold(entity, &stream);
-        let Some(config) = state.entity_type.as_deref().and_then(|t| w.config.entity(t)) else {
+        let Some(config) = state
+            .entity_type
+            .as_deref()
+            .and_then(|t| w.config.entity(t))
+        else {
             continue;
         };
         let report = replay_entity(config, &stream, Position(0), Position(i64::MAX), ttl);

@@ -19,6 +19,8 @@ use uuid::Uuid;
 pub struct Recorder {
     pub store: Store,
     pub config: EntityConfig,
+    /// The round-trip window the engine reads its echo context with.
+    ttl: chrono::Duration,
     pub tenant: String,
 }
 
@@ -52,6 +54,7 @@ impl Recorder {
         Recorder {
             store: store.clone(),
             config: config.entity("customer").unwrap().clone(),
+            ttl: config.server.round_trip_ttl(),
             tenant: tenant.into(),
         }
     }
@@ -151,19 +154,20 @@ impl Recorder {
             found: record.is_some(),
             fields: record.map(fields).unwrap_or_default(),
         };
-        let mut gathered = Gathered {
+        // What the engine gathers: the echo window read from the folded stream at a clock
+        // reading that is recorded with the decision.
+        let at = chrono::Utc::now();
+        let gathered = Gathered {
+            at,
+            echo: state.written_within(self.ttl, at),
             fetched: Some(fetched.clone()),
             ..Gathered::default()
         };
-        for event in &stream {
-            if let Ok(SyncEvent::WriteRequested(w)) = SyncEvent::from_recorded(event) {
-                for (field, value) in &w.fields {
-                    gathered.echo.record(&w.target_system, field, value.clone());
-                }
-            }
-        }
         let outcome = decide(&self.config, &state, &trigger, &gathered);
-        let mut own = vec![SyncEvent::RecordFetched(fetched)];
+        let mut own = vec![
+            SyncEvent::InputsGathered(gathered.recorded(&trigger)),
+            SyncEvent::RecordFetched(fetched),
+        ];
         own.extend(outcome.own.iter().cloned());
         let meta = EventMeta {
             tenant: self.tenant.clone(),

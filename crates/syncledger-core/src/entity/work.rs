@@ -1,0 +1,64 @@
+//! The order of an entity's work: what a job does next, as a pure function of its state (G9).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{EntityState, PendingWrite, Trigger};
+use crate::events::{WorkHeld, WriteOp};
+
+/// What a job does next for an entity (see [`EntityState::next_work`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NextWork<'a> {
+    /// This stream's record belongs to another entity: hand the trigger over to it.
+    Forward { trigger: &'a Trigger, to: Uuid },
+    /// A write without a final outcome whose (re)try is due.
+    Settle(&'a PendingWrite),
+    /// The oldest open trigger: fetch, decide, write.
+    Decide(&'a Trigger),
+    /// Nothing due now: no work, or the next work waits for a retry time.
+    Wait,
+}
+
+impl EntityState {
+    /// What to work next at `now`, in the engine's order:
+    ///
+    /// 1. a stream redirected to another entity hands its oldest trigger over;
+    /// 2. a write without a final outcome is settled when its retry is due (or it never had an
+    ///    answer), and while one waits for its retry, nothing else is done (work stays in order);
+    /// 3. otherwise the oldest open trigger is decided, unless it failed and waits for its retry.
+    pub fn next_work(&self, now: DateTime<Utc>) -> NextWork<'_> {
+        if let (Some(to), Some(trigger)) = (self.redirected_to, self.open_triggers.first()) {
+            return NextWork::Forward { trigger, to };
+        }
+        if let Some(pending) = self
+            .pending_writes
+            .values()
+            .find(|p| p.retry_at.is_none_or(|at| at <= now))
+        {
+            return NextWork::Settle(pending);
+        }
+        if !self.pending_writes.is_empty() {
+            return NextWork::Wait;
+        }
+        match self.open_triggers.first() {
+            Some(trigger) if trigger.retry_at.is_none_or(|at| at <= now) => {
+                NextWork::Decide(trigger)
+            }
+            _ => NextWork::Wait,
+        }
+    }
+
+    /// The pending create towards `system`, if one is in flight.
+    pub fn pending_create(&self, system: &str) -> Option<&PendingWrite> {
+        self.pending_writes
+            .values()
+            .find(|p| p.request.op == WriteOp::Create && p.request.target_system == system)
+    }
+
+    /// The hold on the work owed first, when it waits for an initial sync's listing.
+    pub fn first_trigger_held(&self) -> Option<&WorkHeld> {
+        self.open_triggers
+            .first()
+            .and_then(|t| self.held.get(&t.event_id))
+    }
+}

@@ -1,0 +1,69 @@
+//! The events of one outbound write: requested before the call, then its outcome.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Fields;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOp {
+    Create,
+    Update,
+    Delete,
+}
+
+/// Recorded before the outbound call, so a crash or an early webhook finds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteRequested {
+    /// Also the `Idempotency-Key` of a create: the same decision retried sends the same key.
+    pub request_id: Uuid,
+    pub target_system: String,
+    pub collection: String,
+    pub op: WriteOp,
+    /// The target record (absent for a create).
+    pub record_id: Option<String>,
+    /// Canonical values being written: what the echo of this write will carry back.
+    pub fields: Fields,
+    /// Hash of the match keys' values: recognises the target's create webhook before the answer.
+    pub match_fingerprint: Option<String>,
+}
+
+/// How the outcome of a write became known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The target answered the request.
+    Response,
+    /// The answer was lost (crash, timeout); the record the entity already links in the target
+    /// (its echo linked it) was found there.
+    ExistingLink,
+    /// The answer was lost (crash, timeout); the record was found by match keys afterwards.
+    LookupByMatchKeys,
+    /// The answer was lost; the retried request with the same idempotency key answered it.
+    IdempotentRetry,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteSucceeded {
+    pub request_id: Uuid,
+    pub target_system: String,
+    pub record_id: String,
+    /// Canonical values the target holds after the write.
+    pub fields: Fields,
+    pub resolution: Resolution,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteFailed {
+    pub request_id: Uuid,
+    pub target_system: String,
+    /// HTTP status; absent for a timeout or a connection failure.
+    pub status: Option<u16>,
+    pub body: String,
+    pub will_retry: bool,
+    pub attempt: u32,
+    /// When the retry is due (with `will_retry`).
+    pub retry_at: Option<DateTime<Utc>>,
+}

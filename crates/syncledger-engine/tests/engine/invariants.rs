@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use syncledger_connector::{Op, Record};
+use syncledger_connector::Record;
 use syncledger_core::config::OnDelete;
 use syncledger_core::events::{ResyncRequested, SyncEvent};
 use syncledger_core::mapping::{is_blank, to_canonical};
 use syncledger_core::projections::dead_letters::{self, DeadLetter};
 use syncledger_core::projections::id_mappings::{self, Mapping};
+use syncledger_sim::Op;
 use uuid::Uuid;
 
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, ERP, World};
@@ -135,7 +136,7 @@ pub async fn problems(w: &World) -> Vec<String> {
 
 /// The write requests both systems have received so far.
 pub fn writes(w: &World) -> [usize; 6] {
-    let count = |sim: &syncledger_connector::SimSystem| {
+    let count = |sim: &syncledger_sim::SimSystem| {
         [
             sim.requests(Op::Create),
             sim.requests(Op::Update),

@@ -143,3 +143,26 @@ impl ScratchDb {
         admin.execute(AssertSqlSafe(drop)).await.expect("drop");
     }
 }
+
+/// Turns each `async fn scenario(db: TestDb)` into a module with a `sqlite` and a `postgres`
+/// test, so a scenario is written once and run on both backends. The calling crate needs
+/// `tokio` and `sqlx` (the PostgreSQL test is a `#[sqlx::test]`, dropped when it passes).
+#[macro_export]
+macro_rules! both {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario($crate::TestDb::sqlite()).await
+            }
+
+            #[sqlx::test(migrations = false)]
+            async fn postgres(
+                pool_opts: sqlx::postgres::PgPoolOptions,
+                conn: sqlx::postgres::PgConnectOptions,
+            ) {
+                super::$scenario($crate::TestDb::postgres(pool_opts, conn).await).await
+            }
+        }
+    )+};
+}

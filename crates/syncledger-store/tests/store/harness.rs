@@ -1,6 +1,6 @@
 //! Where a scenario runs: a fresh database from `syncledger-test-support` (SQLite on a temporary
-//! file, or the PostgreSQL database `#[sqlx::test]` made). `both!` turns each
-//! `async fn scenario(h: Harness)` into a module with a `sqlite` and a `postgres` test.
+//! file, or the PostgreSQL database `#[sqlx::test]` made). Its `both!` (imported in `main.rs`)
+//! turns each `async fn scenario(h: Harness)` into a module with a `sqlite` and a `postgres` test.
 
 use std::time::Duration;
 
@@ -21,25 +21,4 @@ where
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-/// Generates a `sqlite` and a `postgres` test for each named scenario.
-#[macro_export]
-macro_rules! both {
-    ($($scenario:ident),+ $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$scenario($crate::harness::Harness::sqlite()).await
-            }
-
-            #[sqlx::test(migrations = false)]
-            async fn postgres(
-                pool_opts: sqlx::postgres::PgPoolOptions,
-                conn: sqlx::postgres::PgConnectOptions,
-            ) {
-                super::$scenario($crate::harness::Harness::postgres(pool_opts, conn).await).await
-            }
-        }
-    )+};
 }

@@ -6,7 +6,7 @@
 //! process is dead, so the first page is recorded and the second is in flight.
 
 use serde_json::{Value, json};
-use syncledger_connector::Op;
+use syncledger_sim::Op;
 
 use crate::harness::{AFTER_CRASH, Backend, World, on_both_backends, reached};
 use crate::service::Service;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use syncledger_connector::Op;
+use syncledger_sim::Op;
 
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends};
 use crate::service::command;

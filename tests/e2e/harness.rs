@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
-use syncledger_connector::{Op, Record, SimSystem, serve_http};
+use syncledger_connector::Record;
+use syncledger_sim::{Op, SimSystem, serve_http};
+use syncledger_test_support::ExampleConfig;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
@@ -241,37 +243,19 @@ async fn start_sim(prefix: &str) -> (Arc<SimSystem>, String) {
     (sim, url)
 }
 
+/// The contract's example (tenant [`TENANT`]) on this world's systems and database.
 fn config_toml(crm_url: &str, erp_url: &str, database_url: &str) -> String {
-    format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-database_url = "{database_url}"
-workers = 4
-admin_token = "e2e-admin-secret"
-
-[[tenants]]
-id = "{TENANT}"
-api_token = "e2e-acme-read-token"
-[tenants.systems.crm]
-base_url = "{crm_url}"
-webhook_secret = "{CRM_SECRET}"
-headers = {{ Authorization = "Bearer crm-token" }}
-[tenants.systems.erp]
-base_url = "{erp_url}"
-webhook_secret = "{ERP_SECRET}"
-
-[[entities]]
-name = "customer"
-match_keys = ["email"]
-on_delete = "propagate"
-conflict = "last_observed"
-[entities.systems.crm]
-collection = "contacts"
-fields = {{ name = "full_name", email = "email", phone = "phone" }}
-[entities.systems.erp]
-collection = "customers"
-fields = {{ name = "name", email = "email_address", phone = "phones[0]" }}
-required = ["email"]
-"#
-    )
+    ExampleConfig {
+        admin_token: "e2e-admin-secret".into(),
+        api_token: "e2e-acme-read-token".into(),
+        crm_url: crm_url.into(),
+        erp_url: erp_url.into(),
+        crm_secret: CRM_SECRET.into(),
+        erp_secret: ERP_SECRET.into(),
+        server: format!("listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nworkers = 4"),
+        crm: r#"headers = { Authorization = "Bearer crm-token" }"#.into(),
+        entity: "on_delete = \"propagate\"\nconflict = \"last_observed\"".into(),
+        ..ExampleConfig::default()
+    }
+    .toml()
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
-use syncledger_connector::Op;
+use syncledger_sim::Op;
 
 use crate::harness::{AFTER_CRASH, Backend, World, eventually, on_both_backends, reached};
 

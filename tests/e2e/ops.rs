@@ -8,7 +8,7 @@
 //! appended, and the sync latency histogram.
 
 use serde_json::json;
-use syncledger_connector::{Fault, Op};
+use syncledger_sim::{Fault, Op};
 
 use crate::harness::{Backend, STEP, World, eventually};
 

@@ -5,7 +5,7 @@
 //! simulated system (applied, its webhook emitted, no answer yet).
 
 use serde_json::json;
-use syncledger_connector::Op;
+use syncledger_sim::Op;
 
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends, reached};
 

@@ -13,7 +13,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use syncledger_connector::{Webhook, sign};
+use syncledger_connector::sign;
+use syncledger_sim::Webhook;
 
 use crate::harness::{TENANT, secret_of};
 use crate::metrics::Metrics;

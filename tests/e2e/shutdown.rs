@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use syncledger_connector::{Fault, Op};
+use syncledger_sim::{Fault, Op};
 
 use crate::harness::{Backend, STEP, World, eventually, reached};
 

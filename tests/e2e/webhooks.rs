@@ -9,7 +9,8 @@
 //! CRM one more GET.
 
 use serde_json::{Value, json};
-use syncledger_connector::{Op, Webhook, sign};
+use syncledger_connector::sign;
+use syncledger_sim::{Op, Webhook};
 
 use crate::harness::{
     Backend, CRM_SECRET, ERP_SECRET, STEP, TENANT, World, eventually, on_both_backends,

@@ -5,7 +5,9 @@
 //!
 //! - `webhooks`: `POST /webhooks/{tenant}/{system}` (CONTRACT §2).
 //! - `ops`: `/healthz`, `/readyz`, `/metrics` (CONTRACT §9).
-//! - `/graphql`, `/graphql/ws`: the GraphQL API (the `syncledger-graphql` crate).
+//! - `/graphql`, `/graphql/ws`: the GraphQL API (the `syncledger-graphql` crate), over the
+//!   [`graphql_context`] this crate builds from the engine's `Ledger`: the one place where the
+//!   API and the engine meet, so the GraphQL crate does not depend on the engine.
 //! - `perimeter`: what wraps every route: a panic answers 500 instead of reaching the runtime,
 //!   and every response says not to cache or sniff it.
 #![forbid(unsafe_code)]
@@ -15,10 +17,12 @@ mod perimeter;
 mod webhooks;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use syncledger_engine::Ledger;
+use syncledger_graphql::ApiContext;
 use tokio::net::TcpListener;
 
 pub use ops::install_metrics;
@@ -32,9 +36,20 @@ pub struct AppState {
     pub accepting: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// What the GraphQL API holds of the running ledger: its store and configuration, and a way to
+/// wake its workers after appending a person's request.
+pub fn graphql_context(ledger: &Ledger) -> ApiContext {
+    let waker = ledger.clone();
+    ApiContext::new(
+        ledger.store().clone(),
+        Arc::new(ledger.config().clone()),
+        move || waker.wake_workers(),
+    )
+}
+
 /// The whole router.
 pub fn router(state: AppState) -> Router {
-    let graphql = syncledger_graphql::routes(state.ledger.clone());
+    let graphql = syncledger_graphql::routes(graphql_context(&state.ledger));
     let routes = Router::new()
         .merge(webhooks::routes())
         .merge(ops::routes())

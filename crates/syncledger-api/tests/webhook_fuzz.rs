@@ -17,37 +17,9 @@ use proptest::sample::select;
 use proptest::test_runner::{Config as Runner, TestRunner};
 use serde_json::{Value, json};
 use syncledger_api::{AppState, router};
-use syncledger_core::config::Config;
 use syncledger_engine::{EngineSettings, Ledger};
-use syncledger_store::{Store, StoreOptions};
+use syncledger_test_support::{ExampleConfig, TestDb};
 use tower::ServiceExt;
-
-const CONFIG: &str = r#"
-[server]
-admin_token = "fuzz-admin-token-0123"
-database_url = "sqlite://unused.db"
-webhook_body_limit = 4096
-
-[[tenants]]
-id = "acme"
-api_token = "fuzz-acme-token-0123"
-[tenants.systems.crm]
-base_url = "http://127.0.0.1:9"
-webhook_secret = "crm-secret"
-[tenants.systems.erp]
-base_url = "http://127.0.0.1:10"
-webhook_secret = "erp-secret"
-
-[[entities]]
-name = "customer"
-match_keys = ["email"]
-[entities.systems.crm]
-collection = "contacts"
-fields = { email = "email" }
-[entities.systems.erp]
-collection = "customers"
-fields = { email = "email_address" }
-"#;
 
 struct NoConnectors;
 
@@ -136,15 +108,17 @@ enum Signature {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_webhooks_never_crash_never_5xx_and_rejections_record_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Arc::new(Config::from_toml_str(CONFIG, Vec::new()).unwrap());
-    let options = StoreOptions {
-        projections: syncledger_core::projections::configured(&config),
-        ..StoreOptions::default()
-    };
-    let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-    let store = Store::connect(&url, options).await.unwrap();
-    store.migrate().await.unwrap();
+    let db = TestDb::sqlite();
+    let config = Arc::new(
+        ExampleConfig {
+            admin_token: "fuzz-admin-token-0123".into(),
+            api_token: "fuzz-acme-token-0123".into(),
+            server: "database_url = \"sqlite://unused.db\"\nwebhook_body_limit = 4096".into(),
+            ..ExampleConfig::default()
+        }
+        .parse(),
+    );
+    let store = db.open_for(&config).await;
     let ledger = Ledger::new(
         store.clone(),
         config,

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use syncledger_connector::sim::SimSystem;
 use syncledger_connector::{BoxFuture, Connector, ConnectorError, Page, Record, sign};
-use syncledger_core::config::Config;
 use syncledger_core::projections::pending_queue;
 use syncledger_engine::{Connectors, EngineSettings, Ledger};
+use syncledger_sim::SimSystem;
+use syncledger_test_support::ExampleConfig;
 use tokio_util::sync::CancellationToken;
 
 /// A simulated system that takes `latency` to answer every call.
@@ -100,29 +100,6 @@ impl Connectors for Pair {
     }
 }
 
-const CONFIG: &str = r#"
-[server]
-admin_token = "bench-admin-secret"
-[[tenants]]
-id = "acme"
-api_token = "bench-acme-secret"
-[tenants.systems.crm]
-base_url = "http://127.0.0.1:1"
-webhook_secret = "crm-secret"
-[tenants.systems.erp]
-base_url = "http://127.0.0.1:2"
-webhook_secret = "erp-secret"
-[[entities]]
-name = "customer"
-match_keys = ["email"]
-[entities.systems.crm]
-collection = "contacts"
-fields = { name = "full_name", email = "email", phone = "phone" }
-[entities.systems.erp]
-collection = "customers"
-fields = { name = "name", email = "email_address", phone = "phones[0]" }
-"#;
-
 struct Args {
     changes: usize,
     latency: Duration,
@@ -190,7 +167,14 @@ async fn main() -> anyhow::Result<()> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let config = Arc::new(Config::from_toml_str(CONFIG, std::iter::empty())?);
+    let config = Arc::new(
+        ExampleConfig {
+            admin_token: "bench-admin-secret".into(),
+            api_token: "bench-acme-secret".into(),
+            ..ExampleConfig::default()
+        }
+        .parse(),
+    );
     let store = syncledger_cli::app::open_store(&url, Some(&config)).await?;
     let crm = Arc::new(SimSystem::new("c"));
     let erp = Arc::new(SimSystem::new("E"));

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use syncledger_connector::sim::{Fault, Op, SimSystem, WebhookSender, serve_http};
 use syncledger_core::config::Config;
 use syncledger_core::projections::pending_queue;
+use syncledger_sim::{Fault, Op, SimSystem, WebhookSender, serve_http};
 use tokio::net::TcpListener;
 
 use crate::app::{self, HttpConnectors};

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 use syncledger_cli::reconcile;
-use syncledger_connector::sim::{Op, SimSystem, serve_http};
 use syncledger_core::config::Config;
+use syncledger_sim::{Op, SimSystem, serve_http};
+use syncledger_test_support::ExampleConfig;
 use tokio::net::TcpListener;
 
 async fn served(prefix: &str) -> (Arc<SimSystem>, String) {
@@ -19,33 +20,17 @@ async fn served(prefix: &str) -> (Arc<SimSystem>, String) {
 }
 
 fn config(crm: &str, erp: &str, db: &str) -> Config {
-    let text = format!(
-        r#"
-[server]
-database_url = "sqlite://{db}"
-admin_token = "reconcile-admin-token"
-[[tenants]]
-id = "acme"
-api_token = "acme-reconcile-token"
-[tenants.systems.crm]
-base_url = "{crm}"
-webhook_secret = "s1"
-[tenants.systems.erp]
-base_url = "{erp}"
-webhook_secret = "s2"
-[[entities]]
-name = "customer"
-match_keys = ["email"]
-[entities.systems.crm]
-collection = "contacts"
-fields = {{ name = "full_name", email = "email", phone = "phone" }}
-[entities.systems.erp]
-collection = "customers"
-fields = {{ name = "name", email = "email_address", phone = "phones[0]" }}
-required = ["email"]
-"#
-    );
-    Config::from_toml_str(&text, std::iter::empty()).unwrap()
+    ExampleConfig {
+        admin_token: "reconcile-admin-token".into(),
+        api_token: "acme-reconcile-token".into(),
+        crm_url: crm.into(),
+        erp_url: erp.into(),
+        crm_secret: "s1".into(),
+        erp_secret: "s2".into(),
+        server: format!("database_url = \"sqlite://{db}\""),
+        ..ExampleConfig::default()
+    }
+    .parse()
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //!
 //! The trait is object safe (it returns boxed futures) so the engine can hold one
 //! `Arc<dyn Connector>` per connected system and not care whether the system is a real HTTP
-//! service ([`crate::HttpConnector`]) or the in-process [`crate::SimSystem`].
+//! service ([`crate::HttpConnector`]) or the in-process `syncledger_sim::SimSystem`.
 //!
 //! Semantics every implementation keeps: a missing record is `Ok(None)` on `get`, and a delete of
 //! a record that is already gone is `Ok(())`: both are facts, not failures.

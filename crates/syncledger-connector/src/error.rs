@@ -57,7 +57,7 @@ impl ConnectorError {
     }
 
     /// A transient error with no HTTP answer behind it (timeout, refused connection).
-    pub(crate) fn no_answer(what: impl Into<String>) -> Self {
+    pub fn no_answer(what: impl Into<String>) -> Self {
         ConnectorError::Transient {
             status: None,
             body: what.into(),

@@ -1,8 +1,10 @@
 //! Reading a system's answer the way CONTRACT §1 defines it, in one place.
 //!
-//! Both the HTTP connector and the in-process simulated system produce an [`Answer`] (status,
-//! `Retry-After`, body) and hand it to the functions here, so "what does a 404 on DELETE mean" or
-//! "is a 503 transient" is decided identically whether the bytes crossed a socket or not.
+//! Both the HTTP connector and the in-process simulated system (the `syncledger-sim` crate)
+//! produce an [`Answer`] (status, `Retry-After`, body) and hand it to the functions here, so "what
+//! does a 404 on DELETE mean" or "is a 503 transient" is decided identically whether the bytes
+//! crossed a socket or not. Public for that reason: anything that stands in for a connected
+//! system reads its answers here rather than again.
 
 use std::time::Duration;
 
@@ -14,19 +16,19 @@ use crate::{ConnectorError, Page, Record};
 
 /// A system's answer to one request, before interpretation.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Answer {
+pub struct Answer {
     pub status: u16,
     pub retry_after: Option<Duration>,
     pub body: String,
 }
 
 /// `Retry-After` in seconds (the contract's form); anything else is ignored rather than trusted.
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// The error for an answer outside the success path: 429 and 5xx are transient, other 4xx final.
-pub(crate) fn failure(answer: &Answer) -> ConnectorError {
+pub fn failure(answer: &Answer) -> ConnectorError {
     let body = truncate_body(&answer.body);
     match answer.status {
         429 | 500..=599 => ConnectorError::Transient {
@@ -57,7 +59,7 @@ fn parse_json(answer: &Answer) -> Result<Value, ConnectorError> {
 }
 
 /// A record answer; when the request named the record, the answer must be that record.
-pub(crate) fn record(answer: &Answer, expected_id: Option<&str>) -> Result<Record, ConnectorError> {
+pub fn record(answer: &Answer, expected_id: Option<&str>) -> Result<Record, ConnectorError> {
     if !is_success(answer.status) {
         return Err(failure(answer));
     }
@@ -72,7 +74,7 @@ pub(crate) fn record(answer: &Answer, expected_id: Option<&str>) -> Result<Recor
 }
 
 /// The answer to a GET of one record: 404 is an answer, not a failure.
-pub(crate) fn optional_record(
+pub fn optional_record(
     answer: &Answer,
     expected_id: &str,
 ) -> Result<Option<Record>, ConnectorError> {
@@ -83,7 +85,7 @@ pub(crate) fn optional_record(
 }
 
 /// The answer to a DELETE: any 2xx, or 404 because the record is already gone.
-pub(crate) fn deleted(answer: &Answer) -> Result<(), ConnectorError> {
+pub fn deleted(answer: &Answer) -> Result<(), ConnectorError> {
     if is_success(answer.status) || answer.status == 404 {
         Ok(())
     } else {
@@ -92,7 +94,7 @@ pub(crate) fn deleted(answer: &Answer) -> Result<(), ConnectorError> {
 }
 
 /// The answer to a listing: `{"items": [...], "next_cursor": "..." | null}`.
-pub(crate) fn page(answer: &Answer) -> Result<Page, ConnectorError> {
+pub fn page(answer: &Answer) -> Result<Page, ConnectorError> {
     if !is_success(answer.status) {
         return Err(failure(answer));
     }

@@ -1,5 +1,5 @@
 //! The retry policy around any [`Connector`]: what [`crate::HttpConnector`] does inside, offered
-//! for connectors that do not retry themselves, such as the in-process [`crate::SimSystem`].
+//! for connectors that do not retry themselves, such as the in-process `syncledger_sim::SimSystem`.
 //!
 //! The simulator wraps a `SimSystem` in this to run the engine against the same retry behaviour
 //! it meets in production, with a [`crate::RecordingSleeper`] and a fixed jitter seed so a run is

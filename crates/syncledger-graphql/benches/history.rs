@@ -21,35 +21,13 @@ use syncledger_core::events::{
 };
 use syncledger_core::log::{EventMeta, ExpectedVersion, NewEvent, StreamAppend};
 use syncledger_graphql::{ApiContext, Caller};
-use syncledger_store::{Store, StoreOptions};
+use syncledger_store::Store;
+use syncledger_test_support::{ExampleConfig, TestDb};
 use uuid::Uuid;
 
 const EVENTS_PER_ENTITY: u64 = 50;
 /// Entities per append: 100 entities x one 10-event phase = 1,000 events per batch.
 const ENTITIES_PER_APPEND: u64 = 100;
-
-const CONFIG: &str = r#"
-[server]
-admin_token = "bench-admin-secret"
-[[tenants]]
-id = "acme"
-api_token = "bench-acme-secret"
-[tenants.systems.crm]
-base_url = "http://127.0.0.1:1"
-webhook_secret = "s1"
-[tenants.systems.erp]
-base_url = "http://127.0.0.1:2"
-webhook_secret = "s2"
-[[entities]]
-name = "customer"
-match_keys = ["email"]
-[entities.systems.crm]
-collection = "contacts"
-fields = { name = "full_name", email = "email", phone = "phone" }
-[entities.systems.erp]
-collection = "customers"
-fields = { name = "name", email = "email_address", phone = "phones[0]" }
-"#;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -268,16 +246,14 @@ async fn main() {
     let events = arg("--events", 1_000_000);
     let queries = arg("--queries", 2_000);
     let entities = events / EVENTS_PER_ENTITY;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let config =
-        syncledger_core::config::Config::from_toml_str(CONFIG, Vec::new()).expect("config");
-    let options = StoreOptions {
-        projections: syncledger_core::projections::configured(&config),
-        ..StoreOptions::default()
-    };
-    let store = Store::connect(&url, options).await.expect("store");
-    store.migrate().await.expect("migrate");
+    let db = TestDb::sqlite();
+    let config = ExampleConfig {
+        admin_token: "bench-admin-secret".into(),
+        api_token: "bench-acme-secret".into(),
+        ..ExampleConfig::default()
+    }
+    .parse();
+    let store = db.open_for(&config).await;
     fill(&store, entities).await;
     let schema = syncledger_graphql::schema(ApiContext::new(
         store.clone(),

@@ -3,12 +3,13 @@
 //! The API reads the store, looks at the configuration (tokens, tenants, entity types) and, after
 //! appending a person's request, wakes the workers. Holding exactly that, rather than the engine's
 //! whole `Ledger`, lets the API run wherever a store and a configuration exist: in the server,
-//! where [`ApiContext::from_ledger`] builds it, and in tests and benches without any connector.
+//! where `syncledger_api::graphql_context` builds it from the engine's `Ledger`, and in tests and
+//! benches without any connector. That is also why this crate does not depend on the engine: the
+//! conversion lives in the API crate, where both meet.
 
 use std::sync::Arc;
 
 use syncledger_core::config::{Config, EntityConfig};
-use syncledger_engine::Ledger;
 use syncledger_store::Store;
 
 #[derive(Clone)]
@@ -36,16 +37,6 @@ impl ApiContext {
         }
     }
 
-    /// The server's context: the ledger's store and configuration, waking its workers.
-    pub fn from_ledger(ledger: &Ledger) -> Self {
-        let waker = ledger.clone();
-        ApiContext::new(
-            ledger.store().clone(),
-            Arc::new(ledger.config().clone()),
-            move || waker.wake_workers(),
-        )
-    }
-
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -60,17 +51,5 @@ impl ApiContext {
 
     pub fn wake_workers(&self) {
         (self.wake)()
-    }
-}
-
-impl From<Ledger> for ApiContext {
-    fn from(ledger: Ledger) -> Self {
-        ApiContext::from_ledger(&ledger)
-    }
-}
-
-impl From<&Ledger> for ApiContext {
-    fn from(ledger: &Ledger) -> Self {
-        ApiContext::from_ledger(ledger)
     }
 }

@@ -3,12 +3,14 @@
 //! A tenant whose existing records never reached the other system (issue 16) must be visible:
 //! this says, per entity type, whether its initial sync has not started, is running or is
 //! completed, how many records and pages its latest run has read, and when it started and
-//! finished. Read from the log (`engine::bringup::initial_sync_states`), so every process on
-//! the database answers the same.
+//! finished. Read from the log (each initial-sync stream folded by `core::initial_sync`, as
+//! `engine::bringup::initial_sync_states` reads it for `/metrics`), so every process on the
+//! database answers the same.
 
 use async_graphql::SimpleObject;
 use chrono::{DateTime, Utc};
 use syncledger_core::config::Config;
+use syncledger_core::initial_sync::{self, InitialSync};
 use syncledger_store::Store;
 
 use crate::error::ApiResult;
@@ -35,21 +37,25 @@ pub async fn initial_syncs(
     config: &Config,
     tenant: &str,
 ) -> ApiResult<Vec<InitialSyncStatus>> {
-    let states = syncledger_engine::bringup::initial_sync_states(store, config, tenant).await?;
-    Ok(states
-        .into_iter()
-        .map(|(entity_type, sync)| {
-            let run = sync.run.as_ref();
-            InitialSyncStatus {
-                entity_type,
-                state: sync.phase().as_str().to_string(),
-                records_seen: run.map_or(0, |r| r.records() as i64),
-                pages: run.map_or(0, |r| r.pages() as i64),
-                started_at: run.map(|r| r.started_at),
-                finished_at: run.and_then(|r| r.finished_at),
-                started_by: run.map(|r| r.by.clone()),
-                earlier_runs: sync.earlier_runs as i32,
-            }
-        })
-        .collect())
+    let mut statuses = Vec::with_capacity(config.entities.len());
+    for entity in &config.entities {
+        let stream = initial_sync::stream_id(tenant, &entity.name);
+        let events = store.read_stream(stream, 1, i64::MAX).await?;
+        statuses.push(status(entity.name.clone(), &InitialSync::fold(&events)));
+    }
+    Ok(statuses)
+}
+
+fn status(entity_type: String, sync: &InitialSync) -> InitialSyncStatus {
+    let run = sync.run.as_ref();
+    InitialSyncStatus {
+        entity_type,
+        state: sync.phase().as_str().to_string(),
+        records_seen: run.map_or(0, |r| r.records() as i64),
+        pages: run.map_or(0, |r| r.pages() as i64),
+        started_at: run.map(|r| r.started_at),
+        finished_at: run.and_then(|r| r.finished_at),
+        started_by: run.map(|r| r.by.clone()),
+        earlier_runs: sync.earlier_runs as i32,
+    }
 }

@@ -64,7 +64,8 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Su
     .extension(error::ErrorCodes)
 }
 
-/// The executable schema over a `Ledger` (or an [`ApiContext`]). A request must carry its
+/// The executable schema over an [`ApiContext`] (the server builds one from its `Ledger` with
+/// `syncledger_api::graphql_context`). A request must carry its
 /// [`Caller`] as request data (`request.data(caller)`); [`routes`] does that from the bearer token.
 pub fn schema(ledger: impl Into<ApiContext>) -> SyncSchema {
     builder().data(ledger.into()).finish()
@@ -75,8 +76,8 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// `POST`/`GET /graphql` and `/graphql/ws` over a `Ledger` (or an [`ApiContext`]), with their
-/// state applied: `.merge` it into the server's router.
+/// `POST`/`GET /graphql` and `/graphql/ws` over an [`ApiContext`], with their state applied:
+/// `.merge` it into the server's router.
 pub fn routes(ledger: impl Into<ApiContext>) -> axum::Router {
     http::routes(ledger.into())
 }

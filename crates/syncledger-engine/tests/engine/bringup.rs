@@ -4,10 +4,10 @@
 //! interleavings are forced by pausing the systems' listing requests (no sleeps).
 
 use serde_json::json;
-use syncledger_connector::Op;
 use syncledger_core::events::SyncEvent;
 use syncledger_core::initial_sync::{self, InitialSync, Phase};
 use syncledger_engine::bringup::Start;
+use syncledger_sim::Op;
 use tokio_util::sync::CancellationToken;
 
 use crate::both;

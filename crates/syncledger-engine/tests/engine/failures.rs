@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use syncledger_connector::{Fault, Op};
 use syncledger_core::events::{DeadLetterRetried, DeadLettered, SyncEvent, WriteFailed};
 use syncledger_core::projections::dead_letters::{self, DeadLetter};
+use syncledger_sim::{Fault, Op};
 use uuid::Uuid;
 
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, World, first_stream, settings};

@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use syncledger_connector::{BoxFuture, Connector, ConnectorError, Page, Record, SimSystem};
+use syncledger_connector::{BoxFuture, Connector, ConnectorError, Page, Record};
+use syncledger_sim::SimSystem;
 use tokio::sync::{Notify, Semaphore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

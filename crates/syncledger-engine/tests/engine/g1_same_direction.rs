@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use syncledger_connector::Op;
 use syncledger_core::events::{DecisionKind, Resolution, SyncEvent};
+use syncledger_sim::Op;
 
 use crate::both;
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, World, first_stream, only};

@@ -2,9 +2,10 @@
 //! (even before the POST answers), never creates a duplicate in the origin (the seed's race 2).
 
 use serde_json::json;
-use syncledger_connector::{Op, PausedWrite, Record};
+use syncledger_connector::Record;
 use syncledger_core::events::{DecisionKind, SyncEvent};
 use syncledger_engine::EngineError;
+use syncledger_sim::{Op, PausedWrite};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 

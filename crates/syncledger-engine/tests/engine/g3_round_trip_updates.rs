@@ -3,8 +3,8 @@
 //! back (the seed's race 3).
 
 use serde_json::json;
-use syncledger_connector::{Fault, Op};
 use syncledger_core::events::DecisionKind;
+use syncledger_sim::{Fault, Op};
 use uuid::Uuid;
 
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, ERP, World};

@@ -3,9 +3,9 @@
 //! never leaves a duplicate.
 
 use serde_json::json;
-use syncledger_connector::Op;
 use syncledger_core::events::{Resolution, SyncEvent};
 use syncledger_core::projections::pending_queue;
+use syncledger_sim::Op;
 use uuid::Uuid;
 
 use crate::both;

@@ -1,9 +1,9 @@
 //! G5 convergence (no ping-pong), G6 requirements, G7 deletes.
 
 use serde_json::json;
-use syncledger_connector::Op;
 use syncledger_core::config::OnDelete;
 use syncledger_core::events::DecisionKind;
+use syncledger_sim::Op;
 
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, ERP, World, only, settings};
 use crate::invariants;

@@ -3,10 +3,10 @@
 //! worked at the same moment. The interleavings are forced by pausing fetches (no sleeps).
 
 use serde_json::json;
-use syncledger_connector::{Op, PausedWrite};
 use syncledger_core::config::OnDelete;
 use syncledger_core::events::{DecisionKind, SyncEvent};
 use syncledger_engine::EngineError;
+use syncledger_sim::{Op, PausedWrite};
 use tokio::task::JoinHandle;
 
 use crate::both;
@@ -221,10 +221,8 @@ async fn a_transient_fetch_failure_is_reported_as_transient_and_retried(db: Db) 
         .user_create(CONTACTS, json!({"full_name": "Ada", "email": EMAIL}));
     w.deliver(CRM).await;
     let entity = first_stream(CRM, &c.id);
-    w.crm.fail_next(
-        Op::Get,
-        syncledger_connector::Fault::Status(503, "down".into()),
-    );
+    w.crm
+        .fail_next(Op::Get, syncledger_sim::Fault::Status(503, "down".into()));
     let err = w
         .ledger
         .work_entity(entity)
@@ -249,10 +247,8 @@ async fn run_until_idle_works_the_others_while_a_system_is_down(db: Db) {
             .user_create(CONTACTS, json!({"full_name": name, "email": email}));
     }
     w.deliver(CRM).await;
-    w.crm.fail_next(
-        Op::Get,
-        syncledger_connector::Fault::Status(503, "down".into()),
-    );
+    w.crm
+        .fail_next(Op::Get, syncledger_sim::Fault::Status(503, "down".into()));
     let err = w
         .ledger
         .run_until_idle(100)

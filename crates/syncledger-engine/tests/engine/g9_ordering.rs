@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use syncledger_connector::Op;
 use syncledger_core::events::{DecisionKind, SyncEvent};
+use syncledger_sim::Op;
 use uuid::Uuid;
 
 use crate::both;

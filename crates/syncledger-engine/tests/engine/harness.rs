@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
-use syncledger_connector::{Connector, SimSystem, Webhook, sign};
+use syncledger_connector::{Connector, sign};
 use syncledger_core::config::{Config, OnDelete};
 use syncledger_core::events::entity_id_for_record;
 use syncledger_engine::{Accepted, Connectors, EngineSettings, Ledger};
+use syncledger_sim::{SimSystem, Webhook};
 use syncledger_store::Store;
+use syncledger_test_support::ExampleConfig;
 use uuid::Uuid;
 
 pub use crate::db::Db;
@@ -33,37 +35,13 @@ pub fn config(on_delete: OnDelete) -> Config {
         OnDelete::Propagate => "propagate",
         OnDelete::Unlink => "unlink",
     };
-    let toml = format!(
-        r#"
-[server]
-admin_token = "test-admin-secret"
-
-[[tenants]]
-id = "acme"
-api_token = "acme-read-token-1"
-[tenants.systems.crm]
-base_url = "http://127.0.0.1:9001"
-webhook_secret = "{CRM_SECRET}"
-[tenants.systems.erp]
-base_url = "http://127.0.0.1:9002"
-webhook_secret = "{ERP_SECRET}"
-
-[[entities]]
-name = "customer"
-match_keys = ["email"]
-on_delete = "{on_delete}"
-conflict = "last_observed"
-[entities.systems.crm]
-collection = "contacts"
-fields = {{ name = "full_name", email = "email", phone = "phone" }}
-[entities.systems.erp]
-collection = "customers"
-fields = {{ name = "name", email = "email_address", phone = "phones[0]" }}
-required = ["email"]
-"#
-    );
-    Config::from_toml_str(&toml, std::iter::empty())
-        .expect("the contract's example configuration is valid")
+    ExampleConfig {
+        crm_secret: CRM_SECRET.into(),
+        erp_secret: ERP_SECRET.into(),
+        entity: format!("on_delete = \"{on_delete}\"\nconflict = \"last_observed\""),
+        ..ExampleConfig::default()
+    }
+    .parse()
 }
 
 /// Settings for tests: no retry delay (a due retry runs at once), a lease that never blocks a
@@ -285,7 +263,7 @@ async fn ledger(
     erp: &Arc<FaultyConnector>,
     settings: EngineSettings,
 ) -> Ledger {
-    let store = db.open(config).await;
+    let store = db.open_for(config).await;
     let connectors = Arc::new(SimConnectors {
         crm: crm.clone(),
         erp: erp.clone(),

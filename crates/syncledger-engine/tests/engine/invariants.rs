@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use syncledger_connector::{Op, Record};
+use syncledger_connector::Record;
 use syncledger_core::config::OnDelete;
 use syncledger_core::entity::EntityState;
 use syncledger_core::events::{ResyncRequested, SyncEvent};
@@ -13,6 +13,7 @@ use syncledger_core::mapping::{is_blank, to_canonical};
 use syncledger_core::projections::dead_letters::{self, DeadLetter};
 use syncledger_core::projections::id_mappings::{self, Mapping};
 use syncledger_core::replay::replay_entity;
+use syncledger_sim::Op;
 use uuid::Uuid;
 
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, ERP, World};
@@ -138,7 +139,7 @@ pub async fn problems(w: &World) -> Vec<String> {
 
 /// The write requests both systems have received so far.
 pub fn writes(w: &World) -> [usize; 6] {
-    let count = |sim: &syncledger_connector::SimSystem| {
+    let count = |sim: &syncledger_sim::SimSystem| {
         [
             sim.requests(Op::Create),
             sim.requests(Op::Update),

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use syncledger_connector::{Fault, Op};
 use syncledger_core::config::OnDelete;
 use syncledger_core::events::{DeadLettered, SyncEvent, WorkFailed, WriteFailed};
 use syncledger_engine::EngineSettings;
+use syncledger_sim::{Fault, Op};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

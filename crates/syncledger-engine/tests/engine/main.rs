@@ -6,6 +6,8 @@
 //! `SIM_SEED=<n> cargo test -p syncledger-engine sim_` replays one simulation seed.
 
 mod db;
+
+use syncledger_test_support::both;
 mod faulty;
 mod harness;
 mod observe;

@@ -235,38 +235,6 @@ fragment TypeRef on __Type {
 }
 "#;
 
-struct NoConnectors;
-
-impl syncledger_engine::Connectors for NoConnectors {
-    fn get(&self, _: &str, _: &str) -> Option<std::sync::Arc<dyn syncledger_connector::Connector>> {
-        None
-    }
-}
-
-async fn the_server_builds_the_routes_from_the_engines_ledger(app: App) {
-    let config = crate::support::config(crate::support::CONFIG);
-    let settings = syncledger_engine::EngineSettings::default();
-    let ledger = syncledger_engine::Ledger::new(
-        app.store.clone(),
-        config,
-        std::sync::Arc::new(NoConnectors),
-        settings,
-    );
-    let app = App {
-        router: syncledger_graphql::routes(ledger),
-        ..app
-    };
-    let data = app.admin("{ projections { name } }", json!({})).await;
-    assert_eq!(
-        data["projections"].as_array().unwrap().len(),
-        syncledger_core::projections::NAMES.len()
-    );
-    let (status, _) = app
-        .gql(Some("wrong"), "{ projections { name } }", json!({}))
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-}
-
 both!(
     a_query_runs_over_get_and_post_with_the_accepted_media_type,
     a_mutation_over_get_is_refused_with_405,
@@ -275,5 +243,4 @@ both!(
     a_browser_gets_graphiql_without_a_token,
     a_query_nested_too_deep_is_refused,
     a_query_too_complex_is_refused_and_large_pages_are_bad_input,
-    the_server_builds_the_routes_from_the_engines_ledger,
 );

@@ -49,7 +49,7 @@ async fn a_required_field_added_later_shows_the_creates_it_would_have_deferred(a
         "fields = { name = \"name\", email = \"email_address\", phone = \"phones[0]\" }",
         "fields = { name = \"name\", email = \"email_address\", phone = \"phones[0]\" }\nrequired = [\"email\"]",
     );
-    assert_ne!(stricter, CONFIG);
+    assert_ne!(stricter, *CONFIG);
     let (context, _) = context_with(&app.store, config(&stricter));
     let stricter_app = App {
         router: syncledger_graphql::routes(context.clone()),

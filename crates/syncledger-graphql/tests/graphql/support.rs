@@ -2,8 +2,8 @@
 //! two-tenant configuration, the API's router, and helpers to send GraphQL over HTTP. `both!`
 //! runs each `async fn scenario(app: App)` once on each backend.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -12,31 +12,30 @@ use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use syncledger_core::config::Config;
 use syncledger_graphql::ApiContext;
-use syncledger_store::{Store, StoreOptions};
-use tempfile::TempDir;
+use syncledger_store::Store;
+use syncledger_test_support::{ExampleConfig, TestDb};
 use tower::ServiceExt;
 
 pub const ADMIN: &str = "admin-token-123456";
 pub const ACME: &str = "acme-token-1234567";
 pub const GLOBEX: &str = "globex-token-12345";
 
-/// Two tenants on the same two systems; customers sync both ways.
-pub const CONFIG: &str = r#"
-[server]
-admin_token = "admin-token-123456"
-database_url = "sqlite://unused.db"
+/// The contract's example for tenant `acme` (no field required) and a second tenant, `globex`,
+/// on the same two systems; customers sync both ways.
+pub static CONFIG: LazyLock<String> = LazyLock::new(|| {
+    ExampleConfig {
+        admin_token: ADMIN.into(),
+        api_token: ACME.into(),
+        server: r#"database_url = "sqlite://unused.db""#.into(),
+        crm: r#"headers = { Authorization = "Bearer crm-api-secret" }"#.into(),
+        erp_requires_email: false,
+        more: GLOBEX_TENANT.into(),
+        ..ExampleConfig::default()
+    }
+    .toml()
+});
 
-[[tenants]]
-id = "acme"
-api_token = "acme-token-1234567"
-[tenants.systems.crm]
-base_url = "http://127.0.0.1:9001"
-webhook_secret = "crm-secret"
-headers = { Authorization = "Bearer crm-api-secret" }
-[tenants.systems.erp]
-base_url = "http://127.0.0.1:9002"
-webhook_secret = "erp-secret"
-
+const GLOBEX_TENANT: &str = r#"
 [[tenants]]
 id = "globex"
 api_token = "globex-token-12345"
@@ -46,16 +45,6 @@ webhook_secret = "g-crm-secret"
 [tenants.systems.erp]
 base_url = "http://127.0.0.1:9012"
 webhook_secret = "g-erp-secret"
-
-[[entities]]
-name = "customer"
-match_keys = ["email"]
-[entities.systems.crm]
-collection = "contacts"
-fields = { name = "full_name", email = "email", phone = "phone" }
-[entities.systems.erp]
-collection = "customers"
-fields = { name = "name", email = "email_address", phone = "phones[0]" }
 "#;
 
 pub fn config(text: &str) -> Arc<Config> {
@@ -68,8 +57,8 @@ pub struct App {
     pub router: Router,
     /// How often the API woke the workers.
     pub wakes: Arc<AtomicUsize>,
-    /// The SQLite file's folder, removed with the app (none on PostgreSQL).
-    pub _dir: Option<TempDir>,
+    /// The database, a SQLite file's folder removed with the app.
+    pub _db: TestDb,
 }
 
 /// Generates a `sqlite` and a `postgres` test for each named scenario. The PostgreSQL one gets a
@@ -112,29 +101,17 @@ where
 impl App {
     /// On a SQLite file in a temporary folder.
     pub async fn sqlite() -> App {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-        let config = config(CONFIG);
-        let store = Store::connect(&url, store_options(&config))
-            .await
-            .expect("SQLite store");
-        App::over(store, config, Some(dir)).await
+        App::over(TestDb::sqlite()).await
     }
 
     /// On the PostgreSQL database `#[sqlx::test]` made for this test.
     pub async fn postgres(pool_opts: PgPoolOptions, conn: PgConnectOptions) -> App {
-        let pool = pool_opts
-            .max_connections(8)
-            .connect_with(conn)
-            .await
-            .expect("test pool");
-        let config = config(CONFIG);
-        let store = Store::from_pg_pool(pool, store_options(&config)).expect("PostgreSQL store");
-        App::over(store, config, None).await
+        App::over(TestDb::postgres(pool_opts, conn).await).await
     }
 
-    async fn over(store: Store, config: Arc<Config>, dir: Option<TempDir>) -> App {
-        store.migrate().await.expect("migrate");
+    async fn over(db: TestDb) -> App {
+        let config = config(&CONFIG);
+        let store = db.open_for(&config).await;
         let (context, wakes) = context_with(&store, config);
         let router = syncledger_graphql::routes(context.clone());
         App {
@@ -142,7 +119,7 @@ impl App {
             context,
             router,
             wakes,
-            _dir: dir,
+            _db: db,
         }
     }
 
@@ -197,13 +174,6 @@ impl App {
             .await
             .expect("body");
         (status, headers, body.to_vec())
-    }
-}
-
-fn store_options(config: &Config) -> StoreOptions {
-    StoreOptions {
-        projections: syncledger_core::projections::configured(config),
-        ..StoreOptions::default()
     }
 }
 

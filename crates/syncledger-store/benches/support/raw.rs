@@ -10,7 +10,8 @@ use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool, QueryBuilder, SqlitePool};
+use sqlx::{AssertSqlSafe, PgPool, QueryBuilder, SqlitePool};
+use syncledger_test_support::ScratchDb;
 use uuid::Uuid;
 
 pub enum Raw {
@@ -58,33 +59,15 @@ pub async fn prepare(backend: &str) -> (String, Raw, BoxFuture<'static, ()>) {
             (url, Raw::Sqlite(pool), Box::pin(async move { drop(dir) }))
         }
         "postgres" => {
-            let admin = std::env::var("DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("syncledger_bench_{}", std::process::id());
-            let mut conn = PgConnection::connect(&admin).await.unwrap();
-            conn.execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await
-            .unwrap();
-            conn.execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await
-                .unwrap();
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(b, _)| b)
-                .to_owned();
-            let url = format!("{base}/{name}");
+            let scratch =
+                ScratchDb::create(format!("syncledger_bench_{}", std::process::id())).await;
+            let url = scratch.url.clone();
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .connect(&url)
                 .await
                 .unwrap();
-            let cleanup = Box::pin(async move {
-                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                conn.execute(AssertSqlSafe(drop)).await.unwrap();
-            });
-            (url, Raw::Postgres(pool), cleanup)
+            (url, Raw::Postgres(pool), Box::pin(scratch.drop()))
         }
         other => panic!("unknown backend {other}"),
     }

@@ -11,7 +11,7 @@ use crate::harness::{Harness, wait_until};
 /// the WAL into it.
 #[tokio::test]
 async fn appended_events_reach_the_database_file_in_the_background() {
-    let harness = Harness::sqlite().await;
+    let harness = Harness::sqlite();
     let store = harness.store().await;
     let Harness::Sqlite { url, .. } = &harness else {
         unreachable!("a SQLite harness")

@@ -4,6 +4,8 @@
 
 mod harness;
 
+use syncledger_test_support::both;
+
 mod append;
 mod checkpoint;
 mod fixtures;

@@ -4,10 +4,11 @@
 
 use proptest::prelude::*;
 use serde_json::json;
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
 use syncledger_core::log::{ExpectedVersion, LogFilter, Position};
 use syncledger_core::projection::Mode;
 use syncledger_store::StoreOptions;
+use syncledger_test_support::ScratchDb;
 use uuid::Uuid;
 
 use crate::fixtures::{Ledger, event_for, model, to};
@@ -115,40 +116,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A throwaway PostgreSQL database for one case.
-struct Scratch {
-    admin_url: String,
-    name: String,
-}
-
-impl Scratch {
-    async fn create() -> (Scratch, PgPool) {
-        let admin_url = std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("syncledger_prop_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("admin connection");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
-        let pool = PgPool::connect(&format!("{base}/{name}")).await.unwrap();
-        (Scratch { admin_url, name }, pool)
-    }
-
-    async fn drop(self, pool: PgPool) {
-        pool.close().await;
-        let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
-        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        admin.execute(sqlx::AssertSqlSafe(drop)).await.unwrap();
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
@@ -157,7 +124,7 @@ proptest! {
         batch_size in 1usize..5,
         steps in prop::collection::vec(step(), 0..24),
     ) {
-        runtime().block_on(async { check(Harness::sqlite().await, batch_size, steps).await })?;
+        runtime().block_on(async { check(Harness::sqlite(), batch_size, steps).await })?;
     }
 
     #[test]
@@ -166,9 +133,12 @@ proptest! {
         steps in prop::collection::vec(step(), 0..24),
     ) {
         runtime().block_on(async {
-            let (scratch, pool) = Scratch::create().await;
+            let name = format!("syncledger_prop_{}", Uuid::new_v4().simple());
+            let scratch = ScratchDb::create(name).await;
+            let pool = PgPool::connect(&scratch.url).await.unwrap();
             let result = check(Harness::Postgres { pool: pool.clone() }, batch_size, steps).await;
-            scratch.drop(pool).await;
+            pool.close().await;
+            scratch.drop().await;
             result
         })?;
     }

@@ -5,8 +5,8 @@
 
 use rand::Rng;
 use serde_json::json;
-use syncledger_connector::Op;
 use syncledger_core::initial_sync::Step;
+use syncledger_sim::Op;
 
 use super::driver::Sim;
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, TENANT};

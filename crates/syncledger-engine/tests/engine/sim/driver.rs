@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use syncledger_connector::Webhook;
 use syncledger_core::config::OnDelete;
 use syncledger_core::events::SyncEvent;
+use syncledger_sim::Webhook;
 use uuid::Uuid;
 
 use crate::harness::{CRM, Db, ERP, World, settings};

@@ -3,7 +3,7 @@
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
-use syncledger_connector::{Fault, Op};
+use syncledger_sim::{Fault, Op};
 
 use super::driver::{FAULT_BUDGET, Sim};
 use crate::faulty::Crash;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
-use syncledger_connector::Op;
+use syncledger_sim::Op;
 
 use super::driver::{Sim, short};
 use crate::harness::{CRM, ERP};

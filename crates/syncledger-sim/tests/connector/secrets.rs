@@ -4,7 +4,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use syncledger_connector::{Connector, Fault, HttpConnector, Op, SimSystem};
+use syncledger_connector::{Connector, HttpConnector};
+use syncledger_sim::{Fault, Op, SimSystem};
 
 use crate::support::{config, connector, serve};
 

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use syncledger_connector::{
-    Connector, Fault, Op, RecordingSleeper, RetryingConnector, SimSystem, WebhookAction,
-};
+use syncledger_connector::{Connector, RecordingSleeper, RetryingConnector};
+use syncledger_sim::{Fault, Op, SimSystem, WebhookAction};
 
 use crate::support::{POLICY, config, connector, serve};
 

@@ -9,12 +9,11 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use serde_json::{Map, Value, json};
+use syncledger_connector::response::Answer;
 
-use super::faults::{Fault, Op, RequestLog};
-use super::webhooks::{Webhook, WebhookAction};
-use super::{Clock, SimSystem, State, to_record};
-use crate::response::Answer;
-use crate::retry::lock;
+use crate::faults::{Fault, Op, RequestLog};
+use crate::webhooks::{Webhook, WebhookAction};
+use crate::{Clock, SimSystem, State, lock, to_record};
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;

@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use syncledger_connector::{
-    HttpConnector, HttpConnectorConfig, RecordingSleeper, RetryPolicy, SimSystem, serve_http,
-};
+use syncledger_connector::{HttpConnector, HttpConnectorConfig, RecordingSleeper, RetryPolicy};
+use syncledger_sim::{SimSystem, serve_http};
 
 /// A fast policy: tests never sleep, the recording sleeper returns at once.
 pub const POLICY: RetryPolicy = RetryPolicy {

@@ -4,9 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use syncledger_connector::{
-    Connector, ConnectorError, Fault, HttpConnector, Op, RetryPolicy, SimSystem,
-};
+use syncledger_connector::{Connector, ConnectorError, HttpConnector, RetryPolicy};
+use syncledger_sim::{Fault, Op, SimSystem};
 
 use crate::support::{POLICY, config, connector, crm, serve};
 
@@ -190,7 +189,7 @@ async fn shutting_the_http_face_down_ends_scripted_hangs() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(syncledger_connector::serve_http_with_shutdown(
+    let server = tokio::spawn(syncledger_sim::serve_http_with_shutdown(
         sim.clone(),
         listener,
         async {

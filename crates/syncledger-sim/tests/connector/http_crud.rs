@@ -1,7 +1,8 @@
 //! The five calls of CONTRACT §1 through the real HTTP connector against the simulated system.
 
 use serde_json::json;
-use syncledger_connector::{Connector, Op};
+use syncledger_connector::Connector;
+use syncledger_sim::Op;
 
 use crate::support::crm;
 

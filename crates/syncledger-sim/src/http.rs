@@ -21,9 +21,9 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::SimSystem;
-use super::exec::{Reply, SimRequest};
-use super::faults::Op;
+use crate::SimSystem;
+use crate::exec::{Reply, SimRequest};
+use crate::faults::Op;
 
 /// How long a request that never answers holds on, at most, when nothing shuts it down.
 const HANG: Duration = Duration::from_secs(600);

@@ -1,19 +1,18 @@
 //! The simulated system as an in-process [`Connector`]: no sockets, same semantics.
 //!
 //! Each call goes through the same request path as the HTTP face and its answer is read by the
-//! same code as [`crate::HttpConnector`]'s. A request that would never answer (a scripted
+//! same code as [`syncledger_connector::HttpConnector`]'s. A request that would never answer (a scripted
 //! timeout or lost response) fails at once as a transient timeout, so simulations stay
 //! deterministic and fast. No retries happen here; wrap the system in a
-//! [`crate::RetryingConnector`] to get the production retry behaviour.
+//! [`syncledger_connector::RetryingConnector`] to get the production retry behaviour.
 
 use serde_json::Value;
+use syncledger_connector::response::{self, Answer};
+use syncledger_connector::{BoxFuture, Connector, ConnectorError, Page, Record};
 
-use super::SimSystem;
-use super::exec::{Reply, SimRequest};
-use super::faults::Op;
-use crate::connector::BoxFuture;
-use crate::response::{self, Answer};
-use crate::{Connector, ConnectorError, Page, Record};
+use crate::SimSystem;
+use crate::exec::{Reply, SimRequest};
+use crate::faults::Op;
 
 impl SimSystem {
     async fn call(&self, request: SimRequest) -> Result<Answer, ConnectorError> {

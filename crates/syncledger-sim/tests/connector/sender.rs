@@ -8,7 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
-use syncledger_connector::{ConnectorError, SimSystem, WebhookSender, verify};
+use syncledger_connector::{ConnectorError, verify};
+use syncledger_sim::{SimSystem, WebhookSender};
 use tokio::sync::{mpsc, oneshot};
 
 const SECRET: &[u8] = b"crm-secret";

@@ -14,9 +14,10 @@ use chrono::{DateTime, Utc};
 use reqwest::Client;
 use serde::{Deserialize, Serialize};
 
-use crate::response::{self, Answer};
-use crate::signature::{SIGNATURE_HEADER, sign};
-use crate::{ConnectorError, SimSystem};
+use syncledger_connector::response::{self, Answer};
+use syncledger_connector::{ConnectorError, SIGNATURE_HEADER, sign};
+
+use crate::SimSystem;
 
 /// What happened to the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

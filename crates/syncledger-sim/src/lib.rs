@@ -8,9 +8,13 @@
 //! the contract allows real systems to do.
 //!
 //! It is reachable two ways with identical behaviour: in process (it implements
-//! [`crate::Connector`]; see [`inprocess`]) and over real HTTP ([`serve_http`]). Faults are
-//! scripted per operation ([`Fault`], [`PausedWrite`]), and every request is counted and logged
-//! so tests can assert "exactly one POST".
+//! [`syncledger_connector::Connector`]; see [`inprocess`]) and over real HTTP ([`serve_http`]).
+//! Faults are scripted per operation ([`Fault`], [`PausedWrite`]), and every request is counted
+//! and logged so tests can assert "exactly one POST".
+//!
+//! A crate of its own so the production connector carries no HTTP server: tests, benches and
+//! the demo depend on it; the service does not.
+#![forbid(unsafe_code)]
 
 mod exec;
 mod faults;
@@ -25,14 +29,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
+use syncledger_connector::Record;
 use tokio::sync::Notify;
 
 pub use faults::{Fault, Op, PausedWrite, RequestLog};
 pub use http::{serve_http, serve_http_with_shutdown};
 pub use webhooks::{Webhook, WebhookAction, WebhookSender};
 
-use crate::Record;
-use crate::retry::lock;
 use faults::Gate;
 use store::Collections;
 
@@ -221,6 +224,13 @@ impl SimSystem {
     pub fn request_log(&self) -> Vec<RequestLog> {
         lock(&self.state).log.clone()
     }
+}
+
+/// A poisoned lock only means another thread panicked mid-change; the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn to_record(body: Value) -> Record {

@@ -8,9 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use syncledger_connector::Record;
 use tokio::sync::oneshot;
-
-use crate::Record;
 
 /// The operations of the connector contract, as the simulated system counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

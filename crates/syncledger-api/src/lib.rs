@@ -6,6 +6,8 @@
 //! - `webhooks`: `POST /webhooks/{tenant}/{system}` (CONTRACT §2).
 //! - `ops`: `/healthz`, `/readyz`, `/metrics` (CONTRACT §9).
 //! - `/graphql`, `/graphql/ws`: the GraphQL API (the `syncledger-graphql` crate).
+//! - `/console`: the audit console (the `syncledger-console` crate), a page that reads through
+//!   that same API.
 //! - `perimeter`: what wraps every route: a panic answers 500 instead of reaching the runtime,
 //!   and every response says not to cache or sniff it.
 #![forbid(unsafe_code)]
@@ -39,7 +41,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(ops::routes())
         .with_state(state)
-        .merge(graphql);
+        .merge(graphql)
+        .merge(syncledger_console::routes());
     perimeter::wrap(routes)
 }
 

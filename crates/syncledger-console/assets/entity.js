@@ -131,6 +131,7 @@ export function render(main, ctx, [id]) {
       setCount(page.pageInfo.hasNextPage);
     }
     document.body.dataset.timelineComplete = entity.id;
+    performance.mark('entity-timeline-complete');
   })();
   return () => { stopped = true; };
 }

@@ -197,8 +197,7 @@ async fn an_admin_retries_a_dead_letter_and_sees_it_succeed(backend: Backend) {
     browser.screenshot(&format!("operations-{shots}")).await;
 
     browser.click("#dead-letters button.retry").await;
-    let outcome = browser.wait_text("#retry-outcome", "Retry succeeded").await;
-    assert!(outcome.contains("Augusta Ada King"), "{outcome}");
+    browser.wait_text("#retry-outcome", "Retry succeeded").await;
     assert_eq!(world.erp_name(&erp_id), json!("Augusta Ada King"));
     browser.screenshot(&format!("retried-{shots}")).await;
 

@@ -162,7 +162,7 @@ async fn the_console_and_graphiql_load_with_no_request_leaving_localhost(backend
     local(fetched);
 
     browser.goto("/graphql").await;
-    browser.wait_for(".graphiql-container .graphiql-editor").await;
+    browser.wait_for(".graphiql-container .CodeMirror").await;
     let fetched = browser.fetched().await;
     assert!(
         fetched.iter().any(|u| u.ends_with("/graphiql/assets/graphiql.min.js")),

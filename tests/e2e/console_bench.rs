@@ -54,7 +54,7 @@ async fn fill(database_url: &str, total: i64) -> i64 {
         let mut tx = pool.begin().await.unwrap();
         let chunk: Vec<usize> = (chunk_start..streams.min(chunk_start + per_tx)).collect();
         for group in chunk.chunks(ROWS_PER_INSERT / FILLER_STREAM) {
-            let mut events = QueryBuilder::new(
+            let mut events = QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO events (stream_id, sequence, event_id, event_type, schema_version, payload, tenant, recorded_at) ",
             );
             let mut rows = Vec::new();
@@ -77,7 +77,7 @@ async fn fill(database_url: &str, total: i64) -> i64 {
                     .push_bind(t.get::<String, _>(4));
             });
             events.build().execute(&mut *tx).await.unwrap();
-            let mut versions = QueryBuilder::new("INSERT INTO streams (stream_id, version) ");
+            let mut versions = QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO streams (stream_id, version) ");
             versions.push_values(group, |mut b, s| {
                 b.push_bind(sqlx::types::Uuid::from_u128(0xf111_0000_0000_0000_0000_0000_0000_0000 | *s as u128))
                     .push_bind(templates.len() as i64);

@@ -114,6 +114,8 @@ export function render(main, ctx, [id]) {
         h('h2', { id: 'timeline-h' }, 'Timeline'),
         h('p', { class: 'hint' }, 'Every event of this entity in order, grouped by the webhook that caused it. Open an event for its payload and ids.'),
         progress, timeline.el));
+    const heading = document.getElementById('page-title');
+    if (heading && (document.activeElement === document.body || !document.activeElement)) heading.focus({ preventScroll: true });
     let page = entity.history;
     timeline.append(page.edges.map((e) => e.node));
     setCount(page.pageInfo.hasNextPage);

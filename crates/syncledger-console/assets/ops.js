@@ -45,12 +45,12 @@ function statusView(s) {
     h('div', { class: 'two' },
       table('Recent write outcomes per system (the log\u2019s last 10,000 events)', ['System', 'Succeeded', 'Failed', 'Error rate'],
         s.systems.map((x) => h('tr', {}, h('th', { scope: 'row' }, x.system), h('td', { class: 'num' }, String(x.recentWritesSucceeded)),
-          h('td', { class: 'num' }, String(x.recentWritesFailed)), h('td', { class: 'num' }, fmtPercent(x.recentErrorRate))))),
+          h('td', { class: 'num' }, String(x.recentWritesFailed)), h('td', { class: 'num' }, fmtPercent(x.recentErrorRate)))),
         { id: 'system-errors' }),
       table('Initial sync', ['Entity type', 'State', 'Records', 'Pages', 'Started', 'Finished'],
         s.initialSyncs.map((i) => h('tr', {}, h('th', { scope: 'row' }, i.entityType), h('td', {}, i.state.replace('_', ' ')),
           h('td', { class: 'num' }, String(i.recordsSeen)), h('td', { class: 'num' }, String(i.pages)),
-          h('td', {}, fmtTime(i.startedAt)), h('td', {}, fmtTime(i.finishedAt))))),
+          h('td', {}, fmtTime(i.startedAt)), h('td', {}, fmtTime(i.finishedAt)))),
         { id: 'initial-syncs' })),
   ];
 }

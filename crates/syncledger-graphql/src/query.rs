@@ -235,9 +235,9 @@ impl Query {
         let mut status = status::sync_status(ledger.store(), &tenant).await?;
         status.initial_syncs =
             crate::initial_sync::initial_syncs(ledger.store(), ledger.config(), &tenant).await?;
-        let systems = ledger.config().tenant(&tenant).into_iter();
-        let systems = systems.flat_map(|t| t.systems.keys().cloned());
-        status.systems = systems::system_statuses(ledger.store(), &tenant, systems).await?;
+        let names = ledger.config().tenant(&tenant).into_iter();
+        let names = names.flat_map(|t| t.systems.keys().cloned());
+        status.systems = systems::system_statuses(ledger.store(), &tenant, names).await?;
         Ok(Some(status))
     }
 

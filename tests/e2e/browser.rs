@@ -120,8 +120,11 @@ impl Browser {
 
     /// Goes to a console page (`#/ops`) without reloading the document.
     pub async fn open(&self, hash: &str) {
-        self.js("location.hash = arguments[0]; return true;", vec![json!(hash)])
-            .await;
+        self.js(
+            "location.hash = arguments[0]; return true;",
+            vec![json!(hash)],
+        )
+        .await;
     }
 
     pub async fn wait_for(&self, css: &str) -> Element {
@@ -193,7 +196,8 @@ impl Browser {
 
     /// Every URL the current document has fetched (scripts, styles, images, `fetch`).
     pub async fn fetched(&self) -> Vec<String> {
-        let script = "return [location.href, ...performance.getEntriesByType('resource').map(e => e.name)];";
+        let script =
+            "return [location.href, ...performance.getEntriesByType('resource').map(e => e.name)];";
         serde_json::from_value(self.js(script, vec![]).await).expect("a list of URLs")
     }
 

@@ -45,7 +45,9 @@ async fn ada(world: &World, service: &Service) -> (Record, String) {
     })
     .await;
     world.settle(service, STEP).await;
-    world.crm_user_renames(service, &ada.id, "Ada Lovelace").await;
+    world
+        .crm_user_renames(service, &ada.id, "Ada Lovelace")
+        .await;
     let erp_id = world.erp_customers("ada@example.com")[0].id.clone();
     eventually("the rename reaches the ERP", STEP, async || {
         world.erp_name(&erp_id) == json!("Ada Lovelace")
@@ -87,18 +89,25 @@ async fn finding_a_record_opens_its_entity_with_the_timeline_in_order_and_explai
 
     // By match-key value, spelt as a person might type it.
     browser.fill("#find-value", "  ADA@example.com ").await;
-    browser.click("form[aria-labelledby=h-by-email] button[type=submit]").await;
+    browser
+        .click("form[aria-labelledby=h-by-email] button[type=submit]")
+        .await;
     browser.wait_for("#found-entities a.found-link").await;
     browser.screenshot(&format!("find-{shots}")).await;
     browser.click("#found-entities a.found-link").await;
-    browser.wait_for(&format!("body[data-timeline-complete='{id}']")).await;
+    browser
+        .wait_for(&format!("body[data-timeline-complete='{id}']"))
+        .await;
 
     let expected = history(&service, &id).await;
     let sequences = browser.attrs("#timeline li.event", "data-sequence").await;
     let wanted: Vec<String> = (1..=expected.len()).map(|n| n.to_string()).collect();
     assert_eq!(sequences, wanted, "every event, in sequence order");
     let types = browser.attrs("#timeline li.event", "data-type").await;
-    let api_types: Vec<&str> = expected.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let api_types: Vec<&str> = expected
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, api_types);
     let explanations = browser.texts("#timeline li.event .explanation").await;
     let api_explanations: Vec<&str> = expected
@@ -108,23 +117,42 @@ async fn finding_a_record_opens_its_entity_with_the_timeline_in_order_and_explai
     assert_eq!(explanations, api_explanations, "the API's explanations");
     assert!(explanations.iter().all(|e| !e.trim().is_empty()));
     let groups = browser.texts("#timeline .group-title").await;
-    let webhooks = groups.iter().filter(|g| g.starts_with("Webhook from crm")).count();
-    assert!(webhooks >= 2, "the create and the rename each head a group: {groups:?}");
+    let webhooks = groups
+        .iter()
+        .filter(|g| g.starts_with("Webhook from crm"))
+        .count();
+    assert!(
+        webhooks >= 2,
+        "the create and the rename each head a group: {groups:?}"
+    );
     let records = browser.wait_text("#records", "Ada Lovelace").await;
     assert!(records.contains(&ada.id), "{records}");
     browser.click("#timeline li.event details summary").await;
-    browser.wait_text("#timeline li.event details pre", "\"record_id\"").await;
+    browser
+        .wait_text("#timeline li.event details pre", "\"record_id\"")
+        .await;
     browser.screenshot(&format!("entity-{shots}")).await;
 
     // By system and record id, and by entity id: the same entity.
     browser.open("#/find").await;
-    browser.wait_for("#find-system").await.select_by_value("crm").await.unwrap();
+    browser
+        .wait_for("#find-system")
+        .await
+        .select_by_value("crm")
+        .await
+        .unwrap();
     browser.fill("#find-record-id", &ada.id).await;
-    browser.click("form[aria-labelledby=h-by-record-id] button[type=submit]").await;
-    browser.wait_for(&format!("body[data-entity-rendered='{id}'] #records")).await;
+    browser
+        .click("form[aria-labelledby=h-by-record-id] button[type=submit]")
+        .await;
+    browser
+        .wait_for(&format!("body[data-entity-rendered='{id}'] #records"))
+        .await;
     browser.open("#/find").await;
     browser.fill("#find-entity-id", &id).await;
-    browser.click("form[aria-labelledby=h-by-entity-id] button[type=submit]").await;
+    browser
+        .click("form[aria-labelledby=h-by-entity-id] button[type=submit]")
+        .await;
     browser.wait_text("#page-title", "Ada Lovelace").await;
     browser.close().await;
 }
@@ -139,8 +167,12 @@ async fn clicking_a_field_value_shows_the_chain_across_both_systems(backend: Bac
     };
     browser.sign_in(ADMIN).await;
     browser.open(&format!("#/entity/{id}")).await;
-    browser.click("button.value[data-field=name][data-system=erp]").await;
-    browser.wait_text("#why-title", "Why name is Ada Lovelace in erp").await;
+    browser
+        .click("button.value[data-field=name][data-system=erp]")
+        .await;
+    browser
+        .wait_text("#why-title", "Why name is Ada Lovelace in erp")
+        .await;
 
     let data = admin_query(
         &service,
@@ -154,13 +186,27 @@ async fn clicking_a_field_value_shows_the_chain_across_both_systems(backend: Bac
         .iter()
         .map(|e| e["type"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(browser.attrs("#why-chain li.step", "data-type").await, chain);
+    assert_eq!(
+        browser.attrs("#why-chain li.step", "data-type").await,
+        chain
+    );
     assert_eq!(chain.first().map(String::as_str), Some("ChangeObserved"));
     assert_eq!(chain.last().map(String::as_str), Some("WriteSucceeded"));
     let places = browser.texts("#why-chain li.step .where").await;
-    assert_eq!(places.first().map(String::as_str), Some("in crm"), "{places:?}");
-    assert_eq!(places.last().map(String::as_str), Some("in erp"), "{places:?}");
-    assert!(places.contains(&"in ledger".to_string()), "the decision: {places:?}");
+    assert_eq!(
+        places.first().map(String::as_str),
+        Some("in crm"),
+        "{places:?}"
+    );
+    assert_eq!(
+        places.last().map(String::as_str),
+        Some("in erp"),
+        "{places:?}"
+    );
+    assert!(
+        places.contains(&"in ledger".to_string()),
+        "the decision: {places:?}"
+    );
     let steps = browser.texts("#why-chain li.step .explanation").await;
     assert!(steps.iter().all(|s| !s.is_empty()), "{steps:?}");
     browser.screenshot(&format!("why-{shots}")).await;
@@ -178,7 +224,9 @@ async fn an_admin_retries_a_dead_letter_and_sees_it_succeed(backend: Backend) {
     let erp_id = world.erp_customers("ada@example.com")[0].id.clone();
     let refusal = "{\"error\":\"name rejected\"}".to_string();
     world.erp.fail_next(Op::Update, Fault::Status(422, refusal));
-    world.crm_user_renames(&service, &ada.id, "Augusta Ada King").await;
+    world
+        .crm_user_renames(&service, &ada.id, "Augusta Ada King")
+        .await;
     world.settle(&service, STEP).await;
     assert_eq!(world.erp_name(&erp_id), json!("Ada Lovelace"), "refused");
 
@@ -190,11 +238,15 @@ async fn an_admin_retries_a_dead_letter_and_sees_it_succeed(backend: Backend) {
     browser.wait_for("#dead-letters button.retry").await;
     browser.wait_for("#projection-table button.rebuild").await;
     browser.wait_for("#system-errors").await;
-    let letter = browser.wait_text("#dead-letters .letter", "erp answered 422").await;
+    let letter = browser
+        .wait_text("#dead-letters .letter", "erp answered 422")
+        .await;
     assert!(letter.contains("Retry"), "{letter}");
-    browser.click("#dead-letters .letter details summary").await;
-    browser.wait_text("#dead-letters .letter details", "name rejected").await;
     browser.screenshot(&format!("operations-{shots}")).await;
+    browser.click("#dead-letters .letter details summary").await;
+    browser
+        .wait_text("#dead-letters .letter details", "name rejected")
+        .await;
 
     browser.click("#dead-letters button.retry").await;
     browser.wait_text("#retry-outcome", "Retry succeeded").await;
@@ -202,7 +254,9 @@ async fn an_admin_retries_a_dead_letter_and_sees_it_succeed(backend: Backend) {
     browser.screenshot(&format!("retried-{shots}")).await;
 
     // A rebuild shows its progress and comes back live.
-    browser.click("#projection-table button.rebuild[data-name=sync_stats]").await;
+    browser
+        .click("#projection-table button.rebuild[data-name=sync_stats]")
+        .await;
     eventually("sync_stats is live again", STEP, async || {
         let rows = browser.texts("#projection-table tbody tr").await;
         rows.iter()
@@ -222,7 +276,9 @@ async fn a_new_event_appears_on_the_live_page_without_a_reload(backend: Backend)
     browser.sign_in(ACME).await;
     browser.open("#/live").await;
     browser.wait_for("#live-state[data-state=live]").await;
-    browser.js("window.sameDocument = true; return true;", vec![]).await;
+    browser
+        .js("window.sameDocument = true; return true;", vec![])
+        .await;
     let grace = world
         .crm_user_creates(&service, "Grace Hopper", "grace@example.com")
         .await;
@@ -230,10 +286,15 @@ async fn a_new_event_appears_on_the_live_page_without_a_reload(backend: Backend)
         .wait_text("#live-events li[data-type=ChangeObserved]", &grace.id)
         .await;
     assert!(row.contains("acme"), "{row}");
-    let same = browser.js("return window.sameDocument === true;", vec![]).await;
+    let same = browser
+        .js("return window.sameDocument === true;", vec![])
+        .await;
     assert_eq!(same, json!(true), "the page was not reloaded");
     eventually("the sync's own events follow", STEP, async || {
-        browser.count("#live-events li[data-type=WriteSucceeded]").await >= 1
+        browser
+            .count("#live-events li[data-type=WriteSucceeded]")
+            .await
+            >= 1
     })
     .await;
     browser.screenshot(&format!("live-{shots}")).await;

@@ -89,7 +89,9 @@ async fn a_tenant_token_sees_neither_another_tenants_entity_nor_any_admin_contro
         return;
     };
     browser.sign_in(ACME).await;
-    browser.wait_text("#signed-in-as", "Signed in as tenant acme").await;
+    browser
+        .wait_text("#signed-in-as", "Signed in as tenant acme")
+        .await;
     assert_eq!(browser.count("#tenant-picker").await, 0, "one tenant only");
 
     browser.open(&format!("#/entity/{globex_entity}")).await;
@@ -98,10 +100,16 @@ async fn a_tenant_token_sees_neither_another_tenants_entity_nor_any_admin_contro
 
     browser.open("#/find").await;
     browser.fill("#find-value", "wile@example.com").await;
-    browser.click("form[aria-labelledby=h-by-email] button[type=submit]").await;
-    browser.wait_text("form[aria-labelledby=h-by-email] .result", "No record").await;
+    browser
+        .click("form[aria-labelledby=h-by-email] button[type=submit]")
+        .await;
+    browser
+        .wait_text("form[aria-labelledby=h-by-email] .result", "No record")
+        .await;
     browser.fill("#find-value", "ada@example.com").await;
-    browser.click("form[aria-labelledby=h-by-email] button[type=submit]").await;
+    browser
+        .click("form[aria-labelledby=h-by-email] button[type=submit]")
+        .await;
     browser.click("#found-entities a.found-link").await;
     browser.wait_for("#records button.value").await;
     assert_eq!(browser.count("#replay").await, 0, "replay is the admin's");
@@ -109,18 +117,30 @@ async fn a_tenant_token_sees_neither_another_tenants_entity_nor_any_admin_contro
     browser.open("#/ops").await;
     browser.wait_for("#queue-depth").await;
     browser.wait_text("#projections", "admin token only").await;
-    browser.wait_text("#dead-letters", "needs the admin token").await;
+    browser
+        .wait_text("#dead-letters", "needs the admin token")
+        .await;
     let page = browser.texts("main").await.concat();
-    assert!(!page.contains("globex"), "another tenant's name on the page");
+    assert!(
+        !page.contains("globex"),
+        "another tenant's name on the page"
+    );
     for control in ["button.rebuild", "button.retry", "#replay"] {
-        assert_eq!(browser.count(control).await, 0, "{control} shown to a tenant");
+        assert_eq!(
+            browser.count(control).await,
+            0,
+            "{control} shown to a tenant"
+        );
     }
     browser.screenshot("tenant-operations").await;
 
     browser.click("#sign-out").await;
     browser.wait_for("input[name=token]").await;
     let kept = browser
-        .js("return sessionStorage.length + localStorage.length;", vec![])
+        .js(
+            "return sessionStorage.length + localStorage.length;",
+            vec![],
+        )
         .await;
     assert_eq!(kept, json!(0), "signing out forgets the token");
     browser.close().await;
@@ -146,17 +166,25 @@ async fn the_console_and_graphiql_load_with_no_request_leaving_localhost(backend
     };
     browser.sign_in(ADMIN).await;
     browser.fill("#find-value", "ada@example.com").await;
-    browser.click("form[aria-labelledby=h-by-email] button[type=submit]").await;
+    browser
+        .click("form[aria-labelledby=h-by-email] button[type=submit]")
+        .await;
     browser.click("#found-entities a.found-link").await;
-    browser.wait_for("body[data-timeline-complete] #timeline li.event").await;
+    browser
+        .wait_for("body[data-timeline-complete] #timeline li.event")
+        .await;
     browser.open("#/ops").await;
     browser.wait_for("#queue-depth").await;
     browser.open("#/live").await;
     browser.wait_for("#live-state[data-state=live]").await;
     let fetched = browser.fetched().await;
     assert!(
-        fetched.iter().any(|u| u.ends_with("/console/assets/app.js"))
-            && fetched.iter().any(|u| u.ends_with("/console/assets/console.css")),
+        fetched
+            .iter()
+            .any(|u| u.ends_with("/console/assets/app.js"))
+            && fetched
+                .iter()
+                .any(|u| u.ends_with("/console/assets/console.css")),
         "{fetched:?}"
     );
     local(fetched);
@@ -165,7 +193,9 @@ async fn the_console_and_graphiql_load_with_no_request_leaving_localhost(backend
     browser.wait_for(".graphiql-container .CodeMirror").await;
     let fetched = browser.fetched().await;
     assert!(
-        fetched.iter().any(|u| u.ends_with("/graphiql/assets/graphiql.min.js")),
+        fetched
+            .iter()
+            .any(|u| u.ends_with("/graphiql/assets/graphiql.min.js")),
         "{fetched:?}"
     );
     local(fetched);

@@ -34,11 +34,16 @@ async fn entity_version(service: &crate::service::Service, crm_id: &str) -> (Str
     let body = json!({"query": query, "variables": {"id": crm_id}});
     let answer = service.post_json("/graphql", Some(ADMIN), &body).await.body;
     let entity = &answer["data"]["entityByRecord"];
-    (entity["id"].as_str().unwrap().to_string(), entity["version"].as_i64().unwrap())
+    (
+        entity["id"].as_str().unwrap().to_string(),
+        entity["version"].as_i64().unwrap(),
+    )
 }
 
 async fn fill(database_url: &str, total: i64) -> i64 {
-    let pool = SqlitePool::connect(database_url).await.expect("the ledger's SQLite file");
+    let pool = SqlitePool::connect(database_url)
+        .await
+        .expect("the ledger's SQLite file");
     let templates = sqlx::query(
         "SELECT event_type, schema_version, payload, tenant, recorded_at FROM events ORDER BY position LIMIT ?",
     )
@@ -46,7 +51,11 @@ async fn fill(database_url: &str, total: i64) -> i64 {
     .fetch_all(&pool)
     .await
     .unwrap();
-    let have: i64 = sqlx::query("SELECT COUNT(*) FROM events").fetch_one(&pool).await.unwrap().get(0);
+    let have: i64 = sqlx::query("SELECT COUNT(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
     let streams = ((total - have).max(0) as usize).div_ceil(FILLER_STREAM);
     let mut n: u128 = 0;
     let per_tx = 40 * ROWS_PER_INSERT / FILLER_STREAM;
@@ -59,10 +68,13 @@ async fn fill(database_url: &str, total: i64) -> i64 {
             );
             let mut rows = Vec::new();
             for s in group {
-                let stream = sqlx::types::Uuid::from_u128(0xf111_0000_0000_0000_0000_0000_0000_0000 | *s as u128);
+                let stream = sqlx::types::Uuid::from_u128(
+                    0xf111_0000_0000_0000_0000_0000_0000_0000 | *s as u128,
+                );
                 for (i, t) in templates.iter().enumerate() {
                     n += 1;
-                    let id = sqlx::types::Uuid::from_u128(0xe111_0000_0000_0000_0000_0000_0000_0000 | n);
+                    let id =
+                        sqlx::types::Uuid::from_u128(0xe111_0000_0000_0000_0000_0000_0000_0000 | n);
                     rows.push((stream, i as i64 + 1, id, t));
                 }
             }
@@ -77,17 +89,28 @@ async fn fill(database_url: &str, total: i64) -> i64 {
                     .push_bind(t.get::<String, _>(4));
             });
             events.build().execute(&mut *tx).await.unwrap();
-            let mut versions = QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO streams (stream_id, version) ");
+            let mut versions =
+                QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO streams (stream_id, version) ");
             versions.push_values(group, |mut b, s| {
-                b.push_bind(sqlx::types::Uuid::from_u128(0xf111_0000_0000_0000_0000_0000_0000_0000 | *s as u128))
-                    .push_bind(templates.len() as i64);
+                b.push_bind(sqlx::types::Uuid::from_u128(
+                    0xf111_0000_0000_0000_0000_0000_0000_0000 | *s as u128,
+                ))
+                .push_bind(templates.len() as i64);
             });
             versions.build().execute(&mut *tx).await.unwrap();
         }
         tx.commit().await.unwrap();
     }
-    let head: i64 = sqlx::query("SELECT MAX(position) FROM events").fetch_one(&pool).await.unwrap().get(0);
-    sqlx::query("UPDATE projection_checkpoints SET position = ?").bind(head).execute(&pool).await.unwrap();
+    let head: i64 = sqlx::query("SELECT MAX(position) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    sqlx::query("UPDATE projection_checkpoints SET position = ?")
+        .bind(head)
+        .execute(&pool)
+        .await
+        .unwrap();
     pool.close().await;
     head
 }
@@ -95,10 +118,15 @@ async fn fill(database_url: &str, total: i64) -> i64 {
 #[tokio::test]
 #[ignore = "a measurement that prints figures: cargo test --test e2e console_bench -- --ignored --nocapture"]
 async fn entity_page_first_render_with_500_events_in_a_large_log() {
-    let total: i64 = std::env::var("SYNCLEDGER_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let total: i64 = std::env::var("SYNCLEDGER_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let world = World::new(Backend::Sqlite).await;
     let mut service = world.start().await;
-    let ada = world.crm_user_creates(&service, "Ada 0", "ada@example.com").await;
+    let ada = world
+        .crm_user_creates(&service, "Ada 0", "ada@example.com")
+        .await;
     world.settle(&service, STEP).await;
     let mut renames = 0;
     let (id, version) = loop {
@@ -107,14 +135,22 @@ async fn entity_page_first_render_with_500_events_in_a_large_log() {
             break (id, version);
         }
         renames += 1;
-        world.crm_user_renames(&service, &ada.id, &format!("Ada {renames}")).await;
+        world
+            .crm_user_renames(&service, &ada.id, &format!("Ada {renames}"))
+            .await;
         world.settle(&service, STEP).await;
     };
     service.sigterm();
-    service.exit_within(Duration::from_secs(10)).await.expect("the service stops");
+    service
+        .exit_within(Duration::from_secs(10))
+        .await
+        .expect("the service stops");
     let started = Instant::now();
     let head = fill(&world.database_url, total).await;
-    println!("entity {id}: {version} events; log filled to {head} events in {:.1?}", started.elapsed());
+    println!(
+        "entity {id}: {version} events; log filled to {head} events in {:.1?}",
+        started.elapsed()
+    );
 
     let service = world.launch().await;
     let Some(browser) = Browser::start(&service.url("")).await else {
@@ -124,8 +160,12 @@ async fn entity_page_first_render_with_500_events_in_a_large_log() {
     let mut first = Vec::new();
     let mut complete = Vec::new();
     for run in 0..6 {
-        browser.goto(&format!("/console?run={run}#/entity/{id}")).await;
-        browser.wait_for(&format!("body[data-timeline-complete='{id}']")).await;
+        browser
+            .goto(&format!("/console?run={run}#/entity/{id}"))
+            .await;
+        browser
+            .wait_for(&format!("body[data-timeline-complete='{id}']"))
+            .await;
         let marks = browser
             .js("return ['entity-rendered', 'entity-timeline-complete'].map(n => performance.getEntriesByName(n)[0].startTime);", vec![])
             .await;
@@ -142,7 +182,11 @@ async fn entity_page_first_render_with_500_events_in_a_large_log() {
     let median = |v: &[f64]| v[v.len() / 2];
     println!(
         "entity page, {version} events in a {head}-event log (SQLite), 5 fresh loads after one warm-up:\n  first render (records + first 200 events): median {:.0} ms, min {:.0}, max {:.0}\n  whole timeline drawn: median {:.0} ms, min {:.0}, max {:.0}",
-        median(&first), first[0], first[first.len() - 1],
-        median(&complete), complete[0], complete[complete.len() - 1],
+        median(&first),
+        first[0],
+        first[first.len() - 1],
+        median(&complete),
+        complete[0],
+        complete[complete.len() - 1],
     );
 }

@@ -16,17 +16,16 @@ function path(provenance, systems) {
     const i = lanes.indexOf(laneOf(event));
     return i < 0 ? 1 : i;
   };
+  const dots = (event, i) => lanes.map((_, c) => h('span', { class: ['track', c === column(event) ? 'here' : null], 'aria-hidden': 'true' },
+    c === column(event) ? h('span', { class: 'dot' }, String(i + 1)) : null));
   return h('div', { class: 'path', role: 'group', 'aria-label': `How ${provenance.field} got its value in ${provenance.system}` },
     h('div', { class: 'lanes', 'aria-hidden': 'true' }, lanes.map((l) => h('span', { class: 'lane-title' }, laneName(l)))),
-    h('ol', { class: 'steps', id: 'why-chain' }, provenance.chain.map((event, i) => h('li', {
-      class: ['step', `col-${column(event)}`],
-      'data-type': event.type,
-    },
-    h('span', { class: 'step-no' }, `${i + 1}`),
-    h('div', { class: 'step-body' },
-      h('p', { class: 'step-head' }, h('span', { class: 'type' }, event.type), ' ', h('span', { class: 'where' }, `in ${laneName(laneOf(event))}`)),
-      h('p', { class: 'explanation' }, event.explanation),
-      h('p', { class: 'step-time' }, h('a', { href: `#event-${event.sequence}`, class: 'to-event' }, `#${event.sequence}`), ' \u00b7 ', fmtTime(event.recordedAt)))))));
+    h('ol', { class: 'steps', id: 'why-chain' }, provenance.chain.map((event, i) => h('li', { class: 'step', 'data-type': event.type },
+      dots(event, i),
+      h('div', { class: 'step-body' },
+        h('p', { class: 'step-head' }, h('span', { class: 'type' }, event.type), ' ', h('span', { class: 'where' }, `in ${laneName(laneOf(event))}`)),
+        h('p', { class: 'explanation' }, event.explanation),
+        h('p', { class: 'step-time' }, h('a', { href: `#event-${event.sequence}`, class: 'to-event' }, `#${event.sequence}`), ' \u00b7 ', fmtTime(event.recordedAt)))))));
 }
 
 /** Fills `panel` with why `field` holds its value in `system` for entity `id`. */

@@ -87,7 +87,10 @@ mod tests {
                 let name = url
                     .strip_prefix("/graphiql/assets/")
                     .unwrap_or_else(|| panic!("the page loads {url} from elsewhere"));
-                assert!(ASSETS.iter().any(|a| a.name == name), "{name} is not embedded");
+                assert!(
+                    ASSETS.iter().any(|a| a.name == name),
+                    "{name} is not embedded"
+                );
                 loaded += 1;
             }
         }
@@ -96,7 +99,10 @@ mod tests {
 
     #[test]
     fn the_policy_allows_scripts_and_requests_from_this_origin_only() {
-        let script_src = POLICY.split(';').find(|d| d.contains("script-src")).unwrap();
+        let script_src = POLICY
+            .split(';')
+            .find(|d| d.contains("script-src"))
+            .unwrap();
         assert_eq!(script_src.trim(), "script-src 'self'");
         assert!(!POLICY.contains("unsafe-eval"));
         assert!(!POLICY.contains("https:"), "{POLICY}");

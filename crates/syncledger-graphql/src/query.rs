@@ -17,9 +17,9 @@ use crate::entity::Entity;
 use crate::error::{ApiError, ApiResult, FieldResult};
 use crate::paging::{self, Page, number_cursor, page_size, prefix_end, row_page};
 use crate::rows::{DeadLetter, Mapping, PendingItem, SyncStatus};
+use crate::types::{Event, Projection};
 use crate::viewer::Viewer;
 use crate::{find, status, systems};
-use crate::types::{Event, Projection};
 
 pub struct Query;
 

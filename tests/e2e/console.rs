@@ -22,7 +22,8 @@ fn label(backend: &Backend) -> &'static str {
     }
 }
 
-async fn admin_query(service: &Service, query: &str, variables: Value) -> Value {
+/// The `data` of a query run with the admin token; fails the test on any error.
+pub async fn admin_query(service: &Service, query: &str, variables: Value) -> Value {
     let reply = service
         .post_json(
             "/graphql",
@@ -75,17 +76,23 @@ async fn history(service: &Service, id: &str) -> Vec<Value> {
     edges.iter().map(|e| e["node"].clone()).collect()
 }
 
+/// Ada's world, with a browser signed in as the admin (`None` where Chromium is missing).
+async fn ada_in_a_browser(backend: Backend) -> Option<(World, Service, Browser, Record, String)> {
+    let world = World::new(backend).await;
+    let service = world.start().await;
+    let (ada, id) = ada(&world, &service).await;
+    let browser = Browser::start(&service.url("")).await?;
+    browser.sign_in(ADMIN).await;
+    Some((world, service, browser, ada, id))
+}
+
 async fn finding_a_record_opens_its_entity_with_the_timeline_in_order_and_explained(
     backend: Backend,
 ) {
     let shots = label(&backend);
-    let world = World::new(backend).await;
-    let service = world.start().await;
-    let (ada, id) = ada(&world, &service).await;
-    let Some(browser) = Browser::start(&service.url("")).await else {
+    let Some((_world, service, browser, ada, id)) = ada_in_a_browser(backend).await else {
         return;
     };
-    browser.sign_in(ADMIN).await;
 
     // By match-key value, spelt as a person might type it.
     browser.fill("#find-value", "  ADA@example.com ").await;
@@ -159,13 +166,9 @@ async fn finding_a_record_opens_its_entity_with_the_timeline_in_order_and_explai
 
 async fn clicking_a_field_value_shows_the_chain_across_both_systems(backend: Backend) {
     let shots = label(&backend);
-    let world = World::new(backend).await;
-    let service = world.start().await;
-    let (_, id) = ada(&world, &service).await;
-    let Some(browser) = Browser::start(&service.url("")).await else {
+    let Some((_world, service, browser, _, id)) = ada_in_a_browser(backend).await else {
         return;
     };
-    browser.sign_in(ADMIN).await;
     browser.open(&format!("#/entity/{id}")).await;
     browser
         .click("button.value[data-field=name][data-system=erp]")

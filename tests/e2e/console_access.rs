@@ -4,30 +4,20 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
-use syncledger_connector::{SimSystem, serve_http, sign};
-use tokio::net::TcpListener;
+use serde_json::json;
+use syncledger_connector::{SimSystem, sign};
 
 use crate::browser::Browser;
-use crate::harness::{Backend, STEP, World, eventually, on_both_backends};
-use crate::service::Service;
+use crate::harness::{Backend, STEP, World, eventually, on_both_backends, start_sim};
 
 const ADMIN: &str = "e2e-admin-secret";
 const ACME: &str = "e2e-acme-read-token";
 const GLOBEX_CRM_SECRET: &str = "e2e-globex-crm-secret";
 
-async fn sim(prefix: &str) -> (Arc<SimSystem>, String) {
-    let sim = Arc::new(SimSystem::new(prefix));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve_http(sim.clone(), listener));
-    (sim, url)
-}
-
 /// A second tenant, `globex`, with systems of its own, added to the world's configuration.
 async fn add_globex(world: &World) -> Arc<SimSystem> {
-    let (crm, crm_url) = sim("g").await;
-    let (_erp, erp_url) = sim("G").await;
+    let (crm, crm_url) = start_sim("g").await;
+    let (_erp, erp_url) = start_sim("G").await;
     let config = world.dir.path().join("syncledger.toml");
     let mut toml = std::fs::read_to_string(&config).unwrap();
     toml.push_str(&format!(
@@ -45,11 +35,6 @@ webhook_secret = "e2e-globex-erp-secret"
     ));
     std::fs::write(&config, toml).unwrap();
     crm
-}
-
-async fn admin_query(service: &Service, query: &str, variables: Value) -> Value {
-    let body = json!({"query": query, "variables": variables});
-    service.post_json("/graphql", Some(ADMIN), &body).await.body
 }
 
 async fn a_tenant_token_sees_neither_another_tenants_entity_nor_any_admin_control(
@@ -76,7 +61,8 @@ async fn a_tenant_token_sees_neither_another_tenants_entity_nor_any_admin_contro
     let query = r#"query($id: String!) { entityByRecord(tenant: "globex", system: "crm", recordId: $id) { id } }"#;
     let mut globex_entity = String::new();
     eventually("globex's entity exists", STEP, async || {
-        let answer = admin_query(&service, query, json!({"id": wile.id})).await;
+        let body = json!({"query": query, "variables": {"id": wile.id}});
+        let answer = service.post_json("/graphql", Some(ADMIN), &body).await.body;
         globex_entity = answer["data"]["entityByRecord"]["id"]
             .as_str()
             .unwrap_or_default()
@@ -157,11 +143,13 @@ async fn the_console_and_graphiql_load_with_no_request_leaving_localhost(backend
         return;
     };
     let origin = service.url("/");
-    let local = |urls: Vec<String>| {
-        let away: Vec<String> = urls
-            .into_iter()
-            .filter(|u| !u.starts_with(&origin))
-            .collect();
+    // Every request went to the service, and `wanted` was among them.
+    let local = |urls: Vec<String>, wanted: &str| {
+        assert!(
+            urls.iter().any(|u| u.ends_with(wanted)),
+            "{wanted}: {urls:?}"
+        );
+        let away: Vec<&String> = urls.iter().filter(|u| !u.starts_with(&origin)).collect();
         assert!(away.is_empty(), "requests that left the service: {away:?}");
     };
     browser.sign_in(ADMIN).await;
@@ -177,28 +165,11 @@ async fn the_console_and_graphiql_load_with_no_request_leaving_localhost(backend
     browser.wait_for("#queue-depth").await;
     browser.open("#/live").await;
     browser.wait_for("#live-state[data-state=live]").await;
-    let fetched = browser.fetched().await;
-    assert!(
-        fetched
-            .iter()
-            .any(|u| u.ends_with("/console/assets/app.js"))
-            && fetched
-                .iter()
-                .any(|u| u.ends_with("/console/assets/console.css")),
-        "{fetched:?}"
-    );
-    local(fetched);
+    local(browser.fetched().await, "/console/assets/app.js");
 
     browser.goto("/graphql").await;
     browser.wait_for(".graphiql-container .CodeMirror").await;
-    let fetched = browser.fetched().await;
-    assert!(
-        fetched
-            .iter()
-            .any(|u| u.ends_with("/graphiql/assets/graphiql.min.js")),
-        "{fetched:?}"
-    );
-    local(fetched);
+    local(browser.fetched().await, "/graphiql/assets/graphiql.min.js");
     browser.screenshot("graphiql").await;
     browser.close().await;
 

@@ -8,6 +8,8 @@ import { clear, fmtValue, h, notice, pageHeading, srOnly } from './dom.js';
 import { createTimeline } from './timeline.js';
 import { explainField } from './why.js';
 
+// The first page is small so the page draws at once; the rest comes in larger pages behind it.
+const FIRST = 50;
 const PAGE = 200;
 const ENTITY = `query($id: ID!, $first: Int!) {
   entity(id: $id) { id tenant entityType version links { system recordId collection } state
@@ -87,7 +89,7 @@ export function render(main, ctx, [id]) {
   (async () => {
     let entity;
     try {
-      entity = (await gql(ENTITY, { id, first: PAGE })).entity;
+      entity = (await gql(ENTITY, { id, first: FIRST })).entity;
     } catch (err) {
       if (stopped) return;
       const missing = err instanceof ApiError && (err.code === 'NOT_FOUND' || err.code === 'BAD_USER_INPUT');

@@ -34,10 +34,11 @@ export function queueChart(samples, tenant) {
     ? `Queue depth ${last.depth}, oldest item ${last.age.toFixed(1)} s old; peak depth ${Math.max(...samples.map((s) => s.depth))} over the last ${minutes} min (${samples.length} samples).`
     : 'No samples yet.';
   const gy = (f) => PAD.top + f * (H - PAD.top - PAD.bottom);
+  // Grid lines at 0, half and the top; labels at 0 and the top only, which are always whole.
   const grid = [0, 0.5, 1].map((f) => [
     svg('line', { x1: PAD.left, x2: W - PAD.right, y1: gy(f), y2: gy(f), class: 'grid' }),
-    svg('text', { x: PAD.left - 6, y: gy(f) + 4, class: 'axis', 'text-anchor': 'end' }, String(Math.round(depthMax * (1 - f)))),
-    svg('text', { x: W - PAD.right + 6, y: gy(f) + 4, class: 'axis' }, `${Math.round(ageMax * (1 - f))} s`),
+    f === 0.5 ? null : svg('text', { x: PAD.left - 6, y: gy(f) + 4, class: 'axis', 'text-anchor': 'end' }, String(depthMax * (1 - f))),
+    f === 0.5 ? null : svg('text', { x: W - PAD.right + 6, y: gy(f) + 4, class: 'axis' }, `${ageMax * (1 - f)} s`),
   ]);
   return h('figure', { class: 'chart' },
     svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Queue of ${tenant} over time. ${words}` },

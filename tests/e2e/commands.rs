@@ -44,6 +44,13 @@ async fn demo_exit_plays_the_three_races_and_exits_with_status_0() {
     let output = run(dir.path(), &["demo", "--exit"]).await;
     assert!(output.status.success(), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("Audit console: http://127.0.0.1:")
+            && first.contains("/console")
+            && first.contains("demo-admin-secret"),
+        "the console's URL and token come first: {first:?}"
+    );
     for line in [
         "Race 1: same-direction creates",
         "Race 2: round-trip creates",

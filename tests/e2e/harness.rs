@@ -233,7 +233,8 @@ pub async fn reached<T>(what: &str, step: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out after {STEP:?} waiting until {what}"))
 }
 
-async fn start_sim(prefix: &str) -> (Arc<SimSystem>, String) {
+/// A simulated system served over HTTP on port 0, and its base URL.
+pub async fn start_sim(prefix: &str) -> (Arc<SimSystem>, String) {
     let sim = Arc::new(SimSystem::new(prefix));
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

@@ -23,15 +23,23 @@
 //! - `outage`: the database down and back: 503, readiness, recovery (PostgreSQL).
 //! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
 //! - `bringup`: the initial sync on existing records across `kill -9`, and how it shows.
+//! - `browser`: headless Chromium over WebDriver, for the console's tests.
+//! - `console`, `console_access`, `console_bench`: the audit console in a real browser: find,
+//!   entity, timeline, why, dead-letter retry, live; tenant scoping; nothing loaded from
+//!   elsewhere; the entity page's first render on a large log (ignored: a measurement).
 //! - `security`: the perimeter (issue 20): hostile requests, secrets in errors and logs, limits,
 //!   headers, the checks at start.
 
+mod browser;
 mod harness;
 mod metrics;
 mod service;
 
 mod bringup;
 mod commands;
+mod console;
+mod console_access;
+mod console_bench;
 mod crash;
 mod graphql;
 mod leases;

@@ -8,6 +8,8 @@
 //! - `/graphql`, `/graphql/ws`: the GraphQL API (the `syncledger-graphql` crate), over the
 //!   [`graphql_context`] this crate builds from the engine's `Ledger`: the one place where the
 //!   API and the engine meet, so the GraphQL crate does not depend on the engine.
+//! - `/console`: the audit console (the `syncledger-console` crate), a page that reads through
+//!   that same API.
 //! - `perimeter`: what wraps every route: a panic answers 500 instead of reaching the runtime,
 //!   and every response says not to cache or sniff it.
 #![forbid(unsafe_code)]
@@ -54,7 +56,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(ops::routes())
         .with_state(state)
-        .merge(graphql);
+        .merge(graphql)
+        .merge(syncledger_console::routes());
     perimeter::wrap(routes)
 }
 

@@ -48,6 +48,8 @@ pub async fn run(stay_up: bool) -> anyhow::Result<()> {
         erp,
         running,
     };
+    println!("Audit console: {base}/console   (sign in with the token demo-admin-secret)");
+    println!();
     println!("syncledger demo");
     println!("  CRM (simulated)  {crm_url}/contacts");
     println!("  ERP (simulated)  {erp_url}/customers");
@@ -60,6 +62,9 @@ pub async fn run(stay_up: bool) -> anyhow::Result<()> {
     println!();
     demo.show_audit().await?;
     println!();
+    println!(
+        "  console    {base}/console   (token demo-admin-secret, or demo-acme-secret for tenant acme)"
+    );
     println!(
         "  GraphQL    {base}/graphql   (GraphiQL in a browser; header Authorization: Bearer demo-admin-secret)"
     );

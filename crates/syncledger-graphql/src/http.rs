@@ -7,7 +7,8 @@
 //! response type follows `Accept`: `application/graphql-response+json`, where a request that
 //! cannot run (parse, validation, limits) answers 400; or `application/json` (also without an
 //! `Accept`), always 200; anything else: 406. A browser's `GET /graphql` (`Accept: text/html`, no
-//! `query`) gets GraphiQL, which needs no token to load: the token goes in its headers pane.
+//! `query`) gets GraphiQL, which needs no token to load: the token goes in its headers pane. Its
+//! files are served from the binary at `/graphiql/assets/` (see [`crate::graphiql`]).
 //!
 //! The order of the checks is the security boundary. Nothing a caller sends is parsed before the
 //! bearer token is checked (a missing or wrong token is a 401 with an `UNAUTHENTICATED` body),
@@ -39,7 +40,6 @@ pub(crate) struct AppState {
     pub(crate) schema: SyncSchema,
     pub(crate) auth: Arc<Auth>,
     pub(crate) connections: Arc<ws::Connections>,
-    graphiql: Arc<graphiql::Page>,
 }
 
 pub fn routes(ledger: ApiContext) -> Router {
@@ -48,11 +48,11 @@ pub fn routes(ledger: ApiContext) -> Router {
         schema: crate::schema(ledger),
         auth,
         connections: Arc::default(),
-        graphiql: Arc::new(graphiql::Page::new()),
     };
     Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
         .route("/graphql/ws", get(ws::upgrade))
+        .route(graphiql::ASSETS_ROUTE, get(graphiql::asset))
         .with_state(state)
 }
 
@@ -157,7 +157,7 @@ async fn get_graphql(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html && !query.split('&').any(|pair| pair.starts_with("query=")) {
-        return state.graphiql.response();
+        return graphiql::page();
     }
     let Some(media) = Media::negotiate(&headers) else {
         return not_acceptable();

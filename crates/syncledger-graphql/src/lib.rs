@@ -12,7 +12,10 @@
 //! - [`auth`]: bearer tokens to callers, tenant scoping.
 //! - [`query`], [`mutation`], [`subscription`]: the three roots.
 //! - [`entity`]: `Entity` with `history` and `whyField`; [`why`]: the causal chain behind a field.
-//! - [`types`], [`rows`]: the shapes of events and projection rows; [`status`]: `syncStatus`.
+//! - [`types`], [`rows`]: the shapes of events and projection rows; [`status`]: `syncStatus`,
+//!   with [`systems`]: its per-system write outcomes.
+//! - [`viewer`]: who the token is and what it sees; [`find`]: entities by a match-key value.
+//!   Both exist for clients such as the audit console (`/console`).
 //! - [`replay`]: the IO around the pure replay core; [`paging`]: keyset Relay connections.
 //! - [`context`]: what the API holds of the ledger; [`error`]: the one error type and the codes
 //!   every error carries.
@@ -24,6 +27,7 @@ pub mod auth;
 pub mod context;
 pub mod entity;
 pub mod error;
+pub mod find;
 mod graphiql;
 pub mod http;
 pub mod initial_sync;
@@ -35,7 +39,9 @@ pub mod replay;
 pub mod rows;
 pub mod status;
 pub mod subscription;
+pub mod systems;
 pub mod types;
+pub mod viewer;
 pub mod why;
 mod ws;
 

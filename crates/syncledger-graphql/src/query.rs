@@ -17,8 +17,9 @@ use crate::entity::Entity;
 use crate::error::{ApiError, ApiResult, FieldResult};
 use crate::paging::{self, Page, number_cursor, page_size, prefix_end, row_page};
 use crate::rows::{DeadLetter, Mapping, PendingItem, SyncStatus};
-use crate::status;
 use crate::types::{Event, Projection};
+use crate::viewer::Viewer;
+use crate::{find, status, systems};
 
 pub struct Query;
 
@@ -38,6 +39,25 @@ impl Query {
         Ok(Some(
             Entity::load(ledger(ctx), caller, parse_id(&id)?).await?,
         ))
+    }
+
+    /// The caller (admin or a tenant's token) and the tenants, systems and entity types it
+    /// sees.
+    async fn viewer(&self, ctx: &Context<'_>) -> FieldResult<Viewer> {
+        Ok(Viewer::of(caller(ctx)?, ledger(ctx).config()))
+    }
+
+    /// The entities of `tenant` with a record the log has seen holding `value` in a match-key
+    /// field (e.g. an email; compared as match keys compare: trimmed, case-insensitive), at
+    /// most 20.
+    async fn find_entities(
+        &self,
+        ctx: &Context<'_>,
+        tenant: String,
+        value: String,
+    ) -> FieldResult<Vec<Entity>> {
+        let caller = caller(ctx)?;
+        Ok(find::find_entities(ledger(ctx), caller, &tenant, &value).await?)
     }
 
     /// The sync entity a system's record belongs to: linked (the ID mapping), or observed but
@@ -215,6 +235,9 @@ impl Query {
         let mut status = status::sync_status(ledger.store(), &tenant).await?;
         status.initial_syncs =
             crate::initial_sync::initial_syncs(ledger.store(), ledger.config(), &tenant).await?;
+        let names = ledger.config().tenant(&tenant).into_iter();
+        let names = names.flat_map(|t| t.systems.keys().cloned());
+        status.systems = systems::system_statuses(ledger.store(), &tenant, names).await?;
         Ok(Some(status))
     }
 

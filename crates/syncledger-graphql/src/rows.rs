@@ -211,4 +211,6 @@ pub struct SyncStatus {
     pub counters: Vec<Counter>,
     /// Each entity type's initial sync (bring-up on records that existed before syncledger).
     pub initial_syncs: Vec<crate::initial_sync::InitialSyncStatus>,
+    /// Each connected system's recent write outcomes (the log's last 10,000 events).
+    pub systems: Vec<crate::systems::SystemStatus>,
 }

@@ -93,6 +93,7 @@ pub async fn sync_status(store: &Store, tenant: &str) -> ApiResult<SyncStatus> {
         lag,
         counters,
         initial_syncs: Vec::new(),
+        systems: Vec::new(),
     })
 }
 

@@ -148,7 +148,7 @@ async fn a_browser_gets_graphiql_without_a_token(app: App) {
             .starts_with("text/html")
     );
     let html = String::from_utf8(body).unwrap();
-    assert!(html.contains("graphiql") && html.contains("/graphql/ws"));
+    assert!(html.contains("graphiql") && html.contains("/graphiql/assets/boot.js"));
 }
 
 async fn a_query_nested_too_deep_is_refused(app: App) {

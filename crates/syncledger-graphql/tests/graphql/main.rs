@@ -8,6 +8,7 @@ mod recorder;
 mod support;
 
 mod auth;
+mod console;
 mod fuzz;
 mod http;
 mod initial_sync;

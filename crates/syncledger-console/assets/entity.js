@@ -1,0 +1,141 @@
+// Entity: one sync entity on one page. Its records side by side with their current values as the
+// log knows them; clicking a value asks `whyField`; the timeline of every event; and, for the
+// admin, a dry-run replay with today's decision code. The first page of history is drawn as soon
+// as it arrives and the rest follows in the background, so a long history does not hold the page.
+
+import { ApiError, EVENT_FIELDS, gql } from './api.js';
+import { clear, fmtValue, h, notice, pageHeading, srOnly } from './dom.js';
+import { createTimeline } from './timeline.js';
+import { explainField } from './why.js';
+
+// The first page is small so the page draws at once; the rest comes in larger pages behind it.
+const FIRST = 50;
+const PAGE = 200;
+const ENTITY = `query($id: ID!, $first: Int!) {
+  entity(id: $id) { id tenant entityType version links { system recordId collection } state
+    history(first: $first) { edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } } }`;
+const MORE = `query($id: ID!, $first: Int!, $after: String) {
+  entity(id: $id) { history(first: $first, after: $after) { edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } } }`;
+const REPLAY = `mutation($id: ID!) { replayEntity(id: $id, dryRun: true) { differences { position triggerId
+  recorded { kind targetSystem changes } replayed { kind targetSystem changes } } } }`;
+
+function title(entity) {
+  for (const fields of Object.values(entity.state || {})) {
+    if (fields && typeof fields.name === 'string' && fields.name) return `${entity.entityType || 'Entity'}: ${fields.name}`;
+  }
+  return `${entity.entityType || 'Entity'} ${entity.id}`;
+}
+
+function records(entity, onPick) {
+  const systems = entity.links.map((l) => l.system);
+  const stateSystems = Object.keys(entity.state || {}).filter((s) => !systems.includes(s));
+  const columns = [...systems, ...stateSystems];
+  const fields = [...new Set(columns.flatMap((s) => Object.keys((entity.state || {})[s] || {})))].sort();
+  const head = columns.map((s) => {
+    const link = entity.links.find((l) => l.system === s);
+    return h('th', { scope: 'col' }, h('span', { class: 'sys' }, s), h('span', { class: 'rec' }, link ? `${link.collection} ${link.recordId}` : 'not linked'));
+  });
+  const rows = fields.map((f) => {
+    const values = columns.map((s) => ((entity.state || {})[s] || {})[f]);
+    const differs = new Set(values.map((v) => JSON.stringify(v))).size > 1;
+    return h('tr', { class: differs ? 'differs' : null },
+      h('th', { scope: 'row' }, f, differs ? h('span', { class: 'flag' }, 'differs') : null),
+      columns.map((s, i) => h('td', {}, values[i] === undefined ? h('span', { class: 'absent' }, '\u2014', srOnly('no value')) : h('button', {
+        type: 'button', class: 'value', 'data-field': f, 'data-system': s,
+        'aria-label': `${f} in ${s}: ${fmtValue(values[i])}. Show why.`,
+        onclick: () => onPick(f, s),
+      }, fmtValue(values[i])))));
+  });
+  return { columns, table: h('table', { class: 'records', id: 'records' },
+    h('caption', {}, 'Current values as the log knows them. Select a value to see why it holds it.'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), head)),
+    h('tbody', {}, rows)) };
+}
+
+function summaries(list) {
+  return list.length ? list.map((d) => `${d.kind} in ${d.targetSystem}${d.changes.length ? `: ${d.changes.join(', ')}` : ''}`).join('; ') : 'nothing';
+}
+
+function replay(id) {
+  const out = h('div', { class: 'result', 'aria-live': 'polite', id: 'replay-result' });
+  const button = h('button', { type: 'button', id: 'replay', class: 'secondary' }, 'Replay with today\u2019s code');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    clear(out).append(notice('Replaying the recorded history with today\u2019s decision code (dry run, nothing is written)\u2026'));
+    try {
+      const data = await gql(REPLAY, { id });
+      const diffs = data.replayEntity.differences;
+      clear(out).append(diffs.length
+        ? h('table', { class: 'replay' }, h('caption', {}, `${diffs.length} decision${diffs.length === 1 ? '' : 's'} would now differ`),
+          h('thead', {}, h('tr', {}, ['Position', 'Recorded', 'Today\u2019s code'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('tbody', {}, diffs.map((d) => h('tr', {}, h('td', {}, String(d.position)), h('td', {}, summaries(d.recorded)), h('td', {}, summaries(d.replayed))))))
+        : notice('No differences: today\u2019s code decides exactly as recorded.'));
+    } catch (err) {
+      clear(out).append(notice(`The replay failed: ${err.message}`, 'error'));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'replay-h' },
+    h('h2', { id: 'replay-h' }, 'Replay'),
+    h('p', { class: 'hint' }, 'Re-runs today\u2019s decision code over this entity\u2019s history and lists where it would decide differently. A dry run: nothing is written.'),
+    button, out);
+}
+
+export function render(main, ctx, [id]) {
+  let stopped = false;
+  const status = h('div', { 'aria-live': 'polite' }, notice('Loading the entity\u2026'));
+  main.append(pageHeading('Entity', id), status);
+  (async () => {
+    let entity;
+    try {
+      entity = (await gql(ENTITY, { id, first: FIRST })).entity;
+    } catch (err) {
+      if (stopped) return;
+      const missing = err instanceof ApiError && (err.code === 'NOT_FOUND' || err.code === 'BAD_USER_INPUT');
+      clear(status).append(notice(missing ? `No entity ${id} is visible to this token.` : `The entity could not be read: ${err.message}`, 'error'));
+      return;
+    }
+    if (stopped) return;
+    const why = h('section', { class: 'card why', id: 'why', 'aria-live': 'polite', 'aria-labelledby': 'why-h' },
+      h('h2', { id: 'why-h' }, 'Why this value?'),
+      h('p', { class: 'hint' }, 'Select any value in the records table: the chain of events that gave it that value appears here.'));
+    const panel = h('div', {});
+    why.append(panel);
+    const { columns, table } = records(entity, (field, system) => explainField(panel, entity.id, field, system, columns));
+    const timeline = createTimeline();
+    const progress = h('p', { class: 'count', id: 'timeline-count', 'aria-live': 'polite' });
+    const setCount = (more) => { progress.textContent = `${timeline.count} of ${entity.version} events${more ? ', loading the rest\u2026' : ''}`; };
+    clear(main).append(
+      pageHeading(title(entity), `Entity ${entity.id} \u00b7 tenant ${entity.tenant} \u00b7 ${entity.version} events`),
+      h('div', { class: 'entity-top' },
+        h('section', { class: 'card', 'aria-labelledby': 'records-h' }, h('h2', { id: 'records-h' }, 'Linked records'), table),
+        why),
+      ctx.admin ? replay(entity.id) : null,
+      h('section', { class: 'card', 'aria-labelledby': 'timeline-h' },
+        h('h2', { id: 'timeline-h' }, 'Timeline'),
+        h('p', { class: 'hint' }, 'Every event of this entity in order, grouped by the webhook that caused it. Open an event for its payload and ids.'),
+        progress, timeline.el));
+    const heading = document.getElementById('page-title');
+    if (heading && (document.activeElement === document.body || !document.activeElement)) heading.focus({ preventScroll: true });
+    let page = entity.history;
+    timeline.append(page.edges.map((e) => e.node));
+    setCount(page.pageInfo.hasNextPage);
+    document.body.dataset.entityRendered = entity.id;
+    performance.mark('entity-rendered');
+    while (page.pageInfo.hasNextPage && !stopped) {
+      try {
+        page = (await gql(MORE, { id, first: PAGE, after: page.pageInfo.endCursor })).entity.history;
+      } catch (err) {
+        progress.after(notice(`The rest of the timeline could not be read: ${err.message}`, 'error'));
+        return;
+      }
+      if (stopped) return;
+      timeline.append(page.edges.map((e) => e.node));
+      setCount(page.pageInfo.hasNextPage);
+    }
+    document.body.dataset.timelineComplete = entity.id;
+    performance.mark('entity-timeline-complete');
+  })();
+  return () => { stopped = true; };
+}

@@ -1,0 +1,96 @@
+// The timeline: every event of one entity in sequence order, grouped by the webhook (correlation)
+// that caused it. Groups are runs of consecutive events with the same correlation id, so the
+// page never reorders the log: two webhooks whose work interleaved show as alternating groups.
+
+import { fmtClock, fmtTime, fmtValue, h, pretty, shortId } from './dom.js';
+
+/** The system an event happened in, or null for the ledger's own decisions. */
+export function laneOf(event) {
+  if (event.type === 'DecisionMade') return null;
+  const p = event.payload || {};
+  return p.system || p.target_system || null;
+}
+
+/** The decision's basis in words: its recorded reason, or its typed basis when that is all it has. */
+function basisText(p) {
+  if (typeof p.reason === 'string' && p.reason) return p.reason;
+  if (p.basis && typeof p.basis === 'object') return JSON.stringify(p.basis);
+  return p.basis ? String(p.basis) : '\u2014';
+}
+
+function basis(event) {
+  const p = event.payload || {};
+  if (event.type !== 'DecisionMade') return null;
+  const diff = Array.isArray(p.diff) ? p.diff : [];
+  return h('div', { class: 'basis' },
+    h('p', {}, h('strong', {}, 'Decision: '), `${String(p.kind || '').replace(/_/g, ' ')} in ${p.target_system || '?'}`,
+      p.source_system ? ` (change from ${p.source_system})` : ''),
+    h('p', {}, h('strong', {}, 'Basis: '), basisText(p)),
+    diff.length ? h('table', { class: 'diff' },
+      h('caption', { class: 'sr-only' }, 'Fields the decision changes'),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Before'), h('th', { scope: 'col' }, 'After'))),
+      h('tbody', {}, diff.map((c) => h('tr', {}, h('th', { scope: 'row' }, c.field), h('td', {}, fmtValue(c.before)), h('td', {}, fmtValue(c.after)))))) : null);
+}
+
+function eventItem(event) {
+  const lane = laneOf(event);
+  return h('li', { class: 'event', 'data-sequence': event.sequence, 'data-type': event.type, id: `event-${event.sequence}` },
+    h('div', { class: 'event-meta' },
+      h('span', { class: 'seq', title: `global position ${event.position}` }, `#${event.sequence}`),
+      h('time', { datetime: event.recordedAt, title: fmtTime(event.recordedAt) }, fmtClock(event.recordedAt))),
+    h('div', { class: 'event-body' },
+      h('p', { class: 'event-head' },
+        h('span', { class: 'type' }, event.type),
+        h('span', { class: 'where' }, lane ? `in ${lane}` : 'in the ledger')),
+      h('p', { class: 'explanation' }, event.explanation),
+      basis(event),
+      h('details', { class: 'payload' },
+        h('summary', {}, 'Payload and ids'),
+        h('dl', { class: 'ids' },
+          h('dt', {}, 'event'), h('dd', {}, event.eventId),
+          h('dt', {}, 'position'), h('dd', {}, String(event.position)),
+          h('dt', {}, 'caused by'), h('dd', {}, event.causationId || '\u2014'),
+          h('dt', {}, 'correlation'), h('dd', {}, event.correlationId || '\u2014'),
+          h('dt', {}, 'recorded'), h('dd', {}, fmtTime(event.recordedAt))),
+        h('pre', {}, pretty(event.payload)))));
+}
+
+function groupTitle(first) {
+  const p = first.payload || {};
+  if (first.type === 'ChangeObserved') {
+    return `Webhook from ${p.system}: ${p.collection} ${p.record_id} ${p.action}${p.webhook_event_id ? ` (${p.webhook_event_id})` : ''}`;
+  }
+  return first.explanation;
+}
+
+/** A timeline that grows page by page; `append` takes events in sequence order. */
+export function createTimeline() {
+  const list = h('ol', { class: 'timeline', id: 'timeline', 'aria-label': 'Events in sequence order' });
+  let group = null;
+  let correlation;
+  let count = 0;
+  return {
+    el: list,
+    get count() {
+      return count;
+    },
+    append(events) {
+      for (const event of events) {
+        const key = event.correlationId || `solo-${event.eventId}`;
+        if (!group || key !== correlation) {
+          correlation = key;
+          const items = h('ol', { class: 'group-events' });
+          const title = h('h3', { class: 'group-title' }, groupTitle(event));
+          group = h('li', { class: 'group', 'data-correlation': event.correlationId || '' },
+            h('div', { class: 'group-head' }, title,
+              h('span', { class: 'group-meta' }, `${fmtTime(event.recordedAt)} \u00b7 correlation ${shortId(event.correlationId)}`)),
+            items);
+          group.items = items;
+          list.append(group);
+        }
+        group.items.append(eventItem(event));
+        count += 1;
+      }
+    },
+  };
+}

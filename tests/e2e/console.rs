@@ -6,7 +6,8 @@
 //! must be nothing but a view of that API.
 
 use serde_json::{Value, json};
-use syncledger_connector::{Fault, Op, Record};
+use syncledger_connector::Record;
+use syncledger_sim::{Fault, Op};
 
 use crate::browser::Browser;
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends};

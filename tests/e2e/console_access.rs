@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use syncledger_connector::{SimSystem, sign};
+use syncledger_connector::sign;
+use syncledger_sim::SimSystem;
 
 use crate::browser::Browser;
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends, start_sim};

@@ -72,14 +72,14 @@ impl Ledger {
             .links
             .get(source)
             .is_some_and(|l| l.record_id == record_id);
-        if fetched.found && round_trip::may_belong_elsewhere(state, source, record_id) {
-            if let Some((found, version)) = self
+        if fetched.found
+            && round_trip::may_belong_elsewhere(state, source, record_id)
+            && let Some((found, version)) = self
                 .owner_of(config, state, source, record_id, &fetched, now)
                 .await?
-            {
-                gathered.versions.insert(found.entity_id(), version);
-                gathered.round_trip = Some(found);
-            }
+        {
+            gathered.versions.insert(found.entity_id(), version);
+            gathered.round_trip = Some(found);
         }
         if gathered.round_trip.is_none() && fetched.found {
             let open = link::open_targets(config, state, source);

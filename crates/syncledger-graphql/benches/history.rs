@@ -71,7 +71,10 @@ fn history(i: u64) -> Vec<SyncEvent> {
             kind,
             source_system: "crm".into(),
             target_system: "erp".into(),
-            reason: format!("phone changed in crm {crm_id}"),
+            basis: syncledger_core::events::Basis::Changed {
+                record_id: crm_id.to_string(),
+                fields: vec!["phone".into()],
+            },
             diff: vec![FieldChange {
                 field: "phone".into(),
                 before: json!(format!("555-{before:04}")),

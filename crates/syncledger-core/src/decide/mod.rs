@@ -188,10 +188,10 @@ pub fn decide(
     }
     let mut own = Vec::new();
     let mut effects = Vec::new();
-    if !state
+    if state
         .links
         .get(source)
-        .is_some_and(|l| l.record_id == record_id)
+        .is_none_or(|l| l.record_id != record_id)
     {
         own.push(SyncEvent::RecordLinked(RecordLinked {
             entity_type: config.name.clone(),

@@ -9,9 +9,11 @@
 //!
 //! It is reachable two ways with identical behaviour: in process (it implements
 //! [`crate::Connector`]; see [`inprocess`]) and over real HTTP ([`serve_http`]). Faults are
-//! scripted per operation ([`Fault`], [`PausedWrite`]), and every request is counted and logged
+//! scripted per operation ([`Fault`], [`PausedWrite`]) or standing ([`SimSystem::set_down`],
+//! [`SimSystem::set_latency`]), and every request is counted and logged
 //! so tests can assert "exactly one POST".
 
+mod conditions;
 mod exec;
 mod faults;
 mod http;
@@ -33,6 +35,7 @@ pub use webhooks::{Webhook, WebhookAction, WebhookSender};
 
 use crate::Record;
 use crate::retry::lock;
+use conditions::Conditions;
 use faults::Gate;
 use store::Collections;
 
@@ -67,6 +70,7 @@ struct State {
     pauses: [VecDeque<Gate>; 5],
     counts: [usize; 5],
     log: Vec<RequestLog>,
+    conditions: Conditions,
 }
 
 impl SimSystem {
@@ -94,6 +98,7 @@ impl SimSystem {
                 pauses: Default::default(),
                 counts: [0; 5],
                 log: Vec::new(),
+                conditions: Conditions::default(),
             }),
             webhooks_ready: Notify::new(),
         }

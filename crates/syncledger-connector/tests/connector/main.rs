@@ -7,5 +7,6 @@ mod rate_limits;
 mod secrets;
 mod sender;
 mod signatures;
+mod sim_conditions;
 mod sim_feed;
 mod support;

@@ -116,7 +116,10 @@ pub fn parse() -> Args {
         }
         i += 2;
     }
-    assert!(a.records >= 2 && a.webhooks >= a.records, "--webhooks >= --records >= 2");
+    assert!(
+        a.records >= 2 && a.webhooks >= a.records,
+        "--webhooks >= --records >= 2"
+    );
     assert!(
         a.backend == Backend::Postgres || a.processes.iter().all(|p| *p == 1),
         "several processes need --backend postgres"

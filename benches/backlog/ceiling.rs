@@ -168,7 +168,9 @@ async fn copy_tables(db: &Db) -> anyhow::Result<()> {
         Db::Postgres(pool) => {
             for t in TABLES {
                 let sql = format!("CREATE TABLE raw_{t} (LIKE {t} INCLUDING ALL)");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(pool)
+                    .await?;
             }
         }
         Db::Sqlite(pool) => {
@@ -193,7 +195,9 @@ async fn copy_tables(db: &Db) -> anyhow::Result<()> {
                         )
                     };
                     anyhow::ensure!(sql.contains("raw_"), "could not rename: {sql}");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(pool)
+                        .await?;
                 }
             }
         }
@@ -205,8 +209,16 @@ async fn drop_tables(db: &Db) -> anyhow::Result<()> {
     for t in TABLES {
         let sql = format!("DROP TABLE IF EXISTS raw_{t}");
         match db {
-            Db::Sqlite(pool) => drop(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await?),
-            Db::Postgres(pool) => drop(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await?),
+            Db::Sqlite(pool) => drop(
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(pool)
+                    .await?,
+            ),
+            Db::Postgres(pool) => drop(
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(pool)
+                    .await?,
+            ),
         }
     }
     Ok(())

@@ -7,7 +7,12 @@ use plotters::prelude::*;
 
 use crate::observe::Sample;
 
-pub fn draw(path: &Path, title: &str, samples: &[Sample], phase_starts: &[(f64, &str)]) -> anyhow::Result<()> {
+pub fn draw(
+    path: &Path,
+    title: &str,
+    samples: &[Sample],
+    phase_starts: &[(f64, &str)],
+) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (1000, 900)).into_drawing_area();
     root.fill(&WHITE)?;
     let (top, body) = root.split_vertically(40);
@@ -15,7 +20,12 @@ pub fn draw(path: &Path, title: &str, samples: &[Sample], phase_starts: &[(f64, 
     let panels = body.split_evenly((3, 1));
     let t_max = samples.last().map_or(1.0, |s| s.t).max(1.0);
     let series: [(&str, &str, Box<dyn Fn(&Sample) -> f64>, RGBColor); 3] = [
-        ("queue depth", "rows", Box::new(|s: &Sample| s.depth.1.max(0) as f64), BLUE),
+        (
+            "queue depth",
+            "rows",
+            Box::new(|s: &Sample| s.depth.1.max(0) as f64),
+            BLUE,
+        ),
         ("oldest pending age", "s", Box::new(|s: &Sample| s.age), RED),
         (
             "RSS (all processes)",
@@ -43,10 +53,7 @@ pub fn draw(path: &Path, title: &str, samples: &[Sample], phase_starts: &[(f64, 
             color.stroke_width(2),
         ))?;
         for (at, label) in phase_starts {
-            chart.draw_series(LineSeries::new(
-                [(*at, 0.0), (*at, y_max)],
-                BLACK.mix(0.4),
-            ))?;
+            chart.draw_series(LineSeries::new([(*at, 0.0), (*at, y_max)], BLACK.mix(0.4)))?;
             chart.draw_series(std::iter::once(Text::new(
                 label.to_string(),
                 (*at + t_max * 0.005, y_max * 0.92),

@@ -80,7 +80,11 @@ fn phone(round: usize, n: usize) -> String {
 }
 
 pub fn secret(system: &str) -> &'static str {
-    if system == "crm" { CRM_SECRET } else { ERP_SECRET }
+    if system == "crm" {
+        CRM_SECRET
+    } else {
+        ERP_SECRET
+    }
 }
 
 /// What the senders saw.

@@ -14,7 +14,7 @@ use syncledger_connector::{Op, SimSystem};
 
 use crate::stop::Stop;
 use crate::truth::Db;
-use crate::world::{API_TOKEN, TENANT, rss_mib};
+use crate::world::{API_TOKEN, TENANT, cpu_seconds, rss_mib};
 
 pub const INTAKE: u8 = 0;
 pub const OUTAGE: u8 = 1;
@@ -27,6 +27,8 @@ pub struct Sample {
     pub phase: u8,
     /// Per process, MiB.
     pub rss: Vec<f64>,
+    /// CPU seconds used so far, all processes together.
+    pub cpu: f64,
     /// The truth before and after the gauges were read.
     pub depth: (i64, i64),
     pub age: f64,
@@ -130,10 +132,8 @@ async fn sample(w: &Watched, client: &reqwest::Client, phase: u8) -> Sample {
         t,
         phase,
         rss: w.pids.iter().map(|pid| rss_mib(*pid)).collect(),
-        depth: (
-            before.map_or(-1, |b| b.0),
-            after.map_or(-1, |a| a.0),
-        ),
+        cpu: w.pids.iter().map(|pid| cpu_seconds(*pid)).sum(),
+        depth: (before.map_or(-1, |b| b.0), after.map_or(-1, |a| a.0)),
         age,
         metric_depth: metrics
             .as_deref()
@@ -158,12 +158,10 @@ async fn scrape(client: &reqwest::Client, base: &str) -> Option<String> {
 
 /// The value of an unlabelled series in a Prometheus scrape.
 pub fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            (series == name).then(|| value.parse().ok()).flatten()
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        (series == name).then(|| value.parse().ok()).flatten()
+    })
 }
 
 async fn sync_status(client: &reqwest::Client, base: &str) -> Option<Value> {

@@ -23,11 +23,16 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
 /// How far a gauge read outside the range the truth moved through while it was read, relative
 /// to the truth; only where the truth is at least `floor` (a relative error of a handful of rows
 /// says nothing).
-fn depth_error(samples: &[Sample], gauge: impl Fn(&Sample) -> Option<f64>, floor: i64) -> (f64, usize) {
+fn depth_error(
+    samples: &[Sample],
+    gauge: impl Fn(&Sample) -> Option<f64>,
+    floor: i64,
+) -> (f64, usize) {
     let mut worst: f64 = 0.0;
     let mut n = 0;
     for s in samples {
-        let (Some(g), lo, hi) = (gauge(s), s.depth.0.min(s.depth.1), s.depth.0.max(s.depth.1)) else {
+        let (Some(g), lo, hi) = (gauge(s), s.depth.0.min(s.depth.1), s.depth.0.max(s.depth.1))
+        else {
             continue;
         };
         if lo < 0 || hi < floor {
@@ -139,7 +144,8 @@ pub fn section_of_run(o: &Outcome) -> String {
         o.processes,
         o.workers,
         o.latency_ms,
-        o.rate_limit.map_or("none".into(), |r| format!("{r} req/s per system"))
+        o.rate_limit
+            .map_or("none".into(), |r| format!("{r} req/s per system"))
     );
     let _ = writeln!(s);
     let _ = writeln!(s, "| measurement | figure | target |");
@@ -177,9 +183,41 @@ pub fn section_of_run(o: &Outcome) -> String {
     );
     let drain = match o.drain {
         Some(d) => format!("**{d:.0} s** ({:.0} webhooks/s settled)", drain_rate(o)),
-        None => format!("cut off after {:.0} s", o.drain_elapsed),
+        None => {
+            let drain: Vec<&Sample> = o.samples.iter().filter(|s| s.phase == DRAIN).collect();
+            let (first, last) = (
+                drain.first().map_or(0, |s| s.depth.0),
+                drain.last().map_or(0, |s| s.depth.1),
+            );
+            format!(
+                "**cut off after {:.0} s**: queue {first} -> {last} rows ({:.0} rows/s net)",
+                o.drain_elapsed,
+                (first - last) as f64 / o.drain_elapsed
+            )
+        }
     };
     let _ = writeln!(s, "| drain (systems back -> queue empty) | {drain} | |");
+    let cpu = |phase: u8| {
+        let v: Vec<&Sample> = o.samples.iter().filter(|s| s.phase == phase).collect();
+        match (v.first(), v.last()) {
+            (Some(a), Some(b)) => b.cpu - a.cpu,
+            _ => f64::NAN,
+        }
+    };
+    let drain_cpu = cpu(DRAIN);
+    let _ = writeln!(
+        s,
+        "| service CPU (all processes) | intake {:.0} s, outage {:.0} s, drain {:.0} s = **{:.0} backlog webhooks settled and {:.0} writes per CPU second** in the drain | |",
+        cpu(INTAKE),
+        cpu(OUTAGE),
+        drain_cpu,
+        if o.drain.is_some() {
+            o.webhooks as f64 / drain_cpu
+        } else {
+            f64::NAN
+        },
+        (o.crm_drain.writes() + o.erp_drain.writes()) as f64 / drain_cpu
+    );
     let rates: Vec<String> = drain_rates(o).iter().map(|r| format!("{r:.0}")).collect();
     let _ = writeln!(
         s,
@@ -220,8 +258,14 @@ pub fn section_of_run(o: &Outcome) -> String {
         );
     }
     for (name, gauge) in [
-        ("`/metrics` syncledger_queue_depth", Box::new(|s: &Sample| s.metric_depth) as Box<dyn Fn(&Sample) -> Option<f64>>),
-        ("`syncStatus.queueDepth`", Box::new(|s: &Sample| s.status_depth)),
+        (
+            "`/metrics` syncledger_queue_depth",
+            Box::new(|s: &Sample| s.metric_depth) as Box<dyn Fn(&Sample) -> Option<f64>>,
+        ),
+        (
+            "`syncStatus.queueDepth`",
+            Box::new(|s: &Sample| s.status_depth),
+        ),
     ] {
         let (worst, n) = depth_error(&o.samples, gauge, 1000);
         let _ = writeln!(
@@ -231,8 +275,14 @@ pub fn section_of_run(o: &Outcome) -> String {
         );
     }
     for (name, gauge) in [
-        ("`/metrics` oldest_pending_age_seconds", Box::new(|s: &Sample| s.metric_age) as Box<dyn Fn(&Sample) -> Option<f64>>),
-        ("`syncStatus.oldestPendingAgeSeconds`", Box::new(|s: &Sample| s.status_age)),
+        (
+            "`/metrics` oldest_pending_age_seconds",
+            Box::new(|s: &Sample| s.metric_age) as Box<dyn Fn(&Sample) -> Option<f64>>,
+        ),
+        (
+            "`syncStatus.oldestPendingAgeSeconds`",
+            Box::new(|s: &Sample| s.status_age),
+        ),
     ] {
         let (worst, n) = age_error(&o.samples, gauge);
         let _ = writeln!(
@@ -301,7 +351,11 @@ pub fn section_of_run(o: &Outcome) -> String {
             )
         })
         .collect();
-    let _ = writeln!(s, "| events by type (count x mean payload) | {} | |", types.join("; "));
+    let _ = writeln!(
+        s,
+        "| events by type (count x mean payload) | {} | |",
+        types.join("; ")
+    );
     let _ = writeln!(
         s,
         "| records at the end (crm contacts, erp customers) | {} / {} (expected {} each) | |",
@@ -333,10 +387,17 @@ pub fn section(args: &Args, outcomes: &[Outcome]) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1048576.0);
-    let command: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let command: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let _ = writeln!(
         s,
         "### Backlog run {date}: {} ({} webhooks)\n",
@@ -347,7 +408,10 @@ pub fn section(args: &Args, outcomes: &[Outcome]) -> String {
         s,
         "Machine: {cores} cores, {mem:.0} GiB RAM, load average at the end {}. Command: \
          `cargo bench -p syncledger --bench backlog -- {}`.\n",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
         command.join(" ")
     );
     for o in outcomes {
@@ -373,16 +437,17 @@ pub fn section(args: &Args, outcomes: &[Outcome]) -> String {
 
 pub fn csv(o: &Outcome) -> String {
     let mut s = String::from(
-        "t,phase,rss_mib,depth_before,depth_after,age_s,metric_depth,metric_age,status_depth,status_age,accepted,gets,writes\n",
+        "t,phase,rss_mib,cpu_s,depth_before,depth_after,age_s,metric_depth,metric_age,status_depth,status_age,accepted,gets,writes\n",
     );
     for x in &o.samples {
         let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
         let _ = writeln!(
             s,
-            "{:.2},{},{:.1},{},{},{:.2},{},{},{},{},{},{},{}",
+            "{:.2},{},{:.1},{:.2},{},{},{:.2},{},{},{},{},{},{},{}",
             x.t,
             PHASES[x.phase as usize],
             x.rss.iter().sum::<f64>(),
+            x.cpu,
             x.depth.0,
             x.depth.1,
             x.age,

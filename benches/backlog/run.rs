@@ -100,7 +100,10 @@ pub async fn scenario(args: &Args, processes: usize, ceiling: bool) -> anyhow::R
     let crm = world::start_sim("c", latency).await?;
     let erp = world::start_sim("E", latency).await?;
     let config = folder.join("syncledger.toml");
-    std::fs::write(&config, world::config_toml(args, &db.url, &crm.url, &erp.url))?;
+    std::fs::write(
+        &config,
+        world::config_toml(args, &db.url, &crm.url, &erp.url),
+    )?;
     let migrated = Command::new(env!("CARGO_BIN_EXE_syncledger"))
         .args(["migrate", "--config"])
         .arg(&config)

@@ -109,24 +109,23 @@ impl Db {
     /// Events by type with their payload bytes (as stored: text on SQLite, `jsonb` on
     /// PostgreSQL).
     pub async fn event_types(&self) -> anyhow::Result<Vec<EventTypeSize>> {
-        let rows: Vec<(String, i64, i64)> = match self {
-            Db::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT event_type, count(*), sum(length(payload)) FROM events \
+        let rows: Vec<(String, i64, i64)> =
+            match self {
+                Db::Sqlite(pool) => {
+                    sqlx::query_as(
+                        "SELECT event_type, count(*), sum(length(payload)) FROM events \
                      GROUP BY event_type ORDER BY 3 DESC",
-                )
-                .fetch_all(pool)
-                .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as(
+                    )
+                    .fetch_all(pool)
+                    .await?
+                }
+                Db::Postgres(pool) => sqlx::query_as(
                     "SELECT event_type, count(*), sum(pg_column_size(payload))::bigint FROM events \
                      GROUP BY event_type ORDER BY 3 DESC",
                 )
                 .fetch_all(pool)
-                .await?
-            }
-        };
+                .await?,
+            };
         Ok(rows
             .into_iter()
             .map(|(event_type, count, payload_bytes)| EventTypeSize {

@@ -42,9 +42,11 @@ async fn two_processes_with_half_the_quota_each_stay_within_the_whole_quota(
     std::fs::write(&quota_config, halved).expect("writing the halved configuration");
     let a = Service::spawn(&quota_config, world.dir.path().join("a.log")).await;
     let b = Service::spawn(&quota_config, world.dir.path().join("b.log")).await;
-    eventually("the initial sync lists both systems", Duration::from_secs(30), async || {
-        world.crm.requests(Op::List) >= 1 && world.erp.requests(Op::List) >= 1
-    })
+    eventually(
+        "the initial sync lists both systems",
+        Duration::from_secs(30),
+        async || world.crm.requests(Op::List) >= 1 && world.erp.requests(Op::List) >= 1,
+    )
     .await;
 
     for i in 0..CONTACTS {
@@ -63,7 +65,9 @@ async fn two_processes_with_half_the_quota_each_stay_within_the_whole_quota(
         world.erp.count("customers") == CONTACTS
     })
     .await;
-    world.settle(&a, within.saturating_sub(started.elapsed())).await;
+    world
+        .settle(&a, within.saturating_sub(started.elapsed()))
+        .await;
 
     for (name, sim) in [("crm", &world.crm), ("erp", &world.erp)] {
         assert_within_quota(name, &sim.request_log());
@@ -74,7 +78,10 @@ async fn two_processes_with_half_the_quota_each_stay_within_the_whole_quota(
             .iter()
             .map(|s| m.value("syncledger_system_requests_total", &[("system", s)]))
             .sum();
-        assert!(sent > 0.0, "process {process} sent no request: both must share the work");
+        assert!(
+            sent > 0.0,
+            "process {process} sent no request: both must share the work"
+        );
     }
 }
 
@@ -82,7 +89,11 @@ async fn two_processes_with_half_the_quota_each_stay_within_the_whole_quota(
 fn assert_within_quota(system: &str, log: &[RequestLog]) {
     let mut at: Vec<Instant> = log.iter().map(|r| r.at).collect();
     at.sort();
-    assert!(at.len() > CONTACTS, "{system} saw only {} requests", at.len());
+    assert!(
+        at.len() > CONTACTS,
+        "{system} saw only {} requests",
+        at.len()
+    );
     for (i, first) in at.iter().enumerate() {
         for (j, last) in at.iter().enumerate().skip(i) {
             let t = (*last - *first).as_secs_f64();

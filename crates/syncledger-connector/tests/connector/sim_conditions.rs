@@ -22,7 +22,9 @@ async fn a_system_that_is_down_refuses_every_request_until_it_comes_back() {
     assert!(refused.is_transient());
     let over_http = http.get("customers", &existing.id).await.unwrap_err();
     assert_eq!(over_http.status(), Some(503));
-    let create = sim.create("customers", &json!({"email": "b@x"}), "k-1").await;
+    let create = sim
+        .create("customers", &json!({"email": "b@x"}), "k-1")
+        .await;
     assert!(create.is_err(), "a create while down is refused");
     assert_eq!(sim.count("customers"), 1, "nothing was applied");
     assert!(sim.drain_webhooks().is_empty(), "and nothing announced");
@@ -33,7 +35,10 @@ async fn a_system_that_is_down_refuses_every_request_until_it_comes_back() {
     sim.set_down(None);
     let back = sim.get("customers", &existing.id).await.unwrap().unwrap();
     assert_eq!(back.body["name"], "Ada");
-    assert!(sim.requests(Op::Get) >= 3, "refused requests are counted too");
+    assert!(
+        sim.requests(Op::Get) >= 3,
+        "refused requests are counted too"
+    );
 }
 
 #[tokio::test(start_paused = true)]

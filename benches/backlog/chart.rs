@@ -7,6 +7,9 @@ use plotters::prelude::*;
 
 use crate::observe::Sample;
 
+/// One panel's value of a sample.
+type Series = Box<dyn Fn(&Sample) -> f64>;
+
 pub fn draw(
     path: &Path,
     title: &str,
@@ -19,7 +22,7 @@ pub fn draw(
     top.titled(title, ("sans-serif", 20))?;
     let panels = body.split_evenly((3, 1));
     let t_max = samples.last().map_or(1.0, |s| s.t).max(1.0);
-    let series: [(&str, &str, Box<dyn Fn(&Sample) -> f64>, RGBColor); 3] = [
+    let series: [(&str, &str, Series, RGBColor); 3] = [
         (
             "queue depth",
             "rows",
@@ -52,11 +55,12 @@ pub fn draw(
             samples.iter().map(|s| (s.t, value(s))),
             color.stroke_width(2),
         ))?;
-        for (at, label) in phase_starts {
+        // Labels step down so that phases a few seconds apart (the outage) stay readable.
+        for (n, (at, label)) in phase_starts.iter().enumerate() {
             chart.draw_series(LineSeries::new([(*at, 0.0), (*at, y_max)], BLACK.mix(0.4)))?;
             chart.draw_series(std::iter::once(Text::new(
                 label.to_string(),
-                (*at + t_max * 0.005, y_max * 0.92),
+                (*at + t_max * 0.005, y_max * (0.92 - 0.1 * n as f64)),
                 ("sans-serif", 13),
             )))?;
         }

@@ -59,10 +59,8 @@ async fn main() -> anyhow::Result<()> {
         chart::draw(path, &title, &last.samples, &last.phase_starts())?;
         println!("chart: {}", path.display());
     }
-    if let Some(path) = &args.csv {
-        if let Some(last) = outcomes.last() {
-            std::fs::write(path, report::csv(last))?;
-        }
+    if let (Some(path), Some(last)) = (&args.csv, outcomes.last()) {
+        std::fs::write(path, report::csv(last))?;
     }
     Ok(())
 }

@@ -7,6 +7,9 @@ use crate::args::{Args, Backend};
 use crate::observe::{DRAIN, INTAKE, OUTAGE, PHASES, Sample};
 use crate::run::Outcome;
 
+/// A gauge's reading in a sample, if it answered.
+type Gauge = Box<dyn Fn(&Sample) -> Option<f64>>;
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -271,7 +274,7 @@ pub fn section_of_run(o: &Outcome) -> String {
     for (name, gauge) in [
         (
             "`/metrics` syncledger_queue_depth",
-            Box::new(|s: &Sample| s.metric_depth) as Box<dyn Fn(&Sample) -> Option<f64>>,
+            Box::new(|s: &Sample| s.metric_depth) as Gauge,
         ),
         (
             "`syncStatus.queueDepth`",
@@ -288,7 +291,7 @@ pub fn section_of_run(o: &Outcome) -> String {
     for (name, gauge) in [
         (
             "`/metrics` oldest_pending_age_seconds",
-            Box::new(|s: &Sample| s.metric_age) as Box<dyn Fn(&Sample) -> Option<f64>>,
+            Box::new(|s: &Sample| s.metric_age) as Gauge,
         ),
         (
             "`syncStatus.oldestPendingAgeSeconds`",
@@ -302,7 +305,7 @@ pub fn section_of_run(o: &Outcome) -> String {
             100.0 * worst
         );
     }
-    if let Some(end) = o.samples.iter().filter(|s| s.phase == OUTAGE).last() {
+    if let Some(end) = o.samples.iter().rev().find(|s| s.phase == OUTAGE) {
         let _ = writeln!(
             s,
             "| queue rows at the end of the outage vs webhooks accepted | {} vs {} | equal |",

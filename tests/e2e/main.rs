@@ -21,6 +21,7 @@
 //! - `graphql`: the API's wiring in the binary: tokens, audit trail, subscriptions.
 //! - `ops`: health, readiness and the metric names of CONTRACT §9.
 //! - `outage`: the database down and back: 503, readiness, recovery (PostgreSQL).
+//! - `quota`: two processes with half a system's `rate_limit` each stay within the whole quota.
 //! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
 //! - `bringup`: the initial sync on existing records across `kill -9`, and how it shows.
 //! - `browser`: headless Chromium over WebDriver, for the console's tests.
@@ -45,6 +46,7 @@ mod graphql;
 mod leases;
 mod ops;
 mod outage;
+mod quota;
 mod races;
 mod security;
 mod shutdown;

@@ -75,16 +75,30 @@ fn error(status: u16, message: impl Into<String>) -> Answer {
 impl SimSystem {
     pub(crate) async fn execute(&self, request: SimRequest) -> Reply {
         let op = request.op;
+        let arrived = std::time::Instant::now();
+        let latency = lock(&self.state).conditions.latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         let (reply, gate) = {
             let mut state = lock(&self.state);
             state.counts[op.index()] += 1;
-            state.log.push(RequestLog {
-                op,
-                collection: request.collection.clone(),
-                record_id: request.id.clone(),
-                idempotency_key: request.idempotency_key.clone(),
-                headers: request.headers.clone(),
-            });
+            if !state.conditions.unlogged {
+                state.log.push(RequestLog {
+                    op,
+                    collection: request.collection.clone(),
+                    record_id: request.id.clone(),
+                    idempotency_key: request.idempotency_key.clone(),
+                    headers: request.headers.clone(),
+                    at: arrived,
+                });
+            }
+            if let Some(status) = state.conditions.down {
+                return Reply {
+                    answer: error(status, "the system is down"),
+                    hang: false,
+                };
+            }
             let fault = state.faults[op.index()].pop_front();
             let hang_after_apply = match fault {
                 Some(Fault::Status(status, body)) => {

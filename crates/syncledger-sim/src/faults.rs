@@ -52,6 +52,8 @@ pub struct RequestLog {
     pub idempotency_key: Option<String>,
     /// Header names in lower case. Empty for in-process calls.
     pub headers: BTreeMap<String, String>,
+    /// When it arrived (before any standing latency): what a quota is counted against.
+    pub at: std::time::Instant,
 }
 
 /// The system's side of a pause: told when the request is applied, waits for the release.

@@ -9,13 +9,15 @@
 //!
 //! It is reachable two ways with identical behaviour: in process (it implements
 //! [`syncledger_connector::Connector`]; see [`inprocess`]) and over real HTTP ([`serve_http`]).
-//! Faults are scripted per operation ([`Fault`], [`PausedWrite`]), and every request is counted
-//! and logged so tests can assert "exactly one POST".
+//! Faults are scripted per operation ([`Fault`], [`PausedWrite`]) or standing
+//! ([`SimSystem::set_down`], [`SimSystem::set_latency`]), and every request is counted and logged
+//! so tests can assert "exactly one POST".
 //!
 //! A crate of its own so the production connector carries no HTTP server: tests, benches and
 //! the demo depend on it; the service does not.
 #![forbid(unsafe_code)]
 
+mod conditions;
 mod exec;
 mod faults;
 mod http;
@@ -36,6 +38,7 @@ pub use faults::{Fault, Op, PausedWrite, RequestLog};
 pub use http::{serve_http, serve_http_with_shutdown};
 pub use webhooks::{Webhook, WebhookAction, WebhookSender};
 
+use conditions::Conditions;
 use faults::Gate;
 use store::Collections;
 
@@ -70,6 +73,7 @@ struct State {
     pauses: [VecDeque<Gate>; 5],
     counts: [usize; 5],
     log: Vec<RequestLog>,
+    conditions: Conditions,
 }
 
 impl SimSystem {
@@ -97,6 +101,7 @@ impl SimSystem {
                 pauses: Default::default(),
                 counts: [0; 5],
                 log: Vec::new(),
+                conditions: Conditions::default(),
             }),
             webhooks_ready: Notify::new(),
         }

@@ -9,5 +9,6 @@ mod http_failures;
 mod rate_limits;
 mod secrets;
 mod sender;
+mod sim_conditions;
 mod sim_feed;
 mod support;

@@ -33,7 +33,11 @@ struct Rows {
 
 fn rows(i: usize, records: usize, sequences: &mut HashMap<usize, i64>) -> Rows {
     let record = i % records;
-    let system = if record % 2 == 0 { "crm" } else { "erp" };
+    let system = if record.is_multiple_of(2) {
+        "crm"
+    } else {
+        "erp"
+    };
     let stream = Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000 + record as u128);
     let sequence = sequences.entry(record).or_insert(0);
     *sequence += 1;
@@ -209,16 +213,16 @@ async fn drop_tables(db: &Db) -> anyhow::Result<()> {
     for t in TABLES {
         let sql = format!("DROP TABLE IF EXISTS raw_{t}");
         match db {
-            Db::Sqlite(pool) => drop(
+            Db::Sqlite(pool) => {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                     .execute(pool)
-                    .await?,
-            ),
-            Db::Postgres(pool) => drop(
+                    .await?;
+            }
+            Db::Postgres(pool) => {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                     .execute(pool)
-                    .await?,
-            ),
+                    .await?;
+            }
         }
     }
     Ok(())

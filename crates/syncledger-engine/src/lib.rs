@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bringup;
+mod dead_letter;
 pub mod error;
 mod failures;
 mod gather;

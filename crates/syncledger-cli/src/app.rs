@@ -54,9 +54,7 @@ impl HttpConnectors {
                     base_url: system.base_url.clone(),
                     headers,
                     timeout: Duration::from_secs(10),
-                    // One retry layer: the engine's, recorded in the log as a time
-                    // (`WriteFailed.retry_at`), so no job sleeps inside a request.
-                    retry: RetryPolicy::no_retry(),
+                    retry: RetryPolicy::default(),
                     max_id_bytes: config.server.max_record_id_bytes,
                     rate_limit: system.rate_limit.map(|r| RateLimit {
                         requests_per_second: r.requests_per_second,

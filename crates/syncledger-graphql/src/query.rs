@@ -41,7 +41,7 @@ impl Query {
         ))
     }
 
-    /// The caller (admin or a tenant's token) and the tenants, systems and entity types it
+    /// The caller (the admin or a tenant's reader) and the tenants, systems and entity types it
     /// sees.
     async fn viewer(&self, ctx: &Context<'_>) -> FieldResult<Viewer> {
         Ok(Viewer::of(caller(ctx)?, ledger(ctx).config()))

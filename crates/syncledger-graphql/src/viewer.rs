@@ -12,9 +12,9 @@ use crate::auth::Caller;
 /// The caller of the request and what it may see.
 #[derive(SimpleObject)]
 pub struct Viewer {
-    /// Whether this is the admin token (every tenant, and mutations).
+    /// Whether the caller is the admin (every tenant, and mutations).
     pub admin: bool,
-    /// The tenants this token sees, each with its connected systems.
+    /// The tenants the caller sees, each with its connected systems.
     pub tenants: Vec<TenantInfo>,
     /// The entity types synced, with the fields that identify a record across systems.
     pub entity_types: Vec<EntityTypeInfo>,

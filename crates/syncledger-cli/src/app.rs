@@ -26,6 +26,8 @@ pub async fn open_store(url: &str, config: Option<&Config>) -> anyhow::Result<St
     };
     let options = StoreOptions {
         projections,
+        // Events recorded by older versions read as today's (`events::upcasters`).
+        upcasters: syncledger_core::events::upcasters(),
         ..Default::default()
     };
     let store = Store::connect(url, options)
@@ -111,6 +113,7 @@ pub async fn start(
         workers: config.server.workers,
         lease_ttl: std::time::Duration::from_secs(config.server.lease_ttl_secs),
         max_retry_after: config.server.max_retry_after(),
+        max_attempts: config.server.max_attempts,
         ..Default::default()
     };
     let ledger = Ledger::new(

@@ -66,6 +66,9 @@ pub struct ServerConfig {
     pub max_record_id_bytes: usize,
     /// The longest `Retry-After` a connected system may ask for; longer waits are cut to this.
     pub max_retry_after_secs: u64,
+    /// Attempts of one write (or one failed work item) before it goes to dead letters. The
+    /// connector sends each request once; this is the one retry budget.
+    pub max_attempts: u32,
     /// Whether two tenants may reach one system `base_url` (normally a mistake: each tenant's
     /// writes would be the other's webhooks). Refused at start unless this is true.
     pub allow_shared_base_url: bool,
@@ -84,6 +87,7 @@ impl Default for ServerConfig {
             lease_ttl_secs: 30,
             max_record_id_bytes: 1024,
             max_retry_after_secs: 3600,
+            max_attempts: 10,
             allow_shared_base_url: false,
         }
     }

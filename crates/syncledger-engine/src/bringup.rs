@@ -28,16 +28,20 @@ use std::time::Duration;
 use syncledger_core::config::{Config, EntityConfig};
 use syncledger_core::events::{InitialSyncCompleted, InitialSyncStarted, SyncEvent};
 use syncledger_core::initial_sync::{self, InitialSync, Step};
-use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
+use syncledger_core::log::{EventMeta, StreamAppend};
 use syncledger_store::{Store, StoreError};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::context::Context;
 use crate::error::EngineError;
-use crate::ledger::Ledger;
+use crate::held::{initial_sync_state, release_held};
+use crate::settings::EngineSettings;
 
 mod page;
+
+use page::expected;
 
 /// The longest wait between two tries of a page while its system is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -70,25 +74,31 @@ pub async fn initial_sync_states(
     Ok(states)
 }
 
-impl Ledger {
+/// The bring-up room: every configured initial sync, one task per tenant and entity type.
+/// Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct BringUp {
+    ctx: Context,
+    settings: EngineSettings,
+}
+
+impl BringUp {
+    pub fn new(ctx: Context, settings: EngineSettings) -> Self {
+        Self { ctx, settings }
+    }
+
     /// The initial sync of `entity_type` for `tenant`, as its stream holds it now.
-    pub async fn initial_sync_state(
-        &self,
-        tenant: &str,
-        entity_type: &str,
-    ) -> Result<InitialSync, EngineError> {
-        let stream = initial_sync::stream_id(tenant, entity_type);
-        let events = self.store().read_stream(stream, 1, i64::MAX).await?;
-        Ok(InitialSync::fold(&events))
+    pub async fn state(&self, tenant: &str, entity_type: &str) -> Result<InitialSync, EngineError> {
+        initial_sync_state(&self.ctx, tenant, entity_type).await
     }
 
     /// Records the start of every configured initial sync never started. The service calls it
     /// before its workers run, so a webhook worked at first start already finds its sync running
     /// and its creates wait for the listing (a tenant's first webhook may come before its sync).
-    pub async fn begin_initial_syncs(&self) -> Result<(), EngineError> {
-        for tenant in &self.config().tenants {
-            for entity in &self.config().entities {
-                let state = self.initial_sync_state(&tenant.id, &entity.name).await?;
+    pub async fn begin(&self) -> Result<(), EngineError> {
+        for tenant in &self.ctx.config.tenants {
+            for entity in &self.ctx.config.entities {
+                let state = self.state(&tenant.id, &entity.name).await?;
                 if state.next_step() == Step::Start {
                     match self
                         .start_run(&tenant.id, entity, &state, FIRST_START)
@@ -106,15 +116,15 @@ impl Ledger {
     /// Runs every configured tenant's initial syncs, one task per tenant and entity type, until
     /// each is completed or `shutdown` fires. A sync that fails for good is logged; the next
     /// start resumes it.
-    pub async fn run_initial_syncs(&self, shutdown: CancellationToken) {
+    pub async fn run_all(&self, shutdown: CancellationToken) {
         let mut tasks = JoinSet::new();
-        for tenant in &self.config().tenants {
-            for entity in &self.config().entities {
-                let (ledger, stop) = (self.clone(), shutdown.clone());
+        for tenant in &self.ctx.config.tenants {
+            for entity in &self.ctx.config.entities {
+                let (bringup, stop) = (self.clone(), shutdown.clone());
                 let (tenant, entity) = (tenant.id.clone(), entity.name.clone());
                 tasks.spawn(async move {
-                    let result = ledger
-                        .initial_sync(&tenant, &entity, Start::Resume, &stop)
+                    let result = bringup
+                        .run(&tenant, &entity, Start::Resume, &stop)
                         .await;
                     if let Err(e) = result {
                         tracing::warn!(%tenant, %entity, error = %e, "initial sync stopped; the next start resumes it");
@@ -127,7 +137,7 @@ impl Ledger {
 
     /// Runs one initial sync until it is completed (returning its state) or `shutdown` fires
     /// (returning the state reached, still running).
-    pub async fn initial_sync(
+    pub async fn run(
         &self,
         tenant: &str,
         entity_type: &str,
@@ -135,11 +145,12 @@ impl Ledger {
         shutdown: &CancellationToken,
     ) -> Result<InitialSync, EngineError> {
         let config = self
+            .ctx
             .entity_config(entity_type)
             .ok_or_else(|| EngineError::Invalid(format!("no entity type {entity_type}")))?
             .clone();
         let stream = initial_sync::stream_id(tenant, entity_type);
-        let owner = format!("{}-initial-sync", self.settings().owner);
+        let owner = format!("{}-initial-sync", self.settings.owner);
         let mut new_run = match start {
             Start::NewRun { by } => Some(by),
             Start::Resume => None,
@@ -147,23 +158,24 @@ impl Ledger {
         let mut backoff = Duration::from_millis(200);
         loop {
             if shutdown.is_cancelled() {
-                let _ = self.store().release_lease(stream, &owner).await;
-                return self.initial_sync_state(tenant, entity_type).await;
+                let _ = self.ctx.store.release_lease(stream, &owner).await;
+                return self.state(tenant, entity_type).await;
             }
             let leased = self
-                .store()
-                .try_lease(stream, &owner, self.settings().lease_ttl)
+                .ctx
+                .store
+                .try_lease(stream, &owner, self.settings.lease_ttl)
                 .await?;
             if !leased {
                 // Another process is running it; its records will show here. Check again later.
-                if !pause(shutdown, self.settings().lease_ttl / 3).await {
+                if !pause(shutdown, self.settings.lease_ttl / 3).await {
                     continue;
                 }
-                return self.initial_sync_state(tenant, entity_type).await;
+                return self.state(tenant, entity_type).await;
             }
-            let state = self.initial_sync_state(tenant, entity_type).await?;
+            let state = self.state(tenant, entity_type).await?;
             if new_run.is_none() && state.next_step() == Step::Done {
-                let _ = self.store().release_lease(stream, &owner).await;
+                let _ = self.ctx.store.release_lease(stream, &owner).await;
                 return Ok(state);
             }
             let result = self
@@ -184,7 +196,7 @@ impl Ledger {
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(e) => {
-                    let _ = self.store().release_lease(stream, &owner).await;
+                    let _ = self.ctx.store.release_lease(stream, &owner).await;
                     return Err(e);
                 }
             }
@@ -193,16 +205,13 @@ impl Ledger {
 
     /// Takes the next step of one initial sync, without a lease: for a test or a simulation
     /// that interleaves the sync's steps with other work. Returns the step taken.
-    pub async fn initial_sync_step(
-        &self,
-        tenant: &str,
-        entity_type: &str,
-    ) -> Result<Step, EngineError> {
+    pub async fn step(&self, tenant: &str, entity_type: &str) -> Result<Step, EngineError> {
         let config = self
+            .ctx
             .entity_config(entity_type)
             .ok_or_else(|| EngineError::Invalid(format!("no entity type {entity_type}")))?
             .clone();
-        let state = self.initial_sync_state(tenant, entity_type).await?;
+        let state = self.state(tenant, entity_type).await?;
         let step = state.next_step();
         self.advance(tenant, &config, &state, None, &CancellationToken::new())
             .await?;
@@ -225,8 +234,15 @@ impl Ledger {
             (None, Step::Done) => Ok(()),
             (None, Step::Complete) => self.complete_run(tenant, &config.name, state).await,
             (None, Step::ReadPage { system, cursor }) => {
-                self.read_page(tenant, config, state, &system, cursor, shutdown)
-                    .await
+                let read = page::Read {
+                    tenant,
+                    config,
+                    state,
+                    system: &system,
+                    cursor,
+                    page_size: self.settings.initial_sync_page,
+                };
+                page::read_page(&self.ctx, read, shutdown).await
             }
         }
     }
@@ -267,7 +283,7 @@ impl Ledger {
             .await?;
         tracing::info!(%tenant, entity = %entity_type, records = run.records(), pages = run.pages(), "initial sync completed");
         let stream = initial_sync::stream_id(tenant, entity_type);
-        self.release_held(tenant, stream).await
+        release_held(&self.ctx, tenant, stream).await
     }
 
     async fn append_to_sync(
@@ -282,7 +298,8 @@ impl Ledger {
             correlation_id: None,
             causation_id: None,
         };
-        self.store()
+        self.ctx
+            .store
             .append(vec![StreamAppend {
                 stream_id: initial_sync::stream_id(tenant, entity_type),
                 expected: expected(state.version),
@@ -290,13 +307,6 @@ impl Ledger {
             }])
             .await?;
         Ok(())
-    }
-}
-
-fn expected(version: u64) -> ExpectedVersion {
-    match version {
-        0 => ExpectedVersion::NoStream,
-        v => ExpectedVersion::Exact(v),
     }
 }
 

@@ -61,6 +61,14 @@ impl EngineError {
         matches!(self, EngineError::Invalid(_) | EngineError::NotFound(_))
     }
 
+    /// How long the system that failed asked to be left alone (its `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            EngineError::SystemUnavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// An error of a call to `system`: transient failures stay recognisable as such.
     pub(crate) fn from_connector(system: &str, what: String, error: ConnectorError) -> Self {
         match error {

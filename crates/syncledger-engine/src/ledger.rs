@@ -1,73 +1,32 @@
-//! The [`Ledger`]: the store, the configuration and the connected systems, shared by the webhook
-//! intake, the workers, the API and the command line.
+//! The [`Ledger`]: the engine as the rest of the product sees it (the HTTP server, the command
+//! line, tests). It holds the rooms and passes each call to the one room that owns it; the rooms
+//! never reach one another through it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use syncledger_connector::Connector;
-use syncledger_core::config::{Config, EntityConfig};
+use syncledger_core::config::Config;
+use syncledger_core::entity::EntityState;
+use syncledger_core::initial_sync::{InitialSync, Step};
 use syncledger_store::Store;
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
-/// Finds the connector of a tenant's system: HTTP in production, simulated systems in tests.
-pub trait Connectors: Send + Sync {
-    fn get(&self, tenant: &str, system: &str) -> Option<Arc<dyn Connector>>;
-}
+use crate::bringup::{BringUp, Start};
+use crate::context::Context;
+use crate::error::EngineError;
+use crate::intake::{Accepted, IngestError, Intake};
+use crate::job;
+use crate::scheduler::Scheduler;
+use crate::settings::{Connectors, EngineSettings};
 
-/// How hard the engine tries and how long it waits.
-#[derive(Debug, Clone)]
-pub struct EngineSettings {
-    /// Concurrent entity jobs in this process.
-    pub workers: usize,
-    /// How long a worker owns an entity before another process may take it over.
-    pub lease_ttl: Duration,
-    /// Failed attempts of one write before it goes to dead letters.
-    pub max_attempts: u32,
-    /// First retry delay of a failed write; doubles per attempt, with jitter.
-    pub retry_base: Duration,
-    pub retry_max: Duration,
-    /// The longest `Retry-After` honoured; a system asking for more waits this long.
-    pub max_retry_after: Duration,
-    /// How often idle workers look at the queue without being woken.
-    pub poll_interval: Duration,
-    /// This process's name in leases.
-    pub owner: String,
-    /// Records asked of a system per page of the initial sync.
-    pub initial_sync_page: u32,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        Self {
-            workers: 8,
-            lease_ttl: Duration::from_secs(30),
-            max_attempts: 5,
-            retry_base: Duration::from_millis(500),
-            retry_max: Duration::from_secs(300),
-            max_retry_after: Duration::from_secs(3600),
-            poll_interval: Duration::from_millis(250),
-            owner: format!("{}-{}", hostname(), std::process::id()),
-            initial_sync_page: 200,
-        }
-    }
-}
-
-fn hostname() -> String {
-    std::env::var("HOSTNAME").unwrap_or_else(|_| "syncledger".into())
-}
-
-/// Cheap to clone: everything lives behind one `Arc`.
+/// Cheap to clone: every room lives behind `Arc`s.
 #[derive(Clone)]
 pub struct Ledger {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    store: Store,
-    config: Arc<Config>,
-    connectors: Arc<dyn Connectors>,
+    ctx: Context,
     settings: EngineSettings,
-    wake: Notify,
+    intake: Intake,
+    scheduler: Scheduler,
+    bringup: BringUp,
 }
 
 impl Ledger {
@@ -77,44 +36,125 @@ impl Ledger {
         connectors: Arc<dyn Connectors>,
         settings: EngineSettings,
     ) -> Self {
+        let ctx = Context::new(store, config, connectors);
+        let jobs = job::Env {
+            ctx: ctx.clone(),
+            retry: settings.retry_policy(),
+        };
         Self {
-            inner: Arc::new(Inner {
-                store,
-                config,
-                connectors,
-                settings,
-                wake: Notify::new(),
-            }),
+            intake: Intake::new(ctx.clone()),
+            scheduler: Scheduler::new(jobs, settings.clone()),
+            bringup: BringUp::new(ctx.clone(), settings.clone()),
+            ctx,
+            settings,
         }
     }
 
     pub fn store(&self) -> &Store {
-        &self.inner.store
+        &self.ctx.store
     }
 
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.ctx.config
     }
 
     pub fn settings(&self) -> &EngineSettings {
-        &self.inner.settings
+        &self.settings
     }
 
-    pub fn connector(&self, tenant: &str, system: &str) -> Option<Arc<dyn Connector>> {
-        self.inner.connectors.get(tenant, system)
-    }
-
-    pub fn entity_config(&self, name: &str) -> Option<&EntityConfig> {
-        self.inner.config.entities.iter().find(|e| e.name == name)
-    }
-
-    /// Tells idle workers that new work may be due. The wake is kept when the scheduler is busy,
-    /// so work that becomes due meanwhile is looked at right after, not a poll interval later.
+    /// Tells idle workers that new work may be due.
     pub fn wake_workers(&self) {
-        self.inner.wake.notify_one();
+        self.ctx.wake_workers();
     }
 
-    pub(crate) async fn woken(&self) {
-        self.inner.wake.notified().await
+    /// Reads and folds an entity's stream.
+    pub async fn load(&self, entity_id: Uuid) -> Result<EntityState, EngineError> {
+        self.ctx.load(entity_id).await
+    }
+
+    // The intake room.
+
+    /// Checks, parses and records one webhook request (`intake`).
+    pub async fn ingest(
+        &self,
+        tenant: &str,
+        system: &str,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> Result<Accepted, IngestError> {
+        self.intake.ingest(tenant, system, body, signature).await
+    }
+
+    // The scheduler room (which runs the job room).
+
+    /// Entities with work due now, oldest first.
+    pub async fn due_entities(&self) -> Result<Vec<Uuid>, EngineError> {
+        self.scheduler.due_entities().await
+    }
+
+    /// Leases and works one entity; returns false when another worker holds it.
+    pub async fn work_entity(&self, entity_id: Uuid) -> Result<bool, EngineError> {
+        self.scheduler.work_entity(entity_id).await
+    }
+
+    /// Works every due entity until none is due, one at a time (tests, the simulator, the CLI).
+    pub async fn run_until_idle(&self, max_jobs: usize) -> Result<usize, EngineError> {
+        self.scheduler.run_until_idle(max_jobs).await
+    }
+
+    /// Entities holding a write that was requested and never answered.
+    pub async fn entities_with_unanswered_writes(&self) -> Result<Vec<Uuid>, EngineError> {
+        self.scheduler.entities_with_unanswered_writes().await
+    }
+
+    /// Works every entity holding an unanswered write, before anything else.
+    pub async fn resume_unanswered_writes(&self) -> Result<usize, EngineError> {
+        self.scheduler.resume_unanswered_writes().await
+    }
+
+    /// The worker pool: runs until `shutdown`, then lets jobs in flight finish.
+    pub async fn run_workers(&self, shutdown: CancellationToken) {
+        self.scheduler.run_workers(shutdown).await
+    }
+
+    // The bring-up room.
+
+    /// The initial sync of `entity_type` for `tenant`, as its stream holds it now.
+    pub async fn initial_sync_state(
+        &self,
+        tenant: &str,
+        entity_type: &str,
+    ) -> Result<InitialSync, EngineError> {
+        self.bringup.state(tenant, entity_type).await
+    }
+
+    /// Records the start of every configured initial sync never started.
+    pub async fn begin_initial_syncs(&self) -> Result<(), EngineError> {
+        self.bringup.begin().await
+    }
+
+    /// Runs every configured tenant's initial syncs until each is completed or `shutdown` fires.
+    pub async fn run_initial_syncs(&self, shutdown: CancellationToken) {
+        self.bringup.run_all(shutdown).await
+    }
+
+    /// Runs one initial sync until it is completed or `shutdown` fires.
+    pub async fn initial_sync(
+        &self,
+        tenant: &str,
+        entity_type: &str,
+        start: Start,
+        shutdown: &CancellationToken,
+    ) -> Result<InitialSync, EngineError> {
+        self.bringup.run(tenant, entity_type, start, shutdown).await
+    }
+
+    /// Takes the next step of one initial sync, without a lease (tests, the simulation).
+    pub async fn initial_sync_step(
+        &self,
+        tenant: &str,
+        entity_type: &str,
+    ) -> Result<Step, EngineError> {
+        self.bringup.step(tenant, entity_type).await
     }
 }

@@ -1,31 +1,33 @@
-//! The sync engine.
+//! The sync engine, in rooms. Each room is a type that owns its state; they meet only in the
+//! [`Ledger`], which the rest of the product calls (docs/architecture.md, "The engine's rooms").
 //!
-//! - [`ledger`]: the [`Ledger`] handle (store, configuration, connectors, settings).
-//! - [`ingest`]: webhooks in, as observed changes in the log.
-//! - `process`: one entity's work, in log order, with optimistic version checks.
-//! - `gather`: the lookups around a decision (fetch, round-trip context).
-//! - `writes`: writes out, their outcomes, and recovery of writes whose outcome was lost.
-//! - `failures`: a job that fails or panics: recorded against its work, retried, dead-lettered.
-//! - `worker`: the worker pool and leases.
-//! - `recovery`: at start-up, writes a dead process left unanswered are settled first.
-//! - [`bringup`]: the initial sync of records that existed before syncledger, durable and
-//!   resumable, filed through `observe` (the door webhooks use) and held creates (`hold`).
+//! - [`intake`] (`Intake`): webhooks in, as observed changes in the log.
+//! - `scheduler` (`Scheduler`): the pending queue, leases, the worker pool, and the start-up
+//!   recovery of writes a dead process left unanswered.
+//! - `job` (`job::run`, `Job`): one entity's work, a state machine over its folded stream:
+//!   gather, decide (the core's pure `decide`), record, write, settle; failures and panics are
+//!   recorded against the work and retried under the one retry policy.
+//! - [`bringup`] (`BringUp`): the initial sync of records that existed before syncledger,
+//!   durable and resumable.
+//!
+//! Below the rooms, leaves that know none of them: `context` (store, configuration, connected
+//! systems, the workers' wake-up), `settings`, `observe` (the one door an observation of a record
+//! goes through, for webhooks and the initial sync alike), `held` (work held for an initial
+//! sync's listing, shared by the jobs and the bring-up) and `error`.
 #![forbid(unsafe_code)]
 
 pub mod bringup;
-mod dead_letter;
+mod context;
 pub mod error;
-mod failures;
-mod gather;
-mod hold;
-pub mod ingest;
+mod held;
+pub mod intake;
+mod job;
 pub mod ledger;
 mod observe;
-mod process;
-mod recovery;
-mod worker;
-mod writes;
+mod scheduler;
+pub mod settings;
 
 pub use error::EngineError;
-pub use ingest::{Accepted, IngestError};
-pub use ledger::{Connectors, EngineSettings, Ledger};
+pub use intake::{Accepted, IngestError};
+pub use ledger::Ledger;
+pub use settings::{Connectors, EngineSettings};

@@ -93,10 +93,12 @@ impl TestDb {
     }
 }
 
-/// The store options a process opens with: the product's projections for `config`.
+/// The store options a process opens with: the product's projections for `config` and its
+/// upcasters.
 pub fn store_options(config: &Config) -> StoreOptions {
     StoreOptions {
         projections: syncledger_core::projections::configured(config),
+        upcasters: syncledger_core::events::upcasters(),
         ..StoreOptions::default()
     }
 }

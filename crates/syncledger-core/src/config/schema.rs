@@ -137,6 +137,7 @@ pub(super) static ROOT: Node = Node::Table(&[
             ("lease_ttl_secs", Node::Int),
             ("max_record_id_bytes", Node::Int),
             ("max_retry_after_secs", Node::Int),
+            ("max_attempts", Node::Int),
             ("allow_shared_base_url", Node::Bool),
         ]),
     ),

@@ -207,14 +207,20 @@ fn base_urls_compare_by_scheme_host_port_and_path() {
 fn record_id_and_retry_after_bounds_are_checked() {
     let text = EXAMPLE.replace(
         "[server]\n",
-        "[server]\nmax_record_id_bytes = 0\nmax_retry_after_secs = 0\n",
+        "[server]\nmax_record_id_bytes = 0\nmax_retry_after_secs = 0\nmax_attempts = 0\n",
     );
     assert_eq!(
         problems(&text, no_env()),
         vec![
             "server.max_record_id_bytes: must be between 1 and 65536",
             "server.max_retry_after_secs: must be at least 1 second",
+            "server.max_attempts: must be between 1 and 100",
         ]
+    );
+    let text = EXAMPLE.replace("[server]\n", "[server]\nmax_attempts = 101\n");
+    assert_eq!(
+        problems(&text, no_env()),
+        vec!["server.max_attempts: must be between 1 and 100"]
     );
     let text = EXAMPLE.replace("[server]\n", "[server]\nmax_record_id_bytes = 65537\n");
     assert_eq!(

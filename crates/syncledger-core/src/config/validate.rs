@@ -85,6 +85,12 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
             "must be at least 1 second",
         ));
     }
+    if !(1..=MAX_ATTEMPTS).contains(&server.max_attempts) {
+        out.push(Problem::new(
+            "server.max_attempts",
+            format!("must be between 1 and {MAX_ATTEMPTS}"),
+        ));
+    }
     if server.lease_ttl_secs < MIN_LEASE_TTL_SECS || server.lease_ttl_secs > MAX_LEASE_TTL_SECS {
         out.push(Problem::new(
             "server.lease_ttl_secs",
@@ -95,6 +101,8 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
 
 /// Ids travel in URLs and the log; 64 KiB is far beyond any system's ids.
 const MAX_RECORD_ID_BYTES: usize = 65_536;
+/// The largest retry budget: at the longest backoff, a write is tried for days before it is given up.
+const MAX_ATTEMPTS: u32 = 100;
 
 /// Fewer characters than this and a token can be guessed or brute-forced over the API.
 pub const MIN_TOKEN_CHARS: usize = 16;

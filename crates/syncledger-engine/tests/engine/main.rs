@@ -23,5 +23,6 @@ mod g8_live;
 mod g9_ordering;
 mod invariants;
 mod job_failures;
+mod rooms;
 mod sim;
 mod webhooks;

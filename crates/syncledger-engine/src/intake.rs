@@ -1,4 +1,6 @@
-//! Webhooks in: from a signed body to observed changes durably in the log (CONTRACT §2).
+//! The intake room: webhooks in, from a signed body to observed changes durably in the log
+//! (CONTRACT §2). It owns nothing but its view of the store and the configuration; it tells the
+//! scheduler about new work only through the wake-up.
 //!
 //! Transport-free: the HTTP handler passes the raw body and the signature header and maps the
 //! [`IngestError`] to a status. A rejected request records nothing; an accepted batch is appended
@@ -20,7 +22,7 @@ use syncledger_core::projections::webhook_receipts;
 use syncledger_store::StoreError;
 use uuid::Uuid;
 
-use crate::ledger::Ledger;
+use crate::context::Context;
 use crate::observe::{self, Observation};
 
 /// Why a webhook was refused; each maps to one HTTP status.
@@ -74,7 +76,17 @@ pub struct Accepted {
     pub duplicates: usize,
 }
 
-impl Ledger {
+/// Webhooks to the log.
+#[derive(Clone)]
+pub(crate) struct Intake {
+    ctx: Context,
+}
+
+impl Intake {
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
     /// Checks, parses and records one webhook request.
     pub async fn ingest(
         &self,
@@ -84,7 +96,8 @@ impl Ledger {
         signature: Option<&str>,
     ) -> Result<Accepted, IngestError> {
         let tenant_cfg = self
-            .config()
+            .ctx
+            .config
             .tenant(tenant)
             .ok_or_else(|| IngestError::UnknownTarget(format!("tenant {tenant}")))?;
         let system_cfg = tenant_cfg
@@ -114,7 +127,7 @@ impl Ledger {
                 ));
             }
             // Ids are data, never path: one that could steer a request is refused here.
-            let max = self.config().server.max_record_id_bytes;
+            let max = self.ctx.config.server.max_record_id_bytes;
             if let Err(problem) = record_id::check(&notice.record_id, max) {
                 return Err(IngestError::Malformed(format!("record_id: {problem}")));
             }
@@ -125,7 +138,8 @@ impl Ledger {
                 )));
             }
             let entity = self
-                .config()
+                .ctx
+                .config
                 .entity_for(system, &notice.collection)
                 .ok_or_else(|| {
                     IngestError::UnknownTarget(format!("collection {}", notice.collection))
@@ -166,7 +180,7 @@ impl Ledger {
         system: &str,
         observed: &[(String, Notice)],
     ) -> Result<Accepted, Attempt> {
-        let store = self.store();
+        let store = &self.ctx.store;
         let unavailable = |_| Attempt::Failed(IngestError::Unavailable);
         let receipt_keys: Vec<String> = observed
             .iter()
@@ -223,7 +237,7 @@ impl Ledger {
             .map_err(unavailable)?;
         let recorded = fresh.len();
         match store.append(appends).await {
-            Ok(_) => self.wake_workers(),
+            Ok(_) => self.ctx.wake_workers(),
             Err(StoreError::Conflict(_)) => return Err(Attempt::Raced),
             Err(_) => return Err(Attempt::Failed(IngestError::Unavailable)),
         }

@@ -1,0 +1,74 @@
+//! A database written by an older version opens with the product's upcasters: an event recorded
+//! at an older schema version reads as today's type, on both backends (`app::open_store`, the
+//! one door `serve`, `rebuild`, `history` and `reconcile` open the store through).
+
+use serde_json::json;
+use syncledger_cli::app::open_store;
+use syncledger_core::events::{Basis, DecisionKind, SyncEvent};
+use syncledger_core::log::{EventMeta, ExpectedVersion, NewEvent, StreamAppend};
+use syncledger_test_support::ScratchDb;
+use uuid::Uuid;
+
+/// A `DecisionMade` as version 1 stored it: its reason as text, no basis.
+fn version_1_decision() -> NewEvent {
+    NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: "DecisionMade".into(),
+        schema_version: 1,
+        payload: json!({
+            "trigger_id": Uuid::now_v7(),
+            "kind": "skip",
+            "source_system": "crm",
+            "target_system": "erp",
+            "reason": "erp already holds these values",
+            "diff": [],
+            "request_id": null,
+        }),
+        meta: EventMeta {
+            tenant: "acme".into(),
+            correlation_id: None,
+            causation_id: None,
+        },
+    }
+}
+
+async fn a_version_1_decision_reads_with_its_reason_as_a_recorded_basis(url: &str) {
+    let store = open_store(url, None).await.expect("open the store");
+    let stream = Uuid::now_v7();
+    store
+        .append(vec![StreamAppend {
+            stream_id: stream,
+            expected: ExpectedVersion::NoStream,
+            events: vec![version_1_decision()],
+        }])
+        .await
+        .expect("append");
+    let events = store.read_stream(stream, 1, i64::MAX).await.expect("read");
+    assert_eq!(events.len(), 1);
+    let SyncEvent::DecisionMade(decision) = SyncEvent::from_recorded(&events[0]).expect("decode")
+    else {
+        panic!("not a decision: {:?}", events[0]);
+    };
+    assert_eq!(decision.kind, DecisionKind::Skip);
+    assert_eq!(
+        decision.basis,
+        Basis::Recorded {
+            reason: "erp already holds these values".into()
+        }
+    );
+    assert_eq!(decision.reason(), "erp already holds these values");
+}
+
+#[tokio::test]
+async fn sqlite_opens_a_version_1_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    a_version_1_decision_reads_with_its_reason_as_a_recorded_basis(&url).await;
+}
+
+#[tokio::test]
+async fn postgres_opens_a_version_1_log() {
+    let db = ScratchDb::create(format!("old_events_{}", std::process::id())).await;
+    a_version_1_decision_reads_with_its_reason_as_a_recorded_basis(&db.url).await;
+    db.drop().await;
+}

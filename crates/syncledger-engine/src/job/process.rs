@@ -1,0 +1,241 @@
+//! The job: one entity's work, a state machine over its folded [`EntityState`].
+//!
+//! Each step asks the state what is next (`EntityState::next_work`) and does exactly that:
+//! forward a record that belongs to another entity, settle a write whose outcome is owed, wait
+//! for an initial sync's listing, or gather, decide (the core's pure `decide`), record and write.
+//! It repeats until nothing is due now.
+//!
+//! A job reads the entity's stream once and keeps the folded state in memory, folding in what
+//! its own appends add. Every append carries the version the state was folded to, so two
+//! workers that somehow hold the same entity (an expired lease), or a webhook recorded for the
+//! entity meanwhile, cannot be overlooked: the append fails with a conflict, the job reads the
+//! stream again and continues from what is there now (G1, G9).
+
+use chrono::Utc;
+use syncledger_core::decide::{Outcome, decide};
+use syncledger_core::entity::{EntityState, NextWork, Trigger, TriggerKind};
+use syncledger_core::events::{
+    Basis, ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested,
+    SyncEvent,
+};
+use syncledger_core::log::{ExpectedVersion, StreamAppend};
+use uuid::Uuid;
+
+use super::dead_letter::retry_dead_letter;
+use super::env::{Env, chain, meta};
+use super::gather::gather;
+use super::hold::{hold, hold_for_listing, still_held};
+use super::writes::{perform_writes, settle_pending};
+use crate::error::EngineError;
+
+/// Steps one entity may take in one job before it yields to others.
+const MAX_STEPS: usize = 64;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Progress,
+    /// Nothing due now (work may remain, e.g. a retry scheduled later).
+    Idle,
+}
+
+/// One entity's job: the entity's state, folded once and kept up to date with the job's own
+/// appends.
+pub(super) struct Job<'a> {
+    env: &'a Env,
+    state: EntityState,
+}
+
+impl<'a> Job<'a> {
+    /// Settles what an entity is owed, as far as it is due now.
+    pub(super) async fn work(env: &'a Env, entity_id: Uuid) -> Result<(), EngineError> {
+        let mut job = Job {
+            env,
+            state: env.ctx.load(entity_id).await?,
+        };
+        for _ in 0..MAX_STEPS {
+            match job.step().await {
+                Ok(Step::Progress) => continue,
+                Err(EngineError::Conflict(_)) => job.state = env.ctx.load(entity_id).await?,
+                Ok(Step::Idle) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self) -> Result<Step, EngineError> {
+        let (env, state) = (self.env, &mut self.state);
+        match state.next_work(Utc::now()) {
+            NextWork::Forward { trigger, to } => {
+                let trigger = trigger.clone();
+                forward(env, state, to, &trigger).await?;
+            }
+            NextWork::Settle(pending) => {
+                let pending = pending.clone();
+                settle_pending(env, state, &pending).await?;
+            }
+            NextWork::Decide(_) if state.first_trigger_held().is_some() => {
+                // Waiting for an initial sync's listing (see `hold`); released here once done.
+                return Ok(match still_held(env, state).await? {
+                    true => Step::Idle,
+                    false => Step::Progress,
+                });
+            }
+            NextWork::Decide(trigger) => {
+                let trigger = trigger.clone();
+                decide_trigger(env, state, &trigger).await?;
+            }
+            NextWork::Wait => return Ok(Step::Idle),
+        }
+        Ok(Step::Progress)
+    }
+}
+
+async fn decide_trigger(
+    env: &Env,
+    state: &mut EntityState,
+    trigger: &Trigger,
+) -> Result<(), EngineError> {
+    // A resync asked for a record no webhook ever announced has no type in its stream yet:
+    // it is the one configured entity that syncs that system.
+    let entity_type = match (&state.entity_type, &trigger.kind) {
+        (Some(t), _) => t.clone(),
+        (None, TriggerKind::Resync { system, .. }) => {
+            let mut candidates = env
+                .ctx
+                .config
+                .entities
+                .iter()
+                .filter(|e| e.systems.contains_key(system));
+            match (candidates.next(), candidates.next()) {
+                (Some(only), None) => only.name.clone(),
+                _ => String::new(),
+            }
+        }
+        (None, _) => String::new(),
+    };
+    let config = env
+        .ctx
+        .entity_config(&entity_type)
+        .ok_or_else(|| {
+            EngineError::Invalid(format!("entity type {entity_type} is not configured"))
+        })?
+        .clone();
+    if let TriggerKind::DeadLetterRetry { dead_letter_id } = &trigger.kind {
+        return retry_dead_letter(env, state, trigger, *dead_letter_id).await;
+    }
+    let Some(gathered) = gather(env, &config, state, trigger).await? else {
+        return Ok(()); // the record was recorded first (G8): decided on the next step
+    };
+    let outcome = decide(&config, state, trigger, &gathered);
+    if let Some(held) = hold_for_listing(env, state, &config.name, trigger, &outcome).await? {
+        return hold(env, state, trigger, held).await;
+    }
+    // What was looked up and everything fetched is recorded first, so a replay hands
+    // today's code exactly the same inputs.
+    let mut own = vec![SyncEvent::InputsGathered(gathered.recorded(trigger))];
+    own.extend(gathered.fetched.clone().map(SyncEvent::RecordFetched));
+    for (system, fields) in &gathered.fresh_targets {
+        let record_id = state
+            .links
+            .get(system)
+            .map(|l| l.record_id.clone())
+            .unwrap_or_default();
+        own.push(SyncEvent::RecordFetched(RecordFetched {
+            system: system.clone(),
+            record_id,
+            found: true,
+            fields: fields.clone(),
+        }));
+    }
+    own.extend(outcome.own.iter().cloned());
+    let meta = meta(state, trigger.correlation_id, Some(trigger.event_id));
+    let mut appends = vec![StreamAppend {
+        stream_id: state.entity_id,
+        expected: ExpectedVersion::Exact(state.version),
+        events: chain(own, &meta),
+    }];
+    for effect in &outcome.effects {
+        appends.push(StreamAppend {
+            stream_id: effect.stream,
+            expected: ExpectedVersion::Exact(effect.expected),
+            events: chain(effect.events.clone(), &meta),
+        });
+    }
+    env.append_here(state, appends).await?;
+    count_decisions(&outcome);
+    perform_writes(env, state, trigger.correlation_id, &outcome).await
+}
+
+/// The record of this stream belongs to another entity: its work continues there.
+async fn forward(
+    env: &Env,
+    state: &mut EntityState,
+    target: Uuid,
+    trigger: &Trigger,
+) -> Result<(), EngineError> {
+    let target_state = env.ctx.load(target).await?;
+    let handed = match &trigger.kind {
+        TriggerKind::Observed {
+            system,
+            collection,
+            record_id,
+            action,
+        } => SyncEvent::ChangeObserved(ChangeObserved {
+            entity_type: state.entity_type.clone().unwrap_or_default(),
+            system: system.clone(),
+            collection: collection.clone(),
+            record_id: record_id.clone(),
+            action: *action,
+            webhook_event_id: format!("forwarded:{}", trigger.event_id),
+            occurred_at: Utc::now(),
+        }),
+        TriggerKind::Resync { system, record_id } => SyncEvent::ResyncRequested(ResyncRequested {
+            by: "forwarded".into(),
+            system: system.clone(),
+            record_id: record_id.clone(),
+        }),
+        TriggerKind::DeadLetterRetry { dead_letter_id } => {
+            SyncEvent::DeadLetterRetried(DeadLetterRetried {
+                by: "forwarded".into(),
+                dead_letter_id: *dead_letter_id,
+            })
+        }
+    };
+    let (system, record_id) = trigger
+        .source()
+        .map(|(s, r)| (s.to_string(), r.to_string()))
+        .unwrap_or_default();
+    let meta = meta(state, trigger.correlation_id, Some(trigger.event_id));
+    let here = SyncEvent::RedirectedTo(RedirectedTo {
+        trigger_id: Some(trigger.event_id),
+        entity_id: target,
+        system,
+        record_id: record_id.clone(),
+        basis: Basis::LinkedElsewhere {
+            record_id,
+            entity_id: target,
+        },
+    });
+    let appends = vec![
+        StreamAppend {
+            stream_id: state.entity_id,
+            expected: ExpectedVersion::Exact(state.version),
+            events: chain(vec![here], &meta),
+        },
+        StreamAppend {
+            stream_id: target,
+            expected: ExpectedVersion::Exact(target_state.version),
+            events: chain(vec![handed], &meta),
+        },
+    ];
+    env.append_here(state, appends).await?;
+    env.ctx.wake_workers();
+    Ok(())
+}
+
+fn count_decisions(outcome: &Outcome) {
+    for d in outcome.decisions() {
+        metrics::counter!("syncledger_decisions_total", "kind" => d.kind.as_str()).increment(1);
+    }
+}

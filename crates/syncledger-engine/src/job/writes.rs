@@ -1,0 +1,355 @@
+//! Writes out: perform a requested write, record its outcome, and settle writes whose outcome the
+//! log does not know (a crash between request and answer: G4).
+//!
+//! A create whose outcome is unknown is never simply sent again. First the ledger looks for the
+//! record it may have created: a link the target's echo already established, then a record in the
+//! target with the same match keys. Only then is the POST retried, with the same
+//! `Idempotency-Key`, which a system that honours keys answers with the record it made the first time.
+
+use chrono::Utc;
+use serde_json::json;
+use syncledger_connector::{Connector, ConnectorError, Record};
+use syncledger_core::decide::Outcome;
+use syncledger_core::decide::recovery::{Recovery, record_matches, recovery_steps};
+use syncledger_core::entity::{EntityState, Link, PendingWrite};
+use syncledger_core::events::{
+    DeadLettered, RecordLinked, RecordUnlinked, Resolution, ResyncRequested, SyncEvent,
+    WriteFailed, WriteOp, WriteRequested, WriteSucceeded, entity_id_for_record,
+};
+use syncledger_core::log::{ExpectedVersion, StreamAppend};
+use syncledger_core::mapping::{to_canonical, write_body};
+use uuid::Uuid;
+
+use super::env::{Env, chain, meta};
+use crate::error::EngineError;
+
+/// Page size when the ledger looks a record up by match keys.
+const LOOKUP_PAGE: u32 = 200;
+
+/// Performs the writes a decision just recorded as requested.
+pub(super) async fn perform_writes(
+    env: &Env,
+    state: &mut EntityState,
+    correlation: Uuid,
+    outcome: &Outcome,
+) -> Result<(), EngineError> {
+    for write in outcome.writes() {
+        let result = send(env, state, write, Resolution::Response).await;
+        record_outcome(env, state, correlation, write, 1, result).await?;
+    }
+    Ok(())
+}
+
+/// A write the log holds as requested without a final outcome: either a retry that is due, or
+/// one whose answer was lost. Settled by the core's recovery steps, in order (G4).
+pub(super) async fn settle_pending(
+    env: &Env,
+    state: &mut EntityState,
+    pending: &PendingWrite,
+) -> Result<(), EngineError> {
+    let correlation = pending.correlation_id.unwrap_or(pending.requested_event_id);
+    let write = &pending.request;
+    let attempt = pending.attempts + 1;
+    for step in recovery_steps(state, pending) {
+        let found = match &step {
+            Recovery::Link(link) => fetch_linked(env, state, write, link).await,
+            Recovery::MatchKeys { fingerprint } => {
+                find_by_keys(env, state, write, fingerprint).await
+            }
+            Recovery::Send(resolution) => {
+                let result = send(env, state, write, *resolution).await;
+                return record_outcome(env, state, correlation, write, attempt, result).await;
+            }
+        };
+        if let Some(record) = found {
+            let found = Ok((record, step.resolution()));
+            return record_outcome(env, state, correlation, write, attempt, found).await;
+        }
+    }
+    Ok(())
+}
+
+/// The record the entity links in the write's target, if the target still has it.
+async fn fetch_linked(
+    env: &Env,
+    state: &EntityState,
+    write: &WriteRequested,
+    link: &Link,
+) -> Option<Record> {
+    let connector = env.ctx.connector(&state.tenant, &write.target_system)?;
+    connector
+        .get(&link.collection, &link.record_id)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A record of the write's target whose match keys give `fingerprint`, paging through the
+/// collection. A failed page ends the search (the idempotent retry follows).
+async fn find_by_keys(
+    env: &Env,
+    state: &EntityState,
+    write: &WriteRequested,
+    fingerprint: &str,
+) -> Option<Record> {
+    let connector = env.ctx.connector(&state.tenant, &write.target_system)?;
+    let config = env.ctx.entity_config(state.entity_type.as_deref()?)?;
+    let map = config.systems.get(&write.target_system)?;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = connector
+            .list(&write.collection, LOOKUP_PAGE, cursor.as_deref())
+            .await
+            .ok()?;
+        for record in page.items {
+            if record_matches(config, fingerprint, &to_canonical(map, &record.body)) {
+                return Some(record);
+            }
+        }
+        cursor = Some(page.next_cursor?);
+    }
+}
+
+/// One attempt at a write: one request (the connector does not retry; a transient failure is
+/// recorded and the write retried later under the one retry policy).
+async fn send(
+    env: &Env,
+    state: &EntityState,
+    write: &WriteRequested,
+    resolution: Resolution,
+) -> Result<(Record, Resolution), ConnectorError> {
+    let gone = || {
+        ConnectorError::Invalid(format!(
+            "the target system {} is no longer in the configuration of {}'s {}",
+            write.target_system,
+            state.tenant,
+            state.entity_type.as_deref().unwrap_or("entity"),
+        ))
+    };
+    let connector = env
+        .ctx
+        .connector(&state.tenant, &write.target_system)
+        .ok_or_else(gone)?;
+    let entity_type = state.entity_type.clone().unwrap_or_default();
+    let map = env
+        .ctx
+        .entity_config(&entity_type)
+        .and_then(|c| c.systems.get(&write.target_system))
+        .ok_or_else(gone)?
+        .clone();
+    let record_id = write.record_id.clone().unwrap_or_default();
+    let record = match write.op {
+        WriteOp::Create => {
+            let body = write_body(&map, &write.fields, None);
+            connector
+                .create(&write.collection, &body, &write.request_id.to_string())
+                .await?
+        }
+        WriteOp::Update => {
+            let current = if map
+                .fields
+                .iter()
+                .any(|(f, p)| write.fields.contains_key(f) && p.as_str() != p.top())
+            {
+                connector
+                    .get(&write.collection, &record_id)
+                    .await?
+                    .map(|r| r.body)
+            } else {
+                None
+            };
+            let body = write_body(&map, &write.fields, current.as_ref());
+            connector
+                .update(&write.collection, &record_id, &body)
+                .await?
+        }
+        WriteOp::Delete => {
+            connector.delete(&write.collection, &record_id).await?;
+            Record {
+                id: record_id,
+                body: json!({}),
+            }
+        }
+    };
+    Ok((record, resolution))
+}
+
+/// Appends what a write attempt came to; retries the append until it lands on the entity's
+/// current version (an echo may have linked the record meanwhile).
+async fn record_outcome(
+    env: &Env,
+    state: &mut EntityState,
+    correlation: Uuid,
+    write: &WriteRequested,
+    attempt: u32,
+    result: Result<(Record, Resolution), ConnectorError>,
+) -> Result<(), EngineError> {
+    loop {
+        let Some(pending) = state.pending_writes.get(&write.request_id) else {
+            return Ok(()); // another worker recorded it
+        };
+        let requested = pending.requested_event_id;
+        let mut events = outcome_events(env, state, write, attempt, &result);
+        events.extend(announced_before_link(env, state, write, &result).await?);
+        let meta = meta(state, correlation, Some(requested));
+        let append = StreamAppend {
+            stream_id: state.entity_id,
+            expected: ExpectedVersion::Exact(state.version),
+            events: chain(events, &meta),
+        };
+        match env.append_here(state, vec![append]).await {
+            Ok(_) => {
+                if result.is_ok() {
+                    record_latency(correlation);
+                }
+                return Ok(());
+            }
+            Err(EngineError::Conflict(_)) => *state = env.ctx.load(state.entity_id).await?,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A record the sync just created may have announced changes (even its deletion) before
+/// the link existed: those webhooks landed in its own first-seen stream, which did not know
+/// the record. A resync here fetches it again where it belongs.
+async fn announced_before_link(
+    env: &Env,
+    state: &EntityState,
+    write: &WriteRequested,
+    result: &Result<(Record, Resolution), ConnectorError>,
+) -> Result<Option<SyncEvent>, EngineError> {
+    let Ok((record, _)) = result else {
+        return Ok(None);
+    };
+    let linked = state
+        .links
+        .get(&write.target_system)
+        .is_some_and(|l| l.record_id == record.id);
+    if write.op != WriteOp::Create || linked {
+        return Ok(None);
+    }
+    let entity_type = state.entity_type.as_deref().unwrap_or_default();
+    let first_seen =
+        entity_id_for_record(&state.tenant, entity_type, &write.target_system, &record.id);
+    if env.ctx.store.stream_version(first_seen).await? == 0 {
+        return Ok(None);
+    }
+    let (system, record_id) = (write.target_system.clone(), record.id.clone());
+    Ok(Some(SyncEvent::ResyncRequested(ResyncRequested {
+        by: "sync (webhooks before the link)".into(),
+        system,
+        record_id,
+    })))
+}
+
+fn outcome_events(
+    env: &Env,
+    state: &EntityState,
+    write: &WriteRequested,
+    attempt: u32,
+    result: &Result<(Record, Resolution), ConnectorError>,
+) -> Vec<SyncEvent> {
+    let target = &write.target_system;
+    match result {
+        Ok((record, resolution)) => {
+            metrics::counter!("syncledger_writes_total", "outcome" => "succeeded").increment(1);
+            let map = state
+                .entity_type
+                .as_deref()
+                .and_then(|t| env.ctx.entity_config(t))
+                .and_then(|c| c.systems.get(target));
+            let fields = match (write.op, map) {
+                (WriteOp::Delete, _) | (_, None) => write.fields.clone(),
+                (_, Some(map)) => to_canonical(map, &record.body),
+            };
+            let mut events = vec![SyncEvent::WriteSucceeded(WriteSucceeded {
+                request_id: write.request_id,
+                target_system: target.clone(),
+                record_id: record.id.clone(),
+                fields,
+                resolution: *resolution,
+            })];
+            let linked = state
+                .links
+                .get(target)
+                .is_some_and(|l| l.record_id == record.id);
+            match write.op {
+                WriteOp::Create if !linked => events.push(SyncEvent::RecordLinked(RecordLinked {
+                    entity_type: state.entity_type.clone().unwrap_or_default(),
+                    system: target.clone(),
+                    collection: write.collection.clone(),
+                    record_id: record.id.clone(),
+                    reason: format!("created by the sync (request {})", write.request_id),
+                })),
+                WriteOp::Delete if linked => {
+                    events.push(SyncEvent::RecordUnlinked(RecordUnlinked {
+                        system: target.clone(),
+                        record_id: record.id.clone(),
+                        reason: "deleted by the sync".into(),
+                    }))
+                }
+                _ => {}
+            }
+            events
+        }
+        Err(error) => {
+            let (status, body) = match error {
+                ConnectorError::Transient { status, body, .. } => (*status, body.clone()),
+                ConnectorError::Permanent { status, body } => (Some(*status), body.clone()),
+                ConnectorError::Invalid(reason) => (None, reason.clone()),
+            };
+            // Never sooner than the system's Retry-After (CONTRACT §1), never later than
+            // `max_retry_after`.
+            let (will_retry, retry_at) = match error.is_transient() {
+                true => env.retry_after_failure(attempt, error.retry_after()),
+                false => (false, None),
+            };
+            let outcome = if will_retry { "retrying" } else { "failed" };
+            metrics::counter!("syncledger_writes_total", "outcome" => outcome).increment(1);
+            let mut events = vec![SyncEvent::WriteFailed(WriteFailed {
+                request_id: write.request_id,
+                target_system: target.clone(),
+                status,
+                body: body.clone(),
+                will_retry,
+                attempt,
+                retry_at,
+            })];
+            if will_retry {
+                metrics::counter!("syncledger_retries_total").increment(1);
+            } else {
+                metrics::counter!("syncledger_dead_letters_total").increment(1);
+                events.push(SyncEvent::DeadLettered(DeadLettered {
+                    request_id: Some(write.request_id),
+                    target_system: target.clone(),
+                    reason: match error {
+                        ConnectorError::Transient { .. } => {
+                            format!("gave up after {attempt} attempts")
+                        }
+                        ConnectorError::Permanent { .. } => "the target refused the write".into(),
+                        ConnectorError::Invalid(reason) => reason.clone(),
+                    },
+                    request: serde_json::to_value(write).unwrap_or_default(),
+                    status,
+                    body,
+                }));
+            }
+            events
+        }
+    }
+}
+
+/// The sync latency of a write that succeeded: from the moment the change that started it was
+/// recorded (the correlation id is that event's id, a UUID v7 carrying its creation time) to
+/// the moment the target confirmed the write.
+fn record_latency(correlation: Uuid) {
+    let Some((secs, nanos)) = correlation.get_timestamp().map(|t| t.to_unix()) else {
+        return;
+    };
+    let Some(started) = chrono::DateTime::from_timestamp(secs as i64, nanos) else {
+        return;
+    };
+    let seconds = (Utc::now() - started).num_microseconds().unwrap_or(0) as f64 / 1e6;
+    metrics::histogram!("syncledger_sync_latency_seconds").record(seconds.max(0.0));
+}

@@ -329,7 +329,13 @@ impl EntityState {
                 }
             }
             SyncEvent::WorkFailed(e) => self.close(Some(e.trigger_id)),
-            SyncEvent::ReplayRequested(_) | SyncEvent::InputsGathered(_) => {}
+            // Queued observations this group's fetch settles too (`decide::coalesce`).
+            SyncEvent::InputsGathered(e) => {
+                for covered in e.covers {
+                    self.close(Some(covered));
+                }
+            }
+            SyncEvent::ReplayRequested(_) => {}
         }
     }
 

@@ -18,7 +18,8 @@
 //!   equal match keys (G8), wait for required values, or create.
 //!
 //! Beside `decide`, the choices the engine makes around IO, each pure: [`recovery`] (how a
-//! write whose answer was lost is settled, G4) and [`retry`] (retry or dead letter).
+//! write whose answer was lost is settled, G4), [`retry`] (retry or dead letter) and
+//! [`coalesce`] (which queued observations of the same record one fetch settles).
 
 use std::collections::BTreeMap;
 
@@ -33,6 +34,7 @@ use crate::events::{
 };
 use crate::mapping::match_fingerprint;
 
+pub mod coalesce;
 mod delete;
 mod echo;
 mod fields;
@@ -61,6 +63,9 @@ pub struct Gathered {
     pub link_candidates: BTreeMap<String, LinkCandidate>,
     /// Fresh values of target systems that have later work queued for this entity (G5).
     pub fresh_targets: BTreeMap<String, Fields>,
+    /// Later queued items about the same record that this fetch and decision settle too
+    /// ([`coalesce`]). Not an input of any rule; recorded so the log says what settled them.
+    pub covers: Vec<Uuid>,
     /// The versions of the other entities looked at: what an [`Effect`] on them expects. Not an
     /// input of any rule, so not recorded.
     pub versions: BTreeMap<Uuid, u64>,
@@ -74,6 +79,7 @@ impl Gathered {
             at: self.at,
             round_trip: self.round_trip.clone(),
             link_candidates: self.link_candidates.clone(),
+            covers: self.covers.clone(),
         }
     }
 

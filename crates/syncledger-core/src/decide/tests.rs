@@ -15,6 +15,7 @@ use crate::entity::NextWork;
 use crate::events::{Action, ChangeObserved, FieldChange, RedirectedTo, WriteSucceeded};
 use crate::projections::testkit::{ENTITY, at, id, recorded};
 
+mod coalesce;
 mod g2_g3;
 mod g4_to_g9;
 mod g8;

@@ -52,4 +52,9 @@ pub struct InputsGathered {
     /// Per target system.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub link_candidates: BTreeMap<String, LinkCandidate>,
+    /// Later queued work items about the same record that this group's fetch and decision
+    /// settle too (`decide::coalesce`): their changes are in the fetch. Folding this event
+    /// closes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub covers: Vec<Uuid>,
 }

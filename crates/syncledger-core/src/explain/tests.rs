@@ -233,6 +233,7 @@ fn every_event_type_gets_its_own_single_line() {
             entity_id: Uuid::from_u128(0xe2),
         }),
         link_candidates: Default::default(),
+        covers: vec![id(3)],
     }));
     let mut broken = s.0[0].clone();
     broken.event_id = id(99);
@@ -271,8 +272,10 @@ fn every_event_type_gets_its_own_single_line() {
         lines[lines.len() - 2],
         format!(
             "gathered what the decision needs (at 2026-11-21 10:00:10 UTC): \
-             the record is linked to entity {}",
-            Uuid::from_u128(0xe2)
+             the record is linked to entity {}; this fetch also settles 1 later observation \
+             of the record ({})",
+            Uuid::from_u128(0xe2),
+            id(3)
         )
     );
     assert_eq!(

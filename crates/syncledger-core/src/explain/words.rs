@@ -186,6 +186,15 @@ pub(super) fn inputs(e: &InputsGathered) -> String {
             candidate.record_id, candidate.entity_id
         ));
     }
+    if !e.covers.is_empty() {
+        let ids: Vec<String> = e.covers.iter().map(|id| id.to_string()).collect();
+        found.push(format!(
+            "this fetch also settles {} later observation{} of the record ({})",
+            e.covers.len(),
+            if e.covers.len() == 1 { "" } else { "s" },
+            ids.join(", ")
+        ));
+    }
     match found.is_empty() {
         true => format!("gathered what the decision needs (at {at})"),
         false => format!(

@@ -190,6 +190,10 @@ impl Projection for PendingQueue {
                 requeue(e.trigger_id, system, record_id, event.recorded_at, sort_key)
             }
             SyncEvent::DecisionMade(e) => settle(e.trigger_id),
+            // Coalesced: settled by this group's fetch and decision (`decide::coalesce`).
+            SyncEvent::InputsGathered(e) => {
+                e.covers.iter().flat_map(|t| settle(Some(*t))).collect()
+            }
             SyncEvent::RedirectedTo(e) => settle(e.trigger_id),
             SyncEvent::WriteRequested(e) => write(PendingWrite {
                 kind: decoded.event_type().to_string(),

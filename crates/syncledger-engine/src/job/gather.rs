@@ -19,7 +19,9 @@
 
 use chrono::{DateTime, Utc};
 use syncledger_core::config::EntityConfig;
-use syncledger_core::decide::{Gathered, create_fingerprint, has_later_work, link, round_trip};
+use syncledger_core::decide::{
+    Gathered, coalesce, create_fingerprint, has_later_work, link, round_trip,
+};
 use syncledger_core::entity::{EntityState, Trigger};
 use syncledger_core::events::{LinkCandidate, RecordFetched, RecordLinked, RoundTrip, SyncEvent};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
@@ -115,6 +117,8 @@ pub(super) async fn gather(
             }
         }
     }
+    // Later queued observations of this record are settled by this fetch (`coalesce`).
+    gathered.covers = coalesce::covered(state, trigger, gathered.round_trip.as_ref());
     gathered.fetched = Some(fetched);
     Ok(Some(gathered))
 }

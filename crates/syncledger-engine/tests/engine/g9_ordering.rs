@@ -72,12 +72,14 @@ async fn an_entitys_work_items_are_settled_in_log_order() {
         .filter(|e| e.event_type == "ChangeObserved")
         .map(|e| e.event_id)
         .collect();
+    // Each group settles its item, then the later ones of the same record its fetch covers.
     let settled: Vec<Uuid> = stream
         .iter()
         .filter_map(|e| match SyncEvent::from_recorded(e) {
-            Ok(SyncEvent::DecisionMade(d)) => d.trigger_id,
+            Ok(SyncEvent::InputsGathered(i)) => Some(std::iter::once(i.trigger_id).chain(i.covers)),
             _ => None,
         })
+        .flatten()
         .collect();
     assert_eq!(observed.len(), 4);
     assert_eq!(

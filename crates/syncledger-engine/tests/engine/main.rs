@@ -13,6 +13,7 @@ mod harness;
 mod observe;
 
 mod bringup;
+mod coalescing;
 mod failures;
 mod g1_same_direction;
 mod g2_round_trip_creates;

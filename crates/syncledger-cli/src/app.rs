@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use syncledger_api::AppState;
-use syncledger_connector::{Connector, HttpConnector, HttpConnectorConfig, RateLimit, RetryPolicy};
+use syncledger_connector::{Connector, HttpConnector, HttpConnectorConfig, RateLimit};
 use syncledger_core::config::{Config, ServerConfig};
 use syncledger_engine::{Connectors, EngineSettings, Ledger};
 use syncledger_store::{Store, StoreOptions};
@@ -56,7 +56,6 @@ impl HttpConnectors {
                     base_url: system.base_url.clone(),
                     headers,
                     timeout: Duration::from_secs(10),
-                    retry: RetryPolicy::default(),
                     max_id_bytes: config.server.max_record_id_bytes,
                     rate_limit: system.rate_limit.map(|r| RateLimit {
                         requests_per_second: r.requests_per_second,

@@ -62,8 +62,8 @@ pub struct Page {
 
 /// A connected system, spoken to through the connector contract.
 ///
-/// Implementations retry transient failures within their own budget (see
-/// [`crate::RetryingConnector`]); an error returned here is final for this attempt of the work.
+/// Implementations do not retry: a call is one request, and a transient error comes back at once
+/// (with the system's `Retry-After`) for the engine to reschedule the work.
 pub trait Connector: Send + Sync {
     /// `GET {collection}/{id}`: `Ok(None)` when the system answers 404.
     fn get<'a>(

@@ -2,17 +2,19 @@
 //!
 //! One `reqwest` client per system, built with rustls only. Every request carries the tenant's
 //! configured headers (marked sensitive, so neither reqwest nor our `Debug` prints them) and has a
-//! timeout; every POST carries the caller's `Idempotency-Key`, so a create retried here or by the
-//! engine after a crash is created once. Transient failures are retried under the
-//! [`RetryPolicy`] (see [`crate::retry`]); the answer is read by the same code as the simulated
-//! system's, so both behave the same.
+//! timeout; every POST carries the caller's `Idempotency-Key`, so a create the engine sends again
+//! (after a failure or a crash) is created once. Each call is exactly one request: a transient
+//! answer (429, 5xx, a timeout, no connection) comes back at once as
+//! [`ConnectorError::Transient`] with the system's `Retry-After`, and the engine's one retry
+//! policy decides when to try again, so no worker sleeps inside a call. A `429` still pauses every
+//! request to the system ([`crate::rate_limit`]). The answer is read by the same code as the
+//! simulated system's, so both behave the same.
 //!
-//! The log sees method, path, status and attempt, never a header value.
+//! The log sees method, path and status, never a header value.
 
 use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -23,7 +25,6 @@ use crate::connector::BoxFuture;
 use crate::rate_limit::{Budget, RateLimit};
 use crate::record_id;
 use crate::response::{self, Answer};
-use crate::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
 use crate::{Connector, ConnectorError, Page, Record};
 
 /// The header that makes a POST safe to repeat.
@@ -36,9 +37,9 @@ pub struct HttpConnectorConfig {
     pub base_url: String,
     /// Sent with every request (e.g. `Authorization`); values are secrets.
     pub headers: BTreeMap<String, String>,
-    /// For each attempt, from sending the request to the last byte of the answer.
+    /// For the one request of a call, from sending it to the last byte of the answer; also the
+    /// longest a request waits for its turn in the system's budget.
     pub timeout: Duration,
-    pub retry: RetryPolicy,
     /// The longest record id sent or accepted, in bytes (`server.max_record_id_bytes`).
     pub max_id_bytes: usize,
     /// The system's quota; `None` for none (a `429` still pauses every request to it).
@@ -58,7 +59,6 @@ impl fmt::Debug for HttpConnectorConfig {
             .field("base_url", &self.base_url)
             .field("headers", &headers)
             .field("timeout", &self.timeout)
-            .field("retry", &self.retry)
             .field("max_id_bytes", &self.max_id_bytes)
             .field("rate_limit", &self.rate_limit)
             .field("label", &self.label)
@@ -66,12 +66,11 @@ impl fmt::Debug for HttpConnectorConfig {
     }
 }
 
-/// A connected system reached over HTTP, with retries.
+/// A connected system reached over HTTP, one request per call.
 pub struct HttpConnector {
     client: Client,
     base_url: Url,
     timeout: Duration,
-    retrier: Retrier,
     max_id_bytes: usize,
     /// Shared by every worker's request to this system (see [`crate::rate_limit`]).
     budget: Budget,
@@ -83,24 +82,14 @@ impl fmt::Debug for HttpConnector {
         f.debug_struct("HttpConnector")
             .field("base_url", &self.base_url.as_str())
             .field("timeout", &self.timeout)
-            .field("retry", self.retrier.policy())
             .finish_non_exhaustive()
     }
 }
 
 impl HttpConnector {
-    /// A connector that sleeps on the tokio timer between retries.
+    /// A connector for the system `config` describes; a configuration HTTP cannot carry is
+    /// [`ConnectorError::Invalid`].
     pub fn new(config: HttpConnectorConfig) -> Result<Self, ConnectorError> {
-        Self::with_sleeper(config, Arc::new(TokioSleeper), None)
-    }
-
-    /// A connector with its waits and its jitter under the caller's control (tests, simulation).
-    /// `jitter_seed: None` seeds from the OS.
-    pub fn with_sleeper(
-        config: HttpConnectorConfig,
-        sleeper: Arc<dyn Sleeper>,
-        jitter_seed: Option<u64>,
-    ) -> Result<Self, ConnectorError> {
         let base_url = Url::parse(&config.base_url)
             .map_err(|e| ConnectorError::Invalid(format!("base_url: {e}")))?;
         if !matches!(base_url.scheme(), "http" | "https") || base_url.cannot_be_a_base() {
@@ -126,7 +115,6 @@ impl HttpConnector {
             client,
             base_url,
             timeout: config.timeout,
-            retrier: Retrier::new(config.retry, sleeper, jitter_seed),
             max_id_bytes: config.max_id_bytes,
             // A request waits for its turn at most as long as it may take to answer.
             budget: Budget::labelled(config.rate_limit, config.timeout, config.label.clone()),
@@ -149,8 +137,9 @@ impl HttpConnector {
         Ok(record)
     }
 
-    /// One attempt: send, read the whole answer, turn transport failures into errors.
-    async fn attempt(
+    /// The request: wait for its turn, send, read the whole answer, turn transport failures into
+    /// errors.
+    async fn send(
         &self,
         method: Method,
         url: Url,
@@ -191,28 +180,34 @@ impl HttpConnector {
         })
     }
 
-    /// The request under the retry policy; `read` turns each answer into the result, so an
-    /// answer it rejects as transient (429, 5xx) is retried like a transport failure.
+    /// The one request of a call; `read` turns its answer into the result (a 429 or 5xx into a
+    /// transient error). A failure is returned as it is: the engine decides whether and when
+    /// to send again.
     async fn call<T: Send>(
         &self,
         method: Method,
         url: Url,
         body: Option<&Value>,
         idempotency_key: Option<&str>,
-        read: impl Fn(&Answer) -> Result<T, ConnectorError> + Sync,
+        read: impl Fn(&Answer) -> Result<T, ConnectorError>,
     ) -> Result<T, ConnectorError> {
-        let (url, read, method_name) = (&url, &read, method.as_str());
-        self.retrier
-            .run(method_name, url.path(), || {
-                let method = method.clone();
-                Box::pin(async move {
-                    let answer = self
-                        .attempt(method, url.clone(), body, idempotency_key)
-                        .await?;
-                    read(&answer)
-                })
-            })
+        let path = url.path().to_owned();
+        let method_name = method.as_str().to_owned();
+        let result = self
+            .send(method, url, body, idempotency_key)
             .await
+            .and_then(|answer| read(&answer));
+        if let Err(error) = &result {
+            tracing::warn!(
+                method = method_name,
+                path,
+                status = error.status(),
+                transient = error.is_transient(),
+                retry_after_ms = error.retry_after().map(|d| d.as_millis() as u64),
+                "connector call failed"
+            );
+        }
+        result
     }
 
     fn transport(&self, error: reqwest::Error) -> ConnectorError {

@@ -4,14 +4,13 @@
 //!   [`Record`] and [`Page`].
 //! - [`error`]: [`ConnectorError`], split the way the engine branches: transient (retry later),
 //!   permanent (dead-letter with the body), invalid (the system broke the contract).
-//! - [`http`]: [`HttpConnector`], the contract over HTTP with timeouts, configured headers,
-//!   `Idempotency-Key` on every POST, and retries.
+//! - [`http`]: [`HttpConnector`], the contract over HTTP with timeouts, configured headers and
+//!   `Idempotency-Key` on every POST; one request per call, never a retry (the engine's one
+//!   retry policy, `syncledger_core::decide::retry`, decides when to try again).
 //! - [`rate_limit`]: a system's quota ([`RateLimit`]) as one [`rate_limit::Budget`] shared by every
 //!   request to it: token bucket, in-flight cap, and a `429` pausing the whole system.
 //! - [`response`]: reading an answer (status, `Retry-After`, body) as the contract defines it.
 //! - [`record_id`]: ids are data, never path: the rules an id must keep and the one-segment URL.
-//! - [`retry`]: [`RetryPolicy`] (full-jitter exponential backoff, `Retry-After` honoured) and the
-//!   injectable [`Sleeper`]; [`retrying`] applies it around any connector.
 //! - [`signature`]: [`sign`] and [`verify`] for `X-Signature: sha256=<hex>`.
 //!
 //! The simulated system that tests, benches and the demo sync against is the `syncledger-sim`
@@ -24,14 +23,10 @@ pub mod http;
 pub mod rate_limit;
 pub mod record_id;
 pub mod response;
-pub mod retry;
-pub mod retrying;
 pub mod signature;
 
 pub use connector::{BoxFuture, Connector, Page, Record};
 pub use error::ConnectorError;
 pub use http::{HttpConnector, HttpConnectorConfig, IDEMPOTENCY_KEY};
 pub use rate_limit::RateLimit;
-pub use retry::{RecordingSleeper, RetryPolicy, Sleeper, TokioSleeper};
-pub use retrying::RetryingConnector;
 pub use signature::{SIGNATURE_HEADER, sign, verify};

@@ -3,8 +3,8 @@
 //! Each call goes through the same request path as the HTTP face and its answer is read by the
 //! same code as [`syncledger_connector::HttpConnector`]'s. A request that would never answer (a scripted
 //! timeout or lost response) fails at once as a transient timeout, so simulations stay
-//! deterministic and fast. No retries happen here; wrap the system in a
-//! [`syncledger_connector::RetryingConnector`] to get the production retry behaviour.
+//! deterministic and fast. Like the HTTP connector, a call is one request and never retried: a
+//! fault comes back at once as its error, and the engine decides what follows.
 
 use serde_json::Value;
 use syncledger_connector::response::{self, Answer};

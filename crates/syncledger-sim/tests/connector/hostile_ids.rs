@@ -68,7 +68,7 @@ fn record_segment(path: &str) -> Option<Option<String>> {
 #[tokio::test]
 async fn dot_segments_and_control_characters_never_become_a_request() {
     let (recorder, base) = fake_system(json!({"id": "c-1"})).await;
-    let (http, _) = connector(config(&base));
+    let http = connector(config(&base));
     for id in ["..", ".", "..\t", "c-1\t", "c-1\r\n", ""] {
         let got = http.get("contacts", id).await;
         assert!(
@@ -86,7 +86,7 @@ async fn dot_segments_and_control_characters_never_become_a_request() {
 #[tokio::test]
 async fn an_id_holding_path_characters_is_one_encoded_segment() {
     let (recorder, base) = fake_system(json!({"id": "a/../b?c#d"})).await;
-    let (http, _) = connector(config(&base));
+    let http = connector(config(&base));
     let record = http.get("contacts", "a/../b?c#d").await.unwrap().unwrap();
     assert_eq!(record.id, "a/../b?c#d");
     assert_eq!(
@@ -101,7 +101,7 @@ async fn an_id_holding_path_characters_is_one_encoded_segment() {
 #[tokio::test]
 async fn a_create_answered_with_a_dot_segment_id_is_an_invalid_answer() {
     let (recorder, base) = fake_system(json!({"id": ".."})).await;
-    let (http, _) = connector(config(&base));
+    let http = connector(config(&base));
     let created = http.create("contacts", &json!({"a": 1}), "key-1").await;
     assert!(
         matches!(&created, Err(ConnectorError::Invalid(reason)) if reason.contains("dot segment")),
@@ -117,7 +117,7 @@ async fn a_create_answered_with_a_dot_segment_id_is_an_invalid_answer() {
 #[tokio::test]
 async fn an_overlong_id_is_refused_before_any_request() {
     let (recorder, base) = fake_system(json!({})).await;
-    let (http, _) = connector(config(&base));
+    let http = connector(config(&base));
     let long = "x".repeat(1025);
     assert!(matches!(
         http.get("contacts", &long).await,
@@ -131,7 +131,7 @@ async fn a_listing_leaves_out_a_record_with_a_hostile_id() {
     let answer =
         json!({"items": [{"id": "c-1"}, {"id": ".."}, {"id": "c-2\t"}], "next_cursor": null});
     let (_, base) = fake_system(answer).await;
-    let (http, _) = connector(config(&base));
+    let http = connector(config(&base));
     let page = http.list("contacts", 10, None).await.unwrap();
     let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["c-1"]);
@@ -149,7 +149,7 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let (recorder, base) = fake_system(json!({"id": id.clone()})).await;
-            let (http, _) = connector(config(&base));
+            let http = connector(config(&base));
             let _ = http.get("contacts", &id).await;
             let _ = http.update("contacts", &id, &json!({"a": 1})).await;
             let _ = http.delete("contacts", &id).await;

@@ -8,7 +8,7 @@ use crate::support::crm;
 
 #[tokio::test]
 async fn get_returns_the_record_or_none_on_404() {
-    let (sim, http, _) = crm().await;
+    let (sim, http) = crm().await;
     let ada = sim.user_create("contacts", json!({"full_name": "Ada"}));
 
     let found = http.get("contacts", &ada.id).await.unwrap().unwrap();
@@ -19,7 +19,7 @@ async fn get_returns_the_record_or_none_on_404() {
 
 #[tokio::test]
 async fn create_sends_the_idempotency_key_and_the_same_key_creates_once() {
-    let (sim, http, _) = crm().await;
+    let (sim, http) = crm().await;
     let body = json!({"full_name": "Ada", "email": "ada@example.com"});
 
     let first = http.create("contacts", &body, "decision-1").await.unwrap();
@@ -45,7 +45,7 @@ async fn create_sends_the_idempotency_key_and_the_same_key_creates_once() {
 
 #[tokio::test]
 async fn update_returns_the_whole_object() {
-    let (sim, http, _) = crm().await;
+    let (sim, http) = crm().await;
     let ada = sim.user_create(
         "contacts",
         json!({"full_name": "Ada", "phone": "1", "email": "a@x"}),
@@ -75,7 +75,7 @@ async fn update_returns_the_whole_object() {
 
 #[tokio::test]
 async fn delete_answers_204_and_a_404_counts_as_done() {
-    let (sim, http, _) = crm().await;
+    let (sim, http) = crm().await;
     let ada = sim.user_create("contacts", json!({"full_name": "Ada"}));
 
     http.delete("contacts", &ada.id).await.unwrap();
@@ -86,7 +86,7 @@ async fn delete_answers_204_and_a_404_counts_as_done() {
 
 #[tokio::test]
 async fn list_pages_through_the_collection_with_cursors() {
-    let (sim, http, _) = crm().await;
+    let (sim, http) = crm().await;
     for n in 0..7 {
         sim.user_create("contacts", json!({"n": n}));
     }
@@ -119,7 +119,7 @@ async fn list_pages_through_the_collection_with_cursors() {
 
 #[tokio::test]
 async fn ids_with_reserved_characters_stay_one_path_segment() {
-    let (sim, http, _) = crm().await;
+    let (sim, http) = crm().await;
     assert_eq!(http.get("contacts", "a/b?c").await.unwrap(), None);
     let log = sim.request_log();
     assert_eq!(log[0].record_id.as_deref(), Some("a/b?c"));

@@ -60,14 +60,10 @@ async fn timestamping_system(throttle: usize) -> (Arc<Mutex<Vec<Instant>>>, Stri
 }
 
 fn limited(base: &str) -> HttpConnector {
-    limited_to(base, LIMIT)
-}
-
-fn limited_to(base: &str, limit: RateLimit) -> HttpConnector {
     let mut config = config(base);
-    config.rate_limit = Some(limit);
+    config.rate_limit = Some(LIMIT);
     config.timeout = Duration::from_secs(30);
-    connector(config).0
+    connector(config)
 }
 
 async fn fetch_from(callers: usize, requests: usize, http: Arc<HttpConnector>) {
@@ -122,16 +118,17 @@ async fn a_hundred_and_twenty_eight_callers_stay_within_the_quota() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_pauses_every_caller_of_the_system() {
     let (arrivals, base) = timestamping_system(1).await;
-    // One request open at a time, so none is already on its way when the 429 comes back.
-    let one_at_a_time = RateLimit {
-        max_in_flight: Some(1),
-        ..LIMIT
-    };
-    let http = Arc::new(limited_to(&base, one_at_a_time));
-    // The first request is throttled: the system asks for a second's rest.
+    let http = Arc::new(limited(&base));
+    // The first request is throttled: the system asks for a second's rest, and the caller hears
+    // so at once (one request, no wait inside the call).
+    let throttled = http.get("contacts", "r-first").await.unwrap_err();
+    assert_eq!(throttled.status(), Some(429));
+    assert_eq!(throttled.retry_after(), Some(Duration::from_secs(1)));
+
     fetch_from(8, 16, http).await;
+
     let arrivals = arrivals.lock().unwrap().clone();
-    assert_eq!(arrivals.len(), 17, "16 answered, one throttled and retried");
+    assert_eq!(arrivals.len(), 17, "one throttled, then 16 answered");
     let throttled_at = arrivals[0];
     for later in &arrivals[1..] {
         assert!(

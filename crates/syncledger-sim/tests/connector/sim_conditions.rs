@@ -13,7 +13,7 @@ use crate::support::{config, connector, serve};
 #[tokio::test]
 async fn a_system_that_is_down_refuses_every_request_until_it_comes_back() {
     let sim = Arc::new(SimSystem::new("E"));
-    let (http, _) = connector(config(&serve(&sim).await));
+    let http = connector(config(&serve(&sim).await));
     let existing = sim.user_create("customers", json!({"email": "a@x"}));
     sim.drain_webhooks();
 

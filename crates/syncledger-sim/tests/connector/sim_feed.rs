@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use syncledger_connector::{Connector, RecordingSleeper, RetryingConnector};
+use syncledger_connector::Connector;
 use syncledger_sim::{Fault, Op, SimSystem, WebhookAction};
 
-use crate::support::{POLICY, config, connector, serve};
+use crate::support::{config, connector, serve};
 
 #[tokio::test]
 async fn the_webhook_of_an_api_write_is_out_before_the_answer() {
     let sim = Arc::new(SimSystem::new("E"));
-    let (http, _) = connector(config(&serve(&sim).await));
+    let http = connector(config(&serve(&sim).await));
     let mut paused = sim.pause_next(Op::Create);
 
     let write = tokio::spawn(async move {
@@ -145,20 +145,26 @@ async fn a_dropped_caller_leaves_the_paused_write_applied() {
 }
 
 #[tokio::test]
-async fn the_retrying_wrapper_gives_the_sim_production_retries() {
+async fn the_in_process_face_answers_each_transient_fault_in_one_call() {
     let sim = SimSystem::new("c");
     sim.fail_next(Op::Get, Fault::Status(503, "busy".into()));
     sim.fail_next(Op::Get, Fault::Timeout);
     let id = sim.user_create("contacts", json!({"email": "a@x"})).id;
-    let sleeper = RecordingSleeper::new();
-    let retrying =
-        RetryingConnector::with_sleeper(&sim, POLICY, Arc::new(sleeper.clone()), Some(1));
 
-    let found = retrying.get("contacts", &id).await.unwrap().unwrap();
+    let busy = sim.get("contacts", &id).await.unwrap_err();
+    let timed_out = sim.get("contacts", &id).await.unwrap_err();
+    let found = sim.get("contacts", &id).await.unwrap().unwrap();
 
+    assert!(
+        busy.is_transient() && busy.status() == Some(503),
+        "{busy:?}"
+    );
+    assert!(
+        timed_out.is_transient() && timed_out.status().is_none(),
+        "{timed_out:?}"
+    );
     assert_eq!(found.body["email"], "a@x");
     assert_eq!(sim.requests(Op::Get), 3);
-    assert_eq!(sleeper.waits().len(), 2);
     assert_eq!(
         sim.find_by_field("contacts", "email", &json!("a@x")),
         [found]

@@ -4,15 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use syncledger_connector::{HttpConnector, HttpConnectorConfig, RecordingSleeper, RetryPolicy};
+use syncledger_connector::{HttpConnector, HttpConnectorConfig};
 use syncledger_sim::{SimSystem, serve_http};
-
-/// A fast policy: tests never sleep, the recording sleeper returns at once.
-pub const POLICY: RetryPolicy = RetryPolicy {
-    max_attempts: 3,
-    base: Duration::from_millis(1),
-    max_delay: Duration::from_secs(5),
-};
 
 /// Serves `sim` over HTTP on a free port and returns its base URL.
 pub async fn serve(sim: &Arc<SimSystem>) -> String {
@@ -27,23 +20,20 @@ pub fn config(base_url: &str) -> HttpConnectorConfig {
         base_url: base_url.to_owned(),
         headers: BTreeMap::new(),
         timeout: Duration::from_secs(5),
-        retry: POLICY,
         max_id_bytes: syncledger_connector::record_id::DEFAULT_MAX_ID_BYTES,
         rate_limit: None,
         label: "crm".into(),
     }
 }
 
-pub fn connector(config: HttpConnectorConfig) -> (HttpConnector, RecordingSleeper) {
-    let sleeper = RecordingSleeper::new();
-    let http = HttpConnector::with_sleeper(config, Arc::new(sleeper.clone()), Some(7)).unwrap();
-    (http, sleeper)
+pub fn connector(config: HttpConnectorConfig) -> HttpConnector {
+    HttpConnector::new(config).unwrap()
 }
 
-/// A simulated CRM served over HTTP and a connector to it with the fast policy.
-pub async fn crm() -> (Arc<SimSystem>, HttpConnector, RecordingSleeper) {
+/// A simulated CRM served over HTTP and a connector to it.
+pub async fn crm() -> (Arc<SimSystem>, HttpConnector) {
     let sim = Arc::new(SimSystem::new("c"));
     let base = serve(&sim).await;
-    let (http, sleeper) = connector(config(&base));
-    (sim, http, sleeper)
+    let http = connector(config(&base));
+    (sim, http)
 }

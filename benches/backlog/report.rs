@@ -256,7 +256,7 @@ pub fn section_of_run(o: &Outcome) -> String {
     };
     let _ = writeln!(
         s,
-        "| fetches per backlog webhook settled | **{:.2}** ({settled:.0} settled) | <= 0.3 (coalescing, not built here) |",
+        "| fetches per backlog webhook settled | **{:.2}** ({settled:.0} settled) | <= 0.3 (coalescing) |",
         gets as f64 / settled
     );
     if let Some(rate) = o.rate_limit {

@@ -43,8 +43,9 @@ async fn health_readiness_and_the_operations_metrics_are_served() {
     })
     .await;
 
-    // More consecutive 503s than the connector's own attempts: the engine schedules a retry.
-    for _ in 0..5 {
+    // A burst of 503s: each is one request (the connector does not retry); the engine records
+    // each failure with its retry time and tries again, within `server.max_attempts`.
+    for _ in 0..3 {
         world
             .erp
             .fail_next(Op::Create, Fault::Status(503, "busy".into()));

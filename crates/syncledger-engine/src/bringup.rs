@@ -25,7 +25,9 @@
 
 use std::time::Duration;
 
+use rand::Rng;
 use syncledger_core::config::{Config, EntityConfig};
+use syncledger_core::decide::retry::RetryPolicy;
 use syncledger_core::events::{InitialSyncCompleted, InitialSyncStarted, SyncEvent};
 use syncledger_core::initial_sync::{self, InitialSync, Step};
 use syncledger_core::log::{EventMeta, StreamAppend};
@@ -45,6 +47,27 @@ use page::expected;
 
 /// The longest wait between two tries of a page while its system is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The wait before the next try of a page after `failures` tries failed in a row: the one
+/// backoff function of the engine (`decide::retry`), with no budget (a listing waits for its
+/// system however long it is down), at most 30 s, never sooner than the system's `Retry-After`.
+fn page_backoff(
+    failures: u32,
+    retry_after: Option<Duration>,
+    max_retry_after: Duration,
+) -> Duration {
+    let policy = RetryPolicy {
+        max_attempts: u32::MAX,
+        base: Duration::from_millis(200),
+        max: MAX_BACKOFF,
+        max_retry_after,
+    };
+    let jitter = rand::rng().random_range(0.0..=1.0);
+    policy
+        .backoff(failures, jitter)
+        .max(retry_after.unwrap_or_default())
+        .min(max_retry_after)
+}
 
 /// When an initial sync runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +178,7 @@ impl BringUp {
             Start::NewRun { by } => Some(by),
             Start::Resume => None,
         };
-        let mut backoff = Duration::from_millis(200);
+        let mut failures = 0;
         loop {
             if shutdown.is_cancelled() {
                 let _ = self.ctx.store.release_lease(stream, &owner).await;
@@ -185,15 +208,17 @@ impl BringUp {
                 Ok(()) => {
                     // A new run asked for is started once; from then on, it is resumed.
                     new_run = None;
-                    backoff = Duration::from_millis(200);
+                    failures = 0;
                 }
                 // Another writer moved the stream (or a discovered record's stream): fold again.
                 Err(EngineError::Conflict(_)) => {}
                 Err(e) if e.is_transient() => {
+                    failures += 1;
+                    let backoff =
+                        page_backoff(failures, e.retry_after(), self.settings.max_retry_after);
                     tracing::warn!(%tenant, entity = %entity_type, error = %e, retry_in = ?backoff, "initial sync waits for a system");
                     // Cancelled or not, the loop's first check answers a shutdown.
                     pause(shutdown, backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(e) => {
                     let _ = self.ctx.store.release_lease(stream, &owner).await;

@@ -27,9 +27,11 @@ use crate::error::EngineError;
 use crate::job;
 use crate::settings::EngineSettings;
 
+mod breaker;
 mod leases;
 mod queue;
 
+use breaker::Breaker;
 use leases::Leases;
 
 /// How many due queue rows a scheduler pass looks at.
@@ -137,6 +139,9 @@ impl Scheduler {
     ///    dead one's, until its lease expires) is set aside for a second and the next backlog
     ///    entities are claimed in its place;
     /// 5. renews the leases of jobs that run for a third of the lease's TTL.
+    ///
+    /// When a whole round of jobs failed because something they depend on is down, no new job
+    /// starts for a while (`breaker`), so an outage does not turn into a spin over the backlog.
     pub async fn run_workers(&self, shutdown: CancellationToken) {
         if let Err(e) = self.resume_unanswered_writes().await {
             tracing::warn!(error = %e, "resuming unanswered writes failed");
@@ -145,7 +150,7 @@ impl Scheduler {
         let ctx = self.jobs.ctx.clone();
         let workers = s.workers.max(1);
         let mut leases = Leases::new(ctx.store.clone(), s.owner.clone(), s.lease_ttl);
-        let mut pool = Pool::default();
+        let mut pool = Pool::new(workers);
         let mut backlog: VecDeque<Uuid> = VecDeque::new();
         // Entities another process (perhaps a dead one) holds: not asked for again before then.
         let mut elsewhere: HashMap<Uuid, Instant> = HashMap::new();
@@ -176,7 +181,8 @@ impl Scheduler {
             // Claim as many as there are free workers; what another process holds is set
             // aside for a while, and the next ones are tried in its place.
             let mut start = Vec::new();
-            while pool.running.len() + start.len() < workers && !backlog.is_empty() {
+            let may_start = pool.breaker.may_start(Instant::now());
+            while may_start && pool.running.len() + start.len() < workers && !backlog.is_empty() {
                 let free = workers - pool.running.len() - start.len();
                 let wanted: Vec<Uuid> = backlog.drain(..free.min(backlog.len())).collect();
                 let Some(claimed) = leases.claim(&wanted).await else {
@@ -208,16 +214,27 @@ impl Scheduler {
     }
 }
 
-/// The running jobs, the entities cooling down, and the entities whose lease goes back.
-#[derive(Default)]
+/// The running jobs, the entities cooling down, the entities whose lease goes back, and the
+/// brake on starting jobs while what they depend on is down.
 struct Pool {
     jobs: JoinSet<Option<Duration>>,
     running: HashMap<tokio::task::Id, Uuid>,
     cooling: HashMap<Uuid, Instant>,
     ended: Vec<Uuid>,
+    breaker: Breaker,
 }
 
 impl Pool {
+    fn new(workers: usize) -> Self {
+        Self {
+            jobs: JoinSet::new(),
+            running: HashMap::new(),
+            cooling: HashMap::new(),
+            ended: Vec::new(),
+            breaker: Breaker::new(workers),
+        }
+    }
+
     /// Starts the job of `entity`. It ends with how long its entity should cool down, if at all.
     fn start(&mut self, jobs: &job::Env, entity: Uuid) {
         let env = jobs.clone();
@@ -259,8 +276,12 @@ impl Pool {
             }
         };
         let id = self.running.remove(&task).unwrap_or_default();
-        if let Some(cool) = cool {
-            self.cooling.insert(id, Instant::now() + cool.min(longest));
+        match cool {
+            Some(cool) => {
+                self.cooling.insert(id, Instant::now() + cool.min(longest));
+                self.breaker.failed(Instant::now());
+            }
+            None => self.breaker.succeeded(),
         }
         self.ended.push(id);
     }

@@ -7,7 +7,8 @@
 //! included) goes into an in-transit pool first. From there it is delivered late, in a shuffled
 //! order (an `updated` before its `created`), twice (again later, or two deliveries racing each
 //! other), and now and then a create the sync POSTs is held by the system after it applied it,
-//! while its webhook is delivered and decided (the echo before the answer, G2). Then the pool is
+//! while its webhook is delivered and decided (the echo before the answer, G2), or an update is
+//! refused for good (422) and an operator retries its dead letter over GraphQL. Then the pool is
 //! flushed, the ledger settles (the queue empty and the projections caught up, polled on
 //! `/metrics` with a deadline), and `replayDecisions` over the tenant's whole history must report
 //! no difference, some decisions replayed, and none recorded without its inputs.
@@ -17,7 +18,7 @@
 //! interleaving with the ledger's workers is not, which is the point of several seeds).
 
 use serde_json::{Value, json};
-use syncledger_sim::{Op, SimSystem, Webhook};
+use syncledger_sim::{Fault, Op, SimSystem, Webhook};
 
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends, reached};
 use crate::service::Service;
@@ -113,7 +114,8 @@ impl<'w> Round<'w> {
             60..=79 => self.deliver_some().await,
             80..=86 => self.redeliver_one().await,
             87..=92 => self.deliver_one_twice_at_once().await,
-            93..=96 => self.hold_a_create_while_its_echo_is_decided().await,
+            93..=95 => self.hold_a_create_while_its_echo_is_decided().await,
+            96 => self.refuse_an_update_and_retry_its_dead_letter().await,
             _ => self.let_the_ledger_catch_up().await,
         }
         self.collect_webhooks();
@@ -252,6 +254,73 @@ impl<'w> Round<'w> {
         )
         .await;
         post.release();
+    }
+
+    /// A user edits a linked record and the other system refuses the sync's update for good
+    /// (422): the write is dead-lettered, and an operator asks for its retry over GraphQL.
+    async fn refuse_an_update_and_retry_its_dead_letter(&mut self) {
+        self.let_the_ledger_catch_up().await;
+        let linked = self.world.crm.records("contacts").into_iter().find(|c| {
+            c.body["email"]
+                .as_str()
+                .is_some_and(|email| !self.world.erp_customers(email).is_empty())
+        });
+        let Some(contact) = linked else { return };
+        let before = self.dead_letters().await;
+        self.world.erp.fail_next(
+            Op::Update,
+            Fault::Status(422, "{\"error\":\"refused\"}".into()),
+        );
+        let phone = self.phone();
+        self.world
+            .crm
+            .user_update("contacts", &contact.id, json!({"phone": phone}));
+        let announced = self.world.crm.drain_webhooks();
+        self.deliver("crm", &announced).await;
+        self.delivered
+            .extend(announced.into_iter().map(|hook| ("crm", hook)));
+        let mut new = None;
+        eventually("the refused update is dead-lettered", STEP, async || {
+            new = self
+                .dead_letters()
+                .await
+                .into_iter()
+                .find(|id| !before.contains(id));
+            new.is_some()
+        })
+        .await;
+        let id = new.expect("a new dead letter");
+        let reply = self
+            .service
+            .post_json(
+                "/graphql",
+                Some(ADMIN_TOKEN),
+                &json!({"query": format!("mutation {{ retryDeadLetter(id: \"{id}\") {{ position }} }}")}),
+            )
+            .await;
+        assert!(
+            reply.body.get("errors").is_none(),
+            "seed {}: retryDeadLetter: {reply:?}",
+            self.seed
+        );
+    }
+
+    /// The ids of the tenant's dead letters.
+    async fn dead_letters(&self) -> Vec<String> {
+        let reply = self
+            .service
+            .post_json(
+                "/graphql",
+                Some(ADMIN_TOKEN),
+                &json!({"query": "{ deadLetters(first: 100, tenant: \"acme\") { edges { node { id } } } }"}),
+            )
+            .await;
+        reply.body["data"]["deadLetters"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["node"]["id"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// Waits until the ledger has worked everything it was given so far.

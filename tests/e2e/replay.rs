@@ -18,7 +18,7 @@
 //! interleaving with the ledger's workers is not, which is the point of several seeds).
 
 use serde_json::{Value, json};
-use syncledger_sim::{Fault, Op, SimSystem, Webhook};
+use syncledger_sim::{Fault, Op, SimSystem, Webhook, WebhookAction};
 
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends, reached};
 use crate::service::Service;
@@ -90,6 +90,8 @@ struct Round<'w> {
     /// Delivered once already: sent again now and then.
     delivered: Vec<(&'static str, Webhook)>,
     created: usize,
+    /// Webhooks made up by the test (a system's late word on a record), for their ids.
+    late_hooks: usize,
 }
 
 impl<'w> Round<'w> {
@@ -102,6 +104,7 @@ impl<'w> Round<'w> {
             in_transit: Vec::new(),
             delivered: Vec::new(),
             created: 0,
+            late_hooks: 0,
         }
     }
 
@@ -256,16 +259,24 @@ impl<'w> Round<'w> {
         post.release();
     }
 
-    /// A user edits a linked record and the other system refuses the sync's update for good
-    /// (422): the write is dead-lettered, and an operator asks for its retry over GraphQL.
+    /// A user edits a linked CRM contact and the ERP refuses the sync's update for good (422):
+    /// the write is dead-lettered; the ERP's late webhook is decided meanwhile (race 3), then an
+    /// operator asks for the letter's retry over GraphQL.
     async fn refuse_an_update_and_retry_its_dead_letter(&mut self) {
         self.let_the_ledger_catch_up().await;
-        let linked = self.world.crm.records("contacts").into_iter().find(|c| {
-            c.body["email"]
-                .as_str()
-                .is_some_and(|email| !self.world.erp_customers(email).is_empty())
-        });
-        let Some(contact) = linked else { return };
+        let linked = self
+            .world
+            .crm
+            .records("contacts")
+            .into_iter()
+            .find_map(|c| {
+                let email = c.body["email"].as_str()?;
+                let customer = self.world.erp_customers(email).into_iter().next()?;
+                Some((c.id, customer.id))
+            });
+        let Some((contact, customer)) = linked else {
+            return;
+        };
         let before = self.dead_letters().await;
         self.world.erp.fail_next(
             Op::Update,
@@ -274,7 +285,7 @@ impl<'w> Round<'w> {
         let phone = self.phone();
         self.world
             .crm
-            .user_update("contacts", &contact.id, json!({"phone": phone}));
+            .user_update("contacts", &contact, json!({"phone": phone}));
         let announced = self.world.crm.drain_webhooks();
         self.deliver("crm", &announced).await;
         self.delivered
@@ -290,6 +301,23 @@ impl<'w> Round<'w> {
         })
         .await;
         let id = new.expect("a new dead letter");
+        // The ERP still holds what the sync wrote before, and says so once more (a late webhook
+        // of its own, under a new id) while the CRM's newer value waits in the dead letter: the
+        // value is recognised as the sync's own write (G3), not taken as the ERP's change.
+        let decided = self.decisions().await;
+        self.late_hooks += 1;
+        let late = Webhook {
+            event_id: format!("late-{}-{}", self.seed, self.late_hooks),
+            collection: "customers".into(),
+            action: WebhookAction::Updated,
+            record_id: customer,
+            occurred_at: chrono::Utc::now(),
+        };
+        self.deliver("erp", &[late]).await;
+        eventually("the late ERP webhook is decided", STEP, async || {
+            self.decisions().await > decided
+        })
+        .await;
         let reply = self
             .service
             .post_json(

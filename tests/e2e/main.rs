@@ -30,6 +30,8 @@
 //!   elsewhere; the entity page's first render on a large log (ignored: a measurement).
 //! - `security`: the perimeter (issue 20): hostile requests, secrets in errors and logs, limits,
 //!   headers, the checks at start.
+//! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
+//!   late, duplicated and out of order (issue 17).
 
 mod browser;
 mod harness;
@@ -48,6 +50,7 @@ mod ops;
 mod outage;
 mod quota;
 mod races;
+mod replay;
 mod security;
 mod shutdown;
 mod webhooks;

@@ -11,7 +11,9 @@
 //! decisions it changes.
 //!
 //! Groups recorded before `InputsGathered` existed cannot be handed their inputs and are not
-//! replayed (the report counts them).
+//! replayed (the report counts them). A person's retry of a dead letter is not decided by the
+//! decision core at all (the engine asks the refused write again, as the letter holds it): it is
+//! neither replayed nor counted among those.
 
 use chrono::Duration;
 use serde::Serialize;
@@ -19,7 +21,7 @@ use uuid::Uuid;
 
 use crate::config::EntityConfig;
 use crate::decide::{Gathered, Outcome};
-use crate::entity::{EntityState, Trigger};
+use crate::entity::{EntityState, Trigger, TriggerKind};
 use crate::events::{Basis, InputsGathered, SyncEvent};
 use crate::log::{Position, RecordedEvent};
 
@@ -103,7 +105,9 @@ pub fn replay_entity_with(
                 }
                 end
             }
-            Ok(SyncEvent::DecisionMade(d)) if in_range && d.trigger_id.is_some() => {
+            Ok(SyncEvent::DecisionMade(d))
+                if in_range && d.trigger_id.is_some_and(|t| decided_by_core(&state, t)) =>
+            {
                 report.without_inputs += 1;
                 i + 1
             }
@@ -115,6 +119,17 @@ pub fn replay_entity_with(
         i = end;
     }
     report
+}
+
+/// Whether the work item `trigger_id` settles is one [`crate::decide::decide`] decides. A
+/// person's retry of a dead letter is not: the engine requests the refused write again from the
+/// letter itself (a log event), with no lookups to record, so its decision is neither replayed
+/// nor counted as recorded without its inputs.
+fn decided_by_core(state: &EntityState, trigger_id: Uuid) -> bool {
+    !state
+        .open_triggers
+        .iter()
+        .any(|t| t.event_id == trigger_id && matches!(t.kind, TriggerKind::DeadLetterRetry { .. }))
 }
 
 /// One past the last event of the group opened at `start`: the events that follow it, each

@@ -6,6 +6,9 @@
 //! - [`db`]: a fresh database per test: [`TestDb`] (SQLite on a temporary file, or the
 //!   PostgreSQL database `#[sqlx::test]` made) and [`ScratchDb`] (a PostgreSQL database of its
 //!   own on the server `DATABASE_URL` names, for property tests and benches).
+//!
+//! Its own tests hold the workspace to a habit of STYLE.md: `tests/file_sizes.rs` fails naming
+//! every file of `crates/*/src` longer than 400 lines.
 #![forbid(unsafe_code)]
 
 pub mod config;

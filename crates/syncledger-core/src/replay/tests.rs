@@ -7,6 +7,7 @@ use serde_json::json;
 use super::*;
 use crate::decide::decide;
 use crate::events::{Action, ChangeObserved, RecordFetched, RecordLinked, Resolution};
+use crate::events::{DeadLetterRetried, DecisionKind, DecisionMade};
 use crate::events::{WriteOp, WriteRequested, WriteSucceeded};
 use crate::log::EventMeta;
 use crate::projections::testkit::{ENTITY, at, id};
@@ -223,4 +224,38 @@ fn decisions_recorded_before_inputs_were_kept_are_counted_not_replayed() {
         Duration::minutes(TTL),
     );
     assert_eq!((report.replayed, report.without_inputs), (0, 2));
+}
+
+#[test]
+fn a_persons_retry_of_a_dead_letter_is_not_counted_as_a_decision_without_inputs() {
+    let mut h = race3();
+    let letter = Uuid::from_u128(0xdead);
+    let retry = SyncEvent::DeadLetterRetried(DeadLetterRetried {
+        by: "operator".into(),
+        dead_letter_id: letter,
+    });
+    let trigger = h.push(retry, None);
+    // As the engine records it: the refused write asked again, caused by the retry.
+    let again = DecisionMade {
+        trigger_id: Some(trigger),
+        kind: DecisionKind::Update,
+        source_system: "erp".into(),
+        target_system: "erp".into(),
+        basis: Basis::RetryWrite {
+            dead_letter_id: letter,
+        },
+        diff: vec![],
+        request_id: None,
+    };
+    h.push(SyncEvent::DecisionMade(again), Some(trigger));
+
+    let report = replay_entity(
+        &config(),
+        &h.0,
+        Position(0),
+        Position(i64::MAX),
+        Duration::minutes(TTL),
+    );
+    assert_eq!(report.differences, vec![]);
+    assert_eq!((report.replayed, report.without_inputs), (2, 0));
 }

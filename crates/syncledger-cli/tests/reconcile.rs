@@ -229,3 +229,41 @@ async fn a_resync_asked_for_a_record_no_webhook_announced_syncs_it() {
         state.links
     );
 }
+
+/// The connector sends each request once: a listing page answered 503 is tried again by the
+/// reconcile itself (after the `Retry-After`), and the report is the same as without the fault.
+#[tokio::test]
+async fn a_listing_page_answered_503_is_tried_again_and_the_report_is_complete() {
+    let (crm, crm_url) = served("c").await;
+    let (erp, erp_url) = served("E").await;
+    crm.user_create(
+        "contacts",
+        json!({"full_name": "Ada", "email": "ada@example.com"}),
+    );
+    erp.user_create(
+        "customers",
+        json!({"name": "Cy", "email_address": "cy@example.com"}),
+    );
+    crm.fail_next(Op::List, syncledger_sim::Fault::Status(503, "busy".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        &crm_url,
+        &erp_url,
+        &dir.path().join("r.db").display().to_string(),
+    );
+    let store = syncledger_cli::app::open_store(&cfg.server.database_url, Some(&cfg))
+        .await
+        .unwrap();
+
+    let report = reconcile::run(&cfg, &store, "acme", "customer", false)
+        .await
+        .expect("the 503 is waited out");
+
+    assert_eq!(crm.requests(Op::List), 2, "the refused page and its retry");
+    let unlinked = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == "unlinked")
+        .count();
+    assert_eq!(unlinked, 2, "{:#?}", report.findings);
+}

@@ -4,8 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use syncledger_connector::Connector;
+use std::time::Duration;
+
+use syncledger_connector::{Connector, ConnectorError, Page};
 use syncledger_core::config::{EntityConfig, EntitySystemConfig};
+use syncledger_core::decide::retry::RetryPolicy;
 use syncledger_core::entity::EntityState;
 use syncledger_core::events::Fields;
 use syncledger_core::mapping::to_canonical;
@@ -14,6 +17,20 @@ use syncledger_store::{RowQuery, Store};
 use uuid::Uuid;
 
 const PAGE: u32 = 200;
+
+/// Tries of one page while its system answers 429/5xx or not at all. The connector sends each
+/// request once; a reconcile is a person waiting at a terminal, so it waits here, with the
+/// engine's one backoff function (`decide::retry`) and never sooner than the `Retry-After`.
+const PAGE_TRIES: u32 = 6;
+
+fn page_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: PAGE_TRIES,
+        base: Duration::from_millis(500),
+        max: Duration::from_secs(30),
+        max_retry_after: Duration::from_secs(60),
+    }
+}
 
 /// One system's live records: id -> canonical fields.
 pub type Listing = BTreeMap<String, Fields>;
@@ -29,9 +46,7 @@ pub async fn listing(
     let mut out = Listing::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = connector
-            .list(&map.collection, PAGE, cursor.as_deref())
-            .await?;
+        let page = page(connector, map, cursor.as_deref()).await?;
         out.extend(
             page.items
                 .into_iter()
@@ -40,6 +55,37 @@ pub async fn listing(
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => return Ok(out),
+        }
+    }
+}
+
+/// One page, tried again while the system is unavailable (see [`PAGE_TRIES`]).
+async fn page(
+    connector: &dyn Connector,
+    map: &EntitySystemConfig,
+    cursor: Option<&str>,
+) -> Result<Page, ConnectorError> {
+    let policy = page_policy();
+    let mut attempt = 1;
+    loop {
+        match connector.list(&map.collection, PAGE, cursor).await {
+            Err(e) if e.is_transient() && attempt < policy.max_attempts => {
+                // No crowd of clients to spread out: the longest wait of the backoff's range.
+                let wait = policy
+                    .backoff(attempt, 1.0)
+                    .max(e.retry_after().unwrap_or_default())
+                    .min(policy.max_retry_after);
+                eprintln!(
+                    "listing {} failed ({e}); trying again in {:.1} s (attempt {} of {})",
+                    map.collection,
+                    wait.as_secs_f64(),
+                    attempt + 1,
+                    policy.max_attempts
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            result => return result,
         }
     }
 }

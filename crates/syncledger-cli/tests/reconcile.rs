@@ -8,6 +8,7 @@ use serde_json::json;
 use syncledger_cli::reconcile;
 use syncledger_core::config::Config;
 use syncledger_sim::{Op, SimSystem, serve_http};
+use syncledger_store::Store;
 use syncledger_test_support::ExampleConfig;
 use tokio::net::TcpListener;
 
@@ -31,6 +32,17 @@ fn config(crm: &str, erp: &str, db: &str) -> Config {
         ..ExampleConfig::default()
     }
     .parse()
+}
+
+/// The configuration for the two served systems, and the store it opens, on a SQLite file in
+/// a temporary directory (kept alive by the first value).
+async fn opened(crm: &str, erp: &str) -> (tempfile::TempDir, Config, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(crm, erp, &dir.path().join("r.db").display().to_string());
+    let store = syncledger_cli::app::open_store(&cfg.server.database_url, Some(&cfg))
+        .await
+        .unwrap();
+    (dir, cfg, store)
 }
 
 #[tokio::test]
@@ -62,15 +74,7 @@ async fn reconcile_finds_preexisting_records_and_repair_links_and_creates_them_o
         "contacts",
         json!({"full_name": "Dee B", "email": "dee@example.com"}),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        &crm_url,
-        &erp_url,
-        &dir.path().join("r.db").display().to_string(),
-    );
-    let store = syncledger_cli::app::open_store(&cfg.server.database_url, Some(&cfg))
-        .await
-        .unwrap();
+    let (_dir, cfg, store) = opened(&crm_url, &erp_url).await;
 
     let report = reconcile::run(&cfg, &store, "acme", "customer", false)
         .await
@@ -245,15 +249,7 @@ async fn a_listing_page_answered_503_is_tried_again_and_the_report_is_complete()
         json!({"name": "Cy", "email_address": "cy@example.com"}),
     );
     crm.fail_next(Op::List, syncledger_sim::Fault::Status(503, "busy".into()));
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        &crm_url,
-        &erp_url,
-        &dir.path().join("r.db").display().to_string(),
-    );
-    let store = syncledger_cli::app::open_store(&cfg.server.database_url, Some(&cfg))
-        .await
-        .unwrap();
+    let (_dir, cfg, store) = opened(&crm_url, &erp_url).await;
 
     let report = reconcile::run(&cfg, &store, "acme", "customer", false)
         .await

@@ -62,11 +62,7 @@ fn page_backoff(
         max: MAX_BACKOFF,
         max_retry_after,
     };
-    let jitter = rand::rng().random_range(0.0..=1.0);
-    policy
-        .backoff(failures, jitter)
-        .max(retry_after.unwrap_or_default())
-        .min(max_retry_after)
+    policy.wait(failures, retry_after, rand::rng().random_range(0.0..=1.0))
 }
 
 /// When an initial sync runs.

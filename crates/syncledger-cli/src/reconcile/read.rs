@@ -71,10 +71,7 @@ async fn page(
         match connector.list(&map.collection, PAGE, cursor).await {
             Err(e) if e.is_transient() && attempt < policy.max_attempts => {
                 // No crowd of clients to spread out: the longest wait of the backoff's range.
-                let wait = policy
-                    .backoff(attempt, 1.0)
-                    .max(e.retry_after().unwrap_or_default())
-                    .min(policy.max_retry_after);
+                let wait = policy.wait(attempt, e.retry_after(), 1.0);
                 eprintln!(
                     "listing {} failed ({e}); trying again in {:.1} s (attempt {} of {})",
                     map.collection,

@@ -42,11 +42,15 @@ impl RetryPolicy {
         if !transient || attempt >= self.max_attempts {
             return AfterFailure::GiveUp;
         }
-        let wait = self
-            .backoff(attempt, jitter)
+        AfterFailure::RetryAt(later_by(now, self.wait(attempt, retry_after, jitter)))
+    }
+
+    /// Step 3's wait after attempt `attempt` failed: the backoff, never sooner than the
+    /// system's `Retry-After`, never later than `max_retry_after`.
+    pub fn wait(&self, attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+        self.backoff(attempt, jitter)
             .max(retry_after.unwrap_or_default())
-            .min(self.max_retry_after);
-        AfterFailure::RetryAt(later_by(now, wait))
+            .min(self.max_retry_after)
     }
 
     /// The wait before attempt `attempt + 1`, for a `jitter` in `[0, 1]`.

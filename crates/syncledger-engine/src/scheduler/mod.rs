@@ -6,8 +6,8 @@
 //! process never holds more leases than it has workers. After a `kill -9` only the entities
 //! whose jobs were running (at most `workers`) wait for their leases to expire; everything else
 //! queued is taken up at once by the next process. A job whose system is down cools down in
-//! memory (for the system's `Retry-After` when it sent one) so one unreachable record does not
-//! spin a worker; a job that fails otherwise, or panics, is recorded and retried with backoff by
+//! memory, longer with each failure in a row and never sooner than the system's `Retry-After`
+//! (`cooling`), so one unreachable record does not spin a worker; a job that fails otherwise, or panics, is recorded and retried with backoff by
 //! the job room itself.
 //!
 //! At start-up, writes a dead process left unanswered are settled before anything else
@@ -19,6 +19,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use rand::Rng;
+use syncledger_core::decide::retry::RetryPolicy;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -28,16 +30,16 @@ use crate::job;
 use crate::settings::EngineSettings;
 
 mod breaker;
+mod cooling;
 mod leases;
 mod queue;
 
 use breaker::Breaker;
+use cooling::{COOL_DOWN, Cooling};
 use leases::Leases;
 
 /// How many due queue rows a scheduler pass looks at.
 const SCAN: i64 = 512;
-/// How long an entity whose job failed is left alone, unless its system asked for longer.
-const COOL_DOWN: Duration = Duration::from_secs(2);
 /// How long an entity whose lease another process holds is left out of this process's backlog.
 const HELD_ELSEWHERE: Duration = Duration::from_secs(1);
 
@@ -150,18 +152,18 @@ impl Scheduler {
         let ctx = self.jobs.ctx.clone();
         let workers = s.workers.max(1);
         let mut leases = Leases::new(ctx.store.clone(), s.owner.clone(), s.lease_ttl);
-        let mut pool = Pool::new(workers);
+        let mut pool = Pool::new(workers, self.jobs.retry);
         let mut backlog: VecDeque<Uuid> = VecDeque::new();
         // Entities another process (perhaps a dead one) holds: not asked for again before then.
         let mut elsewhere: HashMap<Uuid, Instant> = HashMap::new();
         let mut read_queue = true;
         loop {
-            pool.reap(s.max_retry_after);
+            pool.reap();
             leases.give_back(&mut pool.ended).await;
             elsewhere.retain(|_, until| *until > Instant::now());
             let busy: HashSet<Uuid> = pool.running.values().copied().collect();
             let waiting = |id: &Uuid| {
-                !busy.contains(id) && !pool.cooling.contains_key(id) && !elsewhere.contains_key(id)
+                !busy.contains(id) && !pool.cooling.contains(id) && !elsewhere.contains_key(id)
             };
 
             backlog.retain(waiting);
@@ -201,14 +203,14 @@ impl Scheduler {
                 _ = shutdown.cancelled() => break,
                 _ = ctx.woken() => read_queue = true,
                 Some(result) = pool.jobs.join_next_with_id(), if !pool.jobs.is_empty() => {
-                    pool.ended(result, s.max_retry_after);
+                    pool.ended(result);
                     read_queue = false;
                 }
                 _ = tokio::time::sleep(s.poll_interval) => read_queue = true,
             }
         }
         while let Some(result) = pool.jobs.join_next_with_id().await {
-            pool.ended(result, s.max_retry_after);
+            pool.ended(result);
         }
         leases.give_back(&mut pool.ended).await;
     }
@@ -217,71 +219,70 @@ impl Scheduler {
 /// The running jobs, the entities cooling down, the entities whose lease goes back, and the
 /// brake on starting jobs while what they depend on is down.
 struct Pool {
-    jobs: JoinSet<Option<Duration>>,
+    /// Each job ends with `Err(retry_after)` when something it depends on was down.
+    jobs: JoinSet<Result<(), Option<Duration>>>,
     running: HashMap<tokio::task::Id, Uuid>,
-    cooling: HashMap<Uuid, Instant>,
+    cooling: Cooling,
     ended: Vec<Uuid>,
     breaker: Breaker,
 }
 
 impl Pool {
-    fn new(workers: usize) -> Self {
+    fn new(workers: usize, policy: RetryPolicy) -> Self {
         Self {
             jobs: JoinSet::new(),
             running: HashMap::new(),
-            cooling: HashMap::new(),
+            cooling: Cooling::new(policy),
             ended: Vec::new(),
             breaker: Breaker::new(workers),
         }
     }
 
-    /// Starts the job of `entity`. It ends with how long its entity should cool down, if at all.
+    /// Starts the job of `entity`.
     fn start(&mut self, jobs: &job::Env, entity: Uuid) {
         let env = jobs.clone();
         let handle = self.jobs.spawn(async move {
-            match job::run(&env, entity).await {
-                Ok(()) => None,
-                Err(e) => {
-                    tracing::warn!(entity = %entity, error = %e, "entity job failed; cooling down");
-                    Some(
-                        e.retry_after()
-                            .map_or(COOL_DOWN, |asked| asked.max(COOL_DOWN)),
-                    )
-                }
-            }
+            job::run(&env, entity).await.map_err(|e| {
+                tracing::warn!(entity = %entity, error = %e, "entity job failed; cooling down");
+                e.retry_after()
+            })
         });
         self.running.insert(handle.id(), entity);
     }
 
     /// Reaps every job that ended, and lets entities whose cool-down is over go.
-    fn reap(&mut self, longest: Duration) {
+    fn reap(&mut self) {
         while let Some(result) = self.jobs.try_join_next_with_id() {
-            self.ended(result, longest);
+            self.ended(result);
         }
-        self.cooling.retain(|_, until| *until > Instant::now());
+        self.cooling.release(Instant::now());
     }
 
     /// Bookkeeping when a job ends: its worker is free, and if it failed (or its task died,
-    /// which `job::run` is there to prevent) its entity cools down, for at most `longest`.
+    /// which `job::run` is there to prevent) its entity cools down (`cooling`).
     fn ended(
         &mut self,
-        result: Result<(tokio::task::Id, Option<Duration>), tokio::task::JoinError>,
-        longest: Duration,
+        result: Result<(tokio::task::Id, Result<(), Option<Duration>>), tokio::task::JoinError>,
     ) {
-        let (task, cool) = match result {
-            Ok((task, cool)) => (task, cool),
+        let (task, outcome) = match result {
+            Ok((task, outcome)) => (task, outcome),
             Err(e) => {
                 tracing::error!(error = %e, "an entity job's task died");
-                (e.id(), Some(COOL_DOWN))
+                (e.id(), Err(Some(COOL_DOWN)))
             }
         };
         let id = self.running.remove(&task).unwrap_or_default();
-        match cool {
-            Some(cool) => {
-                self.cooling.insert(id, Instant::now() + cool.min(longest));
-                self.breaker.failed(Instant::now());
+        let now = Instant::now();
+        match outcome {
+            Err(retry_after) => {
+                let jitter = rand::rng().random_range(0.0..=1.0);
+                self.cooling.failed(id, retry_after, now, jitter);
+                self.breaker.failed(now);
             }
-            None => self.breaker.succeeded(),
+            Ok(()) => {
+                self.cooling.succeeded(id);
+                self.breaker.succeeded();
+            }
         }
         self.ended.push(id);
     }

@@ -118,6 +118,10 @@ pub struct EntityState {
     pub discovered: BTreeMap<String, (String, Fields)>,
     /// Open triggers held until the initial sync has listed the system they would create in.
     pub held: BTreeMap<Uuid, WorkHeld>,
+    /// Per system, the record this entity's sync created there and the create's request id,
+    /// while it is linked: its `created` notice is settled without a fetch
+    /// ([`crate::decide::created_echo`]).
+    pub created: BTreeMap<String, (String, Uuid)>,
 }
 
 impl EntityState {
@@ -220,6 +224,7 @@ impl EntityState {
                 } else {
                     self.known.remove(&e.system);
                     self.sync_written.remove(&e.system);
+                    self.created.remove(&e.system);
                     self.synced.clear();
                 }
             }
@@ -268,11 +273,18 @@ impl EntityState {
                     Some(request) if request.op == WriteOp::Delete => {
                         self.known.remove(&e.target_system);
                         self.sync_written.remove(&e.target_system);
+                        self.created.remove(&e.target_system);
                         self.synced.clear();
                     }
                     request => {
                         if let Some(request) = request {
                             self.written_through(&e.target_system, &request.fields);
+                            if request.op == WriteOp::Create {
+                                self.created.insert(
+                                    e.target_system.clone(),
+                                    (e.record_id.clone(), e.request_id),
+                                );
+                            }
                         }
                         self.seen_holding(&e.target_system, &e.fields);
                         self.known.insert(e.target_system, e.fields);
@@ -315,6 +327,7 @@ impl EntityState {
                     self.links.remove(&e.system);
                     self.known.remove(&e.system);
                     self.sync_written.remove(&e.system);
+                    self.created.remove(&e.system);
                     self.synced.clear();
                 }
             }

@@ -40,6 +40,7 @@ impl Ledger {
         let jobs = job::Env {
             ctx: ctx.clone(),
             retry: settings.retry_policy(),
+            gate: settings.gate.clone(),
         };
         Self {
             intake: Intake::new(ctx.clone()),

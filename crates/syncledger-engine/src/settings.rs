@@ -1,6 +1,8 @@
 //! What the engine is configured with: how hard it tries, how long it waits, and where it finds
 //! the connected systems. A leaf: every room reads it, it reads nothing of theirs.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +35,23 @@ pub struct EngineSettings {
     pub owner: String,
     /// Records asked of a system per page of the initial sync.
     pub initial_sync_page: u32,
+    /// A test seam: awaited by a job that recorded a record first (G8) before it decides on it,
+    /// so tests can force another job in between. `None` in production.
+    #[doc(hidden)]
+    pub gate: Option<Gate>,
+}
+
+/// See [`EngineSettings::gate`]: called with the entity whose job waits.
+#[derive(Clone)]
+#[doc(hidden)]
+pub struct Gate(
+    pub Arc<dyn Fn(uuid::Uuid) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gate")
+    }
 }
 
 impl Default for EngineSettings {
@@ -47,6 +66,7 @@ impl Default for EngineSettings {
             poll_interval: Duration::from_millis(250),
             owner: format!("{}-{}", hostname(), std::process::id()),
             initial_sync_page: 200,
+            gate: None,
         }
     }
 }

@@ -19,7 +19,8 @@
 //!
 //! Beside `decide`, the choices the engine makes around IO, each pure: [`recovery`] (how a
 //! write whose answer was lost is settled, G4), [`retry`] (retry or dead letter) and
-//! [`coalesce`] (which queued observations of the same record one fetch settles).
+//! [`coalesce`] (which queued observations of the same record one fetch settles), and
+//! [`created_echo`] (the `created` notice of the sync's own create, settled unfetched).
 
 use std::collections::BTreeMap;
 
@@ -35,6 +36,7 @@ use crate::events::{
 use crate::mapping::match_fingerprint;
 
 pub mod coalesce;
+pub mod created_echo;
 mod delete;
 mod echo;
 mod fields;
@@ -162,6 +164,8 @@ pub fn create_fingerprint(config: &EntityConfig, fields: &Fields) -> String {
 /// Decides one work item of an entity. `state` is the entity before this decision.
 ///
 /// 1. Work that names no record, or a system the type does not sync, decides nothing / skips.
+///    The `created` notice of a record the sync created itself is settled unfetched:
+///    [`created_echo`].
 /// 2. A record that is gone: [`delete`].
 /// 3. A record that belongs to another entity: [`round_trip`].
 /// 4. A record first seen here is linked to this entity.
@@ -183,6 +187,11 @@ pub fn decide(
         };
         return decision(trigger, DecisionKind::Skip, (source, source), basis).into();
     };
+    if let Some(settled) = created_echo::settled_without_fetch(state, trigger)
+        .and_then(|request_id| created_echo::settle(trigger, request_id))
+    {
+        return settled.into();
+    }
     let fetched = match &input.fetched {
         Some(f) if f.found => f,
         _ => return delete::decide_gone(config, state, trigger, (source, record_id)),

@@ -16,6 +16,7 @@ use crate::events::{Action, ChangeObserved, FieldChange, RedirectedTo, WriteSucc
 use crate::projections::testkit::{ENTITY, at, id, recorded};
 
 mod coalesce;
+mod created_echo;
 mod g2_g3;
 mod g4_to_g9;
 mod g8;

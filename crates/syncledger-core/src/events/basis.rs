@@ -30,6 +30,9 @@ pub enum Basis {
     DeletedAlone { record_id: String },
     /// G2: the record is the echo of the sync's own create `request_id`, in flight for `entity_id`.
     EchoOfCreate { entity_id: Uuid, request_id: Uuid },
+    /// The `created` notice of `record_id`, which this entity's sync created itself (request
+    /// `request_id`): its answer already said what the record holds, so nothing is fetched.
+    CreatedBySync { record_id: String, request_id: Uuid },
     /// G2: the record is already linked to another entity (its link landed after this work was
     /// recorded here).
     LinkedElsewhere { record_id: String, entity_id: Uuid },
@@ -80,6 +83,7 @@ impl Basis {
             Basis::DeletedKept { .. } => "deleted_kept",
             Basis::DeletedAlone { .. } => "deleted_alone",
             Basis::EchoOfCreate { .. } => "echo_of_create",
+            Basis::CreatedBySync { .. } => "created_by_sync",
             Basis::LinkedElsewhere { .. } => "linked_elsewhere",
             Basis::EchoOfWrite { .. } => "echo_of_write",
             Basis::ChangedInTarget { .. } => "changed_in_target",
@@ -116,6 +120,12 @@ impl Basis {
             Basis::EchoOfCreate { request_id, .. } => {
                 format!("echo of the sync's own create request {request_id} in {source}")
             }
+            Basis::CreatedBySync {
+                record_id,
+                request_id,
+            } => format!(
+                "{source} {record_id} was created by the sync (request {request_id}); its answer already gave its values"
+            ),
             Basis::LinkedElsewhere {
                 record_id,
                 entity_id,

@@ -12,12 +12,15 @@ use uuid::Uuid;
 
 use crate::context::Context;
 use crate::error::EngineError;
+use crate::settings::Gate;
 
 /// Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Env {
     pub ctx: Context,
     pub retry: RetryPolicy,
+    /// The tests' seam between recording a record first and deciding on it (G8).
+    pub gate: Option<Gate>,
 }
 
 impl Env {

@@ -2,7 +2,8 @@
 //! a decision. Everything found is handed to the core's `decide` as [`Gathered`] and recorded
 //! as `InputsGathered` before the decision, so a replay hands today's code the same inputs.
 //!
-//! The source record is fetched from its origin (the webhook is only a hint). The values the sync
+//! The source record is fetched from its origin (the webhook is only a hint), except for the
+//! `created` notice of the sync's own create (`decide::created_echo`: its answer said it all). The values the sync
 //! recently wrote into the source system (G3) come from the entity's own stream, already read and
 //! folded (the same facts as its `wrote/` rows of `round_trip_context`, without a query); the
 //! `round_trip_context` table is asked, for a record nobody has linked yet, for a pending create
@@ -11,16 +12,17 @@
 //!
 //! Equal match keys (G8): a record seen for the first time is *recorded before it is decided*
 //! (`observe_first`): its fetch and its link go into the log (and so into the inline
-//! `match_index`) on their own, and the decision follows on the job's next step. Then, for each system the entity has no
+//! `match_index`) on their own, and the decision follows on the job's next step, on the same
+//! fetch ([`FirstSeen`]). Then, for each system the entity has no
 //! record in, `match_index` is asked for an unpaired record with the same keys. Two workers
 //! deciding a CRM record and an ERP record with the same keys at the same moment therefore each
 //! see the other's record at the latest when deciding, and each link appends to the other
 //! entity's stream with its version: one append wins, the other re-reads (docs/races.md).
 
 use chrono::{DateTime, Utc};
-use syncledger_core::config::EntityConfig;
+use syncledger_core::config::{EntityConfig, EntitySystemConfig};
 use syncledger_core::decide::{
-    Gathered, coalesce, create_fingerprint, has_later_work, link, round_trip,
+    Gathered, coalesce, create_fingerprint, created_echo, has_later_work, link, round_trip,
 };
 use syncledger_core::entity::{EntityState, Trigger};
 use syncledger_core::events::{LinkCandidate, RecordFetched, RecordLinked, RoundTrip, SyncEvent};
@@ -30,6 +32,7 @@ use syncledger_core::projections::id_mappings;
 use syncledger_core::projections::match_index::{self, SeenValue};
 use syncledger_core::projections::round_trip_context::{self, CreateContext};
 use syncledger_store::RowQuery;
+use uuid::Uuid;
 
 use super::env::Env;
 use crate::error::EngineError;
@@ -38,37 +41,57 @@ use crate::error::EngineError;
 /// flight sharing a fingerprint.
 const MATCH_ROWS: i64 = 16;
 
-/// Fetches and looks up what deciding `trigger` needs. `None` when the record was seen for the
-/// first time and recorded instead (G8): the decision follows on the job's next step.
+/// What gathering came to.
+pub(super) enum Gather {
+    /// Everything deciding needs.
+    Ready(Gathered),
+    /// The record was seen for the first time and recorded instead (G8): the decision follows
+    /// on the job's next step, on this same fetch.
+    Recorded(FirstSeen),
+}
+
+/// The fetch of a record recorded first, kept by the job for the decision on its next step.
+pub(super) struct FirstSeen {
+    trigger_id: Uuid,
+    /// The entity's version just after the record was recorded: anything appended since (a
+    /// webhook, another worker) makes the job read the stream again, and the record is then
+    /// fetched afresh.
+    version: u64,
+    fetched: RecordFetched,
+}
+
+/// Fetches and looks up what deciding `trigger` needs. A record recorded first on the job's
+/// previous step (`first_seen`, same work item, nothing appended since) is not fetched again.
 pub(super) async fn gather(
     env: &Env,
     config: &EntityConfig,
     state: &mut EntityState,
     trigger: &Trigger,
-) -> Result<Option<Gathered>, EngineError> {
+    first_seen: Option<FirstSeen>,
+) -> Result<Gather, EngineError> {
     let mut gathered = Gathered::default();
     let Some((source, record_id)) = trigger.source() else {
-        return Ok(Some(gathered));
+        return Ok(Gather::Ready(gathered));
     };
     let Some(map) = config.systems.get(source) else {
-        return Ok(Some(gathered));
+        return Ok(Gather::Ready(gathered));
     };
-    let connector = env.ctx.connector(&state.tenant, source).ok_or_else(|| {
-        EngineError::Invalid(format!("no connector for {}/{source}", state.tenant))
-    })?;
-    let fetched = connector
-        .get(&map.collection, record_id)
-        .await
-        .map_err(|e| {
-            EngineError::from_connector(source, format!("fetching {source} {record_id}"), e)
-        })?;
-    let fetched = RecordFetched {
-        system: source.into(),
-        record_id: record_id.into(),
-        found: fetched.is_some(),
-        fields: fetched
-            .map(|r| to_canonical(map, &r.body))
-            .unwrap_or_default(),
+    if created_echo::settled_without_fetch(state, trigger).is_some() {
+        // The `created` notice of the sync's own create: its answer said it all.
+        gathered.at = Utc::now();
+        return Ok(Gather::Ready(gathered));
+    }
+    let reused = first_seen
+        .filter(|f| f.trigger_id == trigger.event_id && f.version == state.version)
+        .map(|f| f.fetched);
+    let fetched = match reused {
+        Some(fetched) => {
+            if let Some(gate) = &env.gate {
+                (gate.0)(state.entity_id).await;
+            }
+            fetched
+        }
+        None => fetch(env, state, map, source, record_id).await?,
     };
     let now = Utc::now();
     gathered.at = now;
@@ -91,7 +114,11 @@ pub(super) async fn gather(
         if keyed && !open.is_empty() {
             if !linked_here {
                 observe_first(env, config, state, trigger, &fetched).await?;
-                return Ok(None);
+                return Ok(Gather::Recorded(FirstSeen {
+                    trigger_id: trigger.event_id,
+                    version: state.version,
+                    fetched,
+                }));
             }
             for target in open {
                 if let Some((candidate, version)) =
@@ -120,13 +147,40 @@ pub(super) async fn gather(
     // Later queued observations of this record are settled by this fetch (`coalesce`).
     gathered.covers = coalesce::covered(state, trigger, gathered.round_trip.as_ref());
     gathered.fetched = Some(fetched);
-    Ok(Some(gathered))
+    Ok(Gather::Ready(gathered))
+}
+
+/// The record as its source system holds it now, in canonical fields.
+async fn fetch(
+    env: &Env,
+    state: &EntityState,
+    map: &EntitySystemConfig,
+    source: &str,
+    record_id: &str,
+) -> Result<RecordFetched, EngineError> {
+    let connector = env.ctx.connector(&state.tenant, source).ok_or_else(|| {
+        EngineError::Invalid(format!("no connector for {}/{source}", state.tenant))
+    })?;
+    let fetched = connector
+        .get(&map.collection, record_id)
+        .await
+        .map_err(|e| {
+            EngineError::from_connector(source, format!("fetching {source} {record_id}"), e)
+        })?;
+    Ok(RecordFetched {
+        system: source.into(),
+        record_id: record_id.into(),
+        found: fetched.is_some(),
+        fields: fetched
+            .map(|r| to_canonical(map, &r.body))
+            .unwrap_or_default(),
+    })
 }
 
 /// Records a record seen for the first time (its fetch and its link to this entity) without
 /// deciding anything, so `match_index` holds it before this entity's decision and before any
-/// other worker's. The state folds them in; the decision is taken on the next step, with
-/// the record fetched again. The events are not caused by the work item, so a replay does
+/// other worker's. The state folds them in; the decision is taken on the next step, on the
+/// same fetch (recorded again in the decision's group, where a replay looks for it). The events are not caused by the work item, so a replay does
 /// not take them for a decision.
 async fn observe_first(
     env: &Env,

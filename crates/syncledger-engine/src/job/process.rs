@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::dead_letter::retry_dead_letter;
 use super::env::{Env, chain, meta};
-use super::gather::gather;
+use super::gather::{FirstSeen, Gather, gather};
 use super::hold::{hold, hold_for_listing, still_held};
 use super::writes::{perform_writes, settle_pending};
 use crate::error::EngineError;
@@ -43,6 +43,8 @@ enum Step {
 pub(super) struct Job<'a> {
     env: &'a Env,
     state: EntityState,
+    /// The fetch of a record recorded first on the last step (G8), for the decision on this one.
+    first_seen: Option<FirstSeen>,
 }
 
 impl<'a> Job<'a> {
@@ -51,6 +53,7 @@ impl<'a> Job<'a> {
         let mut job = Job {
             env,
             state: env.ctx.load(entity_id).await?,
+            first_seen: None,
         };
         for _ in 0..MAX_STEPS {
             match job.step().await {
@@ -65,6 +68,7 @@ impl<'a> Job<'a> {
 
     async fn step(&mut self) -> Result<Step, EngineError> {
         let (env, state) = (self.env, &mut self.state);
+        let first_seen = self.first_seen.take();
         match state.next_work(Utc::now()) {
             NextWork::Forward { trigger, to } => {
                 let trigger = trigger.clone();
@@ -83,7 +87,7 @@ impl<'a> Job<'a> {
             }
             NextWork::Decide(trigger) => {
                 let trigger = trigger.clone();
-                decide_trigger(env, state, &trigger).await?;
+                self.first_seen = decide_trigger(env, state, &trigger, first_seen).await?;
             }
             NextWork::Wait => return Ok(Step::Idle),
         }
@@ -91,11 +95,14 @@ impl<'a> Job<'a> {
     }
 }
 
+/// Gathers, decides, records and writes; or, for a record seen for the first time, records it
+/// and returns its fetch for the decision on the next step (G8).
 async fn decide_trigger(
     env: &Env,
     state: &mut EntityState,
     trigger: &Trigger,
-) -> Result<(), EngineError> {
+    first_seen: Option<FirstSeen>,
+) -> Result<Option<FirstSeen>, EngineError> {
     // A resync asked for a record no webhook ever announced has no type in its stream yet:
     // it is the one configured entity that syncs that system.
     let entity_type = match (&state.entity_type, &trigger.kind) {
@@ -122,14 +129,17 @@ async fn decide_trigger(
         })?
         .clone();
     if let TriggerKind::DeadLetterRetry { dead_letter_id } = &trigger.kind {
-        return retry_dead_letter(env, state, trigger, *dead_letter_id).await;
+        retry_dead_letter(env, state, trigger, *dead_letter_id).await?;
+        return Ok(None);
     }
-    let Some(gathered) = gather(env, &config, state, trigger).await? else {
-        return Ok(()); // the record was recorded first (G8): decided on the next step
+    let gathered = match gather(env, &config, state, trigger, first_seen).await? {
+        Gather::Ready(gathered) => gathered,
+        Gather::Recorded(first) => return Ok(Some(first)), // decided on the next step (G8)
     };
     let outcome = decide(&config, state, trigger, &gathered);
     if let Some(held) = hold_for_listing(env, state, &config.name, trigger, &outcome).await? {
-        return hold(env, state, trigger, held).await;
+        hold(env, state, trigger, held).await?;
+        return Ok(None);
     }
     // What was looked up and everything fetched is recorded first, so a replay hands
     // today's code exactly the same inputs.
@@ -164,7 +174,8 @@ async fn decide_trigger(
     }
     env.append_here(state, appends).await?;
     count_decisions(&outcome);
-    perform_writes(env, state, trigger.correlation_id, &outcome).await
+    perform_writes(env, state, trigger.correlation_id, &outcome).await?;
+    Ok(None)
 }
 
 /// The record of this stream belongs to another entity: its work continues there.

@@ -1,13 +1,39 @@
 //! Coalescing (issue 18, `decide::coalesce`): webhooks for one record that are all queued cost
 //! one fetch and at most one write per target, and each covered observation stays in the log,
-//! named by the group that settled it.
+//! named by the group that settled it. A new record synced across, echo included, costs one
+//! fetch in all.
 
 use serde_json::json;
-use syncledger_core::events::SyncEvent;
+use syncledger_core::events::{DecisionKind, SyncEvent};
 use syncledger_sim::Op;
 
 use crate::both;
-use crate::harness::{CONTACTS, CRM, Db, World, first_stream};
+use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, World, first_stream};
+
+/// The decision on a record seen for the first time reuses the fetch that recorded it (G8), and
+/// the ERP's `created` notice of the sync's own create is settled by the create's answer
+/// (`decide::created_echo`): one CRM fetch, no ERP fetch.
+async fn a_new_record_synced_across_costs_one_fetch_in_all(db: Db) {
+    let w = World::new(db).await;
+    let ada = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Ada", "email": "ada@example.com"}),
+    );
+    w.settle().await;
+    assert_eq!(w.erp.count(CUSTOMERS), 1, "created in the ERP");
+    assert_eq!(w.erp.requests(Op::Create), 1);
+    assert_eq!(
+        w.decisions(first_stream(CRM, &ada.id)).await,
+        [DecisionKind::Create, DecisionKind::EchoSuppressed],
+        "the create, and its echo settled"
+    );
+    assert_eq!(
+        (w.crm.requests(Op::Get), w.erp.requests(Op::Get)),
+        (1, 0),
+        "one fetch of the CRM record; the ERP's echo of the create not fetched"
+    );
+    assert_eq!(w.queue_depth().await, 0, "nothing is owed any more");
+}
 
 async fn five_queued_webhooks_for_one_record_cost_one_fetch_and_one_write(db: Db) {
     let w = World::new(db).await;
@@ -87,6 +113,7 @@ async fn an_observation_recorded_after_the_fetch_gets_its_own_fetch(db: Db) {
 }
 
 both!(
+    a_new_record_synced_across_costs_one_fetch_in_all,
     five_queued_webhooks_for_one_record_cost_one_fetch_and_one_write,
     an_observation_recorded_after_the_fetch_gets_its_own_fetch,
 );

@@ -107,6 +107,8 @@ async fn the_erp_create_webhook_worked_while_the_post_is_paused_creates_nothing_
     assert_eq!(w.queue_depth().await, 0);
 }
 
+/// The ERP's `created` notice of the record the sync made, delivered after the POST answered,
+/// is routed to the entity that asked for it and settled there by the create's answer.
 async fn the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_echo(db: Db) {
     let w = World::new(db).await;
     let c = w.crm.user_create(
@@ -118,6 +120,7 @@ async fn the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_
     let entity = w.entity_of(CRM, &c.id).await.expect("mapped");
     let erp_id = w.state(entity).await.links["erp"].record_id.clone();
 
+    let erp_gets = w.erp.requests(Op::Get);
     w.deliver(ERP).await;
     assert_eq!(
         w.ledger.due_entities().await.expect("due"),
@@ -128,7 +131,16 @@ async fn the_erp_create_webhook_delivered_after_the_answer_is_recognised_as_the_
 
     assert_eq!(w.crm.requests(Op::Create), 0);
     assert_eq!(w.crm.requests(Op::Update), 0);
-    assert_eq!(w.decisions(entity).await.last(), Some(&DecisionKind::Skip));
+    // The create's answer said what the record holds: its `created` notice is not fetched.
+    assert_eq!(
+        w.erp.requests(Op::Get),
+        erp_gets,
+        "the echo was not fetched"
+    );
+    assert_eq!(
+        w.decisions(entity).await.last(),
+        Some(&DecisionKind::EchoSuppressed)
+    );
     assert_eq!((w.crm.count(CONTACTS), w.erp.count(CUSTOMERS)), (1, 1));
     assert_eq!(w.entity_of(ERP, &erp_id).await, Some(entity));
 }

@@ -1,15 +1,17 @@
 //! G8 on live webhooks: a record whose match keys equal an unpaired record the log has seen in
 //! the target is linked to it, not duplicated, including when the two records' webhooks are
-//! worked at the same moment. The interleavings are forced by pausing fetches (no sleeps).
+//! worked at the same moment. The interleavings are forced by holding a job at the engine's gate
+//! between recording its record and deciding on it (no sleeps).
 
 use serde_json::json;
 use syncledger_core::config::OnDelete;
 use syncledger_core::events::{DecisionKind, SyncEvent};
-use syncledger_engine::EngineError;
-use syncledger_sim::{Op, PausedWrite};
+use syncledger_engine::{EngineError, EngineSettings};
+use syncledger_sim::Op;
 use tokio::task::JoinHandle;
 
 use crate::both;
+use crate::gates::{Gates, Held};
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, ERP, World, first_stream, only, settings};
 
 const EMAIL: &str = "ada@example.com";
@@ -44,24 +46,31 @@ async fn assert_one_pair(w: &World, crm_id: &str, erp_id: &str, streams: &[uuid:
     assert_eq!(crate::invariants::problems(w).await, Vec::<String>::new());
 }
 
-/// Starts a job on `entity` and holds it once it has recorded its record and fetched it again to
-/// decide on it (the first fetch records, the second is the one decided on). Release the pause
-/// to let the job read `match_index`, decide and append.
+/// A world whose jobs can be held at the gate.
+async fn gated(db: Db) -> (World, Gates) {
+    let gates = Gates::default();
+    let settings = EngineSettings {
+        gate: Some(gates.gate()),
+        ..settings("process-1")
+    };
+    (World::with(db, OnDelete::Propagate, settings).await, gates)
+}
+
+/// Starts a job on `entity` and holds it once it has recorded its record (fetched once) and is
+/// about to decide on that fetch. Release it to let the job read `match_index`, decide and
+/// append.
 async fn held_before_deciding(
     w: &World,
-    system: &str,
+    gates: &Gates,
     entity: uuid::Uuid,
-) -> (PausedWrite, JoinHandle<Result<bool, EngineError>>) {
-    let mut observe = w.sim(system).pause_next(Op::Get);
-    let mut decide = w.sim(system).pause_next(Op::Get);
+) -> (Held, JoinHandle<Result<bool, EngineError>>) {
+    let mut held = gates.hold(entity);
     let job = tokio::spawn({
         let ledger = w.ledger.clone();
         async move { ledger.work_entity(entity).await }
     });
-    observe.applied().await.expect("fetched to observe");
-    observe.release();
-    decide.applied().await.expect("fetched to decide");
-    (decide, job)
+    held.reached().await;
+    (held, job)
 }
 
 /// The ERP customer lost its CRM twin (deleted there, `on_delete = unlink`), so the log knows it
@@ -110,10 +119,10 @@ async fn a_crm_record_with_the_keys_of_an_unpaired_erp_record_is_linked_to_it(db
 }
 
 /// CRM and ERP users create the same person at about the same time; both webhooks are in the
-/// log before either is worked. `first` is worked until it has recorded its record and fetched
-/// it again to decide (paused there), then `second` is worked to the end, then `first` resumes.
+/// log before either is worked. `first` is worked until it has recorded its record and is about
+/// to decide (held there), then `second` is worked to the end, then `first` resumes.
 async fn interleaved(db: Db, first: &str, second: &str) {
-    let w = World::new(db).await;
+    let (w, gates) = gated(db).await;
     let c = w.crm.user_create(
         CONTACTS,
         json!({"full_name": "Ada", "email": EMAIL, "phone": "111"}),
@@ -134,7 +143,7 @@ async fn interleaved(db: Db, first: &str, second: &str) {
         first_stream(second, &second_id),
     );
 
-    let (decide, job) = held_before_deciding(&w, first, first_entity).await;
+    let (decide, job) = held_before_deciding(&w, &gates, first_entity).await;
     assert!(
         w.state(first_entity).await.links.contains_key(first),
         "recorded before deciding"
@@ -158,7 +167,7 @@ async fn the_crm_record_decided_while_the_erp_decision_waits_is_linked_once(db: 
 
 /// Both records are recorded first, then decided one after the other (`first`'s decision first).
 async fn both_recorded_then_decided_in_turn(db: Db, first: &str, second: &str) {
-    let w = World::new(db).await;
+    let (w, gates) = gated(db).await;
     let c = w
         .crm
         .user_create(CONTACTS, json!({"full_name": "Ada", "email": EMAIL}));
@@ -172,10 +181,10 @@ async fn both_recorded_then_decided_in_turn(db: Db, first: &str, second: &str) {
         first_stream(first, &id(first)),
         first_stream(second, &id(second)),
     );
-    // Each job is stopped at its second fetch: both have recorded their record.
+    // Each job is held before deciding: both have recorded their record.
     let mut held = Vec::new();
-    for (system, entity) in [(first, a), (second, b)] {
-        held.push(held_before_deciding(&w, system, entity).await);
+    for entity in [a, b] {
+        held.push(held_before_deciding(&w, &gates, entity).await);
     }
     for (decide, job) in held {
         decide.release();

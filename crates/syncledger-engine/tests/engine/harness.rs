@@ -57,6 +57,7 @@ pub fn settings(owner: &str) -> EngineSettings {
         poll_interval: Duration::from_millis(10),
         owner: owner.into(),
         initial_sync_page: 50,
+        gate: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod db;
 
 use syncledger_test_support::both;
 mod faulty;
+mod gates;
 mod harness;
 mod observe;
 

@@ -44,7 +44,10 @@ async fn main() -> anyhow::Result<()> {
     println!("{text}");
     if let Some(path) = &args.append {
         use std::io::Write;
-        let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         writeln!(file, "\n{text}")?;
     }
     if let (Some(path), Some(last)) = (&args.chart, outcomes.last()) {

@@ -41,12 +41,14 @@ pub struct EngineSettings {
     pub gate: Option<Gate>,
 }
 
+/// What a job waiting at the [`Gate`] awaits.
+#[doc(hidden)]
+pub type GateWait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// See [`EngineSettings::gate`]: called with the entity whose job waits.
 #[derive(Clone)]
 #[doc(hidden)]
-pub struct Gate(
-    pub Arc<dyn Fn(uuid::Uuid) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>,
-);
+pub struct Gate(pub Arc<dyn Fn(uuid::Uuid) -> GateWait + Send + Sync>);
 
 impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -60,20 +60,25 @@ pub struct Lookups {
     pub sort_key: bool,
     /// The rows of one entity.
     pub entity: bool,
+    /// How many rows each tenant has, read often (a queue's depth): the store keeps the count
+    /// beside the table, updated with every write to it, instead of counting rows per read.
+    pub counted: bool,
 }
 
 impl Lookups {
-    /// Every lookup the store offers: the default.
+    /// Every lookup the store offers: the default (counting excepted: it costs every write).
     pub const ALL: Lookups = Lookups {
         tenant_sort_key: true,
         sort_key: true,
         entity: true,
+        counted: false,
     };
     /// Rows are only ever read by key.
     pub const KEY_ONLY: Lookups = Lookups {
         tenant_sort_key: false,
         sort_key: false,
         entity: false,
+        counted: false,
     };
 }
 

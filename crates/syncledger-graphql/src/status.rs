@@ -5,6 +5,10 @@
 //! catch-up, so they trail the log by the reported `lag`). Every figure is the tenant's own: the
 //! rows are read with the tenant's filter, and `lag` counts only the tenant's events, so one
 //! tenant's backlog neither shows in nor can be learnt from another's status.
+//!
+//! Both queues are counted projections: `count_rows` reads the per-tenant count the database
+//! keeps with triggers in the writing transaction (exact, one row read whatever the backlog),
+//! and `dueNow` takes away only the rows not yet due (docs/log.md, "Counted projections").
 
 use chrono::Utc;
 use syncledger_core::projections::{dead_letters, pending_queue, sync_stats};

@@ -264,4 +264,44 @@ pub(crate) mod dialect {
              doc JSONB NOT NULL, n BIGINT NOT NULL DEFAULT 0, CONSTRAINT {g}_pk PRIMARY KEY (key))"
         )
     }
+
+    /// Statement-level triggers that keep `projection_counts` under `key` for `table`, through
+    /// `projection_count()` (migration 0002): one upsert per tenant a statement touched, from
+    /// its transition tables. PostgreSQL allows transition tables only on single-event
+    /// triggers without a column list, hence three, and an update trigger that fires for every
+    /// update (its function moves only the rows whose tenant changed).
+    pub(crate) fn count_triggers_ddl(table: &str, key: &str) -> Vec<String> {
+        let trigger = |event: &str, verb: &str, referencing: &str| {
+            format!(
+                "CREATE TRIGGER {key}_count_{event} AFTER {verb} ON {table} \
+                 REFERENCING {referencing} FOR EACH STATEMENT \
+                 EXECUTE FUNCTION projection_count('{key}')"
+            )
+        };
+        vec![
+            trigger("insert", "INSERT", "NEW TABLE AS new_rows"),
+            trigger("delete", "DELETE", "OLD TABLE AS old_rows"),
+            trigger(
+                "update",
+                "UPDATE",
+                "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+            ),
+        ]
+    }
+
+    /// Whether the trigger `name` exists on `table`.
+    pub(crate) async fn has_trigger(
+        conn: &mut PgConnection,
+        table: &str,
+        name: &str,
+    ) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) \
+             AND tgname = $2)",
+        )
+        .bind(table)
+        .bind(name)
+        .fetch_one(conn)
+        .await
+    }
 }

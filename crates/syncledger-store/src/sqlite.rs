@@ -248,4 +248,50 @@ pub(crate) mod dialect {
              doc TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0)"
         )
     }
+
+    /// Row triggers that keep `projection_counts` under `key` for `table`: one count row
+    /// upserted per row written. A row whose tenant changes (an upsert that replaces it) moves
+    /// from one tenant's count to the other's.
+    pub(crate) fn count_triggers_ddl(table: &str, key: &str) -> Vec<String> {
+        let add = |tenant: &str, by: i64| {
+            format!(
+                "INSERT INTO projection_counts (key, tenant, n) VALUES ('{key}', {tenant}, {by}) \
+                 ON CONFLICT (key, tenant) DO UPDATE SET n = n + ({by});"
+            )
+        };
+        vec![
+            format!(
+                "CREATE TRIGGER IF NOT EXISTS {key}_count_insert AFTER INSERT ON {table} \
+                 BEGIN {} END",
+                add("new.tenant", 1)
+            ),
+            format!(
+                "CREATE TRIGGER IF NOT EXISTS {key}_count_delete AFTER DELETE ON {table} \
+                 BEGIN {} END",
+                add("old.tenant", -1)
+            ),
+            format!(
+                "CREATE TRIGGER IF NOT EXISTS {key}_count_update AFTER UPDATE OF tenant ON {table} \
+                 WHEN old.tenant IS NOT new.tenant BEGIN {} {} END",
+                add("old.tenant", -1),
+                add("new.tenant", 1)
+            ),
+        ]
+    }
+
+    /// Whether the trigger `name` exists (on `table`).
+    pub(crate) async fn has_trigger(
+        conn: &mut SqliteConnection,
+        table: &str,
+        name: &str,
+    ) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' \
+             AND tbl_name = $1 AND name = $2)",
+        )
+        .bind(table)
+        .bind(name)
+        .fetch_one(conn)
+        .await
+    }
 }

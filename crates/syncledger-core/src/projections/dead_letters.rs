@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{decode, doc, row, time_position_key};
 use crate::events::{DeadLettered, SyncEvent};
 use crate::log::{Position, RecordedEvent};
-use crate::projection::{Mode, Projection, RowOp};
+use crate::projection::{Lookups, Mode, Projection, RowOp};
 
 pub const NAME: &str = "dead_letters";
 
@@ -40,6 +40,14 @@ impl Projection for DeadLetters {
 
     fn mode(&self) -> Mode {
         Mode::CatchUp
+    }
+
+    /// Every lookup, and the open letters per tenant (`syncStatus`) from the kept count.
+    fn lookups(&self) -> Lookups {
+        Lookups {
+            counted: true,
+            ..Lookups::ALL
+        }
     }
 
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {

@@ -88,10 +88,12 @@ impl Projection for PendingQueue {
         Mode::Inline
     }
 
-    /// Due work in time order, every tenant's (the workers) or one tenant's (the API).
+    /// Due work in time order, every tenant's (the workers) or one tenant's (the API); the
+    /// queue's depth (`syncStatus`, the gauges) from the kept count.
     fn lookups(&self) -> Lookups {
         Lookups {
             entity: false,
+            counted: true,
             ..Lookups::ALL
         }
     }

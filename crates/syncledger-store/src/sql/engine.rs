@@ -23,7 +23,7 @@ pub(crate) fn projection_ddl(
     projection: &dyn Projection,
     generation: i64,
 ) -> Vec<String> {
-    let g = format!("{}_g{generation}", projection.name());
+    let g = generation_name(projection.name(), generation);
     let lookups = projection.lookups();
     let mut ddl = vec![dialect::projection_table_ddl(table, &g)];
     if lookups.tenant_sort_key {
@@ -42,6 +42,57 @@ pub(crate) fn projection_ddl(
         ));
     }
     ddl
+}
+
+/// The name of a projection's generation: its indexes' prefix, and the key its row counts are
+/// kept under in `projection_counts`.
+pub(crate) fn generation_name(projection: &str, generation: i64) -> String {
+    format!("{projection}_g{generation}")
+}
+
+/// Makes `table`, of generation `generation`, keep its per-tenant row counts when its projection
+/// is counted ([`Lookups::counted`](syncledger_core::projection::Lookups)): installs the
+/// triggers and, the first time, counts the rows already there (a database from before the
+/// counts, or a rebuild's shadow loaded without them), in the caller's transaction. Once the
+/// triggers exist this is one catalogue lookup. The caller must keep other writers of `table`
+/// out until it commits (the log-order lock, or the rebuild's own shadow table); on PostgreSQL
+/// `CREATE TRIGGER` also locks the table against writes.
+pub(crate) async fn install_counts(
+    conn: &mut Conn,
+    table: &str,
+    projection: &dyn Projection,
+    generation: i64,
+) -> Result<(), sqlx::Error> {
+    if !projection.lookups().counted {
+        return Ok(());
+    }
+    let key = generation_name(projection.name(), generation);
+    let ddl = dialect::count_triggers_ddl(table, &key);
+    if dialect::has_trigger(conn, table, &format!("{key}_count_insert")).await? {
+        return Ok(());
+    }
+    for sql in ddl {
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
+    }
+    drop_counts(conn, &key).await?;
+    let backfill = format!(
+        "INSERT INTO projection_counts (key, tenant, n) \
+         SELECT $1, tenant, COUNT(*) FROM {table} GROUP BY tenant ORDER BY tenant"
+    );
+    sqlx::query(AssertSqlSafe(backfill))
+        .bind(&key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the counts kept under `key` (a generation swapped out, or a shadow abandoned).
+pub(crate) async fn drop_counts(conn: &mut Conn, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM projection_counts WHERE key = $1")
+        .bind(key)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 pub(crate) async fn set_checkpoints(
@@ -97,6 +148,7 @@ impl Inner {
             for ddl in projection_ddl(name, projection.as_ref(), generation) {
                 sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
             }
+            install_counts(&mut tx, name, projection.as_ref(), generation).await?;
         }
         tx.commit().await?;
 
@@ -195,10 +247,15 @@ impl Inner {
                 .find(|s| s.0 == name)
                 .map(|s| (s.1, s.2.as_str(), s.3, s.4))
                 .unwrap_or((0, "live", 0, 0));
-            let lag: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE position > $1")
-                .bind(position)
-                .fetch_one(&mut *conn)
-                .await?;
+            // A projection at the head (the usual case) has nothing to count.
+            let lag: i64 = if position >= head.0 {
+                0
+            } else {
+                sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE position > $1")
+                    .bind(position)
+                    .fetch_one(&mut *conn)
+                    .await?
+            };
             statuses.push(ProjectionStatus {
                 name: name.to_owned(),
                 mode: projection.mode(),

@@ -11,6 +11,10 @@
 //!
 //! Index and constraint names carry a generation number (stored with the checkpoint) because
 //! renaming a table does not rename its indexes: the shadow's are created for generation g+1.
+//! So do a counted projection's row counts (`projection_counts`, keyed `<name>_g<generation>`):
+//! the shadow's are taken once its bulk is loaded and kept by its own triggers from then on,
+//! become the live counts with the swap (the checkpoint's generation says which key is live),
+//! and the old generation's are dropped with its table; an abandoned shadow's go with it.
 
 use std::sync::Arc;
 
@@ -64,6 +68,7 @@ impl Inner {
         sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {shadow}")))
             .execute(&mut *tx)
             .await?;
+        engine::drop_counts(&mut tx, &engine::generation_name(name, next)).await?;
         // The table now, its secondary indexes once the bulk of it is loaded: building an
         // index once is cheaper than maintaining it row by row.
         let mut ddl = engine::projection_ddl(&shadow, projection.as_ref(), next);
@@ -114,6 +119,9 @@ impl Inner {
         for index in indexes {
             sqlx::query(AssertSqlSafe(index)).execute(&mut *tx).await?;
         }
+        // Counted like the indexes are built: once, over the loaded rows; the tail then goes
+        // through the triggers.
+        engine::install_counts(&mut tx, &shadow, projection.as_ref(), next).await?;
         tx.commit().await?;
 
         // Phase 2: under the append lock, the tail and the swap.
@@ -136,6 +144,7 @@ impl Inner {
         ] {
             sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
         }
+        engine::drop_counts(&mut tx, &engine::generation_name(name, generation)).await?;
         sqlx::query(
             "UPDATE projection_checkpoints SET position = $1, generation = $2, status = 'live', \
              rebuild_done = $3, rebuild_total = $4, updated_at = $5 WHERE name = $6",
@@ -178,6 +187,8 @@ impl Inner {
             let mut tx = dialect::begin_write(self).await?;
             let drop = format!("DROP TABLE IF EXISTS {name}__rebuild");
             sqlx::query(AssertSqlSafe(drop)).execute(&mut *tx).await?;
+            let (_, generation) = checkpoint(&mut tx, name, false).await?;
+            engine::drop_counts(&mut tx, &engine::generation_name(name, generation + 1)).await?;
             sqlx::query("UPDATE projection_checkpoints SET status = 'live' WHERE name = $1")
                 .bind(name)
                 .execute(&mut *tx)

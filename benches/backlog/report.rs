@@ -207,6 +207,17 @@ pub fn section_of_run(o: &Outcome) -> String {
             _ => f64::NAN,
         }
     };
+    // A drain cut off before the end has worked only part of the backlog: divide by the rows
+    // it settled, not by every webhook.
+    let settled = match o.drain {
+        Some(_) => o.webhooks as f64,
+        None => {
+            let drain: Vec<&Sample> = o.samples.iter().filter(|s| s.phase == DRAIN).collect();
+            let first = drain.first().map_or(0, |s| s.depth.0);
+            let last = drain.last().map_or(0, |s| s.depth.1);
+            (first - last).max(1) as f64
+        }
+    };
     let drain_cpu = cpu(DRAIN);
     let _ = writeln!(
         s,
@@ -214,11 +225,7 @@ pub fn section_of_run(o: &Outcome) -> String {
         cpu(INTAKE),
         cpu(OUTAGE),
         drain_cpu,
-        if o.drain.is_some() {
-            o.webhooks as f64 / drain_cpu
-        } else {
-            f64::NAN
-        },
+        settled / drain_cpu,
         (o.crm_drain.writes() + o.erp_drain.writes()) as f64 / drain_cpu
     );
     let rates: Vec<String> = drain_rates(o).iter().map(|r| format!("{r:.0}")).collect();
@@ -243,17 +250,6 @@ pub fn section_of_run(o: &Outcome) -> String {
         gets as f64 / o.records as f64,
         writes as f64 / o.records as f64
     );
-    // A drain cut off before the end has worked only part of the backlog: divide by the rows
-    // it settled, not by every webhook.
-    let settled = match o.drain {
-        Some(_) => o.webhooks as f64,
-        None => {
-            let drain: Vec<&Sample> = o.samples.iter().filter(|s| s.phase == DRAIN).collect();
-            let first = drain.first().map_or(0, |s| s.depth.0);
-            let last = drain.last().map_or(0, |s| s.depth.1);
-            (first - last).max(1) as f64
-        }
-    };
     let _ = writeln!(
         s,
         "| fetches per backlog webhook settled | **{:.2}** ({settled:.0} settled) | <= 0.3 (coalescing) |",

@@ -67,11 +67,10 @@ pub(crate) async fn install_counts(
         return Ok(());
     }
     let key = generation_name(projection.name(), generation);
-    let ddl = dialect::count_triggers_ddl(table, &key);
     if dialect::has_trigger(conn, table, &format!("{key}_count_insert")).await? {
         return Ok(());
     }
-    for sql in ddl {
+    for sql in dialect::count_triggers_ddl(table, &key) {
         sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
     }
     drop_counts(conn, &key).await?;

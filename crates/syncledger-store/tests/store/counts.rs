@@ -3,19 +3,17 @@
 //! after inserts, deletes, tenant changes, a batch of many rows, a rebuild, an abandoned
 //! rebuild, and on a database made before the counts existed.
 
-use std::sync::Arc;
-
 use proptest::prelude::*;
 use serde_json::json;
 use sqlx::PgPool;
-use syncledger_core::log::{ExpectedVersion, NewEvent, RecordedEvent};
-use syncledger_core::projection::{Lookups, Mode, Projection, RowOp};
+use syncledger_core::log::{ExpectedVersion, NewEvent};
+use syncledger_core::projection::{Lookups, Mode};
 use syncledger_store::{Store, StoreOptions};
 use syncledger_test_support::ScratchDb;
 use uuid::Uuid;
 
 use crate::both;
-use crate::fixtures::{Ledger, event_for, to};
+use crate::fixtures::{Ledger, event_for, runtime, to};
 use crate::harness::Harness;
 
 both!(
@@ -30,31 +28,17 @@ const INLINE: &str = "counted_inline";
 const LATER: &str = "counted_later";
 const TENANTS: [&str; 3] = ["acme", "other", "third"];
 
-/// The fixture projection, counted. Its rows exercise every path a count can take: `first:`
-/// rows inserted once, `stream:` rows replaced (their tenant changes when another tenant
-/// appends to the stream) and deleted, shared `count:` rows only ever added to.
-struct Counted(Ledger);
-
-impl Projection for Counted {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn mode(&self) -> Mode {
-        self.0.mode()
-    }
-    fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
-        self.0.apply(event)
-    }
-    fn lookups(&self) -> Lookups {
-        Lookups {
+fn options() -> StoreOptions {
+    // The fixture projection, counted. Its rows exercise every path a count can take: `first:`
+    // rows inserted once, `stream:` rows replaced (their tenant changes when another tenant
+    // appends to the stream) and deleted, shared `count:` rows only ever added to.
+    let counted = |name, mode| {
+        let lookups = Lookups {
             counted: true,
             ..Lookups::ALL
-        }
-    }
-}
-
-fn options() -> StoreOptions {
-    let counted = |name, mode| -> Arc<dyn Projection> { Arc::new(Counted(Ledger { name, mode })) };
+        };
+        Ledger::with_lookups(name, mode, lookups)
+    };
     StoreOptions {
         projections: vec![counted(INLINE, Mode::Inline), counted(LATER, Mode::CatchUp)],
         batch_size: 5,
@@ -322,14 +306,6 @@ async fn check(h: Harness, steps: Vec<Step>) -> Result<(), TestCaseError> {
     assert_all_exact(&store).await;
     store.close().await;
     Ok(())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 proptest! {

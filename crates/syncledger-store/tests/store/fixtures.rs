@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use syncledger_core::log::{EventMeta, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend};
-use syncledger_core::projection::{Mode, Projection, Row, RowOp};
+use syncledger_core::projection::{Lookups, Mode, Projection, Row, RowOp};
 use syncledger_store::coalesce::apply_op;
 use uuid::Uuid;
 
@@ -51,6 +51,37 @@ impl Ledger {
     pub fn arc(name: &'static str, mode: Mode) -> Arc<dyn Projection> {
         Arc::new(Ledger { name, mode })
     }
+
+    /// The fixture projection, asking the store for `lookups` instead of the default.
+    pub fn with_lookups(name: &'static str, mode: Mode, lookups: Lookups) -> Arc<dyn Projection> {
+        Arc::new(WithLookups(Ledger { name, mode }, lookups))
+    }
+}
+
+struct WithLookups(Ledger, Lookups);
+
+impl Projection for WithLookups {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn mode(&self) -> Mode {
+        self.0.mode()
+    }
+    fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
+        self.0.apply(event)
+    }
+    fn lookups(&self) -> Lookups {
+        self.1
+    }
+}
+
+/// The runtime a property test drives its async store on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 impl Projection for Ledger {

@@ -1,11 +1,9 @@
 //! A projection's table carries the indexes of the lookups its readers declare, and no more:
 //! after migration and after a rebuild alike. A lookup left without its index still answers.
 
-use std::sync::Arc;
-
 use serde_json::json;
-use syncledger_core::log::{ExpectedVersion, RecordedEvent};
-use syncledger_core::projection::{Lookups, Mode, Projection, RowOp};
+use syncledger_core::log::ExpectedVersion;
+use syncledger_core::projection::{Lookups, Mode};
 use syncledger_store::{RowQuery, StoreOptions};
 use uuid::Uuid;
 
@@ -13,35 +11,19 @@ use crate::both;
 use crate::fixtures::{Ledger, event_for, to};
 use crate::harness::Harness;
 
-/// The fixture projection, under another name, read only by key and by entity.
-struct ByEntity(Ledger);
-
-impl Projection for ByEntity {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn mode(&self) -> Mode {
-        self.0.mode()
-    }
-    fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
-        self.0.apply(event)
-    }
-    fn lookups(&self) -> Lookups {
-        Lookups {
-            entity: true,
-            ..Lookups::KEY_ONLY
-        }
-    }
-}
-
 fn options() -> StoreOptions {
     StoreOptions {
         projections: vec![
             Ledger::arc("ledger_inline", Mode::Inline),
-            Arc::new(ByEntity(Ledger {
-                name: "ledger_by_entity",
-                mode: Mode::Inline,
-            })),
+            // The fixture projection, under another name, read only by key and by entity.
+            Ledger::with_lookups(
+                "ledger_by_entity",
+                Mode::Inline,
+                Lookups {
+                    entity: true,
+                    ..Lookups::KEY_ONLY
+                },
+            ),
         ],
         ..StoreOptions::default()
     }

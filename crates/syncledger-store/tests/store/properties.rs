@@ -11,7 +11,7 @@ use syncledger_store::StoreOptions;
 use syncledger_test_support::ScratchDb;
 use uuid::Uuid;
 
-use crate::fixtures::{Ledger, event_for, model, to};
+use crate::fixtures::{Ledger, event_for, model, runtime, to};
 use crate::harness::Harness;
 
 #[derive(Debug, Clone)]
@@ -106,14 +106,6 @@ async fn check(h: Harness, batch_size: usize, steps: Vec<Step>) -> Result<(), Te
     }
     store.close().await;
     Ok(())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 proptest! {

@@ -6,37 +6,14 @@ use serde_json::json;
 use super::*;
 use crate::decide::created_echo::settled_without_fetch;
 
-fn ada() -> Value {
-    json!({"name": "Ada", "email": "ada@example.com"})
-}
-
-/// A CRM contact the sync created in the ERP as `E-1` (its answer recorded and linked), and
-/// then `notice` from the ERP about `E-1`, at position 8.
+/// Race 1's contact, created by the sync in the ERP as `E-1` (its answer recorded and linked,
+/// the correction left out), and then `notice` from the ERP about `E-1`, at position 8.
 fn created_in_erp_then(notice: SyncEvent) -> (Vec<SyncEvent>, WriteRequested) {
-    let create = requested(
-        request_id(id(1), "erp", WriteOp::Create),
-        "erp",
-        WriteOp::Create,
-        None,
-        ada(),
-    );
-    let stream = vec![
-        observed("crm", "c-42", Action::Created),
-        fetched("crm", "c-42", ada()),
-        linked("crm", "c-42", "first seen in crm"),
-        SyncEvent::DecisionMade(decided(
-            1,
-            DecisionKind::Create,
-            ("crm", "erp"),
-            Basis::NoRecordInTarget {
-                record_id: "c-42".into(),
-            },
-        )),
-        SyncEvent::WriteRequested(create.clone()),
-        succeeded(&create, "E-1"),
-        linked("erp", "E-1", "created by the sync"),
-        notice,
-    ];
+    let (mut stream, create) = created_then_corrected();
+    stream.truncate(5);
+    stream.push(succeeded(&create, "E-1"));
+    stream.push(linked("erp", "E-1", "created by the sync"));
+    stream.push(notice);
     (stream, create)
 }
 
@@ -51,7 +28,7 @@ fn created_echo_step1_an_update_of_the_created_record_is_fetched_as_usual() {
     let trigger = trigger_of(&given);
     assert_eq!(settled_without_fetch(given.state(), &trigger), None);
     // Decided on its fetch: the ERP changed the phone, which flows to the CRM.
-    let changed = json!({"name": "Ada", "email": "ada@example.com", "phone": "555"});
+    let changed = json!({"name": "Ada Lovelase", "email": "ada@example.com", "phone": "555"});
     let outcome = given.when(fetch(record("erp", "E-1", changed))).outcome;
     assert_eq!(
         outcome.writes().count(),

@@ -64,6 +64,20 @@ pub struct Conflict {
     pub actual: u64,
 }
 
+/// A key an inline projection holds for one entity, claimed ([`crate::projection::RowOp::Claim`])
+/// by an append that does not write to the holder's stream: nothing of that append was written.
+/// For `id_mappings`, a record linked to one entity that another tried to link too.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{projection} key {key} is held by entity {holder}, not {claimant}")]
+pub struct Claimed {
+    pub projection: String,
+    pub key: String,
+    /// The entity that holds the key.
+    pub holder: Uuid,
+    /// The entity whose append claimed it.
+    pub claimant: Uuid,
+}
+
 /// Who and what an event belongs to, beyond its payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventMeta {

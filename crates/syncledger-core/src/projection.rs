@@ -47,6 +47,12 @@ pub enum RowOp {
     Delete { key: String },
     /// Add `n` to the row's counter, creating the row (with this doc) when absent.
     Add(Row),
+    /// Put the row, claiming its key for the row's entity: inside an append, a key another
+    /// entity holds is taken only by an append that also writes to the holder's stream (a
+    /// hand-over whose version that append checked); otherwise the whole append fails with
+    /// [`crate::log::Claimed`]. Rebuilds and catch-up apply it as [`RowOp::Put`]: the log
+    /// already says who won.
+    Claim(Row),
 }
 
 /// Which lookups a projection's readers make besides by key, so that the store keeps only the

@@ -1,12 +1,13 @@
 //! The engine's one error type.
 //!
 //! Callers branch on three questions: did another writer move the entity first ([`Conflict`]:
-//! re-read and decide again), is something we depend on down for now ([`Unavailable`] for the
+//! re-read and decide again; [`Claimed`]: another entity linked the record first, the same), is something we depend on down for now ([`Unavailable`] for the
 //! store, [`SystemUnavailable`] for a connected system: try the entity again later), or is the
 //! work itself wrong ([`Invalid`], [`NotFound`]). [`EngineError::is_transient`] answers the
 //! second question for a worker that cools an entity down and retries it.
 //!
 //! [`Conflict`]: EngineError::Conflict
+//! [`Claimed`]: EngineError::Claimed
 //! [`Unavailable`]: EngineError::Unavailable
 //! [`SystemUnavailable`]: EngineError::SystemUnavailable
 //! [`Invalid`]: EngineError::Invalid
@@ -35,6 +36,10 @@ pub enum EngineError {
     /// Another writer moved the entity first; the caller re-reads and decides again.
     #[error("concurrent change: {0}")]
     Conflict(syncledger_core::log::Conflict),
+    /// The append linked a record another entity holds (linked meanwhile, by another job or
+    /// process); nothing was written. The caller re-reads and finds whose the record is.
+    #[error("record linked elsewhere: {0}")]
+    Claimed(syncledger_core::log::Claimed),
     #[error("not found: {0}")]
     NotFound(String),
     #[error("invalid: {0}")]
@@ -86,6 +91,7 @@ impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(c) => EngineError::Conflict(c),
+            StoreError::Claimed(c) => EngineError::Claimed(c),
             StoreError::Unavailable(..) => EngineError::Unavailable(e),
             other => EngineError::Store(other),
         }

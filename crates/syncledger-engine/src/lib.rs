@@ -30,4 +30,4 @@ pub mod settings;
 pub use error::EngineError;
 pub use intake::{Accepted, IngestError};
 pub use ledger::Ledger;
-pub use settings::{Connectors, EngineSettings, Gate};
+pub use settings::{Connectors, EngineSettings, Gate, GatePoint};

@@ -35,20 +35,40 @@ pub struct EngineSettings {
     pub owner: String,
     /// Records asked of a system per page of the initial sync.
     pub initial_sync_page: u32,
-    /// A test seam: awaited by a job that recorded a record first (G8) before it decides on it,
-    /// so tests can force another job in between. `None` in production.
+    /// A test seam: awaited by a job at each [`GatePoint`], so tests can force another job in
+    /// between. `None` in production.
     #[doc(hidden)]
     pub gate: Option<Gate>,
+}
+
+/// Where a job may be held at the [`Gate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[doc(hidden)]
+pub enum GatePoint {
+    /// A job that recorded a record first (G8), before it decides on it.
+    Decide,
+    /// A job looking for the entity a record belongs to (G2), after it read `id_mappings` and
+    /// before it reads `round_trip_context`.
+    OwnerLookup,
 }
 
 /// What a job waiting at the [`Gate`] awaits.
 #[doc(hidden)]
 pub type GateWait = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// See [`EngineSettings::gate`]: called with the entity whose job waits.
+/// See [`EngineSettings::gate`]: called with the point and the entity whose job waits.
 #[derive(Clone)]
 #[doc(hidden)]
-pub struct Gate(pub Arc<dyn Fn(uuid::Uuid) -> GateWait + Send + Sync>);
+pub struct Gate(pub Arc<dyn Fn(GatePoint, uuid::Uuid) -> GateWait + Send + Sync>);
+
+impl Gate {
+    /// Waits at `point` if the test holds `entity` there.
+    pub(crate) async fn pass(gate: &Option<Gate>, point: GatePoint, entity: uuid::Uuid) {
+        if let Some(gate) = gate {
+            (gate.0)(point, entity).await;
+        }
+    }
+}
 
 impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -42,7 +42,9 @@ impl Effects {
         // Most ops of a batch hit a key seen before: look up by reference, and copy the key
         // only when it is new.
         let key = match &op {
-            RowOp::Put(row) | RowOp::PutIfAbsent(row) | RowOp::Add(row) => &row.key,
+            RowOp::Put(row) | RowOp::Claim(row) | RowOp::PutIfAbsent(row) | RowOp::Add(row) => {
+                &row.key
+            }
             RowOp::Delete { key } => key,
         };
         match self.by_key.get_mut(key) {
@@ -58,7 +60,8 @@ impl Effects {
 /// The effect of an op on a key the batch has not touched yet.
 fn first_effect(op: RowOp) -> Effect {
     match op {
-        RowOp::Put(row) => Effect::Set(Some(row)),
+        // A claim is checked where it is appended (`append::check_claims`); folded, it is a put.
+        RowOp::Put(row) | RowOp::Claim(row) => Effect::Set(Some(row)),
         RowOp::Delete { .. } => Effect::Set(None),
         RowOp::PutIfAbsent(row) => Effect::Merge { row, add: 0 },
         RowOp::Add(row) => {
@@ -74,7 +77,7 @@ fn first_effect(op: RowOp) -> Effect {
 /// Folds an op into the effect its key already has.
 fn fold_into(slot: &mut Effect, op: RowOp) {
     match op {
-        RowOp::Put(row) => *slot = Effect::Set(Some(row)),
+        RowOp::Put(row) | RowOp::Claim(row) => *slot = Effect::Set(Some(row)),
         RowOp::Delete { .. } => *slot = Effect::Set(None),
         RowOp::PutIfAbsent(row) => {
             // The row exists after a Set(Some) or a Merge, whatever was there before.
@@ -95,7 +98,7 @@ fn fold_into(slot: &mut Effect, op: RowOp) {
 #[doc(hidden)]
 pub fn apply_op(table: &mut BTreeMap<String, Row>, op: RowOp) {
     match op {
-        RowOp::Put(row) => {
+        RowOp::Put(row) | RowOp::Claim(row) => {
             table.insert(row.key.clone(), row);
         }
         RowOp::PutIfAbsent(row) => {

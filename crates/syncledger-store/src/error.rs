@@ -1,11 +1,12 @@
 //! The store's one error type.
 //!
 //! Callers branch on a few outcomes only: a concurrency [`Conflict`] (reload and decide again), a
+//! key claimed by another entity ([`Claimed`]: a record linked elsewhere meanwhile), a
 //! partial duplicate (a caller bug: ids were reused), not found, bad input, and "the database is
 //! not reachable right now" ([`StoreError::Unavailable`], which the webhook handler turns into a
 //! 503 so the sender retries). Everything else is an opaque backend error for the logs.
 
-use syncledger_core::log::Conflict;
+use syncledger_core::log::{Claimed, Conflict};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -14,6 +15,10 @@ pub enum StoreError {
     /// An append's expected version did not hold; nothing of that append was written.
     #[error(transparent)]
     Conflict(#[from] Conflict),
+    /// The append claimed a key another entity holds (a record linked elsewhere); nothing of
+    /// that append was written. The caller reads again: the record belongs to `holder`.
+    #[error(transparent)]
+    Claimed(#[from] Claimed),
     /// Some, but not all, of an append's event ids are already stored: not a retry of one append.
     #[error("some but not all of the append's event ids are already stored")]
     PartialDuplicate,

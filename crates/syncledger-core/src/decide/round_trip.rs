@@ -8,6 +8,12 @@
 //! 3. **Hand the work over.** This stream records `RedirectedTo`; the owner's stream records the
 //!    link (for an echo) and an `echo_suppressed` decision, in the same append, expecting the
 //!    owner's version ([`redirect`]).
+//! 4. **The create's answer finds its record claimed.** A link is unique by construction (a
+//!    claim in `id_mappings`), so the notice's stream may have linked the record first ("first
+//!    seen") before the create answered. If that stream knows nothing but the record, the
+//!    create's outcome takes it over: the stream records `RedirectedTo` the creating entity in
+//!    the same append as the outcome's link, expecting its version ([`take_over_first_seen`]).
+//!    A stream that already pairs the record with others is not taken over.
 
 use uuid::Uuid;
 
@@ -97,4 +103,39 @@ pub(super) fn redirect(
             events,
         }],
     }
+}
+
+/// Step 4: the outcome of `owner`'s create `request_id`, which made `record_id` in `system`,
+/// found the record claimed by `holder`. A holder that knows nothing but that record (its
+/// first-seen stream) is handed over to `owner`, in the outcome's own append; `None` when the
+/// holder pairs the record with others, or was handed over already.
+pub fn take_over_first_seen(
+    owner: Uuid,
+    holder: &EntityState,
+    (system, record_id): (&str, &str),
+    request_id: Uuid,
+) -> Option<Effect> {
+    let holds = holder
+        .links
+        .get(system)
+        .is_some_and(|l| l.record_id == record_id);
+    let alone = holder.links.len() == 1 && holder.pending_writes.is_empty();
+    if holder.entity_id == owner || holder.redirected_to.is_some() || !holds || !alone {
+        return None;
+    }
+    let basis = Basis::EchoOfCreate {
+        entity_id: owner,
+        request_id,
+    };
+    Some(Effect {
+        stream: holder.entity_id,
+        expected: holder.version,
+        events: vec![SyncEvent::RedirectedTo(RedirectedTo {
+            trigger_id: None,
+            entity_id: owner,
+            system: system.into(),
+            record_id: record_id.into(),
+            basis,
+        })],
+    })
 }

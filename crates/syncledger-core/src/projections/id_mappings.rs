@@ -3,6 +3,12 @@
 //! One row per linked record, keyed `{tenant}/{system}/{record_id}` so the sync finds a webhook's
 //! entity with one lookup. Inline: a link is visible the moment its append commits, so the next
 //! job for the same record (or its round-trip echo) already sees it.
+//!
+//! A link is a claim ([`RowOp::Claim`]): one record belongs to one entity by construction. Two
+//! jobs (of one process or two) that both decide a record is unlinked and both link it cannot
+//! both commit: the second append fails with [`crate::log::Claimed`], and its job reads again and
+//! finds the record's entity. A link moves to another entity only in an append that also writes
+//! to the holder's stream (a redirect or a G8 hand-over, expecting the holder's version).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -66,7 +72,7 @@ impl Projection for IdMappings {
                 };
                 let key = key(tenant, &mapping.system, &mapping.record_id);
                 let sort_key = sort_key(&mapping.system, &mapping.record_id);
-                vec![RowOp::Put(row(
+                vec![RowOp::Claim(row(
                     event,
                     key,
                     Some(event.stream_id),
@@ -92,7 +98,7 @@ mod tests {
     use crate::projections::testkit::{ENTITY, at, recorded};
 
     #[test]
-    fn a_link_puts_the_mapping_under_tenant_system_and_record() {
+    fn a_link_claims_the_mapping_under_tenant_system_and_record() {
         let event = recorded(
             7,
             SyncEvent::RecordLinked(RecordLinked {
@@ -115,7 +121,10 @@ mod tests {
             }),
             n: 0,
         };
-        assert_eq!(IdMappings.apply(&event), vec![RowOp::Put(expected.clone())]);
+        assert_eq!(
+            IdMappings.apply(&event),
+            vec![RowOp::Claim(expected.clone())]
+        );
         let read: Mapping = serde_json::from_value(expected.doc).unwrap();
         assert_eq!((read.entity_id, read.position), (ENTITY, Position(7)));
     }

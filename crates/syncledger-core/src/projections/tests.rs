@@ -29,7 +29,7 @@ impl Tables {
                 let table = tables.0.entry(projection.name()).or_default();
                 for op in projection.apply(event) {
                     match op {
-                        RowOp::Put(row) => {
+                        RowOp::Put(row) | RowOp::Claim(row) => {
                             table.insert(row.key.clone(), row);
                         }
                         RowOp::PutIfAbsent(row) => {

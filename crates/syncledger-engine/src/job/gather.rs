@@ -36,6 +36,7 @@ use uuid::Uuid;
 
 use super::env::Env;
 use crate::error::EngineError;
+use crate::settings::{Gate, GatePoint};
 
 /// Index rows looked at per lookup: records of one system sharing a match value, or creates in
 /// flight sharing a fingerprint.
@@ -86,9 +87,7 @@ pub(super) async fn gather(
         .map(|f| f.fetched);
     let fetched = match reused {
         Some(fetched) => {
-            if let Some(gate) = &env.gate {
-                (gate.0)(state.entity_id).await;
-            }
+            Gate::pass(&env.gate, GatePoint::Decide, state.entity_id).await;
             fetched
         }
         None => fetch(env, state, map, source, record_id).await?,
@@ -311,6 +310,7 @@ async fn owner_of(
         let version = env.ctx.load(entity_id).await?.version;
         return Ok(Some((RoundTrip::LinkedTo { entity_id }, version)));
     }
+    Gate::pass(&env.gate, GatePoint::OwnerLookup, state.entity_id).await;
     let fingerprint = create_fingerprint(config, &fetched.fields);
     let sort_key = round_trip_context::create_sort_key(source, &fingerprint);
     let query = RowQuery {

@@ -58,7 +58,9 @@ impl<'a> Job<'a> {
         for _ in 0..MAX_STEPS {
             match job.step().await {
                 Ok(Step::Progress) => continue,
-                Err(EngineError::Conflict(_)) => job.state = env.ctx.load(entity_id).await?,
+                Err(EngineError::Conflict(_) | EngineError::Claimed(_)) => {
+                    job.state = env.ctx.load(entity_id).await?
+                }
                 Ok(Step::Idle) => return Ok(()),
                 Err(e) => return Err(e),
             }

@@ -9,8 +9,8 @@
 use chrono::Utc;
 use serde_json::json;
 use syncledger_connector::{Connector, ConnectorError, Record};
-use syncledger_core::decide::Outcome;
 use syncledger_core::decide::recovery::{Recovery, record_matches, recovery_steps};
+use syncledger_core::decide::{Effect, Outcome, round_trip};
 use syncledger_core::entity::{EntityState, Link, PendingWrite};
 use syncledger_core::events::{
     DeadLettered, RecordLinked, RecordUnlinked, Resolution, ResyncRequested, SyncEvent,
@@ -184,6 +184,12 @@ async fn record_outcome(
     attempt: u32,
     result: Result<(Record, Resolution), ConnectorError>,
 ) -> Result<(), EngineError> {
+    // The first-seen stream that linked the created record before this answer, handed over in
+    // the outcome's own append (`round_trip::take_over_first_seen`).
+    let mut hand_over: Option<Effect> = None;
+    // Set when the record is held by an entity that pairs it with other records already (a
+    // create whose round-trip window had passed): the outcome is recorded without the link.
+    let mut linked_elsewhere = false;
     loop {
         let Some(pending) = state.pending_writes.get(&write.request_id) else {
             return Ok(()); // another worker recorded it
@@ -191,13 +197,21 @@ async fn record_outcome(
         let requested = pending.requested_event_id;
         let mut events = outcome_events(env, state, write, attempt, &result);
         events.extend(announced_before_link(env, state, write, &result).await?);
+        if linked_elsewhere {
+            events.retain(|e| !matches!(e, SyncEvent::RecordLinked(_)));
+        }
         let meta = meta(state, correlation, Some(requested));
-        let append = StreamAppend {
+        let mut appends = vec![StreamAppend {
             stream_id: state.entity_id,
             expected: ExpectedVersion::Exact(state.version),
             events: chain(events, &meta),
-        };
-        match env.append_here(state, vec![append]).await {
+        }];
+        appends.extend(hand_over.take().map(|effect| StreamAppend {
+            stream_id: effect.stream,
+            expected: ExpectedVersion::Exact(effect.expected),
+            events: chain(effect.events, &meta),
+        }));
+        match env.append_here(state, appends).await {
             Ok(_) => {
                 if result.is_ok() {
                     record_latency(correlation);
@@ -205,6 +219,30 @@ async fn record_outcome(
                 return Ok(());
             }
             Err(EngineError::Conflict(_)) => *state = env.ctx.load(state.entity_id).await?,
+            Err(EngineError::Claimed(claimed)) => {
+                let Ok((record, _)) = &result else {
+                    return Err(EngineError::Claimed(claimed));
+                };
+                let holder = env.ctx.load(claimed.holder).await?;
+                let target = (write.target_system.as_str(), record.id.as_str());
+                hand_over = round_trip::take_over_first_seen(
+                    state.entity_id,
+                    &holder,
+                    target,
+                    write.request_id,
+                );
+                if hand_over.is_none() {
+                    tracing::error!(
+                        entity = %state.entity_id,
+                        holder = %claimed.holder,
+                        system = %write.target_system,
+                        "the record this entity's create made is linked to another entity: \
+                         recorded without the link (reconcile lists the pair)"
+                    );
+                    linked_elsewhere = true;
+                }
+                *state = env.ctx.load(state.entity_id).await?;
+            }
             Err(e) => return Err(e),
         }
     }

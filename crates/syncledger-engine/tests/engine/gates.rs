@@ -1,18 +1,19 @@
-//! Holding a job at the engine's gate (`EngineSettings::gate`): after it recorded a record first
-//! (G8) and before it decides on it, with no other IO in between to pause. Tests force another
-//! job into that moment.
+//! Holding a job at the engine's gate (`EngineSettings::gate`), at one of its points: after it
+//! recorded a record first (G8) and before it decides on it, or between the two lookups of whose
+//! a record is (G2), with no other IO in between to pause. Tests force another job into that
+//! moment.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use syncledger_engine::Gate;
+use syncledger_engine::{Gate, GatePoint};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// The entities whose next job is to be held at the gate.
 #[derive(Clone, Default)]
-pub struct Gates(Arc<Mutex<HashMap<Uuid, Slot>>>);
+pub struct Gates(Arc<Mutex<HashMap<(GatePoint, Uuid), Slot>>>);
 
 struct Slot {
     reached: oneshot::Sender<()>,
@@ -29,8 +30,8 @@ impl Gates {
     /// The gate to configure the engine with.
     pub fn gate(&self) -> Gate {
         let slots = self.0.clone();
-        Gate(Arc::new(move |entity| {
-            let slot = slots.lock().expect("gates").remove(&entity);
+        Gate(Arc::new(move |point, entity| {
+            let slot = slots.lock().expect("gates").remove(&(point, entity));
             Box::pin(async move {
                 if let Some(slot) = slot {
                     let _ = slot.reached.send(());
@@ -40,15 +41,20 @@ impl Gates {
         }))
     }
 
-    /// Holds the next job of `entity` that reaches the gate.
+    /// Holds the next job of `entity` that reaches the gate before deciding (G8).
     pub fn hold(&self, entity: Uuid) -> Held {
+        self.hold_at(GatePoint::Decide, entity)
+    }
+
+    /// Holds the next job of `entity` that reaches the gate at `point`.
+    pub fn hold_at(&self, point: GatePoint, entity: Uuid) -> Held {
         let (reached_tx, reached) = oneshot::channel();
         let (release, release_rx) = oneshot::channel();
         let slot = Slot {
             reached: reached_tx,
             release: release_rx,
         };
-        self.0.lock().expect("gates").insert(entity, slot);
+        self.0.lock().expect("gates").insert((point, entity), slot);
         Held { reached, release }
     }
 }

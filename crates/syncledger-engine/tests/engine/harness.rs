@@ -96,7 +96,11 @@ impl World {
     }
 
     pub async fn with(db: Db, on_delete: OnDelete, settings: EngineSettings) -> World {
-        let config = Arc::new(config(on_delete));
+        World::with_config(db, config(on_delete), settings).await
+    }
+
+    pub async fn with_config(db: Db, config: Config, settings: EngineSettings) -> World {
+        let config = Arc::new(config);
         // Logical clocks: webhook times, and so the ids of observed changes, repeat run after run.
         let start = Utc
             .with_ymd_and_hms(2026, 11, 21, 10, 0, 0)

@@ -17,6 +17,7 @@ mod bringup;
 mod coalescing;
 mod failures;
 mod g1_same_direction;
+mod g2_claims;
 mod g2_round_trip_creates;
 mod g3_round_trip_updates;
 mod g4_crashes;

@@ -17,10 +17,10 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Transaction};
 use syncledger_core::log::{Appended, Conflict, Position, RecordedEvent, StreamAppend};
-use syncledger_core::projection::Mode;
+use syncledger_core::projection::{Mode, RowOp};
 use uuid::Uuid;
 
-use super::{Conn, Db, Inner, dialect, engine, now, rows};
+use super::{Conn, Db, Inner, claim, dialect, engine, now, rows};
 use crate::StoreError;
 use crate::chunks::pow2_chunks;
 use crate::coalesce::Effects;
@@ -126,7 +126,9 @@ impl Inner {
         };
 
         let appended = landed(&appends, &before, &positions, recorded_at);
-        self.apply_inline(&mut tx, appends, &appended).await?;
+        let units = [appends.len()];
+        self.apply_inline(&mut tx, appends, &appended, &units)
+            .await?;
         Ok(self.pending(State::Open { tx, appended }))
     }
 
@@ -157,11 +159,15 @@ impl Inner {
     }
 
     /// Runs the inline projections over the new events inside the append's transaction.
+    /// `units` splits `appends` into the callers' appends (one for an append alone, one per
+    /// member of a group): a claim may take a key from a holder only if its own caller's append
+    /// writes to the holder's stream.
     pub(super) async fn apply_inline(
         &self,
         tx: &mut Conn,
         appends: Vec<StreamAppend>,
         appended: &[Appended],
+        units: &[usize],
     ) -> Result<(), StoreError> {
         let inline: Vec<_> = self.shared.registry.with_mode(Mode::Inline).collect();
         let Some(last) = appended.last() else {
@@ -170,6 +176,7 @@ impl Inner {
         if inline.is_empty() {
             return Ok(());
         }
+        let scopes = claim::scopes(&appends, units);
         let events: Vec<RecordedEvent> = appends
             .into_iter()
             .flat_map(|part| part.events)
@@ -178,12 +185,16 @@ impl Inner {
             .collect();
         for projection in &inline {
             let mut effects = Effects::default();
-            for event in &events {
-                projection
-                    .apply(event)
-                    .into_iter()
-                    .for_each(|op| effects.push(op));
+            let mut claims = Vec::new();
+            for (event, scope) in events.iter().zip(&scopes) {
+                for op in projection.apply(event) {
+                    if let RowOp::Claim(row) = &op {
+                        claims.push((row.clone(), scope.as_slice()));
+                    }
+                    effects.push(op);
+                }
             }
+            claim::check(tx, projection.name(), &claims).await?;
             rows::apply_effects(tx, projection.name(), effects).await?;
         }
         let names: Vec<&str> = inline.iter().map(|p| p.name()).collect();

@@ -14,7 +14,7 @@
 //! after that one; a failed append writes nothing and gets the same [`StoreError::Conflict`] (or,
 //! for a retry of a stored append, the same answer) as on its own. Anything unusual in the group
 //! path (a unique violation from a retried append, a new stream another process created
-//! meanwhile on PostgreSQL, any database error) rolls the group back and commits its appends
+//! meanwhile on PostgreSQL, a claim of a key another entity holds, any database error) rolls the group back and commits its appends
 //! one by one through the ordinary path, which knows how to answer each case.
 //!
 //! The committer runs on its own task so that a caller dropping its future (an HTTP client that
@@ -249,10 +249,12 @@ impl Inner {
         dialect::lock_log_order(&mut tx, &self.shared, true).await?;
         let mut parts: Vec<StreamAppend> = Vec::new();
         let mut befores: Vec<u64> = Vec::new();
+        let mut units: Vec<usize> = Vec::new();
         for (job, verdict) in jobs.iter().zip(&verdicts) {
             if let Ok(before) = verdict {
                 parts.extend(job.appends.iter().cloned());
                 befores.extend(before);
+                units.push(job.appends.len());
             }
         }
         let positions = match insert_events(&mut tx, &parts, &befores, recorded_at).await {
@@ -274,7 +276,7 @@ impl Inner {
                 mine.to_vec()
             }));
         }
-        self.apply_inline(&mut tx, parts, &appended).await?;
+        self.apply_inline(&mut tx, parts, &appended, &units).await?;
         tx.commit().await?;
         Ok(Some(results))
     }

@@ -9,6 +9,7 @@
 //! - `engine`: migrations, projection tables and checkpoints, catch-up, status.
 //! - `rebuild`: shadow-table rebuilds and the atomic swap; `replay`: the log folded into
 //!   row effects, as a pipeline.
+//! - `claim`: keys one entity holds by construction (a record's link), checked in the append.
 //! - `lease`: entity leases.
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -22,6 +23,7 @@ pub(crate) use super::{Db, dialect};
 use crate::shared::Shared;
 
 mod append;
+mod claim;
 mod engine;
 mod group;
 mod lease;

@@ -25,10 +25,10 @@ both!(
     versions_and_rows_read_in_batches,
 );
 
-type Answer = JoinHandle<Result<Vec<syncledger_core::log::Appended>, StoreError>>;
+pub(crate) type Answer = JoinHandle<Result<Vec<syncledger_core::log::Appended>, StoreError>>;
 
 /// Starts an append and waits until it sits in the committer's queue behind `queued_before`.
-async fn queue(
+pub(crate) async fn queue(
     store: &Store,
     queued_before: usize,
     appends: Vec<syncledger_core::log::StreamAppend>,
@@ -44,7 +44,10 @@ async fn queue(
 
 /// Holds the write lock with one append and puts a first append behind it, so the committer is
 /// busy and later appends queue.
-async fn busy_committer(h: &Harness, store: &Store) -> (syncledger_store::PendingAppend, Answer) {
+pub(crate) async fn busy_committer(
+    h: &Harness,
+    store: &Store,
+) -> (syncledger_store::PendingAppend, Answer) {
     let held = store
         .begin_append(vec![to(
             Uuid::now_v7(),

@@ -8,6 +8,7 @@ use syncledger_test_support::both;
 
 mod append;
 mod checkpoint;
+mod claims;
 mod counts;
 mod fixtures;
 mod group;

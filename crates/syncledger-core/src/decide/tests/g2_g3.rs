@@ -242,3 +242,69 @@ fn race3_an_echo_outside_the_round_trip_window_is_no_echo_but_the_fix_still_stan
         }]
     );
 }
+
+/// The notice's stream of a record the sync created, which linked it first ("first seen")
+/// while the create's POST was unanswered, and knows nothing else.
+fn first_seen_stream() -> Given {
+    given(&[
+        observed("erp", "E-1", Action::Created),
+        fetched("erp", "E-1", ada()),
+        linked("erp", "E-1", "first seen in erp"),
+    ])
+}
+
+#[test]
+fn race2_step5_a_first_seen_stream_holding_the_created_record_is_handed_to_the_creator() {
+    let request_id = Uuid::from_u128(0x77);
+    let holder = first_seen_stream().state;
+    let handed = round_trip::take_over_first_seen(OWNER, &holder, ("erp", "E-1"), request_id);
+    let expected = Effect {
+        stream: ENTITY,
+        expected: 3,
+        events: vec![SyncEvent::RedirectedTo(RedirectedTo {
+            trigger_id: None,
+            entity_id: OWNER,
+            system: "erp".into(),
+            record_id: "E-1".into(),
+            basis: Basis::EchoOfCreate {
+                entity_id: OWNER,
+                request_id,
+            },
+        })],
+    };
+    assert_eq!(handed, Some(expected));
+}
+
+#[test]
+fn race2_step5_a_stream_that_pairs_the_record_with_another_is_not_taken_over() {
+    let holder = given(&[
+        observed("erp", "E-1", Action::Created),
+        fetched("erp", "E-1", ada()),
+        linked("erp", "E-1", "first seen in erp"),
+        linked("crm", "c-9", "created by the sync"),
+    ])
+    .state;
+    let handed = round_trip::take_over_first_seen(OWNER, &holder, ("erp", "E-1"), id(9));
+    assert_eq!(handed, None);
+}
+
+#[test]
+fn race2_step5_a_stream_already_handed_over_or_holding_another_record_is_not_taken_over() {
+    let mut redirected = first_seen_stream().state;
+    redirected.redirected_to = Some(Uuid::from_u128(0xe1));
+    let request = id(9);
+    assert_eq!(
+        round_trip::take_over_first_seen(OWNER, &redirected, ("erp", "E-1"), request),
+        None
+    );
+    let other = first_seen_stream().state;
+    assert_eq!(
+        round_trip::take_over_first_seen(OWNER, &other, ("erp", "E-2"), request),
+        None
+    );
+    assert_eq!(
+        round_trip::take_over_first_seen(ENTITY, &other, ("erp", "E-1"), request),
+        None,
+        "a stream is never handed to itself"
+    );
+}

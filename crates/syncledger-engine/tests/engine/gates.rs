@@ -68,6 +68,14 @@ impl Held {
             .expect("the gate is kept");
     }
 
+    /// Returns once the job waits at the gate; never, if the gate is dropped unreached (for a
+    /// `select!` against the job finishing).
+    pub async fn reached_or_never(&mut self) {
+        if (&mut self.reached).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
     pub fn release(self) {
         let _ = self.release.send(());
     }

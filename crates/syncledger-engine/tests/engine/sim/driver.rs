@@ -18,6 +18,7 @@ use syncledger_core::events::SyncEvent;
 use syncledger_sim::Webhook;
 use uuid::Uuid;
 
+use crate::gates::Gates;
 use crate::harness::{CRM, Db, ERP, World, settings};
 
 /// Transient faults a run may inject per system and operation: below the retry budget, so no
@@ -40,6 +41,8 @@ pub struct Sim {
     pub(super) others: u32,
     /// The run started on existing records: initial-sync steps are among its steps.
     pub(super) bringup: bool,
+    /// Where jobs are held between their reads (`lookup`).
+    pub(super) gates: Gates,
 }
 
 impl Sim {
@@ -47,6 +50,8 @@ impl Sim {
         let mut settings = settings("process-1");
         settings.max_attempts = FAULT_BUDGET + 2;
         settings.initial_sync_page = 3;
+        let gates = Gates::default();
+        settings.gate = Some(gates.gate());
         let w = World::with(Db::sqlite(), on_delete, settings).await;
         Sim {
             w,
@@ -59,6 +64,7 @@ impl Sim {
             engine_errors: Vec::new(),
             others: 0,
             bringup: false,
+            gates,
         }
     }
 
@@ -90,7 +96,8 @@ impl Sim {
                 0..28 => self.user_op(),
                 28..56 => self.deliver_some().await,
                 56..78 => self.work_one().await,
-                78..86 => self.overlap().await,
+                78..83 => self.overlap().await,
+                83..86 => self.overlap_at_lookup().await,
                 86..92 => self.inject_fault(),
                 92..97 => self.arm_crash(),
                 _ => self.restart().await,

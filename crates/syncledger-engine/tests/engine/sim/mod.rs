@@ -9,6 +9,7 @@
 mod bringup;
 mod driver;
 mod faults;
+mod lookup;
 mod overlap;
 mod users;
 

@@ -12,7 +12,7 @@ use rand::seq::IndexedRandom;
 use syncledger_sim::Op;
 
 use super::driver::{Sim, short};
-use crate::harness::{CRM, ERP};
+use crate::harness::{CRM, ERP, first_stream};
 
 enum Held {
     /// The job reached the paused write.
@@ -35,12 +35,16 @@ impl Sim {
         let before = self.w.state(entity).await.version;
         let ledger = self.w.ledger.clone();
         let mut job = tokio::spawn(async move { ledger.work_entity(entity).await });
+        let mut written = None;
         let held = tokio::select! {
             biased;
             () = self.w.crm_conn.crashed() => Held::Crashed(CRM),
             () = self.w.erp_conn.crashed() => Held::Crashed(ERP),
             applied = paused.applied() => match applied {
-                Some(_) => Held::Paused,
+                Some(record) => {
+                    written = Some(record);
+                    Held::Paused
+                }
                 None => Held::Finished,
             },
             done = &mut job => {
@@ -65,7 +69,25 @@ impl Sim {
                 format!("{head}: CRASH in a write to {at}, {}", self.restart().await)
             }
             Held::Paused => {
+                // Another job is held between its lookups across what follows (the interleaving
+                // of issue 27's duplicate) and goes on after the answer: for a create, always,
+                // the job of its record's `created` notice, delivered, in its own stream; else
+                // sometimes, a random due one.
                 let mut lines = Vec::new();
+                let mut at_lookup = None;
+                let notice = match (op, &written) {
+                    (Op::Create, Some(record)) => {
+                        self.deliver_all().await;
+                        Some(first_stream(system, &record.id))
+                    }
+                    _ => None,
+                };
+                if notice.is_some() || self.rng.random_bool(0.5) {
+                    match self.hold_at_lookup(notice).await {
+                        Ok(at) => at_lookup = Some(at),
+                        Err(line) => lines.push(line),
+                    }
+                }
                 for _ in 0..self.rng.random_range(1..=3) {
                     let line = match self.rng.random_range(0..4) {
                         0 => self.user_op(),
@@ -87,6 +109,10 @@ impl Sim {
                     }
                 };
                 let appended = self.appended_since(entity, before).await;
+                if let Some(held) = at_lookup {
+                    let line = self.release_lookup(held, "the paused write answered").await;
+                    lines.push(line);
+                }
                 let meanwhile = lines.join("; ");
                 if let Some(at) = crashed {
                     job.abort();
@@ -101,7 +127,7 @@ impl Sim {
     }
 
     /// Another process works a random due entity (maybe the held one: its lease has expired).
-    async fn work_elsewhere(&mut self) -> String {
+    pub(super) async fn work_elsewhere(&mut self) -> String {
         let due = self.due().await;
         let Some(entity) = due.choose(&mut self.rng).copied() else {
             return "other process: nothing due".into();

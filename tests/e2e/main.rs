@@ -30,6 +30,8 @@
 //!   elsewhere; the entity page's first render on a large log (ignored: a measurement).
 //! - `security`: the perimeter (issue 20): hostile requests, secrets in errors and logs, limits,
 //!   headers, the checks at start.
+//! - `two_processes`: two processes on one PostgreSQL, random work and `kill -9`, a fixed seed
+//!   set: no record linked twice, no duplicate (issue 27).
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
 //!   late, duplicated and out of order (issue 17).
 
@@ -53,4 +55,5 @@ mod races;
 mod replay;
 mod security;
 mod shutdown;
+mod two_processes;
 mod webhooks;

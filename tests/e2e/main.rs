@@ -30,6 +30,8 @@
 //!   elsewhere; the entity page's first render on a large log (ignored: a measurement).
 //! - `security`: the perimeter (issue 20): hostile requests, secrets in errors and logs, limits,
 //!   headers, the checks at start.
+//! - `isolation`: one tenant's CRM down with its backlog queued holds up no other tenant; a
+//!   300 MB answer ends as a dead letter and the process stays up (issue 27).
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
 //!   late, duplicated and out of order (issue 17).
 
@@ -45,6 +47,7 @@ mod console_access;
 mod console_bench;
 mod crash;
 mod graphql;
+mod isolation;
 mod leases;
 mod ops;
 mod outage;

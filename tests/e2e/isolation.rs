@@ -60,7 +60,12 @@ async fn acme_latency(world: &World, service: &Service, tag: &str, count: usize)
         world.crm_user_creates(service, &email, &email).await;
     }
     eventually("acme's contacts reach its ERP", GENEROUS, async || {
-        (0..count).all(|i| world.erp_customers(&format!("{tag}-{i}@acme.example")).len() == 1)
+        (0..count).all(|i| {
+            world
+                .erp_customers(&format!("{tag}-{i}@acme.example"))
+                .len()
+                == 1
+        })
     })
     .await;
     started.elapsed()
@@ -70,9 +75,11 @@ async fn acme_keeps_syncing_while_globex_crm_is_down_with_its_backlog_queued(bac
     let world = World::new(backend).await;
     let (globex_crm, globex_erp) = add_globex(&world).await;
     let service = world.start().await;
-    eventually("globex's initial sync lists its systems", STEP, async || {
-        globex_crm.requests(Op::List) >= 1 && globex_erp.requests(Op::List) >= 1
-    })
+    eventually(
+        "globex's initial sync lists its systems",
+        STEP,
+        async || globex_crm.requests(Op::List) >= 1 && globex_erp.requests(Op::List) >= 1,
+    )
     .await;
     let alone = acme_latency(&world, &service, "alone", 5).await;
 
@@ -105,7 +112,11 @@ async fn acme_keeps_syncing_while_globex_crm_is_down_with_its_backlog_queued(bac
         globex_asked <= 50,
         "globex's down CRM was asked {globex_asked} times before acme's records synced"
     );
-    let status = admin_query(&service, "{ syncStatus(tenant: \"globex\") { queueDepth } }").await;
+    let status = admin_query(
+        &service,
+        "{ syncStatus(tenant: \"globex\") { queueDepth } }",
+    )
+    .await;
     assert!(
         status["syncStatus"]["queueDepth"].as_i64() >= Some(200),
         "globex's backlog is still owed: {status}"
@@ -150,13 +161,17 @@ async fn huge_answers(world: &World, service: &Service, tag: &str, count: usize)
     }
     for i in 0..count {
         let email = format!("{tag}-{i}@example.com");
-        world.crm.user_create("contacts", json!({"full_name": email, "email": email}));
+        world
+            .crm
+            .user_create("contacts", json!({"full_name": email, "email": email}));
     }
     let reply = service.deliver("crm", &world.crm.drain_webhooks()).await;
     assert_eq!(reply.status, 202, "{reply:?}");
-    eventually("each huge answer ends as a dead letter", GENEROUS, async || {
-        dead_letter_reasons(service).await.len() >= before + count
-    })
+    eventually(
+        "each huge answer ends as a dead letter",
+        GENEROUS,
+        async || dead_letter_reasons(service).await.len() >= before + count,
+    )
     .await;
 }
 
@@ -178,7 +193,10 @@ async fn a_300_mb_answer_ends_as_a_dead_letter_and_the_process_stays_up(backend:
     let after_eight = peak_rss_mib(&service);
     let reasons = dead_letter_reasons(&service).await;
     assert_eq!(reasons.len(), 9, "{reasons:?}");
-    assert!(reasons.iter().all(|r| r.contains("answer over 4 MiB")), "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| r.contains("answer over 4 MiB")),
+        "{reasons:?}"
+    );
     println!(
         "peak RSS (VmHWM): {at_start} MiB at start, {after_one} MiB after one 300 MB answer, \
          {after_eight} MiB after eight at once (sent to the service: {} MiB of 2700)",

@@ -34,7 +34,10 @@ pub(crate) fn stream(
                 (None, 0, true) => return None,
                 (None, left, _) => {
                     let n = left.min(CHUNK as u64) as usize;
-                    (Bytes::from_static(&PAD[..n]), (None, left - n as u64, false))
+                    (
+                        Bytes::from_static(&PAD[..n]),
+                        (None, left - n as u64, false),
+                    )
                 }
             };
             sim.huge_sent

@@ -212,7 +212,10 @@ fn shown_key(key: &str, fields: &[(&str, Node)]) -> String {
     if in_layout(&ROOT, key) || fields.iter().any(|(name, _)| near(name)) {
         key.to_string()
     } else {
-        format!("<unknown key of {} characters, not shown>", key.chars().count())
+        format!(
+            "<unknown key of {} characters, not shown>",
+            key.chars().count()
+        )
     }
 }
 
@@ -236,7 +239,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }

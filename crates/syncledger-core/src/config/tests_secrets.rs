@@ -117,7 +117,10 @@ fn secrets_come_from_files_named_by_file_keys_and_env_variables() {
     let acme = config.tenant("acme").unwrap();
     assert_eq!(acme.api_token.expose(), "acme-token-from-a-file");
     let crm = acme.system("crm").unwrap();
-    assert_eq!(crm.webhook_secret.expose(), "crm-webhook-secret-01-from-a-file");
+    assert_eq!(
+        crm.webhook_secret.expose(),
+        "crm-webhook-secret-01-from-a-file"
+    );
     assert_eq!(crm.headers["Authorization"].expose(), "Bearer from-a-file");
 }
 
@@ -253,8 +256,10 @@ fn weak_webhook_secrets_are_refused_with_the_token_rule_and_the_hint() {
     );
     assert_eq!(
         problems(&blanks, no_env()),
-        ["tenants[acme].systems.erp.webhook_secret: is only blanks; generate one with \
-          `openssl rand -hex 32`"]
+        [
+            "tenants[acme].systems.erp.webhook_secret: is only blanks; generate one with \
+          `openssl rand -hex 32`"
+        ]
     );
     let sixteen = example_with(
         "webhook_secret = \"crm-webhook-secret-01\"",
@@ -278,5 +283,8 @@ fn an_unknown_key_that_may_be_a_secret_is_masked_and_a_typo_is_shown() {
         found[0].starts_with("server.<unknown key of 30 characters, not shown>: unknown key"),
         "{found:?}"
     );
-    assert!(found[1].starts_with("server.wrokers: unknown key"), "{found:?}");
+    assert!(
+        found[1].starts_with("server.wrokers: unknown key"),
+        "{found:?}"
+    );
 }

@@ -90,7 +90,9 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
     if !(MIN_RESPONSE_BYTES..=MAX_RESPONSE_BYTES).contains(&server.max_response_bytes) {
         out.push(Problem::new(
             "server.max_response_bytes",
-            format!("must be between {MIN_RESPONSE_BYTES} (1 KiB) and {MAX_RESPONSE_BYTES} (1 GiB)"),
+            format!(
+                "must be between {MIN_RESPONSE_BYTES} (1 KiB) and {MAX_RESPONSE_BYTES} (1 GiB)"
+            ),
         ));
     }
     if !(1..=MAX_ATTEMPTS).contains(&server.max_attempts) {
@@ -221,7 +223,12 @@ fn tenants(config: &Config, out: &mut Vec<Problem>) {
             if system.webhook_secret.is_empty() {
                 out.push(Problem::new(secret_path, "must be set"));
             } else {
-                secret_strength(&system.webhook_secret, &secret_path, "a webhook secret", out);
+                secret_strength(
+                    &system.webhook_secret,
+                    &secret_path,
+                    "a webhook secret",
+                    out,
+                );
             }
             for (header, value) in &system.headers {
                 let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);

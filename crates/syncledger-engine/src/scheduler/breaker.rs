@@ -132,7 +132,13 @@ impl Brakes {
 
     /// Whether a job of `place` may start at `now` while `running` of its jobs run (the store's
     /// brake counts every job as its own).
-    pub fn admits(&self, place: &Place, running: usize, now: Instant, running_total: usize) -> bool {
+    pub fn admits(
+        &self,
+        place: &Place,
+        running: usize,
+        now: Instant,
+        running_total: usize,
+    ) -> bool {
         self.store.may_start(now, running_total)
             && self
                 .places
@@ -162,7 +168,10 @@ mod tests {
         for _ in 0..3 {
             b.failed(now);
         }
-        assert!(b.may_start(now, 3), "a success in between restarts the count");
+        assert!(
+            b.may_start(now, 3),
+            "a success in between restarts the count"
+        );
     }
 
     #[test]

@@ -53,7 +53,6 @@ impl Due {
     pub fn places(&self) -> impl Iterator<Item = Place> + '_ {
         self.systems.iter().map(|s| Place::new(&self.tenant, s))
     }
-
 }
 
 /// The tenant's queue an entity waits in (rule 3): its oldest due row's system.
@@ -156,7 +155,9 @@ mod tests {
 
     /// `count` due entities of `tenant` from `system`, numbered from `from`.
     fn queue(from: u128, count: u128, tenant: &str, system: &str) -> Vec<Due> {
-        (from..from + count).map(|n| due(n, tenant, &[system])).collect()
+        (from..from + count)
+            .map(|n| due(n, tenant, &[system]))
+            .collect()
     }
 
     fn ids(picked: &[Due]) -> Vec<u128> {
@@ -209,7 +210,11 @@ mod tests {
         backlog.retain(|d| d.entity != first[0].entity);
         let running: Vec<&Due> = hung.iter().chain(&first).collect();
         let next = turns.pick(&backlog, &running, 3, all);
-        assert_eq!(ids(&next), [502, 503, 4], "acme up to globex's share, then turns");
+        assert_eq!(
+            ids(&next),
+            [502, 503, 4],
+            "acme up to globex's share, then turns"
+        );
     }
 
     #[test]
@@ -245,7 +250,11 @@ mod tests {
         assert_eq!(ids(&picked), [1]);
         // and while it runs, no other.
         let running = vec![&backlog[0]];
-        assert!(turns.pick(&backlog[1..], &running, 3, probe_only).is_empty());
+        assert!(
+            turns
+                .pick(&backlog[1..], &running, 3, probe_only)
+                .is_empty()
+        );
     }
 
     #[test]

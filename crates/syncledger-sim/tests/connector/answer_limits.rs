@@ -80,7 +80,12 @@ async fn a_429s_system_wide_pause_is_capped_by_max_retry_after() {
     let (sim, http) = capped_at_one_second().await;
     let contact = sim.user_create("contacts", json!({"email": "a@example.com"}));
     sim.fail_next(Op::Get, Fault::RetryAfter(1_000_000_000_000));
-    assert!(http.get("contacts", &contact.id).await.unwrap_err().is_transient());
+    assert!(
+        http.get("contacts", &contact.id)
+            .await
+            .unwrap_err()
+            .is_transient()
+    );
 
     // Uncapped, the pause would outlast any wait (the call would fail at once, and so would
     // every call to the system for 31,000 years); capped, the next call waits it out (one

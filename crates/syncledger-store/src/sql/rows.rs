@@ -185,7 +185,11 @@ impl Inner {
         // UNION ALL keeps no order of its own: put each tenant's rows back together, in order.
         let position = |tenant: &str| tenants.iter().position(|(t, _)| t == tenant);
         found.sort_by(|a, b| {
-            (position(&a.tenant), &a.sort_key, &a.key).cmp(&(position(&b.tenant), &b.sort_key, &b.key))
+            (position(&a.tenant), &a.sort_key, &a.key).cmp(&(
+                position(&b.tenant),
+                &b.sort_key,
+                &b.key,
+            ))
         });
         Ok(found)
     }

@@ -13,7 +13,7 @@ use crate::harness::{Backend, STEP, World, eventually, on_both_backends, start_s
 
 const ADMIN: &str = "e2e-admin-secret";
 const ACME: &str = "e2e-acme-read-token";
-const GLOBEX_CRM_SECRET: &str = "e2e-globex-crm-secret";
+const GLOBEX_CRM_SECRET: &str = "e2e-globex-crm-webhook-secret-01";
 
 /// A second tenant, `globex`, with systems of its own, added to the world's configuration.
 async fn add_globex(world: &World) -> Arc<SimSystem> {
@@ -31,7 +31,7 @@ base_url = "{crm_url}"
 webhook_secret = "{GLOBEX_CRM_SECRET}"
 [tenants.systems.erp]
 base_url = "{erp_url}"
-webhook_secret = "e2e-globex-erp-secret"
+webhook_secret = "e2e-globex-erp-webhook-secret-01"
 "#
     ));
     std::fs::write(&config, toml).unwrap();

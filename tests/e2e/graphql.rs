@@ -78,7 +78,7 @@ async fn a_synced_records_audit_trail_is_served_over_graphql_to_the_configured_t
         );
     }
 
-    for token in [None, Some("not-a-token"), Some("e2e-crm-secret")] {
+    for token in [None, Some("not-a-token"), Some("e2e-crm-webhook-secret-01")] {
         let answer = query(&service, token, TRAIL, json!({"id": ada.id})).await;
         assert_eq!(
             answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",

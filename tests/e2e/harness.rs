@@ -21,8 +21,8 @@ use tokio::net::TcpListener;
 use crate::service::Service;
 
 pub const TENANT: &str = "acme";
-pub const CRM_SECRET: &str = "e2e-crm-secret";
-pub const ERP_SECRET: &str = "e2e-erp-secret";
+pub const CRM_SECRET: &str = "e2e-crm-webhook-secret-01";
+pub const ERP_SECRET: &str = "e2e-erp-webhook-secret-01";
 
 /// How long a normal step may take.
 pub const STEP: Duration = Duration::from_secs(20);

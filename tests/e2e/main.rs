@@ -32,6 +32,8 @@
 //!   headers, the checks at start.
 //! - `two_processes`: two processes on one PostgreSQL, random work and `kill -9`, a fixed seed
 //!   set: no record linked twice, no duplicate (issue 27).
+//! - `isolation`: one tenant's CRM down with its backlog queued holds up no other tenant; a
+//!   300 MB answer ends as a dead letter and the process stays up (issue 27).
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
 //!   late, duplicated and out of order (issue 17).
 
@@ -47,6 +49,7 @@ mod console_access;
 mod console_bench;
 mod crash;
 mod graphql;
+mod isolation;
 mod leases;
 mod ops;
 mod outage;

@@ -226,8 +226,8 @@ fn shared_base_url(world: &World) -> String {
         .to_string();
     let second = format!(
         "[[tenants]]\nid = \"globex\"\napi_token = \"e2e-globex-read-token\"\n\
-         [tenants.systems.crm]\nbase_url = {}\nwebhook_secret = \"g-crm\"\n\
-         [tenants.systems.erp]\nbase_url = \"http://127.0.0.1:9\"\nwebhook_secret = \"g-erp\"\n\n",
+         [tenants.systems.crm]\nbase_url = {}\nwebhook_secret = \"g-crm-webhook-secret-01\"\n\
+         [tenants.systems.erp]\nbase_url = \"http://127.0.0.1:9\"\nwebhook_secret = \"g-erp-webhook-secret-01\"\n\n",
         crm_url.trim_end_matches('"').to_string() + "/\""
     );
     text.replace("[[entities]]", &format!("{second}[[entities]]"))

@@ -154,9 +154,9 @@ async fn random_webhooks_never_crash_never_5xx_and_rejections_record_nothing() {
         runner.run(&strategy, |(tenant, system, body, signature, declared)| {
             handle.block_on(async {
                 let secret = if system == "erp" {
-                    "erp-secret"
+                    "erp-webhook-secret-01"
                 } else {
-                    "crm-secret"
+                    "crm-webhook-secret-01"
                 };
                 let mut request = Request::post(format!("/webhooks/{tenant}/{system}"))
                     .header("content-type", "application/json");

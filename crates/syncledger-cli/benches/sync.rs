@@ -207,8 +207,8 @@ async fn main() -> anyhow::Result<()> {
         async move { ledger.run_workers(stop).await }
     });
     loop {
-        let delivered = deliver(&ledger, &crm, "crm", "crm-secret").await
-            + deliver(&ledger, &erp, "erp", "erp-secret").await;
+        let delivered = deliver(&ledger, &crm, "crm", "crm-webhook-secret-01").await
+            + deliver(&ledger, &erp, "erp", "erp-webhook-secret-01").await;
         let depth = store.count_rows(pending_queue::NAME, None, None).await?;
         if delivered == 0 && depth == 0 && erp.count("customers") == a.changes {
             break;

@@ -63,6 +63,8 @@ impl HttpConnectors {
                         max_in_flight: r.max_in_flight,
                     }),
                     label: format!("{}/{name}", tenant.id),
+                    max_retry_after: config.server.max_retry_after(),
+                    max_response_bytes: config.server.max_response_bytes,
                 })
                 .with_context(|| format!("tenants[{}].systems.{name}", tenant.id))?;
                 by_system.insert(

@@ -26,8 +26,8 @@ fn config(crm: &str, erp: &str, db: &str) -> Config {
         api_token: "acme-reconcile-token".into(),
         crm_url: crm.into(),
         erp_url: erp.into(),
-        crm_secret: "s1".into(),
-        erp_secret: "s2".into(),
+        crm_secret: "s1-reconcile-webhook-secret".into(),
+        erp_secret: "s2-reconcile-webhook-secret".into(),
         server: format!("database_url = \"sqlite://{db}\""),
         ..ExampleConfig::default()
     }

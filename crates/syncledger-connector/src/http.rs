@@ -21,6 +21,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Client, Method, Url};
 use serde_json::Value;
 
+use crate::body;
 use crate::connector::BoxFuture;
 use crate::rate_limit::{Budget, RateLimit};
 use crate::record_id;
@@ -46,6 +47,12 @@ pub struct HttpConnectorConfig {
     pub rate_limit: Option<RateLimit>,
     /// The system's name in metrics (`tenant/system`).
     pub label: String,
+    /// The longest `Retry-After` honoured (`server.max_retry_after_secs`), the system-wide
+    /// pause of a `429` included: a system asking for more is taken to ask for this.
+    pub max_retry_after: Duration,
+    /// The longest answer body read (`server.max_response_bytes`); a longer one is refused
+    /// ([`crate::body`]).
+    pub max_response_bytes: usize,
 }
 
 impl fmt::Debug for HttpConnectorConfig {
@@ -62,6 +69,8 @@ impl fmt::Debug for HttpConnectorConfig {
             .field("max_id_bytes", &self.max_id_bytes)
             .field("rate_limit", &self.rate_limit)
             .field("label", &self.label)
+            .field("max_retry_after", &self.max_retry_after)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -75,6 +84,8 @@ pub struct HttpConnector {
     /// Shared by every worker's request to this system (see [`crate::rate_limit`]).
     budget: Budget,
     label: String,
+    max_retry_after: Duration,
+    max_response_bytes: usize,
 }
 
 impl fmt::Debug for HttpConnector {
@@ -119,6 +130,8 @@ impl HttpConnector {
             // A request waits for its turn at most as long as it may take to answer.
             budget: Budget::labelled(config.rate_limit, config.timeout, config.label.clone()),
             label: config.label,
+            max_retry_after: config.max_retry_after,
+            max_response_bytes: config.max_response_bytes,
         })
     }
 
@@ -137,8 +150,8 @@ impl HttpConnector {
         Ok(record)
     }
 
-    /// The request: wait for its turn, send, read the whole answer, turn transport failures into
-    /// errors.
+    /// The request: wait for its turn, send, read the answer (up to `max_response_bytes`), turn
+    /// transport failures into errors.
     async fn send(
         &self,
         method: Method,
@@ -163,7 +176,8 @@ impl HttpConnector {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(response::parse_retry_after);
+            .and_then(response::parse_retry_after)
+            .map(|wait| wait.min(self.max_retry_after));
         if status == 429 {
             // The whole system is over its quota, not this one request: every request waits.
             metrics::counter!("syncledger_system_429_total", "system" => self.label.clone())
@@ -171,7 +185,7 @@ impl HttpConnector {
             self.budget
                 .pause(retry_after.unwrap_or(Duration::from_secs(1)));
         }
-        let body = response.text().await.map_err(|e| self.transport(e))?;
+        let body = body::read(response, self.max_response_bytes, |e| self.transport(e)).await?;
         tracing::debug!(%method, path = url.path(), status, "connector request answered");
         Ok(Answer {
             status,

@@ -17,6 +17,7 @@
 //! crate; it reads its answers through [`response`] too, so both read a status the same way.
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod connector;
 pub mod error;
 pub mod http;

@@ -23,6 +23,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+/// The longest pause a `429` can cause, whatever its `Retry-After` (the connector cuts it to
+/// `server.max_retry_after_secs` before; this is the last guard).
+pub const LONGEST_PAUSE: Duration = Duration::from_secs(24 * 60 * 60);
+
 use crate::ConnectorError;
 
 /// A system's quota (CONTRACT §3, `rate_limit = { ... }`).
@@ -180,9 +184,10 @@ impl Budget {
         Some(Duration::from_secs_f64((1.0 - state.tokens) / rate))
     }
 
-    /// A `429`: no request to this system starts before `now + wait`.
+    /// A `429`: no request to this system starts before `now + wait` (`wait` cut to
+    /// [`LONGEST_PAUSE`], so no answer can make the clock overflow).
     pub fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = Instant::now() + wait.min(LONGEST_PAUSE);
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.paused_until.is_none_or(|at| at < until) {
             state.paused_until = Some(until);
@@ -286,6 +291,15 @@ mod tests {
         let again = Instant::now();
         budget.acquire().await.unwrap();
         assert_eq!(again.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_of_u64_max_seconds_panics_nothing_and_is_cut_to_a_day() {
+        let budget = Budget::new(None, Duration::from_secs(5));
+        budget.pause(Duration::from_secs(u64::MAX));
+        let paused = budget.paused_for(Instant::now()).expect("paused");
+        assert_eq!(paused, LONGEST_PAUSE);
+        assert!(budget.acquire().await.unwrap_err().is_transient());
     }
 
     #[tokio::test(start_paused = true)]

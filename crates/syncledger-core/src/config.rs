@@ -64,8 +64,12 @@ pub struct ServerConfig {
     /// Longest record id accepted, in bytes: a webhook naming a longer one is refused (400) and
     /// a connected system answering with one is a dead letter.
     pub max_record_id_bytes: usize,
-    /// The longest `Retry-After` a connected system may ask for; longer waits are cut to this.
+    /// The longest `Retry-After` a connected system may ask for; longer waits are cut to this,
+    /// the pause a `429` puts on the whole system included.
     pub max_retry_after_secs: u64,
+    /// The longest answer read from a connected system, in bytes; a longer one is refused
+    /// (the work goes to dead letters with "answer over ...").
+    pub max_response_bytes: usize,
     /// Attempts of one write (or one failed work item) before it goes to dead letters. The
     /// connector sends each request once; this is the one retry budget.
     pub max_attempts: u32,
@@ -87,6 +91,7 @@ impl Default for ServerConfig {
             lease_ttl_secs: 30,
             max_record_id_bytes: 1024,
             max_retry_after_secs: 3600,
+            max_response_bytes: 4 * 1024 * 1024,
             max_attempts: 10,
             allow_shared_base_url: false,
         }

@@ -54,6 +54,8 @@ impl SimRequest {
 pub(crate) struct Reply {
     pub answer: Answer,
     pub hang: bool,
+    /// `Some(n)`: the body is `n` bytes, `answer.body` then padding ([`Fault::HugeBody`]).
+    pub huge: Option<u64>,
 }
 
 fn answer(status: u16, body: Value) -> Answer {
@@ -97,6 +99,7 @@ impl SimSystem {
                 return Reply {
                     answer: error(status, "the system is down"),
                     hang: false,
+                    huge: None,
                 };
             }
             let fault = state.faults[op.index()].pop_front();
@@ -110,6 +113,7 @@ impl SimSystem {
                     return Reply {
                         answer,
                         hang: false,
+                        huge: None,
                     };
                 }
                 Some(Fault::RetryAfter(secs)) => {
@@ -118,11 +122,26 @@ impl SimSystem {
                     return Reply {
                         answer,
                         hang: false,
+                        huge: None,
                     };
                 }
                 Some(Fault::Timeout) => {
                     let answer = error(504, "no answer");
-                    return Reply { answer, hang: true };
+                    return Reply {
+                        answer,
+                        hang: true,
+                        huge: None,
+                    };
+                }
+                Some(Fault::HugeBody(bytes)) => {
+                    let id = request.id.clone().unwrap_or_default();
+                    let mut answer = answer(200, Value::Null);
+                    answer.body = format!("{{\"id\":{},\"pad\":\"", Value::String(id));
+                    return Reply {
+                        answer,
+                        hang: false,
+                        huge: Some(bytes),
+                    };
                 }
                 Some(Fault::LostResponse) => true,
                 None => false,
@@ -133,6 +152,7 @@ impl SimSystem {
                 Reply {
                     answer,
                     hang: hang_after_apply,
+                    huge: None,
                 },
                 gate,
             )

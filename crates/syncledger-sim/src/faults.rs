@@ -41,6 +41,10 @@ pub enum Fault {
     /// Apply the request (webhook included), then never answer: the caller cannot know the
     /// outcome, as after a dropped connection.
     LostResponse,
+    /// `200` with a body of this many bytes (the record's id, then padding), made while it is
+    /// sent, so a test can answer 300 MB without holding them; nothing is applied. In process
+    /// the call fails as the connector's size limit would refuse it.
+    HugeBody(u64),
 }
 
 /// One request as the simulated system received it.

@@ -154,7 +154,17 @@ fn read_body(request: &mut SimRequest, body: &[u8]) {
 }
 
 async fn run(app: App, request: SimRequest) -> Response {
-    let Reply { answer, hang } = app.sim.execute(request).await;
+    let Reply { answer, hang, huge } = app.sim.execute(request).await;
+    if let Some(total) = huge {
+        let body = crate::huge::stream(app.sim.clone(), answer.body, total);
+        let kind = HeaderValue::from_static("application/json");
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, kind)],
+            axum::body::Body::from_stream(body),
+        )
+            .into_response();
+    }
     if hang {
         let mut stopping = app.stopping.clone();
         tokio::select! {

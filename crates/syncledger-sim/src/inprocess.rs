@@ -7,6 +7,7 @@
 //! fault comes back at once as its error, and the engine decides what follows.
 
 use serde_json::Value;
+use syncledger_connector::body;
 use syncledger_connector::response::{self, Answer};
 use syncledger_connector::{BoxFuture, Connector, ConnectorError, Page, Record};
 
@@ -16,9 +17,20 @@ use crate::faults::Op;
 
 impl SimSystem {
     async fn call(&self, request: SimRequest) -> Result<Answer, ConnectorError> {
-        let Reply { answer, hang } = self.execute(request).await;
+        let Reply {
+            mut answer,
+            hang,
+            huge,
+        } = self.execute(request).await;
         if hang {
             return Err(ConnectorError::no_answer("timed out (simulated)"));
+        }
+        if let Some(total) = huge {
+            // What the HTTP connector's default limit would make of it.
+            if total > body::DEFAULT_MAX_RESPONSE_BYTES as u64 {
+                return Err(body::too_large(body::DEFAULT_MAX_RESPONSE_BYTES));
+            }
+            answer.body = crate::huge::text(&answer.body, total);
         }
         Ok(answer)
     }

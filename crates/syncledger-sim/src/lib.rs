@@ -21,12 +21,14 @@ mod conditions;
 mod exec;
 mod faults;
 mod http;
+mod huge;
 mod inprocess;
 mod store;
 mod webhooks;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -58,6 +60,8 @@ enum Clock {
 pub struct SimSystem {
     state: Mutex<State>,
     webhooks_ready: Notify,
+    /// Bytes of [`Fault::HugeBody`] answers handed to a connection so far.
+    huge_sent: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -104,10 +108,17 @@ impl SimSystem {
                 conditions: Conditions::default(),
             }),
             webhooks_ready: Notify::new(),
+            huge_sent: AtomicU64::new(0),
         }
     }
 
     // ----- inspecting state -----
+
+    /// Bytes of [`Fault::HugeBody`] answers handed to a connection so far: how far a reader
+    /// read before it stopped (plus what the connection's buffers took).
+    pub fn huge_bytes_sent(&self) -> u64 {
+        self.huge_sent.load(Ordering::Relaxed)
+    }
 
     /// Every record of `collection`, in creation order.
     pub fn records(&self, collection: &str) -> Vec<Record> {

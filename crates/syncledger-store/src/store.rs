@@ -256,6 +256,18 @@ impl Store {
         dispatch!(self, s => s.rows(projection, query).await)
     }
 
+    /// The first rows of each tenant (`(tenant, how many)`), by `(sort_key, key)` up to
+    /// `sort_key_to`: every tenant's oldest due work, however long another tenant's queue is.
+    /// Grouped by tenant in the order given, each tenant's rows in order.
+    pub async fn rows_of_tenants(
+        &self,
+        projection: &str,
+        sort_key_to: Option<&str>,
+        tenants: &[(String, i64)],
+    ) -> Result<Vec<Row>, StoreError> {
+        dispatch!(self, s => s.rows_of_tenants(projection, sort_key_to, tenants).await)
+    }
+
     /// The entity ids of the rows [`Store::rows`] would return (no documents decoded): what a
     /// scheduler reading the pending queue needs.
     pub async fn row_entities(

@@ -13,8 +13,8 @@ use tokio::net::TcpListener;
 use super::world::Demo;
 use crate::app::{self, HttpConnectors};
 
-const CRM_SECRET: &str = "demo-crm-secret";
-const ERP_SECRET: &str = "demo-erp-secret";
+const CRM_SECRET: &str = "demo-crm-webhook-secret-01";
+const ERP_SECRET: &str = "demo-erp-webhook-secret-01";
 
 /// The base URLs the demo prints.
 pub struct Urls {

@@ -137,6 +137,7 @@ pub(super) static ROOT: Node = Node::Table(&[
             ("lease_ttl_secs", Node::Int),
             ("max_record_id_bytes", Node::Int),
             ("max_retry_after_secs", Node::Int),
+            ("max_response_bytes", Node::Int),
             ("max_attempts", Node::Int),
             ("allow_shared_base_url", Node::Bool),
         ]),
@@ -185,10 +186,10 @@ pub(super) fn check_keys(root: &toml::Table, problems: &mut Vec<Problem>) {
 fn check_table(table: &toml::Table, node: &Node, path: &str, problems: &mut Vec<Problem>) {
     let Node::Table(fields) = node else { return };
     for (key, value) in table {
-        let here = join(path, key);
         match fields.iter().find(|(name, _)| name == key) {
-            Some((_, child)) => check_value(value, child, &here, problems),
+            Some((_, child)) => check_value(value, child, &join(path, key), problems),
             None => {
+                let here = join(path, &shown_key(key, fields));
                 let known: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
                 let mut message = format!("unknown key (expected one of: {})", known.join(", "));
                 if key == "owners" && path.contains(".systems.") {
@@ -201,6 +202,50 @@ fn check_table(table: &toml::Table, node: &Node, path: &str, problems: &mut Vec<
             }
         }
     }
+}
+
+/// How an unknown key is named in an error: as written when it is a key of the layout (in the
+/// wrong place) or a near miss of one of `fields` (a typo: `wrokers`), masked otherwise. A key
+/// that is neither may be a secret pasted in the wrong place, and errors end up in logs.
+fn shown_key(key: &str, fields: &[(&str, Node)]) -> String {
+    let near = |name: &str| key.len() >= 3 && edit_distance(key, name) <= 2;
+    if in_layout(&ROOT, key) || fields.iter().any(|(name, _)| near(name)) {
+        key.to_string()
+    } else {
+        format!(
+            "<unknown key of {} characters, not shown>",
+            key.chars().count()
+        )
+    }
+}
+
+/// Whether `key` is a key of `node`'s layout, at any depth.
+fn in_layout(node: &Node, key: &str) -> bool {
+    match node {
+        Node::Table(fields) => fields
+            .iter()
+            .any(|(name, child)| *name == key || in_layout(child, key)),
+        Node::ById { item, .. } | Node::Map { item, .. } => in_layout(item, key),
+        _ => false,
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn check_value(value: &toml::Value, node: &Node, path: &str, problems: &mut Vec<Problem>) {

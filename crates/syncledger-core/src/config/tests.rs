@@ -13,11 +13,11 @@ id = "acme"
 api_token = "acme-read-token-0123"        # GraphQL queries, this tenant's data only
 [tenants.systems.crm]
 base_url = "http://127.0.0.1:9001"
-webhook_secret = "crm-secret"
+webhook_secret = "crm-webhook-secret-01"
 headers = { Authorization = "Bearer abc" }
 [tenants.systems.erp]
 base_url = "http://127.0.0.1:9002"
-webhook_secret = "erp-secret"
+webhook_secret = "erp-webhook-secret-01"
 rate_limit = { requests_per_second = 10, burst = 20, max_in_flight = 4 }   # optional: the system's quota
 
 [[entities]]
@@ -103,8 +103,8 @@ fn a_minimal_file_gets_every_default() {
         [[tenants]]
         id = "acme"
         api_token = "t-long-enough-tenant"
-        systems.crm = { base_url = "http://crm", webhook_secret = "s" }
-        systems.erp = { base_url = "https://erp", webhook_secret = "s" }
+        systems.crm = { base_url = "http://crm", webhook_secret = "s-long-enough-webhook" }
+        systems.erp = { base_url = "https://erp", webhook_secret = "s-long-enough-webhook" }
         [[entities]]
         name = "customer"
         systems.crm = { collection = "contacts", fields = { email = "email" } }
@@ -151,8 +151,8 @@ fn secrets_never_print_nor_serialize() {
     for secret in [
         "change-me-to-a-long-secret",
         "acme-read-token-0123",
-        "crm-secret",
-        "erp-secret",
+        "crm-webhook-secret-01",
+        "erp-webhook-secret-01",
         "Bearer abc",
     ] {
         assert!(!debug.contains(secret), "{secret} in Debug");
@@ -182,7 +182,7 @@ fn unknown_keys_are_all_reported_with_their_paths() {
              [entities.systems.*] tables",
             "server.wrokers: unknown key (expected one of: listen, database_url, workers, admin_token, \
              admin_token_file, log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs, \
-             max_record_id_bytes, max_retry_after_secs, max_attempts, allow_shared_base_url)",
+             max_record_id_bytes, max_retry_after_secs, max_response_bytes, max_attempts, allow_shared_base_url)",
             "tenants[acme].systems.erp.base_ur: unknown key (expected one of: base_url, webhook_secret, \
              webhook_secret_file, headers, headers_file, rate_limit)",
         ]

@@ -16,7 +16,7 @@ fn environment_variables_override_values_by_their_key_path() {
         ("SYNCLEDGER_TENANTS__ACME__API_TOKEN", "from-env-0123456789"),
         (
             "SYNCLEDGER_TENANTS__ACME__SYSTEMS__CRM__WEBHOOK_SECRET",
-            "crm-env",
+            "crm-env-webhook-secret",
         ),
         (
             "SYNCLEDGER_TENANTS__ACME__SYSTEMS__CRM__HEADERS__AUTHORIZATION",
@@ -53,7 +53,7 @@ fn environment_variables_override_values_by_their_key_path() {
     let acme = config.tenant("acme").unwrap();
     assert_eq!(acme.api_token.expose(), "from-env-0123456789");
     let crm = acme.system("crm").unwrap();
-    assert_eq!(crm.webhook_secret.expose(), "crm-env");
+    assert_eq!(crm.webhook_secret.expose(), "crm-env-webhook-secret");
     assert_eq!(
         crm.headers.len(),
         1,
@@ -130,7 +130,7 @@ fn an_override_that_names_nothing_is_an_error_naming_the_variable() {
             "SYNCLEDGER_SERVER_LISTEN: separate the key path's segments with `__`, e.g. SYNCLEDGER_SERVER__WORKERS",
             "SYNCLEDGER_SERVER__WORKER: unknown key `worker` (expected one of: listen, database_url, workers, \
              admin_token, admin_token_file, log_format, webhook_body_limit, round_trip_ttl_secs, \
-             lease_ttl_secs, max_record_id_bytes, max_retry_after_secs, max_attempts, allow_shared_base_url)",
+             lease_ttl_secs, max_record_id_bytes, max_retry_after_secs, max_response_bytes, max_attempts, allow_shared_base_url)",
             "SYNCLEDGER_SERVER__WORKERS: expected a whole number",
             "SYNCLEDGER_TENANTS__ACME__SYSTEMS__MARKETING__BASE_URL: no system \"marketing\" in the file",
             "SYNCLEDGER_TENANTS__GLOBEX__API_TOKEN: no tenant with id \"globex\"",

@@ -47,7 +47,10 @@ const PLACES: [(&str, &str); 4] = [
         "admin_token = \"{}\"",
     ),
     ("api_token = \"acme-read-token-0123\"", "api_token = \"{}\""),
-    ("webhook_secret = \"crm-secret\"", "webhook_secret = \"{}\""),
+    (
+        "webhook_secret = \"crm-webhook-secret-01\"",
+        "webhook_secret = \"{}\"",
+    ),
     (
         "Authorization = \"Bearer abc\"",
         "Authorization = \"Bearer {}\"",

@@ -94,7 +94,7 @@ fn secret_file(dir: &Dir, name: &str, content: &str) -> String {
 fn secrets_come_from_files_named_by_file_keys_and_env_variables() {
     let dir = tempdir();
     let admin = secret_file(&dir, "admin", "admin-from-a-file-0123\n");
-    let crm = secret_file(&dir, "crm", "crm-secret-from-a-file\r\n");
+    let crm = secret_file(&dir, "crm", "crm-webhook-secret-01-from-a-file\r\n");
     let auth = secret_file(&dir, "auth", "Bearer from-a-file");
     let text = example_with(
         "admin_token = \"change-me-to-a-long-secret\"",
@@ -117,7 +117,10 @@ fn secrets_come_from_files_named_by_file_keys_and_env_variables() {
     let acme = config.tenant("acme").unwrap();
     assert_eq!(acme.api_token.expose(), "acme-token-from-a-file");
     let crm = acme.system("crm").unwrap();
-    assert_eq!(crm.webhook_secret.expose(), "crm-secret-from-a-file");
+    assert_eq!(
+        crm.webhook_secret.expose(),
+        "crm-webhook-secret-01-from-a-file"
+    );
     assert_eq!(crm.headers["Authorization"].expose(), "Bearer from-a-file");
 }
 
@@ -157,10 +160,10 @@ id = "globex"
 api_token = "globex-token-0123456"
 [tenants.systems.crm]
 base_url = "http://127.0.0.1:9001/"
-webhook_secret = "g-crm-secret"
+webhook_secret = "g-crm-webhook-secret-01"
 [tenants.systems.erp]
 base_url = "http://127.0.0.1:9012"
-webhook_secret = "g-erp-secret"
+webhook_secret = "g-erp-webhook-secret-01"
 "#;
 
 fn two_tenants() -> String {
@@ -226,5 +229,62 @@ fn record_id_and_retry_after_bounds_are_checked() {
     assert_eq!(
         problems(&text, no_env()),
         vec!["server.max_record_id_bytes: must be between 1 and 65536"]
+    );
+}
+
+#[test]
+fn weak_webhook_secrets_are_refused_with_the_token_rule_and_the_hint() {
+    for weak in ["a", "   ", "password", "fifteen-chars-x"] {
+        let text = example_with(
+            "webhook_secret = \"crm-webhook-secret-01\"",
+            &format!("webhook_secret = \"{weak}\""),
+        );
+        let found = problems(&text, no_env());
+        let length = weak.chars().count();
+        assert_eq!(
+            found,
+            [format!(
+                "tenants[acme].systems.crm.webhook_secret: is too short ({length} characters): a \
+                 webhook secret needs at least 16; generate one with `openssl rand -hex 32`"
+            )],
+            "{weak:?}"
+        );
+    }
+    let blanks = example_with(
+        "webhook_secret = \"erp-webhook-secret-01\"",
+        &format!("webhook_secret = \"{}\"", " ".repeat(20)),
+    );
+    assert_eq!(
+        problems(&blanks, no_env()),
+        [
+            "tenants[acme].systems.erp.webhook_secret: is only blanks; generate one with \
+          `openssl rand -hex 32`"
+        ]
+    );
+    let sixteen = example_with(
+        "webhook_secret = \"crm-webhook-secret-01\"",
+        "webhook_secret = \"0123456789abcdef\"",
+    );
+    assert!(Config::from_toml_str(&sixteen, no_env()).is_ok());
+}
+
+#[test]
+fn an_unknown_key_that_may_be_a_secret_is_masked_and_a_typo_is_shown() {
+    // A secret pasted where a key goes (a line break lost between key and value, say).
+    let text = example_with(
+        "workers = 8",
+        &format!("workers = 8\n\"{SECRET}\" = 1\nwrokers = 2"),
+    );
+    let found = problems(&text, no_env());
+    let shown = found.join("\n");
+    assert!(!shown.contains(SECRET), "{shown}");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].starts_with("server.<unknown key of 30 characters, not shown>: unknown key"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].starts_with("server.wrokers: unknown key"),
+        "{found:?}"
     );
 }

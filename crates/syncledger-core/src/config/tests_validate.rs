@@ -27,7 +27,10 @@ fn every_server_and_tenant_problem_is_reported_at_once() {
             "api_token = \"change-me-to-a-long-secret\"",
         )
         .replace("http://127.0.0.1:9001", "ftp://crm")
-        .replace("webhook_secret = \"erp-secret\"", "webhook_secret = \"\"")
+        .replace(
+            "webhook_secret = \"erp-webhook-secret-01\"",
+            "webhook_secret = \"\"",
+        )
         .replace(
             "requests_per_second = 10, burst = 20, max_in_flight = 4",
             "requests_per_second = 0, burst = 0, max_in_flight = 0",

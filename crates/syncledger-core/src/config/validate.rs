@@ -87,6 +87,14 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
             "must be at least 1 second",
         ));
     }
+    if !(MIN_RESPONSE_BYTES..=MAX_RESPONSE_BYTES).contains(&server.max_response_bytes) {
+        out.push(Problem::new(
+            "server.max_response_bytes",
+            format!(
+                "must be between {MIN_RESPONSE_BYTES} (1 KiB) and {MAX_RESPONSE_BYTES} (1 GiB)"
+            ),
+        ));
+    }
     if !(1..=MAX_ATTEMPTS).contains(&server.max_attempts) {
         out.push(Problem::new(
             "server.max_attempts",
@@ -103,6 +111,10 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
 
 /// Ids travel in URLs and the log; 64 KiB is far beyond any system's ids.
 const MAX_RECORD_ID_BYTES: usize = 65_536;
+/// An answer's body is at least a record: less than 1 KiB would refuse ordinary answers.
+const MIN_RESPONSE_BYTES: usize = 1024;
+/// Every answer is held in memory while it is read: 1 GiB is far past any record or page.
+const MAX_RESPONSE_BYTES: usize = 1 << 30;
 /// The largest retry budget: at the longest backoff, a write is tried for days before it is given up.
 const MAX_ATTEMPTS: u32 = 100;
 
@@ -110,15 +122,24 @@ const MAX_ATTEMPTS: u32 = 100;
 pub const MIN_TOKEN_CHARS: usize = 16;
 
 fn token_strength(token: &super::Secret, path: &str, out: &mut Vec<Problem>) {
-    let length = token.expose().chars().count();
+    secret_strength(token, path, "a token", out)
+}
+
+/// The one rule for every secret (`what`: "a token", "a webhook secret"): at least
+/// [`MIN_TOKEN_CHARS`] characters, not all of them blank.
+fn secret_strength(secret: &super::Secret, path: &str, what: &str, out: &mut Vec<Problem>) {
+    let length = secret.expose().chars().count();
+    let hint = "generate one with `openssl rand -hex 32`";
     if length < MIN_TOKEN_CHARS {
         out.push(Problem::new(
             path,
             format!(
-                "is too short ({length} characters): a token needs at least {MIN_TOKEN_CHARS}; \
-                 generate one with `openssl rand -hex 32`"
+                "is too short ({length} characters): {what} needs at least {MIN_TOKEN_CHARS}; \
+                 {hint}"
             ),
         ));
+    } else if secret.expose().trim().is_empty() {
+        out.push(Problem::new(path, format!("is only blanks; {hint}")));
     }
 }
 
@@ -198,11 +219,16 @@ fn tenants(config: &Config, out: &mut Vec<Problem>) {
             if let Some(limit) = &system.rate_limit {
                 rate_limit(&format!("{here}.rate_limit"), limit, out);
             }
+            let secret_path = format!("{here}.webhook_secret");
             if system.webhook_secret.is_empty() {
-                out.push(Problem::new(
-                    format!("{here}.webhook_secret"),
-                    "must be set",
-                ));
+                out.push(Problem::new(secret_path, "must be set"));
+            } else {
+                secret_strength(
+                    &system.webhook_secret,
+                    &secret_path,
+                    "a webhook secret",
+                    out,
+                );
             }
             for (header, value) in &system.headers {
                 let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);

@@ -7,8 +7,13 @@
 //! whose jobs were running (at most `workers`) wait for their leases to expire; everything else
 //! queued is taken up at once by the next process. A job whose system is down cools down in
 //! memory, longer with each failure in a row and never sooner than the system's `Retry-After`
-//! (`cooling`), so one unreachable record does not spin a worker; a job that fails otherwise, or panics, is recorded and retried with backoff by
-//! the job room itself.
+//! (`cooling`), so one unreachable record does not spin a worker; a job that fails otherwise, or
+//! panics, is recorded and retried with backoff by the job room itself.
+//!
+//! Workers are shared fairly (`fair`): each tenant's due work is read on its own, tenants take
+//! turns for free workers, then each tenant's systems, and a (tenant, system) that is down
+//! gets no worker while its brake holds (`breaker`). One tenant's outage or backlog never stops
+//! another's sync.
 //!
 //! At start-up, writes a dead process left unanswered are settled before anything else
 //! (`resume_unanswered_writes`): the record such a create made is found by its match keys or
@@ -16,12 +21,9 @@
 //! match keys meanwhile, deciding the echo's stream first would take the record for a new one
 //! and create its twin in the origin: a duplicate (G2, G4).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
-use syncledger_core::decide::retry::RetryPolicy;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -31,12 +33,14 @@ use crate::settings::EngineSettings;
 
 mod breaker;
 mod cooling;
+mod fair;
 mod leases;
+mod pool;
 mod queue;
 
-use breaker::Breaker;
-use cooling::{COOL_DOWN, Cooling};
+use fair::{Due, Turns};
 use leases::Leases;
+use pool::Pool;
 
 /// How many due queue rows a scheduler pass looks at.
 const SCAN: i64 = 512;
@@ -134,16 +138,19 @@ impl Scheduler {
     ///
     /// 1. reaps the jobs that ended (a job that failed transiently cools its entity down);
     /// 2. gives back, in one statement, the leases of the jobs that ended;
-    /// 3. reads the due queue (entity ids only) into a backlog when asked to: when the intake
-    ///    recorded new work, when the backlog ran dry, and every poll interval;
-    /// 4. claims, in one statement, the leases of as many backlog entities as there are free
-    ///    workers, and starts a job for each one it got; an entity another process holds (a
-    ///    dead one's, until its lease expires) is set aside for a second and the next backlog
-    ///    entities are claimed in its place;
+    /// 3. reads each tenant's oldest due work (`queue::due_work`, one statement) into a backlog
+    ///    when asked to: when the intake recorded new work, when the backlog ran dry, and every
+    ///    poll interval;
+    /// 4. gives the free workers to backlog entities by the fairness rule (`fair`: tenants take
+    ///    turns, then each tenant's systems; a place whose brake holds gets none), claims their
+    ///    leases in one statement and starts a job for each one it got; an entity another
+    ///    process holds (a dead one's, until its lease expires) is set aside for a second and
+    ///    the next ones are picked in its place;
     /// 5. renews the leases of jobs that run for a third of the lease's TTL.
     ///
-    /// When a whole round of jobs failed because something they depend on is down, no new job
-    /// starts for a while (`breaker`), so an outage does not turn into a spin over the backlog.
+    /// When a whole round of jobs failed because a system of a tenant is down, that (tenant,
+    /// system) gets no new job for a while (`breaker`), so its outage neither turns into a spin
+    /// over its backlog nor takes the workers of anyone else.
     pub async fn run_workers(&self, shutdown: CancellationToken) {
         if let Err(e) = self.resume_unanswered_writes().await {
             tracing::warn!(error = %e, "resuming unanswered writes failed");
@@ -151,54 +158,83 @@ impl Scheduler {
         let s = self.settings.clone();
         let ctx = self.jobs.ctx.clone();
         let workers = s.workers.max(1);
+        let tenants: Vec<String> = ctx.config.tenants.iter().map(|t| t.id.clone()).collect();
         let mut leases = Leases::new(ctx.store.clone(), s.owner.clone(), s.lease_ttl);
         let mut pool = Pool::new(workers, self.jobs.retry);
-        let mut backlog: VecDeque<Uuid> = VecDeque::new();
+        let mut turns = Turns::default();
+        let mut backlog: Vec<Due> = Vec::new();
+        // Per tenant, the due entities the last read found that could not start (running,
+        // cooling, held by a brake or by another process): the next read looks further.
+        let mut passed_over: HashMap<String, i64> = HashMap::new();
         // Entities another process (perhaps a dead one) holds: not asked for again before then.
         let mut elsewhere: HashMap<Uuid, Instant> = HashMap::new();
         let mut read_queue = true;
         loop {
             pool.reap();
             leases.give_back(&mut pool.ended).await;
-            elsewhere.retain(|_, until| *until > Instant::now());
-            let busy: HashSet<Uuid> = pool.running.values().copied().collect();
-            let waiting = |id: &Uuid| {
-                !busy.contains(id) && !pool.cooling.contains(id) && !elsewhere.contains_key(id)
+            let now = Instant::now();
+            elsewhere.retain(|_, until| *until > now);
+            let busy: HashSet<Uuid> = pool.running.values().map(|d| d.entity).collect();
+            let waiting = |d: &Due| {
+                !busy.contains(&d.entity)
+                    && !pool.cooling.contains(&d.entity)
+                    && !elsewhere.contains_key(&d.entity)
             };
 
             backlog.retain(waiting);
             if read_queue || backlog.is_empty() {
-                // A few rows per worker: an entity may have several rows, and the running
-                // jobs' entities are at the head of the queue.
-                let skipped = (busy.len() + elsewhere.len()) as i64;
-                let scan = (workers as i64 * 4 + skipped * 2).min(SCAN);
-                match queue::due_entities(&ctx.store, scan).await {
+                // A few rows per worker and tenant (an entity may have several rows), and
+                // twice as many more as were passed over last time.
+                let scan: Vec<(String, i64)> = tenants
+                    .iter()
+                    .map(|t| {
+                        let skipped = passed_over.get(t).copied().unwrap_or(0);
+                        (t.clone(), (workers as i64 * 4 + skipped * 2).min(SCAN))
+                    })
+                    .collect();
+                match queue::due_work(&ctx.store, &scan).await {
                     Ok(due) => {
                         metrics::gauge!("syncledger_due_entities").set(due.len() as f64);
-                        backlog = due.into_iter().filter(waiting).take(workers * 2).collect();
+                        passed_over.clear();
+                        for d in &due {
+                            if !waiting(d) || d.places().any(|p| pool.brakes.holds(&p, now)) {
+                                *passed_over.entry(d.tenant.clone()).or_insert(0) += 1;
+                            }
+                        }
+                        backlog = due.into_iter().filter(waiting).collect();
                     }
                     Err(e) => tracing::warn!(error = %e, "reading the pending queue failed"),
                 }
             }
-            // Claim as many as there are free workers; what another process holds is set
-            // aside for a while, and the next ones are tried in its place.
-            let mut start = Vec::new();
-            let may_start = pool.breaker.may_start(Instant::now());
-            while may_start && pool.running.len() + start.len() < workers && !backlog.is_empty() {
+            // Give the free workers out fairly; what another process holds is set aside for a
+            // while, and the next ones are picked in its place.
+            let mut start: Vec<Due> = Vec::new();
+            while pool.running.len() + start.len() < workers && !backlog.is_empty() {
                 let free = workers - pool.running.len() - start.len();
-                let wanted: Vec<Uuid> = backlog.drain(..free.min(backlog.len())).collect();
-                let Some(claimed) = leases.claim(&wanted).await else {
+                let running: Vec<&Due> = pool.running.values().chain(&start).collect();
+                let total = running.len();
+                let admits = |p: &fair::Place, n: usize| pool.brakes.admits(p, n, now, total);
+                let wanted = turns.pick(&backlog, &running, free, admits);
+                if wanted.is_empty() {
+                    break;
+                }
+                backlog.retain(|d| !wanted.iter().any(|w| w.entity == d.entity));
+                let ids: Vec<Uuid> = wanted.iter().map(|d| d.entity).collect();
+                let Some(claimed) = leases.claim(&ids).await else {
                     break;
                 };
-                for id in wanted.iter().filter(|id| !claimed.contains(id)) {
-                    elsewhere.insert(*id, Instant::now() + HELD_ELSEWHERE);
+                for work in wanted {
+                    if claimed.contains(&work.entity) {
+                        start.push(work);
+                    } else {
+                        elsewhere.insert(work.entity, now + HELD_ELSEWHERE);
+                    }
                 }
-                start.extend(claimed);
             }
-            for id in start {
-                pool.start(&self.jobs, id);
+            for work in start {
+                pool.start(&self.jobs, work);
             }
-            leases.renew(pool.running.values().copied()).await;
+            leases.renew(pool.running.values().map(|d| d.entity)).await;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = ctx.woken() => read_queue = true,
@@ -213,77 +249,5 @@ impl Scheduler {
             pool.ended(result);
         }
         leases.give_back(&mut pool.ended).await;
-    }
-}
-
-/// The running jobs, the entities cooling down, the entities whose lease goes back, and the
-/// brake on starting jobs while what they depend on is down.
-struct Pool {
-    /// Each job ends with `Err(retry_after)` when something it depends on was down.
-    jobs: JoinSet<Result<(), Option<Duration>>>,
-    running: HashMap<tokio::task::Id, Uuid>,
-    cooling: Cooling,
-    ended: Vec<Uuid>,
-    breaker: Breaker,
-}
-
-impl Pool {
-    fn new(workers: usize, policy: RetryPolicy) -> Self {
-        Self {
-            jobs: JoinSet::new(),
-            running: HashMap::new(),
-            cooling: Cooling::new(policy),
-            ended: Vec::new(),
-            breaker: Breaker::new(workers),
-        }
-    }
-
-    /// Starts the job of `entity`.
-    fn start(&mut self, jobs: &job::Env, entity: Uuid) {
-        let env = jobs.clone();
-        let handle = self.jobs.spawn(async move {
-            job::run(&env, entity).await.map_err(|e| {
-                tracing::warn!(entity = %entity, error = %e, "entity job failed; cooling down");
-                e.retry_after()
-            })
-        });
-        self.running.insert(handle.id(), entity);
-    }
-
-    /// Reaps every job that ended, and lets entities whose cool-down is over go.
-    fn reap(&mut self) {
-        while let Some(result) = self.jobs.try_join_next_with_id() {
-            self.ended(result);
-        }
-        self.cooling.release(Instant::now());
-    }
-
-    /// Bookkeeping when a job ends: its worker is free, and if it failed (or its task died,
-    /// which `job::run` is there to prevent) its entity cools down (`cooling`).
-    fn ended(
-        &mut self,
-        result: Result<(tokio::task::Id, Result<(), Option<Duration>>), tokio::task::JoinError>,
-    ) {
-        let (task, outcome) = match result {
-            Ok((task, outcome)) => (task, outcome),
-            Err(e) => {
-                tracing::error!(error = %e, "an entity job's task died");
-                (e.id(), Err(Some(COOL_DOWN)))
-            }
-        };
-        let id = self.running.remove(&task).unwrap_or_default();
-        let now = Instant::now();
-        match outcome {
-            Err(retry_after) => {
-                let jitter = rand::rng().random_range(0.0..=1.0);
-                self.cooling.failed(id, retry_after, now, jitter);
-                self.breaker.failed(now);
-            }
-            Ok(()) => {
-                self.cooling.succeeded(id);
-                self.breaker.succeeded();
-            }
-        }
-        self.ended.push(id);
     }
 }

@@ -1,13 +1,14 @@
 //! What the scheduler reads of the pending queue: the entities with work due, and the entities
 //! holding a write a dead process never saw answered.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
 use syncledger_core::projections::pending_queue;
 use syncledger_store::{RowQuery, Store};
 use uuid::Uuid;
 
+use super::fair::Due;
 use crate::error::EngineError;
 
 /// Queue rows read per page while looking for lost writes.
@@ -29,6 +30,55 @@ pub(crate) async fn due_entities(store: &Store, rows: i64) -> Result<Vec<Uuid>, 
         .flatten()
         .filter(|id| seen.insert(*id))
         .collect())
+}
+
+/// The due work of each tenant (`(tenant, queue rows to read)`): its entities, oldest first, each
+/// with the systems its due rows name (the record to fetch, the write's target). Read per tenant
+/// (`Store::rows_of_tenants`), so a tenant with a long queue never hides another's work.
+pub(crate) async fn due_work(
+    store: &Store,
+    tenants: &[(String, i64)],
+) -> Result<Vec<Due>, EngineError> {
+    let due = pending_queue::due_sort_key(Utc::now());
+    let rows = store
+        .rows_of_tenants(pending_queue::NAME, Some(&due), tenants)
+        .await?;
+    let mut work: Vec<Due> = Vec::new();
+    let mut at: HashMap<Uuid, usize> = HashMap::new();
+    for row in rows {
+        let Some(entity) = row.entity_id else {
+            continue;
+        };
+        let system = row_system(&row.key, row.doc);
+        let i = *at.entry(entity).or_insert_with(|| {
+            work.push(Due {
+                entity,
+                tenant: row.tenant,
+                systems: Vec::new(),
+            });
+            work.len() - 1
+        });
+        if let Some(system) = system
+            && !work[i].systems.contains(&system)
+        {
+            work[i].systems.push(system);
+        }
+    }
+    Ok(work)
+}
+
+/// The system a queue row names: a trigger's record's origin, or a write's target. A row that
+/// names none (a person's retry of a dead letter) or cannot be read names none.
+fn row_system(key: &str, doc: serde_json::Value) -> Option<String> {
+    if key.starts_with(pending_queue::WRITE_PREFIX) {
+        serde_json::from_value::<pending_queue::PendingWrite>(doc)
+            .ok()
+            .map(|w| w.target_system)
+    } else {
+        serde_json::from_value::<pending_queue::Trigger>(doc)
+            .ok()
+            .and_then(|t| t.system)
+    }
 }
 
 /// Entities holding a write that was requested and never answered (its process died, or

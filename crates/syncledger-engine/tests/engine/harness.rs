@@ -26,8 +26,8 @@ pub const CRM: &str = "crm";
 pub const ERP: &str = "erp";
 pub const CONTACTS: &str = "contacts";
 pub const CUSTOMERS: &str = "customers";
-const CRM_SECRET: &str = "crm-secret";
-const ERP_SECRET: &str = "erp-secret";
+const CRM_SECRET: &str = "crm-webhook-secret-01";
+const ERP_SECRET: &str = "erp-webhook-secret-01";
 
 /// The contract's example configuration (CONTRACT §3), with the delete policy chosen per test.
 pub fn config(on_delete: OnDelete) -> Config {

@@ -16,6 +16,7 @@ mod observe;
 mod bringup;
 mod coalescing;
 mod failures;
+mod fairness;
 mod g1_same_direction;
 mod g2_claims;
 mod g2_round_trip_creates;

@@ -41,10 +41,10 @@ id = "globex"
 api_token = "globex-token-12345"
 [tenants.systems.crm]
 base_url = "http://127.0.0.1:9011"
-webhook_secret = "g-crm-secret"
+webhook_secret = "g-crm-webhook-secret-01"
 [tenants.systems.erp]
 base_url = "http://127.0.0.1:9012"
-webhook_secret = "g-erp-secret"
+webhook_secret = "g-erp-webhook-secret-01"
 "#;
 
 pub fn config(text: &str) -> Arc<Config> {

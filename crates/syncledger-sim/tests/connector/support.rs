@@ -23,6 +23,8 @@ pub fn config(base_url: &str) -> HttpConnectorConfig {
         max_id_bytes: syncledger_connector::record_id::DEFAULT_MAX_ID_BYTES,
         rate_limit: None,
         label: "crm".into(),
+        max_retry_after: Duration::from_secs(3600),
+        max_response_bytes: syncledger_connector::body::DEFAULT_MAX_RESPONSE_BYTES,
     }
 }
 

@@ -17,6 +17,10 @@ use crate::types::RowQuery;
 
 const ROW_COLUMNS: &str = "key, tenant, entity_id, sort_key, doc, n";
 
+/// Tenants read by one statement of [`Inner::rows_of_tenants`]: far below SQLite's limit on the
+/// parts of a compound SELECT (500).
+const TENANTS_PER_STATEMENT: usize = 64;
+
 type RowTuple = (String, String, Option<Uuid>, String, Json<Value>, i64);
 
 fn row_from(t: RowTuple) -> Row {
@@ -142,6 +146,52 @@ impl Inner {
         let mut query = self.row_query(ROW_COLUMNS, projection, q)?;
         let rows: Vec<RowTuple> = query.build_query_as().fetch_all(&self.read).await?;
         Ok(rows.into_iter().map(row_from).collect())
+    }
+
+    /// The first rows of each tenant of `tenants` (each with its own limit), by `(sort_key,
+    /// key)` and up to `sort_key_to`, in one statement per [`TENANTS_PER_STATEMENT`] tenants:
+    /// one `(tenant, sort_key, key)` index range per tenant, so a tenant with a million rows
+    /// fills its own part and never another's. In tenant order, each tenant's rows in order.
+    pub(crate) async fn rows_of_tenants(
+        &self,
+        projection: &str,
+        sort_key_to: Option<&str>,
+        tenants: &[(String, i64)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let table = self.table(projection)?;
+        let mut found = Vec::new();
+        for chunk in tenants.chunks(TENANTS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Db>::new("");
+            for (i, (tenant, rows)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    query.push(" UNION ALL ");
+                }
+                query.push(format!(
+                    "SELECT * FROM (SELECT {ROW_COLUMNS} FROM {table} WHERE tenant = "
+                ));
+                query.push_bind(tenant.clone());
+                if let Some(to) = sort_key_to {
+                    query.push(" AND sort_key <= ").push_bind(to.to_owned());
+                }
+                query
+                    .push(" ORDER BY sort_key, key LIMIT ")
+                    .push_bind(limit(*rows)?)
+                    .push(super::LIMIT_PLUS_ZERO)
+                    .push(format!(") AS part{i}"));
+            }
+            let rows: Vec<RowTuple> = query.build_query_as().fetch_all(&self.read).await?;
+            found.extend(rows.into_iter().map(row_from));
+        }
+        // UNION ALL keeps no order of its own: put each tenant's rows back together, in order.
+        let position = |tenant: &str| tenants.iter().position(|(t, _)| t == tenant);
+        found.sort_by(|a, b| {
+            (position(&a.tenant), &a.sort_key, &a.key).cmp(&(
+                position(&b.tenant),
+                &b.sort_key,
+                &b.key,
+            ))
+        });
+        Ok(found)
     }
 
     /// The entity ids of the rows `rows` would return, without their documents.

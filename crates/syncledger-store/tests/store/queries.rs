@@ -10,7 +10,10 @@ use crate::fixtures::{event_for, to};
 use crate::harness::Harness;
 use crate::projections::ledger_options;
 
-both!(rows_page_by_sort_key_and_filter_by_tenant);
+both!(
+    rows_page_by_sort_key_and_filter_by_tenant,
+    rows_of_tenants_give_each_tenant_its_own_first_rows_however_long_another_queue_is,
+);
 
 async fn rows_page_by_sort_key_and_filter_by_tenant(h: Harness) {
     let store = h.open(ledger_options(1000)).await;
@@ -91,5 +94,53 @@ async fn rows_page_by_sort_key_and_filter_by_tenant(h: Harness) {
             format!("first:{}", streams[2]),
             format!("stream:{}", streams[2])
         ]
+    );
+}
+
+async fn rows_of_tenants_give_each_tenant_its_own_first_rows_however_long_another_queue_is(
+    h: Harness,
+) {
+    let store = h.open(ledger_options(1000)).await;
+    // "busy" writes thirty streams first, "quiet" two after: by sort key alone, busy's rows
+    // would fill any page.
+    for (tenant, streams) in [("busy", 30), ("quiet", 2)] {
+        for _ in 0..streams {
+            let events = vec![event_for(tenant, "noted", json!({}))];
+            store
+                .append(vec![to(Uuid::now_v7(), ExpectedVersion::NoStream, events)])
+                .await
+                .unwrap();
+        }
+    }
+    // Seventy tenants (more than one statement takes), most of them with no rows at all.
+    let mut tenants: Vec<(String, i64)> = vec![("busy".into(), 3), ("quiet".into(), 5)];
+    tenants.extend((0..68).map(|i| (format!("nobody-{i}"), 4)));
+    tenants.push(("busy-again-never".into(), 0));
+    let to_key = Some("stream:~");
+    let rows = store
+        .rows_of_tenants("ledger_inline", to_key, &tenants)
+        .await
+        .unwrap();
+
+    let one_by_one = |tenant: &str, limit: i64| RowQuery {
+        tenant: Some(tenant.into()),
+        sort_key_to: to_key.map(String::from),
+        limit,
+        ..RowQuery::default()
+    };
+    let busy = store
+        .rows("ledger_inline", &one_by_one("busy", 3))
+        .await
+        .unwrap();
+    let quiet = store
+        .rows("ledger_inline", &one_by_one("quiet", 5))
+        .await
+        .unwrap();
+    assert_eq!(busy.len(), 3);
+    assert!(!quiet.is_empty() && quiet.iter().all(|r| r.tenant == "quiet"));
+    let expected: Vec<_> = busy.into_iter().chain(quiet).collect();
+    assert_eq!(
+        rows, expected,
+        "each tenant's first rows, grouped in the order the tenants were given"
     );
 }

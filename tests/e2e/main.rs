@@ -30,6 +30,9 @@
 //!   elsewhere; the entity page's first render on a large log (ignored: a measurement).
 //! - `security`: the perimeter (issue 20): hostile requests, secrets in errors and logs, limits,
 //!   headers, the checks at start.
+//! - `perimeter`: issue 27's perimeter findings: every WebSocket message bounded (both
+//!   protocols), header and body timeouts, the connection cap and `/healthz` past it, the
+//!   WebSocket init timeout, the shutdown deadline, a 413 a write-first client can read.
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
 //!   late, duplicated and out of order (issue 17).
 
@@ -48,6 +51,7 @@ mod graphql;
 mod leases;
 mod ops;
 mod outage;
+mod perimeter;
 mod quota;
 mod races;
 mod replay;

@@ -254,17 +254,62 @@ async fn slow_headers_and_slow_bodies_are_cut_off_at_their_timeouts() {
     still_up(&mut service).await;
 }
 
+/// A request in progress, proven so: its headers ask `Expect: 100-continue`, and the server's
+/// `100 Continue` shows the handler is reading its body, of which it then gets 8 bytes of 1,000.
+async fn busy_connection(service: &Service) -> TcpStream {
+    let mut stream = TcpStream::connect(addr(service)).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /webhooks/acme/crm HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .await
+        .expect("a head");
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buffer = [0u8; 256];
+        while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(OUTER, read).await.expect("an answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 100"), "{answer:?}");
+    stream.write_all(b"[{\"event").await.expect("a little body");
+    stream
+}
+
 #[tokio::test]
-async fn past_the_connection_cap_healthz_is_answered_and_the_rest_refused_with_retry_after() {
+async fn at_the_connection_cap_idle_ones_make_room_and_past_busy_ones_healthz_still_answers() {
     let world = World::new(Backend::Sqlite).await;
     let mut service = serve_with(
         &world,
-        "max_connections = 4\nheader_read_timeout_secs = 600",
+        "max_connections = 4\nheader_read_timeout_secs = 600\nbody_read_timeout_secs = 600",
     )
     .await;
-    let mut held = Vec::new();
+    let mut idle = Vec::new();
     for _ in 0..4 {
-        held.push(TcpStream::connect(addr(&service)).await.expect("connect"));
+        idle.push(TcpStream::connect(addr(&service)).await.expect("connect"));
+    }
+    // Four idle connections hold every slot: the next one is served, in the oldest one's slot.
+    let health = head_of(&service, "GET /healthz HTTP/1.1\r\nHost: ledger\r\n\r\n").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health:?}");
+    until_closed(&mut idle[0])
+        .await
+        .expect("the connection idle the longest is closed");
+
+    // Four requests in progress take every slot, closing the idle connections to get them.
+    let mut busy = Vec::new();
+    for _ in 0..4 {
+        busy.push(busy_connection(&service).await);
+    }
+    for stream in &mut idle[1..] {
+        until_closed(stream)
+            .await
+            .expect("an idle connection makes room for a request");
     }
     let webhook = "POST /webhooks/acme/crm HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\n\
                    Content-Length: 2\r\n\r\n{}";
@@ -277,19 +322,10 @@ async fn past_the_connection_cap_healthz_is_answered_and_the_rest_refused_with_r
     let health = head_of(&service, "GET /healthz HTTP/1.1\r\nHost: ledger\r\n\r\n").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health:?}");
     still_up(&mut service).await;
-
-    // An idle connection past the cap is not kept; the four within it are.
-    let mut extra = TcpStream::connect(addr(&service)).await.expect("connect");
-    until_closed(&mut extra)
-        .await
-        .expect("an idle connection past the cap is closed");
-    assert!(
-        held.iter().all(open),
-        "a connection within the cap was closed"
-    );
+    assert!(busy.iter().all(open), "a request in progress was cut off");
 
     // A slot freed is a slot taken: the next connection is served whole.
-    held.pop();
+    busy.pop();
     eventually(
         "a connection in the freed slot is served",
         STEP,

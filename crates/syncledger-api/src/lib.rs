@@ -12,15 +12,17 @@
 //!   that same API.
 //! - `perimeter`: what wraps every route: a panic answers 500 instead of reaching the runtime,
 //!   and every response says not to cache or sniff it.
-//! - [`server`]: the accept loop: header and body read timeouts, the connection cap and its
-//!   reserve for `/healthz`, the shutdown deadline; `body`: every request body's read deadline
-//!   and the lingering close of a body left unread.
+//! - [`server`]: the accept loop: header and body read timeouts, the connection cap (`slots`:
+//!   what holds a connection's slot, and which idle connection makes room) and its reserve for
+//!   `/healthz`, the shutdown deadline; `body`: every request body's read deadline and the
+//!   lingering close of a body left unread.
 #![forbid(unsafe_code)]
 
 mod body;
 mod ops;
 mod perimeter;
 pub mod server;
+mod slots;
 mod webhooks;
 
 use std::future::Future;

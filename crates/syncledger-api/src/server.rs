@@ -7,20 +7,21 @@
 //! - **Body-read timeout** (`server.body_read_timeout_secs`), and the lingering close of an unread
 //!   body: see [`crate::body`].
 //! - **Connection cap** (`server.max_connections`): every open connection holds a slot, a
-//!   WebSocket for as long as it lives. Past the cap, [`RESERVE`] more connections are served by a
-//!   router that answers `GET /healthz` and refuses everything else with `503`, `Retry-After: 1`
-//!   and `Connection: close`, each within [`RESERVE_TIMEOUT`]: a liveness probe is still answered
-//!   while idle clients hold every slot. Past the reserve too, a connection gets the same `503`
-//!   written at once, unread, and is closed.
+//!   WebSocket for as long as it lives. A connection arriving at the cap makes room: the one idle
+//!   the longest (between requests, or not yet sending one) is closed, and the newcomer takes its
+//!   slot. So idle clients cannot lock out a webhook or a liveness probe; only requests in
+//!   progress can fill the cap, and each is bounded by the timeouts. When every slot is busy
+//!   for [`RESERVE_TIMEOUT`], the newcomer, one of [`RESERVE`] more, is served by a router that
+//!   answers `GET /healthz` and refuses everything else with `503`, `Retry-After: 1` and
+//!   `Connection: close`. Past the reserve too, a connection gets the same `503` written at once,
+//!   unread, and is closed.
 //! - **Shutdown deadline** (`server.shutdown_timeout_secs`): once the shutdown signal resolves,
 //!   the listener closes, idle connections close, and requests in progress are answered; a
 //!   connection still open at the deadline (a client holding half its headers, say) is dropped.
 
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -33,7 +34,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use syncledger_core::config::ServerConfig;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -41,11 +41,15 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::body::Guarded;
+use crate::slots::{Counted, Registered, Registry};
 
 /// Connections past `server.max_connections` still read: for `/healthz`, or a clear refusal.
 pub const RESERVE: usize = 8;
-/// How long a reserve connection may take to send its request's headers, and its body.
+/// How long a connection past the cap waits for a slot to free, and how long a reserve
+/// connection may take to send its request's headers, and its body.
 pub const RESERVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a connection asked to make room may take to finish the request it is sending.
+const EVICT_GRACE: Duration = Duration::from_secs(1);
 
 /// The bounds of [`serve`], from `[server]`.
 #[derive(Debug, Clone, Copy)]
@@ -97,11 +101,12 @@ pub async fn serve(
         body_read_timeout: limits.body_read_timeout.min(RESERVE_TIMEOUT),
         keep_alive: false,
     };
-    let (tracker, stop, force) = (
-        TaskTracker::new(),
-        CancellationToken::new(),
-        CancellationToken::new(),
-    );
+    let (tracker, registry) = (TaskTracker::new(), Arc::new(Registry::default()));
+    let ends = Ends {
+        registry: registry.clone(),
+        stop: CancellationToken::new(),
+        force: CancellationToken::new(),
+    };
     let canned = canned_refusal(limits.max_connections);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -116,24 +121,48 @@ pub async fn serve(
                 }
             },
         };
-        let (permit, serving) = match slots.clone().try_acquire_owned() {
-            Ok(permit) => (permit, &full),
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
             Err(_) => {
                 metrics::counter!("syncledger_http_connections_over_limit_total").increment(1);
-                match reserve.clone().try_acquire_owned() {
-                    Ok(permit) => (permit, &busy),
-                    Err(_) => {
-                        refuse_at_once(&stream, &canned);
-                        continue;
+                let Ok(held) = reserve.clone().try_acquire_owned() else {
+                    refuse_at_once(&stream, &canned);
+                    continue;
+                };
+                // Room is made by closing the connection idle the longest; this one waits for
+                // the slot that frees, and is served by the reserve if none does in time.
+                registry.evict_oldest_idle();
+                let (slots, full, busy, ends) =
+                    (slots.clone(), full.clone(), busy.clone(), ends.clone());
+                tracker.spawn(async move {
+                    let freed = tokio::time::timeout(RESERVE_TIMEOUT, slots.acquire_owned()).await;
+                    match freed {
+                        Ok(Ok(slot)) => {
+                            drop(held);
+                            let registered = ends.registry.register();
+                            connection(stream, slot, registered, full, ends).await;
+                        }
+                        _ => {
+                            let registered = ends.registry.register();
+                            connection(stream, held, registered, busy, ends).await;
+                        }
                     }
-                }
+                });
+                continue;
             }
         };
-        let (serving, stop, force) = (serving.clone(), stop.clone(), force.clone());
-        tracker.spawn(connection(stream, permit, serving, stop, force));
+        // Registered here, in the order of arrival, which is the order idle ones make room in.
+        let registered = registry.register();
+        tracker.spawn(connection(
+            stream,
+            slot,
+            registered,
+            full.clone(),
+            ends.clone(),
+        ));
     }
     drop(listener);
-    stop.cancel();
+    ends.stop.cancel();
     tracker.close();
     if tokio::time::timeout(limits.shutdown_timeout, tracker.wait())
         .await
@@ -144,25 +173,38 @@ pub async fn serve(
             deadline = ?limits.shutdown_timeout,
             "shutdown deadline reached: closing the connections still open"
         );
-        force.cancel();
+        ends.force.cancel();
         tracker.wait().await;
     }
+}
+
+/// What ends connections: the shutdown (gracefully, then by force at the deadline) and the
+/// registry's eviction of the idle ones when the cap is reached.
+#[derive(Clone)]
+struct Ends {
+    registry: Arc<Registry>,
+    stop: CancellationToken,
+    force: CancellationToken,
 }
 
 /// One connection, from accept to close (or to its upgrade: a WebSocket keeps its slot, held by
 /// the socket, after this returns).
 async fn connection(
     stream: TcpStream,
-    permit: OwnedSemaphorePermit,
+    slot: OwnedSemaphorePermit,
+    registered: Registered,
     serving: Serving,
-    stop: CancellationToken,
-    force: CancellationToken,
+    ends: Ends,
 ) {
     let io = TokioIo::new(Counted {
         stream,
-        _slot: permit,
+        _slot: slot,
     });
-    let (app, body_timeout) = (serving.app, serving.body_read_timeout);
+    let (app, body_timeout, mark) = (
+        serving.app,
+        serving.body_read_timeout,
+        registered.mark.clone(),
+    );
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let awaits_continue = request
             .headers()
@@ -170,7 +212,13 @@ async fn connection(
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let request =
             request.map(|body| Body::new(Guarded::new(body, body_timeout, awaits_continue)));
-        app.clone().oneshot(request)
+        mark.busy();
+        let (response, mark) = (app.clone().oneshot(request), mark.clone());
+        async move {
+            let response = response.await;
+            mark.idle();
+            response
+        }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -179,14 +227,18 @@ async fn connection(
         .keep_alive(serving.keep_alive);
     let connection = builder.serve_connection(io, service).with_upgrades();
     let mut connection = std::pin::pin!(connection);
-    tokio::select! {
+    let evicted = tokio::select! {
         _ = connection.as_mut() => return,
-        () = stop.cancelled() => {}
-    }
+        () = ends.stop.cancelled() => false,
+        () = registered.evict.cancelled() => true,
+    };
+    // Idle connections close at once; a request in progress is answered first. One evicted
+    // while it held half a head has EVICT_GRACE to finish it.
     connection.as_mut().graceful_shutdown();
     tokio::select! {
         _ = connection => {}
-        () = force.cancelled() => {}
+        () = ends.force.cancelled() => {}
+        () = tokio::time::sleep(EVICT_GRACE), if evicted => {}
     }
 }
 
@@ -247,51 +299,4 @@ fn canned_refusal(max_connections: usize) -> String {
 fn refuse_at_once(stream: &TcpStream, answer: &str) {
     // A fresh socket's send buffer is empty: this writes it whole or not at all.
     let _ = stream.try_write(answer.as_bytes());
-}
-
-/// A connection's socket with its slot: the slot is free again when the socket closes, whoever
-/// holds it then (hyper, or a WebSocket task after an upgrade).
-struct Counted {
-    stream: TcpStream,
-    _slot: OwnedSemaphorePermit,
-}
-
-impl AsyncRead for Counted {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Counted {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
 }

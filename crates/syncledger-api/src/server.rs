@@ -10,11 +10,11 @@
 //!   WebSocket for as long as it lives. A connection arriving at the cap makes room: the one idle
 //!   the longest (between requests, or not yet sending one) is closed, and the newcomer takes its
 //!   slot. So idle clients cannot lock out a webhook or a liveness probe; only requests in
-//!   progress can fill the cap, and each is bounded by the timeouts. When every slot is busy
-//!   for [`RESERVE_TIMEOUT`], the newcomer, one of [`RESERVE`] more, is served by a router that
-//!   answers `GET /healthz` and refuses everything else with `503`, `Retry-After: 1` and
-//!   `Connection: close`. Past the reserve too, a connection gets the same `503` written at once,
-//!   unread, and is closed.
+//!   progress and WebSockets can fill the cap, each bounded by its timeouts. When no connection
+//!   is idle (or the freed slot does not come within [`RESERVE_TIMEOUT`]), the newcomer, one of
+//!   [`RESERVE`] more, is served by a router that answers `GET /healthz` and refuses everything
+//!   else with `503`, `Retry-After: 1` and `Connection: close`. Past the reserve too, a
+//!   connection gets the same `503` written at once, unread, and is closed.
 //! - **Shutdown deadline** (`server.shutdown_timeout_secs`): once the shutdown signal resolves,
 //!   the listener closes, idle connections close, and requests in progress are answered; a
 //!   connection still open at the deadline (a client holding half its headers, say) is dropped.
@@ -130,22 +130,25 @@ pub async fn serve(
                     continue;
                 };
                 // Room is made by closing the connection idle the longest; this one waits for
-                // the slot that frees, and is served by the reserve if none does in time.
-                registry.evict_oldest_idle();
+                // the slot that frees. With none idle (every slot busy, or a WebSocket), it is
+                // served by the reserve at once, so the reserve is never held by waiting.
+                let made_room = registry.evict_oldest_idle();
                 let (slots, full, busy, ends) =
                     (slots.clone(), full.clone(), busy.clone(), ends.clone());
                 tracker.spawn(async move {
-                    let freed = tokio::time::timeout(RESERVE_TIMEOUT, slots.acquire_owned()).await;
+                    let freed = if made_room {
+                        let wait = tokio::time::timeout(RESERVE_TIMEOUT, slots.acquire_owned());
+                        wait.await.ok().and_then(Result::ok)
+                    } else {
+                        None
+                    };
+                    let registered = ends.registry.register();
                     match freed {
-                        Ok(Ok(slot)) => {
+                        Some(slot) => {
                             drop(held);
-                            let registered = ends.registry.register();
                             connection(stream, slot, registered, full, ends).await;
                         }
-                        _ => {
-                            let registered = ends.registry.register();
-                            connection(stream, held, registered, busy, ends).await;
-                        }
+                        None => connection(stream, held, registered, busy, ends).await,
                     }
                 });
                 continue;

@@ -38,7 +38,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, Stream, StreamExt, future};
 use serde_json::{Value, json};
 
-use crate::auth::{Auth, Caller};
+use crate::auth::{Auth, Caller, payload_caller};
 use crate::http::{AppState, bearer};
 use crate::limits::{
     self, MAX_CONNECTIONS_PER_TOKEN, MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_WS_MESSAGE_BYTES,
@@ -379,23 +379,4 @@ fn bounded(message: &Value) -> Result<(), Refusal> {
         Some(Value::String(query)) => limits::check(query),
         _ => Ok(()),
     }
-}
-
-/// The token of a `connection_init` payload: `{"Authorization": "Bearer t"}`,
-/// `{"headers": {"Authorization": ...}}` or `{"token": "t"}`.
-fn payload_caller(auth: &Auth, payload: &Value) -> Option<Caller> {
-    let header = |v: &Value| {
-        v.get("Authorization")
-            .or_else(|| v.get("authorization"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    if let Some(value) = header(payload).or_else(|| payload.get("headers").and_then(header)) {
-        return auth.from_bearer(Some(&value));
-    }
-    let token = payload
-        .get("token")
-        .or_else(|| payload.get("authToken"))
-        .and_then(Value::as_str)?;
-    auth.authenticate(token)
 }

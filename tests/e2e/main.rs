@@ -34,6 +34,9 @@
 //!   set: no record linked twice, no duplicate (issue 27).
 //! - `isolation`: one tenant's CRM down with its backlog queued holds up no other tenant; a
 //!   300 MB answer ends as a dead letter and the process stays up (issue 27).
+//! - `perimeter`: issue 27's perimeter findings: every WebSocket message bounded (both
+//!   protocols), header and body timeouts, the connection cap and `/healthz` past it, the
+//!   WebSocket init timeout, the shutdown deadline, a 413 a write-first client can read.
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
 //!   late, duplicated and out of order (issue 17).
 
@@ -53,6 +56,7 @@ mod isolation;
 mod leases;
 mod ops;
 mod outage;
+mod perimeter;
 mod quota;
 mod races;
 mod replay;

@@ -12,10 +12,17 @@
 //!   that same API.
 //! - `perimeter`: what wraps every route: a panic answers 500 instead of reaching the runtime,
 //!   and every response says not to cache or sniff it.
+//! - [`server`]: the accept loop: header and body read timeouts, the connection cap (`slots`:
+//!   what holds a connection's slot, and which idle connection makes room) and its reserve for
+//!   `/healthz`, the shutdown deadline; `body`: every request body's read deadline and the
+//!   lingering close of a body left unread.
 #![forbid(unsafe_code)]
 
+mod body;
 mod ops;
 mod perimeter;
+pub mod server;
+mod slots;
 mod webhooks;
 
 use std::future::Future;
@@ -61,18 +68,20 @@ pub fn router(state: AppState) -> Router {
     perimeter::wrap(routes)
 }
 
-/// Serves until `shutdown` resolves, then stops taking requests and lets those in flight finish.
+/// Serves until `shutdown` resolves, then stops taking requests and lets those in flight finish
+/// within `server.shutdown_timeout_secs` (see [`server`] for every bound on a connection).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let accepting = state.accepting.clone();
+    let limits = server::Limits::from_config(&state.ledger.config().server);
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            accepting.store(false, std::sync::atomic::Ordering::SeqCst);
-        })
-        .await
+    let shutdown = async move {
+        shutdown.await;
+        accepting.store(false, std::sync::atomic::Ordering::SeqCst);
+    };
+    server::serve(listener, app, limits, shutdown).await;
+    Ok(())
 }

@@ -170,13 +170,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("server.listen: cannot bind {}", config.server.listen))?;
     let connectors = Arc::new(HttpConnectors::from_config(&config)?);
+    let deadline = config.server.shutdown_timeout();
     let running = start(config, connectors, listener).await?;
     // One line on stdout a supervisor (or a test using port 0) can read the address from.
     println!("syncledger listening on http://{}", running.addr);
     tracing::info!(addr = %running.addr, "syncledger is serving");
     shutdown_signal().await;
     tracing::info!("shutting down: no new webhooks, finishing work in flight");
-    running.stop().await;
+    // The HTTP server closes what is still open at the same deadline (syncledger-api `server`).
+    if tokio::time::timeout(deadline, running.stop())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?deadline,
+            "shutdown deadline reached with work in flight: exiting without it; its leases \
+             expire and another process takes it over (server.lease_ttl_secs)"
+        );
+    }
     Ok(())
 }
 

@@ -76,6 +76,17 @@ pub struct ServerConfig {
     /// Whether two tenants may reach one system `base_url` (normally a mistake: each tenant's
     /// writes would be the other's webhooks). Refused at start unless this is true.
     pub allow_shared_base_url: bool,
+    /// Open HTTP connections (WebSockets included) served at once; past it a small reserve
+    /// answers `/healthz` and refuses the rest with 503 (see `syncledger-api`'s `server`).
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (an idle connection too).
+    pub header_read_timeout_secs: u64,
+    /// How long a client may take to send a request's body, from its headers on.
+    pub body_read_timeout_secs: u64,
+    /// How long a WebSocket may stay open without an accepted `connection_init` (then `4408`).
+    pub ws_init_timeout_secs: u64,
+    /// After SIGTERM, how long connections and work in flight may take before the process exits.
+    pub shutdown_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -94,6 +105,11 @@ impl Default for ServerConfig {
             max_response_bytes: 4 * 1024 * 1024,
             max_attempts: 10,
             allow_shared_base_url: false,
+            max_connections: 512,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            ws_init_timeout_secs: 10,
+            shutdown_timeout_secs: 30,
         }
     }
 }
@@ -106,6 +122,22 @@ impl ServerConfig {
 
     pub fn max_retry_after(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.max_retry_after_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn body_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.body_read_timeout_secs)
+    }
+
+    pub fn ws_init_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ws_init_timeout_secs)
+    }
+
+    pub fn shutdown_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_timeout_secs)
     }
 }
 

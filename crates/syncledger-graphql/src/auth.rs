@@ -10,6 +10,7 @@
 //! the caller may not see answers exactly as if the data did not exist.
 
 use async_graphql::Context;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use syncledger_core::config::Config;
@@ -127,6 +128,25 @@ pub fn admin<'a>(ctx: &Context<'a>) -> ApiResult<&'a Caller> {
         admin @ Caller::Admin => Ok(admin),
         Caller::Tenant(_) => Err(ApiError::Forbidden),
     }
+}
+
+/// The token of a `connection_init` payload: `{"Authorization": "Bearer t"}`,
+/// `{"headers": {"Authorization": ...}}` or `{"token": "t"}`.
+pub(crate) fn payload_caller(auth: &Auth, payload: &Value) -> Option<Caller> {
+    let header = |v: &Value| {
+        v.get("Authorization")
+            .or_else(|| v.get("authorization"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if let Some(value) = header(payload).or_else(|| payload.get("headers").and_then(header)) {
+        return auth.from_bearer(Some(&value));
+    }
+    let token = payload
+        .get("token")
+        .or_else(|| payload.get("authToken"))
+        .and_then(Value::as_str)?;
+    auth.authenticate(token)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::auth::{Auth, Caller};
-use crate::limits::{self, MAX_BODY_BYTES, MAX_QUERY_BYTES, Refusal};
+use crate::limits::{self, BodyError, MAX_BODY_BYTES, MAX_QUERY_BYTES, Refusal};
 use crate::{ApiContext, SyncSchema, graphiql, ws};
 
 pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -40,11 +40,15 @@ pub(crate) struct AppState {
     pub(crate) schema: SyncSchema,
     pub(crate) auth: Arc<Auth>,
     pub(crate) connections: Arc<ws::Connections>,
+    /// How long a WebSocket may wait for its `connection_init` (`server.ws_init_timeout_secs`).
+    pub(crate) ws_init_timeout: std::time::Duration,
 }
 
 pub fn routes(ledger: ApiContext) -> Router {
     let auth = Arc::new(Auth::from_config(ledger.config()));
+    let ws_init_timeout = ledger.config().server.ws_init_timeout();
     let state = AppState {
+        ws_init_timeout,
         schema: crate::schema(ledger),
         auth,
         connections: Arc::default(),
@@ -246,8 +250,21 @@ async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: B
     let Some(caller) = bearer(&state.auth, &headers) else {
         return unauthenticated(media);
     };
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return refuse_limit(media, too_large);
+    let body = match limits::read_body(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return refuse_limit(media, too_large),
+        Err(BodyError::TimedOut) => {
+            let message = "the body did not arrive in time";
+            let mut response = refuse(StatusCode::REQUEST_TIMEOUT, media, message, "TIMEOUT");
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+        Err(BodyError::Broken) => {
+            let message = "the body could not be read";
+            return refuse(StatusCode::BAD_REQUEST, media, message, "BAD_REQUEST");
+        }
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,

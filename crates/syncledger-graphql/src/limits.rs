@@ -30,6 +30,58 @@ pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 16;
 /// WebSocket connections one token may hold open at once.
 pub const MAX_CONNECTIONS_PER_TOKEN: usize = 8;
 
+/// A request body that did not arrive in time (`server.body_read_timeout_secs`): the error the
+/// server's body reader gives, so every handler can answer it with 408.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTimeout(pub std::time::Duration);
+
+impl std::fmt::Display for BodyTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the request body did not arrive within {:?}", self.0)
+    }
+}
+
+impl std::error::Error for BodyTimeout {}
+
+/// Why a request body could not be taken whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// Longer than the limit: 413.
+    TooLarge,
+    /// Not all there within the read deadline: 408, and the connection closes.
+    TimedOut,
+    /// Cut off or badly framed: 400.
+    Broken,
+}
+
+/// The body whole, read only up to `limit` bytes.
+pub async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, BodyError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut whole = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|err| {
+            let inner = err.into_inner();
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+            while let Some(error) = cause {
+                if error.is::<BodyTimeout>() {
+                    return BodyError::TimedOut;
+                }
+                cause = error.source();
+            }
+            BodyError::Broken
+        })?;
+        if whole.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        whole.extend_from_slice(&chunk);
+    }
+    Ok(whole.into())
+}
+
 /// Why a request is refused before it reaches the parser or the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {

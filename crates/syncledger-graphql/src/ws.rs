@@ -9,10 +9,17 @@
 //!   init payload's), and refuses a connection over [`MAX_CONNECTIONS_PER_TOKEN`] for the same
 //!   caller. A refusal closes with `4403`; a `subscribe` before that closes with `4401`
 //!   (graphql-transport-ws; the legacy protocol gets `connection_error` first);
-//! - runs [`limits::check`] on each `subscribe` query before the parser sees it, and refuses a
-//!   subscription over [`MAX_SUBSCRIPTIONS_PER_CONNECTION`]. Both are answered with the protocol's
-//!   `error` message for that id, in the GraphQL error shape with `extensions.code`, and the
-//!   connection goes on;
+//! - bounds every message the same way, whatever its type, id or the connection's state: a
+//!   GraphQL document in its payload (`payload.query`) goes through [`limits::check`] before the
+//!   library can parse it, the first thing done with a message once it is JSON. A refusal is the
+//!   protocol's `error` message for that id, in the GraphQL error shape with `extensions.code`,
+//!   and the connection goes on (a refused message without an id closes it with `4400`). A
+//!   `start` that reuses a running id is bounded like any other (issue 27: it used to skip the
+//!   check, and a 3,000-deep list aborted the process);
+//! - refuses a subscription over [`MAX_SUBSCRIPTIONS_PER_CONNECTION`], answered the same way;
+//! - closes a connection that has not had its `connection_init` accepted within
+//!   `server.ws_init_timeout_secs` with `4408` (graphql-transport-ws's "Connection
+//!   initialisation timeout"; the legacy protocol gets the same close);
 //! - counts a subscription until the client completes it or the server sends its `complete`.
 //!
 //! The gate's replies are queued and sent between the library's own messages. A client that
@@ -31,7 +38,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, Stream, StreamExt, future};
 use serde_json::{Value, json};
 
-use crate::auth::{Auth, Caller};
+use crate::auth::{Auth, Caller, payload_caller};
 use crate::http::{AppState, bearer};
 use crate::limits::{
     self, MAX_CONNECTIONS_PER_TOKEN, MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_WS_MESSAGE_BYTES,
@@ -158,8 +165,24 @@ async fn serve(
         Ok(data)
     })
     .fuse();
+    let initialised = gate.clone();
     let mut outbound = merged(graphql, gate);
-    while let Some(message) = outbound.next().await {
+    let init_deadline = tokio::time::sleep(state.ws_init_timeout);
+    let mut init_deadline = std::pin::pin!(init_deadline);
+    loop {
+        let waiting = lock(&initialised).caller.is_none();
+        let message = tokio::select! {
+            message = outbound.next() => match message {
+                Some(message) => message,
+                None => break,
+            },
+            () = &mut init_deadline, if waiting => {
+                if lock(&initialised).caller.is_some() {
+                    continue; // accepted while this turn waited
+                }
+                WsMessage::Close(4408, "Connection initialisation timeout".to_string())
+            }
+        };
         let last = matches!(message, WsMessage::Close(..));
         let message = match message {
             WsMessage::Text(text) => Message::Text(text.into()),
@@ -235,6 +258,11 @@ impl Gate {
             Err(err) => return Some(Err(err)),
         };
         let id = value.get("id").and_then(Value::as_str);
+        // Before anything else looks at the message: the one bound every message passes.
+        if let Err(refusal) = bounded(&value) {
+            self.refuse(id, refusal);
+            return None;
+        }
         match value.get("type").and_then(Value::as_str) {
             Some("connection_init") if self.caller.is_none() => {
                 let payload = value.get("payload").unwrap_or(&Value::Null);
@@ -247,13 +275,8 @@ impl Gate {
                     self.close(4401, "Unauthorized");
                     return None;
                 }
-                let query = value
-                    .get("payload")
-                    .and_then(|p| p.get("query"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
                 if let Some(id) = id
-                    && !self.subscribe(id, query)
+                    && !self.subscribe(id)
                 {
                     return None;
                 }
@@ -288,24 +311,29 @@ impl Gate {
         true
     }
 
-    /// Checks one `subscribe`; false when refused (an `error` for that id is queued).
-    fn subscribe(&mut self, id: &str, query: &str) -> bool {
+    /// Counts one `subscribe` (already bounded); false when refused.
+    fn subscribe(&mut self, id: &str) -> bool {
         if self.active.contains(id) {
             if self.protocol == WebSocketProtocols::GraphQLWS {
                 self.close(4409, &format!("Subscriber for {id} already exists"));
                 return false;
             }
+            // The legacy protocol lets a `start` replace the subscription of its id.
             return true;
         }
-        let refusal = match limits::check(query) {
-            Err(refusal) => refusal,
-            Ok(()) if self.active.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION => {
-                Refusal::TooManySubscriptions
-            }
-            Ok(()) => {
-                self.active.insert(id.to_string());
-                return true;
-            }
+        if self.active.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
+            self.refuse(Some(id), Refusal::TooManySubscriptions);
+            return false;
+        }
+        self.active.insert(id.to_string());
+        true
+    }
+
+    /// Answers a refused message: the protocol's `error` for its id, or a close without one.
+    fn refuse(&mut self, id: Option<&str>, refusal: Refusal) {
+        let Some(id) = id else {
+            self.close(4400, &refusal.message());
+            return;
         };
         let payload = match self.protocol {
             WebSocketProtocols::GraphQLWS => json!([refusal.error()]),
@@ -313,7 +341,6 @@ impl Gate {
         };
         let reply = json!({"type": "error", "id": id, "payload": payload});
         self.replies.push_back(WsMessage::Text(reply.to_string()));
-        false
     }
 
     /// Sees a message the library sends: its `complete` ends a subscription.
@@ -342,21 +369,14 @@ impl Gate {
     }
 }
 
-/// The token of a `connection_init` payload: `{"Authorization": "Bearer t"}`,
-/// `{"headers": {"Authorization": ...}}` or `{"token": "t"}`.
-fn payload_caller(auth: &Auth, payload: &Value) -> Option<Caller> {
-    let header = |v: &Value| {
-        v.get("Authorization")
-            .or_else(|| v.get("authorization"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    if let Some(value) = header(payload).or_else(|| payload.get("headers").and_then(header)) {
-        return auth.from_bearer(Some(&value));
+/// The bounds of [`limits::check`] on the GraphQL document a message carries, if it carries one.
+/// A `query` that is not a string is left to the library, which refuses it without parsing.
+fn bounded(message: &Value) -> Result<(), Refusal> {
+    match message
+        .get("payload")
+        .and_then(|payload| payload.get("query"))
+    {
+        Some(Value::String(query)) => limits::check(query),
+        _ => Ok(()),
     }
-    let token = payload
-        .get("token")
-        .or_else(|| payload.get("authToken"))
-        .and_then(Value::as_str)?;
-    auth.authenticate(token)
 }

@@ -140,6 +140,11 @@ pub(super) static ROOT: Node = Node::Table(&[
             ("max_response_bytes", Node::Int),
             ("max_attempts", Node::Int),
             ("allow_shared_base_url", Node::Bool),
+            ("max_connections", Node::Int),
+            ("header_read_timeout_secs", Node::Int),
+            ("body_read_timeout_secs", Node::Int),
+            ("ws_init_timeout_secs", Node::Int),
+            ("shutdown_timeout_secs", Node::Int),
         ]),
     ),
     (

@@ -153,3 +153,41 @@ fn the_error_lists_every_problem_on_its_own_line() {
          entities[customer].systems.erp.required: \"x\" is not a mapped field"
     );
 }
+
+#[test]
+fn the_servers_connection_bounds_have_defaults_overrides_and_ranges() {
+    let config = Config::from_toml_str(EXAMPLE, no_env()).unwrap();
+    let server = &config.server;
+    assert_eq!(
+        (
+            server.max_connections,
+            server.header_read_timeout_secs,
+            server.body_read_timeout_secs,
+            server.ws_init_timeout_secs,
+            server.shutdown_timeout_secs
+        ),
+        (512, 10, 30, 10, 30)
+    );
+    let vars = super::env(&[
+        ("SYNCLEDGER_SERVER__MAX_CONNECTIONS", "64"),
+        ("SYNCLEDGER_SERVER__SHUTDOWN_TIMEOUT_SECS", "2"),
+    ]);
+    let config = Config::from_toml_str(EXAMPLE, vars).unwrap();
+    assert_eq!(config.server.max_connections, 64);
+    assert_eq!(config.server.shutdown_timeout().as_secs(), 2);
+    let text = EXAMPLE.replace(
+        "workers = 8",
+        "max_connections = 0\nheader_read_timeout_secs = 0\nbody_read_timeout_secs = 3601\n\
+         ws_init_timeout_secs = 0\nshutdown_timeout_secs = 0",
+    );
+    assert_eq!(
+        problems(&text, no_env()),
+        vec![
+            "server.max_connections: must be between 1 and 1000000",
+            "server.header_read_timeout_secs: must be between 1 and 3600 seconds",
+            "server.body_read_timeout_secs: must be between 1 and 3600 seconds",
+            "server.ws_init_timeout_secs: must be between 1 and 3600 seconds",
+            "server.shutdown_timeout_secs: must be between 1 and 3600 seconds",
+        ]
+    );
+}

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use super::{Config, Problem, ServerConfig, TenantConfig};
 
 mod entities;
+mod perimeter;
 
 pub(super) fn problems(config: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -107,6 +108,7 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
             format!("must be between {MIN_LEASE_TTL_SECS} and {MAX_LEASE_TTL_SECS} seconds"),
         ));
     }
+    perimeter::problems(server, out);
 }
 
 /// Ids travel in URLs and the log; 64 KiB is far beyond any system's ids.

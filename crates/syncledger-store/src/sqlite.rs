@@ -132,11 +132,10 @@ pub(crate) mod dialect {
     /// SQLite has no row locks: the write transaction already excludes every other writer.
     pub(crate) const FOR_UPDATE: &str = "";
 
-    /// Events go in with `OR FAIL`: a duplicate stops the statement without undoing its earlier
-    /// rows, which spares SQLite the statement journal (a copy of every page the multi-row
-    /// insert touches) it keeps to undo them; a duplicate always rolls the whole transaction
-    /// back anyway.
-    pub(crate) const INSERT_EVENTS: &str = "INSERT OR FAIL INTO";
+    /// Appends are a few statements inside the write transaction (`sqlite_append.rs`).
+    pub(crate) const ONE_STATEMENT: bool = false;
+
+    pub(crate) use crate::sqlite_append::write_appends;
 
     /// Starts a write transaction on the single writer connection, taking the database's write
     /// lock immediately.
@@ -164,7 +163,6 @@ pub(crate) mod dialect {
     pub(crate) async fn lock_log_order(
         _conn: &mut SqliteConnection,
         _shared: &Shared,
-        _notify: bool,
     ) -> Result<(), sqlx::Error> {
         Ok(())
     }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use syncledger_core::log::{Appended, Conflict, StreamAppend};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::append::validate;
@@ -54,6 +54,10 @@ pub(crate) struct Committer {
     sender: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     /// Appends handed to the committer and not yet taken into a group (a test hook).
     queued: Arc<AtomicUsize>,
+    /// Commits under way: an append committed on its caller's task, or the committer's group.
+    active: Arc<AtomicUsize>,
+    /// Signalled when an append committed on its caller's task is done.
+    idle: Arc<Notify>,
     /// Groups committed as one transaction, and the appends they held (for benchmarks).
     groups: AtomicU64,
     grouped: AtomicU64,
@@ -68,7 +72,13 @@ impl Committer {
             _ => {
                 // First use, or the runtime that ran the previous task is gone.
                 let (sender, receiver) = mpsc::unbounded_channel();
-                dialect::spawn_committer(run(Arc::downgrade(inner), receiver, self.queued.clone()));
+                dialect::spawn_committer(run(
+                    Arc::downgrade(inner),
+                    receiver,
+                    self.queued.clone(),
+                    self.active.clone(),
+                    self.idle.clone(),
+                ));
                 *slot = Some(sender.clone());
                 sender
             }
@@ -96,6 +106,19 @@ impl Inner {
         let ids = validate(&appends)?;
         if ids.is_empty() {
             return Ok(Vec::new());
+        }
+        // Nothing committing and nothing queued: commit on the caller's task, without the two
+        // hand-overs to and from the committer. Appends arriving meanwhile queue for the
+        // committer, which waits for this one and takes them as one group.
+        if self.group.queued.load(Ordering::SeqCst) == 0
+            && self
+                .group
+                .active
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            let _turn = Turn(&self.group);
+            return self.append_alone(appends).await;
         }
         let (reply, answer) = oneshot::channel();
         let job = Job {
@@ -204,9 +227,34 @@ impl Inner {
     }
 }
 
+/// An append committing on its caller's task; dropping it (also when the caller drops its
+/// future) lets the committer go on.
+struct Turn<'a>(&'a Committer);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.0.idle.notify_one();
+    }
+}
+
 /// The committer task: commits whatever is waiting, as one group, until the store is gone.
-async fn run(store: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>, queued: Arc<AtomicUsize>) {
+async fn run(
+    store: Weak<Inner>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    queued: Arc<AtomicUsize>,
+    active: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+) {
     while let Some(first) = jobs.recv().await {
+        // An append committing on its caller's task goes first; what queued meanwhile is
+        // taken as one group once it is done.
+        while active
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            idle.notified().await;
+        }
         let mut events = first.ids.len();
         let mut group = vec![first];
         while group.len() < MAX_APPENDS && events < MAX_EVENTS {
@@ -224,6 +272,7 @@ async fn run(store: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>, queued:
         };
         let started = std::time::Instant::now();
         inner.commit_group(group).await;
+        active.fetch_sub(1, Ordering::SeqCst);
         inner
             .group
             .busy_nanos

@@ -26,6 +26,8 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(2))
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(crate::shared::ping_if_idle)
         .connect(url)
         .await?;
     from_pool(pool, options)

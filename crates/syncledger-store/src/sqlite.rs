@@ -57,10 +57,14 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .test_before_acquire(false)
+        .before_acquire(crate::shared::ping_if_idle)
         .connect_with(connect.clone())
         .await?;
     let read = SqlitePoolOptions::new()
         .max_connections(max_readers)
+        .test_before_acquire(false)
+        .before_acquire(crate::shared::ping_if_idle)
         .connect_with(connect)
         .await?;
     let inner = Arc::new(Inner {

@@ -78,6 +78,9 @@ pub(crate) mod dialect {
 
     pub(crate) use crate::postgres_append::write_appends;
 
+    /// An append that finds nothing committing or queued commits on its caller's task.
+    pub(crate) const COMMIT_ON_CALLER: bool = true;
+
     /// The transaction-scoped advisory lock every append holds from allocating its positions to
     /// its commit. ASCII "syncledg".
     const LOG_ORDER_LOCK: i64 = i64::from_be_bytes(*b"syncledg");

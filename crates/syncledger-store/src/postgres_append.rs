@@ -185,8 +185,18 @@ async fn write_one(
     let c = Columns::of(parts.iter());
     let returned: Result<Vec<(Uuid, i64, i64)>, _> = sqlx::query_as(ONE)
         .bind(parts.iter().map(|p| p.stream_id).collect::<Vec<_>>())
-        .bind(parts.iter().map(|p| expectation(p.expected)).collect::<Vec<_>>())
-        .bind(parts.iter().map(|p| p.events.len() as i64).collect::<Vec<_>>())
+        .bind(
+            parts
+                .iter()
+                .map(|p| expectation(p.expected))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            parts
+                .iter()
+                .map(|p| p.events.len() as i64)
+                .collect::<Vec<_>>(),
+        )
         .bind(c.stream)
         .bind(c.nth)
         .bind(c.id)
@@ -202,7 +212,11 @@ async fn write_one(
     match returned {
         Ok(rows) => {
             let rows = rows.into_iter().map(|(id, s, p)| (id, (s, p))).collect();
-            Ok(Written::Landed(vec![Ok(landed(parts, &rows, recorded_at)?)]))
+            Ok(Written::Landed(vec![Ok(landed(
+                parts,
+                &rows,
+                recorded_at,
+            )?)]))
         }
         Err(err) if sqlstate(&err) == Some(CONFLICT) => match reported_conflict(&err, parts) {
             Some(conflict) => Ok(Written::Landed(vec![Err(conflict)])),

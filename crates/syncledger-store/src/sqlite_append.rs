@@ -126,7 +126,10 @@ async fn write_group(
     }
     if added.is_empty() {
         return Ok(Written::Landed(
-            verdicts.into_iter().map(|v| v.map(|_| Vec::new())).collect(),
+            verdicts
+                .into_iter()
+                .map(|v| v.map(|_| Vec::new()))
+                .collect(),
         ));
     }
 

@@ -126,7 +126,11 @@ impl Inner {
 
     /// Whether an append must share its transaction with inline projections' rows.
     pub(super) fn has_inline(&self) -> bool {
-        self.shared.registry.with_mode(Mode::Inline).next().is_some()
+        self.shared
+            .registry
+            .with_mode(Mode::Inline)
+            .next()
+            .is_some()
     }
 
     /// One append, committed on its own. On PostgreSQL without inline projections the

@@ -110,7 +110,8 @@ impl Inner {
         // Nothing committing and nothing queued: commit on the caller's task, without the two
         // hand-overs to and from the committer. Appends arriving meanwhile queue for the
         // committer, which waits for this one and takes them as one group.
-        if self.group.queued.load(Ordering::SeqCst) == 0
+        if dialect::COMMIT_ON_CALLER
+            && self.group.queued.load(Ordering::SeqCst) == 0
             && self
                 .group
                 .active
@@ -195,20 +196,19 @@ impl Inner {
             };
         }
         let mut tx = dialect::begin_write(self).await?;
-        let verdicts = match dialect::write_appends(&mut tx, &self.shared, &parts, recorded_at)
-            .await
-        {
-            Ok(Written::Landed(verdicts)) => verdicts,
-            Ok(Written::Retry) => {
-                tx.rollback().await?;
-                return Ok(None);
-            }
-            Err(err) if is_unique_violation(&err) => {
-                tx.rollback().await?;
-                return Ok(None);
-            }
-            Err(err) => return Err(err.into()),
-        };
+        let verdicts =
+            match dialect::write_appends(&mut tx, &self.shared, &parts, recorded_at).await {
+                Ok(Written::Landed(verdicts)) => verdicts,
+                Ok(Written::Retry) => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                Err(err) if is_unique_violation(&err) => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                Err(err) => return Err(err.into()),
+            };
         let mut accepted: Vec<StreamAppend> = Vec::new();
         let mut appended: Vec<Appended> = Vec::new();
         for (job, verdict) in jobs.iter().zip(&verdicts) {

@@ -240,7 +240,10 @@ async fn a_stream_created_elsewhere_while_a_group_waits_sends_it_the_slow_way(
     let store = h.store().await;
     let pg = h.pg().unwrap().clone();
     let (w, s, t) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-    store.append(vec![to(w, NoStream, some_events(1))]).await.unwrap();
+    store
+        .append(vec![to(w, NoStream, some_events(1))])
+        .await
+        .unwrap();
 
     // A holds stream w's row, so an append to w keeps the store busy; B is another process
     // half way through creating stream s.

@@ -6,10 +6,12 @@
 //! inline projections, one checkpoint update, one commit. On PostgreSQL the log part of that is
 //! one call of `syncledger_append` (migration 0004), sent in autocommit mode when no inline
 //! projection writes with it. The cost of a transaction (and on SQLite, of every statement's
-//! trip to the connection's thread) is paid once per group instead of once per append. Nobody waits for a group to fill: an append that finds nothing committing
-//! and nothing queued is committed alone, straight away, on PostgreSQL on its caller's task (no
-//! hand-over to the committer and back; `dialect::COMMIT_ON_CALLER`); appends arriving meanwhile
-//! queue, and the committer takes them as one group once it is done.
+//! trip to the connection's thread) is paid once per group instead of once per append.
+//!
+//! Nobody waits for a group to fill: an append that finds nothing committing and nothing queued
+//! is committed alone, straight away, on PostgreSQL on its caller's task (no hand-over to the
+//! committer and back; `dialect::COMMIT_ON_CALLER`); appends arriving meanwhile queue, and the
+//! committer takes them as one group once it is done.
 //!
 //! Each append keeps its own guarantees. Its expected versions are checked against the versions
 //! read under the write lock, in the order the appends joined the group, so an append that

@@ -187,9 +187,13 @@ async fn run(backend: &str, args: &Args, report: &mut Report) {
     let store = Store::connect(&url, options).await.expect("connect");
     store.migrate().await.expect("migrate");
     raw.create_table().await;
+    // Issue 33's targets are PostgreSQL's; SQLite's is "no row below its figure before", a
+    // comparison of two runs (docs/benchmarks.md), so its lines show no target.
     let mut line = |what: &str, store: f64, raw: f64, target: f64| {
+        let target = if backend == "postgres" { target } else { 0.0 };
         report.push(Line::new(backend, what, store, raw, target));
     };
+    let single_target = |writers: u64| if writers == 1 { 0.8 } else { 0.75 };
 
     // Store and raw alternate, best of `rounds` each: the machine is shared, and alternating
     // exposes both sides to the same background load.
@@ -205,7 +209,7 @@ async fn run(backend: &str, args: &Args, report: &mut Report) {
             &format!("single-event appends, {writers} writer(s)"),
             s,
             r,
-            0.5,
+            single_target(writers),
         );
     }
     let (mut s, mut r) = (0.0, 0.0);
@@ -213,7 +217,7 @@ async fn run(backend: &str, args: &Args, report: &mut Report) {
         s = best(s, batch_appends(&store, args.batches, 1, 100).await);
         r = best(r, raw.batch_inserts(args.batches, 100).await);
     }
-    line("100-event batches (events/s)", s, r, 0.7);
+    line("100-event batches (events/s)", s, r, 0.9);
 
     // No append of this run rolls back, so positions have no gaps: the head is the count.
     let have = store.head().await.unwrap().0 as u64;
@@ -237,8 +241,8 @@ async fn run(backend: &str, args: &Args, report: &mut Report) {
         (events, read, scan) = (n, best(read, r), best(scan, raw_rate));
         rebuild = best(rebuild, rate(done.done, started));
     }
-    line(&format!("global read of {events} events"), read, scan, 0.0);
-    line(&format!("rebuild over {events} events"), rebuild, scan, 0.5);
+    line(&format!("global read of {events} events"), read, scan, 0.85);
+    line(&format!("rebuild over {events} events"), rebuild, scan, 0.6);
 
     store.close().await;
     raw.close().await;

@@ -19,11 +19,14 @@ pub mod coalesce;
 pub mod error;
 mod pending;
 mod postgres;
+mod postgres_append;
 mod shared;
 mod sqlite;
+mod sqlite_append;
 pub mod store;
 pub mod subscribe;
 pub mod types;
+mod written;
 
 pub use error::StoreError;
 pub use pending::PendingAppend;

@@ -26,6 +26,8 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(2))
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(crate::shared::ping_if_idle)
         .connect(url)
         .await?;
     from_pool(pool, options)
@@ -70,7 +72,14 @@ pub(crate) mod dialect {
 
     pub(crate) const FOR_UPDATE: &str = " FOR UPDATE";
 
-    pub(crate) const INSERT_EVENTS: &str = "INSERT INTO";
+    /// An append is one statement (migration 0004): without inline projections it is sent in
+    /// autocommit mode, as its own transaction.
+    pub(crate) const ONE_STATEMENT: bool = true;
+
+    pub(crate) use crate::postgres_append::write_appends;
+
+    /// An append that finds nothing committing or queued commits on its caller's task.
+    pub(crate) const COMMIT_ON_CALLER: bool = true;
 
     /// The transaction-scoped advisory lock every append holds from allocating its positions to
     /// its commit. ASCII "syncledg".
@@ -87,19 +96,14 @@ pub(crate) mod dialect {
 
     /// Serialises position allocation: whoever holds this lock draws the next positions, and PG
     /// releases it only once the commit is visible, so positions become visible in order.
-    /// With `notify`, also queues the NOTIFY that wakes other processes' subscribers at commit.
+    /// Appends take it inside their statement (`postgres_append.rs`, same constant); migrations
+    /// and a rebuild's swap take it here, to keep appends out.
     pub(crate) async fn lock_log_order(
         conn: &mut PgConnection,
         shared: &Shared,
-        notify: bool,
     ) -> Result<(), sqlx::Error> {
         let _waiting = shared.waiting_for_lock();
-        let sql = if notify {
-            "SELECT pg_advisory_xact_lock($1), pg_notify('syncledger_events', '')"
-        } else {
-            "SELECT pg_advisory_xact_lock($1)"
-        };
-        sqlx::query(sql)
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(LOG_ORDER_LOCK)
             .execute(conn)
             .await

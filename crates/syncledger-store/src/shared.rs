@@ -13,6 +13,26 @@ use tokio_util::sync::CancellationToken;
 use crate::StoreError;
 use crate::types::{Registry, StoreOptions};
 
+/// A pooled connection used within this long is handed out as it is; one idle for longer is
+/// pinged first. sqlx pings every connection it hands out by default, a round trip before each
+/// append and each page read; it also pings every connection given back, so one that failed is
+/// dropped then. What remains unchecked is a connection that broke while idle for less than
+/// this: its next statement fails once (`Unavailable`), and it is dropped.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// `before_acquire` for both backends' pools (with `test_before_acquire(false)`).
+pub(crate) fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        if meta.idle_for >= PING_AFTER_IDLE {
+            conn.ping().await?;
+        }
+        Ok(true)
+    })
+}
+
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
     upcasters: Arc<Upcasters>,

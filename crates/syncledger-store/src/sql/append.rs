@@ -1,11 +1,13 @@
 //! Appending: optimistic checks, idempotent retries, and positions in commit order.
 //!
-//! One transaction per append, whatever the number of streams. Per stream (in id order, so two
-//! multi-stream appends cannot deadlock) one upsert bumps the `streams` row and returns the new
-//! version: that both row-locks the stream against concurrent appenders and tells us the version
-//! the expectation is checked against. Only then is the log-order lock taken (a no-op on SQLite,
-//! which already holds the only write lock), events inserted, and inline projections applied, so
-//! the section that serialises all appenders stays short.
+//! One transaction per append, whatever the number of streams; its SQL is the dialect's
+//! (`dialect::write_appends`). Per stream (in id order, so two multi-stream appends cannot
+//! deadlock) the `streams` row is bumped, which both row-locks the stream against concurrent
+//! appenders and gives the version the expectation is checked against. Only then is the
+//! log-order lock taken (PostgreSQL's advisory lock; SQLite already holds the only write lock)
+//! and the events inserted, so the section that serialises all appenders stays short: insert,
+//! inline projections, commit. On PostgreSQL all of that is one statement (migration 0004), sent
+//! in autocommit mode when no inline projection writes with it: one round trip per append.
 //!
 //! Idempotency costs nothing on the happy path: a retried append either fails its expectation or
 //! hits the unique `event_id`; only then do we look up which of its ids are stored.
@@ -13,18 +15,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use sqlx::types::Json;
-use sqlx::{QueryBuilder, Transaction};
-use syncledger_core::log::{Appended, Conflict, Position, RecordedEvent, StreamAppend};
+use sqlx::Transaction;
+use syncledger_core::log::{Appended, Conflict, RecordedEvent, StreamAppend};
 use syncledger_core::projection::{Mode, RowOp};
 use uuid::Uuid;
 
 use super::{Conn, Db, Inner, claim, dialect, engine, now, rows};
 use crate::StoreError;
-use crate::chunks::pow2_chunks;
 use crate::coalesce::Effects;
 use crate::error::is_unique_violation;
+use crate::written::Written;
 
 /// An append that has done everything but commit; dropping it rolls back.
 pub(crate) struct Pending {
@@ -67,6 +67,32 @@ impl Pending {
     }
 }
 
+/// Why a single append wrote nothing (its transaction is rolled back).
+enum Failed {
+    Conflict(Conflict),
+    /// A unique violation: a stored event id, or (never expected) a stored sequence.
+    Duplicate,
+    /// A race the statement could not answer: try again.
+    Retry,
+    Error(StoreError),
+}
+
+/// A single append's outcome from what `dialect::write_appends` gave.
+fn single(written: Result<Written, sqlx::Error>) -> Result<Vec<Appended>, Failed> {
+    match written {
+        Ok(Written::Landed(mut verdicts)) => match verdicts.pop() {
+            Some(Ok(appended)) => Ok(appended),
+            Some(Err(conflict)) => Err(Failed::Conflict(conflict)),
+            None => Err(Failed::Error(StoreError::Backend(
+                "an append got no verdict".into(),
+            ))),
+        },
+        Ok(Written::Retry) => Err(Failed::Retry),
+        Err(err) if is_unique_violation(&err) => Err(Failed::Duplicate),
+        Err(err) => Err(Failed::Error(err.into())),
+    }
+}
+
 impl Inner {
     pub(crate) async fn begin_append(
         self: &Arc<Self>,
@@ -76,60 +102,92 @@ impl Inner {
         if ids.is_empty() {
             return Ok(self.pending(State::Stored(Vec::new())));
         }
-        // One fact, recorded at one time: every event of the append shares it, and inline
-        // projections see exactly what a later read returns.
-        let recorded_at = now();
-        let mut tx = dialect::begin_write(self).await?;
-
-        let mut by_stream: Vec<usize> = (0..appends.len()).collect();
-        by_stream.sort_by_key(|&i| appends[i].stream_id);
-        let mut before = vec![0u64; appends.len()];
-        for i in by_stream {
-            let part = &appends[i];
-            let added = part.events.len() as i64;
-            let version: i64 = sqlx::query_scalar(
-                "INSERT INTO streams (stream_id, version) VALUES ($1, $2) \
-                 ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + excluded.version \
-                 RETURNING version",
-            )
-            .bind(part.stream_id)
-            .bind(added)
-            .fetch_one(&mut *tx)
-            .await?;
-            let actual = (version - added) as u64;
-            if !part.expected.accepts(actual) {
-                tx.rollback().await?;
-                let conflict = Conflict {
-                    stream_id: part.stream_id,
-                    expected: part.expected,
-                    actual,
-                };
-                return self.already_stored(&ids, conflict).await;
+        loop {
+            // One fact, recorded at one time: every event of the append shares it, and inline
+            // projections see exactly what a later read returns.
+            let recorded_at = now();
+            let mut tx = dialect::begin_write(self).await?;
+            let written =
+                dialect::write_appends(&mut tx, &self.shared, &[&appends], recorded_at).await;
+            match single(written) {
+                Ok(appended) => {
+                    let units = [appends.len()];
+                    self.apply_inline(&mut tx, appends, &appended, &units)
+                        .await?;
+                    return Ok(self.pending(State::Open { tx, appended }));
+                }
+                Err(failed) => {
+                    tx.rollback().await?;
+                    if let Some(answer) = self.settle(&ids, &appends, failed).await? {
+                        return Ok(answer);
+                    }
+                }
             }
-            before[i] = actual;
         }
+    }
 
-        dialect::lock_log_order(&mut tx, &self.shared, true).await?;
-        let positions = match insert_events(&mut tx, &appends, &before, recorded_at).await {
-            Ok(positions) => positions,
-            Err(err) if is_unique_violation(&err) => {
-                tx.rollback().await?;
+    /// Whether an append must share its transaction with inline projections' rows.
+    pub(super) fn has_inline(&self) -> bool {
+        self.shared
+            .registry
+            .with_mode(Mode::Inline)
+            .next()
+            .is_some()
+    }
+
+    /// One append, committed on its own. On PostgreSQL without inline projections the
+    /// statement is sent in autocommit mode: it is its own transaction, one round trip.
+    pub(super) async fn append_alone(
+        self: &Arc<Self>,
+        appends: Vec<StreamAppend>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        if !dialect::ONE_STATEMENT || self.has_inline() {
+            return self.begin_append(appends).await?.commit().await;
+        }
+        let ids = validate(&appends)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        loop {
+            let written = {
+                let mut conn = self.write.acquire().await?;
+                dialect::write_appends(&mut conn, &self.shared, &[&appends], now()).await
+            };
+            match single(written) {
+                Ok(appended) => {
+                    self.shared.notify_appended();
+                    return Ok(appended);
+                }
+                Err(failed) => {
+                    if let Some(answer) = self.settle(&ids, &appends, failed).await? {
+                        return answer.commit().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The answer of a single append that wrote nothing; `None`: try it again.
+    async fn settle(
+        self: &Arc<Self>,
+        ids: &[Uuid],
+        appends: &[StreamAppend],
+        failed: Failed,
+    ) -> Result<Option<Pending>, StoreError> {
+        let conflict = match failed {
+            Failed::Retry => return Ok(None),
+            Failed::Error(err) => return Err(err),
+            Failed::Conflict(conflict) => conflict,
+            Failed::Duplicate => {
                 let first = &appends[0];
-                let conflict = Conflict {
+                Conflict {
                     stream_id: first.stream_id,
                     expected: first.expected,
                     actual: self.stream_version(first.stream_id).await?,
-                };
-                return self.already_stored(&ids, conflict).await;
+                }
             }
-            Err(err) => return Err(err.into()),
         };
-
-        let appended = landed(&appends, &before, &positions, recorded_at);
-        let units = [appends.len()];
-        self.apply_inline(&mut tx, appends, &appended, &units)
-            .await?;
-        Ok(self.pending(State::Open { tx, appended }))
+        self.already_stored(ids, conflict).await.map(Some)
     }
 
     fn pending(self: &Arc<Self>, state: State) -> Pending {
@@ -232,70 +290,4 @@ pub(super) fn validate(appends: &[StreamAppend]) -> Result<Vec<Uuid>, StoreError
         }
     }
     Ok(ids)
-}
-
-/// Where each event of `appends` landed, in order, given the versions before them and the
-/// positions the insert returned.
-pub(super) fn landed(
-    appends: &[StreamAppend],
-    before: &[u64],
-    positions: &HashMap<Uuid, i64>,
-    recorded_at: DateTime<Utc>,
-) -> Vec<Appended> {
-    let mut appended = Vec::new();
-    for (part, base) in appends.iter().zip(before) {
-        for (offset, event) in part.events.iter().enumerate() {
-            appended.push(Appended {
-                event_id: event.event_id,
-                stream_id: part.stream_id,
-                sequence: base + 1 + offset as u64,
-                position: Position(positions[&event.event_id]),
-                recorded_at,
-            });
-        }
-    }
-    appended
-}
-
-/// Inserts the events with consecutive sequences after `before[i]` and returns their positions.
-pub(super) async fn insert_events(
-    tx: &mut Conn,
-    appends: &[StreamAppend],
-    before: &[u64],
-    recorded_at: DateTime<Utc>,
-) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    let rows: Vec<_> = appends
-        .iter()
-        .zip(before)
-        .flat_map(|(part, base)| {
-            part.events
-                .iter()
-                .enumerate()
-                .map(move |(i, e)| (part.stream_id, (base + 1 + i as u64) as i64, e))
-        })
-        .collect();
-    let mut positions = HashMap::with_capacity(rows.len());
-    for chunk in pow2_chunks(&rows) {
-        let mut insert = QueryBuilder::<Db>::new(format!(
-            "{} events (stream_id, sequence, event_id, event_type, schema_version, \
-             payload, tenant, correlation_id, causation_id, recorded_at) ",
-            dialect::INSERT_EVENTS
-        ));
-        insert.push_values(chunk, |mut row, (stream_id, sequence, event)| {
-            row.push_bind(*stream_id)
-                .push_bind(*sequence)
-                .push_bind(event.event_id)
-                .push_bind(event.event_type.as_str())
-                .push_bind(event.schema_version)
-                .push_bind(Json(&event.payload))
-                .push_bind(event.meta.tenant.as_str())
-                .push_bind(event.meta.correlation_id)
-                .push_bind(event.meta.causation_id)
-                .push_bind(recorded_at);
-        });
-        insert.push(" RETURNING event_id, position");
-        let returned: Vec<(Uuid, i64)> = insert.build_query_as().fetch_all(&mut *tx).await?;
-        positions.extend(returned);
-    }
-    Ok(positions)
 }

@@ -132,7 +132,7 @@ impl Inner {
         let mut tx = dialect::begin_write(self).await?;
         // Serialises concurrent migrations of several processes (CREATE TABLE IF NOT EXISTS is
         // not safe against a concurrent identical one on PostgreSQL).
-        dialect::lock_log_order(&mut tx, &self.shared, false).await?;
+        dialect::lock_log_order(&mut tx, &self.shared).await?;
         for projection in self.shared.registry.all() {
             let name = projection.name();
             sqlx::query(

@@ -3,10 +3,15 @@
 //! Every `append` is handed to one committer task per store. The task takes whatever appends are
 //! waiting when it is free and commits them together: one transaction, one read of the streams'
 //! versions, one upsert of those versions, one multi-row insert of the events, one pass of the
-//! inline projections, one checkpoint update, one commit. The cost of a transaction (and on
-//! SQLite, of every statement's trip to the connection's thread) is paid once per group instead
-//! of once per append. Nobody waits for a group to fill: an append that finds the committer idle
-//! is committed alone, straight away.
+//! inline projections, one checkpoint update, one commit. On PostgreSQL the log part of that is
+//! one call of `syncledger_append` (migration 0004), sent in autocommit mode when no inline
+//! projection writes with it. The cost of a transaction (and on SQLite, of every statement's
+//! trip to the connection's thread) is paid once per group instead of once per append.
+//!
+//! Nobody waits for a group to fill: an append that finds nothing committing and nothing queued
+//! is committed alone, straight away, on PostgreSQL on its caller's task (no hand-over to the
+//! committer and back; `dialect::COMMIT_ON_CALLER`); appends arriving meanwhile queue, and the
+//! committer takes them as one group once it is done.
 //!
 //! Each append keeps its own guarantees. Its expected versions are checked against the versions
 //! read under the write lock, in the order the appends joined the group, so an append that
@@ -20,21 +25,19 @@
 //! The committer runs on its own task so that a caller dropping its future (an HTTP client that
 //! hangs up) cannot abandon the other appends of its group half way.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use sqlx::QueryBuilder;
 use syncledger_core::log::{Appended, Conflict, StreamAppend};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
-use super::append::{insert_events, landed, validate};
-use super::{Db, Inner, dialect, now};
+use super::append::validate;
+use super::{Inner, dialect, now};
 use crate::StoreError;
-use crate::chunks::pow2_chunks;
 use crate::error::is_unique_violation;
 use crate::types::GroupStats;
+use crate::written::Written;
 
 /// At most this many appends share a transaction.
 const MAX_APPENDS: usize = 256;
@@ -55,6 +58,10 @@ pub(crate) struct Committer {
     sender: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     /// Appends handed to the committer and not yet taken into a group (a test hook).
     queued: Arc<AtomicUsize>,
+    /// Commits under way: an append committed on its caller's task, or the committer's group.
+    active: Arc<AtomicUsize>,
+    /// Signalled when an append committed on its caller's task is done.
+    idle: Arc<Notify>,
     /// Groups committed as one transaction, and the appends they held (for benchmarks).
     groups: AtomicU64,
     grouped: AtomicU64,
@@ -69,7 +76,13 @@ impl Committer {
             _ => {
                 // First use, or the runtime that ran the previous task is gone.
                 let (sender, receiver) = mpsc::unbounded_channel();
-                dialect::spawn_committer(run(Arc::downgrade(inner), receiver, self.queued.clone()));
+                dialect::spawn_committer(run(
+                    Arc::downgrade(inner),
+                    receiver,
+                    self.queued.clone(),
+                    self.active.clone(),
+                    self.idle.clone(),
+                ));
                 *slot = Some(sender.clone());
                 sender
             }
@@ -98,6 +111,20 @@ impl Inner {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // Nothing committing and nothing queued: commit on the caller's task, without the two
+        // hand-overs to and from the committer. Appends arriving meanwhile queue for the
+        // committer, which waits for this one and takes them as one group.
+        if dialect::COMMIT_ON_CALLER
+            && self.group.queued.load(Ordering::SeqCst) == 0
+            && self
+                .group
+                .active
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            let _turn = Turn(&self.group);
+            return self.append_alone(appends).await;
+        }
         let (reply, answer) = oneshot::channel();
         let job = Job {
             appends,
@@ -112,14 +139,6 @@ impl Inner {
         answer.await.map_err(|_| {
             StoreError::Unavailable("the store's committer stopped before answering".into())
         })?
-    }
-
-    /// The ordinary, one-transaction-per-append path.
-    async fn append_alone(
-        self: &Arc<Self>,
-        appends: Vec<StreamAppend>,
-    ) -> Result<Vec<Appended>, StoreError> {
-        self.begin_append(appends).await?.commit().await
     }
 
     async fn commit_group(self: &Arc<Self>, jobs: Vec<Job>) {
@@ -167,124 +186,82 @@ impl Inner {
         jobs: &[Job],
     ) -> Result<Option<Vec<Result<Vec<Appended>, Conflict>>>, StoreError> {
         let recorded_at = now();
+        let parts: Vec<&[StreamAppend]> = jobs.iter().map(|j| j.appends.as_slice()).collect();
+        if dialect::ONE_STATEMENT && !self.has_inline() {
+            // One statement in autocommit mode: it is the group's transaction.
+            let mut conn = self.write.acquire().await?;
+            let written =
+                dialect::write_appends(&mut conn, &self.shared, &parts, recorded_at).await;
+            return match written {
+                Ok(Written::Landed(verdicts)) => Ok(Some(verdicts)),
+                Ok(Written::Retry) => Ok(None),
+                Err(err) if is_unique_violation(&err) => Ok(None),
+                Err(err) => Err(err.into()),
+            };
+        }
         let mut tx = dialect::begin_write(self).await?;
-
-        let mut streams: Vec<Uuid> = jobs
-            .iter()
-            .flat_map(|j| j.appends.iter().map(|a| a.stream_id))
-            .collect();
-        streams.sort();
-        streams.dedup();
-        let mut current: HashMap<Uuid, u64> = HashMap::with_capacity(streams.len());
-        for chunk in pow2_chunks(&streams) {
-            let mut select = QueryBuilder::<Db>::new(
-                "SELECT stream_id, version FROM streams WHERE stream_id IN ",
-            );
-            super::push_in(&mut select, chunk.iter().copied());
-            select.push(" ORDER BY stream_id");
-            select.push(dialect::FOR_UPDATE);
-            let rows: Vec<(Uuid, i64)> = select.build_query_as().fetch_all(&mut *tx).await?;
-            current.extend(rows.into_iter().map(|(id, v)| (id, v as u64)));
-        }
-
-        // Expectations in joining order; an accepted append moves the versions the next sees.
-        let mut verdicts: Vec<Result<Vec<u64>, Conflict>> = Vec::with_capacity(jobs.len());
-        let mut added: HashMap<Uuid, i64> = HashMap::new();
-        for job in jobs {
-            let conflict = job.appends.iter().find_map(|part| {
-                let actual = current.get(&part.stream_id).copied().unwrap_or(0);
-                (!part.expected.accepts(actual)).then_some(Conflict {
-                    stream_id: part.stream_id,
-                    expected: part.expected,
-                    actual,
-                })
-            });
-            if let Some(conflict) = conflict {
-                verdicts.push(Err(conflict));
-                continue;
-            }
-            let mut before = Vec::with_capacity(job.appends.len());
-            for part in &job.appends {
-                let version = current.entry(part.stream_id).or_insert(0);
-                before.push(*version);
-                *version += part.events.len() as u64;
-                *added.entry(part.stream_id).or_insert(0) += part.events.len() as i64;
-            }
-            verdicts.push(Ok(before));
-        }
-        if added.is_empty() {
-            tx.rollback().await?;
-            return Ok(Some(
-                verdicts
-                    .into_iter()
-                    .map(|v| v.map(|_| Vec::new()))
-                    .collect(),
-            ));
-        }
-
-        // Bump the versions; on PostgreSQL a stream another process created since the read
-        // shows here as a version we did not expect.
-        let mut bumps: Vec<(Uuid, i64)> = added.into_iter().collect();
-        bumps.sort();
-        for chunk in pow2_chunks(&bumps) {
-            let mut upsert = QueryBuilder::<Db>::new("INSERT INTO streams (stream_id, version) ");
-            upsert.push_values(chunk, |mut row, (id, n)| {
-                row.push_bind(*id).push_bind(*n);
-            });
-            upsert.push(
-                " ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + \
-                 excluded.version RETURNING stream_id, version",
-            );
-            let rows: Vec<(Uuid, i64)> = upsert.build_query_as().fetch_all(&mut *tx).await?;
-            if rows.len() != chunk.len()
-                || rows
-                    .iter()
-                    .any(|(id, v)| current.get(id) != Some(&(*v as u64)))
-            {
-                tx.rollback().await?;
-                return Ok(None);
-            }
-        }
-
-        dialect::lock_log_order(&mut tx, &self.shared, true).await?;
-        let mut parts: Vec<StreamAppend> = Vec::new();
-        let mut befores: Vec<u64> = Vec::new();
+        let verdicts =
+            match dialect::write_appends(&mut tx, &self.shared, &parts, recorded_at).await {
+                Ok(Written::Landed(verdicts)) => verdicts,
+                Ok(Written::Retry) => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                Err(err) if is_unique_violation(&err) => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                Err(err) => return Err(err.into()),
+            };
+        let mut accepted: Vec<StreamAppend> = Vec::new();
+        let mut appended: Vec<Appended> = Vec::new();
         let mut units: Vec<usize> = Vec::new();
         for (job, verdict) in jobs.iter().zip(&verdicts) {
-            if let Ok(before) = verdict {
-                parts.extend(job.appends.iter().cloned());
-                befores.extend(before);
+            if let Ok(landed) = verdict {
+                accepted.extend(job.appends.iter().cloned());
+                appended.extend_from_slice(landed);
                 units.push(job.appends.len());
             }
         }
-        let positions = match insert_events(&mut tx, &parts, &befores, recorded_at).await {
-            Ok(positions) => positions,
-            Err(err) if is_unique_violation(&err) => {
-                tx.rollback().await?;
-                return Ok(None);
-            }
-            Err(err) => return Err(err.into()),
-        };
-
-        let appended = landed(&parts, &befores, &positions, recorded_at);
-        let mut results = Vec::with_capacity(jobs.len());
-        let mut rest = appended.as_slice();
-        for (job, verdict) in jobs.iter().zip(verdicts) {
-            results.push(verdict.map(|_| {
-                let (mine, after) = rest.split_at(job.ids.len());
-                rest = after;
-                mine.to_vec()
-            }));
+        if appended.is_empty() {
+            tx.rollback().await?;
+        } else {
+            self.apply_inline(&mut tx, accepted, &appended, &units)
+                .await?;
+            tx.commit().await?;
         }
-        self.apply_inline(&mut tx, parts, &appended, &units).await?;
-        tx.commit().await?;
-        Ok(Some(results))
+        Ok(Some(verdicts))
+    }
+}
+
+/// An append committing on its caller's task; dropping it (also when the caller drops its
+/// future) lets the committer go on.
+struct Turn<'a>(&'a Committer);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.0.idle.notify_one();
     }
 }
 
 /// The committer task: commits whatever is waiting, as one group, until the store is gone.
-async fn run(store: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>, queued: Arc<AtomicUsize>) {
+async fn run(
+    store: Weak<Inner>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    queued: Arc<AtomicUsize>,
+    active: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+) {
     while let Some(first) = jobs.recv().await {
+        // An append committing on its caller's task goes first; what queued meanwhile is
+        // taken as one group once it is done.
+        while active
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            idle.notified().await;
+        }
         let mut events = first.ids.len();
         let mut group = vec![first];
         while group.len() < MAX_APPENDS && events < MAX_EVENTS {
@@ -302,6 +279,7 @@ async fn run(store: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>, queued:
         };
         let started = std::time::Instant::now();
         inner.commit_group(group).await;
+        active.fetch_sub(1, Ordering::SeqCst);
         inner
             .group
             .busy_nanos

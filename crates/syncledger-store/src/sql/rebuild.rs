@@ -126,7 +126,7 @@ impl Inner {
 
         // Phase 2: under the append lock, the tail and the swap.
         let mut tx = dialect::begin_write(self).await?;
-        dialect::lock_log_order(&mut tx, &self.shared, false).await?;
+        dialect::lock_log_order(&mut tx, &self.shared).await?;
         checkpoint(&mut tx, name, true).await?;
         while let Some(folded) = self
             .read_folded(&mut tx, projection.as_ref(), at, batch)

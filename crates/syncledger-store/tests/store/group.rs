@@ -229,3 +229,87 @@ async fn versions_and_rows_read_in_batches(h: Harness) {
         Err(StoreError::NotFound)
     ));
 }
+
+/// PostgreSQL only (SQLite has one writer): another process creates a stream while a group
+/// that appends to it waits. The group read no row for it, so its version must not be trusted:
+/// the group rolls back and its appends are committed one by one, each with a right answer.
+#[sqlx::test(migrations = false)]
+async fn a_stream_created_elsewhere_while_a_group_waits_sends_it_the_slow_way(
+    pool: sqlx::postgres::PgPoolOptions,
+    conn: sqlx::postgres::PgConnectOptions,
+) {
+    use ExpectedVersion::*;
+    let h = Harness::postgres(pool, conn).await;
+    let store = h.store().await;
+    let pg = h.pg().unwrap().clone();
+    let (w, s, t) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    store
+        .append(vec![to(w, NoStream, some_events(1))])
+        .await
+        .unwrap();
+
+    // A holds stream w's row, so an append to w keeps the store busy; B is another process
+    // half way through creating stream s.
+    let mut a = pg.begin().await.unwrap();
+    sqlx::query("SELECT version FROM streams WHERE stream_id = $1 FOR UPDATE")
+        .bind(w)
+        .execute(&mut *a)
+        .await
+        .unwrap();
+    let mut b = pg.begin().await.unwrap();
+    sqlx::query("INSERT INTO streams (stream_id, version) VALUES ($1, 1)")
+        .bind(s)
+        .execute(&mut *b)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events (stream_id, sequence, event_id, event_type, schema_version, \
+         payload, tenant, recorded_at) VALUES ($1, 1, $2, 'noted', 1, '{}', 'acme', now())",
+    )
+    .bind(s)
+    .bind(Uuid::now_v7())
+    .execute(&mut *b)
+    .await
+    .unwrap();
+
+    let racer = store.clone();
+    let first =
+        tokio::spawn(async move { racer.append(vec![to(w, Exact(1), some_events(1))]).await });
+    wait_until("the append to w waits for its row", || async {
+        store.appends_waiting() == 1
+    })
+    .await;
+    let to_s = queue(&store, 0, vec![to(s, Any, some_events(1))]).await;
+    let to_t = queue(&store, 1, vec![to(t, NoStream, some_events(1))]).await;
+    let before = store.group_commit_stats();
+    a.commit().await.unwrap();
+    first.await.unwrap().unwrap();
+
+    // The group's statement now waits for B's new row of s.
+    wait_until("the group waits for the other process", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted",
+        )
+        .fetch_one(&pg)
+        .await
+        .unwrap();
+        waiting == 1
+    })
+    .await;
+    b.commit().await.unwrap();
+
+    let to_s = to_s.await.unwrap().unwrap();
+    assert_eq!(to_s[0].sequence, 2, "after the other process's event");
+    assert_eq!(to_t.await.unwrap().unwrap()[0].sequence, 1);
+    assert_eq!(
+        store.group_commit_stats().groups,
+        before.groups,
+        "the group was rolled back and its appends committed one by one"
+    );
+    assert_eq!(store.stream_version(s).await.unwrap(), 2);
+    let s_events = store.read_stream(s, 1, 10).await.unwrap();
+    assert_eq!(
+        s_events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [1, 2]
+    );
+}

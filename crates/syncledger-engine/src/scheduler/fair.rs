@@ -84,6 +84,10 @@ impl Load {
     }
 }
 
+/// Who goes first, smallest first: the tenant's running jobs, its last turn, the lane's running
+/// jobs, its last turn, the place in the queue.
+type Rank = (usize, u64, usize, u64, usize);
+
 /// The turns served so far (rules 2 and 3).
 #[derive(Debug, Default)]
 pub(crate) struct Turns {
@@ -109,7 +113,7 @@ impl Turns {
         let mut taken = vec![false; due.len()];
         let mut picked = Vec::new();
         while picked.len() < free {
-            let mut best: Option<((usize, u64, usize, u64, usize), usize)> = None;
+            let mut best: Option<(Rank, usize)> = None;
             for (i, d) in due.iter().enumerate() {
                 if taken[i] || !d.places().all(|p| admits(&p, load.of(&p))) {
                     continue;

@@ -13,6 +13,8 @@ use crate::error::EngineError;
 
 /// Queue rows read per page while looking for lost writes.
 const PAGE: i64 = 1000;
+/// The oldest due rows of all tenants looked at for tenants the configuration no longer lists.
+const UNLISTED_SCAN: i64 = 16;
 
 /// The entities of the oldest `rows` due queue rows, oldest first.
 pub(crate) async fn due_entities(store: &Store, rows: i64) -> Result<Vec<Uuid>, EngineError> {
@@ -40,9 +42,26 @@ pub(crate) async fn due_work(
     tenants: &[(String, i64)],
 ) -> Result<Vec<Due>, EngineError> {
     let due = pending_queue::due_sort_key(Utc::now());
-    let rows = store
+    let mut rows = store
         .rows_of_tenants(pending_queue::NAME, Some(&due), tenants)
         .await?;
+    // Work of a tenant no longer configured still ends (as a dead letter, in its job): the
+    // oldest due rows of all tenants are looked at too, and those of unlisted tenants kept.
+    let oldest = RowQuery {
+        tenant: None,
+        sort_key_from: None,
+        sort_key_to: Some(due),
+        after: None,
+        limit: UNLISTED_SCAN,
+    };
+    let listed: HashSet<&str> = tenants.iter().map(|(t, _)| t.as_str()).collect();
+    let unlisted: Vec<_> = store
+        .rows(pending_queue::NAME, &oldest)
+        .await?
+        .into_iter()
+        .filter(|row| !listed.contains(row.tenant.as_str()))
+        .collect();
+    rows.extend(unlisted);
     let mut work: Vec<Due> = Vec::new();
     let mut at: HashMap<Uuid, usize> = HashMap::new();
     for row in rows {

@@ -148,4 +148,52 @@ async fn a_tenant_whose_crm_is_down_does_not_hold_up_another_tenants_sync(db: Db
     assert_eq!(systems.sim("globex", ERP).count(CUSTOMERS), 0);
 }
 
-both!(a_tenant_whose_crm_is_down_does_not_hold_up_another_tenants_sync);
+async fn work_of_a_tenant_no_longer_configured_still_ends(db: Db) {
+    // Given globex's webhooks queued by a process that knew globex,
+    let config = Arc::new(two_tenant_config().parse());
+    let systems = Arc::new(TwoTenants::new());
+    let store = db.open_for(&config).await;
+    let before = Ledger::new(
+        store.clone(),
+        config,
+        systems.clone(),
+        settings("process-1"),
+    );
+    users_create(&before, &systems, "globex", 3).await;
+    // when a process whose configuration no longer lists globex runs its workers,
+    let acme_only = ExampleConfig {
+        more: String::new(),
+        ..two_tenant_config()
+    };
+    let ledger = Ledger::new(
+        store,
+        Arc::new(acme_only.parse()),
+        systems,
+        settings("process-2"),
+    );
+    let stop = CancellationToken::new();
+    let pool = {
+        let (ledger, stop) = (ledger.clone(), stop.clone());
+        tokio::spawn(async move { ledger.run_workers(stop).await })
+    };
+    // then globex's work is still taken up, and ends (as dead letters: nothing can fetch it).
+    let owed = || {
+        ledger
+            .store()
+            .count_rows("pending_queue", Some("globex"), None)
+    };
+    let ended = async {
+        while owed().await.unwrap() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let ended = tokio::time::timeout(Duration::from_secs(60), ended).await;
+    stop.cancel();
+    pool.await.unwrap();
+    assert!(ended.is_ok(), "globex's work was left in the queue");
+}
+
+both!(
+    a_tenant_whose_crm_is_down_does_not_hold_up_another_tenants_sync,
+    work_of_a_tenant_no_longer_configured_still_ends,
+);

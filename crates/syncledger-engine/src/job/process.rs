@@ -152,6 +152,7 @@ async fn decide_trigger(
             .map(|l| l.record_id.clone())
             .unwrap_or_default();
         own.push(SyncEvent::RecordFetched(RecordFetched {
+            etag: gathered.fresh_etags.get(system).cloned(),
             system: system.clone(),
             record_id,
             found: true,
@@ -187,12 +188,14 @@ async fn forward(
 ) -> Result<(), EngineError> {
     let target_state = env.ctx.load(target).await?;
     let handed = match &trigger.kind {
+        // A resolution belongs to the conflict of this stream: closed here, not handed over.
+        TriggerKind::Resolution { .. } => None,
         TriggerKind::Observed {
             system,
             collection,
             record_id,
             action,
-        } => SyncEvent::ChangeObserved(ChangeObserved {
+        } => Some(SyncEvent::ChangeObserved(ChangeObserved {
             entity_type: state.entity_type.clone().unwrap_or_default(),
             system: system.clone(),
             collection: collection.clone(),
@@ -200,17 +203,19 @@ async fn forward(
             action: *action,
             webhook_event_id: format!("forwarded:{}", trigger.event_id),
             occurred_at: Utc::now(),
-        }),
-        TriggerKind::Resync { system, record_id } => SyncEvent::ResyncRequested(ResyncRequested {
-            by: "forwarded".into(),
-            system: system.clone(),
-            record_id: record_id.clone(),
-        }),
+        })),
+        TriggerKind::Resync { system, record_id } => {
+            Some(SyncEvent::ResyncRequested(ResyncRequested {
+                by: "forwarded".into(),
+                system: system.clone(),
+                record_id: record_id.clone(),
+            }))
+        }
         TriggerKind::DeadLetterRetry { dead_letter_id } => {
-            SyncEvent::DeadLetterRetried(DeadLetterRetried {
+            Some(SyncEvent::DeadLetterRetried(DeadLetterRetried {
                 by: "forwarded".into(),
                 dead_letter_id: *dead_letter_id,
-            })
+            }))
         }
     };
     let (system, record_id) = trigger
@@ -228,18 +233,16 @@ async fn forward(
             entity_id: target,
         },
     });
-    let appends = vec![
-        StreamAppend {
-            stream_id: state.entity_id,
-            expected: ExpectedVersion::Exact(state.version),
-            events: chain(vec![here], &meta),
-        },
-        StreamAppend {
-            stream_id: target,
-            expected: ExpectedVersion::Exact(target_state.version),
-            events: chain(vec![handed], &meta),
-        },
-    ];
+    let mut appends = vec![StreamAppend {
+        stream_id: state.entity_id,
+        expected: ExpectedVersion::Exact(state.version),
+        events: chain(vec![here], &meta),
+    }];
+    appends.extend(handed.map(|handed| StreamAppend {
+        stream_id: target,
+        expected: ExpectedVersion::Exact(target_state.version),
+        events: chain(vec![handed], &meta),
+    }));
     env.append_here(state, appends).await?;
     env.ctx.wake_workers();
     Ok(())

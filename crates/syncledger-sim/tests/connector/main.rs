@@ -3,6 +3,7 @@
 //! integration tests of this crate in one binary (one link, shared helpers). They live here,
 //! where the connector and an HTTP server meet, so the production connector needs no server.
 
+mod etags;
 mod hostile_ids;
 mod http_crud;
 mod http_failures;

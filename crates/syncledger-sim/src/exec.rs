@@ -71,6 +71,18 @@ fn answer(status: u16, body: Value) -> Answer {
     }
 }
 
+/// The request's headers as logged; an in-process request's `If-Match` among them, so tests
+/// read it the same way from either face.
+fn logged_headers(request: &SimRequest) -> BTreeMap<String, String> {
+    let mut headers = request.headers.clone();
+    if let Some(etag) = &request.if_match {
+        headers
+            .entry("if-match".to_owned())
+            .or_insert_with(|| etag.clone());
+    }
+    headers
+}
+
 fn error(status: u16, message: impl Into<String>) -> Answer {
     answer(status, json!({ "error": message.into() }))
 }
@@ -92,7 +104,7 @@ impl SimSystem {
                     collection: request.collection.clone(),
                     record_id: request.id.clone(),
                     idempotency_key: request.idempotency_key.clone(),
-                    headers: request.headers.clone(),
+                    headers: logged_headers(&request),
                     at: arrived,
                 });
             }

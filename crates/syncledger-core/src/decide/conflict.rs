@@ -200,6 +200,63 @@ pub(super) fn verdict_decision(
     }
 }
 
+/// What a person asks for a review they resolve: keep `system`'s value, or write `value` to
+/// every system (exactly one of the two).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    Keep(String),
+    Write(Value),
+}
+
+/// Why a person's resolution is refused; nothing is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("conflict {0} is not open: it was decided already, or its systems agree again")]
+    NotOpen(Uuid),
+    #[error("{0} is not a side of this conflict")]
+    NotASide(String),
+}
+
+/// Step 5's event: the person's `choice` on the open review `conflict_id` of `state`, by `by`.
+pub fn resolution(
+    state: &EntityState,
+    conflict_id: Uuid,
+    choice: Choice,
+    by: &str,
+) -> Result<crate::events::ConflictResolved, Refused> {
+    let (field, open) = state
+        .conflicts
+        .open
+        .iter()
+        .find(|(_, o)| o.conflict_id == conflict_id && o.is_held())
+        .ok_or(Refused::NotOpen(conflict_id))?;
+    let chosen = match choice {
+        Choice::Keep(system) => {
+            let value = open
+                .candidates
+                .get(&system)
+                .ok_or_else(|| Refused::NotASide(system.clone()))?;
+            Chosen {
+                value: value.clone(),
+                system: Some(system),
+            }
+        }
+        Choice::Write(value) => Chosen {
+            system: None,
+            value,
+        },
+    };
+    Ok(crate::events::ConflictResolved {
+        conflict_id,
+        field: field.clone(),
+        chosen,
+        by: by.to_string(),
+        candidates: open.recorded.candidates.clone(),
+        policy: open.policy,
+        detected_at: open.recorded.detected_at,
+    })
+}
+
 /// Step 5: a person resolved conflict `conflict_id`; every linked system that does not hold
 /// the chosen value gets it. The resolution already recorded is the decision's only input.
 pub fn resolve(state: &EntityState, trigger: &Trigger, conflict_id: Uuid) -> Outcome {

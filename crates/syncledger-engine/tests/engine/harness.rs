@@ -35,10 +35,18 @@ pub fn config(on_delete: OnDelete) -> Config {
         OnDelete::Propagate => "propagate",
         OnDelete::Unlink => "unlink",
     };
+    config_with(&format!(
+        "on_delete = \"{on_delete}\"\nconflict = \"last_observed\""
+    ))
+}
+
+/// The example configuration with `entity` as the entity's own settings (delete and conflict
+/// policies, owners).
+pub fn config_with(entity: &str) -> Config {
     ExampleConfig {
         crm_secret: CRM_SECRET.into(),
         erp_secret: ERP_SECRET.into(),
-        entity: format!("on_delete = \"{on_delete}\"\nconflict = \"last_observed\""),
+        entity: entity.into(),
         ..ExampleConfig::default()
     }
     .parse()
@@ -96,7 +104,11 @@ impl World {
     }
 
     pub async fn with(db: Db, on_delete: OnDelete, settings: EngineSettings) -> World {
-        let config = Arc::new(config(on_delete));
+        World::with_config(db, config(on_delete), settings).await
+    }
+
+    pub async fn with_config(db: Db, config: Config, settings: EngineSettings) -> World {
+        let config = Arc::new(config);
         // Logical clocks: webhook times, and so the ids of observed changes, repeat run after run.
         let start = Utc
             .with_ymd_and_hms(2026, 11, 21, 10, 0, 0)

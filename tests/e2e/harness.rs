@@ -88,6 +88,15 @@ pub struct World {
 
 impl World {
     pub async fn new(backend: Backend) -> World {
+        World::with_entity(
+            backend,
+            "on_delete = \"propagate\"\nconflict = \"last_observed\"",
+        )
+        .await
+    }
+
+    /// A world whose entity has these settings (delete and conflict policies).
+    pub async fn with_entity(backend: Backend, entity: &str) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("ledger.db").display()),
@@ -96,8 +105,11 @@ impl World {
         let (crm, crm_url) = start_sim("c").await;
         let (erp, erp_url) = start_sim("E").await;
         let config = dir.path().join("syncledger.toml");
-        std::fs::write(&config, config_toml(&crm_url, &erp_url, &database_url))
-            .expect("writing the config");
+        std::fs::write(
+            &config,
+            config_toml(&crm_url, &erp_url, &database_url, entity),
+        )
+        .expect("writing the config");
         World {
             crm,
             erp,
@@ -245,7 +257,7 @@ pub async fn start_sim(prefix: &str) -> (Arc<SimSystem>, String) {
 }
 
 /// The contract's example (tenant [`TENANT`]) on this world's systems and database.
-fn config_toml(crm_url: &str, erp_url: &str, database_url: &str) -> String {
+fn config_toml(crm_url: &str, erp_url: &str, database_url: &str, entity: &str) -> String {
     ExampleConfig {
         admin_token: "e2e-admin-secret".into(),
         api_token: "e2e-acme-read-token".into(),
@@ -255,7 +267,7 @@ fn config_toml(crm_url: &str, erp_url: &str, database_url: &str) -> String {
         erp_secret: ERP_SECRET.into(),
         server: format!("listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nworkers = 4"),
         crm: r#"headers = { Authorization = "Bearer crm-token" }"#.into(),
-        entity: "on_delete = \"propagate\"\nconflict = \"last_observed\"".into(),
+        entity: entity.into(),
         ..ExampleConfig::default()
     }
     .toml()

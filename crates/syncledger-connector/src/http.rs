@@ -10,6 +10,9 @@
 //! request to the system ([`crate::rate_limit`]). The answer is read by the same code as the
 //! simulated system's, so both behave the same.
 //!
+//! A record answer's `ETag` is kept on the [`Record`]; `update_if` and `delete_if` send
+//! `If-Match`, and a `412` comes back as [`ConnectorError::PreconditionFailed`].
+//!
 //! The log sees method, path and status, never a header value.
 
 use std::collections::BTreeMap;

@@ -16,7 +16,7 @@ use syncledger_core::decide::{Outcome, decide};
 use syncledger_core::entity::{EntityState, NextWork, Trigger, TriggerKind};
 use syncledger_core::events::{
     Basis, ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested,
-    SyncEvent,
+    SyncEvent, conflict_id,
 };
 use syncledger_core::log::{ExpectedVersion, StreamAppend};
 use uuid::Uuid;
@@ -175,6 +175,7 @@ async fn decide_trigger(
     }
     env.append_here(state, appends).await?;
     count_decisions(&outcome);
+    count_conflicts(&state.tenant, &config.name, &outcome);
     perform_writes(env, state, trigger.correlation_id, &outcome).await?;
     Ok(None)
 }
@@ -246,6 +247,23 @@ async fn forward(
     env.append_here(state, appends).await?;
     env.ctx.wake_workers();
     Ok(())
+}
+
+/// Conflicts found by this decision (an open review whose candidates moved is the same one).
+fn count_conflicts(tenant: &str, entity: &str, outcome: &Outcome) {
+    for event in &outcome.own {
+        if let SyncEvent::ConflictDetected(c) = event
+            && c.conflict_id == conflict_id(c.trigger_id, &c.field)
+        {
+            let labels = [
+                ("tenant", tenant.to_string()),
+                ("entity", entity.to_string()),
+                ("field", c.field.clone()),
+                ("policy", c.policy.as_str().to_string()),
+            ];
+            metrics::counter!("syncledger_conflicts_total", &labels).increment(1);
+        }
+    }
 }
 
 fn count_decisions(outcome: &Outcome) {

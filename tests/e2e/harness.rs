@@ -88,11 +88,31 @@ pub struct World {
 
 impl World {
     pub async fn new(backend: Backend) -> World {
-        World::with_server(backend, "").await
+        World::with_settings(
+            backend,
+            "",
+            "on_delete = \"propagate\"\nconflict = \"last_observed\"",
+        )
+        .await
     }
 
     /// A world whose `[server]` table has these lines too.
     pub async fn with_server(backend: Backend, server: &str) -> World {
+        World::with_settings(
+            backend,
+            server,
+            "on_delete = \"propagate\"\nconflict = \"last_observed\"",
+        )
+        .await
+    }
+
+    /// A world whose entity has these settings (delete and conflict policies).
+    pub async fn with_entity(backend: Backend, entity: &str) -> World {
+        World::with_settings(backend, "", entity).await
+    }
+
+    /// A world with these extra `[server]` lines and these entity settings.
+    pub async fn with_settings(backend: Backend, server: &str, entity: &str) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("ledger.db").display()),
@@ -103,7 +123,7 @@ impl World {
         let config = dir.path().join("syncledger.toml");
         std::fs::write(
             &config,
-            config_toml(&crm_url, &erp_url, &database_url, server),
+            config_toml(&crm_url, &erp_url, &database_url, server, entity),
         )
         .expect("writing the config");
         World {
@@ -253,7 +273,13 @@ pub async fn start_sim(prefix: &str) -> (Arc<SimSystem>, String) {
 }
 
 /// The contract's example (tenant [`TENANT`]) on this world's systems and database.
-fn config_toml(crm_url: &str, erp_url: &str, database_url: &str, server: &str) -> String {
+fn config_toml(
+    crm_url: &str,
+    erp_url: &str,
+    database_url: &str,
+    server: &str,
+    entity: &str,
+) -> String {
     ExampleConfig {
         admin_token: "e2e-admin-secret".into(),
         api_token: "e2e-acme-read-token".into(),
@@ -265,7 +291,7 @@ fn config_toml(crm_url: &str, erp_url: &str, database_url: &str, server: &str) -
             "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nworkers = 4\n{server}"
         ),
         crm: r#"headers = { Authorization = "Bearer crm-token" }"#.into(),
-        entity: "on_delete = \"propagate\"\nconflict = \"last_observed\"".into(),
+        entity: entity.into(),
         ..ExampleConfig::default()
     }
     .toml()

@@ -47,6 +47,7 @@ mod service;
 
 mod bringup;
 mod commands;
+mod conflicts;
 mod console;
 mod console_access;
 mod console_bench;

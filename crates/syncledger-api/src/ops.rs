@@ -95,6 +95,25 @@ async fn refresh_gauges(state: &AppState) {
         .unwrap_or(0.0);
     metrics::gauge!("syncledger_oldest_pending_age_seconds").set(age);
     initial_sync_gauges(state).await;
+    open_review_gauges(state).await;
+}
+
+/// Each tenant's conflicts waiting for a person (`conflict = "review"`), from the `conflicts`
+/// projection: every row but the decided ones (whose sort keys come first).
+async fn open_review_gauges(state: &AppState) {
+    use syncledger_core::projections::conflicts::{CLOSED_PREFIX, NAME};
+    let store = state.ledger.store();
+    let decided_to = format!("{CLOSED_PREFIX}\u{10FFFF}");
+    for tenant in &state.ledger.config().tenants {
+        let all = store.count_rows(NAME, Some(&tenant.id), None).await;
+        let decided = store
+            .count_rows(NAME, Some(&tenant.id), Some(&decided_to))
+            .await;
+        if let (Ok(all), Ok(decided)) = (all, decided) {
+            metrics::gauge!("syncledger_conflicts_open", "tenant" => tenant.id.clone())
+                .set((all - decided).max(0) as f64);
+        }
+    }
 }
 
 /// Each tenant's initial sync per entity type, from the log: its state (1 on the current

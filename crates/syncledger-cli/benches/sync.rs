@@ -55,21 +55,27 @@ impl Connector for Slow {
             self.sim.create(c, body, key).await
         })
     }
-    fn update<'a>(
+    fn update_if<'a>(
         &'a self,
         c: &'a str,
         id: &'a str,
         patch: &'a Value,
+        if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
         Box::pin(async move {
             self.pause().await;
-            self.sim.update(c, id, patch).await
+            self.sim.update_if(c, id, patch, if_match).await
         })
     }
-    fn delete<'a>(&'a self, c: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), ConnectorError>> {
+    fn delete_if<'a>(
+        &'a self,
+        c: &'a str,
+        id: &'a str,
+        if_match: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
         Box::pin(async move {
             self.pause().await;
-            self.sim.delete(c, id).await
+            self.sim.delete_if(c, id, if_match).await
         })
     }
     fn list<'a>(

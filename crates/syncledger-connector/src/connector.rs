@@ -21,6 +21,10 @@ pub use futures::future::BoxFuture;
 pub struct Record {
     pub id: String,
     pub body: Value,
+    /// The record's version as the system's `ETag` header gave it, when it gives one: sent
+    /// back as `If-Match` so a write lands only on the version it was decided about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 impl Record {
@@ -36,6 +40,7 @@ impl Record {
             Some(Value::String(id)) if !id.is_empty() => Ok(Record {
                 id: id.clone(),
                 body,
+                etag: None,
             }),
             Some(other) => Err(ConnectorError::Invalid(format!(
                 "\"id\" must be a non-empty string, got {}",
@@ -81,20 +86,43 @@ pub trait Connector: Send + Sync {
     ) -> BoxFuture<'a, Result<Record, ConnectorError>>;
 
     /// `PATCH {collection}/{id}` with the changed fields (`null` clears one); answers the whole
-    /// record.
+    /// record. With `if_match`, sent as `If-Match`: a record changed since is
+    /// [`ConnectorError::PreconditionFailed`].
+    fn update_if<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+        patch: &'a Value,
+        if_match: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>>;
+
+    /// `DELETE {collection}/{id}`: a record already gone (404) counts as deleted. With
+    /// `if_match`, sent as `If-Match`, as for [`Connector::update_if`].
+    fn delete_if<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+        if_match: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>>;
+
+    /// An unconditional `PATCH`.
     fn update<'a>(
         &'a self,
         collection: &'a str,
         id: &'a str,
         patch: &'a Value,
-    ) -> BoxFuture<'a, Result<Record, ConnectorError>>;
+    ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
+        self.update_if(collection, id, patch, None)
+    }
 
-    /// `DELETE {collection}/{id}`: a record already gone (404) counts as deleted.
+    /// An unconditional `DELETE`.
     fn delete<'a>(
         &'a self,
         collection: &'a str,
         id: &'a str,
-    ) -> BoxFuture<'a, Result<(), ConnectorError>>;
+    ) -> BoxFuture<'a, Result<(), ConnectorError>> {
+        self.delete_if(collection, id, None)
+    }
 
     /// `GET {collection}?limit=N&cursor=C`: one page, in the system's order.
     fn list<'a>(
@@ -127,21 +155,23 @@ macro_rules! forward_connector {
                 (**self).create(collection, body, idempotency_key)
             }
 
-            fn update<'a>(
+            fn update_if<'a>(
                 &'a self,
                 collection: &'a str,
                 id: &'a str,
                 patch: &'a Value,
+                if_match: Option<&'a str>,
             ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
-                (**self).update(collection, id, patch)
+                (**self).update_if(collection, id, patch, if_match)
             }
 
-            fn delete<'a>(
+            fn delete_if<'a>(
                 &'a self,
                 collection: &'a str,
                 id: &'a str,
+                if_match: Option<&'a str>,
             ) -> BoxFuture<'a, Result<(), ConnectorError>> {
-                (**self).delete(collection, id)
+                (**self).delete_if(collection, id, if_match)
             }
 
             fn list<'a>(

@@ -28,6 +28,10 @@ pub enum ConnectorError {
     /// The system refused this request for good (a 4xx other than 429).
     #[error("permanent failure (status {status}): {body}")]
     Permanent { status: u16, body: String },
+    /// `412 Precondition Failed`: the record changed since the `ETag` sent as `If-Match`
+    /// (CONTRACT §1). Neither transient nor a failure: the caller fetches the record again.
+    #[error("precondition failed (status 412): {body}")]
+    PreconditionFailed { body: String },
     /// The answer breaks the connector contract, or the connector was configured wrongly.
     #[error("invalid: {0}")]
     Invalid(String),
@@ -44,6 +48,7 @@ impl ConnectorError {
         match self {
             ConnectorError::Transient { status, .. } => *status,
             ConnectorError::Permanent { status, .. } => Some(*status),
+            ConnectorError::PreconditionFailed { .. } => Some(412),
             ConnectorError::Invalid(_) => None,
         }
     }

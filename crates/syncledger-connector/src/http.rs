@@ -10,6 +10,9 @@
 //! request to the system ([`crate::rate_limit`]). The answer is read by the same code as the
 //! simulated system's, so both behave the same.
 //!
+//! A record answer's `ETag` is kept on the [`Record`]; `update_if` and `delete_if` send
+//! `If-Match`, and a `412` comes back as [`ConnectorError::PreconditionFailed`].
+//!
 //! The log sees method, path and status, never a header value.
 
 use std::collections::BTreeMap;
@@ -17,7 +20,7 @@ use std::error::Error as _;
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ETAG, HeaderMap, HeaderName, HeaderValue, IF_MATCH, RETRY_AFTER};
 use reqwest::{Client, Method, Url};
 use serde_json::Value;
 
@@ -157,7 +160,7 @@ impl HttpConnector {
         method: Method,
         url: Url,
         body: Option<&Value>,
-        idempotency_key: Option<&str>,
+        (idempotency_key, if_match): (Option<&str>, Option<&str>),
     ) -> Result<Answer, ConnectorError> {
         // The permit is held until the answer is read: it is one of `max_in_flight`.
         let _permit = self.budget.acquire().await?;
@@ -170,6 +173,9 @@ impl HttpConnector {
         if let Some(key) = idempotency_key {
             request = request.header(IDEMPOTENCY_KEY, key);
         }
+        if let Some(etag) = if_match {
+            request = request.header(IF_MATCH, etag);
+        }
         let response = request.send().await.map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
         let retry_after = response
@@ -178,6 +184,11 @@ impl HttpConnector {
             .and_then(|v| v.to_str().ok())
             .and_then(response::parse_retry_after)
             .map(|wait| wait.min(self.max_retry_after));
+        let etag = response
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         if status == 429 {
             // The whole system is over its quota, not this one request: every request waits.
             metrics::counter!("syncledger_system_429_total", "system" => self.label.clone())
@@ -191,6 +202,7 @@ impl HttpConnector {
             status,
             retry_after,
             body,
+            etag,
         })
     }
 
@@ -202,13 +214,13 @@ impl HttpConnector {
         method: Method,
         url: Url,
         body: Option<&Value>,
-        idempotency_key: Option<&str>,
+        headers: (Option<&str>, Option<&str>),
         read: impl Fn(&Answer) -> Result<T, ConnectorError>,
     ) -> Result<T, ConnectorError> {
         let path = url.path().to_owned();
         let method_name = method.as_str().to_owned();
         let result = self
-            .send(method, url, body, idempotency_key)
+            .send(method, url, body, headers)
             .await
             .and_then(|answer| read(&answer));
         if let Err(error) = &result {
@@ -270,7 +282,7 @@ impl Connector for HttpConnector {
     ) -> BoxFuture<'a, Result<Option<Record>, ConnectorError>> {
         Box::pin(async move {
             let url = self.url(collection, Some(id))?;
-            self.call(Method::GET, url, None, None, move |answer| {
+            self.call(Method::GET, url, None, (None, None), move |answer| {
                 response::optional_record(answer, id)
             })
             .await
@@ -287,7 +299,7 @@ impl Connector for HttpConnector {
         Box::pin(async move {
             let url = self.url(collection, None)?;
             let record = self
-                .call(Method::POST, url, Some(body), key, |answer| {
+                .call(Method::POST, url, Some(body), (key, None), |answer| {
                     response::record(answer, None)
                 })
                 .await?;
@@ -295,29 +307,33 @@ impl Connector for HttpConnector {
         })
     }
 
-    fn update<'a>(
+    fn update_if<'a>(
         &'a self,
         collection: &'a str,
         id: &'a str,
         patch: &'a Value,
+        if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
         Box::pin(async move {
             let url = self.url(collection, Some(id))?;
-            self.call(Method::PATCH, url, Some(patch), None, move |answer| {
+            let headers = (None, if_match);
+            self.call(Method::PATCH, url, Some(patch), headers, move |answer| {
                 response::record(answer, Some(id))
             })
             .await
         })
     }
 
-    fn delete<'a>(
+    fn delete_if<'a>(
         &'a self,
         collection: &'a str,
         id: &'a str,
+        if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), ConnectorError>> {
         Box::pin(async move {
             let url = self.url(collection, Some(id))?;
-            self.call(Method::DELETE, url, None, None, response::deleted)
+            let headers = (None, if_match);
+            self.call(Method::DELETE, url, None, headers, response::deleted)
                 .await
         })
     }
@@ -336,7 +352,7 @@ impl Connector for HttpConnector {
                 url.query_pairs_mut().append_pair("cursor", cursor);
             }
             let mut page = self
-                .call(Method::GET, url, None, None, response::page)
+                .call(Method::GET, url, None, (None, None), response::page)
                 .await?;
             // One hostile id does not stop a listing (an initial sync would never pass the
             // page): that record is left out, and said so.

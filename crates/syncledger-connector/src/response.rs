@@ -20,6 +20,8 @@ pub struct Answer {
     pub status: u16,
     pub retry_after: Option<Duration>,
     pub body: String,
+    /// The `ETag` header, when the system sent one (CONTRACT §1, conditional writes).
+    pub etag: Option<String>,
 }
 
 /// `Retry-After` in seconds (the contract's form); anything else is ignored rather than trusted.
@@ -31,6 +33,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 pub fn failure(answer: &Answer) -> ConnectorError {
     let body = truncate_body(&answer.body);
     match answer.status {
+        412 => ConnectorError::PreconditionFailed { body },
         429 | 500..=599 => ConnectorError::Transient {
             status: Some(answer.status),
             body,
@@ -63,7 +66,8 @@ pub fn record(answer: &Answer, expected_id: Option<&str>) -> Result<Record, Conn
     if !is_success(answer.status) {
         return Err(failure(answer));
     }
-    let record = Record::from_body(parse_json(answer)?)?;
+    let mut record = Record::from_body(parse_json(answer)?)?;
+    record.etag = answer.etag.clone();
     match expected_id {
         Some(expected) if record.id != expected => Err(ConnectorError::Invalid(format!(
             "asked for record {expected:?}, the system answered with {:?}",
@@ -130,6 +134,7 @@ mod tests {
             status,
             retry_after: None,
             body: body.to_owned(),
+            etag: None,
         }
     }
 
@@ -208,6 +213,7 @@ mod tests {
                 status,
                 retry_after: retry_after.map(Duration::from_secs),
                 body,
+                etag: None,
             };
             let _ = failure(&answer);
             let _ = record(&answer, None);

@@ -243,6 +243,20 @@ pub enum ConflictPolicy {
     LastObserved,
     /// The field's owner system wins (see [`EntityConfig::owners`]).
     Owner,
+    /// Nobody yet: the field is held in both systems, each keeping its value, until a person
+    /// resolves the conflict (`resolveConflict`); the entity's other fields keep syncing.
+    Review,
+}
+
+impl ConflictPolicy {
+    /// The policy's name, as configured and recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictPolicy::LastObserved => "last_observed",
+            ConflictPolicy::Owner => "owner",
+            ConflictPolicy::Review => "review",
+        }
+    }
 }
 
 /// How one system stores an entity.

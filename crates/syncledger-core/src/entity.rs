@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::events::{Action, Fields, SyncEvent, WorkHeld, WriteOp, WriteRequested};
+use crate::events::{Action, Fields, SyncEvent, WorkHeld, WriteOp};
 use crate::log::{Position, RecordedEvent};
 
 /// The entity's record in one system.
@@ -18,63 +18,6 @@ use crate::log::{Position, RecordedEvent};
 pub struct Link {
     pub collection: String,
     pub record_id: String,
-}
-
-/// A unit of work owed to the entity: an observed change, a resync or a dead-letter retry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trigger {
-    pub event_id: Uuid,
-    pub position: Position,
-    pub kind: TriggerKind,
-    /// The chain this work belongs to (the observed change that started it).
-    pub correlation_id: Uuid,
-    /// Failed attempts at this work so far ([`crate::events::WorkFailed`]).
-    pub attempts: u32,
-    /// Set after a failed attempt: not before this time.
-    pub retry_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum TriggerKind {
-    Observed {
-        system: String,
-        collection: String,
-        record_id: String,
-        action: Action,
-    },
-    Resync {
-        system: String,
-        record_id: String,
-    },
-    DeadLetterRetry {
-        dead_letter_id: Uuid,
-    },
-}
-
-impl Trigger {
-    /// The system and record whose state this work must fetch, when it names one.
-    pub fn source(&self) -> Option<(&str, &str)> {
-        match &self.kind {
-            TriggerKind::Observed {
-                system, record_id, ..
-            }
-            | TriggerKind::Resync { system, record_id } => Some((system, record_id)),
-            TriggerKind::DeadLetterRetry { .. } => None,
-        }
-    }
-}
-
-/// A write recorded as requested whose outcome the log does not hold yet (or that failed and will
-/// be retried).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingWrite {
-    pub request: WriteRequested,
-    pub requested_event_id: Uuid,
-    pub correlation_id: Option<Uuid>,
-    /// Failed attempts so far.
-    pub attempts: u32,
-    /// Set when the last attempt failed transiently: not before this time.
-    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// A value the sync asked to write into a field, and when it last asked (recorded-at time).
@@ -122,6 +65,8 @@ pub struct EntityState {
     /// while it is linked: its `created` notice is settled without a fetch
     /// ([`crate::decide::created_echo`]).
     pub created: BTreeMap<String, (String, Uuid)>,
+    /// ETags, observation times and conflicts (G10).
+    pub conflicts: ConflictBook,
 }
 
 impl EntityState {
@@ -147,6 +92,7 @@ impl EntityState {
             return;
         };
         let correlation = event.meta.correlation_id.unwrap_or(event.event_id);
+        self.conflicts.note(&sync, event, &self.known);
         match sync {
             SyncEvent::ChangeObserved(e) => {
                 self.entity_type.get_or_insert(e.entity_type);
@@ -348,8 +294,27 @@ impl EntityState {
                     self.close(Some(covered));
                 }
             }
-            SyncEvent::ReplayRequested(_) => {}
+            SyncEvent::ReplayRequested(_) | SyncEvent::ConflictDetected(_) => {}
+            SyncEvent::ConflictResolved(e) => {
+                let kind = TriggerKind::Resolution {
+                    conflict_id: e.conflict_id,
+                };
+                self.open(event, correlation, kind);
+            }
+            // Refused with 412: not a failure; the record is fetched again and decided again.
+            SyncEvent::WritePreconditionFailed(e) => {
+                self.pending_writes.remove(&e.request_id);
+                let kind = TriggerKind::Resync {
+                    system: e.target_system,
+                    record_id: e.record_id,
+                };
+                self.open(event, correlation, kind);
+                if let Some(t) = self.open_triggers.last_mut() {
+                    t.retry_at = e.retry_at;
+                }
+            }
         }
+        self.conflicts.settle(&self.known);
     }
 
     fn open(&mut self, event: &RecordedEvent, correlation_id: Uuid, kind: TriggerKind) {
@@ -371,9 +336,11 @@ impl EntityState {
     }
 }
 
+mod conflicts;
 mod echo;
 mod work;
-pub use work::NextWork;
+pub use conflicts::{ConflictBook, OpenConflict};
+pub use work::{NextWork, PendingWrite, Trigger, TriggerKind};
 
 #[cfg(test)]
 mod tests;

@@ -17,12 +17,16 @@ use crate::log::{EventMeta, NewEvent, RecordedEvent};
 
 mod basis;
 mod bringup;
+mod conflicts;
 mod inputs;
 mod writes;
 pub use basis::{Basis, upcasters};
 pub use bringup::{
     InitialSyncCompleted, InitialSyncPageRead, InitialSyncStarted, RecordDiscovered, WorkHeld,
     WorkReleased,
+};
+pub use conflicts::{
+    Candidate, Chosen, ConflictDetected, ConflictResolved, WritePreconditionFailed, conflict_id,
 };
 pub use inputs::{InputsGathered, LinkCandidate, RoundTrip};
 pub use writes::{Resolution, WriteFailed, WriteOp, WriteRequested, WriteSucceeded};
@@ -61,6 +65,9 @@ pub struct RecordFetched {
     pub found: bool,
     /// Canonical fields read through the entity's field mapping (empty when not found).
     pub fields: Fields,
+    /// The record's `ETag`, when the system gives one: the `If-Match` of the next write there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// What the decision core chose to do.
@@ -238,6 +245,9 @@ pub enum SyncEvent {
     ResyncRequested(ResyncRequested),
     DeadLetterRetried(DeadLetterRetried),
     WorkFailed(WorkFailed),
+    ConflictDetected(ConflictDetected),
+    ConflictResolved(ConflictResolved),
+    WritePreconditionFailed(WritePreconditionFailed),
 }
 
 /// The schema version new events are written with, unless their type says otherwise
@@ -267,6 +277,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "ResyncRequested",
     "DeadLetterRetried",
     "WorkFailed",
+    "ConflictDetected",
+    "ConflictResolved",
+    "WritePreconditionFailed",
 ];
 
 /// A stored event whose payload does not fit its type.
@@ -331,6 +344,9 @@ catalog!(
     ResyncRequested,
     DeadLetterRetried,
     WorkFailed,
+    ConflictDetected,
+    ConflictResolved,
+    WritePreconditionFailed,
 );
 
 impl SyncEvent {

@@ -267,6 +267,9 @@ impl<'a> Story<'a> {
                     e.attempt, e.reason
                 )
             }
+            SyncEvent::ConflictDetected(e) => conflicts::detected(&e),
+            SyncEvent::ConflictResolved(e) => conflicts::resolved(&e),
+            SyncEvent::WritePreconditionFailed(e) => conflicts::refused(&e),
             e @ (SyncEvent::RecordDiscovered(_)
             | SyncEvent::InitialSyncStarted(_)
             | SyncEvent::InitialSyncPageRead(_)
@@ -300,6 +303,14 @@ impl<'a> Story<'a> {
             Some(SyncEvent::DeadLetterRetried(e)) => {
                 format!(" because {} retried dead letter {}", e.by, e.dead_letter_id)
             }
+            Some(SyncEvent::ConflictResolved(e)) => {
+                format!(" because {} resolved the conflict on {}", e.by, e.field)
+            }
+            Some(SyncEvent::WritePreconditionFailed(e)) => format!(
+                " because {} refused a write (412) and {} was fetched again",
+                e.target_system,
+                self.record(&e.target_system, Some(&e.record_id))
+            ),
             Some(SyncEvent::RecordDiscovered(e)) => format!(
                 " because the initial sync found {}",
                 self.record(&e.system, Some(&e.record_id))
@@ -334,6 +345,7 @@ impl<'a> Story<'a> {
 }
 
 mod bringup;
+mod conflicts;
 mod words;
 
 #[cfg(test)]

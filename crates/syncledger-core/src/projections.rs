@@ -28,6 +28,7 @@ use crate::events::SyncEvent;
 use crate::log::{Position, RecordedEvent};
 use crate::projection::{Projection, Row};
 
+pub mod conflicts;
 pub mod dead_letters;
 pub mod entity_state;
 pub mod id_mappings;
@@ -43,7 +44,7 @@ pub(crate) mod testkit;
 mod tests;
 
 /// The projections' names, in the order [`all`] returns them.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     id_mappings::NAME,
     pending_queue::NAME,
     round_trip_context::NAME,
@@ -52,6 +53,7 @@ pub const NAMES: [&str; 8] = [
     entity_state::NAME,
     dead_letters::NAME,
     sync_stats::NAME,
+    conflicts::NAME,
 ];
 
 /// Every projection of the product, for a store opened without a configuration: the default
@@ -88,6 +90,7 @@ fn with(
         Arc::new(entity_state::EntityState),
         Arc::new(dead_letters::DeadLetters),
         Arc::new(sync_stats::SyncStats),
+        Arc::new(conflicts::Conflicts),
     ]
 }
 

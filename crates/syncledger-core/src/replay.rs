@@ -144,6 +144,7 @@ fn group_end(events: &[RecordedEvent], start: usize) -> usize {
         "RecordUnlinked",
         "RedirectedTo",
         "ResyncRequested",
+        "ConflictDetected",
     ];
     let mut end = start + 1;
     while end < events.len()
@@ -192,6 +193,11 @@ fn replay_group(
         gathered
             .fresh_targets
             .insert(fresh.system.clone(), fresh.fields.clone());
+        if let Some(etag) = &fresh.etag {
+            gathered
+                .fresh_etags
+                .insert(fresh.system.clone(), etag.clone());
+        }
     }
     let recorded = summaries(&decoded);
     let replayed = summaries(&decide(config, state, trigger, &gathered).own);

@@ -59,6 +59,7 @@ fn history(i: u64) -> Vec<SyncEvent> {
     };
     let fetched = |system: &str, id: &str, phone: u64| {
         SyncEvent::RecordFetched(RecordFetched {
+            etag: None,
             system: system.into(),
             record_id: id.into(),
             found: true,
@@ -99,6 +100,7 @@ fn history(i: u64) -> Vec<SyncEvent> {
         let record_id = (op == WriteOp::Update).then(|| erp_id.clone());
         vec![
             SyncEvent::WriteRequested(WriteRequested {
+                if_match: None,
                 request_id: request,
                 target_system: "erp".into(),
                 collection: "customers".into(),
@@ -108,6 +110,7 @@ fn history(i: u64) -> Vec<SyncEvent> {
                 match_fingerprint: None,
             }),
             SyncEvent::WriteSucceeded(WriteSucceeded {
+                etag: None,
                 request_id: request,
                 target_system: "erp".into(),
                 record_id: erp_id.clone(),

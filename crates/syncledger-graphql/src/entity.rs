@@ -197,6 +197,7 @@ impl Entity {
         };
         let ledger = ctx.data_unchecked::<ApiContext>();
         let chain = why::chain(ledger.store(), caller, &stream, origin.index).await?;
+        let chain = why::with_conflicts(&stream, chain, &field, &origin.value);
         let lines = explain_stream(self.type_name(), &stream);
         let explained = chain
             .into_iter()

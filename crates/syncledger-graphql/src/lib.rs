@@ -24,6 +24,7 @@
 use async_graphql::{Schema, SchemaBuilder};
 
 pub mod auth;
+pub mod conflicts;
 pub mod context;
 pub mod entity;
 pub mod error;

@@ -198,6 +198,19 @@ impl Mutation {
             .ok_or_else(|| ApiError::internal("append returned nothing"))?)
     }
 
+    /// Resolves an open review (G10): keep `system`'s value, or write `value` to every system
+    /// (exactly one of the two). The choice and who made it are recorded; the workers then
+    /// write the chosen value where it differs.
+    async fn resolve_conflict(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        system: Option<String>,
+        value: async_graphql::MaybeUndefined<async_graphql::Json<serde_json::Value>>,
+    ) -> FieldResult<crate::conflicts::Conflict> {
+        crate::conflicts::resolve(ctx, id, system, value).await
+    }
+
     /// Asks the sync to try a dead-lettered write again (a new request under a new id).
     async fn retry_dead_letter(&self, ctx: &Context<'_>, id: ID) -> FieldResult<AppendedEvent> {
         let caller = admin(ctx)?;

@@ -221,6 +221,20 @@ impl Query {
         .await?)
     }
 
+    /// Fields both linked records changed since the last sync (G10), with both values, the
+    /// policy and its choice; `open: true` for the reviews waiting for a person.
+    #[graphql(complexity = "paging::complexity(first, child_complexity)")]
+    async fn conflicts(
+        &self,
+        ctx: &Context<'_>,
+        tenant: String,
+        open: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<Page<crate::conflicts::Conflict>> {
+        crate::conflicts::page(ctx, tenant, open, first, after).await
+    }
+
     /// Queue depth, oldest pending age, error rate and lag of one tenant's sync.
     async fn sync_status(
         &self,

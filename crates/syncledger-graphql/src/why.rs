@@ -144,6 +144,11 @@ impl Relevance {
                 self.requests.extend(d.request_id);
                 true
             }
+            // The conflict the decision acted on, the person's choice or the 412 behind the
+            // work item (kept for the asked field only: see `with_conflicts`).
+            SyncEvent::ConflictDetected(_)
+            | SyncEvent::ConflictResolved(_)
+            | SyncEvent::WritePreconditionFailed(_) => true,
             SyncEvent::ChangeObserved(_)
             | SyncEvent::ResyncRequested(_)
             | SyncEvent::DeadLetterRetried(_)
@@ -201,6 +206,43 @@ pub async fn chain(
     }
     kept.reverse();
     Ok(kept)
+}
+
+/// The chain with the conflicts about `field` that concern the value it explains (G10): those
+/// in the causation path, and the last one recorded on the field where `value` was a side or
+/// the choice, so the winner's side tells of the loser too. Conflicts about other fields of
+/// the same work item are left out. In log order.
+pub fn with_conflicts(
+    stream: &[RecordedEvent],
+    mut chain: Vec<RecordedEvent>,
+    field: &str,
+    value: &Value,
+) -> Vec<RecordedEvent> {
+    let about = |event: &RecordedEvent| match SyncEvent::from_recorded(event) {
+        Ok(SyncEvent::ConflictDetected(c)) => Some(c.field == field),
+        Ok(SyncEvent::ConflictResolved(c)) => Some(c.field == field),
+        _ => None,
+    };
+    chain.retain(|e| about(e).unwrap_or(true));
+    let last = stream
+        .iter()
+        .rev()
+        .find(|event| match SyncEvent::from_recorded(event) {
+            Ok(SyncEvent::ConflictDetected(c)) => {
+                c.field == field
+                    && (c.candidates.iter().any(|s| s.value == *value)
+                        || c.chosen.is_some_and(|s| s.value == *value))
+            }
+            Ok(SyncEvent::ConflictResolved(c)) => c.field == field && c.chosen.value == *value,
+            _ => false,
+        });
+    if let Some(last) = last
+        && !chain.iter().any(|e| e.event_id == last.event_id)
+    {
+        chain.push(last.clone());
+        chain.sort_by_key(|e| e.position);
+    }
+    chain
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub(crate) struct SimRequest {
     pub id: Option<String>,
     pub body: Option<Value>,
     pub idempotency_key: Option<String>,
+    pub if_match: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
     pub headers: BTreeMap<String, String>,
@@ -41,6 +42,7 @@ impl SimRequest {
             id: None,
             body: None,
             idempotency_key: None,
+            if_match: None,
             limit: None,
             cursor: None,
             headers: BTreeMap::new(),
@@ -67,7 +69,20 @@ fn answer(status: u16, body: Value) -> Answer {
         } else {
             body.to_string()
         },
+        etag: None,
     }
+}
+
+/// The request's headers as logged; an in-process request's `If-Match` among them, so tests
+/// read it the same way from either face.
+fn logged_headers(request: &SimRequest) -> BTreeMap<String, String> {
+    let mut headers = request.headers.clone();
+    if let Some(etag) = &request.if_match {
+        headers
+            .entry("if-match".to_owned())
+            .or_insert_with(|| etag.clone());
+    }
+    headers
 }
 
 fn error(status: u16, message: impl Into<String>) -> Answer {
@@ -91,7 +106,7 @@ impl SimSystem {
                     collection: request.collection.clone(),
                     record_id: request.id.clone(),
                     idempotency_key: request.idempotency_key.clone(),
-                    headers: request.headers.clone(),
+                    headers: logged_headers(&request),
                     at: arrived,
                 });
             }
@@ -109,6 +124,7 @@ impl SimSystem {
                         status,
                         retry_after: None,
                         body,
+                        etag: None,
                     };
                     return Reply {
                         answer,
@@ -171,13 +187,37 @@ impl SimSystem {
 }
 
 impl State {
+    /// The request applied, its record answer carrying the record's `ETag` when the system
+    /// sends them.
     fn apply(&mut self, request: SimRequest) -> Answer {
+        let collection = request.collection.clone();
+        let mut answer = self.apply_request(request);
+        let id = serde_json::from_str::<Value>(&answer.body)
+            .ok()
+            .filter(|_| (200..300).contains(&answer.status))
+            .and_then(|body| body.get("id").and_then(Value::as_str).map(str::to_owned));
+        if let Some(id) = id {
+            answer.etag = self.versions.etag(&collection, &id);
+        }
+        answer
+    }
+
+    fn apply_request(&mut self, request: SimRequest) -> Answer {
         let op = request.op;
         if let Some(problem) = request.malformed {
             return error(400, problem);
         }
         let collection = request.collection.as_str();
         let id = request.id.as_deref().unwrap_or_default();
+        let exists = self.data.get(collection, id).is_some();
+        if matches!(op, Op::Update | Op::Delete)
+            && exists
+            && !self
+                .versions
+                .allows(collection, id, request.if_match.as_deref())
+        {
+            return error(412, format!("{id:?} changed since that version"));
+        }
         match op {
             Op::Get => match self.data.get(collection, id) {
                 Some(record) => answer(200, record.clone()),
@@ -237,6 +277,8 @@ impl State {
 
     pub(super) fn create(&mut self, collection: &str, fields: Map<String, Value>) -> Value {
         let record = self.data.insert(collection, fields);
+        self.versions
+            .bump(collection, record["id"].as_str().unwrap_or_default());
         self.emit(collection, WebhookAction::Created, &record["id"]);
         record
     }
@@ -250,12 +292,14 @@ impl State {
         // Every save emits a webhook, even one that changes nothing, as real systems do: the
         // sync must recognise its own echo rather than rely on silence.
         let record = self.data.patch(collection, id, patch)?;
+        self.versions.bump(collection, id);
         self.emit(collection, WebhookAction::Updated, &record["id"]);
         Some(record)
     }
 
     pub(super) fn delete(&mut self, collection: &str, id: &str) -> bool {
         let existed = self.data.remove(collection, id);
+        self.versions.forget(collection, id);
         if existed {
             self.emit(
                 collection,

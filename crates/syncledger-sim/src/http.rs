@@ -136,6 +136,10 @@ async fn list(
 
 fn request(op: Op, collection: &str, headers: &HeaderMap) -> SimRequest {
     let mut request = SimRequest::new(op, collection);
+    request.if_match = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     request.headers = headers
         .iter()
         .map(|(name, value)| {
@@ -187,6 +191,13 @@ async fn run(app: App, request: SimRequest) -> Response {
         let kind = HeaderValue::from_static(kind);
         (status, [(header::CONTENT_TYPE, kind)], answer.body).into_response()
     };
+    if let Some(etag) = answer
+        .etag
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
     if let Some(wait) = answer.retry_after {
         response
             .headers_mut()

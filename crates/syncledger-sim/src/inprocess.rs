@@ -63,28 +63,32 @@ impl Connector for SimSystem {
         })
     }
 
-    fn update<'a>(
+    fn update_if<'a>(
         &'a self,
         collection: &'a str,
         id: &'a str,
         patch: &'a Value,
+        if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
         Box::pin(async move {
             let mut request = SimRequest::new(Op::Update, collection);
             request.id = Some(id.to_owned());
+            request.if_match = if_match.map(str::to_owned);
             request.body = Some(patch.clone());
             response::record(&self.call(request).await?, Some(id))
         })
     }
 
-    fn delete<'a>(
+    fn delete_if<'a>(
         &'a self,
         collection: &'a str,
         id: &'a str,
+        if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), ConnectorError>> {
         Box::pin(async move {
             let mut request = SimRequest::new(Op::Delete, collection);
             request.id = Some(id.to_owned());
+            request.if_match = if_match.map(str::to_owned);
             response::deleted(&self.call(request).await?)
         })
     }

@@ -10,7 +10,8 @@
 //! It is reachable two ways with identical behaviour: in process (it implements
 //! [`syncledger_connector::Connector`]; see [`inprocess`]) and over real HTTP ([`serve_http`]).
 //! Faults are scripted per operation ([`Fault`], [`PausedWrite`]) or standing
-//! ([`SimSystem::set_down`], [`SimSystem::set_latency`]), and every request is counted and logged
+//! ([`SimSystem::set_down`], [`SimSystem::set_latency`]); ETags and `If-Match` are switched on
+//! per system ([`SimSystem::set_etags`]); every request is counted and logged
 //! so tests can assert "exactly one POST".
 //!
 //! A crate of its own so the production connector carries no HTTP server: tests, benches and
@@ -24,6 +25,7 @@ mod http;
 mod huge;
 mod inprocess;
 mod store;
+mod versions;
 mod webhooks;
 
 use std::collections::{HashMap, VecDeque};
@@ -43,6 +45,7 @@ pub use webhooks::{Webhook, WebhookAction, WebhookSender};
 use conditions::Conditions;
 use faults::Gate;
 use store::Collections;
+use versions::Versions;
 
 /// Where `occurred_at` comes from.
 #[derive(Debug, Clone)]
@@ -78,6 +81,7 @@ struct State {
     counts: [usize; 5],
     log: Vec<RequestLog>,
     conditions: Conditions,
+    versions: Versions,
 }
 
 impl SimSystem {
@@ -106,6 +110,7 @@ impl SimSystem {
                 counts: [0; 5],
                 log: Vec::new(),
                 conditions: Conditions::default(),
+                versions: Versions::default(),
             }),
             webhooks_ready: Notify::new(),
             huge_sent: AtomicU64::new(0),
@@ -251,5 +256,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn to_record(body: Value) -> Record {
     let id = body["id"].as_str().unwrap_or_default().to_owned();
-    Record { id, body }
+    Record {
+        id,
+        body,
+        etag: None,
+    }
 }

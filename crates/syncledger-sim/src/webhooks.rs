@@ -105,6 +105,7 @@ impl WebhookSender {
             status,
             retry_after,
             body,
+            etag: None,
         }))
     }
 

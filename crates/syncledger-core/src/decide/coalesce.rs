@@ -50,6 +50,6 @@ fn fetches(kind: &TriggerKind) -> Option<(&str, &str)> {
             system, record_id, ..
         }
         | TriggerKind::Resync { system, record_id } => Some((system, record_id)),
-        TriggerKind::DeadLetterRetry { .. } => None,
+        TriggerKind::DeadLetterRetry { .. } | TriggerKind::Resolution { .. } => None,
     }
 }

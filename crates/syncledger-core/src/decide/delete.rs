@@ -48,7 +48,15 @@ pub(super) fn decide_gone(
                 d.request_id = Some(id);
             }
             own.push(delete);
-            own.push(write(id, target, link, WriteOp::Delete, Fields::new()));
+            let etag = state.conflicts.etags.get(target).cloned();
+            own.push(write(
+                id,
+                target,
+                link,
+                WriteOp::Delete,
+                Fields::new(),
+                etag,
+            ));
         } else {
             let basis = Basis::DeletedKept {
                 record_id: record_id.clone(),

@@ -8,9 +8,12 @@
 //!    back after the sync saw it replaced is a real change and does not stop here.
 //! 2. **Theirs** (G5): the source still holds the value both sides last agreed on, so the target
 //!    changed the field since; the target's own work item carries that change the other way.
-//! 3. **Conflict** (G5): the target has its own say (`conflict = "owner"` names another owner, or
+//! 3. **Conflict** (G10): both records changed the field since the last sync, or an open review
+//!    holds it ([`super::conflict`]): recorded with both values; the policy's winner is written
+//!    to the side that lacks it (the target, or the source), a held field nowhere.
+//! 4. **Kept** (G5): the target has its own say (`conflict = "owner"` names another owner, or
 //!    with `last_observed` a later observation of the target changed the field): it keeps it.
-//! 4. **Changed**: everything else is written to the target.
+//! 5. **Changed**: everything else is written to the target.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +24,7 @@ use crate::entity::{EntityState, Trigger, TriggerKind};
 use crate::events::{FieldChange, RecordFetched};
 
 use super::Gathered;
+use super::conflict::{self, Found, Side, Verdict};
 
 /// A target's differing fields, by the rule that claimed each.
 #[derive(Debug, Default, PartialEq)]
@@ -29,6 +33,10 @@ pub(super) struct Sorted {
     pub theirs: Vec<String>,
     /// Field -> the system that keeps it.
     pub conflicts: BTreeMap<String, String>,
+    /// Fields both sides changed (G10), with what the policy made of each.
+    pub found: Vec<Found>,
+    /// Values of the target that won a conflict: written to the source.
+    pub to_source: Vec<FieldChange>,
     pub changed: Vec<FieldChange>,
 }
 
@@ -59,8 +67,29 @@ pub(super) fn sort(
         }
         if input.echo.was_written(source, field, value) && state.may_be_echo(source, field, value) {
             sorted.echoed.push(field.clone());
-        } else if state.synced.get(field) == Some(value) {
+        } else if state.synced.get(field) == Some(value)
+            && !state.conflicts.open.get(field).is_some_and(|o| o.is_held())
+        {
             sorted.theirs.push(field.clone());
+        } else if let Some((found, target_value)) = conflicting(
+            config,
+            state,
+            trigger,
+            (source, target),
+            (field, value),
+            input,
+        ) {
+            let change = |before: &Value, after: &Value| FieldChange {
+                field: field.clone(),
+                before: before.clone(),
+                after: after.clone(),
+            };
+            match found.verdict {
+                Verdict::Source => sorted.changed.push(change(&target_value, value)),
+                Verdict::Target => sorted.to_source.push(change(value, &target_value)),
+                Verdict::Held => {}
+            }
+            sorted.found.push(found);
         } else if let Some(winner) =
             conflict_winner(config, state, trigger, (source, target), field, input)
         {
@@ -74,6 +103,48 @@ pub(super) fn sort(
         }
     }
     sorted
+}
+
+/// The conflict on `field` between the source's fetched `value` and the target's (fresh, or as
+/// last seen), with the target's value; `None` when there is none (G10).
+fn conflicting(
+    config: &EntityConfig,
+    state: &EntityState,
+    trigger: &Trigger,
+    (source, target): (&str, &str),
+    (field, value): (&str, &Value),
+    input: &Gathered,
+) -> Option<(Found, Value)> {
+    let fresh = input.fresh_targets.get(target);
+    let target_value = fresh
+        .or(state.known.get(target))
+        .and_then(|k| k.get(field))
+        .cloned()
+        .unwrap_or(Value::Null);
+    if !conflict::in_conflict(state, field, value, &target_value) {
+        return None;
+    }
+    let target_seen = match fresh {
+        Some(_) => input.at,
+        None => state
+            .conflicts
+            .observed_at(target, field)
+            .unwrap_or(input.at),
+    };
+    let sides = (
+        Side {
+            system: source,
+            value,
+            observed_at: input.at,
+        },
+        Side {
+            system: target,
+            value: &target_value,
+            observed_at: target_seen,
+        },
+    );
+    let found = conflict::found(config, state, trigger, field, sides, fresh.is_some());
+    Some((found, target_value))
 }
 
 /// Who keeps a field that changed in `source` when the target has its own say about it.

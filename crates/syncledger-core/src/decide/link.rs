@@ -147,6 +147,7 @@ pub(super) fn plan_create(
             record_id: None,
             match_fingerprint: Some(create_fingerprint(config, &fields)),
             fields,
+            if_match: None,
         }),
     ]
 }

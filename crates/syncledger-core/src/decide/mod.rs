@@ -28,14 +28,15 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::config::EntityConfig;
-use crate::entity::{EntityState, Link, Trigger};
+use crate::entity::{EntityState, Link, Trigger, TriggerKind};
 use crate::events::{
-    Basis, DecisionKind, DecisionMade, Fields, InputsGathered, LinkCandidate, RecordFetched,
-    RecordLinked, RoundTrip, SyncEvent, WriteOp, WriteRequested,
+    Basis, DecisionKind, DecisionMade, FieldChange, Fields, InputsGathered, LinkCandidate,
+    RecordFetched, RecordLinked, RoundTrip, SyncEvent, WriteOp, WriteRequested,
 };
 use crate::mapping::match_fingerprint;
 
 pub mod coalesce;
+pub mod conflict;
 pub mod created_echo;
 mod delete;
 mod echo;
@@ -65,6 +66,8 @@ pub struct Gathered {
     pub link_candidates: BTreeMap<String, LinkCandidate>,
     /// Fresh values of target systems that have later work queued for this entity (G5).
     pub fresh_targets: BTreeMap<String, Fields>,
+    /// The `ETag`s of those fresh fetches, when their systems give them (CONTRACT §1).
+    pub fresh_etags: BTreeMap<String, String>,
     /// Later queued items about the same record that this fetch and decision settle too
     /// ([`coalesce`]). Not an input of any rule; recorded so the log says what settled them.
     pub covers: Vec<Uuid>,
@@ -178,6 +181,9 @@ pub fn decide(
     trigger: &Trigger,
     input: &Gathered,
 ) -> Outcome {
+    if let TriggerKind::Resolution { conflict_id } = trigger.kind {
+        return conflict::resolve(state, trigger, conflict_id);
+    }
     let Some((source, record_id)) = trigger.source() else {
         return Outcome::default();
     };
@@ -203,6 +209,8 @@ pub fn decide(
     }
     let mut own = Vec::new();
     let mut effects = Vec::new();
+    let mut to_source: (Vec<FieldChange>, BTreeMap<String, Uuid>, Option<String>) =
+        Default::default();
     if state
         .links
         .get(source)
@@ -218,7 +226,25 @@ pub fn decide(
     }
     for target in config.systems.keys().filter(|name| *name != source) {
         let pair = (source, target.as_str());
-        let sorted = fields::sort(config, state, trigger, pair, fetched, input);
+        let mut sorted = fields::sort(config, state, trigger, pair, fetched, input);
+        for found in &sorted.found {
+            own.extend(found.recorded.clone().map(SyncEvent::ConflictDetected));
+            let policy = found
+                .recorded
+                .as_ref()
+                .map_or(config.conflict, |r| r.policy);
+            let made = conflict::verdict_decision(trigger, pair, found, policy);
+            own.push(SyncEvent::DecisionMade(made));
+            if found.verdict == conflict::Verdict::Target {
+                to_source.1.insert(found.field.clone(), found.conflict_id);
+                to_source.2.get_or_insert_with(|| target.clone());
+            }
+        }
+        for change in sorted.to_source.drain(..) {
+            if !to_source.0.iter().any(|c| c.field == change.field) {
+                to_source.0.push(change);
+            }
+        }
         if !sorted.conflicts.is_empty() {
             let basis = Basis::ConflictKept {
                 winners: sorted.conflicts.clone(),
@@ -242,6 +268,9 @@ pub fn decide(
             ));
             continue;
         };
+        if sorted.changed.is_empty() && !sorted.found.is_empty() {
+            continue; // the conflict's decision says what happens to this target
+        }
         if sorted.changed.is_empty() {
             let basis = if !sorted.echoed.is_empty() {
                 Basis::EchoOfWrite {
@@ -277,9 +306,58 @@ pub fn decide(
             d.request_id = Some(id);
         }
         own.push(update);
-        own.push(write(id, target, link, WriteOp::Update, values));
+        let etag = input
+            .fresh_etags
+            .get(target)
+            .or(state.conflicts.etags.get(target.as_str()))
+            .cloned();
+        own.push(write(id, target, link, WriteOp::Update, values, etag));
+    }
+    if let (false, Some(winner)) = (to_source.0.is_empty(), to_source.2) {
+        let link = Link {
+            collection: source_cfg.collection.clone(),
+            record_id: record_id.into(),
+        };
+        own.extend(write_back(
+            trigger,
+            (&winner, source),
+            &link,
+            to_source.0,
+            to_source.1,
+            fetched.etag.clone(),
+        ));
     }
     Outcome { own, effects }
+}
+
+/// The values the target `winner` kept in a conflict, written to the decision's own source.
+fn write_back(
+    trigger: &Trigger,
+    (winner, source): (&str, &str),
+    link: &Link,
+    changes: Vec<FieldChange>,
+    conflicts: BTreeMap<String, Uuid>,
+    etag: Option<String>,
+) -> [SyncEvent; 2] {
+    let id = request_id(trigger.event_id, source, WriteOp::Update);
+    let values: Fields = changes
+        .iter()
+        .map(|c| (c.field.clone(), c.after.clone()))
+        .collect();
+    let mut update = decision(
+        trigger,
+        DecisionKind::Update,
+        (winner, source),
+        Basis::ConflictWon { conflicts },
+    );
+    if let SyncEvent::DecisionMade(d) = &mut update {
+        d.diff = changes;
+        d.request_id = Some(id);
+    }
+    [
+        update,
+        write(id, source, link, WriteOp::Update, values, etag),
+    ]
 }
 
 /// A decision about `source`'s change acting on `target`, settling `trigger`.
@@ -300,8 +378,15 @@ fn decision(
     })
 }
 
-/// A write of `fields` to a linked record.
-fn write(id: Uuid, target: &str, link: &Link, op: WriteOp, fields: Fields) -> SyncEvent {
+/// A write of `fields` to a linked record, on the condition `if_match` when its system gave one.
+fn write(
+    id: Uuid,
+    target: &str,
+    link: &Link,
+    op: WriteOp,
+    fields: Fields,
+    if_match: Option<String>,
+) -> SyncEvent {
     SyncEvent::WriteRequested(WriteRequested {
         request_id: id,
         target_system: target.into(),
@@ -310,5 +395,6 @@ fn write(id: Uuid, target: &str, link: &Link, op: WriteOp, fields: Fields) -> Sy
         record_id: Some(link.record_id.clone()),
         fields,
         match_fingerprint: None,
+        if_match,
     })
 }

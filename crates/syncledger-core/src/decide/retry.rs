@@ -45,6 +45,20 @@ impl RetryPolicy {
         AfterFailure::RetryAt(later_by(now, self.wait(attempt, retry_after, jitter)))
     }
 
+    /// When a record whose write was refused with `412` for the `refusals`-th time in a row is
+    /// fetched again: at once after the first refusal (someone edited it between the fetch and
+    /// the write), then after the same growing wait as a failed attempt, so a record that keeps
+    /// changing under the ledger backs off instead of looping. Never a give-up: a refusal is
+    /// not a failure and does not count against `max_attempts`.
+    pub fn after_refusal(
+        &self,
+        refusals: u32,
+        now: DateTime<Utc>,
+        jitter: f64,
+    ) -> Option<DateTime<Utc>> {
+        (refusals > 1).then(|| later_by(now, self.wait(refusals - 1, None, jitter)))
+    }
+
     /// Step 3's wait after attempt `attempt` failed: the backoff, never sooner than the
     /// system's `Retry-After`, never later than `max_retry_after`.
     pub fn wait(&self, attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {

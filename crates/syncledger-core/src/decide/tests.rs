@@ -16,6 +16,7 @@ use crate::events::{Action, ChangeObserved, FieldChange, RedirectedTo, WriteSucc
 use crate::projections::testkit::{ENTITY, at, id, recorded};
 
 mod coalesce;
+mod conflicts;
 mod created_echo;
 mod g2_g3;
 mod g4_to_g9;
@@ -134,6 +135,7 @@ pub(super) fn observed(system: &str, record_id: &str, action: Action) -> SyncEve
 
 pub(super) fn record(system: &str, record_id: &str, values: Value) -> RecordFetched {
     RecordFetched {
+        etag: None,
         system: system.into(),
         record_id: record_id.into(),
         found: !values.is_null(),
@@ -193,6 +195,7 @@ pub(super) fn requested(
 ) -> WriteRequested {
     let fields = fields(values);
     WriteRequested {
+        if_match: None,
         request_id,
         target_system: target.into(),
         collection: collection(target),
@@ -206,6 +209,7 @@ pub(super) fn requested(
 
 pub(super) fn succeeded(write: &WriteRequested, record_id: &str) -> SyncEvent {
     SyncEvent::WriteSucceeded(WriteSucceeded {
+        etag: None,
         request_id: write.request_id,
         target_system: write.target_system.clone(),
         record_id: record_id.into(),

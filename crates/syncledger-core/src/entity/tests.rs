@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::events::{RecordFetched, Resolution, WriteSucceeded};
+use crate::events::{RecordFetched, Resolution, WriteRequested, WriteSucceeded};
 use crate::log::EventMeta;
 
 fn recorded(sequence: u64, event: SyncEvent) -> RecordedEvent {
@@ -31,6 +31,7 @@ fn write(id: u128, value: &str) -> [SyncEvent; 2] {
     let request_id = Uuid::from_u128(id);
     [
         SyncEvent::WriteRequested(WriteRequested {
+            if_match: None,
             request_id,
             target_system: "erp".into(),
             collection: "customers".into(),
@@ -40,6 +41,7 @@ fn write(id: u128, value: &str) -> [SyncEvent; 2] {
             match_fingerprint: None,
         }),
         SyncEvent::WriteSucceeded(WriteSucceeded {
+            etag: None,
             request_id,
             target_system: "erp".into(),
             record_id: "E-1".into(),
@@ -70,6 +72,7 @@ fn a_written_value_stops_being_an_echo_once_the_system_was_seen_holding_another(
 fn a_written_value_the_system_never_confirmed_replacing_stays_an_echo() {
     let [requested, _] = write(2, "222");
     let fetched = SyncEvent::RecordFetched(RecordFetched {
+        etag: None,
         system: "erp".into(),
         record_id: "E-1".into(),
         found: true,
@@ -100,6 +103,7 @@ fn a_landed_write_is_the_base_even_when_the_target_answers_another_value() {
     };
     clear.fields = [("phone".to_string(), Value::Null)].into();
     let answered = SyncEvent::WriteSucceeded(WriteSucceeded {
+        etag: None,
         request_id: clear.request_id,
         target_system: "erp".into(),
         record_id: "E-1".into(),
@@ -108,6 +112,7 @@ fn a_landed_write_is_the_base_even_when_the_target_answers_another_value() {
         resolution: Resolution::Response,
     });
     let crm = SyncEvent::RecordFetched(RecordFetched {
+        etag: None,
         system: "crm".into(),
         record_id: "c-1".into(),
         found: true,
@@ -132,6 +137,7 @@ fn a_landed_write_is_the_base_even_when_the_target_answers_another_value() {
 fn fields_seen_equal_on_both_sides_become_the_base() {
     let fetched = |system: &str, value: &str| {
         SyncEvent::RecordFetched(RecordFetched {
+            etag: None,
             system: system.into(),
             record_id: "r".into(),
             found: true,
@@ -158,6 +164,7 @@ fn requested_at(sequence: u64, system: &str, fields: Fields, at: DateTime<Utc>) 
     let mut event = recorded(
         sequence,
         SyncEvent::WriteRequested(WriteRequested {
+            if_match: None,
             request_id: Uuid::from_u128(sequence as u128),
             target_system: system.into(),
             collection: "customers".into(),

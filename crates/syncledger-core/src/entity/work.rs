@@ -3,8 +3,70 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{EntityState, PendingWrite, Trigger};
-use crate::events::{WorkHeld, WriteOp};
+use super::EntityState;
+use crate::events::{Action, WorkHeld, WriteOp, WriteRequested};
+use crate::log::Position;
+
+/// A unit of work owed to the entity: an observed change, a resync or a dead-letter retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub event_id: Uuid,
+    pub position: Position,
+    pub kind: TriggerKind,
+    /// The chain this work belongs to (the observed change that started it).
+    pub correlation_id: Uuid,
+    /// Failed attempts at this work so far ([`crate::events::WorkFailed`]).
+    pub attempts: u32,
+    /// Set after a failed attempt: not before this time.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TriggerKind {
+    Observed {
+        system: String,
+        collection: String,
+        record_id: String,
+        action: Action,
+    },
+    Resync {
+        system: String,
+        record_id: String,
+    },
+    DeadLetterRetry {
+        dead_letter_id: Uuid,
+    },
+    /// A person resolved a conflict: the chosen value is written where it differs.
+    Resolution {
+        conflict_id: Uuid,
+    },
+}
+
+impl Trigger {
+    /// The system and record whose state this work must fetch, when it names one.
+    pub fn source(&self) -> Option<(&str, &str)> {
+        match &self.kind {
+            TriggerKind::Observed {
+                system, record_id, ..
+            }
+            | TriggerKind::Resync { system, record_id } => Some((system, record_id)),
+            TriggerKind::DeadLetterRetry { .. } | TriggerKind::Resolution { .. } => None,
+        }
+    }
+}
+
+/// A write recorded as requested whose outcome the log does not hold yet (or that failed and will
+/// be retried).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingWrite {
+    pub request: WriteRequested,
+    pub requested_event_id: Uuid,
+    pub correlation_id: Option<Uuid>,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Set when the last attempt failed transiently: not before this time.
+    pub retry_at: Option<DateTime<Utc>>,
+}
 
 /// What a job does next for an entity (see [`EntityState::next_work`]).
 #[derive(Debug, Clone, Copy, PartialEq)]

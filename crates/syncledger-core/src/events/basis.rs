@@ -44,6 +44,27 @@ pub enum Basis {
     InSync,
     /// G5: a conflicting field kept in the target, by field, with the system that wins it.
     ConflictKept { winners: BTreeMap<String, String> },
+    /// G10: both linked records changed `field` since the last sync (conflict `conflict_id`,
+    /// recorded with both values by `ConflictDetected`); `policy` chose `chosen`'s value, or
+    /// nobody's (`review`: the field is held).
+    Conflict {
+        conflict_id: Uuid,
+        field: String,
+        policy: crate::config::ConflictPolicy,
+        chosen: Option<String>,
+    },
+    /// G10: the values of `conflicts` (field -> conflict id) won in the decision's source
+    /// system: they are written to its target, which lost.
+    ConflictWon { conflicts: BTreeMap<String, Uuid> },
+    /// G10: `by` resolved conflict `conflict_id` on `field`: the chosen value is written where
+    /// it differs.
+    ResolvedByPerson {
+        conflict_id: Uuid,
+        field: String,
+        by: String,
+    },
+    /// A resolution names a conflict this entity no longer holds open.
+    ConflictGone { conflict_id: Uuid },
     /// The source changed `fields`: they are written to the target.
     Changed {
         record_id: String,
@@ -89,6 +110,10 @@ impl Basis {
             Basis::ChangedInTarget { .. } => "changed_in_target",
             Basis::InSync => "in_sync",
             Basis::ConflictKept { .. } => "conflict_kept",
+            Basis::Conflict { .. } => "conflict",
+            Basis::ConflictWon { .. } => "conflict_won",
+            Basis::ResolvedByPerson { .. } => "resolved_by_person",
+            Basis::ConflictGone { .. } => "conflict_gone",
             Basis::Changed { .. } => "changed",
             Basis::NoRecordInTarget { .. } => "no_record_in_target",
             Basis::CreateInFlight { .. } => "create_in_flight",
@@ -145,6 +170,37 @@ impl Basis {
                     .map(|(field, winner)| format!("{field} ({winner} wins)"))
                     .collect();
                 format!("kept {} in {target}", kept.join(", "))
+            }
+            Basis::Conflict {
+                conflict_id,
+                field,
+                policy,
+                chosen,
+            } => {
+                let both =
+                    format!("both {source} and {target} changed {field} since the last sync");
+                match chosen {
+                    Some(winner) => format!("{both}; {} chose {winner}'s value", policy.as_str()),
+                    None => format!(
+                        "{both}; held in both until a person resolves conflict {conflict_id} ({})",
+                        policy.as_str()
+                    ),
+                }
+            }
+            Basis::ConflictWon { conflicts } => {
+                let fields: Vec<&str> = conflicts.keys().map(String::as_str).collect();
+                format!(
+                    "{source}'s {} won the conflict: written to {target}",
+                    fields.join(", ")
+                )
+            }
+            Basis::ResolvedByPerson {
+                conflict_id,
+                field,
+                by,
+            } => format!("{by} resolved conflict {conflict_id} on {field}"),
+            Basis::ConflictGone { conflict_id } => {
+                format!("conflict {conflict_id} holds no choice to write")
             }
             Basis::Changed { record_id, fields } => {
                 format!("{} changed in {source} {record_id}", fields.join(", "))

@@ -28,6 +28,11 @@ pub struct WriteRequested {
     pub fields: Fields,
     /// Hash of the match keys' values: recognises the target's create webhook before the answer.
     pub match_fingerprint: Option<String>,
+    /// The `ETag` the ledger last saw for the target record, sent as `If-Match` (CONTRACT §1):
+    /// the write lands only on the record the decision was made about. Absent for a create and
+    /// for a system that gives no ETags (an unconditional write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_match: Option<String>,
 }
 
 /// How the outcome of a write became known.
@@ -53,6 +58,9 @@ pub struct WriteSucceeded {
     /// Canonical values the target holds after the write.
     pub fields: Fields,
     pub resolution: Resolution,
+    /// The record's `ETag` in the target's answer, when it gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

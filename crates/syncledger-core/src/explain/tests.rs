@@ -71,6 +71,7 @@ fn phone_change() -> Stream {
         occurred_at: Utc.with_ymd_and_hms(2026, 11, 21, 9, 59, 0).unwrap(),
     }));
     s.push(SyncEvent::RecordFetched(RecordFetched {
+        etag: None,
         system: "crm".into(),
         record_id: "c-42".into(),
         found: true,
@@ -94,6 +95,7 @@ fn phone_change() -> Stream {
         request_id: Some(request_id),
     }));
     s.push(SyncEvent::WriteRequested(WriteRequested {
+        if_match: None,
         request_id,
         target_system: "erp".into(),
         collection: "customers".into(),
@@ -103,6 +105,7 @@ fn phone_change() -> Stream {
         match_fingerprint: None,
     }));
     s.push(SyncEvent::WriteSucceeded(WriteSucceeded {
+        etag: None,
         request_id,
         target_system: "erp".into(),
         record_id: "E7".into(),
@@ -155,6 +158,7 @@ fn a_second_fetch_says_only_what_changed() {
         (vec![email.clone()], "no field changed since last seen"),
     ] {
         s.push(SyncEvent::RecordFetched(RecordFetched {
+            etag: None,
             system: "crm".into(),
             record_id: "c-42".into(),
             found: true,
@@ -235,6 +239,9 @@ fn every_event_type_gets_its_own_single_line() {
         link_candidates: Default::default(),
         covers: vec![id(3)],
     }));
+    for event in conflicts::events() {
+        s.push(event);
+    }
     let mut broken = s.0[0].clone();
     broken.event_id = id(99);
     broken.event_type = "SomethingNew".into();
@@ -269,7 +276,7 @@ fn every_event_type_gets_its_own_single_line() {
     );
     assert_eq!(lines[8], format!("admin retried dead letter {letter}"));
     assert_eq!(
-        lines[lines.len() - 2],
+        lines[lines.len() - 5],
         format!(
             "gathered what the decision needs (at 2026-11-21 10:00:10 UTC): \
              the record is linked to entity {}; this fetch also settles 1 later observation \
@@ -279,7 +286,7 @@ fn every_event_type_gets_its_own_single_line() {
         )
     );
     assert_eq!(
-        lines[lines.len() - 3],
+        lines[lines.len() - 6],
         "work on crm contact c-42 failed on attempt 2 (the job panicked: boom); \
          will retry at 2026-11-21 10:00:09 UTC"
     );
@@ -319,6 +326,7 @@ fn a_create_found_again_by_match_keys_says_so() {
         request_id: Some(request_id),
     }));
     s.push(SyncEvent::WriteRequested(WriteRequested {
+        if_match: None,
         request_id,
         target_system: "erp".into(),
         collection: "customers".into(),
@@ -328,6 +336,7 @@ fn a_create_found_again_by_match_keys_says_so() {
         match_fingerprint: Some("keys:x".into()),
     }));
     s.push(SyncEvent::WriteSucceeded(WriteSucceeded {
+        etag: None,
         request_id,
         target_system: "erp".into(),
         record_id: "E9".into(),
@@ -364,4 +373,5 @@ fn collections_are_named_in_the_singular() {
 
 mod artefacts;
 mod bringup;
+mod conflicts;
 use bringup::bringup_events;

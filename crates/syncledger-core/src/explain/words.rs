@@ -5,7 +5,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::events::{
-    DecisionKind, DecisionMade, Fields, InputsGathered, RoundTrip, WriteRequested,
+    Basis, DecisionKind, DecisionMade, Fields, InputsGathered, RoundTrip, WriteRequested,
 };
 
 /// Values longer than this are cut: a line must stay a line.
@@ -55,6 +55,9 @@ pub(super) fn decision(d: &DecisionMade, noun: &str, write: Option<&WriteRequest
                 "recognised the sync's own write coming back from {}",
                 d.source_system
             )
+        }
+        DecisionKind::Deferred if matches!(d.basis, Basis::Conflict { .. }) => {
+            format!("held the field in {} and {target}", d.source_system)
         }
         DecisionKind::Deferred => {
             format!("postponed creating {}", a(&format!("{target} {noun}")))

@@ -155,6 +155,7 @@ mod tests {
 
     fn fetched(found: bool, fields: serde_json::Value) -> SyncEvent {
         SyncEvent::RecordFetched(RecordFetched {
+            etag: None,
             system: "erp".into(),
             record_id: "E-1".into(),
             found,
@@ -213,6 +214,7 @@ mod tests {
     #[test]
     fn a_write_answer_files_the_target_record_and_a_gone_record_files_nothing() {
         let answered = SyncEvent::WriteSucceeded(WriteSucceeded {
+            etag: None,
             request_id: Uuid::nil(),
             target_system: "crm".into(),
             record_id: "c-9".into(),

@@ -43,7 +43,7 @@ pub fn due_sort_key(now: DateTime<Utc>) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trigger {
     /// The event type that asked for the work (`ChangeObserved`, `RecordDiscovered`,
-    /// `ResyncRequested`, `DeadLetterRetried`), or that last moved it (`WorkHeld`: waiting for
+    /// `ResyncRequested`, `DeadLetterRetried`, `ConflictResolved`, `WritePreconditionFailed`), or that last moved it (`WorkHeld`: waiting for
     /// an initial sync, not due; `WorkReleased`: due again).
     pub kind: String,
     pub entity_id: Uuid,
@@ -167,6 +167,27 @@ impl Projection for PendingQueue {
                 trigger(Some(e.system.clone()), Some(e.record_id.clone()), None)
             }
             SyncEvent::DeadLetterRetried(e) => trigger(None, None, Some(e.dead_letter_id)),
+            // A person's choice is written by the workers: work owed like a resync.
+            SyncEvent::ConflictResolved(_) => trigger(None, None, None),
+            // A write refused with 412 is settled; the record is fetched again and the entity
+            // decided again (the event is that work), when its wait is over.
+            SyncEvent::WritePreconditionFailed(e) => {
+                let due_at = e.retry_at.unwrap_or(event.recorded_at);
+                let sort_key = time_position_key(due_at, event.position);
+                let (system, record_id) =
+                    (Some(e.target_system.clone()), Some(e.record_id.clone()));
+                let mut ops = vec![RowOp::Delete {
+                    key: write_key(e.request_id),
+                }];
+                ops.extend(requeue(
+                    event.event_id,
+                    &system,
+                    &record_id,
+                    due_at,
+                    sort_key,
+                ));
+                ops
+            }
             // A failed trigger waits for its retry: its row moves to the retry time.
             SyncEvent::WorkFailed(e) if e.will_retry => {
                 let due_at = e.retry_at.unwrap_or(event.recorded_at);

@@ -106,6 +106,7 @@ fn email() -> Fields {
 
 fn requested(op: WriteOp) -> SyncEvent {
     SyncEvent::WriteRequested(WriteRequested {
+        if_match: None,
         request_id: REQUEST,
         target_system: "erp".into(),
         collection: "customers".into(),
@@ -144,6 +145,7 @@ fn all_returns_the_projections_in_contract_order_with_their_modes() {
             ("entity_state", CatchUp),
             ("dead_letters", CatchUp),
             ("sync_stats", CatchUp),
+            ("conflicts", CatchUp),
         ]
     );
     assert_eq!(names.iter().map(|(n, _)| *n).collect::<Vec<_>>(), NAMES);
@@ -174,6 +176,7 @@ fn a_synced_create_leaves_the_queue_empty_and_both_records_mapped() {
         recorded(
             3,
             SyncEvent::RecordFetched(RecordFetched {
+                etag: None,
                 system: "crm".into(),
                 record_id: "c-42".into(),
                 found: true,
@@ -185,6 +188,7 @@ fn a_synced_create_leaves_the_queue_empty_and_both_records_mapped() {
         recorded(
             6,
             SyncEvent::WriteSucceeded(WriteSucceeded {
+                etag: None,
                 request_id: REQUEST,
                 target_system: "erp".into(),
                 record_id: "E7".into(),

@@ -82,6 +82,7 @@ impl History {
 
 fn fetched(system: &str, phone: &str) -> RecordFetched {
     RecordFetched {
+        etag: None,
         system: system.into(),
         record_id: format!("{system}-1"),
         found: true,
@@ -118,6 +119,7 @@ fn race3() -> History {
     h.fetched("crm", "2");
     h.fetched("erp", "1");
     let write = WriteRequested {
+        if_match: None,
         request_id: Uuid::from_u128(0x99),
         target_system: "erp".into(),
         collection: "customers".into(),
@@ -128,6 +130,7 @@ fn race3() -> History {
     };
     h.push(SyncEvent::WriteRequested(write.clone()), None);
     let done = WriteSucceeded {
+        etag: None,
         request_id: write.request_id,
         target_system: "erp".into(),
         record_id: "erp-1".into(),

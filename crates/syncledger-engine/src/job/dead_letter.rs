@@ -59,7 +59,12 @@ pub(super) async fn retry_dead_letter(
         }
         (Some(original), _) => {
             let id = request_id(trigger.event_id, &original.target_system, original.op);
+            // Sent again on the record as the ledger last saw it, not as it was then.
+            let if_match = (original.op != WriteOp::Create)
+                .then(|| state.conflicts.etags.get(&original.target_system).cloned())
+                .flatten();
             let again = WriteRequested {
+                if_match,
                 request_id: id,
                 ..original
             };

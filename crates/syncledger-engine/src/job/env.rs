@@ -41,6 +41,13 @@ impl Env {
         }
     }
 
+    /// When a record refused a write with `412` for the `refusals`-th time in a row is fetched
+    /// again (`RetryPolicy::after_refusal`), with the jitter drawn here.
+    pub fn refetch_after_refusal(&self, refusals: u32) -> Option<DateTime<Utc>> {
+        let jitter = rand::rng().random_range(0.0..=1.0);
+        self.retry.after_refusal(refusals, Utc::now(), jitter)
+    }
+
     /// Appends, and on success folds the events of the state's own stream into it. A conflict
     /// leaves the state as it was: the caller reads the stream again.
     pub async fn append_here(

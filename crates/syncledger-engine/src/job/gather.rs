@@ -140,6 +140,9 @@ pub(super) async fn gather(
                 gathered
                     .fresh_targets
                     .insert(target.clone(), to_canonical(target_map, &record.body));
+                if let Some(etag) = record.etag {
+                    gathered.fresh_etags.insert(target.clone(), etag);
+                }
             }
         }
     }
@@ -167,6 +170,7 @@ async fn fetch(
             EngineError::from_connector(source, format!("fetching {source} {record_id}"), e)
         })?;
     Ok(RecordFetched {
+        etag: fetched.as_ref().and_then(|r| r.etag.clone()),
         system: source.into(),
         record_id: record_id.into(),
         found: fetched.is_some(),

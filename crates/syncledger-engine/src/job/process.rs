@@ -16,7 +16,7 @@ use syncledger_core::decide::{Outcome, decide};
 use syncledger_core::entity::{EntityState, NextWork, Trigger, TriggerKind};
 use syncledger_core::events::{
     Basis, ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested,
-    SyncEvent,
+    SyncEvent, conflict_id,
 };
 use syncledger_core::log::{ExpectedVersion, StreamAppend};
 use uuid::Uuid;
@@ -154,6 +154,7 @@ async fn decide_trigger(
             .map(|l| l.record_id.clone())
             .unwrap_or_default();
         own.push(SyncEvent::RecordFetched(RecordFetched {
+            etag: gathered.fresh_etags.get(system).cloned(),
             system: system.clone(),
             record_id,
             found: true,
@@ -176,6 +177,7 @@ async fn decide_trigger(
     }
     env.append_here(state, appends).await?;
     count_decisions(&outcome);
+    count_conflicts(&state.tenant, &config.name, &outcome);
     perform_writes(env, state, trigger.correlation_id, &outcome).await?;
     Ok(None)
 }
@@ -189,12 +191,14 @@ async fn forward(
 ) -> Result<(), EngineError> {
     let target_state = env.ctx.load(target).await?;
     let handed = match &trigger.kind {
+        // A resolution belongs to the conflict of this stream: closed here, not handed over.
+        TriggerKind::Resolution { .. } => None,
         TriggerKind::Observed {
             system,
             collection,
             record_id,
             action,
-        } => SyncEvent::ChangeObserved(ChangeObserved {
+        } => Some(SyncEvent::ChangeObserved(ChangeObserved {
             entity_type: state.entity_type.clone().unwrap_or_default(),
             system: system.clone(),
             collection: collection.clone(),
@@ -202,17 +206,19 @@ async fn forward(
             action: *action,
             webhook_event_id: format!("forwarded:{}", trigger.event_id),
             occurred_at: Utc::now(),
-        }),
-        TriggerKind::Resync { system, record_id } => SyncEvent::ResyncRequested(ResyncRequested {
-            by: "forwarded".into(),
-            system: system.clone(),
-            record_id: record_id.clone(),
-        }),
+        })),
+        TriggerKind::Resync { system, record_id } => {
+            Some(SyncEvent::ResyncRequested(ResyncRequested {
+                by: "forwarded".into(),
+                system: system.clone(),
+                record_id: record_id.clone(),
+            }))
+        }
         TriggerKind::DeadLetterRetry { dead_letter_id } => {
-            SyncEvent::DeadLetterRetried(DeadLetterRetried {
+            Some(SyncEvent::DeadLetterRetried(DeadLetterRetried {
                 by: "forwarded".into(),
                 dead_letter_id: *dead_letter_id,
-            })
+            }))
         }
     };
     let (system, record_id) = trigger
@@ -230,21 +236,36 @@ async fn forward(
             entity_id: target,
         },
     });
-    let appends = vec![
-        StreamAppend {
-            stream_id: state.entity_id,
-            expected: ExpectedVersion::Exact(state.version),
-            events: chain(vec![here], &meta),
-        },
-        StreamAppend {
-            stream_id: target,
-            expected: ExpectedVersion::Exact(target_state.version),
-            events: chain(vec![handed], &meta),
-        },
-    ];
+    let mut appends = vec![StreamAppend {
+        stream_id: state.entity_id,
+        expected: ExpectedVersion::Exact(state.version),
+        events: chain(vec![here], &meta),
+    }];
+    appends.extend(handed.map(|handed| StreamAppend {
+        stream_id: target,
+        expected: ExpectedVersion::Exact(target_state.version),
+        events: chain(vec![handed], &meta),
+    }));
     env.append_here(state, appends).await?;
     env.ctx.wake_workers();
     Ok(())
+}
+
+/// Conflicts found by this decision (an open review whose candidates moved is the same one).
+fn count_conflicts(tenant: &str, entity: &str, outcome: &Outcome) {
+    for event in &outcome.own {
+        if let SyncEvent::ConflictDetected(c) = event
+            && c.conflict_id == conflict_id(c.trigger_id, &c.field)
+        {
+            let labels = [
+                ("tenant", tenant.to_string()),
+                ("entity", entity.to_string()),
+                ("field", c.field.clone()),
+                ("policy", c.policy.as_str().to_string()),
+            ];
+            metrics::counter!("syncledger_conflicts_total", &labels).increment(1);
+        }
+    }
 }
 
 fn count_decisions(outcome: &Outcome) {

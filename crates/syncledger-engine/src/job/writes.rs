@@ -14,7 +14,8 @@ use syncledger_core::decide::{Effect, Outcome, round_trip};
 use syncledger_core::entity::{EntityState, Link, PendingWrite};
 use syncledger_core::events::{
     DeadLettered, RecordLinked, RecordUnlinked, Resolution, ResyncRequested, SyncEvent,
-    WriteFailed, WriteOp, WriteRequested, WriteSucceeded, entity_id_for_record,
+    WriteFailed, WriteOp, WritePreconditionFailed, WriteRequested, WriteSucceeded,
+    entity_id_for_record,
 };
 use syncledger_core::log::{ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::{to_canonical, write_body};
@@ -159,15 +160,21 @@ async fn send(
                 None
             };
             let body = write_body(&map, &write.fields, current.as_ref());
+            // The condition is the version the decision saw, never the GET just above.
+            let if_match = write.if_match.as_deref();
             connector
-                .update(&write.collection, &record_id, &body)
+                .update_if(&write.collection, &record_id, &body, if_match)
                 .await?
         }
         WriteOp::Delete => {
-            connector.delete(&write.collection, &record_id).await?;
+            let if_match = write.if_match.as_deref();
+            connector
+                .delete_if(&write.collection, &record_id, if_match)
+                .await?;
             Record {
                 id: record_id,
                 body: json!({}),
+                etag: None,
             }
         }
     };
@@ -307,6 +314,7 @@ fn outcome_events(
                 record_id: record.id.clone(),
                 fields,
                 resolution: *resolution,
+                etag: record.etag.clone(),
             })];
             let linked = state
                 .links
@@ -331,10 +339,29 @@ fn outcome_events(
             }
             events
         }
+        // The record changed since the decision saw it: recorded, fetched again and decided
+        // again (the event opens that work); not a failure, not an attempt, never a dead letter.
+        Err(ConnectorError::PreconditionFailed { .. }) => {
+            metrics::counter!("syncledger_writes_total", "outcome" => "precondition_failed")
+                .increment(1);
+            let refusals = state.conflicts.refusals(target) + 1;
+            let record_id = write.record_id.clone().unwrap_or_default();
+            vec![SyncEvent::WritePreconditionFailed(
+                WritePreconditionFailed {
+                    request_id: write.request_id,
+                    target_system: target.clone(),
+                    record_id,
+                    if_match: write.if_match.clone(),
+                    attempt: refusals,
+                    retry_at: env.refetch_after_refusal(refusals),
+                },
+            )]
+        }
         Err(error) => {
             let (status, body) = match error {
                 ConnectorError::Transient { status, body, .. } => (*status, body.clone()),
                 ConnectorError::Permanent { status, body } => (Some(*status), body.clone()),
+                ConnectorError::PreconditionFailed { body } => (Some(412), body.clone()),
                 ConnectorError::Invalid(reason) => (None, reason.clone()),
             };
             // Never sooner than the system's Retry-After (CONTRACT §1), never later than
@@ -365,7 +392,10 @@ fn outcome_events(
                         ConnectorError::Transient { .. } => {
                             format!("gave up after {attempt} attempts")
                         }
-                        ConnectorError::Permanent { .. } => "the target refused the write".into(),
+                        ConnectorError::Permanent { .. }
+                        | ConnectorError::PreconditionFailed { .. } => {
+                            "the target refused the write".into()
+                        }
                         ConnectorError::Invalid(reason) => reason.clone(),
                     },
                     request: serde_json::to_value(write).unwrap_or_default(),

@@ -152,17 +152,18 @@ impl Connector for FaultyConnector {
         })
     }
 
-    fn update<'a>(
+    fn update_if<'a>(
         &'a self,
         collection: &'a str,
         id: &'a str,
         patch: &'a Value,
+        if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Record, ConnectorError>> {
         Box::pin(async move {
             match self.take_crash() {
-                None => self.inner.update(collection, id, patch).await,
+                None => self.inner.update_if(collection, id, patch, if_match).await,
                 Some(Crash::AfterApply) => {
-                    let _lost = self.inner.update(collection, id, patch).await;
+                    let _lost = self.inner.update_if(collection, id, patch, if_match).await;
                     self.die().await
                 }
                 Some(Crash::BeforeCall) => self.die().await,
@@ -170,16 +171,17 @@ impl Connector for FaultyConnector {
         })
     }
 
-    fn delete<'a>(
+    fn delete_if<'a>(
         &'a self,
         collection: &'a str,
         id: &'a str,
+        if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), ConnectorError>> {
         Box::pin(async move {
             match self.take_crash() {
-                None => self.inner.delete(collection, id).await,
+                None => self.inner.delete_if(collection, id, if_match).await,
                 Some(Crash::AfterApply) => {
-                    let _lost = self.inner.delete(collection, id).await;
+                    let _lost = self.inner.delete_if(collection, id, if_match).await;
                     self.die().await
                 }
                 Some(Crash::BeforeCall) => self.die().await,

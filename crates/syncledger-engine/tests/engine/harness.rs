@@ -35,10 +35,18 @@ pub fn config(on_delete: OnDelete) -> Config {
         OnDelete::Propagate => "propagate",
         OnDelete::Unlink => "unlink",
     };
+    config_with(&format!(
+        "on_delete = \"{on_delete}\"\nconflict = \"last_observed\""
+    ))
+}
+
+/// The example configuration with `entity` as the entity's own settings (delete and conflict
+/// policies, owners).
+pub fn config_with(entity: &str) -> Config {
     ExampleConfig {
         crm_secret: CRM_SECRET.into(),
         erp_secret: ERP_SECRET.into(),
-        entity: format!("on_delete = \"{on_delete}\"\nconflict = \"last_observed\""),
+        entity: entity.into(),
         ..ExampleConfig::default()
     }
     .parse()

@@ -15,6 +15,7 @@ mod observe;
 
 mod bringup;
 mod coalescing;
+mod conflicts;
 mod failures;
 mod fairness;
 mod g1_same_direction;

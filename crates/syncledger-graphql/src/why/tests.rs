@@ -37,6 +37,7 @@ fn phone(value: &str) -> Fields {
 
 fn fetched(system: &str, value: &str) -> SyncEvent {
     SyncEvent::RecordFetched(RecordFetched {
+        etag: None,
         system: system.into(),
         record_id: "r".into(),
         found: true,
@@ -46,6 +47,7 @@ fn fetched(system: &str, value: &str) -> SyncEvent {
 
 fn requested(id: u128, value: &str) -> SyncEvent {
     SyncEvent::WriteRequested(WriteRequested {
+        if_match: None,
         request_id: Uuid::from_u128(id),
         target_system: "erp".into(),
         collection: "customers".into(),
@@ -58,6 +60,7 @@ fn requested(id: u128, value: &str) -> SyncEvent {
 
 fn succeeded(id: u128, value: &str) -> SyncEvent {
     SyncEvent::WriteSucceeded(WriteSucceeded {
+        etag: None,
         request_id: Uuid::from_u128(id),
         target_system: "erp".into(),
         record_id: "E7".into(),

@@ -149,6 +149,7 @@ impl Recorder {
             .map(|(s, r)| (s.to_string(), r.to_string()))
             .unwrap();
         let fetched = RecordFetched {
+            etag: None,
             system,
             record_id,
             found: record.is_some(),
@@ -206,6 +207,7 @@ impl Recorder {
             .unwrap_or_default();
         held.extend(write.fields.clone());
         let mut events = vec![SyncEvent::WriteSucceeded(WriteSucceeded {
+            etag: None,
             request_id: write.request_id,
             target_system: write.target_system.clone(),
             record_id: record_id.clone(),

@@ -54,9 +54,9 @@ async fn a_429_is_one_request_and_the_same_keyed_create_waits_out_the_pause() {
 
 fn error_body(error: &ConnectorError) -> String {
     match error {
-        ConnectorError::Transient { body, .. } | ConnectorError::Permanent { body, .. } => {
-            body.clone()
-        }
+        ConnectorError::Transient { body, .. }
+        | ConnectorError::Permanent { body, .. }
+        | ConnectorError::PreconditionFailed { body } => body.clone(),
         ConnectorError::Invalid(reason) => reason.clone(),
     }
 }

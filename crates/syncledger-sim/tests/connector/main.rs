@@ -4,6 +4,7 @@
 //! where the connector and an HTTP server meet, so the production connector needs no server.
 
 mod answer_limits;
+mod etags;
 mod hostile_ids;
 mod http_crud;
 mod http_failures;

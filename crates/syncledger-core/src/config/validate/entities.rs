@@ -158,10 +158,11 @@ fn references(entity: &EntityConfig, path: &str, out: &mut Vec<Problem>) {
             format!("{path}.conflict"),
             "\"owner\" needs owners = { field = \"system\", ... } on the entity",
         )),
-        ConflictPolicy::LastObserved if !entity.owners.is_empty() => out.push(Problem::new(
-            format!("{path}.owners"),
-            "owners only apply with conflict = \"owner\"",
-        )),
+        ConflictPolicy::LastObserved | ConflictPolicy::Review if !entity.owners.is_empty() => out
+            .push(Problem::new(
+                format!("{path}.owners"),
+                "owners only apply with conflict = \"owner\"",
+            )),
         _ => {}
     }
 }

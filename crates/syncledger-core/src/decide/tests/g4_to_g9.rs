@@ -122,25 +122,60 @@ fn g5_with_last_observed_a_later_target_change_of_the_same_field_wins() {
     let mut stream = both_linked();
     stream.push(observed("crm", "c-1", Action::Updated));
     stream.push(observed("erp", "E-1", Action::Updated));
+    let conflict = crate::events::conflict_id(id(5), "phone");
+    let back = request_id(id(5), "crm", WriteOp::Update);
+    let side = |system: &str, value: &str| crate::events::Candidate {
+        system: system.into(),
+        value: json!(value),
+        observed_at: at(100),
+    };
     given(&stream)
         .when(Gathered {
             fresh_targets: [("erp".to_string(), fields(json!({"phone": "3"})))].into(),
             ..fetch(record("crm", "c-1", json!({"name": "Ada", "phone": "2"})))
         })
         .then(&[
+            SyncEvent::ConflictDetected(crate::events::ConflictDetected {
+                conflict_id: conflict,
+                trigger_id: id(5),
+                field: "phone".into(),
+                candidates: vec![side("crm", "2"), side("erp", "3")],
+                policy: ConflictPolicy::LastObserved,
+                chosen: Some(crate::events::Chosen {
+                    system: Some("erp".into()),
+                    value: json!("3"),
+                }),
+                detected_at: at(100),
+            }),
             SyncEvent::DecisionMade(decided(
                 5,
                 DecisionKind::ConflictResolved,
                 ("crm", "erp"),
-                Basis::ConflictKept {
-                    winners: [("phone".to_string(), "erp".to_string())].into(),
+                Basis::Conflict {
+                    conflict_id: conflict,
+                    field: "phone".into(),
+                    policy: ConflictPolicy::LastObserved,
+                    chosen: Some("erp".into()),
                 },
             )),
-            SyncEvent::DecisionMade(decided(
-                5,
-                DecisionKind::Skip,
-                ("crm", "erp"),
-                Basis::InSync,
+            SyncEvent::DecisionMade(DecisionMade {
+                diff: vec![change("phone", json!("2"), json!("3"))],
+                request_id: Some(back),
+                ..decided(
+                    5,
+                    DecisionKind::Update,
+                    ("erp", "crm"),
+                    Basis::ConflictWon {
+                        conflicts: [("phone".to_string(), conflict)].into(),
+                    },
+                )
+            }),
+            SyncEvent::WriteRequested(requested(
+                back,
+                "crm",
+                WriteOp::Update,
+                Some("c-1"),
+                json!({"phone": "3"}),
             )),
         ]);
 }

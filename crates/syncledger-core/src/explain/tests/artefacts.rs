@@ -58,6 +58,7 @@ fn retried_letter(op: WriteOp) -> (Stream, Uuid) {
         request_id: Some(again),
     }));
     s.push(SyncEvent::WriteRequested(WriteRequested {
+        if_match: None,
         request_id: again,
         target_system: "erp".into(),
         collection: "customers".into(),
@@ -67,6 +68,7 @@ fn retried_letter(op: WriteOp) -> (Stream, Uuid) {
         match_fingerprint: None,
     }));
     s.push(SyncEvent::WriteSucceeded(WriteSucceeded {
+        etag: None,
         request_id: again,
         target_system: "erp".into(),
         record_id: "E7".into(),

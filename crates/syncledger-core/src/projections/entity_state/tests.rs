@@ -16,6 +16,7 @@ fn fields() -> Fields {
 
 fn fetched(found: bool) -> SyncEvent {
     SyncEvent::RecordFetched(RecordFetched {
+        etag: None,
         system: "crm".into(),
         record_id: "c-42".into(),
         found,
@@ -77,6 +78,7 @@ fn a_fetched_record_replaces_the_systems_state() {
 #[test]
 fn a_successful_write_records_what_the_target_now_holds() {
     let succeeded = SyncEvent::WriteSucceeded(WriteSucceeded {
+        etag: None,
         request_id: Uuid::from_u128(0xaa),
         target_system: "erp".into(),
         record_id: "E7".into(),

@@ -38,6 +38,7 @@ fn decision(trigger_id: Option<Uuid>) -> SyncEvent {
 
 fn requested() -> WriteRequested {
     WriteRequested {
+        if_match: None,
         request_id: REQUEST,
         target_system: "erp".into(),
         collection: "customers".into(),
@@ -154,6 +155,7 @@ fn a_requested_write_is_owed_with_its_request_until_it_succeeds() {
     assert_eq!((write.attempt, write.request), (0, Some(requested())));
 
     let succeeded = SyncEvent::WriteSucceeded(WriteSucceeded {
+        etag: None,
         request_id: REQUEST,
         target_system: "erp".into(),
         record_id: "E7".into(),

@@ -9,6 +9,7 @@ const REQUEST: Uuid = Uuid::from_u128(0xaa);
 
 fn write(op: WriteOp, fingerprint: Option<&str>, fields: Fields) -> SyncEvent {
     SyncEvent::WriteRequested(WriteRequested {
+        if_match: None,
         request_id: REQUEST,
         target_system: "erp".into(),
         collection: "customers".into(),

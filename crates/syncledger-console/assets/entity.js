@@ -5,6 +5,7 @@
 
 import { ApiError, EVENT_FIELDS, gql } from './api.js';
 import { clear, fmtValue, h, notice, pageHeading, srOnly } from './dom.js';
+import { createEventFocus, eventOf } from './eventlink.js';
 import { createTimeline } from './timeline.js';
 import { explainField } from './why.js';
 
@@ -82,7 +83,19 @@ function replay(id) {
     button, out);
 }
 
-export function render(main, ctx, [id]) {
+// The entity page on screen, so that a link to one of its events need not draw it again.
+let active = null;
+
+/** Called by the router for a route on the page already shown: true when it was handled here. */
+export function revisit(args) {
+  if (!active || args[0] !== active.id) return false;
+  const n = eventOf(args);
+  if (n !== null) active.focus.show(n);
+  return true;
+}
+
+export function render(main, ctx, args) {
+  const [id] = args;
   let stopped = false;
   const status = h('div', { 'aria-live': 'polite' }, notice('Loading the entity\u2026'));
   main.append(pageHeading('Entity', id), status);
@@ -104,6 +117,8 @@ export function render(main, ctx, [id]) {
     why.append(panel);
     const { columns, table } = records(entity, (field, system) => explainField(panel, entity.id, field, system, columns));
     const timeline = createTimeline();
+    const focus = createEventFocus(timeline.el);
+    active = { id, focus };
     const progress = h('p', { class: 'count', id: 'timeline-count', 'aria-live': 'polite' });
     const setCount = (more) => { progress.textContent = `${timeline.count} of ${entity.version} events${more ? ', loading the rest\u2026' : ''}`; };
     clear(main).append(
@@ -121,6 +136,7 @@ export function render(main, ctx, [id]) {
     let page = entity.history;
     timeline.append(page.edges.map((e) => e.node));
     setCount(page.pageInfo.hasNextPage);
+    if (eventOf(args) !== null) focus.show(eventOf(args));
     document.body.dataset.entityRendered = entity.id;
     performance.mark('entity-rendered');
     while (page.pageInfo.hasNextPage && !stopped) {
@@ -133,9 +149,14 @@ export function render(main, ctx, [id]) {
       if (stopped) return;
       timeline.append(page.edges.map((e) => e.node));
       setCount(page.pageInfo.hasNextPage);
+      focus.check();
     }
+    focus.done(progress);
     document.body.dataset.timelineComplete = entity.id;
     performance.mark('entity-timeline-complete');
   })();
-  return () => { stopped = true; };
+  return () => {
+    stopped = true;
+    active = null;
+  };
 }

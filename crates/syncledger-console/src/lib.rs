@@ -59,6 +59,7 @@ const ASSETS: &[Asset] = assets![
     "ops.js" => JS,
     "deadletters.js" => JS,
     "live.js" => JS,
+    "eventlink.js" => JS,
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

@@ -1,0 +1,86 @@
+//! The console's second round (issue 31): what a support person and an operator tripped over,
+//! each in headless Chromium through the real binary, on both backends.
+
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::console::{ada_in_a_browser, label};
+use crate::harness::{Backend, on_both_backends};
+
+/// Whether `css`'s first element lies (at least partly) inside the viewport.
+async fn in_view(browser: &Browser, css: &str) -> bool {
+    let script = "const r = document.querySelector(arguments[0]).getBoundingClientRect(); \
+                  return r.bottom > 0 && r.top < window.innerHeight;";
+    browser.js(script, vec![json!(css)]).await == json!(true)
+}
+
+/// Item 1: a chain step's link is a route to the event (`#/entity/<id>/event/<n>`): it scrolls to
+/// and highlights the event on the same page, and opened fresh (shared) it does the same.
+async fn a_chain_step_link_scrolls_to_its_event_and_can_be_shared(backend: Backend) {
+    let shots = label(&backend);
+    let Some((_world, _service, browser, _, id)) = ada_in_a_browser(backend).await else {
+        return;
+    };
+    browser.open(&format!("#/entity/{id}")).await;
+    browser
+        .wait_for(&format!("body[data-timeline-complete='{id}']"))
+        .await;
+    browser
+        .click("button.value[data-field=name][data-system=erp]")
+        .await;
+    browser.wait_for("#why-chain a.to-event").await;
+    browser
+        .js(
+            "window.sameDocument = true; window.scrollTo(0, 0); return true;",
+            vec![],
+        )
+        .await;
+    let steps = browser.texts("#why-chain a.to-event").await;
+    let first = steps
+        .first()
+        .expect("a step")
+        .trim_start_matches('#')
+        .to_string();
+    browser
+        .click("#why-chain li.step:first-child a.to-event")
+        .await;
+    let wanted = format!("#/entity/{id}/event/{first}");
+    browser
+        .wait_for(&format!("body[data-event-shown='{first}']"))
+        .await;
+    let hash = browser.js("return location.hash;", vec![]).await;
+    assert_eq!(hash, json!(wanted), "the link is a shareable route");
+    let marked = format!("#timeline li.event.highlight#event-{first}");
+    browser.wait_for(&marked).await;
+    assert_eq!(browser.count("#timeline li.event.highlight").await, 1);
+    assert!(in_view(&browser, &marked).await, "scrolled to the event");
+    assert!(
+        browser.texts("#page-title").await[0].contains("Ada Lovelace"),
+        "still the entity page, not Find"
+    );
+    let same = browser
+        .js(
+            "return window.sameDocument === true && !!document.querySelector('#why-chain');",
+            vec![],
+        )
+        .await;
+    assert_eq!(same, json!(true), "the page was not drawn again");
+
+    // The skip link's `#main` is not a route either.
+    browser.open("#main").await;
+    assert_eq!(browser.count("#timeline").await, 1, "still the entity page");
+
+    // The link shared: opened in a fresh document, it lands on the event.
+    let last = steps.last().unwrap().trim_start_matches('#').to_string();
+    browser
+        .goto(&format!("/console#/entity/{id}/event/{last}"))
+        .await;
+    browser.client.refresh().await.expect("reloading");
+    let marked = format!("#timeline li.event.highlight#event-{last}");
+    browser.wait_for(&marked).await;
+    assert!(in_view(&browser, &marked).await, "scrolled to the event");
+    browser.screenshot(&format!("event-link-{shots}")).await;
+    browser.close().await;
+}
+
+on_both_backends!(a_chain_step_link_scrolls_to_its_event_and_can_be_shared,);

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::console::{ada_in_a_browser, label};
+use crate::console::{ada_in_a_browser, history, label};
 use crate::harness::{Backend, on_both_backends};
 
 /// Whether `css`'s first element lies (at least partly) inside the viewport.
@@ -83,4 +83,46 @@ async fn a_chain_step_link_scrolls_to_its_event_and_can_be_shared(backend: Backe
     browser.close().await;
 }
 
-on_both_backends!(a_chain_step_link_scrolls_to_its_event_and_can_be_shared,);
+/// Item 2: a timeline group names its correlation by its number within the entity and the
+/// UUID's random tail, never by the UUID v7's first block (its timestamp, shared by the minute).
+async fn timeline_groups_name_their_correlation_by_number_and_random_tail(backend: Backend) {
+    let Some((_world, service, browser, _, id)) = ada_in_a_browser(backend).await else {
+        return;
+    };
+    browser.open(&format!("#/entity/{id}")).await;
+    browser
+        .wait_for(&format!("body[data-timeline-complete='{id}']"))
+        .await;
+    let mut order: Vec<String> = Vec::new();
+    for event in history(&service, &id).await {
+        let correlation = event["correlationId"].as_str().unwrap_or_default();
+        if !correlation.is_empty() && !order.iter().any(|c| c == correlation) {
+            order.push(correlation.to_string());
+        }
+    }
+    assert!(order.len() >= 2, "two webhooks: {order:?}");
+    let groups = browser
+        .attrs("#timeline li.group", "data-correlation")
+        .await;
+    let metas = browser.texts("#timeline li.group .group-meta").await;
+    assert_eq!(groups.len(), metas.len());
+    for (correlation, meta) in groups.iter().zip(&metas) {
+        let number = order.iter().position(|c| c == correlation).unwrap() + 1;
+        let hex = correlation.replace('-', "");
+        let tail = &hex[hex.len() - 8..];
+        assert!(
+            meta.contains(&format!("correlation {number} \u{b7} \u{2026}{tail}")),
+            "{meta:?} for {correlation}"
+        );
+        assert!(
+            !meta.contains(&correlation[..8]),
+            "the timestamp prefix: {meta:?}"
+        );
+    }
+    browser.close().await;
+}
+
+on_both_backends!(
+    a_chain_step_link_scrolls_to_its_event_and_can_be_shared,
+    timeline_groups_name_their_correlation_by_number_and_random_tail,
+);

@@ -79,9 +79,12 @@ export function pretty(value) {
   return JSON.stringify(value, null, 2);
 }
 
-/** The first block of a UUID: enough to tell events apart on one page. */
+/**
+ * A UUID's last 8 hex digits: enough to tell ids apart on one page. Not its first block: a
+ * UUID v7 starts with its timestamp, which ids made in the same minute share.
+ */
 export function shortId(id) {
-  return id ? String(id).slice(0, 8) : '—';
+  return id ? `\u2026${String(id).replace(/-/g, '').slice(-8)}` : '—';
 }
 
 /** Text that only screen readers announce (the visible form says it with layout). */

@@ -63,12 +63,22 @@ function groupTitle(first) {
   return first.explanation;
 }
 
+/**
+ * A correlation as a person can tell them apart: its number within this entity (1 for the first
+ * webhook's work) and the random tail of its UUID. A UUID v7 starts with its timestamp, so the
+ * first block is the same for every webhook of the same minute.
+ */
+function correlationLabel(n, id) {
+  return id ? `correlation ${n} \u00b7 ${shortId(id)}` : 'no correlation';
+}
+
 /** A timeline that grows page by page; `append` takes events in sequence order. */
 export function createTimeline() {
   const list = h('ol', { class: 'timeline', id: 'timeline', 'aria-label': 'Events in sequence order' });
   let group = null;
   let correlation;
   let count = 0;
+  const numbers = new Map();
   return {
     el: list,
     get count() {
@@ -81,9 +91,11 @@ export function createTimeline() {
           correlation = key;
           const items = h('ol', { class: 'group-events' });
           const title = h('h3', { class: 'group-title' }, groupTitle(event));
-          group = h('li', { class: 'group', 'data-correlation': event.correlationId || '' },
+          if (event.correlationId && !numbers.has(key)) numbers.set(key, numbers.size + 1);
+          group = h('li', { class: 'group', 'data-correlation': event.correlationId || '', 'data-correlation-number': numbers.get(key) || '' },
             h('div', { class: 'group-head' }, title,
-              h('span', { class: 'group-meta' }, `${fmtTime(event.recordedAt)} \u00b7 correlation ${shortId(event.correlationId)}`)),
+              h('span', { class: 'group-meta', title: event.correlationId ? `correlation id ${event.correlationId}` : null },
+                `${fmtTime(event.recordedAt)} \u00b7 ${correlationLabel(numbers.get(key), event.correlationId)}`)),
             items);
           group.items = items;
           list.append(group);

@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::console::{ada_in_a_browser, history, label};
-use crate::harness::{Backend, on_both_backends};
+use crate::console::{ACME, ada, ada_in_a_browser, history, label};
+use crate::harness::{Backend, World, on_both_backends};
 
 /// Whether `css`'s first element lies (at least partly) inside the viewport.
 async fn in_view(browser: &Browser, css: &str) -> bool {
@@ -122,7 +122,103 @@ async fn timeline_groups_name_their_correlation_by_number_and_random_tail(backen
     browser.close().await;
 }
 
+/// The page's width beyond the window, in CSS pixels (0 when nothing runs off to the side).
+async fn overflow(browser: &Browser) -> i64 {
+    let script = "const d = document.documentElement; return d.scrollWidth - d.clientWidth;";
+    browser.js(script, vec![]).await.as_i64().unwrap()
+}
+
+/// Whether `css`'s first element is displayed and lies inside the window's width.
+async fn reachable(browser: &Browser, css: &str) -> bool {
+    let script = "const e = document.querySelector(arguments[0]); if (!e) return false; \
+                  const r = e.getBoundingClientRect(); \
+                  return r.width > 0 && r.left >= 0 && r.right <= document.documentElement.clientWidth;";
+    browser.js(script, vec![json!(css)]).await == json!(true)
+}
+
+/// Item 9: at 400 px nothing runs off the page (nav and Sign out reachable, tables scroll in
+/// their own box); the sign-in page shows no page links; a tenant's entity page shows no stray
+/// "null" where the admin's replay card would be.
+async fn a_narrow_window_the_sign_in_page_and_a_tenant_page_show_only_what_they_should(
+    backend: Backend,
+) {
+    let shots = label(&backend);
+    let world = World::new(backend).await;
+    let service = world.start().await;
+    let (_, id) = ada(&world, &service).await;
+    let Some(browser) = Browser::start(&service.url("")).await else {
+        return;
+    };
+    browser
+        .client
+        .set_window_size(400, 900)
+        .await
+        .expect("resizing");
+    browser.goto("/console").await;
+    browser.wait_for("input[name=token]").await;
+    let width = browser.js("return window.innerWidth;", vec![]).await;
+    assert!(width.as_i64().unwrap() <= 400, "a narrow window: {width}");
+    let shown = "return getComputedStyle(document.querySelector(arguments[0])).display !== 'none';";
+    for hidden in ["#nav", "#who"] {
+        let visible = browser.js(shown, vec![json!(hidden)]).await;
+        assert_eq!(visible, json!(false), "{hidden} shows on the sign-in page");
+    }
+    assert_eq!(overflow(&browser).await, 0, "the sign-in page");
+
+    browser.sign_in(ACME).await;
+    for page in ["#/find", &format!("#/entity/{id}"), "#/ops", "#/live"] {
+        browser.open(page).await;
+        if page.starts_with("#/entity") {
+            browser
+                .wait_for(&format!("body[data-timeline-complete='{id}']"))
+                .await;
+        } else if page == "#/ops" {
+            browser.wait_for("#system-errors").await;
+        } else {
+            browser.wait_for("#page-title").await;
+        }
+        assert_eq!(
+            overflow(&browser).await,
+            0,
+            "{page} is wider than the window"
+        );
+        for link in [
+            "#nav a[data-page=find]",
+            "#nav a[data-page=ops]",
+            "#nav a[data-page=live]",
+            "#sign-out",
+        ] {
+            assert!(
+                reachable(&browser, link).await,
+                "{link} is off-screen on {page}"
+            );
+        }
+        let name = page.trim_start_matches("#/").split('/').next().unwrap();
+        browser.screenshot(&format!("narrow-{name}-{shots}")).await;
+    }
+
+    // A tenant's entity page: the records card, then the timeline, and no "null" between them.
+    browser
+        .client
+        .set_window_size(1440, 1000)
+        .await
+        .expect("resizing");
+    browser.open(&format!("#/entity/{id}")).await;
+    browser.wait_for("#records").await;
+    let stray = browser
+        .js(
+            "return [...document.getElementById('main').childNodes] \
+               .filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent.trim()).filter(t => t);",
+            vec![],
+        )
+        .await;
+    assert_eq!(stray, json!([]), "loose text in the page");
+    assert_eq!(browser.count("#replay").await, 0, "no admin control");
+    browser.close().await;
+}
+
 on_both_backends!(
     a_chain_step_link_scrolls_to_its_event_and_can_be_shared,
     timeline_groups_name_their_correlation_by_number_and_random_tail,
+    a_narrow_window_the_sign_in_page_and_a_tenant_page_show_only_what_they_should,
 );

@@ -108,10 +108,15 @@ export function field(label, control, hint) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), control, hintEl);
 }
 
-/** A table from column headings and rows of cells; `caption` names it for assistive tech. */
+/** A box a wide table scrolls inside, so a narrow window never scrolls the whole page sideways. */
+export function scrollBox(el) {
+  return h('div', { class: 'table-scroll' }, el);
+}
+
+/** A table (in its scroll box) from column headings and rows of cells; `caption` names it. */
 export function table(caption, headings, rows, attrs = {}) {
-  return h('table', attrs,
+  return scrollBox(h('table', attrs,
     caption ? h('caption', {}, caption) : null,
     h('thead', {}, h('tr', {}, headings.map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, rows));
+    h('tbody', {}, rows)));
 }

@@ -4,7 +4,7 @@
 // as it arrives and the rest follows in the background, so a long history does not hold the page.
 
 import { ApiError, EVENT_FIELDS, gql } from './api.js';
-import { clear, fmtValue, h, notice, pageHeading, srOnly } from './dom.js';
+import { clear, fmtValue, h, notice, pageHeading, scrollBox, srOnly } from './dom.js';
 import { createEventFocus, eventOf } from './eventlink.js';
 import { createTimeline } from './timeline.js';
 import { explainField } from './why.js';
@@ -47,10 +47,10 @@ function records(entity, onPick) {
         onclick: () => onPick(f, s),
       }, fmtValue(values[i])))));
   });
-  return { columns, table: h('table', { class: 'records', id: 'records' },
+  return { columns, table: scrollBox(h('table', { class: 'records', id: 'records' },
     h('caption', {}, 'Current values as the log knows them. Select a value to see why it holds it.'),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), head)),
-    h('tbody', {}, rows)) };
+    h('tbody', {}, rows))) };
 }
 
 function summaries(list) {
@@ -67,9 +67,9 @@ function replay(id) {
       const data = await gql(REPLAY, { id });
       const diffs = data.replayEntity.differences;
       clear(out).append(diffs.length
-        ? h('table', { class: 'replay' }, h('caption', {}, `${diffs.length} decision${diffs.length === 1 ? '' : 's'} would now differ`),
+        ? scrollBox(h('table', { class: 'replay' }, h('caption', {}, `${diffs.length} decision${diffs.length === 1 ? '' : 's'} would now differ`),
           h('thead', {}, h('tr', {}, ['Position', 'Recorded', 'Today\u2019s code'].map((t) => h('th', { scope: 'col' }, t)))),
-          h('tbody', {}, diffs.map((d) => h('tr', {}, h('td', {}, String(d.position)), h('td', {}, summaries(d.recorded)), h('td', {}, summaries(d.replayed))))))
+          h('tbody', {}, diffs.map((d) => h('tr', {}, h('td', {}, String(d.position)), h('td', {}, summaries(d.recorded)), h('td', {}, summaries(d.replayed)))))))
         : notice('No differences: today\u2019s code decides exactly as recorded.'));
     } catch (err) {
       clear(out).append(notice(`The replay failed: ${err.message}`, 'error'));
@@ -126,7 +126,7 @@ export function render(main, ctx, args) {
       h('div', { class: 'entity-top' },
         h('section', { class: 'card', 'aria-labelledby': 'records-h' }, h('h2', { id: 'records-h' }, 'Linked records'), table),
         why),
-      ctx.admin ? replay(entity.id) : null,
+      ctx.admin ? replay(entity.id) : '',
       h('section', { class: 'card', 'aria-labelledby': 'timeline-h' },
         h('h2', { id: 'timeline-h' }, 'Timeline'),
         h('p', { class: 'hint' }, 'Every event of this entity in order, grouped by the webhook that caused it. Open an event for its payload and ids.'),

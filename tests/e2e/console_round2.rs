@@ -4,8 +4,10 @@
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::console::{ACME, ada, ada_in_a_browser, history, label};
-use crate::harness::{Backend, World, on_both_backends};
+use crate::console::{ACME, ADMIN, ada, ada_in_a_browser, admin_query, history, label};
+use crate::harness::{Backend, STEP, World, on_both_backends};
+use crate::service::Service;
+use syncledger_sim::{Fault, Op};
 
 /// Whether `css`'s first element lies (at least partly) inside the viewport.
 async fn in_view(browser: &Browser, css: &str) -> bool {
@@ -217,8 +219,161 @@ async fn a_narrow_window_the_sign_in_page_and_a_tenant_page_show_only_what_they_
     browser.close().await;
 }
 
+/// Every decision of the entity as the API has it: (sequence, basis rule, reason in words).
+async fn decisions(service: &Service, id: &str) -> Vec<(u64, String, String)> {
+    let data = admin_query(
+        service,
+        "query($id: ID!) { entity(id: $id) { history(first: 200) { edges { node { sequence type reason payload } } } } }",
+        json!({"id": id}),
+    )
+    .await;
+    let edges = data["entity"]["history"]["edges"].as_array().unwrap();
+    edges
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|n| n["type"] == "DecisionMade")
+        .map(|n| {
+            let rule = n["payload"]["basis"]["rule"].as_str().unwrap_or_default();
+            let reason = n["reason"].as_str().expect("a decision's reason");
+            (
+                n["sequence"].as_u64().unwrap(),
+                rule.to_string(),
+                reason.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Item 3: a retried dead letter's decision says it was a person's retry (not "change from" the
+/// target), every basis reads in words, and a deleted customer's page says when and why it was
+/// deleted under the customer's name, not a bare UUID.
+async fn an_entity_page_says_in_words_what_was_decided_and_why_it_was_deleted(backend: Backend) {
+    let shots = label(&backend);
+    let world = World::new(backend).await;
+    let service = world.start().await;
+    let (ada, id) = ada(&world, &service).await;
+    let refusal = "{\"error\":\"name rejected\"}".to_string();
+    world.erp.fail_next(Op::Update, Fault::Status(422, refusal));
+    world
+        .crm_user_renames(&service, &ada.id, "Augusta Ada King")
+        .await;
+    world.settle(&service, STEP).await;
+    let letters = admin_query(
+        &service,
+        r#"{ deadLetters(tenant: "acme", first: 5) { edges { node { id } } } }"#,
+        json!({}),
+    )
+    .await;
+    let letter = letters["deadLetters"]["edges"][0]["node"]["id"].clone();
+    admin_query(
+        &service,
+        "mutation($id: ID!) { retryDeadLetter(id: $id) { sequence } }",
+        json!({"id": letter}),
+    )
+    .await;
+    world.settle(&service, STEP).await;
+    let decided = decisions(&service, &id).await;
+    assert!(
+        decided
+            .iter()
+            .any(|(_, rule, _)| rule.starts_with("retry_")),
+        "a retry's decision: {decided:?}"
+    );
+
+    let Some(browser) = Browser::start(&service.url("")).await else {
+        return;
+    };
+    browser.sign_in(ADMIN).await;
+    browser.open(&format!("#/entity/{id}")).await;
+    browser
+        .wait_for(&format!("body[data-timeline-complete='{id}']"))
+        .await;
+    let summary = browser.wait_text("#entity-summary", "Linked in").await;
+    assert!(
+        summary.contains(&format!("crm contact {}", ada.id)),
+        "{summary}"
+    );
+    for (sequence, rule, reason) in &decided {
+        let item = format!("#timeline li.event[data-sequence='{sequence}']");
+        let label = browser
+            .texts(&format!("{item} .decision-label"))
+            .await
+            .concat();
+        let basis = browser.texts(&format!("{item} .basis-text")).await.concat();
+        assert_eq!(basis, format!("Basis: {reason}"), "#{sequence}");
+        assert!(!basis.contains('{'), "raw JSON: {basis}");
+        if rule.starts_with("retry_") {
+            assert!(
+                label.contains("retry of a dead letter"),
+                "#{sequence}: {label}"
+            );
+            assert!(!label.contains("change from"), "#{sequence}: {label}");
+        }
+    }
+
+    // The contact is deleted in the CRM; the ERP customer goes too (on_delete = propagate).
+    assert!(world.crm.user_delete("contacts", &ada.id));
+    let reply = service.deliver("crm", &world.crm.drain_webhooks()).await;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    world.settle(&service, STEP).await;
+    browser.open("#/find").await;
+    browser.open(&format!("#/entity/{id}")).await;
+    let summary = browser.wait_text("#entity-summary", "Deleted ").await;
+    assert!(
+        summary.contains(&format!("because crm contact {} was deleted", ada.id)),
+        "{summary}"
+    );
+    let title = browser.wait_text("#page-title", "Augusta Ada King").await;
+    assert!(!title.contains(&id), "a bare UUID: {title}");
+    browser.screenshot(&format!("deleted-{shots}")).await;
+    browser.close().await;
+}
+
+/// Item 3: a contact without an email is held back from the ERP (which requires one): the page
+/// says so at the top and shows the ERP's column with the reason.
+async fn a_record_held_back_shows_its_column_and_the_reason_at_the_top(backend: Backend) {
+    let world = World::new(backend).await;
+    let service = world.start().await;
+    let alan = world
+        .crm
+        .user_create("contacts", json!({"full_name": "Alan Turing"}));
+    let reply = service.deliver("crm", &world.crm.drain_webhooks()).await;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    world.settle(&service, STEP).await;
+    let data = admin_query(
+        &service,
+        r#"query($id: String!) { entityByRecord(tenant: "acme", system: "crm", recordId: $id) { id } }"#,
+        json!({"id": alan.id}),
+    )
+    .await;
+    let id = data["entityByRecord"]["id"].as_str().unwrap().to_string();
+    let Some(browser) = Browser::start(&service.url("")).await else {
+        return;
+    };
+    browser.sign_in(ACME).await;
+    browser.open(&format!("#/entity/{id}")).await;
+    let summary = browser
+        .wait_text(
+            "#entity-summary",
+            "Not in erp: it requires email (held since ",
+        )
+        .await;
+    assert!(summary.starts_with("Linked in crm"), "{summary}");
+    let column = browser
+        .wait_text(
+            "#records th[data-system=erp]",
+            "held back: it requires email",
+        )
+        .await;
+    assert!(column.contains("not linked"), "{column}");
+    browser.wait_text("#page-title", "Alan Turing").await;
+    browser.close().await;
+}
+
 on_both_backends!(
     a_chain_step_link_scrolls_to_its_event_and_can_be_shared,
     timeline_groups_name_their_correlation_by_number_and_random_tail,
     a_narrow_window_the_sign_in_page_and_a_tenant_page_show_only_what_they_should,
+    an_entity_page_says_in_words_what_was_decided_and_why_it_was_deleted,
+    a_record_held_back_shows_its_column_and_the_reason_at_the_top,
 );

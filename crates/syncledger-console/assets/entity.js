@@ -6,6 +6,7 @@
 import { ApiError, EVENT_FIELDS, gql } from './api.js';
 import { clear, fmtValue, h, notice, pageHeading, scrollBox, srOnly } from './dom.js';
 import { createEventFocus, eventOf } from './eventlink.js';
+import { SUMMARY_FIELDS, entityTitle, heldSystems, summaryLine } from './summary.js';
 import { createTimeline } from './timeline.js';
 import { explainField } from './why.js';
 
@@ -13,28 +14,24 @@ import { explainField } from './why.js';
 const FIRST = 50;
 const PAGE = 200;
 const ENTITY = `query($id: ID!, $first: Int!) {
-  entity(id: $id) { id tenant entityType version links { system recordId collection } state
+  entity(id: $id) { id tenant entityType version links { system recordId collection } state ${SUMMARY_FIELDS}
     history(first: $first) { edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } } }`;
 const MORE = `query($id: ID!, $first: Int!, $after: String) {
   entity(id: $id) { history(first: $first, after: $after) { edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } } }`;
 const REPLAY = `mutation($id: ID!) { replayEntity(id: $id, dryRun: true) { differences { position triggerId
   recorded { kind targetSystem changes } replayed { kind targetSystem changes } } } }`;
 
-function title(entity) {
-  for (const fields of Object.values(entity.state || {})) {
-    if (fields && typeof fields.name === 'string' && fields.name) return `${entity.entityType || 'Entity'}: ${fields.name}`;
-  }
-  return `${entity.entityType || 'Entity'} ${entity.id}`;
-}
-
 function records(entity, onPick) {
   const systems = entity.links.map((l) => l.system);
   const stateSystems = Object.keys(entity.state || {}).filter((s) => !systems.includes(s));
-  const columns = [...systems, ...stateSystems];
+  const held = heldSystems(entity);
+  const heldOnly = [...held.keys()].filter((s) => !systems.includes(s) && !stateSystems.includes(s));
+  const columns = [...systems, ...stateSystems, ...heldOnly];
   const fields = [...new Set(columns.flatMap((s) => Object.keys((entity.state || {})[s] || {})))].sort();
   const head = columns.map((s) => {
     const link = entity.links.find((l) => l.system === s);
-    return h('th', { scope: 'col' }, h('span', { class: 'sys' }, s), h('span', { class: 'rec' }, link ? `${link.collection} ${link.recordId}` : 'not linked'));
+    return h('th', { scope: 'col', 'data-system': s }, h('span', { class: 'sys' }, s), h('span', { class: 'rec' }, link ? `${link.collection} ${link.recordId}` : 'not linked'),
+      held.has(s) ? h('span', { class: 'held' }, `held back: ${held.get(s)}`) : null);
   });
   const rows = fields.map((f) => {
     const values = columns.map((s) => ((entity.state || {})[s] || {})[f]);
@@ -120,9 +117,17 @@ export function render(main, ctx, args) {
     const focus = createEventFocus(timeline.el);
     active = { id, focus };
     const progress = h('p', { class: 'count', id: 'timeline-count', 'aria-live': 'polite' });
-    const setCount = (more) => { progress.textContent = `${timeline.count} of ${entity.version} events${more ? ', loading the rest\u2026' : ''}`; };
+    let total = entity.version;
+    const setCount = (more) => { progress.textContent = `${timeline.count} of ${total} events${more ? ', loading the rest\u2026' : ''}`; };
+    let lastShown = 0;
+    const shownEvents = (events) => {
+      timeline.append(events);
+      if (events.length) lastShown = events[events.length - 1].sequence;
+      total = Math.max(total, lastShown);
+    };
     clear(main).append(
-      pageHeading(title(entity), `Entity ${entity.id} \u00b7 tenant ${entity.tenant} \u00b7 ${entity.version} events`),
+      pageHeading(entityTitle(entity), `Entity ${entity.id} \u00b7 tenant ${entity.tenant} \u00b7 ${entity.version} events`),
+      summaryLine(entity) || '',
       h('div', { class: 'entity-top' },
         h('section', { class: 'card', 'aria-labelledby': 'records-h' }, h('h2', { id: 'records-h' }, 'Linked records'), table),
         why),
@@ -134,7 +139,7 @@ export function render(main, ctx, args) {
     const heading = document.getElementById('page-title');
     if (heading && (document.activeElement === document.body || !document.activeElement)) heading.focus({ preventScroll: true });
     let page = entity.history;
-    timeline.append(page.edges.map((e) => e.node));
+    shownEvents(page.edges.map((e) => e.node));
     setCount(page.pageInfo.hasNextPage);
     if (eventOf(args) !== null) focus.show(eventOf(args));
     document.body.dataset.entityRendered = entity.id;
@@ -147,7 +152,7 @@ export function render(main, ctx, args) {
         return;
       }
       if (stopped) return;
-      timeline.append(page.edges.map((e) => e.node));
+      shownEvents(page.edges.map((e) => e.node));
       setCount(page.pageInfo.hasNextPage);
       focus.check();
     }

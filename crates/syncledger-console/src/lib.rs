@@ -60,6 +60,7 @@ const ASSETS: &[Asset] = assets![
     "deadletters.js" => JS,
     "live.js" => JS,
     "eventlink.js" => JS,
+    "summary.js" => JS,
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

@@ -334,6 +334,7 @@ impl<'a> Story<'a> {
 }
 
 mod bringup;
+pub mod summary;
 mod words;
 
 #[cfg(test)]

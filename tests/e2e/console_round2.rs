@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::browser::Browser;
 use crate::console::{ACME, ADMIN, ada, ada_in_a_browser, admin_query, history, label};
-use crate::harness::{Backend, STEP, World, on_both_backends};
+use crate::harness::{Backend, STEP, World, eventually, on_both_backends};
 use crate::service::Service;
 use syncledger_sim::{Fault, Op};
 
@@ -370,10 +370,55 @@ async fn a_record_held_back_shows_its_column_and_the_reason_at_the_top(backend: 
     browser.close().await;
 }
 
+/// Item 4: the entity page counts the events the ledger appends after it was drawn ("N new
+/// events", from the Live page's subscription) and shows them on request, without a reload.
+async fn an_entity_page_counts_new_events_live_and_shows_them_on_request(backend: Backend) {
+    let Some((world, service, browser, ada, id)) = ada_in_a_browser(backend).await else {
+        return;
+    };
+    browser.open(&format!("#/entity/{id}")).await;
+    browser
+        .wait_for(&format!("body[data-timeline-complete='{id}']"))
+        .await;
+    browser.wait_for("#entity-live[data-state=live]").await;
+    let before = history(&service, &id).await.len();
+    assert_eq!(browser.count("#timeline li.event").await, before);
+    assert_eq!(browser.count("#new-events:not([hidden])").await, 0);
+    browser
+        .js("window.sameDocument = true; return true;", vec![])
+        .await;
+
+    world.crm_user_renames(&service, &ada.id, "Ada King").await;
+    world.settle(&service, STEP).await;
+    let after = history(&service, &id).await.len();
+    assert!(after > before, "the rename added events");
+    let new = (after - before).to_string();
+    let shown = browser
+        .wait_text("#new-events", &format!("{new} new events"))
+        .await;
+    assert!(shown.contains("show them"), "{shown}");
+    assert_eq!(browser.attrs("#new-events", "data-count").await, vec![new]);
+    browser.click("#new-events").await;
+    eventually("the new events are drawn", STEP, async || {
+        browser.count("#timeline li.event").await == after
+    })
+    .await;
+    let sequences = browser.attrs("#timeline li.event", "data-sequence").await;
+    let wanted: Vec<String> = (1..=after).map(|n| n.to_string()).collect();
+    assert_eq!(sequences, wanted, "every event once, in order");
+    browser.wait_for("#new-events[hidden]").await;
+    let same = browser
+        .js("return window.sameDocument === true;", vec![])
+        .await;
+    assert_eq!(same, json!(true), "the page was not reloaded");
+    browser.close().await;
+}
+
 on_both_backends!(
     a_chain_step_link_scrolls_to_its_event_and_can_be_shared,
     timeline_groups_name_their_correlation_by_number_and_random_tail,
     a_narrow_window_the_sign_in_page_and_a_tenant_page_show_only_what_they_should,
     an_entity_page_says_in_words_what_was_decided_and_why_it_was_deleted,
     a_record_held_back_shows_its_column_and_the_reason_at_the_top,
+    an_entity_page_counts_new_events_live_and_shows_them_on_request,
 );

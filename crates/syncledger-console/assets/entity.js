@@ -6,6 +6,7 @@
 import { ApiError, EVENT_FIELDS, gql } from './api.js';
 import { clear, fmtValue, h, notice, pageHeading, scrollBox, srOnly } from './dom.js';
 import { createEventFocus, eventOf } from './eventlink.js';
+import { watchEntity } from './entitylive.js';
 import { SUMMARY_FIELDS, entityTitle, heldSystems, summaryLine } from './summary.js';
 import { createTimeline } from './timeline.js';
 import { explainField } from './why.js';
@@ -94,6 +95,7 @@ export function revisit(args) {
 export function render(main, ctx, args) {
   const [id] = args;
   let stopped = false;
+  let stopLive = () => {};
   const status = h('div', { 'aria-live': 'polite' }, notice('Loading the entity\u2026'));
   main.append(pageHeading('Entity', id), status);
   (async () => {
@@ -125,6 +127,11 @@ export function render(main, ctx, args) {
       if (events.length) lastShown = events[events.length - 1].sequence;
       total = Math.max(total, lastShown);
     };
+    const live = watchEntity(entity, (events) => {
+      shownEvents(events);
+      setCount(false);
+    });
+    stopLive = () => live.close();
     clear(main).append(
       pageHeading(entityTitle(entity), `Entity ${entity.id} \u00b7 tenant ${entity.tenant} \u00b7 ${entity.version} events`),
       summaryLine(entity) || '',
@@ -135,7 +142,7 @@ export function render(main, ctx, args) {
       h('section', { class: 'card', 'aria-labelledby': 'timeline-h' },
         h('h2', { id: 'timeline-h' }, 'Timeline'),
         h('p', { class: 'hint' }, 'Every event of this entity in order, grouped by the webhook that caused it. Open an event for its payload and ids.'),
-        progress, timeline.el));
+        progress, live.el, timeline.el));
     const heading = document.getElementById('page-title');
     if (heading && (document.activeElement === document.body || !document.activeElement)) heading.focus({ preventScroll: true });
     let page = entity.history;
@@ -157,11 +164,13 @@ export function render(main, ctx, args) {
       focus.check();
     }
     focus.done(progress);
+    live.ready(lastShown);
     document.body.dataset.timelineComplete = entity.id;
     performance.mark('entity-timeline-complete');
   })();
   return () => {
     stopped = true;
+    stopLive();
     active = null;
   };
 }

@@ -61,6 +61,7 @@ const ASSETS: &[Asset] = assets![
     "live.js" => JS,
     "eventlink.js" => JS,
     "summary.js" => JS,
+    "entitylive.js" => JS,
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

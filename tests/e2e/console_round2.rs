@@ -1,7 +1,7 @@
 //! The console's second round (issue 31): what a support person and an operator tripped over,
 //! each in headless Chromium through the real binary, on both backends.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::browser::Browser;
 use crate::console::{ACME, ADMIN, ada, ada_in_a_browser, admin_query, history, label};
@@ -414,6 +414,193 @@ async fn an_entity_page_counts_new_events_live_and_shows_them_on_request(backend
     browser.close().await;
 }
 
+/// The dead letters the API lists: (id, entity id).
+async fn letters(service: &Service) -> Vec<(String, String)> {
+    let data = admin_query(
+        service,
+        r#"{ deadLetters(tenant: "acme", first: 50) { edges { node { id entityId } } } }"#,
+        json!({}),
+    )
+    .await;
+    let edges = data["deadLetters"]["edges"].as_array().unwrap();
+    edges
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["id"].as_str().unwrap().to_string(),
+                n["entityId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Item 8: each dead letter names its customer and record; the admin discards one with a
+/// reason (recorded in the entity's stream with who did it; a blank reason is refused and
+/// changes nothing) and retries the other two at once; the list refreshes after each.
+async fn dead_letters_name_their_record_and_are_discarded_with_a_reason_or_retried_together(
+    backend: Backend,
+) {
+    let shots = label(&backend);
+    let world = World::new(backend).await;
+    let service = world.start().await;
+    let people = [
+        ("Ada Lovelace", "ada@example.com"),
+        ("Grace Hopper", "grace@example.com"),
+        ("Alan Turing", "alan@example.com"),
+    ];
+    let mut contacts = Vec::new();
+    for (name, email) in people {
+        contacts.push(world.crm_user_creates(&service, name, email).await);
+    }
+    world.settle(&service, STEP).await;
+    for _ in 0..3 {
+        let refusal = "{\"error\":\"name rejected\"}".to_string();
+        world.erp.fail_next(Op::Update, Fault::Status(422, refusal));
+    }
+    for (contact, (name, _)) in contacts.iter().zip(people) {
+        world
+            .crm_user_renames(&service, &contact.id, &format!("{name} Jr"))
+            .await;
+    }
+    world.settle(&service, STEP).await;
+    let listed = letters(&service).await;
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let grace_entity = admin_query(
+        &service,
+        r#"query($id: String!) { entityByRecord(tenant: "acme", system: "crm", recordId: $id) { id } }"#,
+        json!({"id": contacts[1].id}),
+    )
+    .await["entityByRecord"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let grace_letter = listed
+        .iter()
+        .find(|(_, e)| *e == grace_entity)
+        .unwrap()
+        .0
+        .clone();
+
+    // A blank reason is refused by the API and changes nothing.
+    let reply = service
+        .post_json(
+            "/graphql",
+            Some(ADMIN),
+            &json!({"query": "mutation($id: ID!) { discardDeadLetter(id: $id, reason: \"  \") { sequence } }", "variables": {"id": grace_letter}}),
+        )
+        .await;
+    assert_eq!(
+        reply.body["errors"][0]["extensions"]["code"],
+        json!("BAD_USER_INPUT"),
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(letters(&service).await.len(), 3);
+
+    let Some(browser) = Browser::start(&service.url("")).await else {
+        return;
+    };
+    browser.sign_in(ADMIN).await;
+    browser.open("#/ops").await;
+    for (name, email) in people {
+        let erp_id = world.erp_customers(email)[0].id.clone();
+        let whose = browser
+            .wait_text("#dead-letters", &format!("erp customers {erp_id}"))
+            .await;
+        assert!(whose.contains(name), "{name} named: {whose}");
+    }
+    let who = browser
+        .wait_text(
+            &format!("#dead-letters li.letter[data-id='{grace_letter}'] .letter-who"),
+            "customer Grace Hopper",
+        )
+        .await;
+    assert!(who.contains("erp customers"), "{who}");
+    browser.screenshot(&format!("dead-letters-{shots}")).await;
+
+    // Discard without a reason: refused in the page, nothing changes.
+    browser
+        .click(&format!(
+            "button.discard[data-dead-letter='{grace_letter}']"
+        ))
+        .await;
+    browser
+        .wait_text("#dl-status", "a reason is required")
+        .await;
+    assert_eq!(browser.count("#dead-letters li.letter").await, 3);
+
+    // With a reason: gone from the list, recorded with who and why.
+    browser
+        .fill(
+            &format!("#reason-{grace_letter}"),
+            "fixed by hand in the erp",
+        )
+        .await;
+    browser
+        .click(&format!(
+            "button.discard[data-dead-letter='{grace_letter}']"
+        ))
+        .await;
+    browser.wait_for("#discard-outcome").await;
+    eventually("the list drops the discarded letter", STEP, async || {
+        browser.count("#dead-letters li.letter").await == 2
+    })
+    .await;
+    assert!(
+        !letters(&service)
+            .await
+            .iter()
+            .any(|(id, _)| *id == grace_letter)
+    );
+    let data = admin_query(
+        &service,
+        "query($id: ID!) { entity(id: $id) { history(first: 200) { edges { node { type payload explanation } } } } }",
+        json!({"id": grace_entity}),
+    )
+    .await;
+    let discarded: Vec<&Value> = data["entity"]["history"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|n| n["type"] == "DeadLetterDiscarded")
+        .collect();
+    assert_eq!(discarded.len(), 1, "{discarded:?}");
+    assert_eq!(
+        discarded[0]["payload"]["reason"],
+        json!("fixed by hand in the erp")
+    );
+    assert_eq!(
+        discarded[0]["payload"]["dead_letter_id"],
+        json!(grace_letter)
+    );
+    assert!(!discarded[0]["payload"]["by"].as_str().unwrap().is_empty());
+
+    // The other two, retried together: both succeed and the list empties.
+    for pick in browser.attrs("#dead-letters input.pick", "id").await {
+        browser.click(&format!("#{pick}")).await;
+    }
+    browser.click("#retry-selected").await;
+    browser
+        .wait_text("#retry-outcome", "2 retried: 2 succeeded")
+        .await;
+    browser.wait_text("#dead-letters", "No dead letters.").await;
+    for (email, name) in [
+        ("ada@example.com", "Ada Lovelace Jr"),
+        ("alan@example.com", "Alan Turing Jr"),
+    ] {
+        let erp_id = world.erp_customers(email)[0].id.clone();
+        assert_eq!(world.erp_name(&erp_id), json!(name));
+    }
+    assert_eq!(
+        world.erp_name(&world.erp_customers("grace@example.com")[0].id),
+        json!("Grace Hopper"),
+        "discarded: not written"
+    );
+    browser.close().await;
+}
+
 on_both_backends!(
     a_chain_step_link_scrolls_to_its_event_and_can_be_shared,
     timeline_groups_name_their_correlation_by_number_and_random_tail,
@@ -421,4 +608,5 @@ on_both_backends!(
     an_entity_page_says_in_words_what_was_decided_and_why_it_was_deleted,
     a_record_held_back_shows_its_column_and_the_reason_at_the_top,
     an_entity_page_counts_new_events_live_and_shows_them_on_request,
+    dead_letters_name_their_record_and_are_discarded_with_a_reason_or_retried_together,
 );

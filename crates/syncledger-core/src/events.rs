@@ -214,6 +214,16 @@ pub struct DeadLetterRetried {
     pub dead_letter_id: Uuid,
 }
 
+/// A person set a dead letter aside for good, saying why: it leaves the dead-letter list and
+/// nothing is written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetterDiscarded {
+    pub by: String,
+    /// The event id of the `DeadLettered` event being discarded.
+    pub dead_letter_id: Uuid,
+    pub reason: String,
+}
+
 /// Every event type the sync writes. The variant name is the stored `event_type`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncEvent {
@@ -238,6 +248,7 @@ pub enum SyncEvent {
     ResyncRequested(ResyncRequested),
     DeadLetterRetried(DeadLetterRetried),
     WorkFailed(WorkFailed),
+    DeadLetterDiscarded(DeadLetterDiscarded),
 }
 
 /// The schema version new events are written with, unless their type says otherwise
@@ -267,6 +278,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "ResyncRequested",
     "DeadLetterRetried",
     "WorkFailed",
+    "DeadLetterDiscarded",
 ];
 
 /// A stored event whose payload does not fit its type.
@@ -331,6 +343,7 @@ catalog!(
     ResyncRequested,
     DeadLetterRetried,
     WorkFailed,
+    DeadLetterDiscarded,
 );
 
 impl SyncEvent {

@@ -13,10 +13,10 @@ use crate::browser::Browser;
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends};
 use crate::service::Service;
 
-const ADMIN: &str = "e2e-admin-secret";
-const ACME: &str = "e2e-acme-read-token";
+pub(crate) const ADMIN: &str = "e2e-admin-secret";
+pub(crate) const ACME: &str = "e2e-acme-read-token";
 
-fn label(backend: &Backend) -> &'static str {
+pub(crate) fn label(backend: &Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres { .. } => "postgres",
@@ -38,7 +38,7 @@ pub async fn admin_query(service: &Service, query: &str, variables: Value) -> Va
 
 /// Ada created in the CRM, synced to the ERP, then renamed in the CRM and synced again: an
 /// entity with two webhooks' worth of events.
-async fn ada(world: &World, service: &Service) -> (Record, String) {
+pub(crate) async fn ada(world: &World, service: &Service) -> (Record, String) {
     let ada = world
         .crm_user_creates(service, "Ada Lovelase", "ada@example.com")
         .await;
@@ -66,7 +66,7 @@ async fn ada(world: &World, service: &Service) -> (Record, String) {
     (ada, id)
 }
 
-async fn history(service: &Service, id: &str) -> Vec<Value> {
+pub(crate) async fn history(service: &Service, id: &str) -> Vec<Value> {
     let data = admin_query(
         service,
         "query($id: ID!) { entity(id: $id) { history(first: 200) { edges { node { sequence type explanation correlationId } } } } }",
@@ -78,7 +78,9 @@ async fn history(service: &Service, id: &str) -> Vec<Value> {
 }
 
 /// Ada's world, with a browser signed in as the admin (`None` where Chromium is missing).
-async fn ada_in_a_browser(backend: Backend) -> Option<(World, Service, Browser, Record, String)> {
+pub(crate) async fn ada_in_a_browser(
+    backend: Backend,
+) -> Option<(World, Service, Browser, Record, String)> {
     let world = World::new(backend).await;
     let service = world.start().await;
     let (ada, id) = ada(&world, &service).await;

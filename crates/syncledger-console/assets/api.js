@@ -126,4 +126,4 @@ export function subscribe(query, variables, { onNext, onError, onStatus }) {
 /** The fields every event view shows. */
 export const EVENT_FIELDS = `
   position sequence type recordedAt eventId causationId correlationId entityId tenant
-  explanation payload`;
+  explanation reason payload`;

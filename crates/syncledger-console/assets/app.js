@@ -1,5 +1,5 @@
 // The console's shell: sign-in, the header, and the router between pages (`#/find`,
-// `#/entity/<id>`, `#/ops`, `#/live`). Each page module exports `render(main, ctx, args)`, which
+// `#/entity/<id>`, `#/entity/<id>/event/<n>`, `#/ops`, `#/live`). Each page module exports `render(main, ctx, args)`, which
 // fills `main` and may return a function that stops what the page started (polling, a socket).
 
 import { ApiError, gql, session } from './api.js';
@@ -18,6 +18,7 @@ const nav = document.getElementById('nav');
 const who = document.getElementById('who');
 let ctx = null;
 let stopPage = null;
+let shown = null;
 
 /** What every page is given: who signed in, and the tenant being looked at. */
 function context(viewer) {
@@ -68,6 +69,7 @@ function header() {
     select.addEventListener('change', () => {
       ctx.tenant = select.value;
       sessionStorage.setItem(TENANT_KEY, ctx.tenant);
+      shown = null;
       route();
     });
     picker = h('span', { class: 'picker' }, h('label', { for: 'tenant-picker' }, 'Tenant'), select);
@@ -77,6 +79,7 @@ function header() {
     session.clear();
     sessionStorage.removeItem(TENANT_KEY);
     ctx = null;
+    shown = null;
     location.hash = '#/find';
     signInPage();
   });
@@ -98,17 +101,23 @@ async function start() {
     return;
   }
   header();
+  shown = null;
   route();
 }
 
 function route() {
   if (!ctx) return;
+  // A hash that is not a route (`#main`, from the skip link) moves focus, not the page.
+  if (shown && location.hash && !location.hash.startsWith('#/')) return;
+  const [name, ...args] = (location.hash.replace(/^#\/?/, '') || 'find').split('/');
+  const page = PAGES[name] || find;
+  // Another view of the page already shown (an event of the same entity): no new render.
+  if (shown && shown.page === page && page.revisit && page.revisit(args.map(decodeURIComponent))) return;
+  shown = { page };
   if (stopPage) {
     stopPage();
     stopPage = null;
   }
-  const [name, ...args] = (location.hash.replace(/^#\/?/, '') || 'find').split('/');
-  const page = PAGES[name] || find;
   for (const link of nav.querySelectorAll('a')) {
     const current = link.dataset.page === name || (name === 'entity' && link.dataset.page === 'find');
     if (current) link.setAttribute('aria-current', 'page');

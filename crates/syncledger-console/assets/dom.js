@@ -79,9 +79,12 @@ export function pretty(value) {
   return JSON.stringify(value, null, 2);
 }
 
-/** The first block of a UUID: enough to tell events apart on one page. */
+/**
+ * A UUID's last 8 hex digits: enough to tell ids apart on one page. Not its first block: a
+ * UUID v7 starts with its timestamp, which ids made in the same minute share.
+ */
 export function shortId(id) {
-  return id ? String(id).slice(0, 8) : '—';
+  return id ? `\u2026${String(id).replace(/-/g, '').slice(-8)}` : '—';
 }
 
 /** Text that only screen readers announce (the visible form says it with layout). */
@@ -105,10 +108,15 @@ export function field(label, control, hint) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), control, hintEl);
 }
 
-/** A table from column headings and rows of cells; `caption` names it for assistive tech. */
+/** A box a wide table scrolls inside, so a narrow window never scrolls the whole page sideways. */
+export function scrollBox(el) {
+  return h('div', { class: 'table-scroll' }, el);
+}
+
+/** A table (in its scroll box) from column headings and rows of cells; `caption` names it. */
 export function table(caption, headings, rows, attrs = {}) {
-  return h('table', attrs,
+  return scrollBox(h('table', attrs,
     caption ? h('caption', {}, caption) : null,
     h('thead', {}, h('tr', {}, headings.map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, rows));
+    h('tbody', {}, rows)));
 }

@@ -4,7 +4,10 @@
 // as it arrives and the rest follows in the background, so a long history does not hold the page.
 
 import { ApiError, EVENT_FIELDS, gql } from './api.js';
-import { clear, fmtValue, h, notice, pageHeading, srOnly } from './dom.js';
+import { clear, fmtValue, h, notice, pageHeading, scrollBox, srOnly } from './dom.js';
+import { createEventFocus, eventOf } from './eventlink.js';
+import { watchEntity } from './entitylive.js';
+import { SUMMARY_FIELDS, entityTitle, heldSystems, summaryLine } from './summary.js';
 import { createTimeline } from './timeline.js';
 import { explainField } from './why.js';
 
@@ -12,28 +15,24 @@ import { explainField } from './why.js';
 const FIRST = 50;
 const PAGE = 200;
 const ENTITY = `query($id: ID!, $first: Int!) {
-  entity(id: $id) { id tenant entityType version links { system recordId collection } state
+  entity(id: $id) { id tenant entityType version links { system recordId collection } state ${SUMMARY_FIELDS}
     history(first: $first) { edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } } }`;
 const MORE = `query($id: ID!, $first: Int!, $after: String) {
   entity(id: $id) { history(first: $first, after: $after) { edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } } }`;
 const REPLAY = `mutation($id: ID!) { replayEntity(id: $id, dryRun: true) { differences { position triggerId
   recorded { kind targetSystem changes } replayed { kind targetSystem changes } } } }`;
 
-function title(entity) {
-  for (const fields of Object.values(entity.state || {})) {
-    if (fields && typeof fields.name === 'string' && fields.name) return `${entity.entityType || 'Entity'}: ${fields.name}`;
-  }
-  return `${entity.entityType || 'Entity'} ${entity.id}`;
-}
-
 function records(entity, onPick) {
   const systems = entity.links.map((l) => l.system);
   const stateSystems = Object.keys(entity.state || {}).filter((s) => !systems.includes(s));
-  const columns = [...systems, ...stateSystems];
+  const held = heldSystems(entity);
+  const heldOnly = [...held.keys()].filter((s) => !systems.includes(s) && !stateSystems.includes(s));
+  const columns = [...systems, ...stateSystems, ...heldOnly];
   const fields = [...new Set(columns.flatMap((s) => Object.keys((entity.state || {})[s] || {})))].sort();
   const head = columns.map((s) => {
     const link = entity.links.find((l) => l.system === s);
-    return h('th', { scope: 'col' }, h('span', { class: 'sys' }, s), h('span', { class: 'rec' }, link ? `${link.collection} ${link.recordId}` : 'not linked'));
+    return h('th', { scope: 'col', 'data-system': s }, h('span', { class: 'sys' }, s), h('span', { class: 'rec' }, link ? `${link.collection} ${link.recordId}` : 'not linked'),
+      held.has(s) ? h('span', { class: 'held' }, `held back: ${held.get(s)}`) : null);
   });
   const rows = fields.map((f) => {
     const values = columns.map((s) => ((entity.state || {})[s] || {})[f]);
@@ -46,10 +45,10 @@ function records(entity, onPick) {
         onclick: () => onPick(f, s),
       }, fmtValue(values[i])))));
   });
-  return { columns, table: h('table', { class: 'records', id: 'records' },
+  return { columns, table: scrollBox(h('table', { class: 'records', id: 'records' },
     h('caption', {}, 'Current values as the log knows them. Select a value to see why it holds it.'),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), head)),
-    h('tbody', {}, rows)) };
+    h('tbody', {}, rows))) };
 }
 
 function summaries(list) {
@@ -66,9 +65,9 @@ function replay(id) {
       const data = await gql(REPLAY, { id });
       const diffs = data.replayEntity.differences;
       clear(out).append(diffs.length
-        ? h('table', { class: 'replay' }, h('caption', {}, `${diffs.length} decision${diffs.length === 1 ? '' : 's'} would now differ`),
+        ? scrollBox(h('table', { class: 'replay' }, h('caption', {}, `${diffs.length} decision${diffs.length === 1 ? '' : 's'} would now differ`),
           h('thead', {}, h('tr', {}, ['Position', 'Recorded', 'Today\u2019s code'].map((t) => h('th', { scope: 'col' }, t)))),
-          h('tbody', {}, diffs.map((d) => h('tr', {}, h('td', {}, String(d.position)), h('td', {}, summaries(d.recorded)), h('td', {}, summaries(d.replayed))))))
+          h('tbody', {}, diffs.map((d) => h('tr', {}, h('td', {}, String(d.position)), h('td', {}, summaries(d.recorded)), h('td', {}, summaries(d.replayed)))))))
         : notice('No differences: today\u2019s code decides exactly as recorded.'));
     } catch (err) {
       clear(out).append(notice(`The replay failed: ${err.message}`, 'error'));
@@ -82,8 +81,21 @@ function replay(id) {
     button, out);
 }
 
-export function render(main, ctx, [id]) {
+// The entity page on screen, so that a link to one of its events need not draw it again.
+let active = null;
+
+/** Called by the router for a route on the page already shown: true when it was handled here. */
+export function revisit(args) {
+  if (!active || args[0] !== active.id) return false;
+  const n = eventOf(args);
+  if (n !== null) active.focus.show(n);
+  return true;
+}
+
+export function render(main, ctx, args) {
+  const [id] = args;
   let stopped = false;
+  let stopLive = () => {};
   const status = h('div', { 'aria-live': 'polite' }, notice('Loading the entity\u2026'));
   main.append(pageHeading('Entity', id), status);
   (async () => {
@@ -104,23 +116,39 @@ export function render(main, ctx, [id]) {
     why.append(panel);
     const { columns, table } = records(entity, (field, system) => explainField(panel, entity.id, field, system, columns));
     const timeline = createTimeline();
+    const focus = createEventFocus(timeline.el);
+    active = { id, focus };
     const progress = h('p', { class: 'count', id: 'timeline-count', 'aria-live': 'polite' });
-    const setCount = (more) => { progress.textContent = `${timeline.count} of ${entity.version} events${more ? ', loading the rest\u2026' : ''}`; };
+    let total = entity.version;
+    const setCount = (more) => { progress.textContent = `${timeline.count} of ${total} events${more ? ', loading the rest\u2026' : ''}`; };
+    let lastShown = 0;
+    const shownEvents = (events) => {
+      timeline.append(events);
+      if (events.length) lastShown = events[events.length - 1].sequence;
+      total = Math.max(total, lastShown);
+    };
+    const live = watchEntity(entity, (events) => {
+      shownEvents(events);
+      setCount(false);
+    });
+    stopLive = () => live.close();
     clear(main).append(
-      pageHeading(title(entity), `Entity ${entity.id} \u00b7 tenant ${entity.tenant} \u00b7 ${entity.version} events`),
+      pageHeading(entityTitle(entity), `Entity ${entity.id} \u00b7 tenant ${entity.tenant} \u00b7 ${entity.version} events`),
+      summaryLine(entity) || '',
       h('div', { class: 'entity-top' },
         h('section', { class: 'card', 'aria-labelledby': 'records-h' }, h('h2', { id: 'records-h' }, 'Linked records'), table),
         why),
-      ctx.admin ? replay(entity.id) : null,
+      ctx.admin ? replay(entity.id) : '',
       h('section', { class: 'card', 'aria-labelledby': 'timeline-h' },
         h('h2', { id: 'timeline-h' }, 'Timeline'),
         h('p', { class: 'hint' }, 'Every event of this entity in order, grouped by the webhook that caused it. Open an event for its payload and ids.'),
-        progress, timeline.el));
+        progress, live.el, timeline.el));
     const heading = document.getElementById('page-title');
     if (heading && (document.activeElement === document.body || !document.activeElement)) heading.focus({ preventScroll: true });
     let page = entity.history;
-    timeline.append(page.edges.map((e) => e.node));
+    shownEvents(page.edges.map((e) => e.node));
     setCount(page.pageInfo.hasNextPage);
+    if (eventOf(args) !== null) focus.show(eventOf(args));
     document.body.dataset.entityRendered = entity.id;
     performance.mark('entity-rendered');
     while (page.pageInfo.hasNextPage && !stopped) {
@@ -131,11 +159,18 @@ export function render(main, ctx, [id]) {
         return;
       }
       if (stopped) return;
-      timeline.append(page.edges.map((e) => e.node));
+      shownEvents(page.edges.map((e) => e.node));
       setCount(page.pageInfo.hasNextPage);
+      focus.check();
     }
+    focus.done(progress);
+    live.ready(lastShown);
     document.body.dataset.timelineComplete = entity.id;
     performance.mark('entity-timeline-complete');
   })();
-  return () => { stopped = true; };
+  return () => {
+    stopped = true;
+    stopLive();
+    active = null;
+  };
 }

@@ -11,11 +11,26 @@ export function laneOf(event) {
   return p.system || p.target_system || null;
 }
 
-/** The decision's basis in words: its recorded reason, or its typed basis when that is all it has. */
-function basisText(p) {
+/** The decision's basis in words, as the API derives it from the typed basis (never raw JSON). */
+function basisText(event) {
+  const p = event.payload || {};
+  if (typeof event.reason === 'string' && event.reason) return event.reason;
   if (typeof p.reason === 'string' && p.reason) return p.reason;
-  if (p.basis && typeof p.basis === 'object') return JSON.stringify(p.basis);
-  return p.basis ? String(p.basis) : '\u2014';
+  const rule = p.basis && typeof p.basis === 'object' ? p.basis.rule : p.basis;
+  return rule ? String(rule).replace(/_/g, ' ') : '\u2014';
+}
+
+/**
+ * What the decision did, and on whose behalf: a change from the source system, or a person's
+ * retry of a dead letter (whose recorded source is the target itself, so it is not named).
+ */
+function decisionLabel(p) {
+  const kind = String(p.kind || '').replace(/_/g, ' ');
+  const target = p.target_system || '?';
+  const rule = p.basis && typeof p.basis === 'object' ? String(p.basis.rule || '') : '';
+  if (rule.startsWith('retry_')) return `${kind} in ${target} (a person\u2019s retry of a dead letter)`;
+  if (p.source_system && p.source_system !== target) return `${kind} in ${target} (change from ${p.source_system})`;
+  return `${kind} in ${target}`;
 }
 
 function basis(event) {
@@ -23,9 +38,8 @@ function basis(event) {
   if (event.type !== 'DecisionMade') return null;
   const diff = Array.isArray(p.diff) ? p.diff : [];
   return h('div', { class: 'basis' },
-    h('p', {}, h('strong', {}, 'Decision: '), `${String(p.kind || '').replace(/_/g, ' ')} in ${p.target_system || '?'}`,
-      p.source_system ? ` (change from ${p.source_system})` : ''),
-    h('p', {}, h('strong', {}, 'Basis: '), basisText(p)),
+    h('p', { class: 'decision-label' }, h('strong', {}, 'Decision: '), decisionLabel(p)),
+    h('p', { class: 'basis-text' }, h('strong', {}, 'Basis: '), basisText(event)),
     diff.length ? h('table', { class: 'diff' },
       h('caption', { class: 'sr-only' }, 'Fields the decision changes'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Before'), h('th', { scope: 'col' }, 'After'))),
@@ -63,12 +77,22 @@ function groupTitle(first) {
   return first.explanation;
 }
 
+/**
+ * A correlation as a person can tell them apart: its number within this entity (1 for the first
+ * webhook's work) and the random tail of its UUID. A UUID v7 starts with its timestamp, so the
+ * first block is the same for every webhook of the same minute.
+ */
+function correlationLabel(n, id) {
+  return id ? `correlation ${n} \u00b7 ${shortId(id)}` : 'no correlation';
+}
+
 /** A timeline that grows page by page; `append` takes events in sequence order. */
 export function createTimeline() {
   const list = h('ol', { class: 'timeline', id: 'timeline', 'aria-label': 'Events in sequence order' });
   let group = null;
   let correlation;
   let count = 0;
+  const numbers = new Map();
   return {
     el: list,
     get count() {
@@ -81,9 +105,11 @@ export function createTimeline() {
           correlation = key;
           const items = h('ol', { class: 'group-events' });
           const title = h('h3', { class: 'group-title' }, groupTitle(event));
-          group = h('li', { class: 'group', 'data-correlation': event.correlationId || '' },
+          if (event.correlationId && !numbers.has(key)) numbers.set(key, numbers.size + 1);
+          group = h('li', { class: 'group', 'data-correlation': event.correlationId || '', 'data-correlation-number': numbers.get(key) || '' },
             h('div', { class: 'group-head' }, title,
-              h('span', { class: 'group-meta' }, `${fmtTime(event.recordedAt)} \u00b7 correlation ${shortId(event.correlationId)}`)),
+              h('span', { class: 'group-meta', title: event.correlationId ? `correlation id ${event.correlationId}` : null },
+                `${fmtTime(event.recordedAt)} \u00b7 ${correlationLabel(numbers.get(key), event.correlationId)}`)),
             items);
           group.items = items;
           list.append(group);

@@ -4,12 +4,13 @@
 
 import { gql, EVENT_FIELDS } from './api.js';
 import { clear, fmtTime, fmtValue, h, notice } from './dom.js';
+import { eventHref } from './eventlink.js';
 import { laneOf } from './timeline.js';
 
 const WHY = `query($id: ID!, $field: String!, $system: String) {
   entity(id: $id) { whyField(field: $field, system: $system) { field system value chain { ${EVENT_FIELDS} } } } }`;
 
-function path(provenance, systems) {
+function path(entityId, provenance, systems) {
   const lanes = [systems[0], null, ...systems.slice(1)];
   const laneName = (lane) => (lane === null ? 'ledger' : lane);
   const column = (event) => {
@@ -25,7 +26,7 @@ function path(provenance, systems) {
       h('div', { class: 'step-body' },
         h('p', { class: 'step-head' }, h('span', { class: 'type' }, event.type), ' ', h('span', { class: 'where' }, `in ${laneName(laneOf(event))}`)),
         h('p', { class: 'explanation' }, event.explanation),
-        h('p', { class: 'step-time' }, h('a', { href: `#event-${event.sequence}`, class: 'to-event' }, `#${event.sequence}`), ' \u00b7 ', fmtTime(event.recordedAt)))))));
+        h('p', { class: 'step-time' }, h('a', { href: eventHref(entityId, event.sequence), class: 'to-event', 'data-sequence': event.sequence }, `#${event.sequence}`), ' \u00b7 ', fmtTime(event.recordedAt)))))));
 }
 
 /** Fills `panel` with why `field` holds its value in `system` for entity `id`. */
@@ -42,7 +43,7 @@ export async function explainField(panel, id, field, system, systems) {
     panel.append(
       h('h3', { id: 'why-title', tabindex: '-1' }, `Why ${why.field} is ${fmtValue(why.value)} in ${why.system}`),
       h('p', { class: 'lede' }, `${why.chain.length} step${why.chain.length === 1 ? '' : 's'}, root cause first; the last step set the value.`),
-      path(why, systems));
+      path(id, why, systems));
     panel.querySelector('#why-title').focus({ preventScroll: false });
   } catch (err) {
     clear(panel).append(notice(`The chain could not be read: ${err.message}`, 'error'));

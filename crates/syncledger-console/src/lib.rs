@@ -59,6 +59,9 @@ const ASSETS: &[Asset] = assets![
     "ops.js" => JS,
     "deadletters.js" => JS,
     "live.js" => JS,
+    "eventlink.js" => JS,
+    "summary.js" => JS,
+    "entitylive.js" => JS,
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

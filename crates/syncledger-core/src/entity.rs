@@ -137,9 +137,11 @@ impl EntityState {
             SyncEvent::WorkReleased(e) => {
                 self.held.remove(&e.trigger_id);
             }
+            // A discarded dead letter owes no work: nothing to fold.
             SyncEvent::InitialSyncStarted(_)
             | SyncEvent::InitialSyncPageRead(_)
-            | SyncEvent::InitialSyncCompleted(_) => {}
+            | SyncEvent::InitialSyncCompleted(_)
+            | SyncEvent::DeadLetterDiscarded(_) => {}
             SyncEvent::ResyncRequested(e) => self.open(
                 event,
                 correlation,

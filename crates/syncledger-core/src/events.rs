@@ -19,6 +19,7 @@ mod basis;
 mod bringup;
 mod conflicts;
 mod inputs;
+mod requests;
 mod writes;
 pub use basis::{Basis, upcasters};
 pub use bringup::{
@@ -29,6 +30,10 @@ pub use conflicts::{
     Candidate, Chosen, ConflictDetected, ConflictResolved, WritePreconditionFailed, conflict_id,
 };
 pub use inputs::{InputsGathered, LinkCandidate, RoundTrip};
+pub use requests::{
+    DeadLetterDiscarded, DeadLetterRetried, DeadLettered, ReplayRequested, ResyncRequested,
+    WorkFailed,
+};
 pub use writes::{Resolution, WriteFailed, WriteOp, WriteRequested, WriteSucceeded};
 
 /// A record's fields in canonical names (the entity's vocabulary, not a system's).
@@ -171,56 +176,6 @@ impl RedirectedTo {
     }
 }
 
-/// Work that will not succeed by retrying: kept with its request and response for a person.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeadLettered {
-    pub request_id: Option<Uuid>,
-    pub target_system: String,
-    pub reason: String,
-    pub request: Value,
-    pub status: Option<u16>,
-    pub body: String,
-}
-
-/// Work on a trigger failed for a reason other than a write's answer: a fetch answered in a way
-/// that breaks the connector contract (a hostile id, another record), the configuration no
-/// longer knows the system, or the job panicked. Like a failed write, the work is retried with
-/// backoff (`will_retry`, `retry_at`) and, once the budget is spent, closed and dead-lettered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WorkFailed {
-    /// The work item that failed (see [`DecisionMade::trigger_id`]).
-    pub trigger_id: Uuid,
-    pub reason: String,
-    pub attempt: u32,
-    pub will_retry: bool,
-    pub retry_at: Option<DateTime<Utc>>,
-    /// The record the work item names, when it names one (the queue row and a later retry
-    /// of the dead letter fetch it again).
-    pub system: Option<String>,
-    pub record_id: Option<String>,
-}
-
-/// A person asked for something; `by` names them (the token's owner, never the token).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReplayRequested {
-    pub by: String,
-    pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResyncRequested {
-    pub by: String,
-    pub system: String,
-    pub record_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeadLetterRetried {
-    pub by: String,
-    /// The event id of the `DeadLettered` event being retried.
-    pub dead_letter_id: Uuid,
-}
-
 /// Every event type the sync writes. The variant name is the stored `event_type`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncEvent {
@@ -248,6 +203,7 @@ pub enum SyncEvent {
     ConflictDetected(ConflictDetected),
     ConflictResolved(ConflictResolved),
     WritePreconditionFailed(WritePreconditionFailed),
+    DeadLetterDiscarded(DeadLetterDiscarded),
 }
 
 /// The schema version new events are written with, unless their type says otherwise
@@ -280,6 +236,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "ConflictDetected",
     "ConflictResolved",
     "WritePreconditionFailed",
+    "DeadLetterDiscarded",
 ];
 
 /// A stored event whose payload does not fit its type.
@@ -347,6 +304,7 @@ catalog!(
     ConflictDetected,
     ConflictResolved,
     WritePreconditionFailed,
+    DeadLetterDiscarded,
 );
 
 impl SyncEvent {

@@ -250,6 +250,10 @@ impl<'a> Story<'a> {
             SyncEvent::DeadLetterRetried(e) => {
                 format!("{} retried dead letter {}", e.by, e.dead_letter_id)
             }
+            SyncEvent::DeadLetterDiscarded(e) => format!(
+                "{} discarded dead letter {}: {}",
+                e.by, e.dead_letter_id, e.reason
+            ),
             SyncEvent::WorkFailed(e) => {
                 let record = match (&e.system, &e.record_id) {
                     (Some(system), id) => format!(" on {}", self.record(system, id.as_deref())),
@@ -346,6 +350,7 @@ impl<'a> Story<'a> {
 
 mod bringup;
 mod conflicts;
+pub mod summary;
 mod words;
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use serde_json::{Map, Value};
 use syncledger_core::entity::EntityState;
 use syncledger_core::explain::explain_stream;
+use syncledger_core::explain::summary::summarize;
 use syncledger_core::log::RecordedEvent;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 use crate::auth::{Caller, caller};
 use crate::error::{ApiError, ApiResult, FieldResult};
 use crate::paging::{Page, number_cursor, page_size};
+use crate::summary::EntitySummary;
 use crate::types::{Event, Link};
 use crate::why;
 
@@ -144,6 +146,13 @@ impl Entity {
             .map(|(system, fields)| (system, Value::Object(fields.into_iter().collect())))
             .collect();
         Ok(Json(Value::Object(systems)))
+    }
+
+    /// The entity in one line: where it is linked, whether (when, why) it was deleted, which
+    /// system a record is held back from and why.
+    async fn summary(&self, ctx: &Context<'_>) -> FieldResult<EntitySummary> {
+        let stream = self.stream(ctx).await?;
+        Ok(summarize(&stream).into())
     }
 
     /// The entity's events in sequence order; the cursor is the sequence number.

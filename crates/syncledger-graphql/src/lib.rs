@@ -40,6 +40,7 @@ pub mod replay;
 pub mod rows;
 pub mod status;
 pub mod subscription;
+pub mod summary;
 pub mod systems;
 pub mod types;
 pub mod viewer;

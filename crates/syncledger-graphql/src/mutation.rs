@@ -8,7 +8,8 @@
 use crate::ApiContext;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use syncledger_core::events::{
-    DeadLetterRetried, ReplayRequested, ResyncRequested, SyncEvent, entity_id_for_record,
+    DeadLetterDiscarded, DeadLetterRetried, ReplayRequested, ResyncRequested, SyncEvent,
+    entity_id_for_record,
 };
 use syncledger_core::log::{EventMeta, ExpectedVersion, Position, StreamAppend};
 use syncledger_core::projections::id_mappings;
@@ -228,6 +229,12 @@ impl Mutation {
             if retried_before {
                 return Err(ApiError::bad_input("this dead letter was already retried"));
             }
+            let discarded = stream.iter().any(|e| {
+                matches!(SyncEvent::from_recorded(e), Ok(SyncEvent::DeadLetterDiscarded(d)) if d.dead_letter_id == letter_id)
+            });
+            if discarded {
+                return Err(ApiError::bad_input("this dead letter was discarded"));
+            }
             let retried = DeadLetterRetried { by: by.clone(), dead_letter_id: letter_id };
             let meta = EventMeta {
                 tenant: letter.meta.tenant.clone(),
@@ -238,6 +245,60 @@ impl Mutation {
         })
         .await?;
         ledger.wake_workers();
+        Ok(appended
+            .into_iter()
+            .next()
+            .map(Into::into)
+            .ok_or_else(|| ApiError::internal("append returned nothing"))?)
+    }
+
+    /// Sets a dead letter aside for good, saying why (`reason`, required, at most 500
+    /// characters): it leaves the dead-letter list, nothing is written, and the entity's stream
+    /// records who discarded it and why (`DeadLetterDiscarded`).
+    async fn discard_dead_letter(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> FieldResult<AppendedEvent> {
+        let caller = admin(ctx)?;
+        let reason = reason.trim().to_string();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(
+                ApiError::bad_input("a discard needs a reason of 1 to 500 characters").into(),
+            );
+        }
+        let ledger = ledger(ctx);
+        let letter_id = parse_id(&id)?;
+        let letter = match ledger.store().event(letter_id).await? {
+            Some(e) if matches!(SyncEvent::from_recorded(&e), Ok(SyncEvent::DeadLettered(_))) => e,
+            _ => return Err(ApiError::NotFound("dead letter").into()),
+        };
+        let by = caller.name().to_string();
+        let appended = append_checked(ledger.store(), letter.stream_id, |_, stream| {
+            let settled = stream.iter().any(|e| match SyncEvent::from_recorded(e) {
+                Ok(SyncEvent::DeadLetterRetried(r)) => r.dead_letter_id == letter_id,
+                Ok(SyncEvent::DeadLetterDiscarded(d)) => d.dead_letter_id == letter_id,
+                _ => false,
+            });
+            if settled {
+                return Err(ApiError::bad_input(
+                    "this dead letter was already retried or discarded",
+                ));
+            }
+            let discarded = DeadLetterDiscarded {
+                by: by.clone(),
+                dead_letter_id: letter_id,
+                reason: reason.clone(),
+            };
+            let meta = EventMeta {
+                tenant: letter.meta.tenant.clone(),
+                correlation_id: letter.meta.correlation_id,
+                causation_id: Some(letter_id),
+            };
+            Ok(vec![SyncEvent::DeadLetterDiscarded(discarded).to_new(meta)])
+        })
+        .await?;
         Ok(appended
             .into_iter()
             .next()

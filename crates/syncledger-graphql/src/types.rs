@@ -5,6 +5,7 @@
 use async_graphql::{Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use syncledger_core::events::SyncEvent;
 use syncledger_core::explain::explain_stream;
 use syncledger_core::log::{Appended as LogAppended, RecordedEvent};
 use syncledger_core::replay::{DecisionSummary as CoreSummary, ReplayDifference as CoreDifference};
@@ -81,6 +82,16 @@ impl Event {
 
     async fn payload(&self) -> Json<&Value> {
         Json(&self.event.payload)
+    }
+
+    /// A decision's basis in words (`DecisionMade`, `RedirectedTo`), e.g. `crm contact c-42
+    /// changed name`; null for other events. The typed basis is in `payload.basis`.
+    async fn reason(&self) -> Option<String> {
+        match SyncEvent::from_recorded(&self.event).ok()? {
+            SyncEvent::DecisionMade(d) => Some(d.reason()),
+            SyncEvent::RedirectedTo(r) => Some(r.reason()),
+            _ => None,
+        }
     }
 
     /// One sentence a support engineer understands, e.g. `erp customer E7: phone written

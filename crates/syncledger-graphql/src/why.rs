@@ -163,7 +163,8 @@ impl Relevance {
             | SyncEvent::RecordUnlinked(_)
             | SyncEvent::RedirectedTo(_)
             | SyncEvent::InputsGathered(_)
-            | SyncEvent::WorkFailed(_) => false,
+            | SyncEvent::WorkFailed(_)
+            | SyncEvent::DeadLetterDiscarded(_) => false,
         }
     }
 }

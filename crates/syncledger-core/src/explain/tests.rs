@@ -4,9 +4,9 @@ use serde_json::{Value, json};
 use super::*;
 use crate::events::DecisionKind;
 use crate::events::{
-    Basis, ChangeObserved, DeadLetterRetried, DeadLettered, FieldChange, InputsGathered,
-    RecordFetched, RecordLinked, RecordUnlinked, RedirectedTo, ReplayRequested, ResyncRequested,
-    RoundTrip, WorkFailed, WriteFailed, WriteSucceeded,
+    Basis, ChangeObserved, DeadLetterDiscarded, DeadLetterRetried, DeadLettered, FieldChange,
+    InputsGathered, RecordFetched, RecordLinked, RecordUnlinked, RedirectedTo, ReplayRequested,
+    ResyncRequested, RoundTrip, WorkFailed, WriteFailed, WriteSucceeded,
 };
 use crate::log::{EventMeta, Position};
 
@@ -220,6 +220,11 @@ fn every_event_type_gets_its_own_single_line() {
         record_id: "c-42".into(),
         reason: "deleted in crm".into(),
     }));
+    s.push(SyncEvent::DeadLetterDiscarded(DeadLetterDiscarded {
+        by: "admin".into(),
+        dead_letter_id: id(7),
+        reason: "fixed by hand in erp".into(),
+    }));
     bringup_events(&mut s);
     s.push(SyncEvent::WorkFailed(WorkFailed {
         trigger_id: id(1),
@@ -291,6 +296,11 @@ fn every_event_type_gets_its_own_single_line() {
          will retry at 2026-11-21 10:00:09 UTC"
     );
     assert_eq!(lines[9], "admin asked to resync crm contact c-42");
+    let discarded = format!(
+        "admin discarded dead letter {}: fixed by hand in erp",
+        id(7)
+    );
+    assert!(lines.contains(&discarded), "{lines:#?}");
     assert_eq!(
         lines.last().unwrap(),
         "SomethingNew (schema version 1): an event this version of syncledger cannot read"

@@ -2,7 +2,8 @@
 //!
 //! One row per `DeadLettered` event, keyed by that event's id (the id `retryDeadLetter` takes),
 //! listed oldest first. A `DeadLetterRetried` removes the letter: the retry is then ordinary
-//! pending work, and if it fails for good again it becomes a new letter.
+//! pending work, and if it fails for good again it becomes a new letter. A `DeadLetterDiscarded`
+//! (a person set it aside, with a reason) removes it too, and nothing is written.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,11 @@ impl Projection for DeadLetters {
                     key: key(retried.dead_letter_id),
                 }]
             }
+            Some(SyncEvent::DeadLetterDiscarded(discarded)) => {
+                vec![RowOp::Delete {
+                    key: key(discarded.dead_letter_id),
+                }]
+            }
             _ => vec![],
         }
     }
@@ -85,7 +91,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::events::DeadLetterRetried;
+    use crate::events::{DeadLetterDiscarded, DeadLetterRetried};
     use crate::projection::Row;
     use crate::projections::testkit::{ENTITY, at, id, recorded};
 
@@ -126,6 +132,22 @@ mod tests {
             dead_letter_id: id(12),
         };
         let ops = DeadLetters.apply(&recorded(20, SyncEvent::DeadLetterRetried(retried)));
+        assert_eq!(
+            ops,
+            vec![RowOp::Delete {
+                key: id(12).to_string()
+            }]
+        );
+    }
+
+    #[test]
+    fn discarding_a_dead_letter_removes_it() {
+        let discarded = DeadLetterDiscarded {
+            by: "admin".into(),
+            dead_letter_id: id(12),
+            reason: "fixed by hand in the erp".into(),
+        };
+        let ops = DeadLetters.apply(&recorded(21, SyncEvent::DeadLetterDiscarded(discarded)));
         assert_eq!(
             ops,
             vec![RowOp::Delete {

@@ -287,8 +287,14 @@ fn config_toml(
         erp_url: erp_url.into(),
         crm_secret: CRM_SECRET.into(),
         erp_secret: ERP_SECRET.into(),
+        // Extra lines only when asked for, so the default file's line numbers stay put.
         server: format!(
-            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nworkers = 4\n{server}"
+            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nworkers = 4{}",
+            if server.is_empty() {
+                String::new()
+            } else {
+                format!("\n{server}")
+            }
         ),
         crm: r#"headers = { Authorization = "Bearer crm-token" }"#.into(),
         entity: entity.into(),

@@ -8,8 +8,8 @@
 //! 1. `gather`: fetch the record from its origin and look up what the decision needs;
 //! 2. the core's pure `decide` chooses, and `process` records the inputs and the decision;
 //! 3. `hold`: a create towards a system an initial sync has not listed yet waits instead;
-//! 4. `writes`: perform the requested writes and record their outcomes, and settle a write whose
-//!    outcome was lost (G4), by the core's recovery steps;
+//! 4. `writes`: perform the requested writes and settle a write whose outcome was lost (G4), by
+//!    the core's recovery steps; `outcome` records what each attempt came to;
 //! 5. `dead_letter`: a person's retry of a dead letter.
 //!
 //! The modules depend one way: `process` on the steps, the steps on `env` (what a job is
@@ -20,6 +20,7 @@ mod env;
 mod failures;
 mod gather;
 mod hold;
+mod outcome;
 mod process;
 mod writes;
 

@@ -10,12 +10,15 @@
 //! engine's gate between the two lookups (`GatePoint::OwnerLookup`).
 
 use serde_json::json;
+use syncledger_connector::Record;
 use syncledger_core::config::OnDelete;
-use syncledger_engine::{EngineSettings, GatePoint};
-use syncledger_sim::Op;
+use syncledger_engine::{EngineError, EngineSettings, GatePoint};
+use syncledger_sim::{Op, PausedWrite};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 use crate::both;
-use crate::gates::Gates;
+use crate::gates::{Gates, Held};
 use crate::harness::{CONTACTS, CRM, CUSTOMERS, Db, ERP, World, config, first_stream, settings};
 
 async fn gated(db: Db, ttl_secs: u64) -> (World, Gates) {
@@ -30,9 +33,21 @@ async fn gated(db: Db, ttl_secs: u64) -> (World, Gates) {
     (World::with_config(db, config, settings).await, gates)
 }
 
-async fn a_notice_that_read_no_link_before_the_answer_and_no_create_after_it_makes_no_twin(db: Db) {
-    let (w, gates) = gated(db, 600).await;
-    // A: a CRM contact's create, applied by the ERP and not yet answered.
+type Job = JoinHandle<Result<bool, EngineError>>;
+
+/// A CRM contact's create (entity A), applied by the ERP and not yet answered, and the ERP's
+/// notice of it (stream B), whose job waits at `point`.
+struct Race {
+    entity: Uuid,
+    job: Job,
+    paused: PausedWrite,
+    created: Record,
+    notice: Uuid,
+    held: Held,
+    notice_job: Job,
+}
+
+async fn race(w: &World, gates: &Gates, point: GatePoint) -> Race {
     let mut paused = w.erp.pause_next(Op::Create);
     let contact = w.crm.user_create(
         CONTACTS,
@@ -40,21 +55,42 @@ async fn a_notice_that_read_no_link_before_the_answer_and_no_create_after_it_mak
     );
     w.deliver(CRM).await;
     let entity = first_stream(CRM, &contact.id);
-    let job = tokio::spawn({
-        let ledger = w.ledger.clone();
-        async move { ledger.work_entity(entity).await }
-    });
+    let job = work(w, entity);
     let created = paused.applied().await.expect("the create was sent");
-
-    // B: the ERP's notice of it, worked until it has read `id_mappings` (no link yet).
     w.deliver(ERP).await;
     let notice = first_stream(ERP, &created.id);
-    let mut held = gates.hold_at(GatePoint::OwnerLookup, notice);
-    let notice_job = tokio::spawn({
-        let ledger = w.ledger.clone();
-        async move { ledger.work_entity(notice).await }
-    });
+    let mut held = gates.hold_at(point, notice);
+    let notice_job = work(w, notice);
     held.reached().await;
+    Race {
+        entity,
+        job,
+        paused,
+        created,
+        notice,
+        held,
+        notice_job,
+    }
+}
+
+fn work(w: &World, entity: Uuid) -> Job {
+    let ledger = w.ledger.clone();
+    tokio::spawn(async move { ledger.work_entity(entity).await })
+}
+
+async fn a_notice_that_read_no_link_before_the_answer_and_no_create_after_it_makes_no_twin(db: Db) {
+    let (w, gates) = gated(db, 600).await;
+    // A's create applied and unanswered; B, the ERP's notice of it, has read `id_mappings`
+    // (no link yet).
+    let Race {
+        entity,
+        job,
+        paused,
+        created,
+        notice,
+        held,
+        notice_job,
+    } = race(&w, &gates, GatePoint::OwnerLookup).await;
 
     // The answer lands: the record is linked to A and the create settled.
     paused.release();
@@ -90,28 +126,16 @@ async fn a_notice_that_read_no_link_before_the_answer_and_no_create_after_it_mak
 /// creator, and nothing is created twice.
 async fn a_create_answered_after_its_record_was_linked_first_elsewhere_takes_it_over(db: Db) {
     let (w, gates) = gated(db, 0).await;
-    let mut paused = w.erp.pause_next(Op::Create);
-    let contact = w.crm.user_create(
-        CONTACTS,
-        json!({"full_name": "Alan Turing", "email": "alan@example.com"}),
-    );
-    w.deliver(CRM).await;
-    let entity = first_stream(CRM, &contact.id);
-    let job = tokio::spawn({
-        let ledger = w.ledger.clone();
-        async move { ledger.work_entity(entity).await }
-    });
-    let created = paused.applied().await.expect("the create was sent");
-
     // B records the record first (it sees no live create) and is held before deciding.
-    w.deliver(ERP).await;
-    let notice = first_stream(ERP, &created.id);
-    let mut held = gates.hold(notice);
-    let notice_job = tokio::spawn({
-        let ledger = w.ledger.clone();
-        async move { ledger.work_entity(notice).await }
-    });
-    held.reached().await;
+    let Race {
+        entity,
+        job,
+        paused,
+        created,
+        notice,
+        held,
+        notice_job,
+    } = race(&w, &gates, GatePoint::Decide).await;
     assert_eq!(w.entity_of(ERP, &created.id).await, Some(notice));
 
     // The answer lands and finds the record claimed by B, which knows nothing else.

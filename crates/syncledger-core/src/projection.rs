@@ -51,7 +51,7 @@ pub enum RowOp {
     /// entity holds is taken only by an append that also writes to the holder's stream (a
     /// hand-over whose version that append checked); otherwise the whole append fails with
     /// [`crate::log::Claimed`]. Rebuilds and catch-up apply it as [`RowOp::Put`]: the log
-    /// already says who won.
+    /// already says who won. A row without an `entity_id` claims nothing (a plain put).
     Claim(Row),
 }
 

@@ -246,8 +246,11 @@ impl Inner {
             let mut claims = Vec::new();
             for (event, scope) in events.iter().zip(&scopes) {
                 for op in projection.apply(event) {
-                    if let RowOp::Claim(row) = &op {
-                        claims.push((row.clone(), scope.as_slice()));
+                    // A row of no entity claims nothing: it is written as a put.
+                    if let RowOp::Claim(row) = &op
+                        && let Some(claimant) = row.entity_id
+                    {
+                        claims.push((row.clone(), claimant, scope.as_slice()));
                     }
                     effects.push(op);
                 }

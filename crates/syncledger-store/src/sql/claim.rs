@@ -41,9 +41,9 @@ pub(super) fn scopes(appends: &[StreamAppend], units: &[usize]) -> Vec<Arc<Vec<U
 pub(super) async fn check(
     tx: &mut Conn,
     table: &str,
-    claims: &[(Row, &[Uuid])],
+    claims: &[(Row, Uuid, &[Uuid])],
 ) -> Result<(), StoreError> {
-    for (row, scope) in claims {
+    for (row, claimant, scope) in claims {
         let mut upsert = QueryBuilder::<Db>::new(format!(
             "INSERT INTO {table} (key, tenant, entity_id, sort_key, doc, n) VALUES ("
         ));
@@ -51,7 +51,7 @@ pub(super) async fn check(
         values
             .push_bind(&row.key)
             .push_bind(&row.tenant)
-            .push_bind(row.entity_id)
+            .push_bind(*claimant)
             .push_bind(&row.sort_key)
             .push_bind(Json(&row.doc))
             .push_bind(row.n);
@@ -70,7 +70,8 @@ pub(super) async fn check(
         if taken.is_some() {
             continue;
         }
-        let holder: Option<Uuid> = sqlx::query_scalar(AssertSqlSafe(format!(
+        // Refused: the row is there and names an entity (a row without one is always taken).
+        let holder: Uuid = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT entity_id FROM {table} WHERE key = $1"
         )))
         .bind(&row.key)
@@ -79,8 +80,8 @@ pub(super) async fn check(
         return Err(StoreError::Claimed(Claimed {
             projection: table.to_string(),
             key: row.key.clone(),
-            holder: holder.unwrap_or_default(),
-            claimant: row.entity_id.unwrap_or_default(),
+            holder,
+            claimant: *claimant,
         }));
     }
     Ok(())

@@ -181,8 +181,64 @@ async fn without_etags_the_same_edits_converge_with_unconditional_writes(db: Db)
     );
 }
 
+/// The CRM record is deleted while the ERP user edits its twin: the propagated DELETE carries the
+/// ETag the ledger last saw and is refused. The ERP record is fetched again, so the ERP user's
+/// edit is in the log, and the entity is decided again on what the systems now hold: the ERP
+/// record changed after the delete was decided, so its edit wins and the record is created
+/// again in the CRM (docs/races.md, race 4). No dead letter, no loop.
+async fn a_delete_refused_by_412_is_decided_again_and_the_edit_is_in_the_log(db: Db) {
+    let w = World::new(db).await;
+    let (crm_id, erp_id, entity) = linked(&w, true).await;
+    w.crm.user_delete(CONTACTS, &crm_id);
+    w.erp
+        .user_update(CUSTOMERS, &erp_id, json!({"name": "Bulk One (kept)"}));
+    w.deliver(CRM).await;
+    w.run().await;
+    w.settle().await;
+
+    let events = w.events(entity).await;
+    assert_eq!(
+        count(&events, "WritePreconditionFailed"),
+        1,
+        "the DELETE was refused once"
+    );
+    assert_eq!(count(&events, "DeadLettered"), 0);
+    let deletes_sent: Vec<_> = w
+        .erp
+        .request_log()
+        .into_iter()
+        .filter(|r| r.op == Op::Delete)
+        .map(|r| r.headers.get("if-match").cloned())
+        .collect();
+    assert!(
+        !deletes_sent.is_empty() && deletes_sent.iter().all(Option::is_some),
+        "{deletes_sent:?}"
+    );
+    let edit_in_log = events.iter().any(|e| match e {
+        SyncEvent::RecordFetched(f) => {
+            f.system == ERP && f.fields.get("name") == Some(&json!("Bulk One (kept)"))
+        }
+        _ => false,
+    });
+    assert!(edit_in_log, "the ERP user's edit was fetched and recorded");
+    // Decided again, the ERP record is alive and edited since the delete was decided: the edit
+    // wins and the record comes back in the CRM, in the same entity (nothing of it is lost).
+    assert_eq!(value(&w, ERP, &erp_id, "name"), "Bulk One (kept)");
+    let contacts = w.crm.records(CONTACTS);
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    assert_ne!(contacts[0].id, crm_id, "a new CRM record");
+    assert_eq!(contacts[0].body["full_name"], "Bulk One (kept)");
+    assert_eq!(w.entity_of(CRM, &contacts[0].id).await, Some(entity));
+    assert_eq!(invariants::problems(&w).await, Vec::<String>::new());
+    assert_eq!(invariants::replay_is_silent(&w).await, Vec::<String>::new());
+    let quiet = invariants::writes(&w);
+    w.settle().await;
+    assert_eq!(invariants::writes(&w), quiet, "another round wrote");
+}
+
 both!(
     a_412_is_followed_by_a_new_decision_that_records_the_conflict,
+    a_delete_refused_by_412_is_decided_again_and_the_edit_is_in_the_log,
     a_review_holds_the_field_until_a_person_resolves_it,
     without_etags_the_same_edits_converge_with_unconditional_writes,
 );

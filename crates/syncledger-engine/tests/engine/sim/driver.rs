@@ -18,6 +18,7 @@ use syncledger_core::events::SyncEvent;
 use syncledger_sim::Webhook;
 use uuid::Uuid;
 
+use super::edits::Edit;
 use crate::gates::Gates;
 use crate::harness::{CRM, Db, ERP, World, settings};
 
@@ -43,6 +44,8 @@ pub struct Sim {
     pub(super) bringup: bool,
     /// Where jobs are held between their reads (`lookup`).
     pub(super) gates: Gates,
+    /// The user edits noted in a run of concurrent edits ([`super::edits`]), `None` elsewhere.
+    pub(super) edits: Option<Vec<Edit>>,
 }
 
 impl Sim {
@@ -65,7 +68,18 @@ impl Sim {
             others: 0,
             bringup: false,
             gates,
+            edits: None,
         }
+    }
+
+    /// A run where users also edit both records of a linked pair at once, both systems sending
+    /// ETags when `etags`, with every user edit noted for G10's check.
+    pub async fn with_concurrent_edits(seed: u64, etags: bool, trace: Trace) -> Sim {
+        let mut sim = Sim::new(seed, OnDelete::Propagate, trace).await;
+        sim.w.crm.set_etags(etags);
+        sim.w.erp.set_etags(etags);
+        sim.edits = Some(Vec::new());
+        sim
     }
 
     /// A run that starts on systems already holding records, its initial sync read in pages of
@@ -88,6 +102,12 @@ impl Sim {
             // Only a bring-up run draws this, so the other runs' seeds replay as before.
             if self.bringup && self.rng.random_bool(0.2) {
                 let line = self.initial_sync_step().await;
+                self.note(format!("{step:>3}: {line}"));
+                continue;
+            }
+            // Likewise only a run of concurrent edits draws this.
+            if self.edits.is_some() && self.rng.random_bool(0.2) {
+                let line = self.concurrent_edit().await;
                 self.note(format!("{step:>3}: {line}"));
                 continue;
             }

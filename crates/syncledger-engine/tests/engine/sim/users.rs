@@ -21,12 +21,14 @@ impl Sim {
         if records.is_empty() || roll < 35 {
             let fields = self.new_record(system);
             let created = sim.user_create(collection, fields.clone());
+            self.note_edit(system, &created.id, &fields);
             return format!("{system} user creates {} {fields}", created.id);
         }
         let target = records.choose(&mut self.rng).expect("a record").id.clone();
         if roll < 88 {
             let patch = self.patch(system);
             sim.user_update(collection, &target, patch.clone());
+            self.note_edit(system, &target, &patch);
             format!("{system} user updates {target} {patch}")
         } else {
             sim.user_delete(collection, &target);

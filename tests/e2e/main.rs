@@ -39,6 +39,8 @@
 //!   WebSocket init timeout, the shutdown deadline, a 413 a write-first client can read.
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
 //!   late, duplicated and out of order (issue 17).
+//! - `what_if`: `replayDecisions(..., config:)` and `syncledger what-if` name exactly the
+//!   decisions a proposal changes, and write nothing (issue 30; issue 28's policy replay).
 
 mod browser;
 mod harness;
@@ -66,3 +68,4 @@ mod security;
 mod shutdown;
 mod two_processes;
 mod webhooks;
+mod what_if;

@@ -7,6 +7,7 @@ mod demo;
 mod history;
 pub mod reconcile;
 mod telemetry;
+mod what_if;
 
 use std::path::PathBuf;
 
@@ -81,6 +82,27 @@ enum Command {
         #[arg(long, default_value = "syncledger.toml")]
         config: PathBuf,
         /// Database to migrate, instead of the config's.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Replay the log under a proposed `[[entities]]` set: what it would have decided differently.
+    WhatIf {
+        /// A TOML file of `[[entities]]` tables, checked as the configuration is at start.
+        #[arg(long)]
+        proposed: PathBuf,
+        /// One tenant's history (default: every tenant's).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The first position whose decisions are compared (earlier events are only folded).
+        #[arg(long, default_value_t = 0)]
+        from: i64,
+        /// The last position compared (default: the log's head).
+        #[arg(long)]
+        to: Option<i64>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "syncledger.toml")]
+        config: PathBuf,
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -175,6 +197,27 @@ pub async fn run() -> anyhow::Result<()> {
             let store = app::open_store(&url, config.as_ref()).await?;
             println!("migrated {} ({})", redact(&url), store.backend_name());
             Ok(())
+        }
+        Command::WhatIf {
+            proposed,
+            tenant,
+            from,
+            to,
+            json,
+            config,
+            database_url,
+        } => {
+            let config =
+                Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
+            let url = database_url_of(Some(&config), database_url);
+            let args = what_if::Args {
+                proposed: &proposed,
+                tenant: tenant.as_deref(),
+                from,
+                to,
+                json,
+            };
+            what_if::what_if(&config, &url, &args).await
         }
         Command::Rebuild {
             name,

@@ -1,5 +1,5 @@
 // The console's shell: sign-in, the header, and the router between pages (`#/find`,
-// `#/entity/<id>`, `#/entity/<id>/event/<n>`, `#/ops`, `#/live`). Each page module exports `render(main, ctx, args)`, which
+// `#/entity/<id>`, `#/entity/<id>/event/<n>`, `#/ops`, `#/live`, `#/whatif`). Each page module exports `render(main, ctx, args)`, which
 // fills `main` and may return a function that stops what the page started (polling, a socket).
 
 import { ApiError, gql, session } from './api.js';
@@ -8,10 +8,11 @@ import * as entity from './entity.js';
 import * as find from './find.js';
 import * as live from './live.js';
 import * as ops from './ops.js';
+import * as whatif from './whatif.js';
 
 const VIEWER = `{ viewer { admin tenants { id systems } entityTypes { name matchKeys systems } } }`;
 const TENANT_KEY = 'syncledger.console.tenant';
-const PAGES = { find, entity, ops, live };
+const PAGES = { find, entity, ops, live, whatif };
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');

@@ -24,11 +24,13 @@ use crate::mapping::FieldPath;
 pub mod env;
 pub mod files;
 mod load;
+mod proposal;
 mod schema;
 mod secret;
 mod shared_url;
 mod validate;
 
+pub use proposal::{Located, ProposalError};
 pub use secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -125,7 +125,7 @@ pub fn replay_entity_with(
 /// person's retry of a dead letter is not: the engine requests the refused write again from the
 /// letter itself (a log event), with no lookups to record, so its decision is neither replayed
 /// nor counted as recorded without its inputs.
-fn decided_by_core(state: &EntityState, trigger_id: Uuid) -> bool {
+pub(crate) fn decided_by_core(state: &EntityState, trigger_id: Uuid) -> bool {
     !state
         .open_triggers
         .iter()
@@ -136,6 +136,15 @@ fn decided_by_core(state: &EntityState, trigger_id: Uuid) -> bool {
 /// caused by the one before, up to the first that is not the decision core's (a write's outcome
 /// is caused by its request, but is not part of the decision).
 fn group_end(events: &[RecordedEvent], start: usize) -> usize {
+    let mut end = start + 1;
+    while end < events.len() && continues_group(&events[end - 1], &events[end]) {
+        end += 1;
+    }
+    end
+}
+
+/// Whether `next` (the stream's next event) belongs to the decision group `last` is in.
+pub(crate) fn continues_group(last: &RecordedEvent, next: &RecordedEvent) -> bool {
     const DECIDED: &[&str] = &[
         "RecordFetched",
         "DecisionMade",
@@ -146,14 +155,7 @@ fn group_end(events: &[RecordedEvent], start: usize) -> usize {
         "ResyncRequested",
         "ConflictDetected",
     ];
-    let mut end = start + 1;
-    while end < events.len()
-        && events[end].meta.causation_id == Some(events[end - 1].event_id)
-        && DECIDED.contains(&events[end].event_type.as_str())
-    {
-        end += 1;
-    }
-    end
+    next.meta.causation_id == Some(last.event_id) && DECIDED.contains(&next.event_type.as_str())
 }
 
 fn replay_group(
@@ -172,6 +174,28 @@ fn replay_group(
         .iter()
         .filter_map(|e| SyncEvent::from_recorded(e).ok())
         .collect();
+    let gathered = recorded_inputs(state, trigger, inputs, &decoded, echo_ttl);
+    let recorded = summaries(&decoded);
+    let replayed = summaries(&decide(config, state, trigger, &gathered).own);
+    (recorded != replayed).then(|| ReplayDifference {
+        entity_id: group[0].stream_id,
+        position: group[0].position,
+        trigger_id: trigger.event_id,
+        recorded,
+        replayed,
+    })
+}
+
+/// What the engine gathered for a recorded group, rebuilt from the log: the lookups of
+/// `inputs`, the echo window at its clock reading, and the fetches that lead `decoded` (the
+/// group after `InputsGathered`): the source's first, then fresh targets (G5).
+pub(crate) fn recorded_inputs(
+    state: &EntityState,
+    trigger: &Trigger,
+    inputs: &InputsGathered,
+    decoded: &[SyncEvent],
+    echo_ttl: Duration,
+) -> Gathered {
     let mut gathered = Gathered {
         at: inputs.at,
         echo: state.written_within(echo_ttl, inputs.at),
@@ -179,7 +203,6 @@ fn replay_group(
         link_candidates: inputs.link_candidates.clone(),
         ..Gathered::default()
     };
-    // The fetches lead the group: the source's first, then fresh targets (G5).
     let source = trigger.source().map(|(s, _)| s);
     let mut fetches = decoded.iter().map_while(|e| match e {
         SyncEvent::RecordFetched(f) => Some(f),
@@ -199,19 +222,11 @@ fn replay_group(
                 .insert(fresh.system.clone(), etag.clone());
         }
     }
-    let recorded = summaries(&decoded);
-    let replayed = summaries(&decide(config, state, trigger, &gathered).own);
-    (recorded != replayed).then(|| ReplayDifference {
-        entity_id: group[0].stream_id,
-        position: group[0].position,
-        trigger_id: trigger.event_id,
-        recorded,
-        replayed,
-    })
+    gathered
 }
 
 /// The verdicts among a stream's own events: its decisions, and a hand-over.
-fn summaries(events: &[SyncEvent]) -> Vec<DecisionSummary> {
+pub(crate) fn summaries(events: &[SyncEvent]) -> Vec<DecisionSummary> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -235,6 +250,8 @@ fn summaries(events: &[SyncEvent]) -> Vec<DecisionSummary> {
         })
         .collect()
 }
+
+pub mod what_if;
 
 #[cfg(test)]
 mod tests;

@@ -44,6 +44,7 @@ pub mod summary;
 pub mod systems;
 pub mod types;
 pub mod viewer;
+pub mod what_if;
 pub mod why;
 mod ws;
 

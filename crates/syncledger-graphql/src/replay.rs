@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use crate::ApiContext;
+use async_graphql::SimpleObject;
 use syncledger_core::entity::EntityState;
 use syncledger_core::log::{
     ExpectedVersion, LogFilter, NewEvent, Position, RecordedEvent, StreamAppend,
@@ -18,6 +19,8 @@ use syncledger_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::types::ReplayDifference;
+use crate::what_if::{self, WhatIfOutput};
 
 /// Events read per page while collecting the entities of a range.
 const SCAN_PAGE: i64 = 1000;
@@ -25,6 +28,74 @@ const SCAN_PAGE: i64 = 1000;
 pub const MAX_REPLAY_ENTITIES: usize = 10_000;
 /// Attempts of an append whose expected version keeps moving under it.
 const APPEND_ATTEMPTS: usize = 8;
+
+/// What `replayDecisions` found across a tenant's entities.
+#[derive(SimpleObject)]
+pub struct ReplayReport {
+    pub tenant: String,
+    pub from_position: i64,
+    pub to_position: i64,
+    /// Entities with events of the tenant in the range.
+    pub entities_examined: i32,
+    /// Decisions handed their recorded inputs and decided again.
+    pub decisions_replayed: i32,
+    /// Decisions recorded before their inputs were kept (`InputsGathered`): not replayed.
+    pub decisions_without_inputs: i32,
+    /// Where the decision code decides differently (with `config`: each changed entity's
+    /// first differing decision, `replayed` being the proposal's).
+    pub differences: Vec<ReplayDifference>,
+    /// With `config`: what the proposal would have done, per entity and in sum.
+    pub what_if: Option<WhatIfOutput>,
+}
+
+/// `replayDecisions`: today's decision code (or, with `proposal`, a what-if) over every entity
+/// with events of `tenant` in `[from, to]`.
+pub async fn decisions(
+    ledger: &ApiContext,
+    tenant: String,
+    (from_position, to_position): (i64, i64),
+    proposal: Option<&str>,
+) -> ApiResult<ReplayReport> {
+    if ledger.config().tenant(&tenant).is_none() {
+        return Err(ApiError::NotFound("tenant"));
+    }
+    if from_position < 0 || to_position < from_position {
+        return Err(ApiError::bad_input("need 0 <= fromPosition <= toPosition"));
+    }
+    let (from, to) = (Position(from_position), Position(to_position));
+    let mut report = ReplayReport {
+        tenant,
+        from_position,
+        to_position,
+        entities_examined: 0,
+        decisions_replayed: 0,
+        decisions_without_inputs: 0,
+        differences: Vec::new(),
+        what_if: None,
+    };
+    if let Some(proposal) = proposal {
+        let (store, config) = (ledger.store(), ledger.config());
+        let found =
+            what_if::for_tenant(store, config, proposal, &report.tenant, (from, to)).await?;
+        let s = &found.summary;
+        report.entities_examined = s.entities_examined as i32;
+        report.decisions_replayed = s.decisions_replayed as i32;
+        report.decisions_without_inputs = s.decisions_without_inputs as i32;
+        report.differences = found.entities.iter().map(ReplayDifference::from).collect();
+        report.what_if = Some(found.into());
+        return Ok(report);
+    }
+    let entities = entities_in_range(ledger.store(), &report.tenant, from, to).await?;
+    for entity_id in &entities {
+        let (_, found) = replay_stream(ledger, *entity_id, from, to).await?;
+        report.decisions_replayed += found.replayed as i32;
+        report.decisions_without_inputs += found.without_inputs as i32;
+        let differences = found.differences.into_iter().map(ReplayDifference::from);
+        report.differences.extend(differences);
+    }
+    report.entities_examined = entities.len() as i32;
+    Ok(report)
+}
 
 /// Replays the decisions of one entity whose first event lies in `[from, to]`.
 pub async fn replay_stream(

@@ -12,9 +12,9 @@ use crate::events::{WriteOp, WriteRequested, WriteSucceeded};
 use crate::log::EventMeta;
 use crate::projections::testkit::{ENTITY, at, id};
 
-const TTL: i64 = 10;
+pub(super) const TTL: i64 = 10;
 
-fn config() -> EntityConfig {
+pub(super) fn config() -> EntityConfig {
     serde_json::from_value(json!({
         "name": "customer",
         "match_keys": ["email"],
@@ -28,10 +28,10 @@ fn config() -> EntityConfig {
 
 /// A stream being recorded as the engine records it: positions 1, 2, ...
 #[derive(Default)]
-struct History(Vec<RecordedEvent>);
+pub(super) struct History(pub(super) Vec<RecordedEvent>);
 
 impl History {
-    fn push(&mut self, event: SyncEvent, causation: Option<Uuid>) -> Uuid {
+    pub(super) fn push(&mut self, event: SyncEvent, causation: Option<Uuid>) -> Uuid {
         let position = self.0.len() as i64 + 1;
         let meta = EventMeta {
             tenant: "acme".into(),
@@ -53,34 +53,45 @@ impl History {
         new.event_id
     }
 
-    fn fetched(&mut self, system: &str, phone: &str) {
+    pub(super) fn fetched(&mut self, system: &str, phone: &str) {
         self.push(SyncEvent::RecordFetched(fetched(system, phone)), None);
     }
 
     /// Decides the oldest open work item with `record` fetched, and records the group.
-    fn decide(&mut self, record: RecordFetched) {
+    pub(super) fn decide(&mut self, record: RecordFetched) {
+        self.decide_fresh(record, None);
+    }
+
+    /// [`History::decide`], with a target's record fetched fresh too (later work queued, G5).
+    pub(super) fn decide_fresh(&mut self, record: RecordFetched, fresh: Option<RecordFetched>) {
         let state = EntityState::fold(ENTITY, &self.0);
         let trigger = state.open_triggers[0].clone();
         let at = at(self.0.len() as i64 + 1);
-        let input = Gathered {
+        let mut input = Gathered {
             at,
             echo: state.written_within(Duration::minutes(TTL), at),
             fetched: Some(record.clone()),
             ..Gathered::default()
         };
+        if let Some(fresh) = &fresh {
+            input
+                .fresh_targets
+                .insert(fresh.system.clone(), fresh.fields.clone());
+        }
         let outcome = decide(&config(), &state, &trigger, &input);
         let mut cause = Some(trigger.event_id);
         let group = [
             SyncEvent::InputsGathered(input.recorded(&trigger)),
             SyncEvent::RecordFetched(record),
         ];
-        for event in group.into_iter().chain(outcome.own) {
+        let fresh = fresh.map(SyncEvent::RecordFetched);
+        for event in group.into_iter().chain(fresh).chain(outcome.own) {
             cause = Some(self.push(event, cause));
         }
     }
 }
 
-fn fetched(system: &str, phone: &str) -> RecordFetched {
+pub(super) fn fetched(system: &str, phone: &str) -> RecordFetched {
     RecordFetched {
         etag: None,
         system: system.into(),
@@ -90,7 +101,7 @@ fn fetched(system: &str, phone: &str) -> RecordFetched {
     }
 }
 
-fn observed(system: &str) -> SyncEvent {
+pub(super) fn observed(system: &str) -> SyncEvent {
     SyncEvent::ChangeObserved(ChangeObserved {
         entity_type: "customer".into(),
         system: system.into(),
@@ -104,7 +115,7 @@ fn observed(system: &str) -> SyncEvent {
 
 /// Race 3 recorded: the sync wrote 2 into the ERP, the user fixed the CRM to 3, the ERP's
 /// echo of 2 was suppressed, then the CRM's fix was written to the ERP.
-fn race3() -> History {
+pub(super) fn race3() -> History {
     let mut h = History::default();
     for system in ["crm", "erp"] {
         let link = RecordLinked {

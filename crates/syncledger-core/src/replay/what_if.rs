@@ -1,0 +1,261 @@
+//! What-if: replay recorded history under a proposed configuration and report, per entity and
+//! with reasons, what it would have decided differently (CONTRACT §7 `replayDecisions(...,
+//! config:)`, §8 `syncledger what-if`).
+//!
+//! [`WhatIf`] is fed the log one event at a time, in position order (entities interleaved, as
+//! the log holds them), so a caller streams the log instead of loading it: what it keeps is one
+//! folded [`EntityState`] per entity, and the decision group each entity has open. In steps:
+//!
+//! 1. **Fold.** Every event is folded into its entity's recorded state, whatever the range.
+//! 2. **Gather.** A decision group whose first event lies in the range is handed, as in a
+//!    same-build replay, exactly its recorded inputs (fetches, lookups, clock reading), except
+//!    the G8 lookups of a type whose match keys the proposal changes: those are made again on
+//!    what the log knew then ([`match_keys`]).
+//! 3. **Decide** with the proposed entity configuration, and compare bases with what was
+//!    recorded ([`report::compare`]). An entity type the proposal drops decides nothing.
+//! 4. **Diverge.** An entity's first differing decision is reported with the values it would
+//!    write differently and the conflicts it would settle the other way, and counted in the
+//!    summary. From there on the systems would have answered differently, so the entity's later
+//!    recorded decisions are listed as after divergence, not compared.
+//!
+//! Nothing here writes: it reads events and returns a report.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::Duration;
+use uuid::Uuid;
+
+use super::{DecideFn, continues_group, decided_by_core, recorded_inputs, summaries};
+use crate::config::EntityConfig;
+use crate::entity::EntityState;
+use crate::events::{InputsGathered, SyncEvent};
+use crate::log::{Position, RecordedEvent};
+
+mod match_keys;
+mod report;
+
+use match_keys::MatchKeys;
+pub use report::{
+    AfterDivergence, ConflictFlip, Delta, EntityWhatIf, FieldDifference, Summary, SystemDelta,
+    WhatIfReport,
+};
+
+/// One entity as the what-if walks it.
+struct Walk {
+    state: EntityState,
+    /// The decision group being read (its events so far), opened by `InputsGathered`.
+    group: Vec<RecordedEvent>,
+    examined: bool,
+    /// Its place in the report once a decision differed.
+    diverged: Option<usize>,
+}
+
+/// A what-if over a stream of the log; see the module's steps.
+pub struct WhatIf {
+    proposed: BTreeMap<String, EntityConfig>,
+    range: (Position, Position),
+    echo_ttl: Duration,
+    decide: DecideFn,
+    match_keys: MatchKeys,
+    walks: HashMap<Uuid, Walk>,
+    report: WhatIfReport,
+}
+
+impl WhatIf {
+    /// A what-if of `proposed` (the `[[entities]]` a proposal holds) over the decision groups
+    /// starting in `[from, to]`; `running` is today's entity configuration, `echo_ttl` the
+    /// round-trip window.
+    pub fn new(
+        running: &[EntityConfig],
+        proposed: &[EntityConfig],
+        (from, to): (Position, Position),
+        echo_ttl: Duration,
+    ) -> Self {
+        WhatIf::with_decide(
+            crate::decide::decide,
+            running,
+            proposed,
+            (from, to),
+            echo_ttl,
+        )
+    }
+
+    /// [`WhatIf::new`] with the decision code given.
+    pub fn with_decide(
+        decide: DecideFn,
+        running: &[EntityConfig],
+        proposed: &[EntityConfig],
+        range: (Position, Position),
+        echo_ttl: Duration,
+    ) -> Self {
+        WhatIf {
+            proposed: proposed
+                .iter()
+                .map(|e| (e.name.clone(), e.clone()))
+                .collect(),
+            range,
+            echo_ttl,
+            decide,
+            match_keys: MatchKeys::new(running, proposed),
+            walks: HashMap::new(),
+            report: WhatIfReport::default(),
+        }
+    }
+
+    /// Entities with events in the range so far.
+    pub fn examined(&self) -> usize {
+        self.report.summary.entities_examined
+    }
+
+    /// The entities whose decision group is still open, with the sequence its next event would
+    /// have: a caller that stopped reading before the end of the log completes them.
+    pub fn open_groups(&self) -> Vec<(Uuid, u64)> {
+        let mut open: Vec<_> = self
+            .walks
+            .iter()
+            .filter_map(|(id, w)| Some((*id, w.group.last()?.sequence + 1)))
+            .collect();
+        open.sort();
+        open
+    }
+
+    /// Step 1: the next event of the log (each entity's events in sequence order).
+    pub fn push(&mut self, event: RecordedEvent) {
+        let id = event.stream_id;
+        let mut walk = self.walks.remove(&id).unwrap_or_else(|| Walk {
+            state: EntityState::fold(id, std::iter::empty()),
+            group: Vec::new(),
+            examined: false,
+            diverged: None,
+        });
+        let in_range = self.in_range(event.position);
+        if in_range && !walk.examined {
+            walk.examined = true;
+            self.report.summary.entities_examined += 1;
+        }
+        if let Some(last) = walk.group.last() {
+            if continues_group(last, &event) {
+                walk.group.push(event);
+                self.walks.insert(id, walk);
+                return;
+            }
+            self.close(&mut walk);
+        }
+        match SyncEvent::from_recorded(&event) {
+            Ok(SyncEvent::InputsGathered(_)) => walk.group.push(event),
+            decoded => {
+                if let Ok(SyncEvent::DecisionMade(d)) = decoded
+                    && in_range
+                    && d.trigger_id
+                        .is_some_and(|t| decided_by_core(&walk.state, t))
+                {
+                    self.report.summary.decisions_without_inputs += 1;
+                }
+                self.apply(&mut walk, &event);
+            }
+        }
+        self.walks.insert(id, walk);
+    }
+
+    /// The report, once every event of the range (and the rest of any open group) was pushed.
+    pub fn finish(mut self) -> WhatIfReport {
+        let ids: Vec<Uuid> = self.open_groups().into_iter().map(|(id, _)| id).collect();
+        for id in ids {
+            if let Some(mut walk) = self.walks.remove(&id) {
+                self.close(&mut walk);
+                self.walks.insert(id, walk);
+            }
+        }
+        self.report
+    }
+
+    fn in_range(&self, position: Position) -> bool {
+        (self.range.0..=self.range.1).contains(&position)
+    }
+
+    fn apply(&mut self, walk: &mut Walk, event: &RecordedEvent) {
+        walk.state.apply(event);
+        if walk
+            .state
+            .entity_type
+            .as_ref()
+            .is_some_and(|t| self.match_keys.reruns(t))
+        {
+            self.match_keys.update(&walk.state);
+        }
+    }
+
+    /// Steps 2 to 4 for the group `walk` has open, then folds it.
+    fn close(&mut self, walk: &mut Walk) {
+        let group = std::mem::take(&mut walk.group);
+        let Some(first) = group.first() else { return };
+        if let (true, Ok(SyncEvent::InputsGathered(inputs))) = (
+            self.in_range(first.position),
+            SyncEvent::from_recorded(first),
+        ) {
+            self.report.summary.decisions_replayed += 1;
+            self.decide_again(walk, &inputs, &group);
+        }
+        for event in &group {
+            self.apply(walk, event);
+        }
+    }
+
+    fn decide_again(&mut self, walk: &mut Walk, inputs: &InputsGathered, group: &[RecordedEvent]) {
+        let recorded: Vec<SyncEvent> = group[1..]
+            .iter()
+            .filter_map(|e| SyncEvent::from_recorded(e).ok())
+            .collect();
+        if let Some(at) = walk.diverged {
+            self.report.summary.decisions_after_divergence += 1;
+            self.report.entities[at]
+                .after_divergence
+                .push(AfterDivergence {
+                    position: group[0].position,
+                    recorded: summaries(&recorded),
+                });
+            return;
+        }
+        let state = &walk.state;
+        let (Some(trigger), Some(entity_type)) = (
+            state
+                .open_triggers
+                .iter()
+                .find(|t| t.event_id == inputs.trigger_id),
+            state.entity_type.as_deref(),
+        ) else {
+            return;
+        };
+        let proposed = match self.proposed.get(entity_type) {
+            Some(config) => {
+                let mut gathered =
+                    recorded_inputs(state, trigger, inputs, &recorded, self.echo_ttl);
+                if let (true, Some(fetched)) =
+                    (self.match_keys.reruns(entity_type), &gathered.fetched)
+                {
+                    let walks = &self.walks;
+                    gathered.link_candidates =
+                        self.match_keys.candidates(config, state, fetched, |id| {
+                            walks.get(&id).map(|w| &w.state)
+                        });
+                }
+                (self.decide)(config, state, trigger, &gathered).own
+            }
+            None => Vec::new(),
+        };
+        let found = report::compare(
+            (state.entity_id, entity_type),
+            (group[0].position, trigger.event_id),
+            &recorded,
+            &proposed,
+        );
+        if let Some(found) = found {
+            self.report.summary.count(&recorded, &proposed);
+            walk.diverged = Some(self.report.entities.len());
+            self.report.entities.push(found);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -228,7 +228,7 @@ async fn a_proposal_names_exactly_the_decisions_it_changes_and_touches_nothing(b
     assert_eq!(e["proposed"][0]["rule"], "conflict_kept", "{e}");
 
     // A malformed proposal is refused with its line and what was expected; nothing runs.
-    let broken = today.replace("match_keys = [\"email\"]", "match_keys = [\"email]");
+    let broken = today.replace("match_keys = [\"email\"]", "match_keys [\"email\"]");
     let reply = graphql(&service, ADMIN, WHAT_IF, json!({"config": broken})).await;
     let error = &reply["errors"][0];
     assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{reply}");
@@ -389,7 +389,7 @@ async fn the_console_what_if_page_shows_the_summary_and_an_entity_side_by_side(b
     // A malformed proposal: the error names the line.
     let today = todays_entities(&world);
     let set = "document.querySelector('#whatif-config').value = arguments[0]; return true;";
-    let broken = today.replace("match_keys = [\"email\"]", "match_keys = [\"email]");
+    let broken = today.replace("match_keys = [\"email\"]", "match_keys [\"email\"]");
     browser.js(set, vec![json!(broken)]).await;
     browser.click("#whatif-run").await;
     browser

@@ -352,6 +352,21 @@ async fn the_owner_policy_instead_of_last_observed_names_exactly_the_conflicts_i
         json!(won_by_erp.len()),
         "{report:#}"
     );
+    // The other owner turns exactly the others.
+    let won_by_crm: BTreeSet<String> = recorded
+        .iter()
+        .filter(|c| c["chosen"]["system"] == "crm")
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let report = what_if(&service, &owner.replace("name = \"crm\"", "name = \"erp\"")).await;
+    let turned_back: BTreeSet<String> = report["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["conflicts"].as_array().unwrap().clone())
+        .map(|c| c["conflictId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(turned_back, won_by_crm, "{report:#}");
     println!(
         "what-if: {} conflicts recorded under last_observed, {} would go the other way under owner",
         recorded.len(),

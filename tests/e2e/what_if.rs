@@ -228,7 +228,7 @@ async fn a_proposal_names_exactly_the_decisions_it_changes_and_touches_nothing(b
     assert_eq!(e["proposed"][0]["rule"], "conflict_kept", "{e}");
 
     // A malformed proposal is refused with its line and what was expected; nothing runs.
-    let broken = today.replace("match_keys = [\"email\"]", "match_keys = [\"email]");
+    let broken = today.replace("match_keys = [\"email\"]", "match_keys [\"email\"]");
     let reply = graphql(&service, ADMIN, WHAT_IF, json!({"config": broken})).await;
     let error = &reply["errors"][0];
     assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{reply}");
@@ -352,6 +352,21 @@ async fn the_owner_policy_instead_of_last_observed_names_exactly_the_conflicts_i
         json!(won_by_erp.len()),
         "{report:#}"
     );
+    // The other owner turns exactly the others.
+    let won_by_crm: BTreeSet<String> = recorded
+        .iter()
+        .filter(|c| c["chosen"]["system"] == "crm")
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let report = what_if(&service, &owner.replace("name = \"crm\"", "name = \"erp\"")).await;
+    let turned_back: BTreeSet<String> = report["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["conflicts"].as_array().unwrap().clone())
+        .map(|c| c["conflictId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(turned_back, won_by_crm, "{report:#}");
     println!(
         "what-if: {} conflicts recorded under last_observed, {} would go the other way under owner",
         recorded.len(),
@@ -389,7 +404,7 @@ async fn the_console_what_if_page_shows_the_summary_and_an_entity_side_by_side(b
     // A malformed proposal: the error names the line.
     let today = todays_entities(&world);
     let set = "document.querySelector('#whatif-config').value = arguments[0]; return true;";
-    let broken = today.replace("match_keys = [\"email\"]", "match_keys = [\"email]");
+    let broken = today.replace("match_keys = [\"email\"]", "match_keys [\"email\"]");
     browser.js(set, vec![json!(broken)]).await;
     browser.click("#whatif-run").await;
     browser

@@ -41,14 +41,16 @@ function decisions(list) {
 }
 
 function summary(s) {
-  const counts = h('dl', { class: 'facts', id: 'whatif-summary' },
-    h('dt', {}, 'Entities examined'), h('dd', { 'data-count': 'examined' }, s.entitiesExamined),
-    h('dt', {}, 'Entities changed'), h('dd', { 'data-count': 'changed' }, s.entitiesChanged),
-    h('dt', {}, 'Entities erased'), h('dd', {}, s.entitiesErased),
-    h('dt', {}, 'Decisions replayed'), h('dd', {}, s.decisionsReplayed),
-    h('dt', {}, 'After divergence (not compared)'), h('dd', {}, s.decisionsAfterDivergence),
-    h('dt', {}, 'Links formed / not formed'), h('dd', {}, `${s.linksFormed} / ${s.linksNotFormed}`),
-    h('dt', {}, 'Conflicts the other way'), h('dd', { 'data-count': 'conflicts' }, s.conflictsOtherWay));
+  const figure = (label, value, count) => h('div', { class: 'figure' },
+    h('dt', {}, label), h('dd', count ? { 'data-count': count } : {}, String(value)));
+  const counts = h('dl', { class: 'figures', id: 'whatif-summary' },
+    figure('Entities examined', s.entitiesExamined, 'examined'),
+    figure('Entities changed', s.entitiesChanged, 'changed'),
+    figure('Entities erased', s.entitiesErased),
+    figure('Decisions replayed', s.decisionsReplayed),
+    figure('After divergence (not compared)', s.decisionsAfterDivergence),
+    figure('Links formed / not formed', `${s.linksFormed} / ${s.linksNotFormed}`),
+    figure('Conflicts the other way', s.conflictsOtherWay, 'conflicts'));
   const rows = s.systems.map((d) => h('tr', { 'data-system': d.system },
     h('th', { scope: 'row' }, d.system),
     h('td', {}, `+${d.createsAdded} \u2212${d.createsRemoved}`),

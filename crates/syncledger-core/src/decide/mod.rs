@@ -245,17 +245,7 @@ pub fn decide(
                 to_source.0.push(change);
             }
         }
-        if !sorted.conflicts.is_empty() {
-            let basis = Basis::ConflictKept {
-                winners: sorted.conflicts.clone(),
-            };
-            own.push(decision(
-                trigger,
-                DecisionKind::ConflictResolved,
-                pair,
-                basis,
-            ));
-        }
+        // A target with no record has nothing of its own to keep, whoever owns a field.
         let Some(link) = state.links.get(target.as_str()) else {
             own.extend(link::plan_create(
                 config,
@@ -268,6 +258,13 @@ pub fn decide(
             ));
             continue;
         };
+        if !sorted.conflicts.is_empty() {
+            let basis = Basis::ConflictKept {
+                winners: sorted.conflicts.clone(),
+            };
+            let kind = DecisionKind::ConflictResolved;
+            own.push(decision(trigger, kind, pair, basis));
+        }
         if sorted.changed.is_empty() && !sorted.found.is_empty() {
             continue; // the conflict's decision says what happens to this target
         }

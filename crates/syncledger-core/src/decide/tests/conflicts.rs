@@ -324,3 +324,23 @@ fn race4_step3_with_review_the_field_is_held_and_the_other_fields_flow() {
 }
 
 mod review;
+
+/// `owner` names who keeps a field in a record both systems hold; a target with no record
+/// yet keeps nothing: it is created with the source's values, and no "kept" is recorded.
+#[test]
+fn owner_step_a_target_without_a_record_is_created_and_keeps_nothing() {
+    let then = given(&[observed("crm", "c-1", Action::Created)])
+        .configured(|c| {
+            c.conflict = ConflictPolicy::Owner;
+            c.owners = [("phone".to_string(), "erp".to_string())].into();
+        })
+        .when(fetch(record(
+            "crm",
+            "c-1",
+            json!({"name": "Ada", "email": "ada@example.com", "phone": "1"}),
+        )));
+    let rules: Vec<&str> = then.outcome.decisions().map(|d| d.basis.rule()).collect();
+    assert_eq!(rules, ["no_record_in_target"]);
+    let create = then.outcome.writes().next().expect("a create");
+    assert_eq!(create.fields.get("phone"), Some(&json!("1")));
+}

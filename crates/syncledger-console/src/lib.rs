@@ -62,6 +62,9 @@ const ASSETS: &[Asset] = assets![
     "eventlink.js" => JS,
     "summary.js" => JS,
     "entitylive.js" => JS,
+    "conflicts.js" => JS,
+    "conflictview.js" => JS,
+    "timelinecontrols.js" => JS,
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

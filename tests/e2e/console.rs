@@ -100,7 +100,7 @@ async fn finding_a_record_opens_its_entity_with_the_timeline_in_order_and_explai
     // By match-key value, spelt as a person might type it.
     browser.fill("#find-value", "  ADA@example.com ").await;
     browser
-        .click("form[aria-labelledby=h-by-email] button[type=submit]")
+        .click("form[aria-labelledby=h-by-name-or-email] button[type=submit]")
         .await;
     browser.wait_for("#found-entities a.found-link").await;
     browser.screenshot(&format!("find-{shots}")).await;
@@ -259,9 +259,12 @@ async fn an_admin_retries_a_dead_letter_and_sees_it_succeed(backend: Backend) {
     assert_eq!(world.erp_name(&erp_id), json!("Augusta Ada King"));
     browser.screenshot(&format!("retried-{shots}")).await;
 
-    // A rebuild shows its progress and comes back live.
+    // A rebuild, once confirmed, shows its progress and comes back live.
     browser
         .click("#projection-table button.rebuild[data-name=sync_stats]")
+        .await;
+    browser
+        .click("#projection-table button.confirm-rebuild[data-name=sync_stats]")
         .await;
     eventually("sync_stats is live again", STEP, async || {
         let rows = browser.texts("#projection-table tbody tr").await;

@@ -88,14 +88,17 @@ async fn a_tenant_token_sees_neither_another_tenants_entity_nor_any_admin_contro
     browser.open("#/find").await;
     browser.fill("#find-value", "wile@example.com").await;
     browser
-        .click("form[aria-labelledby=h-by-email] button[type=submit]")
+        .click("form[aria-labelledby=h-by-name-or-email] button[type=submit]")
         .await;
     browser
-        .wait_text("form[aria-labelledby=h-by-email] .result", "No record")
+        .wait_text(
+            "form[aria-labelledby=h-by-name-or-email] .result",
+            "Nothing the ledger has seen matches",
+        )
         .await;
     browser.fill("#find-value", "ada@example.com").await;
     browser
-        .click("form[aria-labelledby=h-by-email] button[type=submit]")
+        .click("form[aria-labelledby=h-by-name-or-email] button[type=submit]")
         .await;
     browser.click("#found-entities a.found-link").await;
     browser.wait_for("#records button.value").await;
@@ -156,7 +159,7 @@ async fn the_console_and_graphiql_load_with_no_request_leaving_localhost(backend
     browser.sign_in(ADMIN).await;
     browser.fill("#find-value", "ada@example.com").await;
     browser
-        .click("form[aria-labelledby=h-by-email] button[type=submit]")
+        .click("form[aria-labelledby=h-by-name-or-email] button[type=submit]")
         .await;
     browser.click("#found-entities a.found-link").await;
     browser

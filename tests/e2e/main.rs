@@ -25,7 +25,8 @@
 //! - `commands`: `demo --exit`, `migrate`, `rebuild --all`.
 //! - `bringup`: the initial sync on existing records across `kill -9`, and how it shows.
 //! - `browser`: headless Chromium over WebDriver, for the console's tests.
-//! - `console`, `console_access`, `console_round2`, `console_bench`: the audit console in a real browser: find,
+//! - `console`, `console_access`, `console_round2`, `console_round3`, `console_conflicts`,
+//!   `console_bench`: the audit console in a real browser: find, conflicts,
 //!   entity, timeline, why, dead-letter retry, live; tenant scoping; nothing loaded from
 //!   elsewhere; the entity page's first render on a large log (ignored: a measurement).
 //! - `security`: the perimeter (issue 20): hostile requests, secrets in errors and logs, limits,
@@ -53,7 +54,9 @@ mod conflicts;
 mod console;
 mod console_access;
 mod console_bench;
+mod console_conflicts;
 mod console_round2;
+mod console_round3;
 mod crash;
 mod graphql;
 mod isolation;

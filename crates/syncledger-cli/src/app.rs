@@ -150,6 +150,14 @@ pub async fn start(
     }));
     let (workers, stop) = (ledger.clone(), shutdown.clone());
     tasks.push(tokio::spawn(async move { workers.run_workers(stop).await }));
+    let tenants = ledger
+        .config()
+        .tenants
+        .iter()
+        .map(|t| t.id.clone())
+        .collect();
+    let sampler = syncledger_engine::sampler::Sampler::new(store.clone(), tenants);
+    tasks.push(tokio::spawn(sampler.run(shutdown.clone())));
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         if let Err(e) = store.run_projections(stop.cancelled_owned()).await {

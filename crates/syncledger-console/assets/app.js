@@ -1,9 +1,10 @@
 // The console's shell: sign-in, the header, and the router between pages (`#/find`,
-// `#/entity/<id>`, `#/entity/<id>/event/<n>`, `#/ops`, `#/live`, `#/whatif`). Each page module exports `render(main, ctx, args)`, which
+// `#/entity/<id>`, `#/entity/<id>/event/<n>`, `#/ops`, `#/live`, `#/whatif`, `#/conflicts`). Each page module exports `render(main, ctx, args)`, which
 // fills `main` and may return a function that stops what the page started (polling, a socket).
 
 import { ApiError, gql, session } from './api.js';
 import { clear, field, h, notice, pageHeading } from './dom.js';
+import * as conflicts from './conflicts.js';
 import * as entity from './entity.js';
 import * as find from './find.js';
 import * as live from './live.js';
@@ -13,6 +14,8 @@ import * as whatif from './whatif.js';
 const VIEWER = `{ viewer { admin tenants { id systems } entityTypes { name matchKeys systems } } }`;
 const TENANT_KEY = 'syncledger.console.tenant';
 const PAGES = { find, entity, ops, live, whatif };
+// Issue 28: open reviews and decided conflicts.
+PAGES.conflicts = conflicts;
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');

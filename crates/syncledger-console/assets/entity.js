@@ -9,6 +9,7 @@ import { createEventFocus, eventOf } from './eventlink.js';
 import { watchEntity } from './entitylive.js';
 import { SUMMARY_FIELDS, entityTitle, heldSystems, summaryLine } from './summary.js';
 import { createTimeline } from './timeline.js';
+import { savedOrder, timelineControls } from './timelinecontrols.js';
 import { explainField } from './why.js';
 
 // The first page is small so the page draws at once; the rest comes in larger pages behind it.
@@ -83,6 +84,8 @@ function replay(id) {
 
 // The entity page on screen, so that a link to one of its events need not draw it again.
 let active = null;
+// The stub a link pointed to, when the page went on to the real entity instead.
+let arrivedFrom = null;
 
 /** Called by the router for a route on the page already shown: true when it was handled here. */
 export function revisit(args) {
@@ -92,16 +95,73 @@ export function revisit(args) {
   return true;
 }
 
+/**
+ * Loads the history into a fresh timeline in `order`, page by page: oldest first from sequence 1,
+ * or newest first from the stream's end backwards (the first page drawn is then the newest 50).
+ * Returns `{ timeline, start, stop }`; `hooks` hears each page drawn and the end. Newest first
+ * starts at sequence `upTo`; oldest first from `first` (the entity query's first page) on.
+ */
+function loadHistory(entity, order, first, upTo, hooks) {
+  const timeline = createTimeline(order);
+  let stopped = false;
+  const desc = order === 'desc';
+  const start = async () => {
+    let page = desc ? null : first;
+    let oldest = upTo + 1;
+    for (let n = 0; !stopped; n += 1) {
+      if (desc) {
+        if (oldest <= 1) break;
+        const size = n === 0 ? FIRST : PAGE;
+        const after = Math.max(0, oldest - 1 - size);
+        try {
+          page = (await gql(MORE, { id: entity.id, first: oldest - 1 - after, after: after ? String(after) : null })).entity.history;
+        } catch (err) {
+          hooks.failed(err);
+          return;
+        }
+        if (stopped) return;
+        const events = page.edges.map((e) => e.node);
+        if (!events.length) break;
+        oldest = events[0].sequence;
+        timeline.addOlder(events);
+        hooks.page(events, oldest > 1);
+      } else {
+        if (n > 0 || !page) {
+          if (page && !page.pageInfo.hasNextPage) break;
+          try {
+            const next = page ? { first: PAGE, after: page.pageInfo.endCursor } : { first: FIRST, after: null };
+            page = (await gql(MORE, { id: entity.id, ...next })).entity.history;
+          } catch (err) {
+            hooks.failed(err);
+            return;
+          }
+          if (stopped) return;
+        }
+        const events = page.edges.map((e) => e.node);
+        timeline.addNewer(events);
+        hooks.page(events, page.pageInfo.hasNextPage);
+      }
+    }
+    if (stopped) return;
+    timeline.complete();
+    hooks.done();
+  };
+  return { timeline, start, stop: () => { stopped = true; } };
+}
+
 export function render(main, ctx, args) {
   const [id] = args;
   let stopped = false;
   let stopLive = () => {};
+  let stopHistory = () => {};
   const status = h('div', { 'aria-live': 'polite' }, notice('Loading the entity\u2026'));
   main.append(pageHeading('Entity', id), status);
   (async () => {
     let entity;
+    const order = savedOrder();
     try {
-      entity = (await gql(ENTITY, { id, first: FIRST })).entity;
+      // Newest first reads the stream's end, once the entity's version is known.
+      entity = (await gql(ENTITY, { id, first: order === 'desc' ? 1 : FIRST })).entity;
     } catch (err) {
       if (stopped) return;
       const missing = err instanceof ApiError && (err.code === 'NOT_FOUND' || err.code === 'BAD_USER_INPUT');
@@ -109,68 +169,96 @@ export function render(main, ctx, args) {
       return;
     }
     if (stopped) return;
+    // A stub (a stream whose records turned out to belong to another entity) is not what a
+    // link to it means: land on the real entity, saying so. `#/entity/<id>/stub` shows the stub.
+    const redirected = entity.summary && entity.summary.redirectedTo;
+    if (redirected && args[1] !== 'stub' && eventOf(args) === null) {
+      arrivedFrom = entity.id;
+      location.replace(`#/entity/${encodeURIComponent(redirected)}`);
+      return;
+    }
+    const from = arrivedFrom;
+    arrivedFrom = null;
     const why = h('section', { class: 'card why', id: 'why', 'aria-live': 'polite', 'aria-labelledby': 'why-h' },
       h('h2', { id: 'why-h' }, 'Why this value?'),
       h('p', { class: 'hint' }, 'Select any value in the records table: the chain of events that gave it that value appears here.'));
     const panel = h('div', {});
     why.append(panel);
     const { columns, table } = records(entity, (field, system) => explainField(panel, entity.id, field, system, columns));
-    const timeline = createTimeline();
-    const focus = createEventFocus(timeline.el);
-    active = { id, focus };
     const progress = h('p', { class: 'count', id: 'timeline-count', 'aria-live': 'polite' });
+    const holder = h('div', { class: 'timeline-holder' });
     let total = entity.version;
-    const setCount = (more) => { progress.textContent = `${timeline.count} of ${total} events${more ? ', loading the rest\u2026' : ''}`; };
-    let lastShown = 0;
-    const shownEvents = (events) => {
-      timeline.append(events);
+    let lastShown = entity.version;
+    let current = null;
+    let focus = null;
+    const setCount = (more) => { progress.textContent = `${current.timeline.count} of ${total} events${more ? ', loading the rest\u2026' : ''}`; };
+    const live = watchEntity(entity, (events) => {
+      current.timeline.addNewer(events);
+      current.controls.noticeEvents(events);
       if (events.length) lastShown = events[events.length - 1].sequence;
       total = Math.max(total, lastShown);
-    };
-    const live = watchEntity(entity, (events) => {
-      shownEvents(events);
       setCount(false);
     });
     stopLive = () => live.close();
+    const section = h('section', { class: 'card', 'aria-labelledby': 'timeline-h' },
+      h('h2', { id: 'timeline-h' }, 'Timeline'),
+      h('p', { class: 'hint' }, 'Every event of this entity, grouped by the webhook that caused it. Open an event for its payload and ids. The field filter shows the decisions, writes and conflicts that change that field.'),
+      holder);
+    // Draws the timeline in `order` (again, when a person switches it).
+    const draw = (order, firstPage) => {
+      stopHistory();
+      document.body.dataset.timelineComplete = '';
+      let rendered = false;
+      const loaded = loadHistory(entity, order, firstPage, lastShown, {
+        page(events, more) {
+          current.controls.noticeEvents(events);
+          if (events.length && order !== 'desc') lastShown = Math.max(lastShown, events[events.length - 1].sequence);
+          setCount(more);
+          if (!rendered) {
+            rendered = true;
+            document.body.dataset.entityRendered = entity.id;
+            performance.mark('entity-rendered');
+          }
+          focus.check();
+        },
+        failed(err) {
+          progress.after(notice(`The rest of the timeline could not be read: ${err.message}`, 'error'));
+        },
+        done() {
+          focus.done(progress);
+          live.ready(lastShown);
+          document.body.dataset.timelineOrder = order;
+          document.body.dataset.timelineComplete = entity.id;
+          performance.mark('entity-timeline-complete');
+        },
+      });
+      stopHistory = loaded.stop;
+      const controls = timelineControls(entity, loaded.timeline, { onOrder: (next) => draw(next, null), countEl: progress });
+      current = { timeline: loaded.timeline, controls };
+      focus = createEventFocus(loaded.timeline.el);
+      active = { id, focus };
+      clear(holder).append(controls.el, live.el, loaded.timeline.el);
+      if (eventOf(args) !== null) focus.show(eventOf(args));
+      loaded.start();
+    };
     clear(main).append(
       pageHeading(entityTitle(entity), `Entity ${entity.id} \u00b7 tenant ${entity.tenant} \u00b7 ${entity.version} events`),
       summaryLine(entity) || '',
+      from ? h('p', { class: 'notice', role: 'status', id: 'arrived-from' }, `The link pointed to entity ${from}, a stub whose records belong to this entity; you are shown this one. `,
+        h('a', { href: `#/entity/${encodeURIComponent(from)}/stub` }, 'Show the stub\u2019s own history')) : '',
       h('div', { class: 'entity-top' },
         h('section', { class: 'card', 'aria-labelledby': 'records-h' }, h('h2', { id: 'records-h' }, 'Linked records'), table),
         why),
       ctx.admin ? replay(entity.id) : '',
-      h('section', { class: 'card', 'aria-labelledby': 'timeline-h' },
-        h('h2', { id: 'timeline-h' }, 'Timeline'),
-        h('p', { class: 'hint' }, 'Every event of this entity in order, grouped by the webhook that caused it. Open an event for its payload and ids.'),
-        progress, live.el, timeline.el));
+      section);
     const heading = document.getElementById('page-title');
     if (heading && (document.activeElement === document.body || !document.activeElement)) heading.focus({ preventScroll: true });
-    let page = entity.history;
-    shownEvents(page.edges.map((e) => e.node));
-    setCount(page.pageInfo.hasNextPage);
-    if (eventOf(args) !== null) focus.show(eventOf(args));
-    document.body.dataset.entityRendered = entity.id;
-    performance.mark('entity-rendered');
-    while (page.pageInfo.hasNextPage && !stopped) {
-      try {
-        page = (await gql(MORE, { id, first: PAGE, after: page.pageInfo.endCursor })).entity.history;
-      } catch (err) {
-        progress.after(notice(`The rest of the timeline could not be read: ${err.message}`, 'error'));
-        return;
-      }
-      if (stopped) return;
-      shownEvents(page.edges.map((e) => e.node));
-      setCount(page.pageInfo.hasNextPage);
-      focus.check();
-    }
-    focus.done(progress);
-    live.ready(lastShown);
-    document.body.dataset.timelineComplete = entity.id;
-    performance.mark('entity-timeline-complete');
+    draw(order, order === 'desc' ? null : entity.history);
   })();
   return () => {
     stopped = true;
     stopLive();
+    stopHistory();
     active = null;
   };
 }

@@ -1,14 +1,15 @@
 // Find: the way in. A person knows one of three things: a record's id in one of the systems (from
-// a support ticket), a value that identifies the customer (an email), or the sync entity's id
-// (from a log line or an alert). Each leads to the entity page.
+// a support ticket), the customer's name or a value that identifies it (an email), or the sync
+// entity's id (from a log line or an alert). Each leads to the entity page.
 
 import { ApiError, gql } from './api.js';
-import { clear, field, fmtValue, h, notice, pageHeading } from './dom.js';
+import { clear, field, fmtValue, h, notice, pageHeading, shortId } from './dom.js';
+import { entityTitle } from './summary.js';
 
 const BY_RECORD = `query($tenant: String!, $system: String!, $recordId: String!) {
   entityByRecord(tenant: $tenant, system: $system, recordId: $recordId) { id } }`;
 const BY_VALUE = `query($tenant: String!, $value: String!) {
-  findEntities(tenant: $tenant, value: $value) { id entityType links { system recordId } state } }`;
+  findEntities(tenant: $tenant, value: $value) { id entityType links { system recordId } state summary { name standing } } }`;
 const BY_ID = `query($id: ID!) { entity(id: $id) { id } }`;
 
 function open(id) {
@@ -65,23 +66,31 @@ function summary(entity) {
   return Object.entries(values).slice(0, 4).map(([k, v]) => h('span', { class: 'kv' }, h('span', { class: 'k' }, k), ' ', fmtValue(v)));
 }
 
+/** The whole words of a search, as the ledger cuts them (letters and digits, lower-cased). */
+function wordsOf(text) {
+  return [...new Set(text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean))];
+}
+
 function byValue(ctx) {
   const keys = [...new Set(ctx.viewer.entityTypes.flatMap((t) => t.matchKeys))];
   const value = h('input', { id: 'find-value', name: 'value', required: true, autocomplete: 'off', spellcheck: 'false' });
-  const hint = keys.length ? `Searched in: ${keys.join(', ')} (compared trimmed and case-insensitive).` : 'No entity type has match keys.';
-  return form(`By ${keys[0] || 'match key'}`, [field(keys.length ? `Value of ${keys.join(' or ')}` : 'Value', value, hint)],
+  const hint = `A name or any whole words of it (Alan Turing, turing: every word must appear), or ${keys.length ? `an exact ${keys.join(' or ')}` : 'a value'} (trimmed, case-insensitive).`;
+  return form(`By name or ${keys[0] || 'match key'}`, [field(`Name${keys.length ? ` or ${keys.join(' or ')}` : ''}`, value, hint)],
     'Search', async (status) => {
-      const data = await gql(BY_VALUE, { tenant: ctx.tenant, value: value.value.trim() });
+      const text = value.value.trim();
+      const data = await gql(BY_VALUE, { tenant: ctx.tenant, value: text });
       const found = data.findEntities;
       clear(status);
       if (!found.length) {
-        status.append(notice(`No record holding \u201c${value.value.trim()}\u201d is known to the ledger.`));
+        const words = wordsOf(text);
+        status.append(notice(`Nothing the ledger has seen matches \u201c${text}\u201d: no record held it as ${keys.length ? `its ${keys.join(' or ')}` : 'a match key'}, and no record\u2019s text fields held ${words.length > 1 ? `all of the words ${words.join(', ')}` : words.length ? `the word ${words[0]}` : 'any word of it'} when the ledger last saw them. Records the ledger has never fetched are not searched.`));
         return;
       }
       status.append(h('p', { class: 'count' }, `${found.length} ${found.length === 1 ? 'entity' : 'entities'} found`),
         h('ul', { class: 'found', id: 'found-entities' }, found.map((e) => h('li', {},
-          h('a', { href: `#/entity/${e.id}`, class: 'found-link' }, `${e.entityType || 'entity'} ${e.id}`),
-          h('span', { class: 'links' }, e.links.map((l) => h('span', { class: 'chip' }, `${l.system} ${l.recordId}`))),
+          h('a', { href: `#/entity/${e.id}`, class: 'found-link', 'data-entity': e.id }, entityTitle(e)),
+          h('span', { class: 'links' }, e.links.map((l) => h('span', { class: 'chip' }, `${l.system} ${l.recordId}`)),
+            h('span', { class: 'hint', title: `entity ${e.id}` }, ` entity ${shortId(e.id)}`)),
           h('span', { class: 'values' }, summary(e))))));
     });
 }

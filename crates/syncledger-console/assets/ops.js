@@ -1,7 +1,9 @@
-// Operations: is the sync keeping up, and what is stuck? The queue's depth and oldest age over
-// time (sampled from `syncStatus` while this page is open, kept for the tab's life), each
-// system's recent error rate, the initial sync, the projections with their checkpoints (and,
-// for the admin, rebuild with live progress), and the dead letters.
+// Operations: is the sync keeping up, and what is stuck? The queue's deepest depth, intake and
+// writes minute by minute over the last hour (the ledger's own samples, `opsHistory`, so the
+// chart has history the moment the page opens), the write error rate of the last 5 minutes and
+// the last hour, each system's recent error rate, the initial sync, the projections with their
+// checkpoints (and, for the admin, rebuild, confirmed first, with live progress), and the dead
+// letters.
 
 import { gql } from './api.js';
 import { queueChart } from './chart.js';
@@ -11,37 +13,53 @@ import { clear, fmtPercent, fmtSeconds, fmtTime, h, notice, pageHeading, table }
 const STATUS = `query($tenant: String!) { syncStatus(tenant: $tenant) { tenant queueDepth dueNow
   oldestPendingAgeSeconds errorRate writesSucceeded writesFailed deadLetters lag
   systems { system recentWritesSucceeded recentWritesFailed recentErrorRate }
-  initialSyncs { entityType state recordsSeen pages startedAt finishedAt startedBy earlierRuns } } }`;
+  initialSyncs { entityType state recordsSeen pages startedAt finishedAt startedBy earlierRuns } }
+  opsHistory(tenant: $tenant, minutes: 60) { minute queueDepthMax queueDepthLast intake writesSucceeded writesFailed } }`;
 const PROJECTIONS = `{ projections { name mode checkpoint head lag status rebuildDone rebuildTotal } }`;
 const REBUILD = `mutation($name: String!) { rebuildProjection(name: $name) { name status } }`;
 const EVERY_MS = 2000;
-const KEEP = 900; // 30 minutes of samples at one every 2 s
 
-const samples = new Map();
+/** The chart's points: one a minute, from the ledger's samples. */
+function points(history) {
+  return history.map((m) => ({
+    at: Date.parse(m.minute),
+    depth: m.queueDepthMax,
+    depthLast: m.queueDepthLast,
+    intake: m.intake,
+    writes: (m.writesSucceeded || 0) + (m.writesFailed || 0),
+  }));
+}
 
-function sample(status) {
-  const list = samples.get(status.tenant) || [];
-  list.push({ at: Date.now(), depth: status.queueDepth, age: status.oldestPendingAgeSeconds });
-  if (list.length > KEEP) list.splice(0, list.length - KEEP);
-  samples.set(status.tenant, list);
-  return list;
+/** The write error rate over the last `minutes` minutes of `history`, in words. */
+function errorRate(history, minutes) {
+  const since = Date.now() - minutes * 60000;
+  let ok = 0;
+  let failed = 0;
+  for (const m of history) {
+    if (Date.parse(m.minute) + 60000 <= since) continue;
+    ok += m.writesSucceeded || 0;
+    failed += m.writesFailed || 0;
+  }
+  if (ok + failed === 0) return 'no writes';
+  return `${fmtPercent(failed / (ok + failed))} of ${ok + failed}`;
 }
 
 function figure(label, value, id) {
   return h('div', { class: 'figure' }, h('dt', {}, label), h('dd', { id }, value));
 }
 
-function statusView(s) {
+function statusView(s, history) {
   return [
     h('dl', { class: 'figures' },
       figure('Queue depth', String(s.queueDepth), 'queue-depth'),
       figure('Due now', String(s.dueNow)),
       figure('Oldest pending', fmtSeconds(s.oldestPendingAgeSeconds)),
-      figure('Write error rate', fmtPercent(s.errorRate)),
-      figure('Writes ok / failed', `${s.writesSucceeded} / ${s.writesFailed}`),
+      figure('Write errors, last 5 min', errorRate(history, 5), 'error-rate-5m'),
+      figure('Write errors, last hour', errorRate(history, 60), 'error-rate-1h'),
+      figure('Writes ok / failed, all time', `${s.writesSucceeded} / ${s.writesFailed}`),
       figure('Open dead letters', String(s.deadLetters)),
       figure('Projection lag', `${s.lag} events`)),
-    queueChart(samples.get(s.tenant) || [], s.tenant),
+    queueChart(points(history), s.tenant),
     h('div', { class: 'two' },
       table('Recent write outcomes per system (the log\u2019s last 10,000 events)', ['System', 'Succeeded', 'Failed', 'Error rate'],
         s.systems.map((x) => h('tr', {}, h('th', { scope: 'row' }, x.system), h('td', { class: 'num' }, String(x.recentWritesSucceeded)),
@@ -61,9 +79,8 @@ function tenantSection(tenant) {
     h('h2', { id: `t-${tenant}` }, `Tenant ${tenant}`), body);
   const refresh = async () => {
     try {
-      const s = (await gql(STATUS, { tenant })).syncStatus;
-      sample(s);
-      clear(body).append(...statusView(s));
+      const data = await gql(STATUS, { tenant });
+      clear(body).append(...statusView(data.syncStatus, data.opsHistory));
     } catch (err) {
       clear(body).append(notice(`The status could not be read: ${err.message}`, 'error'));
     }
@@ -88,27 +105,51 @@ function projectionsSection(ctx) {
     return { section, refresh: async () => {}, rebuilding: () => false };
   }
   let rebuilding = false;
-  const refresh = async () => {
+  // The projection whose rebuild waits for a yes: kept across the refreshes that redraw the table.
+  let confirming = null;
+  let refresh = async () => {};
+  const actions = (p) => {
+    if (confirming !== p.name) {
+      const button = h('button', { type: 'button', class: 'secondary rebuild', 'data-name': p.name, disabled: p.status === 'REBUILDING' }, 'Rebuild');
+      button.addEventListener('click', () => {
+        confirming = p.name;
+        refresh(true).then(() => {
+          const yes = body.querySelector(`button.confirm-rebuild[data-name="${p.name}"]`);
+          if (yes) yes.focus();
+        });
+      });
+      return button;
+    }
+    const yes = h('button', { type: 'button', class: 'primary confirm-rebuild', 'data-name': p.name }, `Yes, rebuild ${p.name}`);
+    const no = h('button', { type: 'button', class: 'quiet cancel-rebuild', 'data-name': p.name }, 'Cancel');
+    yes.addEventListener('click', async () => {
+      yes.disabled = true;
+      confirming = null;
+      try {
+        await gql(REBUILD, { name: p.name });
+        rebuilding = true;
+        await refresh(true);
+      } catch (err) {
+        body.append(notice(`The rebuild of ${p.name} was refused: ${err.message}`, 'error'));
+      }
+    });
+    no.addEventListener('click', () => {
+      confirming = null;
+      refresh(true);
+    });
+    return h('div', { class: 'confirm-rebuild-box', role: 'group', 'aria-label': `Confirm the rebuild of ${p.name}` },
+      h('span', {}, `Rebuild ${p.name}? Every event is read again into a fresh table (the live one keeps serving until the swap).`), yes, no);
+  };
+  // The 2-second tick leaves the table alone while a rebuild waits for a yes (focus stays put).
+  refresh = async (force = false) => {
+    if (confirming && !force) return;
     try {
       const list = (await gql(PROJECTIONS)).projections;
       rebuilding = list.some((p) => p.status === 'REBUILDING');
       clear(body).append(table('Each projection\u2019s checkpoint against the head of the log', ['Projection', 'Mode', 'Checkpoint', 'Head', 'Lag', 'Status', ''],
-        list.map((p) => {
-          const button = h('button', { type: 'button', class: 'secondary rebuild', 'data-name': p.name, disabled: p.status === 'REBUILDING' }, 'Rebuild');
-          button.addEventListener('click', async () => {
-            button.disabled = true;
-            try {
-              await gql(REBUILD, { name: p.name });
-              rebuilding = true;
-              await refresh();
-            } catch (err) {
-              body.append(notice(`The rebuild of ${p.name} was refused: ${err.message}`, 'error'));
-            }
-          });
-          return h('tr', {}, h('th', { scope: 'row' }, p.name), h('td', {}, p.mode === 'INLINE' ? 'inline' : 'catch-up'),
-            h('td', { class: 'num' }, String(p.checkpoint)), h('td', { class: 'num' }, String(p.head)), h('td', { class: 'num' }, String(p.lag)),
-            progressCell(p), h('td', {}, button));
-        }), { id: 'projection-table' }));
+        list.map((p) => h('tr', {}, h('th', { scope: 'row' }, p.name), h('td', {}, p.mode === 'INLINE' ? 'inline' : 'catch-up'),
+          h('td', { class: 'num' }, String(p.checkpoint)), h('td', { class: 'num' }, String(p.head)), h('td', { class: 'num' }, String(p.lag)),
+          progressCell(p), h('td', {}, actions(p)))), { id: 'projection-table' }));
     } catch (err) {
       clear(body).append(notice(`Projections could not be read: ${err.message}`, 'error'));
     }
@@ -123,7 +164,7 @@ export function render(main, ctx) {
   const projections = projectionsSection(ctx);
   const letters = deadLetters(ctx, () => stopped);
   main.append(
-    pageHeading('Operations', 'Is the sync keeping up, and what is stuck? Figures refresh every 2 seconds while this page is open.'),
+    pageHeading('Operations', 'Is the sync keeping up, and what is stuck? Figures refresh every 2 seconds while this page is open; the chart is the ledger\u2019s own record of the last hour.'),
     ...sections.map((s) => s.section), projections.section, letters.section);
   let timer = null;
   const tick = async () => {

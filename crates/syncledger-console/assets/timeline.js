@@ -2,6 +2,7 @@
 // that caused it. Groups are runs of consecutive events with the same correlation id, so the
 // page never reorders the log: two webhooks whose work interleaved show as alternating groups.
 
+import { conflictDetail } from './conflictview.js';
 import { fmtClock, fmtTime, fmtValue, h, pretty, shortId } from './dom.js';
 
 /** The system an event happened in, or null for the ledger's own decisions. */
@@ -58,6 +59,7 @@ function eventItem(event) {
         h('span', { class: 'where' }, lane ? `in ${lane}` : 'in the ledger')),
       h('p', { class: 'explanation' }, event.explanation),
       basis(event),
+      conflictDetail(event),
       h('details', { class: 'payload' },
         h('summary', {}, 'Payload and ids'),
         h('dl', { class: 'ids' },
@@ -86,37 +88,113 @@ function correlationLabel(n, id) {
   return id ? `correlation ${n} \u00b7 ${shortId(id)}` : 'no correlation';
 }
 
-/** A timeline that grows page by page; `append` takes events in sequence order. */
-export function createTimeline() {
-  const list = h('ol', { class: 'timeline', id: 'timeline', 'aria-label': 'Events in sequence order' });
-  let group = null;
-  let correlation;
+/** The canonical fields an event changes or is about (a decision's diff, a write's fields, a conflict's field). */
+export function fieldsOf(event) {
+  const p = event.payload || {};
+  const fields = new Set();
+  if (event.type === 'DecisionMade' && Array.isArray(p.diff)) for (const c of p.diff) fields.add(c.field);
+  if (event.type === 'WriteRequested' && p.fields && typeof p.fields === 'object') for (const f of Object.keys(p.fields)) fields.add(f);
+  if (typeof p.field === 'string') fields.add(p.field);
+  return [...fields];
+}
+
+/**
+ * A timeline that grows page by page. `order` is `asc` (oldest first) or `desc` (newest first).
+ * `addOlder(events)` and `addNewer(events)` take events in sequence order: in `asc` the history
+ * arrives with `addNewer`; in `desc` the history arrives backwards with `addOlder` and the live
+ * page's new events with `addNewer`. Groups are runs of one correlation in either order; their
+ * numbers within the entity are given as they appear in log order, so in `desc` only once the
+ * oldest event is drawn (`complete()`), until then a group names its correlation by its tail.
+ */
+export function createTimeline(order = 'asc') {
+  const desc = order === 'desc';
+  const list = h('ol', { class: 'timeline', id: 'timeline', 'data-order': order,
+    'aria-label': desc ? 'Events, newest first' : 'Events in sequence order' });
   let count = 0;
+  let numbered = !desc;
   const numbers = new Map();
+  const groups = [];
+  let filter = null;
+  const meta = (g) => {
+    g.metaEl.textContent = `${fmtTime(g.firstEvent.recordedAt)} \u00b7 ${g.correlationId ? (numbered ? correlationLabel(numbers.get(g.key), g.correlationId) : `correlation ${shortId(g.correlationId)}`) : 'no correlation'}`;
+    g.el.dataset.correlationNumber = numbered ? String(numbers.get(g.key) || '') : '';
+  };
+  const number = (g) => {
+    if (g.correlationId && !numbers.has(g.key)) numbers.set(g.key, numbers.size + 1);
+  };
+  const newGroup = (event, key, atStart) => {
+    const items = h('ol', { class: 'group-events' });
+    const title = h('h3', { class: 'group-title' }, groupTitle(event));
+    const metaEl = h('span', { class: 'group-meta', title: event.correlationId ? `correlation id ${event.correlationId}` : null });
+    const el = h('li', { class: 'group', 'data-correlation': event.correlationId || '' }, h('div', { class: 'group-head' }, title, metaEl), items);
+    const g = { el, items, title, metaEl, key, correlationId: event.correlationId, firstEvent: event };
+    if (atStart) {
+      list.prepend(el);
+      groups.unshift(g);
+    } else {
+      list.append(el);
+      groups.push(g);
+    }
+    return g;
+  };
+  // Puts one event at the start or the end of the list, in the edge group when it continues it.
+  const place = (event, atStart) => {
+    const key = event.correlationId || `solo-${event.eventId}`;
+    let g = atStart ? groups[0] : groups[groups.length - 1];
+    if (!g || g.key !== key) g = newGroup(event, key, atStart);
+    const item = eventItem(event);
+    item.dataset.system = laneOf(event) || 'ledger';
+    item.dataset.fields = fieldsOf(event).join(' ');
+    if (filter) item.hidden = !filter(item);
+    if (atStart) g.items.prepend(item);
+    else g.items.append(item);
+    if (event.sequence < g.firstEvent.sequence) {
+      g.firstEvent = event;
+      g.title.textContent = groupTitle(event);
+    }
+    // Log order is `addNewer` in asc, and (once numbered) `addNewer` in desc too.
+    if (numbered) number(g);
+    meta(g);
+    g.el.hidden = filter ? !g.items.querySelector('li.event:not([hidden])') : false;
+    count += 1;
+  };
   return {
     el: list,
+    order,
     get count() {
       return count;
     },
-    append(events) {
-      for (const event of events) {
-        const key = event.correlationId || `solo-${event.eventId}`;
-        if (!group || key !== correlation) {
-          correlation = key;
-          const items = h('ol', { class: 'group-events' });
-          const title = h('h3', { class: 'group-title' }, groupTitle(event));
-          if (event.correlationId && !numbers.has(key)) numbers.set(key, numbers.size + 1);
-          group = h('li', { class: 'group', 'data-correlation': event.correlationId || '', 'data-correlation-number': numbers.get(key) || '' },
-            h('div', { class: 'group-head' }, title,
-              h('span', { class: 'group-meta', title: event.correlationId ? `correlation id ${event.correlationId}` : null },
-                `${fmtTime(event.recordedAt)} \u00b7 ${correlationLabel(numbers.get(key), event.correlationId)}`)),
-            items);
-          group.items = items;
-          list.append(group);
+    /** Events older than every one shown, in sequence order. */
+    addOlder(events) {
+      for (const event of [...events].reverse()) place(event, !desc);
+    },
+    /** Events newer than every one shown, in sequence order. */
+    addNewer(events) {
+      for (const event of events) place(event, desc);
+    },
+    /** The whole history is drawn: in `desc`, the groups' numbers are now known. */
+    complete() {
+      if (numbered) return;
+      numbered = true;
+      for (const g of desc ? [...groups].reverse() : groups) number(g);
+      for (const g of groups) meta(g);
+    },
+    /** Shows only the events `keep(li)` accepts (null: all); returns how many are shown. */
+    filter(keep) {
+      filter = keep;
+      let shown = 0;
+      for (const g of groups) {
+        let any = false;
+        for (const item of g.items.children) {
+          item.hidden = keep ? !keep(item) : false;
+          if (!item.hidden) {
+            any = true;
+            shown += 1;
+          }
         }
-        group.items.append(eventItem(event));
-        count += 1;
+        g.el.hidden = !any;
       }
+      return shown;
     },
   };
 }

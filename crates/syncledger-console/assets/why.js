@@ -3,6 +3,7 @@
 // ledger's, for a decision) and says so in words, so the drawing reads without colour.
 
 import { gql, EVENT_FIELDS } from './api.js';
+import { conflictDetail } from './conflictview.js';
 import { clear, fmtTime, fmtValue, h, notice } from './dom.js';
 import { eventHref } from './eventlink.js';
 import { laneOf } from './timeline.js';
@@ -26,12 +27,14 @@ function path(entityId, provenance, systems) {
       h('div', { class: 'step-body' },
         h('p', { class: 'step-head' }, h('span', { class: 'type' }, event.type), ' ', h('span', { class: 'where' }, `in ${laneName(laneOf(event))}`)),
         h('p', { class: 'explanation' }, event.explanation),
+        conflictDetail(event),
         h('p', { class: 'step-time' }, h('a', { href: eventHref(entityId, event.sequence), class: 'to-event', 'data-sequence': event.sequence }, `#${event.sequence}`), ' \u00b7 ', fmtTime(event.recordedAt)))))));
 }
 
 /** Fills `panel` with why `field` holds its value in `system` for entity `id`. */
 export async function explainField(panel, id, field, system, systems) {
   clear(panel).append(notice(`Tracing ${field} in ${system}\u2026`));
+  performance.mark('why-asked');
   try {
     const data = await gql(WHY, { id, field, system });
     const why = data.entity.whyField;
@@ -45,6 +48,7 @@ export async function explainField(panel, id, field, system, systems) {
       h('p', { class: 'lede' }, `${why.chain.length} step${why.chain.length === 1 ? '' : 's'}, root cause first; the last step set the value.`),
       path(id, why, systems));
     panel.querySelector('#why-title').focus({ preventScroll: false });
+    performance.measure('why', 'why-asked');
   } catch (err) {
     clear(panel).append(notice(`The chain could not be read: ${err.message}`, 'error'));
   }

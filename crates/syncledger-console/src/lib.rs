@@ -63,6 +63,9 @@ const ASSETS: &[Asset] = assets![
     "summary.js" => JS,
     "entitylive.js" => JS,
     "whatif.js" => JS,
+    "conflicts.js" => JS,
+    "conflictview.js" => JS,
+    "timelinecontrols.js" => JS,
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

@@ -7,6 +7,7 @@
 //! - [`projections`]: the six projections of the product (id mappings, pending queue, round-trip
 //!   context, entity state, dead letters, sync stats).
 //! - [`config`]: the TOML configuration, its environment overrides and its validation.
+//! - [`lookup`]: whole words and their digests, for finding records by name.
 //! - [`mapping`]: field paths and the translation between a system's records and canonical fields.
 //! - [`entity`]: an entity's state, folded from its stream.
 //! - [`initial_sync`]: a tenant's initial sync of one entity type, folded from its stream.
@@ -21,6 +22,7 @@ pub mod events;
 pub mod explain;
 pub mod initial_sync;
 pub mod log;
+pub mod lookup;
 pub mod mapping;
 pub mod projection;
 pub mod projections;

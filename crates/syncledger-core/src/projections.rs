@@ -7,8 +7,9 @@
 //! projections the sync itself consults while deciding (`id_mappings`, `pending_queue`,
 //! `round_trip_context`) are inline: a reader sees them as soon as the append that implies them
 //! commits, which is what closes the round-trip races of the contract (G2, G3); `match_index` is
-//! inline for the same reason (G8). The three that
-//! only report (`entity_state`, `dead_letters`, `sync_stats`) catch up afterwards.
+//! inline for the same reason (G8). The ones that only report (`entity_state`, `dead_letters`,
+//! `sync_stats`, `conflicts`) catch up afterwards, as does `word_index`, which finds records by
+//! the whole words of their text fields (a name) for a person's search.
 //!
 //! Every row carries the event's tenant; the row of an entity carries its stream id. Each module
 //! exports its table's name, its key helpers and the typed doc its rows hold, so the engine and
@@ -37,6 +38,7 @@ pub mod pending_queue;
 pub mod round_trip_context;
 pub mod sync_stats;
 pub mod webhook_receipts;
+pub mod word_index;
 
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -44,7 +46,7 @@ pub(crate) mod testkit;
 mod tests;
 
 /// The projections' names, in the order [`all`] returns them.
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     id_mappings::NAME,
     pending_queue::NAME,
     round_trip_context::NAME,
@@ -54,6 +56,7 @@ pub const NAMES: [&str; 9] = [
     dead_letters::NAME,
     sync_stats::NAME,
     conflicts::NAME,
+    word_index::NAME,
 ];
 
 /// Every projection of the product, for a store opened without a configuration: the default
@@ -91,6 +94,7 @@ fn with(
         Arc::new(dead_letters::DeadLetters),
         Arc::new(sync_stats::SyncStats),
         Arc::new(conflicts::Conflicts),
+        Arc::new(word_index::WordIndex),
     ]
 }
 

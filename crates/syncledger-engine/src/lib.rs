@@ -9,6 +9,8 @@
 //!   recorded against the work and retried under the one retry policy.
 //! - [`bringup`] (`BringUp`): the initial sync of records that existed before syncledger,
 //!   durable and resumable.
+//! - [`sampler`] (`Sampler`): the operations page's per-minute history of queue depth, intake
+//!   and writes (operational state beside the log, pruned to a day).
 //!
 //! Below the rooms, leaves that know none of them: `context` (store, configuration, connected
 //! systems, the workers' wake-up), `settings`, `observe` (the one door an observation of a record
@@ -24,6 +26,7 @@ pub mod intake;
 mod job;
 pub mod ledger;
 mod observe;
+pub mod sampler;
 mod scheduler;
 pub mod settings;
 

@@ -207,17 +207,24 @@ impl Entity {
         let ledger = ctx.data_unchecked::<ApiContext>();
         let chain = why::chain(ledger.store(), caller, &stream, origin.index).await?;
         let chain = why::with_conflicts(&stream, chain, &field, &origin.value);
-        let lines = explain_stream(self.type_name(), &stream);
+        // Only the part of the stream the chain spans is explained, with the same context before
+        // it as a history page has: explaining all of a long stream was most of the time taken.
+        let at: Vec<Option<usize>> = chain
+            .iter()
+            .map(|event| stream.iter().position(|e| e.event_id == event.event_id))
+            .collect();
+        let first = at.iter().flatten().min().copied().unwrap_or(origin.index);
+        let last = at.iter().flatten().max().copied().unwrap_or(origin.index);
+        let from = first.saturating_sub(EXPLAIN_CONTEXT as usize);
+        let lines = explain_stream(self.type_name(), &stream[from..=last]);
         let explained = chain
             .into_iter()
-            .map(|event| {
-                let explanation = stream
-                    .iter()
-                    .position(|e| e.event_id == event.event_id)
-                    .map_or_else(
-                        || Event::alone(event.clone()).explanation,
-                        |i| lines[i].clone(),
-                    );
+            .zip(at)
+            .map(|(event, at)| {
+                let explanation = at.map_or_else(
+                    || Event::alone(event.clone()).explanation,
+                    |i| lines[i - from].clone(),
+                );
                 Event { event, explanation }
             })
             .collect();

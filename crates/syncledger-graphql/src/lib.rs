@@ -13,7 +13,7 @@
 //! - [`query`], [`mutation`], [`subscription`]: the three roots.
 //! - [`entity`]: `Entity` with `history` and `whyField`; [`why`]: the causal chain behind a field.
 //! - [`types`], [`rows`]: the shapes of events and projection rows; [`status`]: `syncStatus`,
-//!   with [`systems`]: its per-system write outcomes.
+//!   with [`systems`]: its per-system write outcomes; [`ops_history`]: `opsHistory`, its minutes.
 //! - [`viewer`]: who the token is and what it sees; [`find`]: entities by a match-key value.
 //!   Both exist for clients such as the audit console (`/console`).
 //! - [`replay`]: the IO around the pure replay core; [`paging`]: keyset Relay connections.
@@ -34,6 +34,7 @@ pub mod http;
 pub mod initial_sync;
 pub mod limits;
 pub mod mutation;
+pub mod ops_history;
 pub mod paging;
 pub mod query;
 pub mod replay;

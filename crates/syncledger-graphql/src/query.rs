@@ -48,8 +48,9 @@ impl Query {
     }
 
     /// The entities of `tenant` with a record the log has seen holding `value` in a match-key
-    /// field (e.g. an email; compared as match keys compare: trimmed, case-insensitive), at
-    /// most 20.
+    /// field (e.g. an email; compared as match keys compare: trimmed, case-insensitive), then
+    /// those whose records hold every whole word of `value` in their text fields (a name:
+    /// "Alan Turing", "turing"; case-insensitive), at most 20.
     async fn find_entities(
         &self,
         ctx: &Context<'_>,
@@ -253,6 +254,31 @@ impl Query {
         let names = names.flat_map(|t| t.systems.keys().cloned());
         status.systems = systems::system_statuses(ledger.store(), &tenant, names).await?;
         Ok(Some(status))
+    }
+
+    /// One tenant's last `minutes` minutes (default 60, at most a day), oldest first: the
+    /// deepest and last sampled queue depth, and the intake and writes of each minute, as the
+    /// ledger sampled them (every 5 seconds in each serving process, kept for 24 hours).
+    async fn ops_history(
+        &self,
+        ctx: &Context<'_>,
+        tenant: String,
+        minutes: Option<i32>,
+    ) -> FieldResult<Vec<crate::ops_history::OpsMinute>> {
+        use crate::ops_history::{MAX_MINUTES, minute_of};
+        let caller = caller(ctx)?;
+        let ledger = ledger(ctx);
+        if !caller.sees(&tenant) || ledger.config().tenant(&tenant).is_none() {
+            return Err(ApiError::NotFound("tenant").into());
+        }
+        let span = i64::from(minutes.unwrap_or(60));
+        if !(1..=MAX_MINUTES).contains(&span) {
+            let wrong = format!("minutes must be between 1 and {MAX_MINUTES}");
+            return Err(ApiError::bad_input(wrong).into());
+        }
+        let from = minute_of(Utc::now()) - span + 1;
+        let samples = ledger.store().ops_samples(&tenant, from).await?;
+        Ok(crate::ops_history::minutes(&samples, from))
     }
 
     /// Every projection: its checkpoint, lag and status (with a running rebuild's progress).

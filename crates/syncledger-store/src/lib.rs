@@ -32,7 +32,8 @@ pub use error::StoreError;
 pub use pending::PendingAppend;
 pub use store::Store;
 pub use types::{
-    GroupStats, ProjectionState, ProjectionStatus, RebuildProgress, RowQuery, StoreOptions,
+    GroupStats, OpsSample, ProjectionState, ProjectionStatus, RebuildProgress, RowQuery,
+    StoreOptions,
 };
 
 /// The rebuild hook that does nothing.

@@ -11,7 +11,7 @@ use syncledger_core::projection::Row;
 use uuid::Uuid;
 
 use crate::pending::PendingAppend;
-use crate::types::{ProjectionStatus, RebuildProgress, RowQuery};
+use crate::types::{OpsSample, ProjectionStatus, RebuildProgress, RowQuery};
 use crate::{StoreError, StoreOptions, postgres, sqlite};
 
 #[derive(Clone)]
@@ -363,5 +363,20 @@ impl Store {
     /// Gives `owner`'s lease back; false when `owner` did not hold it.
     pub async fn release_lease(&self, entity_id: Uuid, owner: &str) -> Result<bool, StoreError> {
         dispatch!(self, s => s.release_lease(entity_id, owner).await)
+    }
+
+    /// Records one sample of a tenant's minute for the operations page (see [`OpsSample`]).
+    pub async fn record_ops_sample(&self, sample: &OpsSample) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_ops_sample(sample).await)
+    }
+
+    /// `tenant`'s samples from minute `from` on, after the last one before it (if any).
+    pub async fn ops_samples(&self, tenant: &str, from: i64) -> Result<Vec<OpsSample>, StoreError> {
+        dispatch!(self, s => s.ops_samples(tenant, from).await)
+    }
+
+    /// Deletes the samples of minutes before `before`; how many there were.
+    pub async fn prune_ops_samples(&self, before: i64) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.prune_ops_samples(before).await)
     }
 }

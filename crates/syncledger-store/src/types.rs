@@ -53,6 +53,21 @@ impl std::fmt::Debug for StoreOptions {
     }
 }
 
+/// One tenant's minute on the operations page (`ops_samples`): the pending queue's deepest and
+/// last sampled depth, and the log's running totals at the minute's last sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpsSample {
+    pub tenant: String,
+    /// Minutes since the Unix epoch (UTC).
+    pub minute: i64,
+    pub depth_max: i64,
+    pub depth_last: i64,
+    /// Observed changes (webhooks and resyncs) since the log began.
+    pub intake_total: i64,
+    pub writes_ok_total: i64,
+    pub writes_failed_total: i64,
+}
+
 /// A page of a projection's rows, ordered by `(sort_key, key)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowQuery {

@@ -146,6 +146,7 @@ fn all_returns_the_projections_in_contract_order_with_their_modes() {
             ("dead_letters", CatchUp),
             ("sync_stats", CatchUp),
             ("conflicts", CatchUp),
+            ("word_index", CatchUp),
         ]
     );
     assert_eq!(names.iter().map(|(n, _)| *n).collect::<Vec<_>>(), NAMES);

@@ -10,7 +10,7 @@
 //! - `rebuild`: shadow-table rebuilds and the atomic swap; `replay`: the log folded into
 //!   row effects, as a pipeline.
 //! - `claim`: keys one entity holds by construction (a record's link), checked in the append.
-//! - `lease`: entity leases.
+//! - `lease`: entity leases; `samples`: the operations page's per-minute samples.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
@@ -31,6 +31,7 @@ mod read;
 mod rebuild;
 mod replay;
 mod rows;
+mod samples;
 
 pub(crate) use append::Pending;
 

@@ -1,0 +1,74 @@
+//! Lookups by words: how a person's search ("Alan Turing", "turing") meets the values the log
+//! has seen, without an index that is a plaintext copy of them.
+//!
+//! A text is cut into whole words ([`words`]: split on anything that is not a letter or a digit,
+//! lower-cased), and each word is filed and looked up by its digest ([`term_digest`]), never by
+//! the word itself. The `word_index` projection stores only digests; a search digests the words
+//! it is given the same way and reads the rows filed under each.
+//!
+//! [`term_digest`] is the one function that turns a word into what is stored, on purpose: it is
+//! the point where the erasure work (issue 29: keyed hashes in `match_index`) keys the digest with
+//! the tenant's lookup key (an HMAC under a per-tenant secret), so that a word of an erased
+//! entity can no longer be confirmed by hashing guesses. Today it is an unkeyed SHA-256, the same
+//! construction `match_index` uses for match-key values ([`crate::mapping::match_value_hash`]).
+
+use sha2::{Digest, Sha256};
+
+/// Most words filed per field of a record, and most words of a search: a name or a title has a
+/// few; a long free text is filed by its first words only.
+pub const MAX_WORDS: usize = 8;
+
+/// The distinct whole words of `text`, in order of first appearance, lower-cased; at most
+/// [`MAX_WORDS`]. `"Alan  Turing"` and `"alan.turing@example.com"` both hold `alan`, `turing`.
+pub fn words(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        let word = word.to_lowercase();
+        if !found.contains(&word) {
+            found.push(word);
+            if found.len() == MAX_WORDS {
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// What the index files a word under (and a search looks it up by): a digest, never the word.
+/// `term` is a word as [`words`] gives it. See the module doc: the erasure work keys this.
+pub fn term_digest(term: &str) -> String {
+    hex::encode(&Sha256::digest(term.as_bytes())[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_its_lower_cased_whole_words() {
+        assert_eq!(words("  Alan  Turing "), ["alan", "turing"]);
+        assert_eq!(
+            words("alan.turing@Example.com"),
+            ["alan", "turing", "example", "com"]
+        );
+        assert_eq!(words("Zoë O'Brien-Smith"), ["zoë", "o", "brien", "smith"]);
+    }
+
+    #[test]
+    fn repeated_words_count_once_and_long_texts_are_cut() {
+        assert_eq!(words("Ada ada ADA"), ["ada"]);
+        assert_eq!(words("a b c d e f g h i j").len(), MAX_WORDS);
+        assert!(words(" -- ").is_empty());
+    }
+
+    #[test]
+    fn the_digest_is_stable_and_is_not_the_word() {
+        assert_eq!(term_digest("turing"), term_digest("turing"));
+        assert_ne!(term_digest("turing"), term_digest("alan"));
+        assert!(!term_digest("turing").contains("turing"));
+        assert_eq!(term_digest("turing").len(), 32);
+    }
+}

@@ -43,6 +43,8 @@ pub struct Sim {
     pub(super) bringup: bool,
     /// Where jobs are held between their reads (`lookup`).
     pub(super) gates: Gates,
+    /// A person retries dead letters, on systems that send ETags (`operator`).
+    pub(super) operator: bool,
 }
 
 impl Sim {
@@ -65,6 +67,7 @@ impl Sim {
             others: 0,
             bringup: false,
             gates,
+            operator: false,
         }
     }
 
@@ -88,6 +91,12 @@ impl Sim {
             // Only a bring-up run draws this, so the other runs' seeds replay as before.
             if self.bringup && self.rng.random_bool(0.2) {
                 let line = self.initial_sync_step().await;
+                self.note(format!("{step:>3}: {line}"));
+                continue;
+            }
+            // Only an operated run draws this, so the other runs' seeds replay as before.
+            if self.operator && self.rng.random_bool(0.12) {
+                let line = self.operator_step().await;
                 self.note(format!("{step:>3}: {line}"));
                 continue;
             }

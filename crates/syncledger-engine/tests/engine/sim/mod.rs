@@ -10,6 +10,7 @@ mod bringup;
 mod driver;
 mod faults;
 mod lookup;
+mod operator;
 mod overlap;
 mod users;
 
@@ -32,17 +33,37 @@ struct Run {
     records: Vec<Record>,
 }
 
-async fn run_seed(seed: u64, on_delete: OnDelete, bringup: bool, trace: Trace) -> Run {
-    let mut sim = if bringup {
-        Sim::bringing_up(seed, on_delete, trace.clone()).await
-    } else {
-        Sim::new(seed, on_delete, trace.clone()).await
+/// What a run starts on and who acts in it besides users and systems.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Mode {
+    /// The systems hold records already: the initial sync runs alongside.
+    bringup: bool,
+    /// Systems send ETags, some writes are refused for good, and a person retries dead letters.
+    operated: bool,
+}
+
+const PLAIN: Mode = Mode {
+    bringup: false,
+    operated: false,
+};
+
+async fn run_seed(seed: u64, on_delete: OnDelete, mode: Mode, trace: Trace) -> Run {
+    let mut sim = match mode {
+        Mode { operated: true, .. } => {
+            Sim::operated(seed, on_delete, mode.bringup, trace.clone()).await
+        }
+        Mode { bringup: true, .. } => Sim::bringing_up(seed, on_delete, trace.clone()).await,
+        _ => Sim::new(seed, on_delete, trace.clone()).await,
     };
     sim.run().await;
-    if bringup {
+    if mode.bringup {
         sim.finish_initial_sync().await;
     }
-    let mut problems: Vec<String> = sim.quiesce().await.err().into_iter().collect();
+    let mut problems: Vec<String> = Vec::new();
+    if mode.operated {
+        problems.extend(sim.retry_until_no_letters().await.err());
+    }
+    problems.extend(sim.quiesce().await.err());
     sim.disarm();
     problems.extend(invariants::problems(&sim.w).await);
     problems.extend(invariants::resync_writes_nothing(&sim.w).await);
@@ -58,9 +79,9 @@ async fn run_seed(seed: u64, on_delete: OnDelete, bringup: bool, trace: Trace) -
 }
 
 /// Runs one seed, turning a panic into a problem so the trace is still printed.
-async fn checked(seed: u64, on_delete: OnDelete, bringup: bool) -> (Run, Vec<String>) {
+async fn checked(seed: u64, on_delete: OnDelete, mode: Mode) -> (Run, Vec<String>) {
     let trace: Trace = Arc::default();
-    let run = match AssertUnwindSafe(run_seed(seed, on_delete, bringup, trace.clone()))
+    let run = match AssertUnwindSafe(run_seed(seed, on_delete, mode, trace.clone()))
         .catch_unwind()
         .await
     {
@@ -94,7 +115,7 @@ fn seeds(default: u64) -> Vec<u64> {
 
 #[tokio::test]
 async fn sim_seeded_runs_converge_without_duplicates_or_ping_pong() {
-    simulate(OnDelete::Propagate, DEFAULT_SEEDS, false).await
+    simulate(OnDelete::Propagate, DEFAULT_SEEDS, PLAIN).await
 }
 
 /// Runs that start on existing records (some the same people in both systems), with the initial
@@ -102,24 +123,51 @@ async fn sim_seeded_runs_converge_without_duplicates_or_ping_pong() {
 /// crashes while a page is in flight: bring-up converges without duplicates too.
 #[tokio::test]
 async fn sim_seeded_bring_ups_on_existing_records_converge_without_duplicates() {
-    simulate(OnDelete::Propagate, DEFAULT_SEEDS / 2, true).await
+    let mode = Mode {
+        bringup: true,
+        ..PLAIN
+    };
+    simulate(OnDelete::Propagate, DEFAULT_SEEDS / 2, mode).await
 }
 
 /// The same with `on_delete = unlink`, where a deleted record's twin stays and may be synced
 /// back into a new record later.
 #[tokio::test]
 async fn sim_seeded_runs_with_unlink_converge_without_duplicates_or_ping_pong() {
-    simulate(OnDelete::Unlink, DEFAULT_SEEDS / 2, false).await
+    simulate(OnDelete::Unlink, DEFAULT_SEEDS / 2, PLAIN).await
 }
 
-async fn simulate(on_delete: OnDelete, default_seeds: u64, bringup: bool) {
+/// Runs on systems that send ETags (so a user's edit between the ledger's look and its write
+/// is refused with 412 and decided again), with writes refused for good (422, dead letters)
+/// and a person retrying the open letters during the run and at its end: they converge, and
+/// the same build replays all of it, the operator's retries included, without a difference.
+#[tokio::test]
+async fn sim_seeded_operated_runs_with_412s_and_dead_letter_retries_converge() {
+    let mode = Mode {
+        operated: true,
+        ..PLAIN
+    };
+    simulate(OnDelete::Propagate, DEFAULT_SEEDS / 2, mode).await
+}
+
+/// The same on existing records, the initial sync alongside (held creates, releases).
+#[tokio::test]
+async fn sim_seeded_operated_bring_ups_converge() {
+    let mode = Mode {
+        bringup: true,
+        operated: true,
+    };
+    simulate(OnDelete::Propagate, DEFAULT_SEEDS / 4, mode).await
+}
+
+async fn simulate(on_delete: OnDelete, default_seeds: u64, mode: Mode) {
     let replaying = std::env::var("SIM_SEED").is_ok();
     let mut failed = Vec::new();
     for seed in seeds(default_seeds) {
-        let (run, trace) = checked(seed, on_delete, bringup).await;
+        let (run, trace) = checked(seed, on_delete, mode).await;
         if !run.problems.is_empty() || replaying {
             eprintln!(
-                "=== seed {seed} ({on_delete:?}): {} problem(s)",
+                "=== seed {seed} ({on_delete:?}, {mode:?}): {} problem(s)",
                 run.problems.len()
             );
             for p in &run.problems {
@@ -149,8 +197,8 @@ async fn sim_the_same_seed_replays_the_same_run() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
-    let (first, first_trace) = checked(seed, OnDelete::Propagate, false).await;
-    let (second, second_trace) = checked(seed, OnDelete::Propagate, false).await;
+    let (first, first_trace) = checked(seed, OnDelete::Propagate, PLAIN).await;
+    let (second, second_trace) = checked(seed, OnDelete::Propagate, PLAIN).await;
     assert!(first_trace.len() > 30, "a run has at least 30 steps");
     assert_eq!(first_trace, second_trace);
     assert_eq!(first.records, second.records);

@@ -4,10 +4,11 @@
 //!
 //! 1. **A refused write** is requested again under a new id (derived from the retry, so the
 //!    retry retried sends the same `Idempotency-Key`), on the record as the ledger last saw it
-//!    (its latest `ETag`, not the one of the refused attempt). What the sync did since is not
-//!    undone: a create whose target links a record since (or has a create on its way) is not
-//!    sent again, and an update writes only the values some other linked system still holds
-//!    (a value replaced since is stale); with nothing left, the retry is superseded.
+//!    (its latest `ETag`, not the one of the refused attempt). What happened since is not
+//!    undone: a create whose target links a record since (or has a create on its way), or
+//!    whose source record is gone, is not sent again; an update or delete of a record no
+//!    longer linked neither; an update writes only the values some other linked system still
+//!    holds (a value replaced since is stale). With nothing left, the retry is superseded.
 //! 2. **A failed work item that names a record**: the record is fetched again (a resync).
 //! 3. **A letter that holds nothing to retry** (a work item that named no record, or a
 //!    version-1 letter whose request could not be read) closes the retry as failed work, with
@@ -104,13 +105,20 @@ pub fn retry(state: &EntityState, trigger: &Trigger, dead_letter_id: Uuid) -> Ou
 }
 
 /// Step 1: what of `original` is still to be written, `None` when the sync has done it
-/// otherwise since.
+/// otherwise since: a create whose target has a record of the entity (or one on its way), or
+/// whose entity no longer links a record elsewhere to copy; an update or a delete of a record
+/// the entity no longer links; an update whose every value was replaced since.
 fn still_to_write(state: &EntityState, original: &WriteRequested) -> Option<WriteRequested> {
     let target = original.target_system.as_str();
+    let linked_here = state
+        .links
+        .get(target)
+        .is_some_and(|l| Some(&l.record_id) == original.record_id.as_ref());
     match original.op {
         WriteOp::Create => {
             let done = state.links.contains_key(target) || state.pending_create(target).is_some();
-            (!done).then(|| original.clone())
+            let source = state.links.keys().any(|system| system != target);
+            (!done && source).then(|| original.clone())
         }
         WriteOp::Update => {
             let held_elsewhere = |field: &str, value: &Value| {
@@ -125,11 +133,11 @@ fn still_to_write(state: &EntityState, original: &WriteRequested) -> Option<Writ
                 .filter(|(field, value)| held_elsewhere(field, value))
                 .map(|(field, value)| (field.clone(), value.clone()))
                 .collect();
-            (!fields.is_empty()).then(|| WriteRequested {
+            (linked_here && !fields.is_empty()).then(|| WriteRequested {
                 fields,
                 ..original.clone()
             })
         }
-        WriteOp::Delete => Some(original.clone()),
+        WriteOp::Delete => linked_here.then(|| original.clone()),
     }
 }

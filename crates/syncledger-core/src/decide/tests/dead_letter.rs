@@ -111,6 +111,11 @@ fn retry_step1_a_create_whose_target_has_the_entitys_record_since_is_not_sent_ag
         letter(DeadLetterRequest::Write(create.clone())),
         linked("erp", "E-2", "created by the sync"),
         retried(id(2)),
+        SyncEvent::RecordUnlinked(crate::events::RecordUnlinked {
+            system: "crm".into(),
+            record_id: "c-1".into(),
+            reason: "deleted".into(),
+        }),
     ];
     given(&stream)
         .when(Gathered::default())
@@ -127,6 +132,23 @@ fn retry_step1_a_create_whose_target_has_the_entitys_record_since_is_not_sent_ag
         .when(Gathered::default())
         .outcome;
     assert!(matches!(&outcome.own[1], SyncEvent::WriteRequested(w) if w.op == WriteOp::Create));
+    // The record it copies is gone since (its link ended): nothing to create.
+    let gone = [
+        stream[0].clone(),
+        stream[1].clone(),
+        stream[4].clone(),
+        stream[3].clone(),
+    ];
+    given(&gone)
+        .when(Gathered::default())
+        .then(&[SyncEvent::DecisionMade(decided(
+            4,
+            DecisionKind::Skip,
+            ("erp", "erp"),
+            Basis::RetrySuperseded {
+                dead_letter_id: id(2),
+            },
+        ))]);
 }
 
 #[test]

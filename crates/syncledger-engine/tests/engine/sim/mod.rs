@@ -31,6 +31,53 @@ struct Run {
     problems: Vec<String>,
     /// Both systems' records at the end, CRM first.
     records: Vec<Record>,
+    /// How often the run met what an operated run is about (see [`Met`]).
+    met: Met,
+}
+
+/// What the replay of an operated run covered: refusals with 412, dead letters, a person's
+/// retries decided, and creates held for a listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Met {
+    refused_412: usize,
+    dead_letters: usize,
+    retries_decided: usize,
+    held: usize,
+}
+
+impl Met {
+    async fn in_log(w: &crate::harness::World) -> Met {
+        use syncledger_core::events::SyncEvent;
+        use syncledger_core::log::{LogFilter, Position};
+        let events = w
+            .store()
+            .read_all(Position(0), &LogFilter::default(), i64::MAX)
+            .await
+            .expect("the log");
+        let mut met = Met::default();
+        for event in events
+            .iter()
+            .filter_map(|e| SyncEvent::from_recorded(e).ok())
+        {
+            match event {
+                SyncEvent::WritePreconditionFailed(_) => met.refused_412 += 1,
+                SyncEvent::DeadLettered(_) => met.dead_letters += 1,
+                SyncEvent::DecisionMade(d) if d.basis.rule().starts_with("retry_") => {
+                    met.retries_decided += 1
+                }
+                SyncEvent::WorkHeld(_) => met.held += 1,
+                _ => {}
+            }
+        }
+        met
+    }
+
+    fn add(&mut self, other: Met) {
+        self.refused_412 += other.refused_412;
+        self.dead_letters += other.dead_letters;
+        self.retries_decided += other.retries_decided;
+        self.held += other.held;
+    }
 }
 
 /// What a run starts on and who acts in it besides users and systems.
@@ -75,7 +122,12 @@ async fn run_seed(seed: u64, on_delete: OnDelete, mode: Mode, trace: Trace) -> R
     );
     let mut records = sim.w.crm.records(CONTACTS);
     records.extend(sim.w.erp.records(CUSTOMERS));
-    Run { problems, records }
+    let met = Met::in_log(&sim.w).await;
+    Run {
+        problems,
+        records,
+        met,
+    }
 }
 
 /// Runs one seed, turning a panic into a problem so the trace is still printed.
@@ -95,6 +147,7 @@ async fn checked(seed: u64, on_delete: OnDelete, mode: Mode) -> (Run, Vec<String
             Run {
                 problems: vec![format!("panicked: {message}")],
                 records: vec![],
+                met: Met::default(),
             }
         }
     };
@@ -163,8 +216,10 @@ async fn sim_seeded_operated_bring_ups_converge() {
 async fn simulate(on_delete: OnDelete, default_seeds: u64, mode: Mode) {
     let replaying = std::env::var("SIM_SEED").is_ok();
     let mut failed = Vec::new();
+    let mut met = Met::default();
     for seed in seeds(default_seeds) {
         let (run, trace) = checked(seed, on_delete, mode).await;
+        met.add(run.met);
         if !run.problems.is_empty() || replaying {
             eprintln!(
                 "=== seed {seed} ({on_delete:?}, {mode:?}): {} problem(s)",
@@ -187,6 +242,15 @@ async fn simulate(on_delete: OnDelete, default_seeds: u64, mode: Mode) {
         "the simulation ({on_delete:?}) failed for seeds {failed:?}; replay one with \
          SIM_SEED=<seed> cargo test -p syncledger-engine sim_ -- --nocapture"
     );
+    eprintln!("the simulation ({on_delete:?}, {mode:?}) met {met:?}");
+    // The replay checked what the mode is about, not a run that never met it.
+    if mode.operated && !replaying {
+        assert!(met.refused_412 > 0, "{met:?}");
+        assert!(met.dead_letters > 0 && met.retries_decided > 0, "{met:?}");
+    }
+    if mode.bringup && !replaying {
+        assert!(met.held > 0, "{met:?}");
+    }
 }
 
 /// Nothing outside the seed steers a run: the same seed twice gives the same steps, the same

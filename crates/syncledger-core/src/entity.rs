@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::events::{Action, Fields, SyncEvent, WorkHeld, WriteOp};
+use crate::events::{Action, DeadLetterRequest, Fields, RecordRef, SyncEvent, WorkHeld, WriteOp};
 use crate::log::{Position, RecordedEvent};
 
 /// The entity's record in one system.
@@ -39,6 +39,8 @@ pub struct EntityState {
     pub open_triggers: Vec<Trigger>,
     /// Set when this stream turned out to belong to another entity.
     pub redirected_to: Option<Uuid>,
+    /// The record that made it belong there (the first redirect's).
+    pub redirected_record: Option<RecordRef>,
     /// Per canonical field, the position of the observation that last changed it and in which system.
     pub field_sources: BTreeMap<String, (String, Position)>,
     /// Per system and canonical field, the values the sync wrote there that the system has not
@@ -67,6 +69,9 @@ pub struct EntityState {
     pub created: BTreeMap<String, (String, Uuid)>,
     /// ETags, observation times and conflicts (G10).
     pub conflicts: ConflictBook,
+    /// The requests of this stream's dead letters (and of letters whose retry was handed over
+    /// here), by the `DeadLettered` event's id: what a person's retry retries.
+    pub dead_letters: BTreeMap<Uuid, DeadLetterRequest>,
 }
 
 impl EntityState {
@@ -150,13 +155,15 @@ impl EntityState {
                     record_id: e.record_id,
                 },
             ),
-            SyncEvent::DeadLetterRetried(e) => self.open(
-                event,
-                correlation,
-                TriggerKind::DeadLetterRetry {
+            SyncEvent::DeadLetterRetried(e) => {
+                if let Some(request) = e.request {
+                    self.dead_letters.insert(e.dead_letter_id, request);
+                }
+                let kind = TriggerKind::DeadLetterRetry {
                     dead_letter_id: e.dead_letter_id,
-                },
-            ),
+                };
+                self.open(event, correlation, kind)
+            }
             SyncEvent::RecordFetched(e) => {
                 if e.found {
                     let previous = self.known.get(&e.system);
@@ -179,6 +186,10 @@ impl EntityState {
             SyncEvent::DecisionMade(e) => self.close(e.trigger_id),
             SyncEvent::RedirectedTo(e) => {
                 self.redirected_to = Some(e.entity_id);
+                self.redirected_record.get_or_insert(RecordRef {
+                    system: e.system,
+                    record_id: e.record_id,
+                });
                 self.close(e.trigger_id);
             }
             SyncEvent::WriteRequested(e) => {
@@ -254,6 +265,7 @@ impl EntityState {
                 if let Some(id) = e.request_id {
                     self.pending_writes.remove(&id);
                 }
+                self.dead_letters.insert(event.event_id, e.request);
             }
             SyncEvent::RecordLinked(e) => {
                 self.entity_type.get_or_insert(e.entity_type);

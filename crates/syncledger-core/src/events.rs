@@ -30,9 +30,11 @@ pub use conflicts::{
     Candidate, Chosen, ConflictDetected, ConflictResolved, WritePreconditionFailed, conflict_id,
 };
 pub use inputs::{InputsGathered, LinkCandidate, RoundTrip};
+#[cfg(test)]
+pub(crate) use requests::refused_update;
 pub use requests::{
-    DeadLetterDiscarded, DeadLetterRetried, DeadLettered, ReplayRequested, ResyncRequested,
-    WorkFailed,
+    DeadLetterDiscarded, DeadLetterRequest, DeadLetterRetried, DeadLetterToTyped, DeadLettered,
+    RecordRef, ReplayRequested, ResyncRequested, WorkFailed,
 };
 pub use writes::{Resolution, WriteFailed, WriteOp, WriteRequested, WriteSucceeded};
 
@@ -313,8 +315,27 @@ impl SyncEvent {
         match self {
             // 2: `basis` instead of `reason` (see `basis::ReasonToBasis`).
             SyncEvent::DecisionMade(_) | SyncEvent::RedirectedTo(_) => 2,
+            // 2: a typed `request` (see `requests::DeadLetterToTyped`).
+            SyncEvent::DeadLettered(_) => 2,
             _ => SCHEMA_VERSION,
         }
+    }
+
+    /// Whether the event is part of what a decision group records after its `InputsGathered`:
+    /// a fetch, or what the decision core returned for the stream (a write's outcome is caused
+    /// by its request, but is not part of the decision). How a replay finds a group's end.
+    pub fn is_decided(&self) -> bool {
+        matches!(
+            self,
+            SyncEvent::RecordFetched(_)
+                | SyncEvent::DecisionMade(_)
+                | SyncEvent::WriteRequested(_)
+                | SyncEvent::RecordLinked(_)
+                | SyncEvent::RecordUnlinked(_)
+                | SyncEvent::RedirectedTo(_)
+                | SyncEvent::ResyncRequested(_)
+                | SyncEvent::ConflictDetected(_)
+        )
     }
 
     /// An envelope for the log, with a fresh UUID v7 as its id.

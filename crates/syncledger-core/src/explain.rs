@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use uuid::Uuid;
 
-use crate::events::{Action, DecisionMade, Fields, Resolution, SyncEvent, WriteOp, WriteRequested};
+use crate::events::{
+    Action, DeadLetterRequest, DecisionMade, Fields, Resolution, SyncEvent, WriteOp, WriteRequested,
+};
 use crate::log::RecordedEvent;
 
 use words::{a, aside, assignments, because, changes, decision, short, singular, value};
@@ -222,9 +224,15 @@ impl<'a> Story<'a> {
             SyncEvent::DeadLettered(e) => {
                 let status = e.status.map_or(String::new(), |s| format!(" (HTTP {s})"));
                 // A failed trigger's letter (`WorkFailed`) names the work, not a write.
-                let gave_up = match e.request.get("trigger_id") {
-                    None => format!("gave up writing to {}{status}", e.target_system),
-                    Some(_) => "gave up on this work".to_string(),
+                // A version-1 letter of no known shape naming a system was a write's.
+                let target = match &e.request {
+                    DeadLetterRequest::Write(w) => Some(&w.target_system),
+                    DeadLetterRequest::Unreadable { .. } => e.target_system.as_ref(),
+                    DeadLetterRequest::Work { .. } => None,
+                };
+                let gave_up = match target {
+                    Some(target) => format!("gave up writing to {target}{status}"),
+                    None => "gave up on this work".to_string(),
                 };
                 format!(
                     "{}; kept as dead letter {}",

@@ -190,6 +190,7 @@ impl InitialSync {
     }
 }
 
+pub mod hold;
 #[cfg(test)]
 mod hold_tests;
 #[cfg(test)]

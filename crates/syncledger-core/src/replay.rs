@@ -11,9 +11,9 @@
 //! decisions it changes.
 //!
 //! Groups recorded before `InputsGathered` existed cannot be handed their inputs and are not
-//! replayed (the report counts them). A person's retry of a dead letter is not decided by the
-//! decision core at all (the engine asks the refused write again, as the letter holds it): it is
-//! neither replayed nor counted among those.
+//! replayed (the report counts them). A person's retry of a dead letter is decided by the core
+//! like any work item (`decide::dead_letter`, from the letter the stream holds) and replayed
+//! like one.
 
 use chrono::Duration;
 use serde::Serialize;
@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::config::EntityConfig;
 use crate::decide::{Gathered, Outcome};
-use crate::entity::{EntityState, Trigger, TriggerKind};
+use crate::entity::{EntityState, Trigger};
 use crate::events::{Basis, InputsGathered, SyncEvent};
 use crate::log::{Position, RecordedEvent};
 
@@ -105,9 +105,7 @@ pub fn replay_entity_with(
                 }
                 end
             }
-            Ok(SyncEvent::DecisionMade(d))
-                if in_range && d.trigger_id.is_some_and(|t| decided_by_core(&state, t)) =>
-            {
+            Ok(SyncEvent::DecisionMade(d)) if in_range && d.trigger_id.is_some() => {
                 report.without_inputs += 1;
                 i + 1
             }
@@ -121,17 +119,6 @@ pub fn replay_entity_with(
     report
 }
 
-/// Whether the work item `trigger_id` settles is one [`crate::decide::decide`] decides. A
-/// person's retry of a dead letter is not: the engine requests the refused write again from the
-/// letter itself (a log event), with no lookups to record, so its decision is neither replayed
-/// nor counted as recorded without its inputs.
-pub(crate) fn decided_by_core(state: &EntityState, trigger_id: Uuid) -> bool {
-    !state
-        .open_triggers
-        .iter()
-        .any(|t| t.event_id == trigger_id && matches!(t.kind, TriggerKind::DeadLetterRetry { .. }))
-}
-
 /// One past the last event of the group opened at `start`: the events that follow it, each
 /// caused by the one before, up to the first that is not the decision core's (a write's outcome
 /// is caused by its request, but is not part of the decision).
@@ -143,19 +130,12 @@ fn group_end(events: &[RecordedEvent], start: usize) -> usize {
     end
 }
 
-/// Whether `next` (the stream's next event) belongs to the decision group `last` is in.
+/// Whether `next` (the stream's next event) belongs to the decision group `last` is in: caused by
+/// it, and one of the decision core's own events (a write's outcome is caused by its request, but
+/// is not part of the decision).
 pub(crate) fn continues_group(last: &RecordedEvent, next: &RecordedEvent) -> bool {
-    const DECIDED: &[&str] = &[
-        "RecordFetched",
-        "DecisionMade",
-        "WriteRequested",
-        "RecordLinked",
-        "RecordUnlinked",
-        "RedirectedTo",
-        "ResyncRequested",
-        "ConflictDetected",
-    ];
-    next.meta.causation_id == Some(last.event_id) && DECIDED.contains(&next.event_type.as_str())
+    next.meta.causation_id == Some(last.event_id)
+        && SyncEvent::from_recorded(next).is_ok_and(|e| e.is_decided())
 }
 
 fn replay_group(

@@ -2,8 +2,8 @@
 //! read by the jobs (`job::hold`) and by the bring-up (`bringup`), which releases what it held.
 //! A leaf below both rooms, so neither reaches into the other.
 
-use syncledger_core::events::{SyncEvent, WorkReleased};
-use syncledger_core::initial_sync::{self, InitialSync};
+use syncledger_core::events::SyncEvent;
+use syncledger_core::initial_sync::{self, InitialSync, hold};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use syncledger_core::projections::pending_queue;
 use syncledger_store::RowQuery;
@@ -54,11 +54,7 @@ pub(crate) async fn release_held(
         let versions = ctx.store.stream_versions(&entities).await?;
         let mut appends: Vec<StreamAppend> = Vec::new();
         for item in held {
-            let event = SyncEvent::WorkReleased(WorkReleased {
-                trigger_id: item.trigger_id,
-                system: item.system.clone(),
-                record_id: item.record_id.clone(),
-            });
+            let event = SyncEvent::WorkReleased(hold::release_held(&item));
             let meta = EventMeta {
                 tenant: tenant.to_string(),
                 correlation_id: Some(item.trigger_id),

@@ -203,8 +203,17 @@ impl Mutation {
         let ledger = ledger(ctx);
         let letter_id = parse_id(&id)?;
         let letter = match ledger.store().event(letter_id).await? {
-            Some(e) if matches!(SyncEvent::from_recorded(&e), Ok(SyncEvent::DeadLettered(_))) => e,
-            _ => return Err(ApiError::NotFound("dead letter").into()),
+            Some(e) => match SyncEvent::from_recorded(&e) {
+                Ok(SyncEvent::DeadLettered(d)) if !d.request.can_retry() => {
+                    return Err(ApiError::bad_input(
+                        "this dead letter holds nothing to retry: discard it instead",
+                    )
+                    .into());
+                }
+                Ok(SyncEvent::DeadLettered(_)) => e,
+                _ => return Err(ApiError::NotFound("dead letter").into()),
+            },
+            None => return Err(ApiError::NotFound("dead letter").into()),
         };
         let by = caller.name().to_string();
         let appended = append_checked(ledger.store(), letter.stream_id, |_, stream| {
@@ -220,7 +229,11 @@ impl Mutation {
             if discarded {
                 return Err(ApiError::bad_input("this dead letter was discarded"));
             }
-            let retried = DeadLetterRetried { by: by.clone(), dead_letter_id: letter_id };
+            let retried = DeadLetterRetried {
+                by: by.clone(),
+                dead_letter_id: letter_id,
+                request: None,
+            };
             let meta = EventMeta {
                 tenant: letter.meta.tenant.clone(),
                 correlation_id: letter.meta.correlation_id,

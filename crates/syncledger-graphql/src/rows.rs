@@ -152,9 +152,12 @@ pub struct DeadLetter {
     pub position: i64,
     pub dead_lettered_at: DateTime<Utc>,
     pub request_id: Option<ID>,
-    pub target_system: String,
+    /// The system the failed write or work was about (absent for work that named none).
+    pub target_system: Option<String>,
     pub reason: String,
-    /// The write that was refused, as canonical fields.
+    /// What a retry retries: `{"kind": "write", ...}` the write that was refused, its fields
+    /// canonical; `{"kind": "work", "trigger_id", "record": {system, record_id}}` the work item
+    /// that failed; `{"kind": "unreadable", "recorded"}` an old letter's request as recorded.
     pub request: Json<Value>,
     pub status: Option<i32>,
     /// The target's answer.
@@ -173,7 +176,10 @@ impl DeadLetter {
             request_id: d.letter.request_id.map(|r| ID(r.to_string())),
             target_system: d.letter.target_system,
             reason: d.letter.reason,
-            request: Json(d.letter.request),
+            request: Json(
+                serde_json::to_value(&d.letter.request)
+                    .map_err(|_| ApiError::internal("a dead letter's request"))?,
+            ),
             status: d.letter.status.map(i32::from),
             body: d.letter.body,
         })

@@ -31,23 +31,30 @@ use crate::config::EntityConfig;
 use crate::entity::{EntityState, Link, Trigger, TriggerKind};
 use crate::events::{
     Basis, DecisionKind, DecisionMade, FieldChange, Fields, InputsGathered, LinkCandidate,
-    RecordFetched, RecordLinked, RoundTrip, SyncEvent, WriteOp, WriteRequested,
+    RecordFetched, RoundTrip, SyncEvent, WriteOp, WriteRequested,
 };
 use crate::mapping::match_fingerprint;
 
+pub mod attempt;
+mod build;
 pub mod coalesce;
 pub mod conflict;
 pub mod created_echo;
+pub mod dead_letter;
 mod delete;
 mod echo;
 mod fields;
+pub mod first_seen;
 pub mod link;
 pub mod recovery;
 pub mod retry;
 pub mod round_trip;
+pub mod route;
 #[cfg(test)]
 mod tests;
 
+use build::write_back;
+pub(crate) use build::{decision, write};
 pub use echo::EchoContext;
 pub use fields::has_later_work;
 
@@ -86,6 +93,27 @@ impl Gathered {
             link_candidates: self.link_candidates.clone(),
             covers: self.covers.clone(),
         }
+    }
+
+    /// The events that record these inputs, opening the decision's group: `InputsGathered`,
+    /// the source's fetch, then the fresh fetches of targets (G5), by the records `state`
+    /// links there. What a replay hands today's code again.
+    pub fn recorded_events(&self, trigger: &Trigger, state: &EntityState) -> Vec<SyncEvent> {
+        let mut events = vec![SyncEvent::InputsGathered(self.recorded(trigger))];
+        events.extend(self.fetched.clone().map(SyncEvent::RecordFetched));
+        for (system, fields) in &self.fresh_targets {
+            let Some(link) = state.links.get(system) else {
+                continue;
+            };
+            events.push(SyncEvent::RecordFetched(RecordFetched {
+                etag: self.fresh_etags.get(system).cloned(),
+                system: system.clone(),
+                record_id: link.record_id.clone(),
+                found: true,
+                fields: fields.clone(),
+            }));
+        }
+        events
     }
 
     fn version_of(&self, entity_id: Uuid) -> u64 {
@@ -166,7 +194,9 @@ pub fn create_fingerprint(config: &EntityConfig, fields: &Fields) -> String {
 
 /// Decides one work item of an entity. `state` is the entity before this decision.
 ///
-/// 1. Work that names no record, or a system the type does not sync, decides nothing / skips.
+/// 1. A person's resolution of a conflict: [`conflict::resolve`]; a person's retry of a dead
+///    letter: [`dead_letter::retry`].
+///    Work that names no record, or a system the type does not sync, decides nothing / skips.
 ///    The `created` notice of a record the sync created itself is settled unfetched:
 ///    [`created_echo`].
 /// 2. A record that is gone: [`delete`].
@@ -181,8 +211,14 @@ pub fn decide(
     trigger: &Trigger,
     input: &Gathered,
 ) -> Outcome {
-    if let TriggerKind::Resolution { conflict_id } = trigger.kind {
-        return conflict::resolve(state, trigger, conflict_id);
+    match trigger.kind {
+        TriggerKind::Resolution { conflict_id } => {
+            return conflict::resolve(state, trigger, conflict_id);
+        }
+        TriggerKind::DeadLetterRetry { dead_letter_id } => {
+            return dead_letter::retry(state, trigger, dead_letter_id);
+        }
+        TriggerKind::Observed { .. } | TriggerKind::Resync { .. } => {}
     }
     let Some((source, record_id)) = trigger.source() else {
         return Outcome::default();
@@ -216,13 +252,9 @@ pub fn decide(
         .get(source)
         .is_none_or(|l| l.record_id != record_id)
     {
-        own.push(SyncEvent::RecordLinked(RecordLinked {
-            entity_type: config.name.clone(),
-            system: source.into(),
-            collection: source_cfg.collection.clone(),
-            record_id: record_id.into(),
-            reason: format!("first seen in {source}"),
-        }));
+        let collection = source_cfg.collection.as_str();
+        let link = first_seen::first_seen_link(config, (source, collection), record_id);
+        own.push(SyncEvent::RecordLinked(link));
     }
     for target in config.systems.keys().filter(|name| *name != source) {
         let pair = (source, target.as_str());
@@ -325,73 +357,4 @@ pub fn decide(
         ));
     }
     Outcome { own, effects }
-}
-
-/// The values the target `winner` kept in a conflict, written to the decision's own source.
-fn write_back(
-    trigger: &Trigger,
-    (winner, source): (&str, &str),
-    link: &Link,
-    changes: Vec<FieldChange>,
-    conflicts: BTreeMap<String, Uuid>,
-    etag: Option<String>,
-) -> [SyncEvent; 2] {
-    let id = request_id(trigger.event_id, source, WriteOp::Update);
-    let values: Fields = changes
-        .iter()
-        .map(|c| (c.field.clone(), c.after.clone()))
-        .collect();
-    let mut update = decision(
-        trigger,
-        DecisionKind::Update,
-        (winner, source),
-        Basis::ConflictWon { conflicts },
-    );
-    if let SyncEvent::DecisionMade(d) = &mut update {
-        d.diff = changes;
-        d.request_id = Some(id);
-    }
-    [
-        update,
-        write(id, source, link, WriteOp::Update, values, etag),
-    ]
-}
-
-/// A decision about `source`'s change acting on `target`, settling `trigger`.
-fn decision(
-    trigger: &Trigger,
-    kind: DecisionKind,
-    (source, target): (&str, &str),
-    basis: Basis,
-) -> SyncEvent {
-    SyncEvent::DecisionMade(DecisionMade {
-        trigger_id: Some(trigger.event_id),
-        kind,
-        source_system: source.into(),
-        target_system: target.into(),
-        basis,
-        diff: vec![],
-        request_id: None,
-    })
-}
-
-/// A write of `fields` to a linked record, on the condition `if_match` when its system gave one.
-fn write(
-    id: Uuid,
-    target: &str,
-    link: &Link,
-    op: WriteOp,
-    fields: Fields,
-    if_match: Option<String>,
-) -> SyncEvent {
-    SyncEvent::WriteRequested(WriteRequested {
-        request_id: id,
-        target_system: target.into(),
-        collection: link.collection.clone(),
-        op,
-        record_id: Some(link.record_id.clone()),
-        fields,
-        match_fingerprint: None,
-        if_match,
-    })
 }

@@ -12,15 +12,21 @@ use serde_json::{Value, json};
 use super::*;
 use crate::config::EntityConfig;
 use crate::entity::NextWork;
-use crate::events::{Action, ChangeObserved, FieldChange, RedirectedTo, WriteSucceeded};
+use crate::events::{
+    Action, ChangeObserved, FieldChange, RecordLinked, RedirectedTo, WriteSucceeded,
+};
 use crate::projections::testkit::{ENTITY, at, id, recorded};
 
+mod attempt;
 mod coalesce;
 mod conflicts;
 mod created_echo;
+mod dead_letter;
+mod first_seen;
 mod g2_g3;
 mod g4_to_g9;
 mod g8;
+mod route;
 
 pub(super) const TTL_MINUTES: i64 = 10;
 

@@ -90,6 +90,10 @@ pub enum Basis {
     RetryWrite { dead_letter_id: Uuid },
     /// A person asked to retry dead letter `dead_letter_id`, which holds nothing to retry.
     RetryNothing { dead_letter_id: Uuid },
+    /// A person asked to retry dead letter `dead_letter_id`, whose write the sync has
+    /// done otherwise since: its create's target has a record of the entity, or every value
+    /// of its update was replaced.
+    RetrySuperseded { dead_letter_id: Uuid },
     /// A decision recorded before bases were kept: its text, as recorded.
     Recorded { reason: String },
 }
@@ -122,6 +126,7 @@ impl Basis {
             Basis::RetryRefetch { .. } => "retry_refetch",
             Basis::RetryWrite { .. } => "retry_write",
             Basis::RetryNothing { .. } => "retry_nothing",
+            Basis::RetrySuperseded { .. } => "retry_superseded",
             Basis::Recorded { .. } => "recorded",
         }
     }
@@ -228,6 +233,10 @@ impl Basis {
             Basis::RetryNothing { dead_letter_id } => {
                 format!("dead letter {dead_letter_id} holds no write to retry")
             }
+            Basis::RetrySuperseded { dead_letter_id } => format!(
+                "retry of dead letter {dead_letter_id} asked by a person: nothing of it is left \
+                 to write, the sync wrote {target} otherwise since"
+            ),
             Basis::Recorded { reason } => reason.clone(),
         }
     }
@@ -266,6 +275,7 @@ pub fn upcasters() -> crate::log::Upcasters {
     crate::log::Upcasters::new()
         .with(ReasonToBasis("DecisionMade"))
         .with(ReasonToBasis("RedirectedTo"))
+        .with(super::DeadLetterToTyped)
 }
 
 #[cfg(test)]

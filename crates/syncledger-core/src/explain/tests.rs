@@ -186,15 +186,16 @@ fn every_event_type_gets_its_own_single_line() {
     }));
     s.push(SyncEvent::DeadLettered(DeadLettered {
         request_id: Some(Uuid::from_u128(9)),
-        target_system: "erp".into(),
+        target_system: Some("erp".into()),
         reason: "gave up after 5 attempts".into(),
-        request: json!({}),
+        request: crate::events::refused_update(Uuid::from_u128(9)),
         status: Some(503),
         body: "busy\nvery".into(),
     }));
     s.push(SyncEvent::DeadLetterRetried(DeadLetterRetried {
         by: "admin".into(),
         dead_letter_id: letter,
+        request: None,
     }));
     s.push(SyncEvent::ResyncRequested(ResyncRequested {
         by: "admin".into(),

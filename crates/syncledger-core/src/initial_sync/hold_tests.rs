@@ -152,3 +152,106 @@ fn a_held_row_is_never_due_until_released() {
     let now = pending_queue::due_sort_key(Utc.with_ymd_and_hms(2026, 12, 4, 19, 0, 0).unwrap());
     assert!(due_row.sort_key <= now, "due again: {}", due_row.sort_key);
 }
+
+// The hold as a decision (`initial_sync::hold`), step by step.
+
+mod steps {
+    use super::*;
+    use crate::decide::Outcome;
+    use crate::events::{
+        Basis, DecisionKind, DecisionMade, InitialSyncPageRead, InitialSyncStarted,
+    };
+    use crate::initial_sync::InitialSync;
+    use crate::initial_sync::hold::{creates, hold_for_listing, release};
+
+    const RUN: Uuid = Uuid::from_u128(0x7);
+
+    /// The customer sync's run, with the systems listed so far.
+    fn sync(listed: &[&str]) -> InitialSync {
+        let mut events = vec![SyncEvent::InitialSyncStarted(InitialSyncStarted {
+            entity_type: "customer".into(),
+            run_id: RUN,
+            systems: vec!["crm".into(), "erp".into()],
+            by: "first start".into(),
+        })];
+        events.extend(listed.iter().map(|system| {
+            SyncEvent::InitialSyncPageRead(InitialSyncPageRead {
+                run_id: RUN,
+                system: system.to_string(),
+                cursor: None,
+                next_cursor: None,
+                records: 1,
+            })
+        }));
+        InitialSync::fold(&given(events))
+    }
+
+    fn decision(kind: DecisionKind) -> Outcome {
+        SyncEvent::DecisionMade(DecisionMade {
+            trigger_id: Some(TRIGGER),
+            kind,
+            source_system: "crm".into(),
+            target_system: "erp".into(),
+            basis: Basis::NoRecordInTarget {
+                record_id: "c-7".into(),
+            },
+            diff: vec![],
+            request_id: None,
+        })
+        .into()
+    }
+
+    #[test]
+    fn hold_step1_a_create_towards_a_system_not_listed_yet_is_held() {
+        let state = EntityState::fold(ENTITY, &given(vec![discovered()]));
+        let trigger = &state.open_triggers[0];
+        let create = decision(DecisionKind::Create);
+        assert!(creates(&create));
+        let held = hold_for_listing(&sync(&["crm"]), &state, "customer", trigger, &create);
+        assert_eq!(
+            held,
+            Some(WorkHeld {
+                trigger_id: TRIGGER,
+                system: Some("crm".into()),
+                record_id: Some("c-7".into()),
+                target_system: "erp".into(),
+                initial_sync: crate::initial_sync::stream_id("acme", "customer"),
+                run_id: RUN,
+            })
+        );
+    }
+
+    #[test]
+    fn hold_step1_an_update_or_a_create_towards_a_listed_system_goes_on() {
+        let state = EntityState::fold(ENTITY, &given(vec![discovered()]));
+        let trigger = &state.open_triggers[0];
+        let update = decision(DecisionKind::Update);
+        assert!(!creates(&update));
+        assert_eq!(
+            hold_for_listing(&sync(&["crm"]), &state, "customer", trigger, &update),
+            None
+        );
+        let create = decision(DecisionKind::Create);
+        let listed = sync(&["crm", "erp"]);
+        assert_eq!(
+            hold_for_listing(&listed, &state, "customer", trigger, &create),
+            None
+        );
+    }
+
+    #[test]
+    fn hold_step2_held_work_is_released_once_its_target_is_listed() {
+        let state = EntityState::fold(ENTITY, &given(vec![discovered(), held()]));
+        assert_eq!(release(&sync(&["crm"]), &state), None, "still waiting");
+        assert_eq!(
+            release(&sync(&["crm", "erp"]), &state),
+            Some(WorkReleased {
+                trigger_id: TRIGGER,
+                system: Some("crm".into()),
+                record_id: Some("c-7".into()),
+            })
+        );
+        let nothing_held = EntityState::fold(ENTITY, &given(vec![discovered()]));
+        assert_eq!(release(&sync(&["crm", "erp"]), &nothing_held), None);
+    }
+}

@@ -91,7 +91,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::events::{DeadLetterDiscarded, DeadLetterRetried};
+    use crate::events::{DeadLetterDiscarded, DeadLetterRetried, refused_update};
     use crate::projection::Row;
     use crate::projections::testkit::{ENTITY, at, id, recorded};
 
@@ -100,9 +100,9 @@ mod tests {
         let request_id = Uuid::from_u128(0xaa);
         let letter = DeadLettered {
             request_id: Some(request_id),
-            target_system: "erp".into(),
+            target_system: Some("erp".into()),
             reason: "rejected by erp".into(),
-            request: json!({"email_address": "x"}),
+            request: refused_update(request_id),
             status: Some(422),
             body: "{\"error\":\"invalid email\"}".into(),
         };
@@ -115,7 +115,10 @@ mod tests {
             doc: json!({
                 "dead_letter_id": id(12), "entity_id": ENTITY, "position": 12,
                 "dead_lettered_at": at(12), "request_id": request_id, "target_system": "erp",
-                "reason": "rejected by erp", "request": {"email_address": "x"}, "status": 422,
+                "reason": "rejected by erp", "status": 422,
+                "request": {"kind": "write", "request_id": request_id, "target_system": "erp",
+                    "collection": "customers", "op": "update", "record_id": "e-1",
+                    "fields": {"email": "a@b.c"}, "match_fingerprint": null},
                 "body": "{\"error\":\"invalid email\"}",
             }),
             n: 0,
@@ -123,6 +126,7 @@ mod tests {
         assert_eq!(ops, vec![RowOp::Put(expected.clone())]);
         let read: DeadLetter = serde_json::from_value(expected.doc).unwrap();
         assert_eq!(read.letter.status, Some(422));
+        assert_eq!(read.letter.request, refused_update(request_id));
     }
 
     #[test]
@@ -130,6 +134,7 @@ mod tests {
         let retried = DeadLetterRetried {
             by: "admin".into(),
             dead_letter_id: id(12),
+            request: None,
         };
         let ops = DeadLetters.apply(&recorded(20, SyncEvent::DeadLetterRetried(retried)));
         assert_eq!(
@@ -153,6 +158,29 @@ mod tests {
             vec![RowOp::Delete {
                 key: id(12).to_string()
             }]
+        );
+    }
+
+    /// A row a version-1 build wrote (the request untyped, an empty system) still reads, as
+    /// the upcast event would: the list keeps answering until the projection is rebuilt.
+    #[test]
+    fn a_row_written_before_typed_requests_still_reads() {
+        let doc = json!({
+            "dead_letter_id": id(12), "entity_id": ENTITY, "position": 12,
+            "dead_lettered_at": at(12), "request_id": null, "target_system": "",
+            "reason": "gave up", "status": null, "body": "",
+            "request": {"trigger_id": id(3), "system": "crm", "record_id": "c-1"},
+        });
+        let read: DeadLetter = serde_json::from_value(doc).unwrap();
+        assert_eq!(
+            read.letter.request,
+            crate::events::DeadLetterRequest::Work {
+                trigger_id: id(3),
+                record: Some(crate::events::RecordRef {
+                    system: "crm".into(),
+                    record_id: "c-1".into()
+                }),
+            }
         );
     }
 }

@@ -77,6 +77,15 @@ pub struct PendingWrite {
     pub last_error: Option<String>,
 }
 
+impl PendingWrite {
+    /// Whether the write was requested and no attempt at it has an outcome (its process died,
+    /// or another process has it in flight): only the row its `WriteRequested` put carries the
+    /// request; a failed attempt's row, awaiting its retry, does not.
+    pub fn unanswered(&self) -> bool {
+        self.request.is_some()
+    }
+}
+
 pub struct PendingQueue;
 
 impl Projection for PendingQueue {

@@ -265,9 +265,9 @@ fn a_write_retried_then_dead_lettered_then_retried_by_a_person_ends_settled() {
             6,
             SyncEvent::DeadLettered(DeadLettered {
                 request_id: Some(REQUEST),
-                target_system: "erp".into(),
+                target_system: Some("erp".into()),
                 reason: "rejected".into(),
-                request: json!({"email_address": "a@b.c"}),
+                request: crate::events::refused_update(REQUEST),
                 status: Some(422),
                 body: "no".into(),
             }),
@@ -277,6 +277,7 @@ fn a_write_retried_then_dead_lettered_then_retried_by_a_person_ends_settled() {
             SyncEvent::DeadLetterRetried(DeadLetterRetried {
                 by: "admin".into(),
                 dead_letter_id: id(6),
+                request: None,
             }),
         ),
         recorded(8, decided(id(7), DecisionKind::Update)),

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 use crate::decide::decide;
 use crate::events::{Action, ChangeObserved, RecordFetched, RecordLinked, Resolution};
-use crate::events::{DeadLetterRetried, DecisionKind, DecisionMade};
+use crate::events::{DeadLetterRequest, DeadLetterRetried, DeadLettered};
 use crate::events::{WriteOp, WriteRequested, WriteSucceeded};
 use crate::log::EventMeta;
 use crate::projections::testkit::{ENTITY, at, id};
@@ -240,29 +240,59 @@ fn decisions_recorded_before_inputs_were_kept_are_counted_not_replayed() {
     assert_eq!((report.replayed, report.without_inputs), (0, 2));
 }
 
-#[test]
-fn a_persons_retry_of_a_dead_letter_is_not_counted_as_a_decision_without_inputs() {
+/// A refused update of the ERP's phone, dead-lettered, and a person's retry of it, decided and
+/// recorded as the engine records a work item that names no record: `InputsGathered` (nothing
+/// looked up), then what the core returned.
+fn retried_letter() -> History {
     let mut h = race3();
-    let letter = Uuid::from_u128(0xdead);
+    let write = WriteRequested {
+        request_id: Uuid::from_u128(0x78),
+        target_system: "erp".into(),
+        collection: "customers".into(),
+        op: WriteOp::Update,
+        record_id: Some("E-1".into()),
+        fields: [("phone".to_string(), json!("2"))].into(),
+        match_fingerprint: None,
+        if_match: None,
+    };
+    let letter = h.push(
+        SyncEvent::DeadLettered(DeadLettered {
+            request_id: None,
+            target_system: Some("erp".into()),
+            reason: "the target refused the write".into(),
+            request: DeadLetterRequest::Write(write),
+            status: Some(422),
+            body: "no".into(),
+        }),
+        None,
+    );
     let retry = SyncEvent::DeadLetterRetried(DeadLetterRetried {
         by: "operator".into(),
         dead_letter_id: letter,
+        request: None,
     });
-    let trigger = h.push(retry, None);
-    // As the engine records it: the refused write asked again, caused by the retry.
-    let again = DecisionMade {
-        trigger_id: Some(trigger),
-        kind: DecisionKind::Update,
-        source_system: "erp".into(),
-        target_system: "erp".into(),
-        basis: Basis::RetryWrite {
-            dead_letter_id: letter,
-        },
-        diff: vec![],
-        request_id: None,
+    h.push(retry, None);
+    let state = EntityState::fold(ENTITY, &h.0);
+    let trigger = state.open_triggers[0].clone();
+    let input = Gathered {
+        at: at(h.0.len() as i64 + 1),
+        ..Gathered::default()
     };
-    h.push(SyncEvent::DecisionMade(again), Some(trigger));
+    let outcome = decide(&config(), &state, &trigger, &input);
+    let mut cause = Some(trigger.event_id);
+    for event in input
+        .recorded_events(&trigger, &state)
+        .into_iter()
+        .chain(outcome.own)
+    {
+        cause = Some(h.push(event, cause));
+    }
+    h
+}
 
+#[test]
+fn a_persons_retry_of_a_dead_letter_is_replayed_like_any_work_item() {
+    let h = retried_letter();
     let report = replay_entity(
         &config(),
         &h.0,
@@ -271,5 +301,24 @@ fn a_persons_retry_of_a_dead_letter_is_not_counted_as_a_decision_without_inputs(
         Duration::minutes(TTL),
     );
     assert_eq!(report.differences, vec![]);
-    assert_eq!((report.replayed, report.without_inputs), (2, 0));
+    assert_eq!((report.replayed, report.without_inputs), (3, 0));
+
+    // A retry rule that no longer writes anything shows in exactly that decision.
+    fn never_retry(c: &EntityConfig, s: &EntityState, t: &Trigger, g: &Gathered) -> Outcome {
+        match t.kind {
+            crate::entity::TriggerKind::DeadLetterRetry { .. } => Outcome::default(),
+            _ => decide(c, s, t, g),
+        }
+    }
+    let report = replay_entity_with(
+        never_retry,
+        &config(),
+        &h.0,
+        (Position(0), Position(i64::MAX)),
+        Duration::minutes(TTL),
+    );
+    assert_eq!(report.differences.len(), 1);
+    let rule = report.differences[0].recorded[0].basis.rule();
+    assert!(rule.starts_with("retry_"), "{rule}");
+    assert_eq!(report.differences[0].replayed, vec![]);
 }

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::Duration;
 use uuid::Uuid;
 
-use super::{DecideFn, continues_group, decided_by_core, recorded_inputs, summaries};
+use super::{DecideFn, continues_group, recorded_inputs, summaries};
 use crate::config::EntityConfig;
 use crate::entity::EntityState;
 use crate::events::{InputsGathered, SyncEvent};
@@ -146,8 +146,7 @@ impl WhatIf {
             decoded => {
                 if let Ok(SyncEvent::DecisionMade(d)) = decoded
                     && in_range
-                    && d.trigger_id
-                        .is_some_and(|t| decided_by_core(&walk.state, t))
+                    && d.trigger_id.is_some()
                 {
                     self.report.summary.decisions_without_inputs += 1;
                 }

@@ -1,10 +1,10 @@
 //! What a job is given, and how it records: the context, the one retry policy, and the helpers
 //! every step appends with. A leaf of the job room: each step module uses it, it uses none.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rand::Rng;
-use std::time::Duration;
-use syncledger_core::decide::retry::{AfterFailure, RetryPolicy};
+use syncledger_core::decide::attempt::Around;
+use syncledger_core::decide::retry::RetryPolicy;
 use syncledger_core::entity::EntityState;
 use syncledger_core::events::SyncEvent;
 use syncledger_core::log::{Appended, EventMeta, NewEvent, RecordedEvent, StreamAppend};
@@ -24,28 +24,15 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    /// Whether attempt `attempt` that just failed is tried again, and when: the core's one
-    /// retry policy (`decide::retry`), with the jitter drawn here.
-    pub fn retry_after_failure(
-        &self,
-        attempt: u32,
-        asked: Option<Duration>,
-    ) -> (bool, Option<DateTime<Utc>>) {
-        let jitter = rand::rng().random_range(0.0..=1.0);
-        match self
-            .retry
-            .after_failure(attempt, true, asked, Utc::now(), jitter)
-        {
-            AfterFailure::RetryAt(at) => (true, Some(at)),
-            AfterFailure::GiveUp => (false, None),
+    /// What the core's `after_attempt` reads around an attempt besides its answer: the clock,
+    /// and the jitter of the one retry policy's backoff, drawn here so the choice stays pure.
+    pub fn around(&self, announced_before_link: bool, linked_elsewhere: bool) -> Around {
+        Around {
+            now: Utc::now(),
+            jitter: rand::rng().random_range(0.0..=1.0),
+            announced_before_link,
+            linked_elsewhere,
         }
-    }
-
-    /// When a record refused a write with `412` for the `refusals`-th time in a row is fetched
-    /// again (`RetryPolicy::after_refusal`), with the jitter drawn here.
-    pub fn refetch_after_refusal(&self, refusals: u32) -> Option<DateTime<Utc>> {
-        let jitter = rand::rng().random_range(0.0..=1.0);
-        self.retry.after_refusal(refusals, Utc::now(), jitter)
     }
 
     /// Appends, and on success folds the events of the state's own stream into it. A conflict

@@ -23,13 +23,13 @@ use std::panic::AssertUnwindSafe;
 
 use chrono::Utc;
 use futures::FutureExt;
-use serde_json::json;
-use syncledger_core::entity::{NextWork, PendingWrite, Trigger};
-use syncledger_core::events::{DeadLettered, SyncEvent, WorkFailed, WriteFailed};
+use syncledger_core::decide::attempt::{Answer, Attempted, Failure, after_attempt};
+use syncledger_core::entity::NextWork;
 use syncledger_core::log::{ExpectedVersion, StreamAppend};
 use uuid::Uuid;
 
 use super::env::{Env, chain, meta};
+use super::outcome::count_outcome;
 use super::process::Job;
 use crate::error::EngineError;
 
@@ -60,18 +60,25 @@ pub(crate) async fn run(env: &Env, entity_id: Uuid) -> Result<(), EngineError> {
     record_failure(env, entity_id, &reason).await
 }
 
-/// Records `reason` against the work the entity would do next (the work that failed).
+/// Records `reason` against the work the entity would do next (the work that failed): what
+/// the attempt came to is the core's `after_attempt`, as for a write.
 async fn record_failure(env: &Env, entity_id: Uuid, reason: &str) -> Result<(), EngineError> {
+    let answer = Answer::Failed(Failure::Job {
+        reason: reason.to_string(),
+    });
     for _ in 0..RECORD_TRIES {
         let state = env.ctx.load(entity_id).await?;
-        let (events, correlation, causation) = match state.next_work(Utc::now()) {
+        let (attempted, correlation, causation) = match state.next_work(Utc::now()) {
             NextWork::Settle(pending) => (
-                write_failed(env, pending, reason),
+                Attempted::Write {
+                    write: &pending.request,
+                    attempt: pending.attempts + 1,
+                },
                 pending.correlation_id.unwrap_or(pending.requested_event_id),
                 pending.requested_event_id,
             ),
             NextWork::Decide(trigger) | NextWork::Forward { trigger, .. } => (
-                work_failed(env, trigger, reason),
+                Attempted::Work { trigger },
                 trigger.correlation_id,
                 trigger.event_id,
             ),
@@ -80,14 +87,23 @@ async fn record_failure(env: &Env, entity_id: Uuid, reason: &str) -> Result<(), 
                 return Ok(());
             }
         };
+        let config = state
+            .entity_type
+            .as_deref()
+            .and_then(|t| env.ctx.entity_config(t));
+        let around = env.around(false, false);
+        let events = after_attempt(&env.retry, config, &state, attempted, &answer, &around);
         let meta = meta(&state, correlation, Some(causation));
         let append = StreamAppend {
             stream_id: entity_id,
             expected: ExpectedVersion::Exact(state.version),
-            events: chain(events, &meta),
+            events: chain(events.clone(), &meta),
         };
         match env.ctx.store.append(vec![append]).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                count_outcome(&events);
+                return Ok(());
+            }
             Err(e) => match EngineError::from(e) {
                 EngineError::Conflict(_) => continue,
                 e => return Err(e),
@@ -97,67 +113,6 @@ async fn record_failure(env: &Env, entity_id: Uuid, reason: &str) -> Result<(), 
     Err(EngineError::Invalid(format!(
         "the failure of entity {entity_id} could not be recorded: its stream kept moving"
     )))
-}
-
-fn work_failed(env: &Env, trigger: &Trigger, reason: &str) -> Vec<SyncEvent> {
-    let attempt = trigger.attempts + 1;
-    let (will_retry, retry_at) = env.retry_after_failure(attempt, None);
-    let (system, record_id) = match trigger.source() {
-        Some((s, r)) => (Some(s.to_string()), Some(r.to_string())),
-        None => (None, None),
-    };
-    let mut events = vec![SyncEvent::WorkFailed(WorkFailed {
-        trigger_id: trigger.event_id,
-        reason: reason.to_string(),
-        attempt,
-        will_retry,
-        retry_at,
-        system: system.clone(),
-        record_id: record_id.clone(),
-    })];
-    if !will_retry {
-        metrics::counter!("syncledger_dead_letters_total").increment(1);
-        events.push(SyncEvent::DeadLettered(DeadLettered {
-            request_id: None,
-            target_system: system.clone().unwrap_or_default(),
-            reason: format!("gave up after {attempt} failed attempts: {reason}"),
-            request: json!({
-                "trigger_id": trigger.event_id,
-                "system": system,
-                "record_id": record_id,
-            }),
-            status: None,
-            body: String::new(),
-        }));
-    }
-    events
-}
-
-fn write_failed(env: &Env, pending: &PendingWrite, reason: &str) -> Vec<SyncEvent> {
-    let attempt = pending.attempts + 1;
-    let (will_retry, retry_at) = env.retry_after_failure(attempt, None);
-    let write = &pending.request;
-    let mut events = vec![SyncEvent::WriteFailed(WriteFailed {
-        request_id: write.request_id,
-        target_system: write.target_system.clone(),
-        status: None,
-        body: reason.to_string(),
-        will_retry,
-        attempt,
-        retry_at,
-    })];
-    if !will_retry {
-        metrics::counter!("syncledger_dead_letters_total").increment(1);
-        events.push(SyncEvent::DeadLettered(DeadLettered {
-            request_id: Some(write.request_id),
-            target_system: write.target_system.clone(),
-            reason: format!("gave up after {attempt} failed attempts: {reason}"),
-            request: serde_json::to_value(write).unwrap_or_default(),
-            status: None,
-            body: String::new(),
-        }));
-    }
-    events
 }
 
 /// The text a panic was raised with.

@@ -8,12 +8,14 @@
 //! folded (the same facts as its `wrote/` rows of `round_trip_context`, without a query); the
 //! `round_trip_context` table is asked, for a record nobody has linked yet, for a pending create
 //! of another entity it may be the echo of (G2). Targets with later work queued are fetched so a
-//! conflict is resolved by log order (G5).
+//! conflict is resolved by log order (G5); a failed fetch of one fails the step (it is retried),
+//! so G5 is never decided without it.
 //!
-//! Equal match keys (G8): a record seen for the first time is *recorded before it is decided*
-//! (`observe_first`): its fetch and its link go into the log (and so into the inline
-//! `match_index`) on their own, and the decision follows on the job's next step, on the same
-//! fetch ([`FirstSeen`]). Then, for each system the entity has no
+//! Equal match keys (G8): what happens before deciding is the core's
+//! `decide::first_seen::before_deciding`. A record seen for the first time is *recorded before
+//! it is decided*: the events the core returns (its fetch and its link) go into the log (and so
+//! into the inline `match_index`) on their own, and the decision follows on the job's next
+//! step, on the same fetch ([`FirstSeen`]). Then, for each system the entity has no
 //! record in, `match_index` is asked for an unpaired record with the same keys. Two workers
 //! deciding a CRM record and an ERP record with the same keys at the same moment therefore each
 //! see the other's record at the latest when deciding, and each link appends to the other
@@ -21,11 +23,12 @@
 
 use chrono::{DateTime, Utc};
 use syncledger_core::config::{EntityConfig, EntitySystemConfig};
+use syncledger_core::decide::first_seen::{BeforeDeciding, before_deciding};
 use syncledger_core::decide::{
     Gathered, coalesce, create_fingerprint, created_echo, has_later_work, link, round_trip,
 };
 use syncledger_core::entity::{EntityState, Trigger};
-use syncledger_core::events::{LinkCandidate, RecordFetched, RecordLinked, RoundTrip, SyncEvent};
+use syncledger_core::events::{LinkCandidate, RecordFetched, RoundTrip, SyncEvent};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::{match_fingerprint, match_value_hash, to_canonical};
 use syncledger_core::projections::id_mappings;
@@ -70,7 +73,12 @@ pub(super) async fn gather(
     trigger: &Trigger,
     first_seen: Option<FirstSeen>,
 ) -> Result<Gather, EngineError> {
-    let mut gathered = Gathered::default();
+    // A work item that names no record (a person's resolution or retry) is decided from the
+    // stream alone, at this clock reading.
+    let mut gathered = Gathered {
+        at: Utc::now(),
+        ..Gathered::default()
+    };
     let Some((source, record_id)) = trigger.source() else {
         return Ok(Gather::Ready(gathered));
     };
@@ -95,10 +103,6 @@ pub(super) async fn gather(
     let now = Utc::now();
     gathered.at = now;
     gathered.echo = state.written_within(env.ctx.config.server.round_trip_ttl(), now);
-    let linked_here = state
-        .links
-        .get(source)
-        .is_some_and(|l| l.record_id == record_id);
     if fetched.found
         && round_trip::may_belong_elsewhere(state, source, record_id)
         && let Some((found, version)) =
@@ -107,18 +111,18 @@ pub(super) async fn gather(
         gathered.versions.insert(found.entity_id(), version);
         gathered.round_trip = Some(found);
     }
-    if gathered.round_trip.is_none() && fetched.found {
-        let open = link::open_targets(config, state, source);
-        let keyed = match_fingerprint(&config.match_keys, &fetched.fields).is_some();
-        if keyed && !open.is_empty() {
-            if !linked_here {
-                observe_first(env, config, state, trigger, &fetched).await?;
-                return Ok(Gather::Recorded(FirstSeen {
-                    trigger_id: trigger.event_id,
-                    version: state.version,
-                    fetched,
-                }));
-            }
+    let belongs_elsewhere = gathered.round_trip.is_some();
+    match before_deciding(config, state, &fetched, belongs_elsewhere) {
+        BeforeDeciding::Decide => {}
+        BeforeDeciding::RecordFirst(events) => {
+            record_first(env, state, trigger, events).await?;
+            return Ok(Gather::Recorded(FirstSeen {
+                trigger_id: trigger.event_id,
+                version: state.version,
+                fetched,
+            }));
+        }
+        BeforeDeciding::LookUp(open) => {
             for target in open {
                 if let Some((candidate, version)) =
                     unpaired_match(env, config, state, source, target, &fetched).await?
@@ -129,20 +133,32 @@ pub(super) async fn gather(
             }
         }
     }
+    // A target with later work queued is fetched so a conflict is settled by log order (G5).
+    // A failed fetch fails the step (a transient failure: the entity cools down and is worked
+    // again; otherwise a recorded failure of the work, retried with backoff): never decided
+    // without it. A target that no longer has the record (404) is decided without it: its
+    // deletion is the target's own queued work.
     for (target, target_map) in config.systems.iter().filter(|(s, _)| s.as_str() != source) {
         let later = has_later_work(state, trigger, target);
-        if let (true, Some(link)) = (later, state.links.get(target)) {
-            let other = env.ctx.connector(&state.tenant, target);
-            if let Some(Ok(Some(record))) = match other {
-                Some(c) => Some(c.get(&link.collection, &link.record_id).await),
-                None => None,
-            } {
-                gathered
-                    .fresh_targets
-                    .insert(target.clone(), to_canonical(target_map, &record.body));
-                if let Some(etag) = record.etag {
-                    gathered.fresh_etags.insert(target.clone(), etag);
-                }
+        let (true, Some(link)) = (later, state.links.get(target)) else {
+            continue;
+        };
+        let Some(other) = env.ctx.connector(&state.tenant, target) else {
+            continue;
+        };
+        let found = other
+            .get(&link.collection, &link.record_id)
+            .await
+            .map_err(|e| {
+                let what = format!("fetching {target} {}", link.record_id);
+                EngineError::from_connector(target, what, e)
+            })?;
+        if let Some(record) = found {
+            gathered
+                .fresh_targets
+                .insert(target.clone(), to_canonical(target_map, &record.body));
+            if let Some(etag) = record.etag {
+                gathered.fresh_etags.insert(target.clone(), etag);
             }
         }
     }
@@ -180,29 +196,14 @@ async fn fetch(
     })
 }
 
-/// Records a record seen for the first time (its fetch and its link to this entity) without
-/// deciding anything, so `match_index` holds it before this entity's decision and before any
-/// other worker's. The state folds them in; the decision is taken on the next step, on the
-/// same fetch (recorded again in the decision's group, where a replay looks for it). The events are not caused by the work item, so a replay does
-/// not take them for a decision.
-async fn observe_first(
+/// Appends the events of G8's first step (`decide::first_seen`, step 2): the record's fetch
+/// and its link, not caused by the work item. The state folds them in.
+async fn record_first(
     env: &Env,
-    config: &EntityConfig,
     state: &mut EntityState,
     trigger: &Trigger,
-    fetched: &RecordFetched,
+    events: Vec<SyncEvent>,
 ) -> Result<(), EngineError> {
-    let collection = config.systems[&fetched.system].collection.clone();
-    let events = [
-        SyncEvent::RecordFetched(fetched.clone()),
-        SyncEvent::RecordLinked(RecordLinked {
-            entity_type: config.name.clone(),
-            system: fetched.system.clone(),
-            collection,
-            record_id: fetched.record_id.clone(),
-            reason: format!("first seen in {}", fetched.system),
-        }),
-    ];
     let meta = EventMeta {
         tenant: state.tenant.clone(),
         correlation_id: Some(trigger.correlation_id),

@@ -1,26 +1,27 @@
-//! Recording what a write attempt came to: its outcome (succeeded with the target's record and
-//! the link a create makes, failed with its status and body, or refused with 412), a resync when
-//! the created record announced changes before its link, and the hand-over of a first-seen
-//! stream that claimed the created record first (`round_trip::take_over_first_seen`).
+//! Recording what a write attempt came to. The core decides it (`decide::attempt::after_attempt`:
+//! succeeded with the target's record and the link a create makes, refused with 412, failed and
+//! retried or dead-lettered, a resync when the created record announced changes before its
+//! link); this module reads what that needs (the answer, whether the created record's
+//! first-seen stream holds events, the jitter and the clock) and appends the result, handing
+//! over a first-seen stream that claimed the created record first
+//! (`round_trip::take_over_first_seen`).
 
 use chrono::Utc;
 use syncledger_connector::{ConnectorError, Record};
+use syncledger_core::decide::attempt::{
+    Answer, Attempted, Failure, after_attempt, first_seen_stream,
+};
 use syncledger_core::decide::{Effect, round_trip};
 use syncledger_core::entity::EntityState;
-use syncledger_core::events::{
-    DeadLettered, RecordLinked, RecordUnlinked, Resolution, ResyncRequested, SyncEvent,
-    WriteFailed, WriteOp, WritePreconditionFailed, WriteRequested, WriteSucceeded,
-    entity_id_for_record,
-};
+use syncledger_core::events::{Resolution, SyncEvent, WriteRequested};
 use syncledger_core::log::{ExpectedVersion, StreamAppend};
-use syncledger_core::mapping::to_canonical;
 use uuid::Uuid;
 
 use super::env::{Env, chain, meta};
 use crate::error::EngineError;
 
-/// Appends what a write attempt came to; retries the append until it lands on the entity's
-/// current version (an echo may have linked the record meanwhile).
+/// Appends what a write attempt came to (the core's `after_attempt`); retries the append until
+/// it lands on the entity's current version (an echo may have linked the record meanwhile).
 pub(super) async fn record_outcome(
     env: &Env,
     state: &mut EntityState,
@@ -29,6 +30,7 @@ pub(super) async fn record_outcome(
     attempt: u32,
     result: Result<(Record, Resolution), ConnectorError>,
 ) -> Result<(), EngineError> {
+    let answer = answer_of(result);
     // The first-seen stream that linked the created record before this answer, handed over in
     // the outcome's own append (`round_trip::take_over_first_seen`).
     let mut hand_over: Option<Effect> = None;
@@ -40,16 +42,25 @@ pub(super) async fn record_outcome(
             return Ok(()); // another worker recorded it
         };
         let requested = pending.requested_event_id;
-        let mut events = outcome_events(env, state, write, attempt, &result);
-        events.extend(announced_before_link(env, state, write, &result).await?);
-        if linked_elsewhere {
-            events.retain(|e| !matches!(e, SyncEvent::RecordLinked(_)));
-        }
+        let announced_before_link = match &answer {
+            Answer::Done { record_id, .. } => match first_seen_stream(state, write, record_id) {
+                Some(stream) => env.ctx.store.stream_version(stream).await? > 0,
+                None => false,
+            },
+            _ => false,
+        };
+        let around = env.around(announced_before_link, linked_elsewhere);
+        let config = state
+            .entity_type
+            .as_deref()
+            .and_then(|t| env.ctx.entity_config(t));
+        let attempted = Attempted::Write { write, attempt };
+        let events = after_attempt(&env.retry, config, state, attempted, &answer, &around);
         let meta = meta(state, correlation, Some(requested));
         let mut appends = vec![StreamAppend {
             stream_id: state.entity_id,
             expected: ExpectedVersion::Exact(state.version),
-            events: chain(events, &meta),
+            events: chain(events.clone(), &meta),
         }];
         appends.extend(hand_over.take().map(|effect| StreamAppend {
             stream_id: effect.stream,
@@ -58,18 +69,19 @@ pub(super) async fn record_outcome(
         }));
         match env.append_here(state, appends).await {
             Ok(_) => {
-                if result.is_ok() {
+                count_outcome(&events);
+                if matches!(answer, Answer::Done { .. }) {
                     record_latency(correlation);
                 }
                 return Ok(());
             }
             Err(EngineError::Conflict(_)) => *state = env.ctx.load(state.entity_id).await?,
             Err(EngineError::Claimed(claimed)) => {
-                let Ok((record, _)) = &result else {
+                let Answer::Done { record_id, .. } = &answer else {
                     return Err(EngineError::Claimed(claimed));
                 };
                 let holder = env.ctx.load(claimed.holder).await?;
-                let target = (write.target_system.as_str(), record.id.as_str());
+                let target = (write.target_system.as_str(), record_id.as_str());
                 hand_over = round_trip::take_over_first_seen(
                     state.entity_id,
                     &holder,
@@ -93,155 +105,56 @@ pub(super) async fn record_outcome(
     }
 }
 
-/// A record the sync just created may have announced changes (even its deletion) before
-/// the link existed: those webhooks landed in its own first-seen stream, which did not know
-/// the record. A resync here fetches it again where it belongs.
-async fn announced_before_link(
-    env: &Env,
-    state: &EntityState,
-    write: &WriteRequested,
-    result: &Result<(Record, Resolution), ConnectorError>,
-) -> Result<Option<SyncEvent>, EngineError> {
-    let Ok((record, _)) = result else {
-        return Ok(None);
+/// The connector's answer as the core reads it.
+fn answer_of(result: Result<(Record, Resolution), ConnectorError>) -> Answer {
+    let failure = match result {
+        Ok((record, resolution)) => {
+            return Answer::Done {
+                record_id: record.id,
+                body: record.body,
+                etag: record.etag,
+                resolution,
+            };
+        }
+        Err(ConnectorError::PreconditionFailed { body }) => {
+            return Answer::PreconditionFailed { body };
+        }
+        Err(ConnectorError::Transient {
+            status,
+            body,
+            retry_after,
+        }) => Failure::Transient {
+            status,
+            body,
+            retry_after,
+        },
+        Err(ConnectorError::Permanent { status, body }) => Failure::Refused { status, body },
+        Err(ConnectorError::Invalid(reason)) => Failure::Invalid { reason },
     };
-    let linked = state
-        .links
-        .get(&write.target_system)
-        .is_some_and(|l| l.record_id == record.id);
-    if write.op != WriteOp::Create || linked {
-        return Ok(None);
-    }
-    let entity_type = state.entity_type.as_deref().unwrap_or_default();
-    let first_seen =
-        entity_id_for_record(&state.tenant, entity_type, &write.target_system, &record.id);
-    if env.ctx.store.stream_version(first_seen).await? == 0 {
-        return Ok(None);
-    }
-    let (system, record_id) = (write.target_system.clone(), record.id.clone());
-    Ok(Some(SyncEvent::ResyncRequested(ResyncRequested {
-        by: "sync (webhooks before the link)".into(),
-        system,
-        record_id,
-    })))
+    Answer::Failed(failure)
 }
 
-fn outcome_events(
-    env: &Env,
-    state: &EntityState,
-    write: &WriteRequested,
-    attempt: u32,
-    result: &Result<(Record, Resolution), ConnectorError>,
-) -> Vec<SyncEvent> {
-    let target = &write.target_system;
-    match result {
-        Ok((record, resolution)) => {
-            metrics::counter!("syncledger_writes_total", "outcome" => "succeeded").increment(1);
-            let map = state
-                .entity_type
-                .as_deref()
-                .and_then(|t| env.ctx.entity_config(t))
-                .and_then(|c| c.systems.get(target));
-            let fields = match (write.op, map) {
-                (WriteOp::Delete, _) | (_, None) => write.fields.clone(),
-                (_, Some(map)) => to_canonical(map, &record.body),
-            };
-            let mut events = vec![SyncEvent::WriteSucceeded(WriteSucceeded {
-                request_id: write.request_id,
-                target_system: target.clone(),
-                record_id: record.id.clone(),
-                fields,
-                resolution: *resolution,
-                etag: record.etag.clone(),
-            })];
-            let linked = state
-                .links
-                .get(target)
-                .is_some_and(|l| l.record_id == record.id);
-            match write.op {
-                WriteOp::Create if !linked => events.push(SyncEvent::RecordLinked(RecordLinked {
-                    entity_type: state.entity_type.clone().unwrap_or_default(),
-                    system: target.clone(),
-                    collection: write.collection.clone(),
-                    record_id: record.id.clone(),
-                    reason: format!("created by the sync (request {})", write.request_id),
-                })),
-                WriteOp::Delete if linked => {
-                    events.push(SyncEvent::RecordUnlinked(RecordUnlinked {
-                        system: target.clone(),
-                        record_id: record.id.clone(),
-                        reason: "deleted by the sync".into(),
-                    }))
-                }
-                _ => {}
-            }
-            events
-        }
-        // The record changed since the decision saw it: recorded, fetched again and decided
-        // again (the event opens that work); not a failure, not an attempt, never a dead letter.
-        Err(ConnectorError::PreconditionFailed { .. }) => {
-            metrics::counter!("syncledger_writes_total", "outcome" => "precondition_failed")
-                .increment(1);
-            let refusals = state.conflicts.refusals(target) + 1;
-            let record_id = write.record_id.clone().unwrap_or_default();
-            vec![SyncEvent::WritePreconditionFailed(
-                WritePreconditionFailed {
-                    request_id: write.request_id,
-                    target_system: target.clone(),
-                    record_id,
-                    if_match: write.if_match.clone(),
-                    attempt: refusals,
-                    retry_at: env.refetch_after_refusal(refusals),
-                },
-            )]
-        }
-        Err(error) => {
-            let (status, body) = match error {
-                ConnectorError::Transient { status, body, .. } => (*status, body.clone()),
-                ConnectorError::Permanent { status, body } => (Some(*status), body.clone()),
-                ConnectorError::PreconditionFailed { body } => (Some(412), body.clone()),
-                ConnectorError::Invalid(reason) => (None, reason.clone()),
-            };
-            // Never sooner than the system's Retry-After (CONTRACT §1), never later than
-            // `max_retry_after`.
-            let (will_retry, retry_at) = match error.is_transient() {
-                true => env.retry_after_failure(attempt, error.retry_after()),
-                false => (false, None),
-            };
-            let outcome = if will_retry { "retrying" } else { "failed" };
-            metrics::counter!("syncledger_writes_total", "outcome" => outcome).increment(1);
-            let mut events = vec![SyncEvent::WriteFailed(WriteFailed {
-                request_id: write.request_id,
-                target_system: target.clone(),
-                status,
-                body: body.clone(),
-                will_retry,
-                attempt,
-                retry_at,
-            })];
-            if will_retry {
+/// The metrics of what the core decided an attempt came to.
+pub(super) fn count_outcome(events: &[SyncEvent]) {
+    for event in events {
+        let outcome = match event {
+            SyncEvent::WriteSucceeded(_) => "succeeded",
+            SyncEvent::WritePreconditionFailed(_) => "precondition_failed",
+            SyncEvent::WriteFailed(f) if f.will_retry => "retrying",
+            SyncEvent::WriteFailed(_) => "failed",
+            SyncEvent::WorkFailed(f) if f.will_retry => {
                 metrics::counter!("syncledger_retries_total").increment(1);
-            } else {
-                metrics::counter!("syncledger_dead_letters_total").increment(1);
-                events.push(SyncEvent::DeadLettered(DeadLettered {
-                    request_id: Some(write.request_id),
-                    target_system: target.clone(),
-                    reason: match error {
-                        ConnectorError::Transient { .. } => {
-                            format!("gave up after {attempt} attempts")
-                        }
-                        ConnectorError::Permanent { .. }
-                        | ConnectorError::PreconditionFailed { .. } => {
-                            "the target refused the write".into()
-                        }
-                        ConnectorError::Invalid(reason) => reason.clone(),
-                    },
-                    request: serde_json::to_value(write).unwrap_or_default(),
-                    status,
-                    body,
-                }));
+                continue;
             }
-            events
+            SyncEvent::DeadLettered(_) => {
+                metrics::counter!("syncledger_dead_letters_total").increment(1);
+                continue;
+            }
+            _ => continue,
+        };
+        metrics::counter!("syncledger_writes_total", "outcome" => outcome).increment(1);
+        if outcome == "retrying" {
+            metrics::counter!("syncledger_retries_total").increment(1);
         }
     }
 }

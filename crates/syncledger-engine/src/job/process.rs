@@ -12,19 +12,16 @@
 //! stream again and continues from what is there now (G1, G9).
 
 use chrono::Utc;
+use syncledger_core::decide::route::{self, entity_config_for};
 use syncledger_core::decide::{Outcome, decide};
-use syncledger_core::entity::{EntityState, NextWork, Trigger, TriggerKind};
-use syncledger_core::events::{
-    Basis, ChangeObserved, DeadLetterRetried, RecordFetched, RedirectedTo, ResyncRequested,
-    SyncEvent, conflict_id,
-};
-use syncledger_core::log::{ExpectedVersion, StreamAppend};
+use syncledger_core::entity::{EntityState, NextWork, Trigger};
+use syncledger_core::events::{SyncEvent, conflict_id};
+use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use uuid::Uuid;
 
-use super::dead_letter::retry_dead_letter;
 use super::env::{Env, chain, meta};
 use super::gather::{FirstSeen, Gather, gather};
-use super::hold::{hold, hold_for_listing, still_held};
+use super::hold::{held_by_listing, hold, still_held};
 use super::writes::{perform_writes, settle_pending};
 use crate::error::EngineError;
 
@@ -105,62 +102,21 @@ async fn decide_trigger(
     trigger: &Trigger,
     first_seen: Option<FirstSeen>,
 ) -> Result<Option<FirstSeen>, EngineError> {
-    // A resync asked for a record no webhook ever announced has no type in its stream yet:
-    // it is the one configured entity that syncs that system.
-    let entity_type = match (&state.entity_type, &trigger.kind) {
-        (Some(t), _) => t.clone(),
-        (None, TriggerKind::Resync { system, .. }) => {
-            let mut candidates = env
-                .ctx
-                .config
-                .entities
-                .iter()
-                .filter(|e| e.systems.contains_key(system));
-            match (candidates.next(), candidates.next()) {
-                (Some(only), None) => only.name.clone(),
-                _ => String::new(),
-            }
-        }
-        (None, _) => String::new(),
-    };
-    let config = env
-        .ctx
-        .entity_config(&entity_type)
-        .ok_or_else(|| {
-            EngineError::Invalid(format!("entity type {entity_type} is not configured"))
-        })?
+    let config = entity_config_for(&env.ctx.config.entities, state, trigger)
+        .map_err(|e| EngineError::Invalid(e.to_string()))?
         .clone();
-    if let TriggerKind::DeadLetterRetry { dead_letter_id } = &trigger.kind {
-        retry_dead_letter(env, state, trigger, *dead_letter_id).await?;
-        return Ok(None);
-    }
     let gathered = match gather(env, &config, state, trigger, first_seen).await? {
         Gather::Ready(gathered) => gathered,
         Gather::Recorded(first) => return Ok(Some(first)), // decided on the next step (G8)
     };
     let outcome = decide(&config, state, trigger, &gathered);
-    if let Some(held) = hold_for_listing(env, state, &config.name, trigger, &outcome).await? {
+    if let Some(held) = held_by_listing(env, state, &config.name, trigger, &outcome).await? {
         hold(env, state, trigger, held).await?;
         return Ok(None);
     }
     // What was looked up and everything fetched is recorded first, so a replay hands
     // today's code exactly the same inputs.
-    let mut own = vec![SyncEvent::InputsGathered(gathered.recorded(trigger))];
-    own.extend(gathered.fetched.clone().map(SyncEvent::RecordFetched));
-    for (system, fields) in &gathered.fresh_targets {
-        let record_id = state
-            .links
-            .get(system)
-            .map(|l| l.record_id.clone())
-            .unwrap_or_default();
-        own.push(SyncEvent::RecordFetched(RecordFetched {
-            etag: gathered.fresh_etags.get(system).cloned(),
-            system: system.clone(),
-            record_id,
-            found: true,
-            fields: fields.clone(),
-        }));
-    }
+    let mut own = gathered.recorded_events(trigger, state);
     own.extend(outcome.own.iter().cloned());
     let meta = meta(state, trigger.correlation_id, Some(trigger.event_id));
     let mut appends = vec![StreamAppend {
@@ -168,13 +124,7 @@ async fn decide_trigger(
         expected: ExpectedVersion::Exact(state.version),
         events: chain(own, &meta),
     }];
-    for effect in &outcome.effects {
-        appends.push(StreamAppend {
-            stream_id: effect.stream,
-            expected: ExpectedVersion::Exact(effect.expected),
-            events: chain(effect.events.clone(), &meta),
-        });
-    }
+    appends.extend(effects(&outcome, &meta));
     env.append_here(state, appends).await?;
     count_decisions(&outcome);
     count_conflicts(&state.tenant, &config.name, &outcome);
@@ -182,70 +132,43 @@ async fn decide_trigger(
     Ok(None)
 }
 
-/// The record of this stream belongs to another entity: its work continues there.
+/// The appends of a decision's effects on other streams, each expecting the version the
+/// decision saw.
+fn effects(outcome: &Outcome, meta: &EventMeta) -> Vec<StreamAppend> {
+    outcome
+        .effects
+        .iter()
+        .map(|effect| StreamAppend {
+            stream_id: effect.stream,
+            expected: ExpectedVersion::Exact(effect.expected),
+            events: chain(effect.events.clone(), meta),
+        })
+        .collect()
+}
+
+/// The record of this stream belongs to another entity: its work continues there
+/// (`route::forward`).
 async fn forward(
     env: &Env,
     state: &mut EntityState,
     target: Uuid,
     trigger: &Trigger,
 ) -> Result<(), EngineError> {
-    let target_state = env.ctx.load(target).await?;
-    let handed = match &trigger.kind {
-        // A resolution belongs to the conflict of this stream: closed here, not handed over.
-        TriggerKind::Resolution { .. } => None,
-        TriggerKind::Observed {
-            system,
-            collection,
-            record_id,
-            action,
-        } => Some(SyncEvent::ChangeObserved(ChangeObserved {
-            entity_type: state.entity_type.clone().unwrap_or_default(),
-            system: system.clone(),
-            collection: collection.clone(),
-            record_id: record_id.clone(),
-            action: *action,
-            webhook_event_id: format!("forwarded:{}", trigger.event_id),
-            occurred_at: Utc::now(),
-        })),
-        TriggerKind::Resync { system, record_id } => {
-            Some(SyncEvent::ResyncRequested(ResyncRequested {
-                by: "forwarded".into(),
-                system: system.clone(),
-                record_id: record_id.clone(),
-            }))
-        }
-        TriggerKind::DeadLetterRetry { dead_letter_id } => {
-            Some(SyncEvent::DeadLetterRetried(DeadLetterRetried {
-                by: "forwarded".into(),
-                dead_letter_id: *dead_letter_id,
-            }))
-        }
-    };
-    let (system, record_id) = trigger
-        .source()
-        .map(|(s, r)| (s.to_string(), r.to_string()))
-        .unwrap_or_default();
+    let target_version = env.ctx.load(target).await?.version;
+    let outcome =
+        route::forward(state, trigger, (target, target_version), Utc::now()).ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "the work {} of entity {} names no record to hand over to entity {target}",
+                trigger.event_id, state.entity_id
+            ))
+        })?;
     let meta = meta(state, trigger.correlation_id, Some(trigger.event_id));
-    let here = SyncEvent::RedirectedTo(RedirectedTo {
-        trigger_id: Some(trigger.event_id),
-        entity_id: target,
-        system,
-        record_id: record_id.clone(),
-        basis: Basis::LinkedElsewhere {
-            record_id,
-            entity_id: target,
-        },
-    });
     let mut appends = vec![StreamAppend {
         stream_id: state.entity_id,
         expected: ExpectedVersion::Exact(state.version),
-        events: chain(vec![here], &meta),
+        events: chain(outcome.own.clone(), &meta),
     }];
-    appends.extend(handed.map(|handed| StreamAppend {
-        stream_id: target,
-        expected: ExpectedVersion::Exact(target_state.version),
-        events: chain(vec![handed], &meta),
-    }));
+    appends.extend(effects(&outcome, &meta));
     env.append_here(state, appends).await?;
     env.ctx.wake_workers();
     Ok(())

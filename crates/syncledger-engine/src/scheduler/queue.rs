@@ -117,9 +117,11 @@ pub(crate) async fn entities_with_unanswered_writes(
         };
         let page = store.rows(pending_queue::NAME, &query).await?;
         for row in &page {
-            if row.key.starts_with(pending_queue::WRITE_PREFIX)
-                && row.doc["kind"] == "WriteRequested"
-            {
+            if !row.key.starts_with(pending_queue::WRITE_PREFIX) {
+                continue;
+            }
+            let write = serde_json::from_value::<pending_queue::PendingWrite>(row.doc.clone());
+            if write.is_ok_and(|w| w.unanswered()) {
                 entities.extend(row.entity_id);
             }
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use syncledger_connector::Record;
 use syncledger_core::config::OnDelete;
 use syncledger_core::entity::EntityState;
-use syncledger_core::events::{ResyncRequested, SyncEvent};
+use syncledger_core::events::{DeadLetterRequest, ResyncRequested, SyncEvent, WriteOp};
 use syncledger_core::log::{LogFilter, Position, RecordedEvent};
 use syncledger_core::mapping::{is_blank, to_canonical};
 use syncledger_core::projections::dead_letters::{self, DeadLetter};
@@ -68,11 +68,14 @@ pub async fn problems(w: &World) -> Vec<String> {
         let letter: DeadLetter = serde_json::from_value(row.doc.clone()).expect("a dead letter");
         // A user deleted the record while the sync's update to it was on its way: the 404 is
         // dead-lettered as the contract says, and the delete itself is synced. Nothing diverges.
-        let request = &letter.letter.request;
-        let gone = request["record_id"].as_str().is_some_and(|id| {
-            !live.contains_key(&(letter.letter.target_system.clone(), id.to_string()))
-        });
-        if !(letter.letter.status == Some(404) && request["op"] == "update" && gone) {
+        let gone_update = match &letter.letter.request {
+            DeadLetterRequest::Write(w) if w.op == WriteOp::Update => w
+                .record_id
+                .as_ref()
+                .is_some_and(|id| !live.contains_key(&(w.target_system.clone(), id.clone()))),
+            _ => false,
+        };
+        if !(letter.letter.status == Some(404) && gone_update) {
             problems.push(format!("dead letter: {}", row.doc));
         }
     }

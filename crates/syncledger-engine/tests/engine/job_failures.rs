@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 use syncledger_core::config::OnDelete;
-use syncledger_core::events::{DeadLettered, SyncEvent, WorkFailed, WriteFailed};
+use syncledger_core::events::{
+    DeadLetterRequest, DeadLettered, SyncEvent, WorkFailed, WriteFailed,
+};
 use syncledger_engine::EngineSettings;
 use syncledger_sim::{Fault, Op};
 use tokio_util::sync::CancellationToken;
@@ -93,7 +95,10 @@ async fn a_job_that_panics_is_retried_then_dead_lettered_and_the_others_keep_syn
             .reason
             .starts_with("gave up after 5 failed attempts: the job panicked")
     );
-    assert_eq!(letter[0].request["record_id"], "c-1");
+    let DeadLetterRequest::Work { record, .. } = &letter[0].request else {
+        panic!("a work item's letter: {:?}", letter[0].request);
+    };
+    assert_eq!(record.as_ref().map(|r| r.record_id.as_str()), Some("c-1"));
     // Bob was synced; Ada's work is closed, so nothing is owed any more.
     assert_eq!(w.erp.count(CUSTOMERS), 1);
     assert!(w.state(bob).await.links.contains_key(ERP));

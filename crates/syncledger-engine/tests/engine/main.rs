@@ -16,6 +16,7 @@ mod observe;
 mod bringup;
 mod coalescing;
 mod conflicts;
+mod decisions;
 mod failures;
 mod fairness;
 mod g1_same_direction;

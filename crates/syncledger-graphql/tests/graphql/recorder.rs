@@ -8,8 +8,9 @@ use syncledger_core::config::EntityConfig;
 use syncledger_core::decide::{Gathered, decide};
 use syncledger_core::entity::EntityState;
 use syncledger_core::events::{
-    Action, ChangeObserved, DeadLettered, Fields, RecordFetched, RecordLinked, Resolution,
-    SyncEvent, WriteFailed, WriteOp, WriteRequested, WriteSucceeded, entity_id_for_record,
+    Action, ChangeObserved, DeadLetterRequest, DeadLettered, Fields, RecordFetched, RecordLinked,
+    Resolution, SyncEvent, WriteFailed, WriteOp, WriteRequested, WriteSucceeded,
+    entity_id_for_record,
 };
 use syncledger_core::log::{EventMeta, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend};
 use syncledger_core::projections::id_mappings;
@@ -247,9 +248,9 @@ impl Recorder {
             }),
             SyncEvent::DeadLettered(DeadLettered {
                 request_id: Some(request_id),
-                target_system: write.target_system.clone(),
+                target_system: Some(write.target_system.clone()),
                 reason: "the target refused the write".into(),
-                request: serde_json::to_value(&write).unwrap(),
+                request: DeadLetterRequest::Write(write.clone()),
                 status: Some(422),
                 body: "{\"error\":\"phone is invalid\"}".into(),
             }),

@@ -38,6 +38,7 @@ fn coalesce_step1_other_records_other_systems_and_dead_letter_retries_are_not() 
         SyncEvent::DeadLetterRetried(DeadLetterRetried {
             by: "admin".into(),
             dead_letter_id: id(90),
+            request: None,
         }),
         observed("crm", "c-42", Action::Updated),
     ]);

@@ -31,15 +31,16 @@ fn retried_letter(op: WriteOp) -> (Stream, Uuid) {
     }));
     let letter = s.push(SyncEvent::DeadLettered(DeadLettered {
         request_id: Some(refused),
-        target_system: "erp".into(),
+        target_system: Some("erp".into()),
         reason: "the target refused the write".into(),
-        request: json!({}),
+        request: crate::events::refused_update(refused),
         status: Some(422),
         body: "phone is invalid".into(),
     }));
     let retried = s.push(SyncEvent::DeadLetterRetried(DeadLetterRetried {
         by: "admin".into(),
         dead_letter_id: letter,
+        request: None,
     }));
     let again = Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0000);
     s.push(SyncEvent::DecisionMade(DecisionMade {
@@ -138,9 +139,11 @@ fn events_without_a_reason_or_a_record_still_read_as_sentences() {
     }));
     let letter = s.push(SyncEvent::DeadLettered(DeadLettered {
         request_id: None,
-        target_system: "erp".into(),
+        target_system: Some("erp".into()),
         reason: " ".into(),
-        request: json!({}),
+        request: crate::events::DeadLetterRequest::Unreadable {
+            recorded: json!({}),
+        },
         status: Some(422),
         body: String::new(),
     }));

@@ -102,6 +102,7 @@ fn resyncs_and_dead_letter_retries_are_triggers_too() {
     let retried = DeadLetterRetried {
         by: "admin".into(),
         dead_letter_id: id(2),
+        request: None,
     };
     let row = put(&PendingQueue.apply(&recorded(5, SyncEvent::DeadLetterRetried(retried)))).clone();
     let trigger: Trigger = serde_json::from_value(row.doc).unwrap();
@@ -195,9 +196,9 @@ fn a_write_that_failed_for_good_or_was_dead_lettered_is_no_longer_owed() {
     assert_eq!(PendingQueue.apply(&recorded(9, failed(false))), delete);
     let letter = DeadLettered {
         request_id: Some(REQUEST),
-        target_system: "erp".into(),
+        target_system: Some("erp".into()),
         reason: "rejected".into(),
-        request: json!({}),
+        request: crate::events::refused_update(REQUEST),
         status: Some(422),
         body: String::new(),
     };

@@ -44,6 +44,8 @@ pub struct Sim {
     pub(super) bringup: bool,
     /// Where jobs are held between their reads (`lookup`).
     pub(super) gates: Gates,
+    /// A person retries dead letters, on systems that send ETags (`operator`).
+    pub(super) operator: bool,
     /// The user edits noted in a run of concurrent edits ([`super::edits`]), `None` elsewhere.
     pub(super) edits: Option<Vec<Edit>>,
 }
@@ -68,6 +70,7 @@ impl Sim {
             others: 0,
             bringup: false,
             gates,
+            operator: false,
             edits: None,
         }
     }
@@ -108,6 +111,12 @@ impl Sim {
             // Likewise only a run of concurrent edits draws this.
             if self.edits.is_some() && self.rng.random_bool(0.2) {
                 let line = self.concurrent_edit().await;
+                self.note(format!("{step:>3}: {line}"));
+                continue;
+            }
+            // Only an operated run draws this, so the other runs' seeds replay as before.
+            if self.operator && self.rng.random_bool(0.12) {
+                let line = self.operator_step().await;
                 self.note(format!("{step:>3}: {line}"));
                 continue;
             }

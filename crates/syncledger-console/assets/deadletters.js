@@ -41,7 +41,8 @@ async function whose(d) {
     if (fields && typeof fields.name === 'string' && fields.name) name = fields.name;
   }
   const link = e.links.find((l) => l.system === d.targetSystem);
-  const record = link ? `${d.targetSystem} ${link.collection} ${link.recordId}` : `no ${d.targetSystem} record yet`;
+  const record = link ? `${d.targetSystem} ${link.collection} ${link.recordId}`
+    : d.targetSystem ? `no ${d.targetSystem} record yet` : 'work that named no record';
   return `${e.entityType || 'record'} ${name || shortId(d.entityId)} \u00b7 ${record}`;
 }
 
@@ -63,12 +64,12 @@ function letter(d, admin, act) {
   return h('li', { class: 'letter', 'data-id': d.id },
     h('div', { class: 'letter-head' },
       who,
-      h('p', {}, h('strong', {}, `${d.targetSystem} answered ${d.status ?? 'no status'}`), ` \u00b7 ${d.reason}`),
+      h('p', {}, h('strong', {}, `${d.targetSystem ?? 'the work'} answered ${d.status ?? 'no status'}`), ` \u00b7 ${d.reason}`),
       h('p', { class: 'hint' }, `${fmtTime(d.deadLetteredAt)} \u00b7 tenant ${d.tenant} \u00b7 `,
         h('a', { href: `#/entity/${d.entityId}` }, `entity ${shortId(d.entityId)}`))),
     controls,
     h('details', {}, h('summary', {}, 'Request and response'),
-      h('h4', {}, 'Request (canonical fields)'), h('pre', {}, pretty(d.request)),
+      h('h4', {}, d.request && d.request.kind === 'write' ? 'Request (canonical fields)' : 'Work item'), h('pre', {}, pretty(d.request)),
       h('h4', {}, `Response ${d.status ?? ''}`), h('pre', {}, d.body || '(empty)')));
 }
 

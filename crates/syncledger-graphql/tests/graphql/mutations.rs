@@ -176,6 +176,45 @@ async fn a_dead_letter_is_retried_once(app: App) {
     assert_eq!(codes(&not_a_letter), vec!["NOT_FOUND"]);
 }
 
+/// A letter of work that named no record holds nothing a retry could do: refused, nothing
+/// appended, nobody woken.
+async fn a_dead_letter_holding_nothing_to_retry_is_refused(app: App) {
+    use syncledger_core::events::{DeadLetterRequest, DeadLettered};
+    use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
+    let entity = Uuid::now_v7();
+    let letter = SyncEvent::DeadLettered(DeadLettered {
+        request_id: None,
+        target_system: None,
+        reason: "gave up after 10 failed attempts: the job panicked".into(),
+        request: DeadLetterRequest::Work {
+            trigger_id: Uuid::now_v7(),
+            record: None,
+        },
+        status: None,
+        body: String::new(),
+    })
+    .to_new(EventMeta {
+        tenant: "acme".into(),
+        correlation_id: None,
+        causation_id: None,
+    });
+    let letter_id = letter.event_id;
+    app.store
+        .append(vec![StreamAppend {
+            stream_id: entity,
+            expected: ExpectedVersion::NoStream,
+            events: vec![letter],
+        }])
+        .await
+        .unwrap();
+    let head = app.store.head().await.unwrap();
+    let query = "mutation($id: ID!) { retryDeadLetter(id: $id) { entityId eventId } }";
+    let (_, body) = app.gql(Some(ADMIN), query, json!({"id": letter_id})).await;
+    assert_eq!(codes(&body), vec!["BAD_USER_INPUT"]);
+    assert_eq!(app.store.head().await.unwrap(), head);
+    assert_eq!(app.woken(), 0);
+}
+
 async fn a_rebuild_runs_in_the_background_and_rebuilds_from_the_whole_log(app: App) {
     phone_story(&Recorder::new(&app.store, app.context.config(), "acme")).await;
     app.store.catch_up_once().await.unwrap();
@@ -241,5 +280,6 @@ both!(
     a_real_replay_asks_for_a_resync_of_every_linked_record,
     a_resync_goes_to_the_mapped_entity_or_to_the_one_the_record_would_open,
     a_dead_letter_is_retried_once,
+    a_dead_letter_holding_nothing_to_retry_is_refused,
     a_rebuild_runs_in_the_background_and_rebuilds_from_the_whole_log,
 );

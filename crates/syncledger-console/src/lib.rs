@@ -62,6 +62,7 @@ const ASSETS: &[Asset] = assets![
     "eventlink.js" => JS,
     "summary.js" => JS,
     "entitylive.js" => JS,
+    "erase.js" => JS,
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

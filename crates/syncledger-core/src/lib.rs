@@ -22,6 +22,7 @@ pub mod explain;
 pub mod initial_sync;
 pub mod log;
 pub mod mapping;
+pub mod privacy;
 pub mod projection;
 pub mod projections;
 pub mod replay;

@@ -46,6 +46,9 @@ pub struct ReplayReport {
     pub decisions_replayed: i32,
     /// Decisions recorded before their inputs were kept (`InputsGathered`): not replayed.
     pub decisions_without_inputs: i32,
+    /// Decisions of erased entities, recorded before the erasure: their inputs read as erased,
+    /// so they are skipped, never reported as differences.
+    pub decisions_erased: i32,
     pub differences: Vec<ReplayDifference>,
 }
 
@@ -352,11 +355,12 @@ impl Mutation {
         let (from, to) = (Position(from_position), Position(to_position));
         let entities = replay::entities_in_range(ledger.store(), &tenant, from, to).await?;
         let mut differences = Vec::new();
-        let (mut replayed, mut without_inputs) = (0, 0);
+        let (mut replayed, mut without_inputs, mut erased) = (0, 0, 0);
         for entity_id in &entities {
             let (_, found) = replay::replay_stream(ledger, *entity_id, from, to).await?;
             replayed += found.replayed;
             without_inputs += found.without_inputs;
+            erased += found.erased;
             differences.extend(found.differences.into_iter().map(ReplayDifference::from));
         }
         Ok(ReplayReport {
@@ -366,7 +370,21 @@ impl Mutation {
             entities_examined: entities.len() as i32,
             decisions_replayed: replayed as i32,
             decisions_without_inputs: without_inputs as i32,
+            decisions_erased: erased as i32,
             differences,
         })
+    }
+
+    /// Erases an entity for good (GDPR Art. 17): its data keys are destroyed, so every value
+    /// its history held reads as erased; its history keeps its shape and its links keep
+    /// working. Returns a receipt; `verified` is true only when no value was found anywhere.
+    async fn erase_entity(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> FieldResult<crate::erase::ErasureReceipt> {
+        let caller = admin(ctx)?;
+        Ok(crate::erase::erase(ledger(ctx), caller, &id, &reason).await?)
     }
 }

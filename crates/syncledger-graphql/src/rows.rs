@@ -157,8 +157,8 @@ pub struct DeadLetter {
     /// The write that was refused, as canonical fields.
     pub request: Json<Value>,
     pub status: Option<i32>,
-    /// The target's answer.
-    pub body: String,
+    /// The target's answer; null once the entity was erased (docs/privacy.md).
+    pub body: Option<String>,
 }
 
 impl DeadLetter {

@@ -14,7 +14,8 @@ pub struct DeadLettered {
     pub reason: String,
     pub request: Value,
     pub status: Option<u16>,
-    pub body: String,
+    /// The response body; `None` once the entity is erased (docs/privacy.md).
+    pub body: Option<String>,
 }
 
 /// Work on a trigger failed for a reason other than a write's answer: a fetch answered in a way

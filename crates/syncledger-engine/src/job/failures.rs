@@ -127,7 +127,7 @@ fn work_failed(env: &Env, trigger: &Trigger, reason: &str) -> Vec<SyncEvent> {
                 "record_id": record_id,
             }),
             status: None,
-            body: String::new(),
+            body: Some(String::new()),
         }));
     }
     events
@@ -141,7 +141,7 @@ fn write_failed(env: &Env, pending: &PendingWrite, reason: &str) -> Vec<SyncEven
         request_id: write.request_id,
         target_system: write.target_system.clone(),
         status: None,
-        body: reason.to_string(),
+        body: Some(reason.to_string()),
         will_retry,
         attempt,
         retry_at,
@@ -154,7 +154,7 @@ fn write_failed(env: &Env, pending: &PendingWrite, reason: &str) -> Vec<SyncEven
             reason: format!("gave up after {attempt} failed attempts: {reason}"),
             request: serde_json::to_value(write).unwrap_or_default(),
             status: None,
-            body: String::new(),
+            body: Some(String::new()),
         }));
     }
     events

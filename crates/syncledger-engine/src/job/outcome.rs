@@ -214,7 +214,7 @@ fn outcome_events(
                 request_id: write.request_id,
                 target_system: target.clone(),
                 status,
-                body: body.clone(),
+                body: Some(body.clone()),
                 will_retry,
                 attempt,
                 retry_at,
@@ -238,7 +238,7 @@ fn outcome_events(
                     },
                     request: serde_json::to_value(write).unwrap_or_default(),
                     status,
-                    body,
+                    body: Some(body),
                 }));
             }
             events

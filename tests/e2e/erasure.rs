@@ -41,7 +41,7 @@ async fn gql(service: &Service, query: &str, variables: Value) -> Value {
 const ENTITY: &str = r#"query($id: String!) {
   entityByRecord(tenant: "acme", system: "crm", recordId: $id) {
     id
-    history(first: 500) { edges { node { type payload explanation } } }
+    history(first: 200) { edges { node { type payload explanation } } }
   }
 }"#;
 

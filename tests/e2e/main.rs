@@ -38,6 +38,8 @@
 //! - `perimeter`: issue 27's perimeter findings: every WebSocket message bounded (both
 //!   protocols), header and body timeouts, the connection cap and `/healthz` past it, the
 //!   WebSocket init timeout, the shutdown deadline, a 413 a write-first client can read.
+//! - `erasure`: a person erased (issue 29): nothing of theirs in the database or the log, the
+//!   history's shape, `whyField`, the link still working, replay silent.
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
 //!   late, duplicated and out of order (issue 17).
 //! - `what_if`: `replayDecisions(..., config:)` and `syncledger what-if` name exactly the
@@ -58,6 +60,7 @@ mod console_conflicts;
 mod console_round2;
 mod console_round3;
 mod crash;
+mod erasure;
 mod graphql;
 mod isolation;
 mod leases;

@@ -6,7 +6,10 @@
 //! pending queue is empty and no webhook is left). Prints changes per second and the peak RSS.
 //!
 //! cargo bench -p syncledger-cli --bench sync -- [--changes N] [--latency-ms L] [--workers W]
-//!   [--database-url URL]   (defaults: 5000 changes, 0 ms, 8 workers, a temporary SQLite file)
+//!   [--database-url URL] [--sealing on|off|both] [--rounds N]
+//!   (defaults: 5000 changes, 0 ms, 8 workers, a temporary SQLite file, sealed as the product
+//!   runs, 1 round). `--sealing both` runs unsealed and sealed alternately on fresh SQLite files,
+//!   best of `--rounds` each, and prints them side by side with the log's bytes per change.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,6 +114,9 @@ struct Args {
     latency: Duration,
     workers: usize,
     database_url: Option<String>,
+    /// Runs with values sealed, unsealed, or both side by side (alternating, `rounds` each).
+    sealing: Vec<bool>,
+    rounds: usize,
 }
 
 fn args() -> Args {
@@ -119,6 +125,8 @@ fn args() -> Args {
         latency: Duration::ZERO,
         workers: 8,
         database_url: None,
+        sealing: vec![true],
+        rounds: 1,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -131,6 +139,15 @@ fn args() -> Args {
             }
             "--workers" => a.workers = value.parse().expect("--workers W"),
             "--database-url" => a.database_url = Some(value),
+            "--sealing" => {
+                a.sealing = match value.as_str() {
+                    "on" => vec![true],
+                    "off" => vec![false],
+                    "both" => vec![false, true],
+                    other => panic!("--sealing on|off|both, not {other}"),
+                }
+            }
+            "--rounds" => a.rounds = value.parse().expect("--rounds N"),
             _ => {
                 i += 1;
                 continue; // cargo bench passes --bench
@@ -168,6 +185,34 @@ async fn deliver(ledger: &Ledger, sim: &SimSystem, system: &str, secret: &str) -
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = args();
+    assert!(
+        a.sealing.len() == 1 || a.database_url.is_none(),
+        "--sealing both runs on fresh temporary SQLite files: drop --database-url"
+    );
+    let mut best: Vec<(bool, f64, f64)> = a.sealing.iter().map(|s| (*s, 0.0, 0.0)).collect();
+    for _ in 0..a.rounds {
+        for side in best.iter_mut() {
+            let (rate, bytes) = one_run(&a, side.0).await?;
+            side.1 = side.1.max(rate);
+            side.2 = bytes;
+        }
+    }
+    if best.len() == 2 {
+        println!(
+            "sealing: unsealed {:.0} changes/s, sealed {:.0} changes/s (sealed/unsealed {:.2}); \
+             log bytes per change {:.0} -> {:.0}",
+            best[0].1,
+            best[1].1,
+            best[1].1 / best[0].1,
+            best[0].2,
+            best[1].2
+        );
+    }
+    Ok(())
+}
+
+/// One run on a fresh database: changes per second, and log payload bytes per change.
+async fn one_run(a: &Args, sealed: bool) -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
     let url = a
         .database_url
@@ -181,7 +226,8 @@ async fn main() -> anyhow::Result<()> {
         }
         .parse(),
     );
-    let store = syncledger_cli::app::open_store(&url, Some(&config)).await?;
+    let key = sealed.then(syncledger_store::MasterKey::generate);
+    let store = syncledger_cli::app::open_store_with_key(&url, Some(&config), key).await?;
     let crm = Arc::new(SimSystem::new("c"));
     let erp = Arc::new(SimSystem::new("E"));
     let pair = Pair {
@@ -239,8 +285,9 @@ async fn main() -> anyhow::Result<()> {
         groups.appends as f64 / groups.groups.max(1) as f64,
         groups.busy.as_secs_f64()
     );
+    let bytes = log_bytes(&store, &url).await?;
     println!(
-        "backend={} changes={} latency_ms={} workers={} elapsed_s={:.2} changes_per_s={:.0} events={} peak_rss_mib={:.0}",
+        "backend={} sealed={sealed} changes={} latency_ms={} workers={} elapsed_s={:.2} changes_per_s={:.0} events={} log_bytes_per_change={:.0} peak_rss_mib={:.0}",
         store.backend_name(),
         a.changes,
         a.latency.as_millis(),
@@ -248,7 +295,29 @@ async fn main() -> anyhow::Result<()> {
         elapsed.as_secs_f64(),
         a.changes as f64 / elapsed.as_secs_f64(),
         head.0,
+        bytes / a.changes as f64,
         peak_rss_mib()
     );
-    Ok(())
+    store.close().await;
+    Ok((
+        a.changes as f64 / elapsed.as_secs_f64(),
+        bytes / a.changes as f64,
+    ))
+}
+
+/// Payload bytes in the log, as the database stores them (text).
+async fn log_bytes(store: &syncledger_store::Store, url: &str) -> anyhow::Result<f64> {
+    let sql = "SELECT CAST(SUM(LENGTH(CAST(payload AS TEXT))) AS BIGINT) FROM events";
+    let n: i64 = if store.backend_name() == "sqlite" {
+        let pool = sqlx::SqlitePool::connect(url).await?;
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await?;
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::PgPool::connect(url).await?;
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await?;
+        pool.close().await;
+        n
+    };
+    Ok(n as f64)
 }

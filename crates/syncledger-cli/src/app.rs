@@ -20,6 +20,16 @@ use tokio_util::sync::CancellationToken;
 /// Connects, migrates, and registers the product's projections, shaped by `config` when there
 /// is one (the round-trip TTL, the match-key fields) and by the defaults otherwise.
 pub async fn open_store(url: &str, config: Option<&Config>) -> anyhow::Result<Store> {
+    let master_key = crate::keyfile::master_key(url, config)?;
+    open_store_with_key(url, config, master_key).await
+}
+
+/// [`open_store`] with the master key given (`None`: values unsealed; benchmarks compare both).
+pub async fn open_store_with_key(
+    url: &str,
+    config: Option<&Config>,
+    master_key: Option<syncledger_store::MasterKey>,
+) -> anyhow::Result<Store> {
     let projections = match config {
         Some(config) => syncledger_core::projections::configured(config),
         None => syncledger_core::projections::all(ServerConfig::default().round_trip_ttl()),
@@ -28,6 +38,7 @@ pub async fn open_store(url: &str, config: Option<&Config>) -> anyhow::Result<St
         projections,
         // Events recorded by older versions read as today's (`events::upcasters`).
         upcasters: syncledger_core::events::upcasters(),
+        master_key,
         ..Default::default()
     };
     let store = Store::connect(url, options)

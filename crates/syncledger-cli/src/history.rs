@@ -46,8 +46,10 @@ pub async fn resolve(
 
 /// Prints the entity's events in sequence order with their explanations.
 pub async fn print(store: &Store, entity_id: Uuid, as_json: bool) -> anyhow::Result<()> {
-    let events = store.read_stream(entity_id, 1, i64::MAX).await?;
+    let mut events = store.read_stream(entity_id, 1, i64::MAX).await?;
     let state = syncledger_core::entity::EntityState::fold(entity_id, &events);
+    // An erased entity's values read as erased (docs/privacy.md).
+    syncledger_core::privacy::show_erased(&mut events);
     let entity_type = state.entity_type.clone().unwrap_or_default();
     let lines = explain_stream(&entity_type, &events);
     if as_json {

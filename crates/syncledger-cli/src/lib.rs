@@ -4,7 +4,9 @@
 
 pub mod app;
 mod demo;
+mod erase;
 mod history;
+mod keyfile;
 pub mod reconcile;
 mod telemetry;
 mod what_if;
@@ -99,6 +101,20 @@ enum Command {
         /// The last position compared (default: the log's head).
         #[arg(long)]
         to: Option<i64>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "syncledger.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Erase an entity for good (GDPR Art. 17): destroy its data keys, record who asked and why,
+    /// and print the receipt (docs/privacy.md). Fails when the check found values left.
+    Erase {
+        #[arg(long)]
+        entity: uuid::Uuid,
+        #[arg(long)]
+        reason: String,
         #[arg(long)]
         json: bool,
         #[arg(long, default_value = "syncledger.toml")]
@@ -218,6 +234,18 @@ pub async fn run() -> anyhow::Result<()> {
                 json,
             };
             what_if::what_if(&config, &url, &args).await
+        }
+        Command::Erase {
+            entity,
+            reason,
+            json,
+            config,
+            database_url,
+        } => {
+            let config = loaded(&config)?;
+            let url = database_url_of(config.as_ref(), database_url);
+            let store = app::open_store(&url, config.as_ref()).await?;
+            erase::run(&store, entity, &reason, json).await
         }
         Command::Rebuild {
             name,

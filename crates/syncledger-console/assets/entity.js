@@ -6,6 +6,7 @@
 import { ApiError, EVENT_FIELDS, gql } from './api.js';
 import { clear, fmtValue, h, notice, pageHeading, scrollBox, srOnly } from './dom.js';
 import { createEventFocus, eventOf } from './eventlink.js';
+import { erasure } from './erase.js';
 import { watchEntity } from './entitylive.js';
 import { SUMMARY_FIELDS, entityTitle, heldSystems, summaryLine } from './summary.js';
 import { createTimeline } from './timeline.js';
@@ -250,6 +251,7 @@ export function render(main, ctx, args) {
         h('section', { class: 'card', 'aria-labelledby': 'records-h' }, h('h2', { id: 'records-h' }, 'Linked records'), table),
         why),
       ctx.admin ? replay(entity.id) : '',
+      ctx.admin ? erasure(entity) : '',
       section);
     const heading = document.getElementById('page-title');
     if (heading && (document.activeElement === document.body || !document.activeElement)) heading.focus({ preventScroll: true });

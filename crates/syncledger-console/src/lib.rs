@@ -66,6 +66,7 @@ const ASSETS: &[Asset] = assets![
     "conflicts.js" => JS,
     "conflictview.js" => JS,
     "timelinecontrols.js" => JS,
+    "erase.js" => JS,
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

@@ -55,6 +55,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// GraphQL mutations and every tenant's data. No default: it must be set.
     pub admin_token: Secret,
+    /// The key that wraps every data key (docs/privacy.md): 64 hex digits, usually given as
+    /// `master_key_file`. Required on PostgreSQL for values to be sealed; on SQLite, when
+    /// empty, `<database>.key` beside the database file is read or created.
+    pub master_key: Secret,
     pub log_format: LogFormat,
     /// Largest accepted webhook body, in bytes.
     pub webhook_body_limit: usize,
@@ -98,6 +102,7 @@ impl Default for ServerConfig {
             database_url: "sqlite://syncledger.db".into(),
             workers: 8,
             admin_token: Secret::default(),
+            master_key: Secret::default(),
             log_format: LogFormat::Human,
             webhook_body_limit: 1024 * 1024,
             round_trip_ttl_secs: 600,

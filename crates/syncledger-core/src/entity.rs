@@ -146,7 +146,8 @@ impl EntityState {
             SyncEvent::InitialSyncStarted(_)
             | SyncEvent::InitialSyncPageRead(_)
             | SyncEvent::InitialSyncCompleted(_)
-            | SyncEvent::DeadLetterDiscarded(_) => {}
+            | SyncEvent::DeadLetterDiscarded(_)
+            | SyncEvent::EntityErased(_) => {}
             SyncEvent::ResyncRequested(e) => self.open(
                 event,
                 correlation,

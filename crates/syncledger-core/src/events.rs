@@ -18,6 +18,7 @@ use crate::log::{EventMeta, NewEvent, RecordedEvent};
 mod basis;
 mod bringup;
 mod conflicts;
+mod erasure;
 mod inputs;
 mod requests;
 mod writes;
@@ -29,6 +30,7 @@ pub use bringup::{
 pub use conflicts::{
     Candidate, Chosen, ConflictDetected, ConflictResolved, WritePreconditionFailed, conflict_id,
 };
+pub use erasure::EntityErased;
 pub use inputs::{InputsGathered, LinkCandidate, RoundTrip};
 #[cfg(test)]
 pub(crate) use requests::refused_update;
@@ -206,6 +208,7 @@ pub enum SyncEvent {
     ConflictResolved(ConflictResolved),
     WritePreconditionFailed(WritePreconditionFailed),
     DeadLetterDiscarded(DeadLetterDiscarded),
+    EntityErased(EntityErased),
 }
 
 /// The schema version new events are written with, unless their type says otherwise
@@ -239,6 +242,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "ConflictResolved",
     "WritePreconditionFailed",
     "DeadLetterDiscarded",
+    "EntityErased",
 ];
 
 /// A stored event whose payload does not fit its type.
@@ -307,6 +311,7 @@ catalog!(
     ConflictResolved,
     WritePreconditionFailed,
     DeadLetterDiscarded,
+    EntityErased,
 );
 
 impl SyncEvent {

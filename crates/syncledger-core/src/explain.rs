@@ -262,6 +262,10 @@ impl<'a> Story<'a> {
                 "{} discarded dead letter {}: {}",
                 e.by, e.dead_letter_id, e.reason
             ),
+            SyncEvent::EntityErased(e) => format!(
+                "{} erased this {}: every value it held now reads as erased ({})",
+                e.by, self.entity_type, e.reason
+            ),
             SyncEvent::WorkFailed(e) => {
                 let record = match (&e.system, &e.record_id) {
                     (Some(system), id) => format!(" on {}", self.record(system, id.as_deref())),

@@ -24,6 +24,7 @@ pub mod initial_sync;
 pub mod log;
 pub mod lookup;
 pub mod mapping;
+pub mod privacy;
 pub mod projection;
 pub mod projections;
 pub mod replay;

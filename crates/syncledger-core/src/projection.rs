@@ -98,4 +98,10 @@ pub trait Projection: Send + Sync {
     fn lookups(&self) -> Lookups {
         Lookups::ALL
     }
+    /// Whether its rows copy values of an entity, or digests of them (docs/privacy.md): the
+    /// store then seals each row's `doc` under the key that sealed the event it came from, and
+    /// an erasure deletes the entity's rows.
+    fn holds_values(&self) -> bool {
+        false
+    }
 }

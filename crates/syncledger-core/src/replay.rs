@@ -60,6 +60,9 @@ pub struct StreamReplay {
     pub replayed: usize,
     /// Decisions recorded without their inputs (before `InputsGathered`): not replayed.
     pub without_inputs: usize,
+    /// Decision groups recorded before the entity was erased: their inputs read as erased, so
+    /// they are skipped, never reported as differences (docs/privacy.md).
+    pub erased: usize,
 }
 
 /// Replays the groups of one entity's stream whose first event lies in `[from, to]` with
@@ -88,13 +91,20 @@ pub fn replay_entity_with(
         return report;
     };
     let mut state = EntityState::fold(first.stream_id, std::iter::empty());
+    // Everything before the last erasure was recorded with values that now read as erased.
+    let erased_before = events
+        .iter()
+        .rposition(|e| e.event_type == "EntityErased")
+        .unwrap_or(0);
     let mut i = 0;
     while i < events.len() {
         let in_range = (from..=to).contains(&events[i].position);
         let end = match SyncEvent::from_recorded(&events[i]) {
             Ok(SyncEvent::InputsGathered(inputs)) => {
                 let end = group_end(events, i);
-                if in_range {
+                if in_range && i < erased_before {
+                    report.erased += 1;
+                } else if in_range {
                     report.replayed += 1;
                     let group = &events[i..end];
                     if let Some(diff) =

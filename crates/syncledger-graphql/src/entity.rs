@@ -17,6 +17,7 @@ use syncledger_core::entity::EntityState;
 use syncledger_core::explain::explain_stream;
 use syncledger_core::explain::summary::summarize;
 use syncledger_core::log::RecordedEvent;
+use syncledger_core::privacy;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -168,10 +169,15 @@ impl Entity {
         let context_from = start.saturating_sub(EXPLAIN_CONTEXT).max(1);
         let want = (start - context_from) as i64 + size as i64 + 1;
         let ledger = ctx.data_unchecked::<ApiContext>();
-        let events = ledger
+        let mut events = ledger
             .store()
             .read_stream(self.id, context_from, want)
             .await?;
+        if let Some(erased) = ledger.store().last_erasure(self.id).await? {
+            for event in events.iter_mut().filter(|e| e.sequence < erased) {
+                privacy::mark_erased(&event.event_type, &mut event.payload);
+            }
+        }
         let lines = explain_stream(self.type_name(), &events);
         let mut page: Vec<Event> = events
             .into_iter()
@@ -206,9 +212,25 @@ impl Entity {
         };
         let ledger = ctx.data_unchecked::<ApiContext>();
         let chain = why::chain(ledger.store(), caller, &stream, origin.index).await?;
-        let chain = why::with_conflicts(&stream, chain, &field, &origin.value);
+        let mut chain = why::with_conflicts(&stream, chain, &field, &origin.value);
+        // Erased since: the value and the chain read as erased, and the erasure ends the chain.
+        let mut value = origin.value;
+        if let Some(erased) = stream.iter().rposition(|e| e.event_type == "EntityErased")
+            && origin.index < erased
+        {
+            value = privacy::erased_mark();
+            let before = stream[erased].sequence;
+            for event in chain.iter_mut() {
+                if event.stream_id == self.id && event.sequence < before {
+                    privacy::mark_erased(&event.event_type, &mut event.payload);
+                }
+            }
+            chain.push(stream[erased].clone());
+        }
         // Only the part of the stream the chain spans is explained, with the same context before
         // it as a history page has: explaining all of a long stream was most of the time taken.
+        // The part holds the stream's erasure whenever it holds an event erased by it (the chain
+        // ends with the erasure, or starts after it).
         let at: Vec<Option<usize>> = chain
             .iter()
             .map(|event| stream.iter().position(|e| e.event_id == event.event_id))
@@ -216,7 +238,9 @@ impl Entity {
         let first = at.iter().flatten().min().copied().unwrap_or(origin.index);
         let last = at.iter().flatten().max().copied().unwrap_or(origin.index);
         let from = first.saturating_sub(EXPLAIN_CONTEXT as usize);
-        let lines = explain_stream(self.type_name(), &stream[from..=last]);
+        let mut shown = stream[from..=last].to_vec();
+        privacy::show_erased(&mut shown);
+        let lines = explain_stream(self.type_name(), &shown);
         let explained = chain
             .into_iter()
             .zip(at)
@@ -231,7 +255,7 @@ impl Entity {
         Ok(Some(FieldProvenance {
             field,
             system: origin.system,
-            value: Json(origin.value),
+            value: Json(value),
             chain: explained,
         }))
     }

@@ -27,6 +27,7 @@ pub mod auth;
 pub mod conflicts;
 pub mod context;
 pub mod entity;
+pub mod erase;
 pub mod error;
 pub mod find;
 mod graphiql;

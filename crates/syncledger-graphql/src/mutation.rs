@@ -347,4 +347,17 @@ impl Mutation {
         let range = (from_position, to_position);
         Ok(replay::decisions(ledger(ctx), tenant, range, config.as_deref()).await?)
     }
+
+    /// Erases an entity for good (GDPR Art. 17): its data keys are destroyed, so every value
+    /// its history held reads as erased; its history keeps its shape and its links keep
+    /// working. Returns a receipt; `verified` is true only when no value was found anywhere.
+    async fn erase_entity(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> FieldResult<crate::erase::ErasureReceipt> {
+        let caller = admin(ctx)?;
+        Ok(crate::erase::erase(ledger(ctx), caller, &id, &reason).await?)
+    }
 }

@@ -41,6 +41,9 @@ pub struct ReplayReport {
     pub decisions_replayed: i32,
     /// Decisions recorded before their inputs were kept (`InputsGathered`): not replayed.
     pub decisions_without_inputs: i32,
+    /// Decisions of erased entities, recorded before the erasure: their inputs read as erased,
+    /// so they are skipped, never reported as differences.
+    pub decisions_erased: i32,
     /// Where the decision code decides differently (with `config`: each changed entity's
     /// first differing decision, `replayed` being the proposal's).
     pub differences: Vec<ReplayDifference>,
@@ -70,6 +73,7 @@ pub async fn decisions(
         entities_examined: 0,
         decisions_replayed: 0,
         decisions_without_inputs: 0,
+        decisions_erased: 0,
         differences: Vec::new(),
         what_if: None,
     };
@@ -90,6 +94,7 @@ pub async fn decisions(
         let (_, found) = replay_stream(ledger, *entity_id, from, to).await?;
         report.decisions_replayed += found.replayed as i32;
         report.decisions_without_inputs += found.without_inputs as i32;
+        report.decisions_erased += found.erased as i32;
         let differences = found.differences.into_iter().map(ReplayDifference::from);
         report.differences.extend(differences);
     }

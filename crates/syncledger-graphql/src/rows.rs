@@ -160,8 +160,8 @@ pub struct DeadLetter {
     /// that failed; `{"kind": "unreadable", "recorded"}` an old letter's request as recorded.
     pub request: Json<Value>,
     pub status: Option<i32>,
-    /// The target's answer.
-    pub body: String,
+    /// The target's answer; null once the entity was erased (docs/privacy.md).
+    pub body: Option<String>,
 }
 
 impl DeadLetter {

@@ -8,6 +8,7 @@ use syncledger_core::config::{Config, EntityConfig};
 use syncledger_core::log::{LogFilter, Position};
 use syncledger_core::replay::what_if::{WhatIf, WhatIfReport};
 use syncledger_store::Store;
+use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::replay::MAX_REPLAY_ENTITIES;
@@ -48,6 +49,7 @@ pub async fn run(
 ) -> ApiResult<WhatIfReport> {
     let ttl = config.server.round_trip_ttl();
     let mut walk = WhatIf::new(&config.entities, proposed, (scope.from, scope.to), ttl);
+    walk.skip_erased(erased_entities(store, scope.tenant).await?);
     let filter = LogFilter {
         tenant: scope.tenant.map(str::to_string),
         ..LogFilter::default()
@@ -103,4 +105,27 @@ pub async fn for_tenant(
         max_entities: Some(MAX_REPLAY_ENTITIES),
     };
     run(store, config, &proposed, &scope, |_| {}).await
+}
+
+/// Every entity with an `EntityErased` event (of `tenant`, when given), read before the walk.
+async fn erased_entities(store: &Store, tenant: Option<&str>) -> ApiResult<Vec<Uuid>> {
+    let filter = LogFilter {
+        tenant: tenant.map(str::to_string),
+        types: vec!["EntityErased".to_string()],
+        ..LogFilter::default()
+    };
+    let mut erased = Vec::new();
+    let mut after = Position::START;
+    loop {
+        let page = store.read_all(after, &filter, PAGE).await?;
+        let Some(last) = page.last().map(|e| e.position) else {
+            break;
+        };
+        erased.extend(page.iter().map(|e| e.stream_id));
+        if (page.len() as i64) < PAGE {
+            break;
+        }
+        after = last;
+    }
+    Ok(erased)
 }

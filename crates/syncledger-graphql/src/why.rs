@@ -180,7 +180,9 @@ impl Relevance {
             | SyncEvent::RedirectedTo(_)
             | SyncEvent::InputsGathered(_)
             | SyncEvent::WorkFailed(_)
-            | SyncEvent::DeadLetterDiscarded(_) => false,
+            | SyncEvent::DeadLetterDiscarded(_)
+            // The erasure ends a chain itself, when it came after the value (`Entity::why_field`).
+            | SyncEvent::EntityErased(_) => false,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod error;
 mod pending;
 mod postgres;
 mod postgres_append;
+pub mod seal;
 mod shared;
 mod sqlite;
 mod sqlite_append;
@@ -30,10 +31,11 @@ mod written;
 
 pub use error::StoreError;
 pub use pending::PendingAppend;
+pub use seal::MasterKey;
 pub use store::Store;
 pub use types::{
-    GroupStats, OpsSample, ProjectionState, ProjectionStatus, RebuildProgress, RowQuery,
-    StoreOptions,
+    ErasureReceipt, GroupStats, OpsSample, ProjectionState, ProjectionStatus, RebuildProgress,
+    RowQuery, StoreOptions,
 };
 
 /// The rebuild hook that does nothing.

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::StoreError;
+use crate::seal::Keyring;
 use crate::types::{Registry, StoreOptions};
 
 /// A pooled connection used within this long is handed out as it is; one idle for longer is
@@ -51,6 +52,8 @@ pub(crate) struct Shared {
     rebuilding: Mutex<HashSet<String>>,
     /// Cancelled when the last handle to the store goes: background tasks watch it.
     pub(crate) closed: CancellationToken,
+    /// The data keys this process has opened; `None`: values are not sealed (no master key).
+    pub(crate) keyring: Option<Arc<Keyring>>,
 }
 
 impl Shared {
@@ -70,6 +73,7 @@ impl Shared {
             subscribers_parked: AtomicUsize::new(0),
             rebuilding: Mutex::new(HashSet::new()),
             closed: CancellationToken::new(),
+            keyring: options.master_key.map(|m| Arc::new(Keyring::new(m))),
         })
     }
 

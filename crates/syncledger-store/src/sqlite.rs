@@ -51,6 +51,12 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
         // The background checkpointer (below) copies the WAL into the database file; the
         // writer only does it itself, inside a commit, when the WAL has grown past this.
         .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES);
+    // With sealing, freed pages are zeroed, so a destroyed key leaves no copy in the file
+    // (docs/privacy.md).
+    let connect = match options.master_key {
+        Some(_) => connect.pragma("secure_delete", "on"),
+        None => connect,
+    };
     let max_readers = options.max_connections.max(1);
     let shared = Shared::new(options)?;
     // The writer first: it creates the file and switches it to WAL before any reader opens it.

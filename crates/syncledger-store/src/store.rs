@@ -90,8 +90,15 @@ impl Store {
     /// Appends to one or more streams atomically. See `docs/log.md` for the rules: expectations
     /// are checked per stream, a mismatch writes nothing, and a retry of a stored append returns
     /// where its events landed.
-    pub async fn append(&self, appends: Vec<StreamAppend>) -> Result<Vec<Appended>, StoreError> {
-        dispatch!(self, s => s.append(appends).await)
+    pub async fn append(
+        &self,
+        mut appends: Vec<StreamAppend>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        // Values are sealed before anything else sees them (docs/privacy.md).
+        dispatch!(self, s => {
+            s.seal_appends(&mut appends).await?;
+            s.append(appends).await
+        })
     }
 
     /// An append that has done everything but commit. For tests that need to hold a commit open
@@ -99,8 +106,9 @@ impl Store {
     #[doc(hidden)]
     pub async fn begin_append(
         &self,
-        appends: Vec<StreamAppend>,
+        mut appends: Vec<StreamAppend>,
     ) -> Result<PendingAppend, StoreError> {
+        dispatch!(self, s => s.seal_appends(&mut appends).await)?;
         Ok(match &self.backend {
             Backend::Sqlite(s) => s.begin_append(appends).await?.into(),
             Backend::Postgres(s) => s.begin_append(appends).await?.into(),
@@ -380,3 +388,5 @@ impl Store {
         dispatch!(self, s => s.prune_ops_samples(before).await)
     }
 }
+
+mod privacy;

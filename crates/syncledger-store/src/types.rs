@@ -26,6 +26,9 @@ pub struct StoreOptions {
     pub poll_interval: Duration,
     /// Events per catch-up or rebuild transaction.
     pub batch_size: usize,
+    /// The key that wraps every data key: with one, values are sealed (docs/privacy.md);
+    /// without, they are written in clear and nothing can be erased.
+    pub master_key: Option<crate::seal::MasterKey>,
 }
 
 impl Default for StoreOptions {
@@ -36,6 +39,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             poll_interval: Duration::from_secs(1),
             batch_size: 1000,
+            master_key: None,
         }
     }
 }
@@ -49,6 +53,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("max_connections", &self.max_connections)
             .field("poll_interval", &self.poll_interval)
             .field("batch_size", &self.batch_size)
+            .field("sealed", &self.master_key.is_some())
             .finish()
     }
 }
@@ -207,4 +212,18 @@ pub struct GroupStats {
     pub appends: u64,
     /// Time the committer spent committing (groups and single appends), for benchmarks.
     pub busy: std::time::Duration,
+}
+
+/// What an erasure did and found (CONTRACT §7 `eraseEntity`, docs/privacy.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureReceipt {
+    pub entity_id: uuid::Uuid,
+    /// When the keys were destroyed (the `EntityErased` event's recorded time).
+    pub erased_at: chrono::DateTime<chrono::Utc>,
+    pub reason: String,
+    /// True only when a check of every table (and, on SQLite, of the database file) found none
+    /// of the entity's values.
+    pub verified: bool,
+    /// Where a value was found: table names, or `database file`.
+    pub residue: Vec<String>,
 }

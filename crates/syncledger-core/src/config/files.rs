@@ -12,7 +12,7 @@
 use super::Problem;
 
 /// Secret keys that may be given as a file.
-const SECRETS: [&str; 3] = ["admin_token", "api_token", "webhook_secret"];
+const SECRETS: [&str; 4] = ["admin_token", "api_token", "webhook_secret", "master_key"];
 const SUFFIX: &str = "_file";
 
 /// The other form of a secret key: `admin_token` <-> `admin_token_file`.
@@ -29,6 +29,7 @@ pub(super) fn partner(key: &str) -> Option<String> {
 pub(super) fn read_secrets(tree: &mut toml::Table, problems: &mut Vec<Problem>) {
     if let Some(toml::Value::Table(server)) = tree.get_mut("server") {
         resolve(server, "admin_token", "server", problems);
+        resolve(server, "master_key", "server", problems);
     }
     if let Some(toml::Value::Array(tenants)) = tree.get_mut("tenants") {
         for (index, tenant) in tenants.iter_mut().enumerate() {

@@ -131,6 +131,8 @@ pub(super) static ROOT: Node = Node::Table(&[
             ("workers", Node::Int),
             ("admin_token", Node::Str),
             ("admin_token_file", Node::Str),
+            ("master_key", Node::Str),
+            ("master_key_file", Node::Str),
             ("log_format", Node::Str),
             ("webhook_body_limit", Node::Int),
             ("round_trip_ttl_secs", Node::Int),

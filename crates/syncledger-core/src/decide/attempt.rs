@@ -286,7 +286,7 @@ fn write_failed(
         request_id: write.request_id,
         target_system: write.target_system.clone(),
         status,
-        body: body.clone(),
+        body: Some(body.clone()),
         will_retry: retry_at.is_some(),
         attempt,
         retry_at,
@@ -298,7 +298,7 @@ fn write_failed(
             reason: failure.gave_up(attempt),
             request: DeadLetterRequest::Write(write.clone()),
             status,
-            body: answered_body(failure, body),
+            body: Some(answered_body(failure, body)),
         }));
     }
     events
@@ -337,7 +337,7 @@ fn work_failed(
                 record,
             },
             status,
-            body: answered_body(failure, body),
+            body: Some(answered_body(failure, body)),
         }));
     }
     events

@@ -23,8 +23,9 @@ pub struct DeadLettered {
     #[serde(deserialize_with = "read_request")]
     pub request: DeadLetterRequest,
     pub status: Option<u16>,
-    /// The target's answer, when there was one (empty when the work failed before any answer).
-    pub body: String,
+    /// The target's answer, when there was one (empty when the work failed before any answer);
+    /// `None` once the entity is erased (docs/privacy.md).
+    pub body: Option<String>,
 }
 
 /// A record of a connected system, by id.

@@ -69,7 +69,8 @@ pub struct WriteFailed {
     pub target_system: String,
     /// HTTP status; absent for a timeout or a connection failure.
     pub status: Option<u16>,
-    pub body: String,
+    /// The response body; `None` once the entity is erased (docs/privacy.md).
+    pub body: Option<String>,
     pub will_retry: bool,
     pub attempt: u32,
     /// When the retry is due (with `will_retry`).

@@ -179,7 +179,7 @@ fn every_event_type_gets_its_own_single_line() {
         request_id: Uuid::from_u128(9),
         target_system: "erp".into(),
         status: Some(503),
-        body: "busy".into(),
+        body: Some("busy".into()),
         will_retry: false,
         attempt: 5,
         retry_at: None,
@@ -190,7 +190,7 @@ fn every_event_type_gets_its_own_single_line() {
         reason: "gave up after 5 attempts".into(),
         request: crate::events::refused_update(Uuid::from_u128(9)),
         status: Some(503),
-        body: "busy\nvery".into(),
+        body: Some("busy\nvery".into()),
     }));
     s.push(SyncEvent::DeadLetterRetried(DeadLetterRetried {
         by: "admin".into(),
@@ -225,6 +225,10 @@ fn every_event_type_gets_its_own_single_line() {
         by: "admin".into(),
         dead_letter_id: id(7),
         reason: "fixed by hand in erp".into(),
+    }));
+    s.push(SyncEvent::EntityErased(crate::events::EntityErased {
+        reason: "GDPR Art. 17 request".into(),
+        by: "admin".into(),
     }));
     bringup_events(&mut s);
     s.push(SyncEvent::WorkFailed(WorkFailed {
@@ -281,6 +285,10 @@ fn every_event_type_gets_its_own_single_line() {
         )
     );
     assert_eq!(lines[8], format!("admin retried dead letter {letter}"));
+    assert!(lines.contains(
+        &"admin erased this customer: every value it held now reads as erased (GDPR Art. 17 request)"
+            .to_string()
+    ));
     assert_eq!(
         lines[lines.len() - 5],
         format!(

@@ -142,6 +142,7 @@ pub(super) fn changes(before: &Fields, after: &Fields) -> String {
 pub(super) fn value(v: &Value) -> String {
     let text = match v {
         Value::Null => return "(empty)".to_string(),
+        v if crate::privacy::is_erased_mark(v) => return "(erased)".to_string(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };

@@ -51,6 +51,10 @@ impl Projection for Conflicts {
         Mode::CatchUp
     }
 
+    fn holds_values(&self) -> bool {
+        true
+    }
+
     fn lookups(&self) -> Lookups {
         Lookups::ALL
     }

@@ -43,6 +43,10 @@ impl Projection for DeadLetters {
         Mode::CatchUp
     }
 
+    fn holds_values(&self) -> bool {
+        true
+    }
+
     /// Every lookup, and the open letters per tenant (`syncStatus`) from the kept count.
     fn lookups(&self) -> Lookups {
         Lookups {
@@ -104,7 +108,7 @@ mod tests {
             reason: "rejected by erp".into(),
             request: refused_update(request_id),
             status: Some(422),
-            body: "{\"error\":\"invalid email\"}".into(),
+            body: Some("{\"error\":\"invalid email\"}".into()),
         };
         let ops = DeadLetters.apply(&recorded(12, SyncEvent::DeadLettered(letter)));
         let expected = Row {

@@ -61,6 +61,10 @@ impl Projection for EntityState {
         Mode::CatchUp
     }
 
+    fn holds_values(&self) -> bool {
+        true
+    }
+
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
         let entity = event.stream_id;
         let header = |entity_type: String| {

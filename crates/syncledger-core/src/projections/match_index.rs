@@ -87,6 +87,11 @@ impl Projection for MatchIndex {
         Mode::Inline
     }
 
+    /// Its sort keys are digests of values: an erasure deletes the entity's rows.
+    fn holds_values(&self) -> bool {
+        true
+    }
+
     /// A tenant's records of one system holding one value.
     fn lookups(&self) -> Lookups {
         Lookups {

@@ -249,7 +249,7 @@ impl Projection for PendingQueue {
                 position: event.position,
                 request: None,
                 last_status: e.status,
-                last_error: Some(e.body.clone()),
+                last_error: e.body.clone(),
             }),
             SyncEvent::WriteFailed(e) => vec![RowOp::Delete {
                 key: write_key(e.request_id),

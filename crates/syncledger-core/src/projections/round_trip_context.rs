@@ -81,6 +81,10 @@ impl Projection for RoundTripContext {
         Mode::Inline
     }
 
+    fn holds_values(&self) -> bool {
+        true
+    }
+
     /// An entity's written values; a tenant's creates in flight by fingerprint.
     fn lookups(&self) -> Lookups {
         Lookups {

@@ -110,7 +110,7 @@ mod tests {
             request_id: uuid::Uuid::from_u128(1),
             target_system: "erp".into(),
             status: Some(503),
-            body: String::new(),
+            body: Some(String::new()),
             will_retry,
             attempt: 1,
             retry_at: None,

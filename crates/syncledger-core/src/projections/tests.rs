@@ -122,7 +122,7 @@ fn failed(will_retry: bool, attempt: u32) -> SyncEvent {
         request_id: REQUEST,
         target_system: "erp".into(),
         status: Some(if will_retry { 503 } else { 422 }),
-        body: "no".into(),
+        body: Some("no".into()),
         will_retry,
         attempt,
         retry_at: will_retry.then(|| at(60)),
@@ -269,7 +269,7 @@ fn a_write_retried_then_dead_lettered_then_retried_by_a_person_ends_settled() {
                 reason: "rejected".into(),
                 request: crate::events::refused_update(REQUEST),
                 status: Some(422),
-                body: "no".into(),
+                body: Some("no".into()),
             }),
         ),
         recorded(

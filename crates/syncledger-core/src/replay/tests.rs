@@ -262,7 +262,7 @@ fn retried_letter() -> History {
             reason: "the target refused the write".into(),
             request: DeadLetterRequest::Write(write),
             status: Some(422),
-            body: "no".into(),
+            body: Some("no".into()),
         }),
         None,
     );
@@ -321,4 +321,30 @@ fn a_persons_retry_of_a_dead_letter_is_replayed_like_any_work_item() {
     let rule = report.differences[0].recorded[0].basis.rule();
     assert!(rule.starts_with("retry_"), "{rule}");
     assert_eq!(report.differences[0].replayed, vec![]);
+}
+
+#[test]
+fn decisions_recorded_before_an_erasure_are_skipped_and_counted_not_reported() {
+    let mut h = race3();
+    // As the store opens them once the keys are destroyed: every value reads as null.
+    for event in &mut h.0 {
+        crate::privacy::for_each_value(&event.event_type, &mut event.payload, &mut |v| {
+            *v = serde_json::Value::Null
+        });
+    }
+    let erased = crate::events::EntityErased {
+        reason: "GDPR Art. 17 request".into(),
+        by: "admin".into(),
+    };
+    h.push(SyncEvent::EntityErased(erased), None);
+
+    let report = replay_entity(
+        &config(),
+        &h.0,
+        Position(0),
+        Position(i64::MAX),
+        Duration::minutes(TTL),
+    );
+    assert_eq!(report.differences, vec![]);
+    assert_eq!((report.replayed, report.erased), (0, 2));
 }

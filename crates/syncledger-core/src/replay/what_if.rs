@@ -20,7 +20,7 @@
 //!
 //! Nothing here writes: it reads events and returns a report.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Duration;
 use uuid::Uuid;
@@ -58,6 +58,9 @@ pub struct WhatIf {
     decide: DecideFn,
     match_keys: MatchKeys,
     walks: HashMap<Uuid, Walk>,
+    /// Entities erased since (docs/privacy.md): their recorded inputs read as erased, so their
+    /// decisions are skipped and counted, never compared.
+    erased: HashSet<Uuid>,
     report: WhatIfReport,
 }
 
@@ -98,8 +101,15 @@ impl WhatIf {
             decide,
             match_keys: MatchKeys::new(running, proposed),
             walks: HashMap::new(),
+            erased: HashSet::new(),
             report: WhatIfReport::default(),
         }
+    }
+
+    /// The entities erased anywhere in the log (an `EntityErased` may come after the range): the
+    /// caller finds them first, since the log is streamed in position order.
+    pub fn skip_erased(&mut self, erased: impl IntoIterator<Item = Uuid>) {
+        self.erased.extend(erased);
     }
 
     /// Entities with events in the range so far.
@@ -132,6 +142,9 @@ impl WhatIf {
         if in_range && !walk.examined {
             walk.examined = true;
             self.report.summary.entities_examined += 1;
+            if self.erased.contains(&id) {
+                self.report.summary.entities_erased += 1;
+            }
         }
         if let Some(last) = walk.group.last() {
             if continues_group(last, &event) {
@@ -191,7 +204,8 @@ impl WhatIf {
         if let (true, Ok(SyncEvent::InputsGathered(inputs))) = (
             self.in_range(first.position),
             SyncEvent::from_recorded(first),
-        ) {
+        ) && !self.erased.contains(&first.stream_id)
+        {
             self.report.summary.decisions_replayed += 1;
             self.decide_again(walk, &inputs, &group);
         }

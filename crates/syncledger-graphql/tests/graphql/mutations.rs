@@ -191,7 +191,7 @@ async fn a_dead_letter_holding_nothing_to_retry_is_refused(app: App) {
             record: None,
         },
         status: None,
-        body: String::new(),
+        body: Some(String::new()),
     })
     .to_new(EventMeta {
         tenant: "acme".into(),

@@ -241,7 +241,7 @@ impl Recorder {
                 request_id,
                 target_system: write.target_system.clone(),
                 status: Some(422),
-                body: "{\"error\":\"phone is invalid\"}".into(),
+                body: Some("{\"error\":\"phone is invalid\"}".into()),
                 will_retry: false,
                 attempt: 1,
                 retry_at: None,
@@ -252,7 +252,7 @@ impl Recorder {
                 reason: "the target refused the write".into(),
                 request: DeadLetterRequest::Write(write.clone()),
                 status: Some(422),
-                body: "{\"error\":\"phone is invalid\"}".into(),
+                body: Some("{\"error\":\"phone is invalid\"}".into()),
             }),
         ];
         let appended = self

@@ -20,7 +20,7 @@ use syncledger_core::log::{Appended, Conflict, RecordedEvent, StreamAppend};
 use syncledger_core::projection::{Mode, RowOp};
 use uuid::Uuid;
 
-use super::{Conn, Db, Inner, claim, dialect, engine, now, rows};
+use super::{Conn, Db, Inner, claim, dialect, engine, keys, now, rows};
 use crate::StoreError;
 use crate::coalesce::Effects;
 use crate::error::is_unique_violation;
@@ -235,17 +235,25 @@ impl Inner {
             return Ok(());
         }
         let scopes = claim::scopes(&appends, units);
-        let events: Vec<RecordedEvent> = appends
+        let ring = self.shared.keyring.as_deref();
+        // Opened from the cache: this process sealed them a moment ago (`seal_appends`).
+        let (events, sealed_by): (Vec<RecordedEvent>, Vec<_>) = appends
             .into_iter()
             .flat_map(|part| part.events)
             .zip(appended)
-            .map(|(event, at)| self.shared.upcast(RecordedEvent::landed(event, at)))
-            .collect();
+            .map(|(event, at)| {
+                let mut event = self.shared.upcast(RecordedEvent::landed(event, at));
+                let key = ring.and_then(|ring| ring.open_event(&mut event));
+                (event, key)
+            })
+            .unzip();
         for projection in &inline {
             let mut effects = Effects::default();
             let mut claims = Vec::new();
-            for (event, scope) in events.iter().zip(&scopes) {
-                for op in projection.apply(event) {
+            for ((event, scope), key) in events.iter().zip(&scopes).zip(&sealed_by) {
+                let mut ops = projection.apply(event);
+                keys::seal_rows(ring, projection.as_ref(), key.as_ref(), &mut ops);
+                for op in ops {
                     // A row of no entity claims nothing: it is written as a put.
                     if let RowOp::Claim(row) = &op
                         && let Some(claimant) = row.entity_id

@@ -60,7 +60,7 @@ impl Inner {
             .bind(limit(max)?)
             .fetch_all(&self.read)
             .await?;
-        Ok(self.upcast_all(rows))
+        self.open_all(rows).await
     }
 
     pub(crate) async fn read_all(
@@ -71,7 +71,7 @@ impl Inner {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut conn = self.read.acquire().await?;
         let rows = read_after(&mut conn, after, None, filter, limit(max)?).await?;
-        Ok(self.upcast_all(rows))
+        self.open_all(rows).await
     }
 
     /// How many events lie after `after`, of `tenant` when given (answered from an index).
@@ -112,7 +112,7 @@ impl Inner {
             );
         }
         rows.sort_by_key(|r| r.0);
-        Ok(self.upcast_all(rows))
+        self.open_all(rows).await
     }
 
     pub(crate) async fn event(&self, event_id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
@@ -143,10 +143,17 @@ impl Inner {
         Ok(found)
     }
 
-    pub(crate) fn upcast_all(&self, rows: Vec<EventRow>) -> Vec<RecordedEvent> {
-        rows.into_iter()
+    /// Rows as events: upcast, and their sealed values opened (docs/privacy.md).
+    pub(crate) async fn open_all(
+        &self,
+        rows: Vec<EventRow>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut events: Vec<RecordedEvent> = rows
+            .into_iter()
             .map(|row| self.shared.upcast(event_from_row(row)))
-            .collect()
+            .collect();
+        self.open_events(&mut events).await?;
+        Ok(events)
     }
 }
 
@@ -211,6 +218,6 @@ impl Inner {
             Some(last) if rows.len() as i64 == max => Position(last.0),
             _ => head,
         };
-        Ok((self.upcast_all(rows), cursor))
+        Ok((self.open_all(rows).await?, cursor))
     }
 }

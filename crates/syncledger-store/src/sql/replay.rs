@@ -14,9 +14,10 @@ use syncledger_core::log::{LogFilter, Position, Upcasters};
 use syncledger_core::projection::Projection;
 use tokio::sync::mpsc;
 
-use super::{Conn, Db, EVENT_COLUMNS, EventRow, Inner, event_from_row, read};
+use super::{Conn, Db, EVENT_COLUMNS, EventRow, Inner, event_from_row, keys, read};
 use crate::StoreError;
 use crate::coalesce::Effects;
+use crate::seal::Keyring;
 
 /// One batch of the log, folded.
 pub(crate) struct Folded {
@@ -31,15 +32,15 @@ pub(crate) struct Folded {
 pub(crate) fn fold(
     projection: &dyn Projection,
     upcasters: &Upcasters,
+    ring: Option<&Keyring>,
     rows: Vec<EventRow>,
 ) -> Option<Folded> {
     let last = Position(rows.last()?.0);
     let events = rows.len() as u64;
     let mut effects = Effects::default();
     for row in rows {
-        let event = upcasters.apply(event_from_row(row));
-        projection
-            .apply(&event)
+        let mut event = upcasters.apply(event_from_row(row));
+        keys::open_and_project(ring, projection, &mut event)
             .into_iter()
             .for_each(|op| effects.push(op));
     }
@@ -60,7 +61,9 @@ impl Inner {
         batch: i64,
     ) -> Result<Option<Folded>, StoreError> {
         let rows = read::read_after(conn, after, None, &LogFilter::default(), batch).await?;
-        Ok(fold(projection, &self.shared.upcasters(), rows))
+        let ring = self.shared.keyring.as_deref();
+        load_missing(&self.read, ring, &rows).await?;
+        Ok(fold(projection, &self.shared.upcasters(), ring, rows))
     }
 
     /// Scans the whole log on a task of its own, sending folded batches as they are ready.
@@ -73,8 +76,14 @@ impl Inner {
         let (sender, receiver) = mpsc::channel(2);
         let pool = self.read.clone();
         let upcasters = self.shared.upcasters();
+        let ring = self.shared.keyring.clone();
         tokio::spawn(async move {
-            let scanned = scan(pool, projection.as_ref(), &upcasters, batch, &sender).await;
+            let source = Source {
+                pool,
+                upcasters,
+                ring,
+            };
+            let scanned = scan(&source, projection.as_ref(), batch, &sender).await;
             if let Err(err) = scanned {
                 let _ = sender.send(Err(err)).await;
             }
@@ -83,14 +92,36 @@ impl Inner {
     }
 }
 
-async fn scan(
+/// What a scan reads with: its own pool handle, and how it upcasts and opens events.
+struct Source {
     pool: Pool<Db>,
+    upcasters: Arc<Upcasters>,
+    ring: Option<Arc<Keyring>>,
+}
+
+/// Loads the keys a batch of rows names that the cache lacks.
+async fn load_missing(
+    pool: &Pool<Db>,
+    ring: Option<&Keyring>,
+    rows: &[EventRow],
+) -> Result<(), StoreError> {
+    let Some(ring) = ring else {
+        return Ok(());
+    };
+    let missing = ring.missing(rows.iter().map(|r| (r.4.as_str(), &r.6.0)));
+    if missing.is_empty() {
+        return Ok(());
+    }
+    keys::load_keys(pool, ring, &missing).await
+}
+
+async fn scan(
+    source: &Source,
     projection: &dyn Projection,
-    upcasters: &Upcasters,
     batch: usize,
     sender: &mpsc::Sender<Result<Folded, StoreError>>,
 ) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = source.pool.acquire().await?;
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY position");
     let mut rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql)).fetch(&mut *conn);
     let mut pending = Vec::with_capacity(batch);
@@ -100,7 +131,9 @@ async fn scan(
         pending.extend(row);
         if pending.len() == batch || (done && !pending.is_empty()) {
             let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-            if let Some(folded) = fold(projection, upcasters, full)
+            let ring = source.ring.as_deref();
+            load_missing(&source.pool, ring, &full).await?;
+            if let Some(folded) = fold(projection, &source.upcasters, ring, full)
                 && sender.send(Ok(folded)).await.is_err()
             {
                 return Ok(()); // the rebuild stopped listening

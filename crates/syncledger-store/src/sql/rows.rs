@@ -101,7 +101,10 @@ impl Inner {
             .bind(key)
             .fetch_optional(&self.read)
             .await?;
-        Ok(row.map(row_from))
+        Ok(self
+            .opened(row.into_iter().map(row_from).collect())
+            .await?
+            .pop())
     }
 
     /// The rows of the given keys that exist, in no particular order.
@@ -119,7 +122,7 @@ impl Inner {
             let rows: Vec<RowTuple> = query.build_query_as().fetch_all(&self.read).await?;
             found.extend(rows.into_iter().map(row_from));
         }
-        Ok(found)
+        self.opened(found).await
     }
 
     pub(crate) async fn rows_by_entity(
@@ -135,7 +138,7 @@ impl Inner {
             .bind(entity_id)
             .fetch_all(&self.read)
             .await?;
-        Ok(rows.into_iter().map(row_from).collect())
+        self.opened(rows.into_iter().map(row_from).collect()).await
     }
 
     pub(crate) async fn rows(
@@ -145,7 +148,7 @@ impl Inner {
     ) -> Result<Vec<Row>, StoreError> {
         let mut query = self.row_query(ROW_COLUMNS, projection, q)?;
         let rows: Vec<RowTuple> = query.build_query_as().fetch_all(&self.read).await?;
-        Ok(rows.into_iter().map(row_from).collect())
+        self.opened(rows.into_iter().map(row_from).collect()).await
     }
 
     /// The first rows of each tenant of `tenants` (each with its own limit), by `(sort_key,
@@ -191,7 +194,7 @@ impl Inner {
                 &b.key,
             ))
         });
-        Ok(found)
+        self.opened(found).await
     }
 
     /// The entity ids of the rows `rows` would return, without their documents.
@@ -285,6 +288,14 @@ impl Inner {
     pub(crate) async fn all_rows(&self, projection: &str) -> Result<Vec<Row>, StoreError> {
         let table = self.table(projection)?;
         let mut conn = self.read.acquire().await?;
-        Ok(all_rows(&mut conn, table).await?)
+        let rows = all_rows(&mut conn, table).await?;
+        drop(conn);
+        self.opened(rows).await
+    }
+
+    /// Rows with their sealed documents opened (docs/privacy.md).
+    async fn opened(&self, mut rows: Vec<Row>) -> Result<Vec<Row>, StoreError> {
+        self.open_rows(&mut rows).await?;
+        Ok(rows)
     }
 }

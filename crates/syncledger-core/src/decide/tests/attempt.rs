@@ -256,7 +256,7 @@ fn attempt_step3_a_transient_failure_is_retried_never_sooner_than_retry_after() 
             request_id: update.request_id,
             target_system: "erp".into(),
             status: Some(429),
-            body: "slow down".into(),
+            body: Some("slow down".into()),
             will_retry: true,
             attempt: 1,
             retry_at: Some(later_by(at(100), StdDuration::from_secs(120))),
@@ -286,7 +286,7 @@ fn attempt_step3_a_refusal_is_dead_lettered_at_once_with_the_typed_request() {
             reason: "the target refused the write".into(),
             request: DeadLetterRequest::Write(update.clone()),
             status: Some(422),
-            body: "phone is invalid".into(),
+            body: Some("phone is invalid".into()),
         })
     );
     assert!(matches!(&events[0], SyncEvent::WriteFailed(f) if !f.will_retry));
@@ -354,7 +354,7 @@ fn attempt_step3_a_failed_job_on_a_work_item_is_retried_then_dead_lettered_with_
                     record: Some(record),
                 },
                 status: None,
-                body: String::new(),
+                body: Some(String::new()),
             }),
         ]
     );

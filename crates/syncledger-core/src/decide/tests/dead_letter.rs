@@ -15,7 +15,7 @@ fn letter(request: DeadLetterRequest) -> SyncEvent {
         reason: "the target refused the write".into(),
         request,
         status: Some(422),
-        body: "no".into(),
+        body: Some("no".into()),
     })
 }
 

@@ -39,7 +39,7 @@ fn create_in_flight(failed: bool) -> Vec<SyncEvent> {
             request_id: Uuid::from_u128(0x77),
             target_system: "erp".into(),
             status: Some(503),
-            body: String::new(),
+            body: Some(String::new()),
             will_retry: true,
             attempt: 1,
             retry_at: Some(at(50)),

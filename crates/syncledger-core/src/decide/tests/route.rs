@@ -128,7 +128,7 @@ fn forward_step2_a_retry_is_handed_over_with_the_letters_request_and_the_streams
         reason: "refused".into(),
         request: DeadLetterRequest::Write(write.clone()),
         status: Some(422),
-        body: String::new(),
+        body: Some(String::new()),
     }));
     stream.push(SyncEvent::DeadLetterRetried(DeadLetterRetried {
         by: "ops@acme".into(),

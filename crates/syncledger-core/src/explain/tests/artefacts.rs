@@ -24,7 +24,7 @@ fn retried_letter(op: WriteOp) -> (Stream, Uuid) {
         request_id: refused,
         target_system: "erp".into(),
         status: Some(422),
-        body: "phone is invalid".into(),
+        body: Some("phone is invalid".into()),
         will_retry: false,
         attempt: 1,
         retry_at: None,
@@ -35,7 +35,7 @@ fn retried_letter(op: WriteOp) -> (Stream, Uuid) {
         reason: "the target refused the write".into(),
         request: crate::events::refused_update(refused),
         status: Some(422),
-        body: "phone is invalid".into(),
+        body: Some("phone is invalid".into()),
     }));
     let retried = s.push(SyncEvent::DeadLetterRetried(DeadLetterRetried {
         by: "admin".into(),
@@ -145,7 +145,7 @@ fn events_without_a_reason_or_a_record_still_read_as_sentences() {
             recorded: json!({}),
         },
         status: Some(422),
-        body: String::new(),
+        body: Some(String::new()),
     }));
     s.push(SyncEvent::RedirectedTo(RedirectedTo {
         trigger_id: None,

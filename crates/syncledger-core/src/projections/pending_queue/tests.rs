@@ -54,7 +54,7 @@ fn failed(will_retry: bool) -> SyncEvent {
         request_id: REQUEST,
         target_system: "erp".into(),
         status: Some(503),
-        body: "busy".into(),
+        body: Some("busy".into()),
         will_retry,
         attempt: 2,
         retry_at: will_retry.then(|| at(100)),
@@ -200,7 +200,7 @@ fn a_write_that_failed_for_good_or_was_dead_lettered_is_no_longer_owed() {
         reason: "rejected".into(),
         request: crate::events::refused_update(REQUEST),
         status: Some(422),
-        body: String::new(),
+        body: Some(String::new()),
     };
     assert_eq!(
         PendingQueue.apply(&recorded(10, SyncEvent::DeadLettered(letter.clone()))),

@@ -31,7 +31,7 @@ pub struct Summary {
     pub entities_examined: usize,
     /// Entities with a decision that would differ.
     pub entities_changed: usize,
-    /// Entities erased from the log (their decisions cannot be replayed). None exist yet.
+    /// Entities examined that were erased (docs/privacy.md): their decisions are not replayed.
     pub entities_erased: usize,
     /// Decision groups handed their recorded inputs and decided under the proposal.
     pub decisions_replayed: usize,

@@ -1,0 +1,351 @@
+//! Sealing values under per-entity data keys (docs/privacy.md), the in-memory half: the AEAD,
+//! the sealed-value format, and the keyring that caches unwrapped keys. The SQL half (the key
+//! tables, creating, loading, destroying and re-wrapping keys) is `sql/keys.rs`.
+//!
+//! A sealed value is one JSON string, `"$s1:" + base64url(key id ‖ nonce ‖ ciphertext ‖ tag)`,
+//! whose plaintext is the value's JSON text: it names its key, keeps its JSON type when opened,
+//! and stands alone, so a reader can open one value without the rest of its event. Which parts
+//! of a payload are values is the core's table (`syncledger_core::privacy`); this module only
+//! seals and opens what that table names. A value sealed under a destroyed or unknown key opens
+//! as `null`: the entity was erased.
+//!
+//! Every read opens from the cache alone, so it stays synchronous inside upcasting and folding;
+//! the async reads first [`Keyring::missing`] the key ids they meet and load those (`sql/keys.rs`).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use rand::RngCore;
+use serde_json::Value;
+use syncledger_core::log::RecordedEvent;
+use syncledger_core::privacy;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// What starts every sealed value: the format's version.
+pub const PREFIX: &str = "$s1:";
+const VALUE_AAD: &[u8] = b"syncledger/s1";
+const WRAP_AAD: &[u8] = b"syncledger/wrap1";
+const NONCE: usize = 12;
+
+/// How long a cached key is trusted before a read loads it again: the longest another process
+/// (or the command line) may go on opening the values of an entity erased elsewhere.
+pub const KEY_RECHECK: Duration = Duration::from_secs(5);
+
+/// The key that wraps every data key. Its `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl MasterKey {
+    /// 32 fresh random bytes.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        MasterKey(bytes)
+    }
+
+    /// From its 64 hex digits (surrounding whitespace ignored, as a key file may end in a newline).
+    pub fn from_hex(text: &str) -> Result<Self, StoreError> {
+        let bytes = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| StoreError::InvalidInput("a master key is 64 hex digits".into()))?;
+        Ok(MasterKey(bytes))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    fn cipher(&self) -> ChaCha20Poly1305 {
+        ChaCha20Poly1305::new(&Key::from(self.0))
+    }
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+/// One entity's data key, unwrapped.
+#[derive(Clone)]
+pub(crate) struct DataKey([u8; 32]);
+
+impl DataKey {
+    pub(crate) fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        DataKey(bytes)
+    }
+}
+
+fn nonce() -> [u8; NONCE] {
+    let mut n = [0u8; NONCE];
+    rand::rng().fill_bytes(&mut n);
+    n
+}
+
+fn wrap_aad(key_id: Uuid, entity_id: Uuid) -> Vec<u8> {
+    [WRAP_AAD, key_id.as_bytes(), entity_id.as_bytes()].concat()
+}
+
+/// The keys this process has unwrapped, and each entity's live key.
+pub(crate) struct Keyring {
+    master: MasterKey,
+    /// By key id, with when it was loaded; `None`: destroyed, or not in the table.
+    keys: RwLock<HashMap<Uuid, (Option<DataKey>, Instant)>>,
+    /// By entity: the key new values are sealed under.
+    live: RwLock<HashMap<Uuid, Uuid>>,
+}
+
+impl Keyring {
+    pub(crate) fn new(master: MasterKey) -> Self {
+        Keyring {
+            master,
+            keys: RwLock::new(HashMap::new()),
+            live: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// `nonce ‖ ciphertext` of a data key under the master key, bound to its ids.
+    pub(crate) fn wrap(&self, key_id: Uuid, entity_id: Uuid, key: &DataKey) -> Vec<u8> {
+        wrap_with(&self.master, key_id, entity_id, key)
+    }
+
+    pub(crate) fn unwrap(
+        &self,
+        key_id: Uuid,
+        entity_id: Uuid,
+        wrapped: &[u8],
+    ) -> Result<DataKey, StoreError> {
+        unwrap_with(&self.master, key_id, entity_id, wrapped)
+    }
+
+    /// Caches a key as loaded (`None`: destroyed or unknown).
+    pub(crate) fn remember(&self, key_id: Uuid, key: Option<DataKey>) {
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key_id, (key, Instant::now()));
+    }
+
+    pub(crate) fn set_live(&self, entity_id: Uuid, key_id: Uuid) {
+        self.live
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(entity_id, key_id);
+    }
+
+    /// The entity's live key, when cached and recently checked.
+    pub(crate) fn live_of(&self, entity_id: Uuid) -> Option<(Uuid, DataKey)> {
+        let key_id = *self
+            .live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&entity_id)?;
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        match keys.get(&key_id)? {
+            (Some(key), at) if at.elapsed() < KEY_RECHECK => Some((key_id, key.clone())),
+            _ => None,
+        }
+    }
+
+    fn key(&self, key_id: Uuid) -> Option<DataKey> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key_id)?
+            .0
+            .clone()
+    }
+
+    /// Forgets the entity's live key (rotated: the next value gets a new one).
+    pub(crate) fn forget_live(&self, entity_id: Uuid) {
+        self.live
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&entity_id);
+    }
+
+    /// Forgets the entity's live key and marks `destroyed` as gone (after an erasure or a
+    /// rotation: the next value gets a fresh key).
+    pub(crate) fn forget(&self, entity_id: Uuid, destroyed: &[Uuid]) {
+        self.live
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&entity_id);
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        for id in destroyed {
+            keys.insert(*id, (None, Instant::now()));
+        }
+    }
+
+    /// `value` sealed under `key`.
+    pub(crate) fn seal(&self, key_id: Uuid, key: &DataKey, value: &Value) -> Value {
+        let plain = serde_json::to_vec(value).expect("a JSON value always serializes");
+        let n = nonce();
+        let aad = [VALUE_AAD, key_id.as_bytes()].concat();
+        let sealed = ChaCha20Poly1305::new(&Key::from(key.0))
+            .encrypt(
+                &Nonce::from(n),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
+            .expect("ChaCha20-Poly1305 encrypts any message this size");
+        let mut bytes = Vec::with_capacity(16 + NONCE + sealed.len());
+        bytes.extend_from_slice(key_id.as_bytes());
+        bytes.extend_from_slice(&n);
+        bytes.extend_from_slice(&sealed);
+        Value::String(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// The key ids of the sealed values among these payloads that the cache does not know.
+    pub(crate) fn missing<'a>(
+        &self,
+        payloads: impl Iterator<Item = (&'a str, &'a Value)>,
+    ) -> Vec<Uuid> {
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        let mut missing = Vec::new();
+        for (event_type, payload) in payloads {
+            privacy::for_each_value_ref(event_type, payload, &mut |v| {
+                if let Some(id) = sealed_key_id(v)
+                    && keys
+                        .get(&id)
+                        .is_none_or(|(_, at)| at.elapsed() >= KEY_RECHECK)
+                    && !missing.contains(&id)
+                {
+                    missing.push(id);
+                }
+            });
+        }
+        missing
+    }
+
+    /// The key id of a sealed row document the cache does not know.
+    pub(crate) fn missing_doc(&self, doc: &Value) -> Option<Uuid> {
+        let id = sealed_key_id(doc)?;
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        let fresh = keys
+            .get(&id)
+            .is_some_and(|(_, at)| at.elapsed() < KEY_RECHECK);
+        (!fresh).then_some(id)
+    }
+
+    /// Opens the sealed values of an event in place; returns the live key the event was sealed
+    /// under, if any (a projection's rows derived from it are sealed under the same key).
+    pub(crate) fn open_event(&self, event: &mut RecordedEvent) -> Option<(Uuid, DataKey)> {
+        let mut used = None;
+        privacy::for_each_value(&event.event_type, &mut event.payload, &mut |v| {
+            if let Some((id, key)) = self.open_value(v) {
+                used.get_or_insert((id, key));
+            }
+        });
+        used
+    }
+
+    /// Opens one value in place: a sealed string becomes its value, or `null` when its key is
+    /// gone. Returns the key that opened it.
+    pub(crate) fn open_value(&self, value: &mut Value) -> Option<(Uuid, DataKey)> {
+        let Value::String(text) = value else {
+            return None;
+        };
+        let bytes = text
+            .strip_prefix(PREFIX)
+            .and_then(|b| URL_SAFE_NO_PAD.decode(b).ok())?;
+        if bytes.len() < 16 + NONCE {
+            return None;
+        }
+        let key_id = Uuid::from_slice(&bytes[..16]).ok()?;
+        let opened = self.key(key_id).and_then(|key| {
+            let aad = [VALUE_AAD, key_id.as_bytes()].concat();
+            let n = <[u8; NONCE]>::try_from(&bytes[16..16 + NONCE]).ok()?;
+            let plain = ChaCha20Poly1305::new(&Key::from(key.0))
+                .decrypt(
+                    &Nonce::from(n),
+                    Payload {
+                        msg: &bytes[16 + NONCE..],
+                        aad: &aad,
+                    },
+                )
+                .ok()?;
+            Some((serde_json::from_slice(&plain).ok()?, key))
+        });
+        match opened {
+            Some((plain, key)) => {
+                *value = plain;
+                Some((key_id, key))
+            }
+            None => {
+                *value = Value::Null;
+                None
+            }
+        }
+    }
+}
+
+/// The key id a sealed value names; `None` for anything else.
+pub(crate) fn sealed_key_id(value: &Value) -> Option<Uuid> {
+    let text = value.as_str()?.strip_prefix(PREFIX)?;
+    // The key id is the first 16 bytes: 22 base64 characters hold them (and 4 bits more).
+    let head = URL_SAFE_NO_PAD.decode(text.get(..24)?).ok()?;
+    Uuid::from_slice(head.get(..16)?).ok()
+}
+
+pub(crate) fn wrap_with(
+    master: &MasterKey,
+    key_id: Uuid,
+    entity_id: Uuid,
+    key: &DataKey,
+) -> Vec<u8> {
+    let n = nonce();
+    let aad = wrap_aad(key_id, entity_id);
+    let sealed = master
+        .cipher()
+        .encrypt(
+            &Nonce::from(n),
+            Payload {
+                msg: &key.0,
+                aad: &aad,
+            },
+        )
+        .expect("ChaCha20-Poly1305 encrypts 32 bytes");
+    [n.as_slice(), &sealed].concat()
+}
+
+pub(crate) fn unwrap_with(
+    master: &MasterKey,
+    key_id: Uuid,
+    entity_id: Uuid,
+    wrapped: &[u8],
+) -> Result<DataKey, StoreError> {
+    let bad = || {
+        StoreError::InvalidInput(format!(
+            "data key {key_id} does not open with this master key"
+        ))
+    };
+    let n = <[u8; NONCE]>::try_from(wrapped.get(..NONCE).ok_or_else(bad)?).map_err(|_| bad())?;
+    let aad = wrap_aad(key_id, entity_id);
+    let plain = master
+        .cipher()
+        .decrypt(
+            &Nonce::from(n),
+            Payload {
+                msg: &wrapped[NONCE..],
+                aad: &aad,
+            },
+        )
+        .map_err(|_| bad())?;
+    Ok(DataKey(<[u8; 32]>::try_from(plain).map_err(|_| bad())?))
+}
+
+#[cfg(test)]
+mod tests;

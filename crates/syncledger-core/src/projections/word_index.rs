@@ -52,6 +52,11 @@ impl Projection for WordIndex {
         Mode::CatchUp
     }
 
+    /// Its rows file digests of an entity's words: an erasure deletes them (docs/privacy.md).
+    fn holds_values(&self) -> bool {
+        true
+    }
+
     /// A tenant's rows filed under one digest.
     fn lookups(&self) -> Lookups {
         Lookups {

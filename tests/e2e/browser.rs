@@ -156,8 +156,21 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css`, found again when a page's refresh replaced it between the
+    /// finding and the click (a stale element), until [`STEP`] has passed.
     pub async fn click(&self, css: &str) {
-        self.wait_for(css).await.click().await.expect("clicking");
+        let deadline = tokio::time::Instant::now() + STEP;
+        loop {
+            match self.wait_for(css).await.click().await {
+                Ok(_) => return,
+                Err(e)
+                    if e.is_stale_element_reference() && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("clicking {css}: {e:?}"),
+            }
+        }
     }
 
     pub async fn fill(&self, css: &str, text: &str) {

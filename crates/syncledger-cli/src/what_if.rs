@@ -62,11 +62,13 @@ pub async fn what_if(config: &Config, database_url: &str, args: &Args<'_>) -> an
     Ok(())
 }
 
-/// The store, as `open_store` opens it but never migrated: a what-if writes nothing.
+/// The store, as `open_store` opens it (with the master key, so sealed values open) but never
+/// migrated: a what-if writes nothing.
 async fn open_read_only(config: &Config, url: &str) -> anyhow::Result<Store> {
     let options = StoreOptions {
         projections: syncledger_core::projections::configured(config),
         upcasters: syncledger_core::events::upcasters(),
+        master_key: crate::keyfile::master_key(url, Some(config))?,
         ..Default::default()
     };
     Store::connect(url, options)

@@ -48,6 +48,7 @@ const DECIDED: &[&str] = &[
     "ConflictResolved",
     "WritePreconditionFailed",
     "DeadLetterDiscarded",
+    "EntityErased",
 ];
 
 /// Every `.rs` file of the engine's `src`, with its code before `#[cfg(test)]`, comments cut.

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const ROOMS: [&str; 4] = ["intake", "job", "scheduler", "bringup"];
+const ROOMS: [&str; 5] = ["intake", "job", "scheduler", "bringup", "sampler"];
 const LEAVES: [&str; 5] = ["context", "settings", "error", "observe", "held"];
 
 /// Every module of the engine (`job::gather`, `bringup`, ...) and its source, tests cut off.

@@ -39,16 +39,21 @@ pub fn minutes(samples: &[OpsSample], from: i64) -> Vec<OpsMinute> {
     let mut before: Option<&OpsSample> = None;
     for s in samples {
         if s.minute >= from {
-            let delta = |now: i64, then: fn(&OpsSample) -> i64| {
-                before.map(|b| now - then(b)).filter(|d| *d >= 0)
+            // From the last total of the minute before, else from this minute's first sample.
+            let delta = |last: i64, first: i64, then: fn(&OpsSample) -> i64| {
+                Some(last - before.map_or(first, then)).filter(|d| *d >= 0)
             };
             out.push(OpsMinute {
                 minute: DateTime::from_timestamp(s.minute * 60, 0).unwrap_or_default(),
                 queue_depth_max: s.depth_max,
                 queue_depth_last: s.depth_last,
-                intake: delta(s.intake_total, |b| b.intake_total),
-                writes_succeeded: delta(s.writes_ok_total, |b| b.writes_ok_total),
-                writes_failed: delta(s.writes_failed_total, |b| b.writes_failed_total),
+                intake: delta(s.intake_total, s.intake_first, |b| b.intake_total),
+                writes_succeeded: delta(s.writes_ok_total, s.writes_ok_first, |b| {
+                    b.writes_ok_total
+                }),
+                writes_failed: delta(s.writes_failed_total, s.writes_failed_first, |b| {
+                    b.writes_failed_total
+                }),
             });
         }
         before = Some(s);

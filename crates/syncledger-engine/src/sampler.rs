@@ -89,6 +89,9 @@ impl Sampler {
             intake_total: count(sync_stats::OBSERVED),
             writes_ok_total: count(sync_stats::WRITE_SUCCEEDED),
             writes_failed_total: count(sync_stats::WRITE_FAILED),
+            intake_first: count(sync_stats::OBSERVED),
+            writes_ok_first: count(sync_stats::WRITE_SUCCEEDED),
+            writes_failed_first: count(sync_stats::WRITE_FAILED),
         };
         self.store.record_ops_sample(&sample).await?;
         Ok(())

@@ -2,9 +2,10 @@
 //! `ops_samples` (kept a day by the sampler) so the chart has history the moment a tab opens.
 //!
 //! A stored minute holds the deepest and last sampled queue and the log's running totals of
-//! intake and writes; a minute's own intake and writes are the differences from the minute
-//! sampled before it ([`minutes`], pure). The first stored minute has no figures of its own
-//! (nothing to subtract): it is given none rather than the whole history's.
+//! intake and writes at its first and last samples; a minute's own intake and writes are the
+//! differences from the minute sampled before it, or, for the first minute kept (the sampler
+//! just started), between its own first and last samples ([`minutes`], pure): never the whole
+//! history's totals.
 
 use async_graphql::SimpleObject;
 use chrono::{DateTime, Utc};
@@ -22,11 +23,12 @@ pub struct OpsMinute {
     pub queue_depth_max: i64,
     /// The queue at the minute's last sample.
     pub queue_depth_last: i64,
-    /// Changes observed (webhooks, resyncs) during the minute; null for the first minute kept.
+    /// Changes observed (webhooks, resyncs) during the minute (for the first minute kept, since
+    /// its first sample); null when the totals went down (a projection rebuilt meanwhile).
     pub intake: Option<i64>,
-    /// Writes that succeeded during the minute; null for the first minute kept.
+    /// Writes that succeeded during the minute; null as for `intake`.
     pub writes_succeeded: Option<i64>,
-    /// Write attempts that failed during the minute; null for the first minute kept.
+    /// Write attempts that failed during the minute; null as for `intake`.
     pub writes_failed: Option<i64>,
 }
 
@@ -37,16 +39,21 @@ pub fn minutes(samples: &[OpsSample], from: i64) -> Vec<OpsMinute> {
     let mut before: Option<&OpsSample> = None;
     for s in samples {
         if s.minute >= from {
-            let delta = |now: i64, then: fn(&OpsSample) -> i64| {
-                before.map(|b| now - then(b)).filter(|d| *d >= 0)
+            // From the last total of the minute before, else from this minute's first sample.
+            let delta = |last: i64, first: i64, then: fn(&OpsSample) -> i64| {
+                Some(last - before.map_or(first, then)).filter(|d| *d >= 0)
             };
             out.push(OpsMinute {
                 minute: DateTime::from_timestamp(s.minute * 60, 0).unwrap_or_default(),
                 queue_depth_max: s.depth_max,
                 queue_depth_last: s.depth_last,
-                intake: delta(s.intake_total, |b| b.intake_total),
-                writes_succeeded: delta(s.writes_ok_total, |b| b.writes_ok_total),
-                writes_failed: delta(s.writes_failed_total, |b| b.writes_failed_total),
+                intake: delta(s.intake_total, s.intake_first, |b| b.intake_total),
+                writes_succeeded: delta(s.writes_ok_total, s.writes_ok_first, |b| {
+                    b.writes_ok_total
+                }),
+                writes_failed: delta(s.writes_failed_total, s.writes_failed_first, |b| {
+                    b.writes_failed_total
+                }),
             });
         }
         before = Some(s);
@@ -72,6 +79,9 @@ mod tests {
             intake_total: intake,
             writes_ok_total: ok,
             writes_failed_total: failed,
+            intake_first: intake - 10,
+            writes_ok_first: ok - 4,
+            writes_failed_first: failed,
         }
     }
 
@@ -99,9 +109,13 @@ mod tests {
     }
 
     #[test]
-    fn the_first_minute_kept_has_no_figures_and_a_total_that_fell_gives_none() {
+    fn the_first_minute_kept_counts_from_its_own_first_sample_and_a_total_that_fell_gives_none() {
         let got = minutes(&[sample(10, 1, 100, 5, 0), sample(11, 0, 40, 6, 0)], 0);
-        assert_eq!(got[0].intake, None, "nothing to subtract");
+        assert_eq!(
+            (got[0].intake, got[0].writes_succeeded),
+            (Some(10), Some(4)),
+            "within the minute, never the whole history's 100"
+        );
         assert_eq!(got[1].intake, None, "a rebuilt projection counted again");
         assert_eq!(got[1].writes_succeeded, Some(1));
     }

@@ -59,7 +59,7 @@ impl std::fmt::Debug for StoreOptions {
 }
 
 /// One tenant's minute on the operations page (`ops_samples`): the pending queue's deepest and
-/// last sampled depth, and the log's running totals at the minute's last sample.
+/// last sampled depth, and the log's running totals at the minute's last and first samples.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpsSample {
     pub tenant: String,
@@ -71,6 +71,10 @@ pub struct OpsSample {
     pub intake_total: i64,
     pub writes_ok_total: i64,
     pub writes_failed_total: i64,
+    /// The same totals at the minute's first sample.
+    pub intake_first: i64,
+    pub writes_ok_first: i64,
+    pub writes_failed_first: i64,
 }
 
 /// A page of a projection's rows, ordered by `(sort_key, key)`.

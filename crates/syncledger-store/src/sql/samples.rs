@@ -1,15 +1,17 @@
 //! The operations page's per-minute samples (`ops_samples`): operational state, not derived
 //! from the log and never rebuilt. A sample is upserted into its tenant's minute keeping the
-//! deepest queue seen and the largest running totals, so several processes sampling the same
-//! database agree whatever order their samples land in.
+//! deepest queue seen, the largest running totals as the minute's last and the smallest as its
+//! first, so several processes sampling the same database agree whatever order their samples
+//! land in.
 
 use super::{Db, Inner};
 use crate::StoreError;
 use crate::types::OpsSample;
 
-type SampleRow = (String, i64, i64, i64, i64, i64, i64);
+type SampleRow = (String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
-fn sample((tenant, minute, depth_max, depth_last, intake, ok, failed): SampleRow) -> OpsSample {
+fn sample(row: SampleRow) -> OpsSample {
+    let (tenant, minute, depth_max, depth_last, intake, ok, failed, intake0, ok0, failed0) = row;
     OpsSample {
         tenant,
         minute,
@@ -18,24 +20,31 @@ fn sample((tenant, minute, depth_max, depth_last, intake, ok, failed): SampleRow
         intake_total: intake,
         writes_ok_total: ok,
         writes_failed_total: failed,
+        intake_first: intake0,
+        writes_ok_first: ok0,
+        writes_failed_first: failed0,
     }
 }
 
 /// The columns, in [`SampleRow`] order.
 macro_rules! columns {
     () => {
-        "tenant, minute, depth_max, depth_last, intake_total, writes_ok_total, writes_failed_total"
+        "tenant, minute, depth_max, depth_last, intake_total, writes_ok_total, writes_failed_total, \
+         intake_first, writes_ok_first, writes_failed_first"
     };
 }
 
-/// `column = the larger of the stored and the new value`, portable to both backends.
-macro_rules! larger {
-    ($column:literal) => {
+/// `column = the larger (`">"`) or the smaller (`"<"`) of the stored and the new value`,
+/// portable to both backends.
+macro_rules! keep {
+    ($column:literal, $cmp:literal) => {
         concat!(
             $column,
             " = CASE WHEN excluded.",
             $column,
-            " > ops_samples.",
+            " ",
+            $cmp,
+            " ops_samples.",
             $column,
             " THEN excluded.",
             $column,
@@ -49,15 +58,21 @@ macro_rules! larger {
 const UPSERT: &str = concat!(
     "INSERT INTO ops_samples (",
     columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7) ",
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ",
     "ON CONFLICT (tenant, minute) DO UPDATE SET ",
-    larger!("depth_max"),
+    keep!("depth_max", ">"),
     ", depth_last = excluded.depth_last, ",
-    larger!("intake_total"),
+    keep!("intake_total", ">"),
     ", ",
-    larger!("writes_ok_total"),
+    keep!("writes_ok_total", ">"),
     ", ",
-    larger!("writes_failed_total")
+    keep!("writes_failed_total", ">"),
+    ", ",
+    keep!("intake_first", "<"),
+    ", ",
+    keep!("writes_ok_first", "<"),
+    ", ",
+    keep!("writes_failed_first", "<")
 );
 const BEFORE: &str = concat!(
     "SELECT ",
@@ -81,6 +96,9 @@ impl Inner {
             .bind(s.intake_total)
             .bind(s.writes_ok_total)
             .bind(s.writes_failed_total)
+            .bind(s.intake_first)
+            .bind(s.writes_ok_first)
+            .bind(s.writes_failed_first)
             .execute(&self.write)
             .await?;
         Ok(())

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use syncledger_core::config::Config;
@@ -39,7 +39,7 @@ fn sqlite_key_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(format!("{file}.key")))
 }
 
-fn read_or_create(path: &PathBuf) -> anyhow::Result<MasterKey> {
+fn read_or_create(path: &Path) -> anyhow::Result<MasterKey> {
     let shown = path.display();
     let created = std::fs::OpenOptions::new()
         .write(true)

@@ -21,7 +21,8 @@ pub struct ErasureReceipt {
     /// True only when a check of every table (and, on SQLite, of the database file) found none
     /// of the values the entity held.
     pub verified: bool,
-    /// Where a value remains: table names, or `database file`. Empty when verified.
+    /// Where a value remains: table names, `database file` or `database WAL` (SQLite). Empty
+    /// when verified.
     pub residue: Vec<String>,
 }
 

@@ -228,6 +228,6 @@ pub struct ErasureReceipt {
     /// True only when a check of every table (and, on SQLite, of the database file) found none
     /// of the entity's values.
     pub verified: bool,
-    /// Where a value was found: table names, or `database file`.
+    /// Where a value was found: table names, `database file` or `database WAL` (SQLite).
     pub residue: Vec<String>,
 }

@@ -50,6 +50,29 @@ pub(crate) fn fold(
     })
 }
 
+/// Folds archived events (as stored, in position order) the same way.
+pub(crate) fn fold_events(
+    projection: &dyn Projection,
+    upcasters: &Upcasters,
+    events: Vec<syncledger_core::log::RecordedEvent>,
+) -> Option<Folded> {
+    let last = events.last()?.position;
+    let count = events.len() as u64;
+    let mut effects = Effects::default();
+    for event in events {
+        let event = upcasters.apply(event);
+        projection
+            .apply(&event)
+            .into_iter()
+            .for_each(|op| effects.push(op));
+    }
+    Some(Folded {
+        effects,
+        last,
+        events: count,
+    })
+}
+
 impl Inner {
     /// The next page after `after`, folded; `None` when there is nothing after it.
     pub(crate) async fn read_folded(
@@ -67,6 +90,7 @@ impl Inner {
     pub(crate) fn spawn_scan(
         &self,
         projection: Arc<dyn Projection>,
+        after: Position,
         batch: usize,
     ) -> mpsc::Receiver<Result<Folded, StoreError>> {
         // Two batches in flight: enough to overlap, little memory.
@@ -74,7 +98,7 @@ impl Inner {
         let pool = self.read.clone();
         let upcasters = self.shared.upcasters();
         tokio::spawn(async move {
-            let scanned = scan(pool, projection.as_ref(), &upcasters, batch, &sender).await;
+            let scanned = scan(pool, projection.as_ref(), &upcasters, after, batch, &sender).await;
             if let Err(err) = scanned {
                 let _ = sender.send(Err(err)).await;
             }
@@ -87,12 +111,15 @@ async fn scan(
     pool: Pool<Db>,
     projection: &dyn Projection,
     upcasters: &Upcasters,
+    after: Position,
     batch: usize,
     sender: &mpsc::Sender<Result<Folded, StoreError>>,
 ) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY position");
-    let mut rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql)).fetch(&mut *conn);
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position");
+    let mut rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql))
+        .bind(after.0)
+        .fetch(&mut *conn);
     let mut pending = Vec::with_capacity(batch);
     loop {
         let row = rows.try_next().await?;

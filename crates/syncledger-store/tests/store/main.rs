@@ -7,6 +7,7 @@ mod harness;
 use syncledger_test_support::both;
 
 mod append;
+mod archive;
 mod checkpoint;
 mod claims;
 mod counts;

@@ -25,3 +25,4 @@ pub mod mapping;
 pub mod projection;
 pub mod projections;
 pub mod replay;
+pub mod snapshot;

@@ -22,3 +22,4 @@ mod queries;
 mod reads;
 mod rebuild;
 mod upcasting;
+mod upgrade;

@@ -22,7 +22,7 @@ pub const MANIFEST: &str = "manifest.json";
 pub struct SegmentInfo {
     pub segment: i64,
     pub file: String,
-    /// First and last position it holds (inclusive).
+    /// The positions it covers (inclusive): every event of the log in this range is in it.
     pub from_position: i64,
     pub to_position: i64,
     pub events: i64,
@@ -139,8 +139,9 @@ pub fn read(dir: &Path, info: &SegmentInfo) -> Result<(Vec<RecordedEvent>, Strin
         events.push(event);
     }
     let in_order = events.windows(2).all(|w| w[0].position < w[1].position);
-    let bounds = events.first().map(|e| e.position.0) == Some(info.from_position)
-        && events.last().map(|e| e.position.0) == Some(info.to_position);
+    // The segment covers [from, to]; positions have gaps, so its events lie within.
+    let bounds = events.first().is_some_and(|e| e.position.0 >= info.from_position)
+        && events.last().is_some_and(|e| e.position.0 <= info.to_position);
     if events.len() as i64 != info.events || !in_order || !bounds {
         return Err(corrupt(info, "its events do not match the manifest"));
     }

@@ -8,6 +8,7 @@ use syncledger_test_support::both;
 
 mod append;
 mod archive;
+mod archive_rebuild;
 mod checkpoint;
 mod claims;
 mod counts;

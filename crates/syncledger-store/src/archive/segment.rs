@@ -140,8 +140,12 @@ pub fn read(dir: &Path, info: &SegmentInfo) -> Result<(Vec<RecordedEvent>, Strin
     }
     let in_order = events.windows(2).all(|w| w[0].position < w[1].position);
     // The segment covers [from, to]; positions have gaps, so its events lie within.
-    let bounds = events.first().is_some_and(|e| e.position.0 >= info.from_position)
-        && events.last().is_some_and(|e| e.position.0 <= info.to_position);
+    let bounds = events
+        .first()
+        .is_some_and(|e| e.position.0 >= info.from_position)
+        && events
+            .last()
+            .is_some_and(|e| e.position.0 <= info.to_position);
     if events.len() as i64 != info.events || !in_order || !bounds {
         return Err(corrupt(info, "its events do not match the manifest"));
     }

@@ -6,7 +6,6 @@
 //! `cargo bench -p syncledger-store --bench sealing -- [--backend sqlite|postgres] [--changes N]
 //! [--rounds N]`. PostgreSQL uses `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;

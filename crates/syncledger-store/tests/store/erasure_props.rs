@@ -26,7 +26,7 @@ struct Story {
 fn story() -> impl Strategy<Value = Story> {
     let value = ("[a-z]{5,9}", "[A-Z][a-z]{4,8}");
     (
-        prop::collection::vec(value.clone(), 1..4),
+        prop::collection::vec(value, 1..4),
         any::<bool>(),
         prop::collection::vec(value, 0..2),
     )

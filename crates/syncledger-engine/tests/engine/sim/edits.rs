@@ -198,11 +198,7 @@ pub async fn untraced_edits(w: &World, edits: &[Edit]) -> Vec<String> {
             edit.system.to_string(),
             value.clone(),
         ));
-        if last.to_string() == value
-            || replaced_by_same_system
-            || in_conflict
-            || fetched.contains(&key)
-        {
+        if last == edit.value || replaced_by_same_system || in_conflict || fetched.contains(&key) {
             continue;
         }
         untraced.push(format!(

@@ -104,4 +104,10 @@ pub trait Projection: Send + Sync {
     fn holds_values(&self) -> bool {
         false
     }
+    /// Whether an erasure deletes the entity's rows: every projection that holds values, and one
+    /// whose rows only point at an entity's values without holding them (`word_index`: digests
+    /// of words filed by record, nothing to seal).
+    fn erased_with_entity(&self) -> bool {
+        self.holds_values()
+    }
 }

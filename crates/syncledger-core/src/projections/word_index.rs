@@ -53,7 +53,8 @@ impl Projection for WordIndex {
     }
 
     /// Its rows file digests of an entity's words: an erasure deletes them (docs/privacy.md).
-    fn holds_values(&self) -> bool {
+    /// Their docs hold no value (record, field, entity), so they are not sealed.
+    fn erased_with_entity(&self) -> bool {
         true
     }
 

@@ -27,6 +27,16 @@ async fn linked(w: &World, etags: bool) -> (String, String, Uuid) {
     (c.id, e.id, entity)
 }
 
+/// No problem left (G5), the same build replays the log silently, and another round writes
+/// nothing (`why` names the round when it does).
+async fn settled_and_quiet(w: &World, why: &str) {
+    assert_eq!(invariants::problems(w).await, Vec::<String>::new());
+    assert_eq!(invariants::replay_is_silent(w).await, Vec::<String>::new());
+    let quiet = invariants::writes(w);
+    w.settle().await;
+    assert_eq!(invariants::writes(w), quiet, "{why}");
+}
+
 fn conflicts(events: &[SyncEvent]) -> Vec<ConflictDetected> {
     events
         .iter()
@@ -99,11 +109,7 @@ async fn a_412_is_followed_by_a_new_decision_that_records_the_conflict(db: Db) {
         "{sent:?}"
     );
 
-    assert_eq!(invariants::problems(&w).await, Vec::<String>::new());
-    assert_eq!(invariants::replay_is_silent(&w).await, Vec::<String>::new());
-    let quiet = invariants::writes(&w);
-    w.settle().await;
-    assert_eq!(invariants::writes(&w), quiet, "another round wrote");
+    settled_and_quiet(&w, "another round wrote").await;
 }
 
 /// With `review`, the contested name is held (each side keeps its own) while the phone flows;
@@ -139,11 +145,7 @@ async fn a_review_holds_the_field_until_a_person_resolves_it(db: Db) {
     assert_eq!(value(&w, CRM, &crm_id, "full_name"), "Bulk One (ERP)");
     assert_eq!(w.crm.requests(Op::Update), patches + 1, "written once");
     assert!(w.state(entity).await.conflicts.open.is_empty());
-    assert_eq!(invariants::problems(&w).await, Vec::<String>::new());
-    assert_eq!(invariants::replay_is_silent(&w).await, Vec::<String>::new());
-    let quiet = invariants::writes(&w);
-    w.settle().await;
-    assert_eq!(invariants::writes(&w), quiet, "quiet after the resolution");
+    settled_and_quiet(&w, "quiet after the resolution").await;
     // A resolution of a conflict no longer open is refused.
     let again = resolution(
         &w.state(entity).await,
@@ -229,11 +231,7 @@ async fn a_delete_refused_by_412_is_decided_again_and_the_edit_is_in_the_log(db:
     assert_ne!(contacts[0].id, crm_id, "a new CRM record");
     assert_eq!(contacts[0].body["full_name"], "Bulk One (kept)");
     assert_eq!(w.entity_of(CRM, &contacts[0].id).await, Some(entity));
-    assert_eq!(invariants::problems(&w).await, Vec::<String>::new());
-    assert_eq!(invariants::replay_is_silent(&w).await, Vec::<String>::new());
-    let quiet = invariants::writes(&w);
-    w.settle().await;
-    assert_eq!(invariants::writes(&w), quiet, "another round wrote");
+    settled_and_quiet(&w, "another round wrote").await;
 }
 
 both!(

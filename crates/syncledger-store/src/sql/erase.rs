@@ -116,7 +116,12 @@ impl Inner {
 
         // 5. The copies in projection rows go.
         let mut tx = self.write.begin().await?;
-        for projection in self.shared.registry.all().filter(|p| p.holds_values()) {
+        for projection in self
+            .shared
+            .registry
+            .all()
+            .filter(|p| p.erased_with_entity())
+        {
             let sql = format!("DELETE FROM {} WHERE entity_id = $1", projection.name());
             sqlx::query(AssertSqlSafe(sql))
                 .bind(entity_id)
@@ -156,7 +161,12 @@ impl Inner {
     /// The value-holding projections that still have rows of the entity.
     async fn value_rows_left(&self, entity_id: Uuid) -> Result<Vec<String>, StoreError> {
         let mut left = Vec::new();
-        for projection in self.shared.registry.all().filter(|p| p.holds_values()) {
+        for projection in self
+            .shared
+            .registry
+            .all()
+            .filter(|p| p.erased_with_entity())
+        {
             let sql = format!(
                 "SELECT COUNT(*) FROM {} WHERE entity_id = $1",
                 projection.name()

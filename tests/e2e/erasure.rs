@@ -25,7 +25,7 @@ const ZOE: [&str; 4] = [
 
 on_both_backends!(an_erased_person_leaves_no_value_behind_and_their_link_keeps_working);
 
-async fn gql(service: &Service, query: &str, variables: Value) -> Value {
+pub(crate) async fn gql(service: &Service, query: &str, variables: Value) -> Value {
     let reply = service
         .post_json(
             "/graphql",
@@ -45,7 +45,7 @@ const ENTITY: &str = r#"query($id: String!) {
   }
 }"#;
 
-const ERASE: &str = r#"mutation($id: ID!, $reason: String!) {
+pub(crate) const ERASE: &str = r#"mutation($id: ID!, $reason: String!) {
   eraseEntity(id: $id, reason: $reason) { entityId erasedAt reason verified residue }
 }"#;
 
@@ -59,7 +59,7 @@ const REPLAY: &str = r#"mutation {
 }"#;
 
 /// A PostgreSQL server's master key, in a file of its own (SQLite makes its own beside the file).
-fn key_file(dir: &Path) -> String {
+pub(crate) fn key_file(dir: &Path) -> String {
     let path = dir.join("master.key");
     std::fs::write(&path, format!("{}\n", "5a".repeat(32))).expect("writing a master key");
     format!("master_key_file = \"{}\"", path.display())
@@ -205,7 +205,7 @@ async fn an_erased_person_leaves_no_value_behind_and_their_link_keeps_working(ba
 
 /// The database as bytes: the SQLite file and its WAL after a checkpoint, or a `pg_dump` of the
 /// test's PostgreSQL database (when `pg_dump` is on PATH; otherwise every table as text).
-async fn database_bytes(world: &World) -> Vec<u8> {
+pub(crate) async fn database_bytes(world: &World) -> Vec<u8> {
     if let Some(path) = world.database_url.strip_prefix("sqlite://") {
         let pool = sqlx::SqlitePool::connect(&world.database_url)
             .await
@@ -251,6 +251,6 @@ async fn database_bytes(world: &World) -> Vec<u8> {
     }
 }
 
-fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }

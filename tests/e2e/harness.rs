@@ -136,6 +136,19 @@ impl World {
         }
     }
 
+    /// Adds `text` (whole tables, such as `[retention]`) at the end of the configuration file.
+    pub fn append_config(&self, text: &str) {
+        let mut config = std::fs::read_to_string(&self.config).expect("reading the config");
+        config.push('\n');
+        config.push_str(text);
+        std::fs::write(&self.config, config).expect("writing the config");
+    }
+
+    /// The configuration file.
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config
+    }
+
     /// Starts `syncledger serve` on this world's configuration and database.
     ///
     /// On an empty log the service first lists both systems to link and copy the records that

@@ -114,7 +114,8 @@ impl Running {
     }
 }
 
-/// Starts the HTTP server, the workers and the catch-up projections on `listener`.
+/// Starts the HTTP server, the workers, the catch-up projections and (with `[retention]`)
+/// scheduled archiving on `listener`.
 pub async fn start(
     config: Config,
     connectors: Arc<dyn Connectors>,
@@ -128,6 +129,23 @@ pub async fn start(
         max_attempts: config.server.max_attempts,
         ..Default::default()
     };
+    if let Some(width) = config.retention.as_ref().and_then(|r| r.partition_width) {
+        let width = i64::try_from(width).context("retention.partition_width")?;
+        if store
+            .archives()
+            .apply_partition_width(width)
+            .await
+            .context("retention.partition_width")?
+        {
+            tracing::info!(width, "the log's partition width is set from the next partition on");
+        }
+    }
+    let retention = syncledger_engine::retention::Retention::from_config(
+        store.clone(),
+        config.retention.as_ref(),
+        &settings.owner,
+    )
+    .map_err(anyhow::Error::msg)?;
     let ledger = Ledger::new(
         store.clone(),
         Arc::new(config),
@@ -169,6 +187,9 @@ pub async fn start(
         .collect();
     let sampler = syncledger_engine::sampler::Sampler::new(store.clone(), tenants);
     tasks.push(tokio::spawn(sampler.run(shutdown.clone())));
+    if let Some(retention) = retention {
+        tasks.push(tokio::spawn(retention.run(shutdown.clone())));
+    }
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         if let Err(e) = store.run_projections(stop.cancelled_owned()).await {

@@ -44,11 +44,29 @@ pub async fn resolve(
     Ok(None)
 }
 
-/// Prints the entity's events in sequence order with their explanations.
-pub async fn print(store: &Store, entity_id: Uuid, as_json: bool) -> anyhow::Result<()> {
-    let mut events = store.read_stream(entity_id, 1, i64::MAX).await?;
-    let state = syncledger_core::entity::EntityState::fold(entity_id, &events);
-    // An erased entity's values read as erased (docs/privacy.md).
+/// Prints the entity's events in sequence order with their explanations. When its first events
+/// were archived, says where they went, or reads them from `archive` (the archive directory).
+pub async fn print(
+    store: &Store,
+    entity_id: Uuid,
+    as_json: bool,
+    archive: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let archived = store.archives().stream(entity_id).await?;
+    let from = archived.as_ref().map_or(1, |a| a.version + 1);
+    let live = store.read_stream(entity_id, from, i64::MAX).await?;
+    let snapshot = archived.as_ref().and_then(|a| a.state.as_ref());
+    let state = syncledger_core::snapshot::resume_entity(entity_id, snapshot, &live);
+    let (mut events, note) = match (&archived, archive) {
+        (Some(_), Some(dir)) => {
+            let mut events = store.archives().read_stream(dir, entity_id).await?;
+            events.extend(live);
+            (events, None)
+        }
+        (Some(a), None) => (live, Some(a)),
+        (None, _) => (live, None),
+    };
+    // An erased entity's values read as erased (docs/privacy.md), archived ones too.
     syncledger_core::privacy::show_erased(&mut events);
     let entity_type = state.entity_type.clone().unwrap_or_default();
     let lines = explain_stream(&entity_type, &events);
@@ -70,7 +88,12 @@ pub async fn print(store: &Store, entity_id: Uuid, as_json: bool) -> anyhow::Res
             .iter()
             .map(|(s, l)| (s.clone(), json!(l.record_id)))
             .collect();
-        let doc = json!({"entity_id": entity_id, "entity_type": entity_type, "links": links, "events": rows});
+        let archived = note.map(|a| {
+            json!({"events": a.version, "segment": a.segment, "archived_at": a.archived_at,
+                   "note": a.note()})
+        });
+        let doc = json!({"entity_id": entity_id, "entity_type": entity_type, "links": links,
+                         "archived": archived, "events": rows});
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
@@ -83,6 +106,9 @@ pub async fn print(store: &Store, entity_id: Uuid, as_json: bool) -> anyhow::Res
         "entity {entity_id} ({entity_type}), linked to: {}",
         links.join(", ")
     );
+    if let Some(a) = note {
+        println!("{} (read them with --archive DIR)", a.note());
+    }
     println!(
         "{:>8} {:>4}  {:<23}  {:<17}  explanation",
         "position", "seq", "recorded at (UTC)", "type"

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+mod archive;
 mod demo;
 mod erase;
 mod history;
@@ -55,6 +56,9 @@ enum Command {
         entity: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Read the entity's archived events from this archive directory.
+        #[arg(long)]
+        archive: Option<PathBuf>,
         #[arg(long, default_value = "syncledger.toml")]
         config: PathBuf,
         #[arg(long)]
@@ -122,12 +126,28 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Move the events before a date or position to verified segment files in DIR, then out of
+    /// the live database.
+    Archive {
+        /// A position, a date (2026-12-01) or an RFC 3339 time.
+        #[arg(long)]
+        before: String,
+        #[arg(long)]
+        to: PathBuf,
+        #[arg(long, default_value = "syncledger.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Rebuild a projection (or all) from position 0 into fresh tables, then swap.
     Rebuild {
         /// A projection name; omit with --all.
         name: Option<String>,
         #[arg(long)]
         all: bool,
+        /// Replay this archive directory's segments first (needed once events were archived).
+        #[arg(long)]
+        from_archive: Option<PathBuf>,
         #[arg(long, default_value = "syncledger.toml")]
         config: PathBuf,
         #[arg(long)]
@@ -156,6 +176,7 @@ pub async fn run() -> anyhow::Result<()> {
             record,
             entity,
             json,
+            archive,
             config,
             database_url,
         } => {
@@ -173,7 +194,7 @@ pub async fn run() -> anyhow::Result<()> {
                 entity_type: entity.as_deref(),
             };
             match history::resolve(&store, &query, &types).await? {
-                Some(id) => history::print(&store, id, json).await,
+                Some(id) => history::print(&store, id, json, archive.as_deref()).await,
                 None => anyhow::bail!("no history for {tenant}/{system}/{record}"),
             }
         }
@@ -247,9 +268,24 @@ pub async fn run() -> anyhow::Result<()> {
             let store = app::open_store(&url, config.as_ref()).await?;
             erase::run(&store, entity, &reason, json).await
         }
+        Command::Archive {
+            before,
+            to,
+            config,
+            database_url,
+        } => {
+            let before = archive::parse_before(&before)?;
+            let config = loaded(&config)?;
+            let url = database_url_of(config.as_ref(), database_url);
+            let store = app::open_store(&url, config.as_ref()).await?;
+            let report = archive::run(&store, before, to.clone()).await?;
+            println!("{}", archive::summary(&report, &to));
+            Ok(())
+        }
         Command::Rebuild {
             name,
             all,
+            from_archive,
             config,
             database_url,
         } => {
@@ -275,13 +311,15 @@ pub async fn run() -> anyhow::Result<()> {
                     .progress_chars("=> "),
                 );
                 let progress = bar.clone();
-                store
-                    .rebuild(&name, move |p| {
-                        progress.set_length(p.total);
-                        progress.set_position(p.done);
-                    })
-                    .await
-                    .with_context(|| format!("rebuilding {name}"))?;
+                let progress = move |p: syncledger_store::RebuildProgress| {
+                    progress.set_length(p.total);
+                    progress.set_position(p.done);
+                };
+                match &from_archive {
+                    Some(dir) => store.archives().rebuild(&name, dir, progress).await,
+                    None => store.rebuild(&name, progress).await,
+                }
+                .with_context(|| format!("rebuilding {name}"))?;
                 bar.finish();
             }
             Ok(())

@@ -18,6 +18,7 @@ const FIRST = 50;
 const PAGE = 200;
 const ENTITY = `query($id: ID!, $first: Int!) {
   entity(id: $id) { id tenant entityType version links { system recordId collection } state ${SUMMARY_FIELDS}
+    archived { events segment archivedAt note }
     history(first: $first) { edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } } }`;
 const MORE = `query($id: ID!, $first: Int!, $after: String) {
   entity(id: $id) { history(first: $first, after: $after) { edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } } } }`;
@@ -106,12 +107,14 @@ function loadHistory(entity, order, first, upTo, hooks) {
   const timeline = createTimeline(order);
   let stopped = false;
   const desc = order === 'desc';
+  // An entity whose first events were archived has its history from the one after them on.
+  const floor = (entity.archived ? entity.archived.events : 0) + 1;
   const start = async () => {
     let page = desc ? null : first;
     let oldest = upTo + 1;
     for (let n = 0; !stopped; n += 1) {
       if (desc) {
-        if (oldest <= 1) break;
+        if (oldest <= floor) break;
         const size = n === 0 ? FIRST : PAGE;
         const after = Math.max(0, oldest - 1 - size);
         try {
@@ -125,7 +128,7 @@ function loadHistory(entity, order, first, upTo, hooks) {
         if (!events.length) break;
         oldest = events[0].sequence;
         timeline.addOlder(events);
-        hooks.page(events, oldest > 1);
+        hooks.page(events, oldest > floor);
       } else {
         if (n > 0 || !page) {
           if (page && !page.pageInfo.hasNextPage) break;
@@ -188,11 +191,12 @@ export function render(main, ctx, args) {
     const { columns, table } = records(entity, (field, system) => explainField(panel, entity.id, field, system, columns));
     const progress = h('p', { class: 'count', id: 'timeline-count', 'aria-live': 'polite' });
     const holder = h('div', { class: 'timeline-holder' });
+    const archivedCount = entity.archived ? entity.archived.events : 0;
     let total = entity.version;
     let lastShown = entity.version;
     let current = null;
     let focus = null;
-    const setCount = (more) => { progress.textContent = `${current.timeline.count} of ${total} events${more ? ', loading the rest\u2026' : ''}`; };
+    const setCount = (more) => { progress.textContent = `${current.timeline.count} of ${total - archivedCount} events${archivedCount ? ' (and the archived ones)' : ''}${more ? ', loading the rest\u2026' : ''}`; };
     const live = watchEntity(entity, (events) => {
       current.timeline.addNewer(events);
       current.controls.noticeEvents(events);
@@ -204,6 +208,8 @@ export function render(main, ctx, args) {
     const section = h('section', { class: 'card', 'aria-labelledby': 'timeline-h' },
       h('h2', { id: 'timeline-h' }, 'Timeline'),
       h('p', { class: 'hint' }, 'Every event of this entity, grouped by the webhook that caused it. Open an event for its payload and ids. The field filter shows the decisions, writes and conflicts that change that field.'),
+      entity.archived ? h('p', { class: 'notice', role: 'note', id: 'archived-note' },
+        `${entity.archived.note}: they are not shown here (syncledger history --archive DIR reads them back).`) : '',
       holder);
     // Draws the timeline in `order` (again, when a person switches it).
     const draw = (order, firstPage) => {

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ use crate::events::{Action, DeadLetterRequest, Fields, RecordRef, SyncEvent, Wor
 use crate::log::{Position, RecordedEvent};
 
 /// The entity's record in one system.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub collection: String,
     pub record_id: String,
@@ -24,7 +25,7 @@ pub struct Link {
 pub type Requested = (Value, DateTime<Utc>);
 
 /// Everything the decision core needs to know about one entity.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EntityState {
     pub entity_id: Uuid,
     pub tenant: String,

@@ -13,6 +13,7 @@
 //! taken at, so a page is recorded once even with two processes racing, and folds again.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::events::SyncEvent;
@@ -44,7 +45,7 @@ impl Phase {
 }
 
 /// One system's listing within a run.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Listing {
     pub pages: u64,
     pub records: u64,
@@ -55,7 +56,7 @@ pub struct Listing {
 }
 
 /// The latest run (a `reconcile --repair` starts another).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
     pub run_id: Uuid,
     pub by: String,
@@ -92,7 +93,7 @@ pub enum Step {
 }
 
 /// The fold of an initial-sync stream.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct InitialSync {
     /// The stream's last sequence number: the expected version of the next append.
     pub version: u64,

@@ -28,3 +28,5 @@ pub mod privacy;
 pub mod projection;
 pub mod projections;
 pub mod replay;
+pub mod retention;
+pub mod snapshot;

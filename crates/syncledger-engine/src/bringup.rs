@@ -87,8 +87,8 @@ pub async fn initial_sync_states(
     let mut states = Vec::with_capacity(config.entities.len());
     for entity in &config.entities {
         let stream = initial_sync::stream_id(tenant, &entity.name);
-        let events = store.read_stream(stream, 1, i64::MAX).await?;
-        states.push((entity.name.clone(), InitialSync::fold(&events)));
+        let state = crate::snapshots::load_initial_sync(store, stream).await?;
+        states.push((entity.name.clone(), state));
     }
     Ok(states)
 }

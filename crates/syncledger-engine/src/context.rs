@@ -40,10 +40,10 @@ impl Context {
         self.config.entities.iter().find(|e| e.name == name)
     }
 
-    /// Reads and folds an entity's stream.
+    /// Reads and folds an entity's stream (from its snapshot when its first events were
+    /// archived).
     pub async fn load(&self, entity_id: Uuid) -> Result<EntityState, EngineError> {
-        let events = self.store.read_stream(entity_id, 1, i64::MAX).await?;
-        Ok(EntityState::fold(entity_id, &events))
+        Ok(crate::snapshots::load_entity(&self.store, entity_id).await?)
     }
 
     /// Tells idle workers that new work may be due. The wake is kept when the scheduler is busy,

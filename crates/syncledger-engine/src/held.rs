@@ -22,8 +22,7 @@ pub(crate) async fn initial_sync_state(
     entity_type: &str,
 ) -> Result<InitialSync, EngineError> {
     let stream = initial_sync::stream_id(tenant, entity_type);
-    let events = ctx.store.read_stream(stream, 1, i64::MAX).await?;
-    Ok(InitialSync::fold(&events))
+    Ok(crate::snapshots::load_initial_sync(&ctx.store, stream).await?)
 }
 
 /// Releases every work item held for the initial sync `stream` of `tenant`, in batches.

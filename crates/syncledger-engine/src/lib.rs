@@ -15,7 +15,8 @@
 //! Below the rooms, leaves that know none of them: `context` (store, configuration, connected
 //! systems, the workers' wake-up), `settings`, `observe` (the one door an observation of a record
 //! goes through, for webhooks and the initial sync alike), `held` (work held for an initial
-//! sync's listing, shared by the jobs and the bring-up) and `error`.
+//! sync's listing, shared by the jobs and the bring-up), [`snapshots`] (streams loaded from their
+//! archive snapshot) and `error`.
 #![forbid(unsafe_code)]
 
 pub mod bringup;
@@ -26,9 +27,11 @@ pub mod intake;
 mod job;
 pub mod ledger;
 mod observe;
+pub mod retention;
 pub mod sampler;
 mod scheduler;
 pub mod settings;
+pub mod snapshots;
 
 pub use error::EngineError;
 pub use intake::{Accepted, IngestError};

@@ -159,6 +159,7 @@ mod tests {
             server: Default::default(),
             tenants: vec![],
             entities: vec![],
+            retention: None,
         };
         config.server.admin_token = Secret::new("root-token");
         for (id, token) in [("acme", "acme-token"), ("globex", "")] {

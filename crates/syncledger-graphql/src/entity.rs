@@ -1,5 +1,9 @@
 //! `Entity`: one sync entity, read from its own stream.
 //!
+//! Once an entity's first events were archived (docs/log.md, "Archiving"), its stream holds only
+//! the later ones: its state (`version`, `links`, `state`, `entityType`) is read from its
+//! snapshot folded on with them, and `archived` says where the earlier ones went.
+//!
 //! Everything here reads the entity's stream by id (`read_stream`), never the global log. Loading
 //! an entity reads only its first event (enough to know it exists and whose it is); the fields
 //! that need the whole story (`links`, `state`, `whyField`) read the stream once and share it.
@@ -18,6 +22,8 @@ use syncledger_core::explain::explain_stream;
 use syncledger_core::explain::summary::summarize;
 use syncledger_core::log::RecordedEvent;
 use syncledger_core::privacy;
+use syncledger_core::snapshot;
+use syncledger_store::archive::StreamArchive;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -36,6 +42,19 @@ pub struct Entity {
     tenant: String,
     entity_type: Option<String>,
     stream: OnceCell<Arc<Vec<RecordedEvent>>>,
+    /// Where its first events went, when they were archived (read on first use).
+    archive: OnceCell<Option<Arc<StreamArchive>>>,
+}
+
+/// Where an entity's earlier events went: `events` of them (sequences 1 to `events`) were
+/// archived on `archivedAt`, the newest in segment `segment` of the archive directory.
+#[derive(SimpleObject)]
+pub struct ArchivedHistory {
+    pub events: i64,
+    pub segment: i64,
+    pub archived_at: chrono::DateTime<chrono::Utc>,
+    /// "42 earlier events archived on 2026-12-01 in segment 0007".
+    pub note: String,
 }
 
 impl Entity {
@@ -43,23 +62,53 @@ impl Entity {
     /// `NOT_FOUND` either way).
     pub async fn load(ledger: &ApiContext, caller: &Caller, id: Uuid) -> ApiResult<Entity> {
         let first = ledger.store().read_stream(id, 1, 1).await?;
-        let Some(first) = first.into_iter().next() else {
-            return Err(ApiError::NotFound("entity"));
+        let archive = OnceCell::new();
+        let (tenant, entity_type) = match first.into_iter().next() {
+            // The first live event is the stream's first unless it was archived.
+            Some(first) if first.sequence == 1 => {
+                let entity_type = first
+                    .payload
+                    .get("entity_type")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                (first.meta.tenant, entity_type)
+            }
+            live => {
+                let archived = ledger.store().archives().stream(id).await?.map(Arc::new);
+                let state = archived.as_ref().and_then(|a| a.state.as_ref());
+                let tenant = match (&live, state) {
+                    (Some(first), _) => first.meta.tenant.clone(),
+                    (None, Some(_)) => snapshot::resume_entity(id, state, &[]).tenant,
+                    (None, None) => return Err(ApiError::NotFound("entity")),
+                };
+                let entity_type = snapshot::resume_entity(id, state, &[]).entity_type;
+                let _ = archive.set(archived);
+                (tenant, entity_type)
+            }
         };
-        if !caller.sees(&first.meta.tenant) {
+        if !caller.sees(&tenant) {
             return Err(ApiError::NotFound("entity"));
         }
-        let entity_type = first
-            .payload
-            .get("entity_type")
-            .and_then(Value::as_str)
-            .map(str::to_string);
         Ok(Entity {
             id,
-            tenant: first.meta.tenant,
+            tenant,
             entity_type,
             stream: OnceCell::new(),
+            archive,
         })
+    }
+
+    /// Where its first events went, if they were archived.
+    async fn archive(&self, ctx: &Context<'_>) -> ApiResult<Option<Arc<StreamArchive>>> {
+        let ledger = ctx.data_unchecked::<ApiContext>();
+        let archive = self
+            .archive
+            .get_or_try_init(|| async {
+                let archived = ledger.store().archives().stream(self.id).await?;
+                Ok::<_, ApiError>(archived.map(Arc::new))
+            })
+            .await?;
+        Ok(archive.clone())
     }
 
     pub fn entity_id(&self) -> Uuid {
@@ -78,9 +127,23 @@ impl Entity {
         Ok(stream.clone())
     }
 
+    /// Its state: the stream folded, from its snapshot when its first events were archived
+    /// (live events a run left behind, at or below the snapshot's version, are skipped).
     async fn folded(&self, ctx: &Context<'_>) -> ApiResult<EntityState> {
         let stream = self.stream(ctx).await?;
-        Ok(EntityState::fold(self.id, stream.iter()))
+        let Some(archived) = self.archive(ctx).await? else {
+            return Ok(EntityState::fold(self.id, stream.iter()));
+        };
+        let after: Vec<RecordedEvent> = stream
+            .iter()
+            .filter(|e| e.sequence > archived.version)
+            .cloned()
+            .collect();
+        Ok(snapshot::resume_entity(
+            self.id,
+            archived.state.as_ref(),
+            &after,
+        ))
     }
 
     fn type_name(&self) -> &str {
@@ -121,6 +184,17 @@ impl Entity {
     /// The stream's last sequence number.
     async fn version(&self, ctx: &Context<'_>) -> FieldResult<i64> {
         Ok(self.folded(ctx).await?.version as i64)
+    }
+
+    /// Where the entity's earlier events went, when they were archived (`history` then starts
+    /// after them; `syncledger history --archive DIR` reads them back). Null when none were.
+    async fn archived(&self, ctx: &Context<'_>) -> FieldResult<Option<ArchivedHistory>> {
+        Ok(self.archive(ctx).await?.map(|a| ArchivedHistory {
+            events: a.version as i64,
+            segment: a.segment,
+            archived_at: a.archived_at,
+            note: a.note(),
+        }))
     }
 
     /// The entity's records, one per linked system.

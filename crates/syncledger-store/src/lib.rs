@@ -11,19 +11,23 @@
 //! - `pending.rs` holds [`PendingAppend`], the test hook that holds an append's commit open.
 //! - [`coalesce`] folds a batch of row operations into one effect per key.
 //! - [`types`] holds options, queries and statuses, and the projection registry.
+//! - [`archive`] holds archiving: segments, the manifest, snapshots (`sql/archive.rs` runs it).
 //! - [`error`] holds [`StoreError`].
 #![forbid(unsafe_code)]
 
+pub mod archive;
 mod chunks;
 pub mod coalesce;
 pub mod error;
 mod pending;
 mod postgres;
 mod postgres_append;
+mod postgres_archive;
 pub mod seal;
 mod shared;
 mod sqlite;
 mod sqlite_append;
+mod sqlite_archive;
 pub mod store;
 pub mod subscribe;
 pub mod types;

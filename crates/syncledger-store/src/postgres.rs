@@ -77,6 +77,10 @@ pub(crate) mod dialect {
     pub(crate) const ONE_STATEMENT: bool = true;
 
     pub(crate) use crate::postgres_append::write_appends;
+    pub(crate) use crate::postgres_archive::{
+        cut_at_or_below, database_bytes, ensure_partitions, is_missing_partition, remove_archived,
+        set_partition_width,
+    };
 
     /// An append that finds nothing committing or queued commits on its caller's task.
     pub(crate) const COMMIT_ON_CALLER: bool = true;

@@ -27,6 +27,8 @@ use crate::written::Written;
 /// `$4..$12` the events' columns (stream, number in the append's part, then the row), `$13` the
 /// time. `gate` aggregates over every checked part before it locks, so all expectations are
 /// checked (and any failure raised) before the lock is taken and before any event is inserted.
+/// `guard` then refuses stored event ids under the lock (migration 0007: the partitioned log
+/// has no unique constraint on `event_id`).
 const ONE: &str = "\
 WITH parts AS (
     SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[]) AS p (sid, expected, added)
@@ -45,6 +47,8 @@ WITH parts AS (
 ), gate AS (
     SELECT pg_advisory_xact_lock(8320803159843103847), pg_notify('syncledger_events', '')
       FROM (SELECT count(checked.fine) FROM checked) AS all_checked
+), guard AS (
+    SELECT syncledger_refuse_stored_ids($6::uuid[]) AS none_stored FROM gate
 )
 INSERT INTO events (stream_id, sequence, event_id, event_type, schema_version, payload, tenant,
                     correlation_id, causation_id, recorded_at)
@@ -53,7 +57,7 @@ SELECT x.sid, c.before + x.nth, x.id, x.typ, x.ver, x.body, x.ten, x.cor, x.cau,
               $10::text[], $11::uuid[], $12::uuid[]) WITH ORDINALITY
        AS x (sid, nth, id, typ, ver, body, ten, cor, cau, ord)
   JOIN checked c ON c.sid = x.sid
- CROSS JOIN gate
+ CROSS JOIN guard
  ORDER BY x.ord
 RETURNING event_id, sequence, position";
 

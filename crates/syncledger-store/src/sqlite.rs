@@ -14,7 +14,9 @@ use std::str::FromStr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::shared::Shared;
 use crate::{StoreError, StoreOptions};
@@ -65,7 +67,10 @@ pub(crate) async fn connect(url: &str, options: StoreOptions) -> Result<Arc<Inne
         .min_connections(1)
         .test_before_acquire(false)
         .before_acquire(crate::shared::ping_if_idle)
-        .connect_with(connect.clone())
+        // Archiving gives deleted events' pages back to the file system (`sqlite_archive.rs`).
+        // Takes effect on a new database; an existing one keeps its mode until a VACUUM. Set
+        // by the writer only: on a reader it would be a write, waiting for the write lock.
+        .connect_with(connect.clone().auto_vacuum(SqliteAutoVacuum::Incremental))
         .await?;
     let read = SqlitePoolOptions::new()
         .max_connections(max_readers)
@@ -146,6 +151,10 @@ pub(crate) mod dialect {
     pub(crate) const ONE_STATEMENT: bool = false;
 
     pub(crate) use crate::sqlite_append::write_appends;
+    pub(crate) use crate::sqlite_archive::{
+        cut_at_or_below, database_bytes, ensure_partitions, is_missing_partition, remove_archived,
+        set_partition_width,
+    };
 
     /// Every append goes through the committer's own thread (see `spawn_committer`): measured
     /// on the callers' runtime, one writer's appends were slower, not faster.

@@ -72,6 +72,14 @@ impl Store {
         dispatch!(self, s => s.migrate().await)
     }
 
+    /// Archiving: segments, snapshots and what went where (docs/log.md, "Archiving").
+    pub fn archives(&self) -> crate::archive::Archives {
+        match &self.backend {
+            Backend::Sqlite(inner) => crate::archive::Archives::sqlite(inner.clone()),
+            Backend::Postgres(inner) => crate::archive::Archives::postgres(inner.clone()),
+        }
+    }
+
     /// `"sqlite"` or `"postgres"`.
     pub fn backend_name(&self) -> &'static str {
         dispatch!(self, s => s.backend_name())
@@ -314,7 +322,7 @@ impl Store {
         projection: &str,
         progress: impl Fn(RebuildProgress) + Send + Sync,
     ) -> Result<RebuildProgress, StoreError> {
-        dispatch!(self, s => s.rebuild(projection, &progress, &mut crate::no_hook).await)
+        dispatch!(self, s => s.rebuild(projection, None, &progress, &mut crate::no_hook).await)
     }
 
     /// [`Store::rebuild`] with an async hook run after each batch of the unlocked phase (tests
@@ -325,7 +333,7 @@ impl Store {
         projection: &str,
         mut hook: impl FnMut(RebuildProgress) -> BoxFuture<'static, ()> + Send,
     ) -> Result<RebuildProgress, StoreError> {
-        dispatch!(self, s => s.rebuild(projection, &|_| {}, &mut hook).await)
+        dispatch!(self, s => s.rebuild(projection, None, &|_| {}, &mut hook).await)
     }
 
     /// Takes the entity's lease for `owner` when it is free, expired, or already `owner`'s.

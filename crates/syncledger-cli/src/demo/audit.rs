@@ -24,5 +24,5 @@ pub async fn show_audit(demo: &Demo) -> anyhow::Result<()> {
     println!(
         "The audit trail of Alan's entity (syncledger history --tenant acme --system crm --record {id}):"
     );
-    crate::history::print(store, entity, false).await
+    crate::history::print(store, entity, false, None).await
 }

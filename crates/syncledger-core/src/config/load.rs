@@ -72,11 +72,18 @@ pub(super) fn typed(mut tree: toml::Table) -> Result<Config, Vec<Problem>> {
     };
     let tenants = items(tree.remove("tenants"), "tenants", "id", &mut problems);
     let entities = items(tree.remove("entities"), "entities", "name", &mut problems);
+    let retention = tree.remove("retention").and_then(|value| {
+        value
+            .try_into()
+            .map_err(|e| problems.push(type_problem("retention", e)))
+            .ok()
+    });
     match server {
         Some(server) if problems.is_empty() => Ok(Config {
             server,
             tenants,
             entities,
+            retention,
         }),
         _ => Err(problems),
     }

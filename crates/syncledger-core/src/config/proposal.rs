@@ -93,6 +93,7 @@ impl Config {
                         server: self.server.clone(),
                         tenants: self.tenants.clone(),
                         entities: proposed.entities,
+                        retention: self.retention.clone(),
                     };
                     match whole.validate() {
                         Ok(()) => return Ok(whole.entities),

@@ -165,6 +165,16 @@ pub(super) static ROOT: Node = Node::Table(&[
             item: &ENTITY,
         },
     ),
+    (
+        "retention",
+        Node::Table(&[
+            ("enabled", Node::Bool),
+            ("archive_after_days", Node::Int),
+            ("archive_dir", Node::Str),
+            ("interval_secs", Node::Int),
+            ("partition_width", Node::Int),
+        ]),
+    ),
 ]);
 
 /// `parent.key`, or `key` at the root.

@@ -298,7 +298,9 @@ fn the_key_layout_and_the_types_name_the_same_keys() {
             "headers = { Authorization = \"Bearer abc\" }",
             "headers = { Authorization = \"Bearer abc\" }\n\
              rate_limit = { requests_per_second = 5, burst = 1, max_in_flight = 1 }",
-        );
+        )
+        + "\n[retention]\narchive_after_days = 90\narchive_dir = \"/var/lib/syncledger/archive\"\n\
+           partition_width = 65536\n";
     let config = Config::from_toml_str(&text, no_env()).unwrap();
     let tree = toml::Table::try_from(&config).unwrap();
     let mut unknown = Vec::new();

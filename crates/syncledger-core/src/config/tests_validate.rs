@@ -191,3 +191,65 @@ fn the_servers_connection_bounds_have_defaults_overrides_and_ranges() {
         ]
     );
 }
+
+#[test]
+fn retention_loads_with_its_defaults_and_from_the_environment() {
+    let text = format!(
+        "{EXAMPLE}\n[retention]\narchive_after_days = 90\narchive_dir = \"/var/lib/syncledger/archive\"\n"
+    );
+    let config = Config::from_toml_str(&text, no_env()).unwrap();
+    let retention = config.retention.unwrap();
+    assert_eq!(retention.archive_after_days, Some(90));
+    assert_eq!(retention.archive_dir, "/var/lib/syncledger/archive");
+    assert_eq!(retention.interval_secs, 3600);
+    assert!(retention.enabled);
+    assert_eq!(Config::from_toml_str(EXAMPLE, no_env()).unwrap().retention, None);
+
+    let vars = super::env(&[
+        ("SYNCLEDGER_RETENTION__ARCHIVE_AFTER_DAYS", "30"),
+        ("SYNCLEDGER_RETENTION__INTERVAL_SECS", "600"),
+    ]);
+    let retention = Config::from_toml_str(&text, vars).unwrap().retention.unwrap();
+    assert_eq!(
+        (retention.archive_after_days, retention.interval_secs),
+        (Some(30), 600)
+    );
+}
+
+#[test]
+fn every_retention_problem_is_reported_at_once() {
+    let text = format!(
+        "{EXAMPLE}\n[retention]\narchive_dir = \"archive\"\ninterval_secs = 0\npartition_width = 8\n"
+    );
+    assert_eq!(
+        problems(&text, no_env()),
+        vec![
+            "retention.archive_after_days: must be set: events recorded more than this many days \
+             before a run are archived (or set retention.enabled = false)",
+            "retention.archive_dir: must be an absolute path (serve may be started from any \
+             directory)",
+            "retention.partition_width: must be between 16 and 1099511627776 (2^40)",
+            "retention.interval_secs: must be between 1 and 604800 (a week)",
+        ]
+    );
+    let text = format!(
+        "{EXAMPLE}\n[retention]\narchive_after_days = 100000\n"
+    );
+    assert_eq!(
+        problems(&text, no_env()),
+        vec![
+            "retention.archive_after_days: must be at most 36500 (days, not hours or seconds)",
+            "retention.archive_dir: must be set: the directory archive segments are written to",
+        ]
+    );
+    // Types and unknown keys are named with their path, as everywhere else.
+    let text = format!("{EXAMPLE}\n[retention]\narchive_after_days = -1\n");
+    let found = problems(&text, no_env());
+    assert!(found[0].starts_with("retention.archive_after_days"), "{found:?}");
+    let text = format!("{EXAMPLE}\n[retention]\narchive_dri = \"/a\"\n");
+    let found = problems(&text, no_env());
+    assert!(found[0].starts_with("retention.archive_dri: unknown key"), "{found:?}");
+    // Paused, it needs nothing else.
+    let text = format!("{EXAMPLE}\n[retention]\nenabled = false\n");
+    assert!(Config::from_toml_str(&text, no_env()).is_ok());
+}

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use super::{Config, Problem, ServerConfig, TenantConfig};
+use super::{Config, Problem, RetentionConfig, ServerConfig, TenantConfig};
 
 mod entities;
 mod perimeter;
@@ -16,6 +16,9 @@ mod perimeter;
 pub(super) fn problems(config: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
     server(&config.server, &mut out);
+    if let Some(retention) = &config.retention {
+        retention_problems(retention, &mut out);
+    }
     tenants(config, &mut out);
     super::shared_url::problems(config, &mut out);
     entities::entities(config, &mut out);
@@ -109,6 +112,59 @@ fn server(server: &ServerConfig, out: &mut Vec<Problem>) {
         ));
     }
     perimeter::problems(server, out);
+}
+
+/// A hundred years: anything longer is a mistake (a value in hours or seconds).
+const MAX_ARCHIVE_AFTER_DAYS: u32 = 36_500;
+/// A week between runs at most: the archive's backlog grows with the wait.
+const MAX_RETENTION_INTERVAL_SECS: u64 = 7 * 24 * 3600;
+/// Fewer positions per partition would make a table per few events.
+const MIN_PARTITION_WIDTH: u64 = 16;
+/// Past 2^40 positions a partition is the whole log of any deployment.
+const MAX_PARTITION_WIDTH: u64 = 1 << 40;
+
+fn retention_problems(retention: &RetentionConfig, out: &mut Vec<Problem>) {
+    match retention.archive_after_days {
+        None if retention.enabled => out.push(Problem::new(
+            "retention.archive_after_days",
+            "must be set: events recorded more than this many days before a run are archived \
+             (or set retention.enabled = false)",
+        )),
+        Some(days) if days > MAX_ARCHIVE_AFTER_DAYS => out.push(Problem::new(
+            "retention.archive_after_days",
+            format!("must be at most {MAX_ARCHIVE_AFTER_DAYS} (days, not hours or seconds)"),
+        )),
+        _ => {}
+    }
+    let dir = std::path::Path::new(&retention.archive_dir);
+    if retention.archive_dir.trim().is_empty() {
+        if retention.enabled {
+            out.push(Problem::new(
+                "retention.archive_dir",
+                "must be set: the directory archive segments are written to",
+            ));
+        }
+    } else if !dir.is_absolute() {
+        out.push(Problem::new(
+            "retention.archive_dir",
+            "must be an absolute path (serve may be started from any directory)",
+        ));
+    }
+    if retention
+        .partition_width
+        .is_some_and(|w| !(MIN_PARTITION_WIDTH..=MAX_PARTITION_WIDTH).contains(&w))
+    {
+        out.push(Problem::new(
+            "retention.partition_width",
+            format!("must be between {MIN_PARTITION_WIDTH} and {MAX_PARTITION_WIDTH} (2^40)"),
+        ));
+    }
+    if !(1..=MAX_RETENTION_INTERVAL_SECS).contains(&retention.interval_secs) {
+        out.push(Problem::new(
+            "retention.interval_secs",
+            format!("must be between 1 and {MAX_RETENTION_INTERVAL_SECS} (a week)"),
+        ));
+    }
 }
 
 /// Ids travel in URLs and the log; 64 KiB is far beyond any system's ids.

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ use crate::events::{Chosen, ConflictDetected, Fields, SyncEvent};
 use crate::log::RecordedEvent;
 
 /// A conflict recorded on a field and not yet settled by the systems agreeing on it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenConflict {
     pub conflict_id: Uuid,
     pub policy: ConflictPolicy,
@@ -36,7 +37,7 @@ impl OpenConflict {
 }
 
 /// The conflict side of an entity's state.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ConflictBook {
     /// Per system, the `ETag` of its record as last seen (fetched, or in a write's answer).
     pub etags: BTreeMap<String, String>,

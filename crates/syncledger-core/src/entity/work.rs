@@ -1,6 +1,7 @@
 //! The order of an entity's work: what a job does next, as a pure function of its state (G9).
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::EntityState;
@@ -8,7 +9,7 @@ use crate::events::{Action, WorkHeld, WriteOp, WriteRequested};
 use crate::log::Position;
 
 /// A unit of work owed to the entity: an observed change, a resync or a dead-letter retry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trigger {
     pub event_id: Uuid,
     pub position: Position,
@@ -21,7 +22,7 @@ pub struct Trigger {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TriggerKind {
     Observed {
         system: String,
@@ -57,7 +58,7 @@ impl Trigger {
 
 /// A write recorded as requested whose outcome the log does not hold yet (or that failed and will
 /// be retried).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingWrite {
     pub request: WriteRequested,
     pub requested_event_id: Uuid,

@@ -13,6 +13,7 @@ mod gates;
 mod harness;
 mod observe;
 
+mod archived;
 mod bringup;
 mod coalescing;
 mod conflicts;

@@ -7,6 +7,7 @@
 mod recorder;
 mod support;
 
+mod archived;
 mod auth;
 mod console;
 mod fuzz;

@@ -74,6 +74,8 @@ enum Failed {
     Duplicate,
     /// A race the statement could not answer: try again.
     Retry,
+    /// Its positions fell past the log's last partition (PostgreSQL): create more, try again.
+    NoPartition,
     Error(StoreError),
 }
 
@@ -89,6 +91,7 @@ fn single(written: Result<Written, sqlx::Error>) -> Result<Vec<Appended>, Failed
         },
         Ok(Written::Retry) => Err(Failed::Retry),
         Err(err) if is_unique_violation(&err) => Err(Failed::Duplicate),
+        Err(err) if dialect::is_missing_partition(&err) => Err(Failed::NoPartition),
         Err(err) => Err(Failed::Error(err.into())),
     }
 }
@@ -176,6 +179,10 @@ impl Inner {
     ) -> Result<Option<Pending>, StoreError> {
         let conflict = match failed {
             Failed::Retry => return Ok(None),
+            Failed::NoPartition => {
+                dialect::ensure_partitions(&self.write).await?;
+                return Ok(None);
+            }
             Failed::Error(err) => return Err(err),
             Failed::Conflict(conflict) => conflict,
             Failed::Duplicate => {

@@ -129,6 +129,7 @@ impl Inner {
     /// since inline appends would otherwise move its checkpoint past events it never saw.
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         dialect::MIGRATOR.run(&self.write).await?;
+        dialect::ensure_partitions(&self.write).await?;
         self.check_master_key().await?;
         let mut tx = dialect::begin_write(self).await?;
         // Serialises concurrent migrations of several processes (CREATE TABLE IF NOT EXISTS is
@@ -162,7 +163,7 @@ impl Inner {
                     projection = projection.name(),
                     "inline projection behind the log; rebuilding"
                 );
-                self.rebuild(projection.name(), &|_| {}, &mut crate::no_hook)
+                self.rebuild(projection.name(), None, &|_| {}, &mut crate::no_hook)
                     .await?;
             }
         }

@@ -3,7 +3,9 @@
 //! The log stays append-only: nothing of it is rewritten. What makes the entity's values
 //! unreadable is that the only keys that open them are destroyed; what makes the receipt worth
 //! something is that the erasure then looks for the values it knew, as text, in every table
-//! (and on SQLite in the database file and its WAL), and says where it found any.
+//! (and on SQLite in the database file and its WAL), and says where it found any. The snapshot
+//! of an entity's archived events (`stream_archives.state`) is one of those copies: sealed
+//! under the same keys, and replaced by its value-free part (links, version) on erasure.
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder};
 use syncledger_core::events::{EntityErased, SyncEvent};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
 use syncledger_core::mapping::match_value_hash;
-use syncledger_core::privacy;
+use syncledger_core::{privacy, snapshot};
 use uuid::Uuid;
 
 use super::{Db, Inner, dialect, now};
@@ -39,10 +41,16 @@ impl Inner {
             )
         })?;
         let events = self.read_stream(entity_id, 1, i64::MAX).await?;
-        let Some(first) = events.first() else {
-            return Err(StoreError::NotFound);
+        // An entity whose first events were archived has them in its snapshot (opened here,
+        // while its keys still open it); one with every event archived has only the snapshot.
+        let archived = self.stream_archive(entity_id).await?;
+        let kept = archived.as_ref().and_then(|a| a.state.as_ref());
+        let tenant = match (events.first(), kept) {
+            (Some(first), _) => first.meta.tenant.clone(),
+            (None, Some(state)) => snapshot::resume_entity(entity_id, Some(state), &[]).tenant,
+            (None, None) if archived.is_some() => self.tenant_of_keys(entity_id).await?,
+            (None, None) => return Err(StoreError::NotFound),
         };
-        let tenant = first.meta.tenant.clone();
         let live: Vec<Uuid> = sqlx::query_scalar(
             "SELECT key_id FROM data_keys WHERE entity_id = $1 AND destroyed_at IS NULL",
         )
@@ -73,6 +81,10 @@ impl Inner {
         for event in &events {
             privacy::searched_texts(&event.event_type, &event.payload, &mut texts);
         }
+        if let Some(state) = kept {
+            snapshot::value_texts(state, &mut texts);
+        }
+        let kept_snapshot = kept.and_then(snapshot::without_values);
         let digests: Vec<String> = texts
             .iter()
             .filter_map(|t| match_value_hash(&serde_json::Value::String(t.clone())))
@@ -128,6 +140,15 @@ impl Inner {
                 .execute(&mut *tx)
                 .await?;
         }
+        // The snapshot of its archived events (sealed under the keys just destroyed) is
+        // replaced by what it keeps without values: its links and version, in clear.
+        if archived.is_some() {
+            sqlx::query("UPDATE stream_archives SET state = $2 WHERE stream_id = $1")
+                .bind(entity_id)
+                .bind(kept_snapshot.map(sqlx::types::Json))
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
 
         // 6. Freed space and old page images are let go of.
@@ -179,7 +200,28 @@ impl Inner {
                 left.push(projection.name().to_string());
             }
         }
+        if let Some(state) = self
+            .stream_archive(entity_id)
+            .await?
+            .and_then(|a| a.state)
+        {
+            let mut texts = Vec::new();
+            snapshot::value_texts(&state, &mut texts);
+            if !texts.is_empty() {
+                left.push("stream_archives".to_string());
+            }
+        }
         Ok(left)
+    }
+
+    /// The tenant an entity's data keys were made for (an entity with no live event left).
+    async fn tenant_of_keys(&self, entity_id: Uuid) -> Result<String, StoreError> {
+        let tenant: Option<String> =
+            sqlx::query_scalar("SELECT tenant FROM data_keys WHERE entity_id = $1 LIMIT 1")
+                .bind(entity_id)
+                .fetch_optional(&self.read)
+                .await?;
+        tenant.ok_or(StoreError::NotFound)
     }
 
     /// SQLite: the WAL copied back and truncated, so no old page image keeps the key (freed

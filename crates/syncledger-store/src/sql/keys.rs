@@ -10,6 +10,7 @@
 //! entity makes those copies unreadable too.
 
 use chrono::Utc;
+use serde_json::Value;
 use sqlx::{Pool, QueryBuilder};
 use syncledger_core::log::{RecordedEvent, StreamAppend};
 use syncledger_core::privacy;
@@ -171,14 +172,66 @@ impl Inner {
         let Some(ring) = self.shared.keyring.as_deref() else {
             return Ok(());
         };
-        let missing = ring.missing(events.iter().map(|e| (e.event_type.as_str(), &e.payload)));
-        if !missing.is_empty() {
-            load_keys(&self.read, ring, &missing).await?;
-        }
+        self.load_event_keys(events).await?;
         for event in events {
             ring.open_event(event);
         }
         Ok(())
+    }
+
+    /// Loads the keys that the sealed values of `events` name and the cache lacks.
+    pub(crate) async fn load_event_keys(&self, events: &[RecordedEvent]) -> Result<(), StoreError> {
+        let Some(ring) = self.shared.keyring.as_deref() else {
+            return Ok(());
+        };
+        let missing = ring.missing(events.iter().map(|e| (e.event_type.as_str(), &e.payload)));
+        if !missing.is_empty() {
+            load_keys(&self.read, ring, &missing).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens events (already upcast) like [`Inner::open_events`], and returns the key that
+    /// opened the last of them to carry a sealed value (what a copy derived from them is
+    /// sealed under); `None` when none did or its key is destroyed.
+    pub(crate) async fn open_events_keyed(
+        &self,
+        events: &mut [RecordedEvent],
+    ) -> Result<Option<(Uuid, DataKey)>, StoreError> {
+        let Some(ring) = self.shared.keyring.as_deref() else {
+            return Ok(None);
+        };
+        self.load_event_keys(events).await?;
+        let mut last = None;
+        for event in events {
+            if let Some(key) = ring.open_event(event) {
+                last = Some(key);
+            }
+        }
+        Ok(last)
+    }
+
+    /// Seals a whole document (a stream snapshot) under `key` (no master key or no key: as is).
+    pub(crate) fn seal_doc(&self, key: Option<&(Uuid, DataKey)>, doc: Value) -> Value {
+        match (self.shared.keyring.as_deref(), key) {
+            (Some(ring), Some((key_id, key))) => ring.seal(*key_id, key, &doc),
+            _ => doc,
+        }
+    }
+
+    /// Opens a document sealed whole, loading its key: `null` when its key is destroyed (the
+    /// entity was erased). Returns the key that opened it.
+    pub(crate) async fn open_doc(
+        &self,
+        doc: &mut Value,
+    ) -> Result<Option<(Uuid, DataKey)>, StoreError> {
+        let Some(ring) = self.shared.keyring.as_deref() else {
+            return Ok(None);
+        };
+        if let Some(missing) = ring.missing_doc(doc) {
+            load_keys(&self.read, ring, &[missing]).await?;
+        }
+        Ok(ring.open_value(doc))
     }
 
     /// Opens sealed row documents, loading the keys they name.

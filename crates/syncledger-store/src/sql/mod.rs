@@ -11,6 +11,7 @@
 //!   row effects, as a pipeline.
 //! - `claim`: keys one entity holds by construction (a record's link), checked in the append.
 //! - `lease`: entity leases; `samples`: the operations page's per-minute samples.
+//! - `archive`: an archive run (segments, snapshots, removal).
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
@@ -23,6 +24,8 @@ pub(crate) use super::{Db, dialect};
 use crate::shared::Shared;
 
 mod append;
+mod archive;
+mod archive_read;
 mod claim;
 mod engine;
 mod erase;

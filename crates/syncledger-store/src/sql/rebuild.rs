@@ -23,6 +23,7 @@ use sqlx::AssertSqlSafe;
 use syncledger_core::log::Position;
 use syncledger_core::projection::Projection;
 
+use super::archive_read::ArchiveReplay;
 use super::engine::{self, checkpoint};
 use super::replay::Folded;
 use super::{Conn, Inner, dialect, now, read, rows};
@@ -34,16 +35,23 @@ pub(crate) type Hook<'a> = &'a mut (dyn FnMut(RebuildProgress) -> BoxFuture<'sta
 pub(crate) type Progress<'a> = &'a (dyn Fn(RebuildProgress) + Send + Sync);
 
 impl Inner {
+    /// Rebuilds `name` from the log, and first from the archive in `archive` when the log's
+    /// first events were archived (docs/log.md, "Archiving"): a rebuild without the archive
+    /// would lose what they gave, so it is refused then.
     pub(crate) async fn rebuild(
         &self,
         name: &str,
+        archive: Option<&std::path::Path>,
         progress: Progress<'_>,
         hook: Hook<'_>,
     ) -> Result<RebuildProgress, StoreError> {
         let projection = self.shared.registry.get(name)?.clone();
+        let segments = self.archive_to_replay(archive).await?;
         let _claim = self.shared.claim_rebuild(name)?;
         let lock = dialect::lock_rebuild(self, name).await?;
-        let result = self.rebuild_locked(projection, progress, hook).await;
+        let result = self
+            .rebuild_locked(projection, segments, progress, hook)
+            .await;
         if result.is_err() {
             self.abandon_rebuild(name).await;
         }
@@ -54,6 +62,7 @@ impl Inner {
     async fn rebuild_locked(
         &self,
         projection: Arc<dyn Projection>,
+        archive: Option<ArchiveReplay>,
         progress: Progress<'_>,
         hook: Hook<'_>,
     ) -> Result<RebuildProgress, StoreError> {
@@ -81,17 +90,36 @@ impl Inner {
             .bind(head.0)
             .fetch_one(&mut *tx)
             .await?;
+        let archived = archive.as_ref().map_or(0, ArchiveReplay::events);
+        // The live log is read after what the archive holds (events a run cut short left live
+        // are in both).
+        let covered = Position(archive.as_ref().map_or(0, ArchiveReplay::through));
         let mut state = RebuildProgress {
             done: 0,
-            total: total as u64,
+            total: total as u64 + archived,
         };
         set_progress(&mut tx, name, "rebuilding", state).await?;
         tx.commit().await?;
         progress(state);
 
+        // Phase 0, no lock: the archive, segment by segment (each read back and checked).
+        for batch in archive.iter().flat_map(ArchiveReplay::segments) {
+            let events = batch.read()?;
+            self.load_event_keys(&events).await?;
+            let folded = super::replay::fold_events(
+                projection.as_ref(),
+                &self.shared.upcasters(),
+                self.shared.keyring.as_deref(),
+                events,
+            );
+            if let Some(folded) = folded {
+                state = self.apply_batch(name, &shadow, folded, state).await?;
+                progress(state);
+            }
+        }
         // Phase 1a, no lock: the streaming scan.
-        let mut at = Position::START;
-        let mut scan = self.spawn_scan(projection.clone(), batch as usize);
+        let mut at = covered;
+        let mut scan = self.spawn_scan(projection.clone(), covered, batch as usize);
         while let Some(folded) = scan.recv().await {
             at = folded.as_ref().map_or(at, |f| f.last);
             state = self.apply_batch(name, &shadow, folded?, state).await?;

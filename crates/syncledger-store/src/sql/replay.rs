@@ -51,6 +51,31 @@ pub(crate) fn fold(
     })
 }
 
+/// Folds archived events (as stored, sealed, in position order) the same way: upcast, opened
+/// (the caller has loaded their keys, [`Inner::load_event_keys`]) and projected, the rows of a
+/// projection that holds values sealed again under each event's key.
+pub(crate) fn fold_events(
+    projection: &dyn Projection,
+    upcasters: &Upcasters,
+    ring: Option<&Keyring>,
+    events: Vec<syncledger_core::log::RecordedEvent>,
+) -> Option<Folded> {
+    let last = events.last()?.position;
+    let count = events.len() as u64;
+    let mut effects = Effects::default();
+    for event in events {
+        let mut event = upcasters.apply(event);
+        keys::open_and_project(ring, projection, &mut event)
+            .into_iter()
+            .for_each(|op| effects.push(op));
+    }
+    Some(Folded {
+        effects,
+        last,
+        events: count,
+    })
+}
+
 impl Inner {
     /// The next page after `after`, folded; `None` when there is nothing after it.
     pub(crate) async fn read_folded(
@@ -70,6 +95,7 @@ impl Inner {
     pub(crate) fn spawn_scan(
         &self,
         projection: Arc<dyn Projection>,
+        after: Position,
         batch: usize,
     ) -> mpsc::Receiver<Result<Folded, StoreError>> {
         // Two batches in flight: enough to overlap, little memory.
@@ -83,7 +109,7 @@ impl Inner {
                 upcasters,
                 ring,
             };
-            let scanned = scan(&source, projection.as_ref(), batch, &sender).await;
+            let scanned = scan(&source, projection.as_ref(), after, batch, &sender).await;
             if let Err(err) = scanned {
                 let _ = sender.send(Err(err)).await;
             }
@@ -118,12 +144,15 @@ async fn load_missing(
 async fn scan(
     source: &Source,
     projection: &dyn Projection,
+    after: Position,
     batch: usize,
     sender: &mpsc::Sender<Result<Folded, StoreError>>,
 ) -> Result<(), StoreError> {
     let mut conn = source.pool.acquire().await?;
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY position");
-    let mut rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql)).fetch(&mut *conn);
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position");
+    let mut rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql))
+        .bind(after.0)
+        .fetch(&mut *conn);
     let mut pending = Vec::with_capacity(batch);
     loop {
         let row = rows.try_next().await?;

@@ -14,7 +14,7 @@ impl Store {
     /// Erases an entity (CONTRACT §7 `eraseEntity`): destroys its data keys, appends
     /// `EntityErased { reason, by }`, deletes its rows of the projections that hold values, and
     /// searches every table (and on SQLite the database file) for the values it held.
-    /// Idempotent. [`StoreError::NotFound`] for an entity with no events.
+    /// Idempotent. [`StoreError::NotFound`] for an entity with no events (live or archived).
     pub async fn erase_entity(
         &self,
         entity_id: Uuid,

@@ -7,6 +7,9 @@ mod harness;
 use syncledger_test_support::both;
 
 mod append;
+mod archive;
+mod archive_erasure;
+mod archive_rebuild;
 mod checkpoint;
 mod claims;
 mod counts;
@@ -23,3 +26,4 @@ mod reads;
 mod rebuild;
 mod sealing;
 mod upcasting;
+mod upgrade;

@@ -137,7 +137,10 @@ pub async fn start(
             .await
             .context("retention.partition_width")?
         {
-            tracing::info!(width, "the log's partition width is set from the next partition on");
+            tracing::info!(
+                width,
+                "the log's partition width is set from the next partition on"
+            );
         }
     }
     let retention = syncledger_engine::retention::Retention::from_config(

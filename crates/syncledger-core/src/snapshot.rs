@@ -65,7 +65,8 @@ impl StreamState {
 /// so a member added to [`EntityState`] later is dropped until it is listed here. `None` for
 /// anything but an entity's snapshot (an initial sync is no one's to erase).
 pub fn without_values(snapshot: &Value) -> Option<Value> {
-    let StreamState::Entity(state) = serde_json::from_value::<StreamState>(snapshot.clone()).ok()?
+    let StreamState::Entity(state) =
+        serde_json::from_value::<StreamState>(snapshot.clone()).ok()?
     else {
         return None;
     };
@@ -94,7 +95,9 @@ pub fn value_texts(snapshot: &Value, into: &mut Vec<String>) {
         return;
     };
     for fields in state.known.values() {
-        fields.values().for_each(|v| crate::privacy::strings_of(v, into));
+        fields
+            .values()
+            .for_each(|v| crate::privacy::strings_of(v, into));
     }
     state
         .synced
@@ -102,11 +105,15 @@ pub fn value_texts(snapshot: &Value, into: &mut Vec<String>) {
         .for_each(|v| crate::privacy::strings_of(v, into));
     for per_field in state.sync_written.values() {
         for values in per_field.values() {
-            values.iter().for_each(|v| crate::privacy::strings_of(v, into));
+            values
+                .iter()
+                .for_each(|v| crate::privacy::strings_of(v, into));
         }
     }
     for (_, fields) in state.discovered.values() {
-        fields.values().for_each(|v| crate::privacy::strings_of(v, into));
+        fields
+            .values()
+            .for_each(|v| crate::privacy::strings_of(v, into));
     }
 }
 

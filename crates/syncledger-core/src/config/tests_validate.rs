@@ -203,13 +203,19 @@ fn retention_loads_with_its_defaults_and_from_the_environment() {
     assert_eq!(retention.archive_dir, "/var/lib/syncledger/archive");
     assert_eq!(retention.interval_secs, 3600);
     assert!(retention.enabled);
-    assert_eq!(Config::from_toml_str(EXAMPLE, no_env()).unwrap().retention, None);
+    assert_eq!(
+        Config::from_toml_str(EXAMPLE, no_env()).unwrap().retention,
+        None
+    );
 
     let vars = super::env(&[
         ("SYNCLEDGER_RETENTION__ARCHIVE_AFTER_DAYS", "30"),
         ("SYNCLEDGER_RETENTION__INTERVAL_SECS", "600"),
     ]);
-    let retention = Config::from_toml_str(&text, vars).unwrap().retention.unwrap();
+    let retention = Config::from_toml_str(&text, vars)
+        .unwrap()
+        .retention
+        .unwrap();
     assert_eq!(
         (retention.archive_after_days, retention.interval_secs),
         (Some(30), 600)
@@ -232,9 +238,7 @@ fn every_retention_problem_is_reported_at_once() {
             "retention.interval_secs: must be between 1 and 604800 (a week)",
         ]
     );
-    let text = format!(
-        "{EXAMPLE}\n[retention]\narchive_after_days = 100000\n"
-    );
+    let text = format!("{EXAMPLE}\n[retention]\narchive_after_days = 100000\n");
     assert_eq!(
         problems(&text, no_env()),
         vec![
@@ -245,10 +249,16 @@ fn every_retention_problem_is_reported_at_once() {
     // Types and unknown keys are named with their path, as everywhere else.
     let text = format!("{EXAMPLE}\n[retention]\narchive_after_days = -1\n");
     let found = problems(&text, no_env());
-    assert!(found[0].starts_with("retention.archive_after_days"), "{found:?}");
+    assert!(
+        found[0].starts_with("retention.archive_after_days"),
+        "{found:?}"
+    );
     let text = format!("{EXAMPLE}\n[retention]\narchive_dri = \"/a\"\n");
     let found = problems(&text, no_env());
-    assert!(found[0].starts_with("retention.archive_dri: unknown key"), "{found:?}");
+    assert!(
+        found[0].starts_with("retention.archive_dri: unknown key"),
+        "{found:?}"
+    );
     // Paused, it needs nothing else.
     let text = format!("{EXAMPLE}\n[retention]\nenabled = false\n");
     assert!(Config::from_toml_str(&text, no_env()).is_ok());

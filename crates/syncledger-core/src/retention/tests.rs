@@ -18,10 +18,7 @@ fn a_run_archives_what_was_recorded_more_than_the_days_before_it() {
 fn the_first_run_comes_soon_after_start() {
     let hour = Duration::from_secs(3600);
     assert_eq!(first_delay(hour), FIRST_RUN_AFTER);
-    assert_eq!(
-        first_delay(Duration::from_secs(2)),
-        Duration::from_secs(2)
-    );
+    assert_eq!(first_delay(Duration::from_secs(2)), Duration::from_secs(2));
 }
 
 #[test]

@@ -171,7 +171,9 @@ fn an_erased_entitys_snapshot_keeps_its_links_and_none_of_its_values() {
     value_texts(&erased, &mut none);
     assert!(none.is_empty(), "{none:?}");
     // Only an entity's snapshot has values to keep or drop.
-    let sync = StreamState::InitialSync(InitialSync::default()).to_value().unwrap();
+    let sync = StreamState::InitialSync(InitialSync::default())
+        .to_value()
+        .unwrap();
     assert_eq!(without_values(&sync), None);
     assert_eq!(without_values(&serde_json::json!("not a snapshot")), None);
 }

@@ -4,9 +4,9 @@
 //! and a restarted process, loading its initial syncs from their snapshots, starts none again.
 
 use serde_json::json;
+use syncledger_core::config::RetentionConfig;
 use syncledger_core::events::SyncEvent;
 use syncledger_core::log::{LogFilter, Position};
-use syncledger_core::config::RetentionConfig;
 use syncledger_engine::retention::{ARCHIVER_LEASE, Retention, RunOutcome};
 use syncledger_engine::snapshots::StreamSnapshots;
 use syncledger_sim::Op;
@@ -148,7 +148,9 @@ async fn scheduled_archiving_runs_once_at_a_time_and_archives_what_is_old_enough
     };
     let refused = Retention::from_config(w.store().clone(), Some(&unusable), "test").err();
     assert!(
-        refused.as_deref().is_some_and(|e| e.starts_with("retention.archive_dir: ")),
+        refused
+            .as_deref()
+            .is_some_and(|e| e.starts_with("retention.archive_dir: ")),
         "{refused:?}"
     );
 
@@ -161,7 +163,11 @@ async fn scheduled_archiving_runs_once_at_a_time_and_archives_what_is_old_enough
     // Another process's run holds the lease: this one leaves the work to it.
     assert!(
         w.store()
-            .try_lease(ARCHIVER_LEASE, "another-process", std::time::Duration::from_secs(60))
+            .try_lease(
+                ARCHIVER_LEASE,
+                "another-process",
+                std::time::Duration::from_secs(60)
+            )
             .await
             .unwrap()
     );

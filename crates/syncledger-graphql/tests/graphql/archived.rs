@@ -71,8 +71,10 @@ async fn an_archived_entity_reads_from_its_snapshot_and_says_where_its_history_w
     assert_eq!(archived["events"], before["version"]);
     let note = archived["note"].as_str().unwrap();
     assert!(
-        note.starts_with(&format!("{} earlier events archived on ", before["version"]))
-            && note.contains(" in segment 0001"),
+        note.starts_with(&format!(
+            "{} earlier events archived on ",
+            before["version"]
+        )) && note.contains(" in segment 0001"),
         "{note}"
     );
     assert_eq!(after["history"]["edges"], json!([]));
@@ -97,6 +99,8 @@ async fn an_archived_entity_reads_from_its_snapshot_and_says_where_its_history_w
         .await;
     assert_eq!(status, axum::http::StatusCode::OK);
     assert!(body["data"]["entity"].is_null(), "{body}");
-    let (_, body) = app.gql(Some(crate::support::ACME), ENTITY, json!({"id": ann})).await;
+    let (_, body) = app
+        .gql(Some(crate::support::ACME), ENTITY, json!({"id": ann}))
+        .await;
     assert_eq!(body["data"]["entity"]["id"], json!(ann.to_string()));
 }

@@ -15,11 +15,11 @@ use uuid::Uuid;
 
 use super::{EVENT_COLUMNS, EventRow, Inner, dialect, event_from_row, now};
 use crate::StoreError;
-use crate::seal::DataKey;
 use crate::archive::segment::{self, Manifest, SegmentInfo};
 use crate::archive::{
     ArchiveProgress, ArchiveReport, ArchiveRequest, Before, Snapshotter, StreamArchive,
 };
+use crate::seal::DataKey;
 
 /// Events per segment file.
 const SEGMENT_EVENTS: i64 = 20_000;

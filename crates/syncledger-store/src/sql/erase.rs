@@ -200,11 +200,7 @@ impl Inner {
                 left.push(projection.name().to_string());
             }
         }
-        if let Some(state) = self
-            .stream_archive(entity_id)
-            .await?
-            .and_then(|a| a.state)
-        {
+        if let Some(state) = self.stream_archive(entity_id).await?.and_then(|a| a.state) {
             let mut texts = Vec::new();
             snapshot::value_texts(&state, &mut texts);
             if !texts.is_empty() {

@@ -7,8 +7,8 @@
 use serde_json::{Value, json};
 use syncledger_core::log::RecordedEvent;
 use syncledger_core::snapshot::resume_entity;
-use syncledger_store::archive::{ArchiveRequest, Before, StreamSnapshots};
 use syncledger_store::MasterKey;
+use syncledger_store::archive::{ArchiveRequest, Before, StreamSnapshots};
 use syncledger_test_support::TestDb;
 use uuid::Uuid;
 
@@ -93,7 +93,10 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
     let raw = raw_snapshots(&h).await;
     assert!(raw.contains("$s1:"), "{raw}");
     for value in ["ann.archer@example.com", "Ann Archer", "bob@example.com"] {
-        assert!(!raw.contains(value), "{value} in clear in a snapshot: {raw}");
+        assert!(
+            !raw.contains(value),
+            "{value} in clear in a snapshot: {raw}"
+        );
     }
     let archived = store.archives().stream(ann).await.unwrap().unwrap();
     let state = resume_entity(ann, archived.state.as_ref(), &[]);
@@ -117,7 +120,10 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
     // Its snapshot keeps what it is and where its record is, no value.
     let raw = raw_snapshots(&h).await;
     for value in ["ann@example.com", "ann.archer@example.com", "Ann Archer"] {
-        assert!(!raw.contains(value), "{value} in a snapshot after erasure: {raw}");
+        assert!(
+            !raw.contains(value),
+            "{value} in a snapshot after erasure: {raw}"
+        );
     }
     let archived = store.archives().stream(ann).await.unwrap().unwrap();
     // (What it keeps, links included, is core's `snapshot::without_values`, tested there.)
@@ -129,7 +135,10 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
     // The archive is not rewritten, and reads back erased for Ann, in clear for Bob.
     assert_eq!(archive_bytes(dir.path()), segments_before);
     let anns = store.archives().read_stream(dir.path(), ann).await.unwrap();
-    assert_eq!(fields_of(&anns), vec![json!({"email": null, "name": null}); 2]);
+    assert_eq!(
+        fields_of(&anns),
+        vec![json!({"email": null, "name": null}); 2]
+    );
     let bobs = store.archives().read_stream(dir.path(), bob).await.unwrap();
     assert_eq!(
         fields_of(&bobs),
@@ -140,7 +149,10 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
     );
 
     // Asked again: the same receipt, the snapshot checked too.
-    let again = store.erase_entity(ann, "asked twice", "admin").await.unwrap();
+    let again = store
+        .erase_entity(ann, "asked twice", "admin")
+        .await
+        .unwrap();
     assert!(again.verified, "{again:?}");
     assert_eq!(again.erased_at, receipt.erased_at);
 
@@ -154,16 +166,25 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
     }
     let raw = raw_text(&h).await;
     for value in ["ann@example.com", "ann.archer@example.com", "Ann Archer"] {
-        assert!(!raw.contains(value), "{value} after a rebuild from the archive");
+        assert!(
+            !raw.contains(value),
+            "{value} after a rebuild from the archive"
+        );
     }
     let rows = store.all_rows("entity_state").await.unwrap();
     let text = serde_json::to_string(&rows.iter().map(|r| &r.doc).collect::<Vec<_>>()).unwrap();
-    assert!(text.contains("bob.baker@example.com"), "Bob's rows open: {text}");
+    assert!(
+        text.contains("bob.baker@example.com"),
+        "Bob's rows open: {text}"
+    );
     assert!(!text.contains("Ann Archer"), "{text}");
 
     // A fresh process reads the same.
     let other = h.open(sealed_options(&master)).await;
     let archived = other.archives().stream(bob).await.unwrap().unwrap();
     let bob_state = resume_entity(bob, archived.state.as_ref(), &[]);
-    assert_eq!(bob_state.known["crm"]["email"], json!("bob.baker@example.com"));
+    assert_eq!(
+        bob_state.known["crm"]["email"],
+        json!("bob.baker@example.com")
+    );
 }

@@ -10,11 +10,7 @@ use crate::both;
 use crate::fixtures::{some_events, to};
 use crate::harness::Harness;
 
-both!(
-    upgraded_from_0004,
-    upgraded_from_0005,
-    upgraded_from_0006
-);
+both!(upgraded_from_0004, upgraded_from_0005, upgraded_from_0006);
 
 async fn upgraded_from_0004(h: Harness) {
     an_old_log_is_upgraded_in_place(h, 4).await;

@@ -107,16 +107,22 @@ async fn history(dir: &Path, config: &Path, record: &str, archive: Option<&Path>
     if let Some(archive) = archive {
         cmd.arg("--archive").arg(archive);
     }
+    let stdout = succeeded(cmd, "history").await;
+    serde_json::from_slice(&stdout).expect("history --json prints JSON")
+}
+
+/// Runs a command of the binary to its end; asserts it succeeded and returns its stdout.
+async fn succeeded(mut cmd: std::process::Command, what: &str) -> Vec<u8> {
     let output = tokio::task::spawn_blocking(move || cmd.output())
         .await
-        .expect("joining history")
-        .expect("running history");
+        .expect("joining the command")
+        .expect("running the command");
     assert!(
         output.status.success(),
-        "history failed: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).expect("history --json prints JSON")
+    output.stdout
 }
 
 async fn archiving_while_webhooks_flow_loses_nothing_and_doubles_nothing(backend: Backend) {
@@ -308,15 +314,7 @@ async fn archiving_while_webhooks_flow_loses_nothing_and_doubles_nothing(backend
         .arg(&archive)
         .arg("--config")
         .arg(world.config_path());
-    let output = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("joining rebuild")
-        .expect("running rebuild");
-    assert!(
-        output.status.success(),
-        "rebuild --from-archive failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(cmd, "rebuild --from-archive").await;
     let dump = database_bytes(&world).await;
     for value in &zoe {
         assert!(

@@ -14,23 +14,17 @@ use uuid::Uuid;
 
 use crate::both;
 use crate::harness::Harness;
-use crate::sealing::{raw_text, record, sealed_options};
+use crate::sealing::{raw_text, record, sealed_options, texts};
 
 both!(an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive);
 
 /// Every snapshot as the database holds it, as text.
 async fn raw_snapshots(db: &TestDb) -> String {
-    let sql = "SELECT COALESCE(CAST(state AS TEXT), '') FROM stream_archives";
-    let texts: Vec<String> = match db {
-        TestDb::Sqlite { url, .. } => {
-            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-            let texts = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
-            pool.close().await;
-            texts
-        }
-        TestDb::Postgres { pool } => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
-    };
-    texts.join("\n")
+    texts(
+        db,
+        "SELECT COALESCE(CAST(state AS TEXT), '') FROM stream_archives",
+    )
+    .await
 }
 
 fn fields_of(events: &[RecordedEvent]) -> Vec<Value> {

@@ -58,9 +58,17 @@ pub async fn record(store: &Store, entity: Uuid, record_id: &str, email: &str, n
 
 /// Every payload and row document as the database holds it, as text.
 pub async fn raw_text(db: &TestDb) -> String {
-    let sql = "SELECT CAST(payload AS TEXT) FROM events UNION ALL \
-               SELECT CAST(doc AS TEXT) FROM entity_state UNION ALL \
-               SELECT CAST(doc AS TEXT) FROM match_index";
+    texts(
+        db,
+        "SELECT CAST(payload AS TEXT) FROM events UNION ALL \
+         SELECT CAST(doc AS TEXT) FROM entity_state UNION ALL \
+         SELECT CAST(doc AS TEXT) FROM match_index",
+    )
+    .await
+}
+
+/// The texts a query of one text column returns, joined by lines, as the database holds them.
+pub async fn texts(db: &TestDb, sql: &'static str) -> String {
     let texts: Vec<String> = match db {
         TestDb::Sqlite { url, .. } => {
             let pool = sqlx::SqlitePool::connect(url).await.unwrap();

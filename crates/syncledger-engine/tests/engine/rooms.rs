@@ -8,8 +8,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const ROOMS: [&str; 5] = ["intake", "job", "scheduler", "bringup", "sampler"];
-const LEAVES: [&str; 5] = ["context", "settings", "error", "observe", "held"];
+const ROOMS: [&str; 6] = [
+    "intake",
+    "job",
+    "scheduler",
+    "bringup",
+    "sampler",
+    "retention",
+];
+const LEAVES: [&str; 6] = [
+    "context",
+    "settings",
+    "error",
+    "observe",
+    "held",
+    "snapshots",
+];
 
 /// Every module of the engine (`job::gather`, `bringup`, ...) and its source, tests cut off.
 fn modules() -> BTreeMap<String, String> {

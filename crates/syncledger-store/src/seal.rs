@@ -258,14 +258,17 @@ impl Keyring {
         let Value::String(text) = value else {
             return None;
         };
-        let bytes = text
-            .strip_prefix(PREFIX)
-            .and_then(|b| URL_SAFE_NO_PAD.decode(b).ok())?;
-        if bytes.len() < 16 + NONCE {
-            return None;
-        }
-        let key_id = Uuid::from_slice(&bytes[..16]).ok()?;
-        let opened = self.key(key_id).and_then(|key| {
+        let body = text.strip_prefix(PREFIX)?;
+        // From here the string claims to be sealed: whatever fails to open (bad base64, too
+        // short, unknown or destroyed key, a tag that does not verify) reads as `null`, never
+        // as the text it holds.
+        let bytes = URL_SAFE_NO_PAD
+            .decode(body)
+            .ok()
+            .filter(|b| b.len() >= 16 + NONCE);
+        let key_id = bytes.as_deref().and_then(|b| Uuid::from_slice(&b[..16]).ok());
+        let opened = key_id.zip(bytes).and_then(|(key_id, bytes)| {
+            let key = self.key(key_id)?;
             let aad = [VALUE_AAD, key_id.as_bytes()].concat();
             let n = <[u8; NONCE]>::try_from(&bytes[16..16 + NONCE]).ok()?;
             let plain = ChaCha20Poly1305::new(&Key::from(key.0))
@@ -277,10 +280,10 @@ impl Keyring {
                     },
                 )
                 .ok()?;
-            Some((serde_json::from_slice(&plain).ok()?, key))
+            Some((serde_json::from_slice(&plain).ok()?, key_id, key))
         });
         match opened {
-            Some((plain, key)) => {
+            Some((plain, key_id, key)) => {
                 *value = plain;
                 Some((key_id, key))
             }

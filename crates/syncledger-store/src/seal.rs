@@ -266,7 +266,9 @@ impl Keyring {
             .decode(body)
             .ok()
             .filter(|b| b.len() >= 16 + NONCE);
-        let key_id = bytes.as_deref().and_then(|b| Uuid::from_slice(&b[..16]).ok());
+        let key_id = bytes
+            .as_deref()
+            .and_then(|b| Uuid::from_slice(&b[..16]).ok());
         let opened = key_id.zip(bytes).and_then(|(key_id, bytes)| {
             let key = self.key(key_id)?;
             let aad = [VALUE_AAD, key_id.as_bytes()].concat();

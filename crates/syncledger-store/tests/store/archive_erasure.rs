@@ -1,6 +1,7 @@
 //! Erasure meets archiving (CONTRACT G11, docs/privacy.md "Archives"): a snapshot of archived
 //! events is sealed like any projection row; erasing the entity replaces it with its value-free
-//! part and the receipt is verified; the segments, never rewritten, read back with the erased
+//! part and the receipt is verified (and names `stream_archives` when a snapshot still holds a
+//! value); the segments, never rewritten, read back with the erased
 //! entity's values as `null` (history from the archive, a rebuild from the archive) while the
 //! others' still open. Both backends.
 
@@ -181,4 +182,44 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
         bob_state.known["crm"]["email"],
         json!("bob.baker@example.com")
     );
+
+    // A snapshot holding values in clear under an erased entity (written by hand here) is
+    // residue the receipt names, asked again.
+    let in_clear = archived.state.clone().unwrap();
+    put_snapshot(&h, ann, &in_clear).await;
+    let again = store
+        .erase_entity(ann, "asked again", "admin")
+        .await
+        .unwrap();
+    assert!(!again.verified, "{again:?}");
+    assert!(
+        again.residue.contains(&"stream_archives".to_string()),
+        "{again:?}"
+    );
+}
+
+/// Writes `state` as the stream's snapshot, as is.
+async fn put_snapshot(db: &TestDb, stream: Uuid, state: &Value) {
+    let sql = "UPDATE stream_archives SET state = $1 WHERE stream_id = $2";
+    let done = match db {
+        TestDb::Sqlite { url, .. } => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let done = sqlx::query(sql)
+                .bind(sqlx::types::Json(state))
+                .bind(stream)
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            done.rows_affected()
+        }
+        TestDb::Postgres { pool } => sqlx::query(sql)
+            .bind(sqlx::types::Json(state))
+            .bind(stream)
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected(),
+    };
+    assert_eq!(done, 1);
 }

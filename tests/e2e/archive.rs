@@ -7,14 +7,17 @@
 //! erased (`history --archive`), the segments never held their values in clear, and a
 //! `rebuild --all --from-archive` brings none back into the database. Prints the webhooks' 202
 //! latency (p50, p99, max) of the same flow without archiving (a control, first, same run) and
-//! while the archiver ran; no timed assertion. Both backends.
+//! while the archiver ran; no timed assertion. The console's entity page of an archived person
+//! shows the note, the records from the snapshot and a complete timeline (where Chromium is
+//! installed). Both backends.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::erasure::{ERASE, database_bytes, gql, key_file, memchr_find};
+use crate::browser::Browser;
+use crate::erasure::{ADMIN, ERASE, database_bytes, gql, key_file, memchr_find};
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends};
 use crate::service::{Service, command};
 
@@ -222,6 +225,7 @@ async fn archiving_while_webhooks_flow_loses_nothing_and_doubles_nothing(backend
 
     // Each history is whole when read with the archive, and says where it went without it.
     let mut noted = 0;
+    let mut shown = None;
     for id in &contacts {
         let whole = history(world.dir.path(), world.config_path(), id, Some(&archive)).await;
         let sequences: Vec<u64> = whole["events"]
@@ -247,6 +251,14 @@ async fn archiving_while_webhooks_flow_loses_nothing_and_doubles_nothing(backend
         if let Some(note) = live["archived"]["note"].as_str() {
             assert!(note.contains("earlier event"), "{note}");
             noted += 1;
+            let i = contacts.iter().position(|c| c == id).expect("a person");
+            if shown.is_none() && !people.renamed.contains(&i) {
+                shown = Some((
+                    i,
+                    live["entity_id"].as_str().unwrap().to_string(),
+                    note.to_string(),
+                ));
+            }
             let kept = live["events"].as_array().map_or(0, Vec::len);
             assert_eq!(
                 live["archived"]["events"].as_u64().unwrap() as usize + kept,
@@ -256,6 +268,8 @@ async fn archiving_while_webhooks_flow_loses_nothing_and_doubles_nothing(backend
         }
     }
     assert!(noted > 0, "some histories were archived");
+    let (i, entity, note) = shown.expect("an archived person who was not renamed");
+    console_shows_the_archived_entity(&service, i, &entity, &note).await;
 
     // Erasure meets the archive: person 0 (renamed, their first events archived) is erased.
     let zoe = [email(0), "Person 0 renamed".to_string()];
@@ -340,6 +354,31 @@ async fn archiving_while_webhooks_flow_loses_nothing_and_doubles_nothing(backend
         );
     }
     println!("archive runs that archived during the archiving flow: {runs}");
+}
+
+/// The console's entity page of an archived person: the note above the timeline, the records
+/// table from the snapshot, the timeline complete with the live events only.
+async fn console_shows_the_archived_entity(service: &Service, i: usize, entity: &str, note: &str) {
+    let Some(browser) = Browser::start(&service.url("")).await else {
+        return;
+    };
+    browser.sign_in(ADMIN).await;
+    browser.open(&format!("#/entity/{entity}")).await;
+    browser.wait_text("#archived-note", note).await;
+    browser
+        .wait_text(
+            "button.value[data-field=name][data-system=erp]",
+            &format!("Person {i}"),
+        )
+        .await;
+    eventually("the timeline is complete", STEP, async || {
+        browser
+            .js("return document.body.dataset.timelineComplete", vec![])
+            .await
+            == json!(entity)
+    })
+    .await;
+    browser.close().await;
 }
 
 /// Every segment of the archive, decompressed, one after the other.

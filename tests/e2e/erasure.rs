@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends};
 use crate::service::Service;
 
-const ADMIN: &str = "e2e-admin-secret";
+pub(crate) const ADMIN: &str = "e2e-admin-secret";
 const REASON: &str = "GDPR Art. 17 request #4711";
 
 /// Everything Zoë's records held before her erasure.

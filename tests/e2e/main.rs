@@ -39,7 +39,8 @@
 //!   protocols), header and body timeouts, the connection cap and `/healthz` past it, the
 //!   WebSocket init timeout, the shutdown deadline, a 413 a write-first client can read.
 //! - `archive`: `[retention]` archiving every second while webhooks flow: nothing lost or
-//!   doubled, histories whole with `--archive` (issue 32); prints the webhook 202 latency.
+//!   doubled, histories whole with `--archive`, an erased person's archive reads as erased, the
+//!   console's note (issue 32); prints the webhook 202 latency with and without archiving.
 //! - `erasure`: a person erased (issue 29): nothing of theirs in the database or the log, the
 //!   history's shape, `whyField`, the link still working, replay silent.
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks

@@ -11,7 +11,8 @@
 //!   row effects, as a pipeline.
 //! - `claim`: keys one entity holds by construction (a record's link), checked in the append.
 //! - `lease`: entity leases; `samples`: the operations page's per-minute samples.
-//! - `archive`: an archive run (segments, snapshots, removal).
+//! - `archive`: an archive run (segments, snapshots, removal); `archived`: what the database
+//!   knows of its archive (segments, snapshots, partition width); `archive_read`: reading it back.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
@@ -26,6 +27,7 @@ use crate::shared::Shared;
 mod append;
 mod archive;
 mod archive_read;
+mod archived;
 mod claim;
 mod engine;
 mod erase;

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
+use syncledger_sim::{Fault, Op};
 
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends};
 use crate::service::Service;
@@ -85,6 +86,11 @@ async fn an_erased_person_leaves_no_value_behind_and_their_link_keeps_working(ba
     })
     .await;
     world.settle(&service, STEP).await;
+    // The CRM refuses the fetch of her renamed record once, with an answer that echoes her
+    // values: the failed work is recorded (`WorkFailed.reason`, kept in clear) and logged
+    // without them, and retried.
+    let echo = json!({"error": "bad request", "name": ZOE[2], "email": ZOE[1]}).to_string();
+    world.crm.fail_next(Op::Get, Fault::Status(400, echo));
     world.crm_user_renames(&service, &zoe.id, ZOE[2]).await;
     let erp_zoe = world.erp_customers(ZOE[1])[0].id.clone();
     world
@@ -111,6 +117,10 @@ async fn an_erased_person_leaves_no_value_behind_and_their_link_keeps_working(ba
     assert!(
         before.to_string().contains(ZOE[2]),
         "the history showed her values before"
+    );
+    assert!(
+        before.to_string().contains("WorkFailed"),
+        "the refused fetch was recorded: {before}"
     );
 
     // The erasure and its receipt; a second one answers the same.

@@ -38,6 +38,8 @@
 //! - `perimeter`: issue 27's perimeter findings: every WebSocket message bounded (both
 //!   protocols), header and body timeouts, the connection cap and `/healthz` past it, the
 //!   WebSocket init timeout, the shutdown deadline, a 413 a write-first client can read.
+//! - `console_erasure`: the console's erasure, offered to the admin only, confirmed with the
+//!   person's linked records named, and its receipt.
 //! - `erasure`: a person erased (issue 29): nothing of theirs in the database or the log, the
 //!   history's shape, `whyField`, the link still working, replay silent.
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
@@ -57,6 +59,7 @@ mod console;
 mod console_access;
 mod console_bench;
 mod console_conflicts;
+mod console_erasure;
 mod console_round2;
 mod console_round3;
 mod crash;

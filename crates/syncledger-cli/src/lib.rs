@@ -8,6 +8,7 @@ mod erase;
 mod history;
 mod keyfile;
 pub mod reconcile;
+mod seal_old;
 mod telemetry;
 mod what_if;
 
@@ -86,6 +87,10 @@ enum Command {
         /// Database to migrate, instead of the config's.
         #[arg(long)]
         database_url: Option<String>,
+        /// Then seal, in place, the values of events written before the database had a master
+        /// key, and rebuild the projections (a one-off step; idempotent; docs/privacy.md).
+        #[arg(long)]
+        seal: bool,
     },
     /// Replay the log under a proposed `[[entities]]` set: what it would have decided differently.
     WhatIf {
@@ -207,11 +212,15 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Migrate {
             config,
             database_url,
+            seal,
         } => {
             let config = loaded(&config)?;
             let url = database_url_of(config.as_ref(), database_url);
             let store = app::open_store(&url, config.as_ref()).await?;
             println!("migrated {} ({})", redact(&url), store.backend_name());
+            if seal {
+                seal_old::run(&store).await?;
+            }
             Ok(())
         }
         Command::WhatIf {
@@ -266,27 +275,30 @@ pub async fn run() -> anyhow::Result<()> {
                     .collect(),
                 _ => anyhow::bail!("name one projection, or pass --all"),
             };
-            for name in names {
-                let bar = ProgressBar::new(0).with_message(name.clone());
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{msg:>20} [{bar:40}] {pos}/{len} events ({per_sec})",
-                    )?
-                    .progress_chars("=> "),
-                );
-                let progress = bar.clone();
-                store
-                    .rebuild(&name, move |p| {
-                        progress.set_length(p.total);
-                        progress.set_position(p.done);
-                    })
-                    .await
-                    .with_context(|| format!("rebuilding {name}"))?;
-                bar.finish();
-            }
-            Ok(())
+            rebuild(&store, names).await
         }
     }
+}
+
+/// Rebuilds these projections one after the other, each with a progress bar.
+pub(crate) async fn rebuild(store: &syncledger_store::Store, names: Vec<String>) -> anyhow::Result<()> {
+    for name in names {
+        let bar = ProgressBar::new(0).with_message(name.clone());
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} events ({per_sec})")?
+                .progress_chars("=> "),
+        );
+        let progress = bar.clone();
+        store
+            .rebuild(&name, move |p| {
+                progress.set_length(p.total);
+                progress.set_position(p.done);
+            })
+            .await
+            .with_context(|| format!("rebuilding {name}"))?;
+        bar.finish();
+    }
+    Ok(())
 }
 
 /// The database URL: the flag, else the config file's (with its env overrides), else the default.

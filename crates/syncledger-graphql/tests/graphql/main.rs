@@ -9,6 +9,7 @@ mod support;
 
 mod auth;
 mod console;
+mod erasure;
 mod fuzz;
 mod http;
 mod initial_sync;

@@ -24,6 +24,7 @@ use crate::shared::Shared;
 
 mod append;
 mod claim;
+mod digests;
 mod engine;
 mod erase;
 mod group;
@@ -34,6 +35,7 @@ mod rebuild;
 mod replay;
 mod rows;
 mod samples;
+mod seal_old;
 
 pub(crate) use append::Pending;
 

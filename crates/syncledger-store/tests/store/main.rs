@@ -20,6 +20,7 @@ mod projections;
 mod properties;
 mod queries;
 mod reads;
+mod seal_old;
 mod rebuild;
 mod sealing;
 mod upcasting;

@@ -264,3 +264,50 @@ async fn database_bytes(world: &World) -> Vec<u8> {
 fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// PostgreSQL has no place beside the database for a master key: a configuration without one is
+/// refused at start, naming both ways out; `seal = false` is the explicit opt-out, which runs
+/// unsealed, says so at WARN, and refuses erasure.
+#[sqlx::test(migrations = false)]
+async fn postgres_without_a_master_key_is_refused_and_seal_false_runs_unsealed(
+    _pool: sqlx::postgres::PgPoolOptions,
+    conn: sqlx::postgres::PgConnectOptions,
+) {
+    let refused = World::with_server(Backend::postgres(&conn), "seal = true").await;
+    let text = std::fs::read_to_string(refused.dir.path().join("syncledger.toml")).unwrap();
+    let stderr = crate::security::refused_at_start(&refused, "no-key.toml", &text).await;
+    assert!(
+        stderr.contains("master_key_file") && stderr.contains("seal = false"),
+        "{stderr}"
+    );
+
+    let world = World::with_server(Backend::postgres(&conn), "seal = false").await;
+    let service = world.start().await;
+    let una = world
+        .crm_user_creates(&service, "Una Unsealed", "una@example.com")
+        .await;
+    world.settle(&service, STEP).await;
+    let data = gql(&service, ENTITY, json!({"id": una.id})).await;
+    let id = data["entityByRecord"]["id"].clone();
+    let reply = service
+        .post_json(
+            "/graphql",
+            Some(ADMIN),
+            &json!({"query": ERASE, "variables": {"id": id, "reason": REASON}}),
+        )
+        .await;
+    assert_eq!(
+        reply.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{reply:?}"
+    );
+    assert!(
+        reply.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not sealed"),
+        "{reply:?}"
+    );
+    let log = service.log_text();
+    assert!(log.contains("seal = false"), "{log}");
+    assert!(log.contains("WARN"), "{log}");
+}

@@ -60,15 +60,17 @@ async fn the_admin_erases_a_person_after_a_confirmation_naming_their_records(bac
     browser.screenshot(&format!("erase-confirm-{shots}")).await;
     browser.click("#erase-cancel").await;
     assert_eq!(browser.count("#erase-confirm").await, 0);
-    assert_eq!(history(&service, &entity).await.len(), length, "nothing erased");
+    assert_eq!(
+        history(&service, &entity).await.len(),
+        length,
+        "nothing erased"
+    );
 
     // Confirmed: the receipt, verified.
     browser.click("#erase").await;
     browser.wait_for("#erase-confirm").await;
     browser.click("#erase-confirm").await;
-    let receipt = browser
-        .wait_text("#erase-result", "Erased at")
-        .await;
+    let receipt = browser.wait_text("#erase-result", "Erased at").await;
     assert!(
         receipt.contains("no value of this customer was found anywhere in the database"),
         "{receipt}"

@@ -128,7 +128,9 @@ mod tests {
 
     #[test]
     fn postgres_without_a_master_key_is_refused_unless_sealing_is_turned_off() {
-        let refused = master_key(PG, Some(&config(PG, None, true))).unwrap_err().to_string();
+        let refused = master_key(PG, Some(&config(PG, None, true)))
+            .unwrap_err()
+            .to_string();
         assert!(
             refused.contains("master_key_file") && refused.contains("seal = false"),
             "{refused}"
@@ -158,7 +160,11 @@ mod tests {
                 .is_none()
         );
         assert!(!dir.path().join("s.db.key").exists());
-        assert!(master_key(&url, Some(&config(&url, None, true))).unwrap().is_some());
+        assert!(
+            master_key(&url, Some(&config(&url, None, true)))
+                .unwrap()
+                .is_some()
+        );
         assert!(dir.path().join("s.db.key").exists());
     }
 

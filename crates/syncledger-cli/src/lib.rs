@@ -281,7 +281,10 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 /// Rebuilds these projections one after the other, each with a progress bar.
-pub(crate) async fn rebuild(store: &syncledger_store::Store, names: Vec<String>) -> anyhow::Result<()> {
+pub(crate) async fn rebuild(
+    store: &syncledger_store::Store,
+    names: Vec<String>,
+) -> anyhow::Result<()> {
     for name in names {
         let bar = ProgressBar::new(0).with_message(name.clone());
         bar.set_style(

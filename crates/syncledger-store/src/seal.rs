@@ -164,8 +164,8 @@ impl Keyring {
         key_id: Uuid,
         wrapped: &[u8],
     ) -> Result<DigestKey, StoreError> {
-        let key = unwrap_bytes(&self.master, &tenant_aad(key_id, tenant), wrapped)
-            .ok_or_else(|| {
+        let key =
+            unwrap_bytes(&self.master, &tenant_aad(key_id, tenant), wrapped).ok_or_else(|| {
                 StoreError::InvalidInput(format!(
                     "the digest key of tenant {tenant:?} does not open with this master key"
                 ))
@@ -198,7 +198,10 @@ impl Keyring {
     pub(crate) fn new_tenant_key(&self, tenant: &str) -> (Uuid, Vec<u8>) {
         let key_id = Uuid::now_v7();
         let key = DataKey::generate();
-        (key_id, wrap_bytes(&self.master, &tenant_aad(key_id, tenant), &key.0))
+        (
+            key_id,
+            wrap_bytes(&self.master, &tenant_aad(key_id, tenant), &key.0),
+        )
     }
 
     /// `nonce ‖ ciphertext` of a data key under the master key, bound to its ids.

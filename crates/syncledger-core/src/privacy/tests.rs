@@ -135,6 +135,12 @@ fn a_keyed_sort_key_keeps_its_head_and_keys_its_last_segment_per_tenant() {
     assert_ne!(keyed, keyed_sort_key(&a, "crm/email/0123abce"));
     // A sort key that is a digest alone (word_index) is keyed whole.
     let word = keyed_sort_key(&a, "feedbeef");
-    assert!(word.starts_with(KEYED_PREFIX) && !word.contains('/'), "{word}");
-    assert_eq!(&word[KEYED_PREFIX.len()..], &keyed_digest(&a, "feedbeef")[..32]);
+    assert!(
+        word.starts_with(KEYED_PREFIX) && !word.contains('/'),
+        "{word}"
+    );
+    assert_eq!(
+        &word[KEYED_PREFIX.len()..],
+        &keyed_digest(&a, "feedbeef")[..32]
+    );
 }

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use syncledger_core::config::ConflictPolicy;
 use syncledger_core::events::{Candidate, ConflictDetected, SyncEvent, conflict_id};
 use syncledger_core::log::{EventMeta, ExpectedVersion, StreamAppend};
-use syncledger_core::mapping::match_value_hash;
 use syncledger_core::lookup::term_digest;
+use syncledger_core::mapping::match_value_hash;
 use syncledger_core::privacy::KEYED_PREFIX;
 use syncledger_core::projections::{conflicts, match_index, round_trip_context, word_index};
 use uuid::Uuid;
@@ -40,7 +40,11 @@ async fn found(app: &App, value: &str) -> Vec<String> {
 /// Every row of the lookup projections, as `(projection, sort key, entity)`.
 async fn lookup_rows(app: &App) -> Vec<(&'static str, String, Option<Uuid>)> {
     let mut rows = Vec::new();
-    for name in [match_index::NAME, round_trip_context::NAME, word_index::NAME] {
+    for name in [
+        match_index::NAME,
+        round_trip_context::NAME,
+        word_index::NAME,
+    ] {
         for row in app.store.all_rows(name).await.unwrap() {
             rows.push((name, row.sort_key, row.entity_id));
         }
@@ -61,8 +65,14 @@ async fn find_entities_works_by_match_key_and_by_words_over_keyed_digests_and_no
 
     // The tables hold keyed digests only: neither a value nor its plain digest.
     let rows = lookup_rows(&app).await;
-    assert!(rows.iter().any(|(n, _, _)| *n == match_index::NAME), "{rows:?}");
-    assert!(rows.iter().any(|(n, _, _)| *n == word_index::NAME), "{rows:?}");
+    assert!(
+        rows.iter().any(|(n, _, _)| *n == match_index::NAME),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().any(|(n, _, _)| *n == word_index::NAME),
+        "{rows:?}"
+    );
     let plain = [
         match_value_hash(&json!("ann@acme.io")).unwrap(),
         term_digest("ann"),
@@ -91,7 +101,11 @@ async fn find_entities_works_by_match_key_and_by_words_over_keyed_digests_and_no
     assert_eq!(found(&app, "Ann Lee").await, Vec::<String>::new());
 
     // Rebuilt from the log (whose values are now erased), they bring no digest back.
-    for name in [match_index::NAME, round_trip_context::NAME, word_index::NAME] {
+    for name in [
+        match_index::NAME,
+        round_trip_context::NAME,
+        word_index::NAME,
+    ] {
         app.store.rebuild(name, |_| {}).await.unwrap();
     }
     assert_eq!(found(&app, "ann@acme.io").await, Vec::<String>::new());

@@ -18,9 +18,9 @@ use syncledger_core::privacy;
 use syncledger_core::projection::{Projection, RowOp};
 
 use super::{Conn, Db, Inner, now, push_in};
+use crate::StoreError;
 use crate::seal::Keyring;
 use crate::types::RowQuery;
-use crate::StoreError;
 
 /// The `store_settings` entry that says which form the keyed projections' sort keys are in.
 const SETTING: &str = "sort_key_digests";
@@ -68,8 +68,9 @@ pub(crate) async fn load_tenant_keys<'a>(
     missing.sort_unstable();
     missing.dedup();
     for chunk in missing.chunks(TENANTS_PER_STATEMENT) {
-        let mut query =
-            QueryBuilder::<Db>::new("SELECT tenant, key_id, wrapped FROM tenant_keys WHERE tenant IN ");
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT tenant, key_id, wrapped FROM tenant_keys WHERE tenant IN ",
+        );
         push_in(&mut query, chunk.iter().copied());
         let rows: Vec<(String, uuid::Uuid, Vec<u8>)> =
             query.build_query_as().fetch_all(pool).await?;
@@ -206,8 +207,9 @@ impl Inner {
                 .await?;
         }
         if !keyed.is_empty() {
-            let mut reset =
-                QueryBuilder::<Db>::new("UPDATE projection_checkpoints SET position = 0 WHERE name IN ");
+            let mut reset = QueryBuilder::<Db>::new(
+                "UPDATE projection_checkpoints SET position = 0 WHERE name IN ",
+            );
             push_in(&mut reset, keyed.iter().copied());
             reset.build().execute(&mut *tx).await?;
         }

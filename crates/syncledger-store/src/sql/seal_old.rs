@@ -123,7 +123,10 @@ impl Inner {
 
     /// Rewrites these events' payloads in one transaction, the log's immutability trigger lifted
     /// inside it only.
-    async fn rewrite_payloads(&self, events: &[(i64, serde_json::Value)]) -> Result<(), StoreError> {
+    async fn rewrite_payloads(
+        &self,
+        events: &[(i64, serde_json::Value)],
+    ) -> Result<(), StoreError> {
         let mut tx = dialect::begin_write(self).await?;
         let (lift, restore) = if dialect::BACKEND == "sqlite" {
             (

@@ -20,7 +20,7 @@ mod projections;
 mod properties;
 mod queries;
 mod reads;
-mod seal_old;
 mod rebuild;
+mod seal_old;
 mod sealing;
 mod upcasting;

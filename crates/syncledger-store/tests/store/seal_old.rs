@@ -74,22 +74,38 @@ async fn old_values_are_sealed_in_place_once_and_read_back_the_same(h: Harness) 
         .await
         .unwrap();
     assert_eq!(
-        (done.scanned, done.total, done.events_sealed, done.values_sealed),
+        (
+            done.scanned,
+            done.total,
+            done.events_sealed,
+            done.values_sealed
+        ),
         (3, 3, 2, 4),
         "the new event was sealed already"
     );
     assert_eq!(seen.lock().unwrap().last(), Some(&done));
 
     let events = raw_events(&h).await;
-    for value in ["ann@old.example", "Ann Oldvalue", "bob@old.example", "Bob Oldvalue"] {
+    for value in [
+        "ann@old.example",
+        "Ann Oldvalue",
+        "bob@old.example",
+        "Bob Oldvalue",
+    ] {
         assert!(!events.contains(value), "{value} in clear: {events}");
     }
-    assert!(events.contains("\"c-1\"") && events.contains("\"email\""), "ids stay");
+    assert!(
+        events.contains("\"c-1\"") && events.contains("\"email\""),
+        "ids stay"
+    );
     // Read back the same, by this process and by a fresh one.
     let after = (fields(&store, ann).await, fields(&store, bob).await);
     assert_eq!(after.0[..1], before.0[..]);
     assert_eq!(after.1, before.1);
-    assert_eq!(after.0[1], json!({"email": "ann@new.example", "name": "Ann Newvalue"}));
+    assert_eq!(
+        after.0[1],
+        json!({"email": "ann@new.example", "name": "Ann Newvalue"})
+    );
 
     // The projections still hold copies in clear until rebuilt; then none does.
     rebuild_all(&store).await;
@@ -115,9 +131,15 @@ async fn an_entity_erased_before_the_pass_has_its_old_values_read_as_erased(h: H
 
     let store = h.open(sealed_options(&MasterKey::generate())).await;
     record(&store, ann, "c-1", "ann@new.example", "Ann Newvalue").await;
-    let receipt = store.erase_entity(ann, "request 10", "admin").await.unwrap();
+    let receipt = store
+        .erase_entity(ann, "request 10", "admin")
+        .await
+        .unwrap();
     assert!(!receipt.verified, "old plaintext is left: {receipt:?}");
-    assert!(receipt.residue.contains(&"events".to_string()), "{receipt:?}");
+    assert!(
+        receipt.residue.contains(&"events".to_string()),
+        "{receipt:?}"
+    );
     assert_eq!(fields(&store, ann).await[0]["name"], "Ann Oldvalue");
 
     let done = store.seal_old_values(|_| {}).await.unwrap();

@@ -182,8 +182,7 @@ fn race4_step5_once_written_the_conflict_settles_and_the_echo_changes_nothing() 
 }
 
 #[test]
-fn an_open_review_recorded_before_its_entity_was_erased_is_refused_and_one_recorded_again_is_not()
-{
+fn an_open_review_recorded_before_its_entity_was_erased_is_refused_and_one_recorded_again_is_not() {
     use crate::decide::conflict::{Choice, Refused, resolution};
     use crate::events::EntityErased;
     let conflict = conflict_id(id(9), "name");

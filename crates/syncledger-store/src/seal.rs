@@ -396,19 +396,7 @@ pub(crate) fn wrap_with(
     entity_id: Uuid,
     key: &DataKey,
 ) -> Vec<u8> {
-    let n = nonce();
-    let aad = wrap_aad(key_id, entity_id);
-    let sealed = master
-        .cipher()
-        .encrypt(
-            &Nonce::from(n),
-            Payload {
-                msg: &key.0,
-                aad: &aad,
-            },
-        )
-        .expect("ChaCha20-Poly1305 encrypts 32 bytes");
-    [n.as_slice(), &sealed].concat()
+    wrap_bytes(master, &wrap_aad(key_id, entity_id), &key.0)
 }
 
 pub(crate) fn unwrap_with(
@@ -417,24 +405,13 @@ pub(crate) fn unwrap_with(
     entity_id: Uuid,
     wrapped: &[u8],
 ) -> Result<DataKey, StoreError> {
-    let bad = || {
-        StoreError::InvalidInput(format!(
-            "data key {key_id} does not open with this master key"
-        ))
-    };
-    let n = <[u8; NONCE]>::try_from(wrapped.get(..NONCE).ok_or_else(bad)?).map_err(|_| bad())?;
-    let aad = wrap_aad(key_id, entity_id);
-    let plain = master
-        .cipher()
-        .decrypt(
-            &Nonce::from(n),
-            Payload {
-                msg: &wrapped[NONCE..],
-                aad: &aad,
-            },
-        )
-        .map_err(|_| bad())?;
-    Ok(DataKey(<[u8; 32]>::try_from(plain).map_err(|_| bad())?))
+    unwrap_bytes(master, &wrap_aad(key_id, entity_id), wrapped)
+        .map(DataKey)
+        .ok_or_else(|| {
+            StoreError::InvalidInput(format!(
+                "data key {key_id} does not open with this master key"
+            ))
+        })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::both;
 use crate::harness::Harness;
-use crate::sealing::{raw_text, record, sealed_options};
+use crate::sealing::{raw_text, raw_texts, record, sealed_options};
 
 both!(
     old_values_are_sealed_in_place_once_and_read_back_the_same,
@@ -21,17 +21,7 @@ both!(
 
 /// The payloads of the `events` table as the database holds them, as text.
 async fn raw_events(db: &TestDb) -> String {
-    let sql = "SELECT CAST(payload AS TEXT) FROM events";
-    let texts: Vec<String> = match db {
-        TestDb::Sqlite { url, .. } => {
-            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-            let texts = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
-            pool.close().await;
-            texts
-        }
-        TestDb::Postgres { pool } => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
-    };
-    texts.join("\n")
+    raw_texts(db, "SELECT CAST(payload AS TEXT) FROM events").await
 }
 
 async fn fields(store: &Store, entity: Uuid) -> Vec<Value> {

@@ -61,6 +61,11 @@ pub async fn raw_text(db: &TestDb) -> String {
     let sql = "SELECT CAST(payload AS TEXT) FROM events UNION ALL \
                SELECT CAST(doc AS TEXT) FROM entity_state UNION ALL \
                SELECT CAST(doc AS TEXT) FROM match_index";
+    raw_texts(db, sql).await
+}
+
+/// The texts a query of one text column gives, as the database holds them, one a line.
+pub async fn raw_texts(db: &TestDb, sql: &'static str) -> String {
     let texts: Vec<String> = match db {
         TestDb::Sqlite { url, .. } => {
             let pool = sqlx::SqlitePool::connect(url).await.unwrap();

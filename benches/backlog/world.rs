@@ -99,13 +99,19 @@ pub fn config_toml(args: &Args, db: &str, crm: &str, erp: &str) -> String {
     let limit = args.rate_limit.map_or(String::new(), |rps| {
         format!("rate_limit = {{ requests_per_second = {rps}, burst = 10 }}\n")
     });
+    // PostgreSQL needs a master key to seal values (SQLite makes its own beside the file).
+    let master_key = if db.starts_with("postgres") {
+        format!("master_key = \"{}\"\n", "b1".repeat(32))
+    } else {
+        String::new()
+    };
     format!(
         r#"[server]
 listen = "127.0.0.1:0"
 database_url = "{db}"
 workers = {workers}
 admin_token = "{ADMIN_TOKEN}"
-
+{master_key}
 [[tenants]]
 id = "{TENANT}"
 api_token = "{API_TOKEN}"

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
+use syncledger_sim::{Fault, Op};
 
 use crate::harness::{Backend, STEP, World, eventually, on_both_backends};
 use crate::service::Service;
@@ -85,6 +86,11 @@ async fn an_erased_person_leaves_no_value_behind_and_their_link_keeps_working(ba
     })
     .await;
     world.settle(&service, STEP).await;
+    // The CRM refuses the fetch of her renamed record once, with an answer that echoes her
+    // values: the failed work is recorded (`WorkFailed.reason`, kept in clear) and logged
+    // without them, and retried.
+    let echo = json!({"error": "bad request", "name": ZOE[2], "email": ZOE[1]}).to_string();
+    world.crm.fail_next(Op::Get, Fault::Status(400, echo));
     world.crm_user_renames(&service, &zoe.id, ZOE[2]).await;
     let erp_zoe = world.erp_customers(ZOE[1])[0].id.clone();
     world
@@ -111,6 +117,10 @@ async fn an_erased_person_leaves_no_value_behind_and_their_link_keeps_working(ba
     assert!(
         before.to_string().contains(ZOE[2]),
         "the history showed her values before"
+    );
+    assert!(
+        before.to_string().contains("WorkFailed"),
+        "the refused fetch was recorded: {before}"
     );
 
     // The erasure and its receipt; a second one answers the same.
@@ -253,4 +263,51 @@ pub(crate) async fn database_bytes(world: &World) -> Vec<u8> {
 
 pub(crate) fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// PostgreSQL has no place beside the database for a master key: a configuration without one is
+/// refused at start, naming both ways out; `seal = false` is the explicit opt-out, which runs
+/// unsealed, says so at WARN, and refuses erasure.
+#[sqlx::test(migrations = false)]
+async fn postgres_without_a_master_key_is_refused_and_seal_false_runs_unsealed(
+    _pool: sqlx::postgres::PgPoolOptions,
+    conn: sqlx::postgres::PgConnectOptions,
+) {
+    let refused = World::with_server(Backend::postgres(&conn), "seal = true").await;
+    let text = std::fs::read_to_string(refused.dir.path().join("syncledger.toml")).unwrap();
+    let stderr = crate::security::refused_at_start(&refused, "no-key.toml", &text).await;
+    assert!(
+        stderr.contains("master_key_file") && stderr.contains("seal = false"),
+        "{stderr}"
+    );
+
+    let world = World::with_server(Backend::postgres(&conn), "seal = false").await;
+    let service = world.start().await;
+    let una = world
+        .crm_user_creates(&service, "Una Unsealed", "una@example.com")
+        .await;
+    world.settle(&service, STEP).await;
+    let data = gql(&service, ENTITY, json!({"id": una.id})).await;
+    let id = data["entityByRecord"]["id"].clone();
+    let reply = service
+        .post_json(
+            "/graphql",
+            Some(ADMIN),
+            &json!({"query": ERASE, "variables": {"id": id, "reason": REASON}}),
+        )
+        .await;
+    assert_eq!(
+        reply.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{reply:?}"
+    );
+    assert!(
+        reply.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not sealed"),
+        "{reply:?}"
+    );
+    let log = service.log_text();
+    assert!(log.contains("seal = false"), "{log}");
+    assert!(log.contains("WARN"), "{log}");
 }

@@ -285,6 +285,17 @@ pub async fn start_sim(prefix: &str) -> (Arc<SimSystem>, String) {
     (sim, url)
 }
 
+/// PostgreSQL refuses to start without a master key (docs/privacy.md): a world on it gets one,
+/// unless its `[server]` lines say how to seal (their own key, or `seal = false`).
+fn pg_master_key(database_url: &str, server: &str) -> String {
+    let says = server.contains("master_key") || server.contains("seal");
+    if database_url.starts_with("postgres") && !says {
+        format!("\nmaster_key = \"{}\"", "e2".repeat(32))
+    } else {
+        String::new()
+    }
+}
+
 /// The contract's example (tenant [`TENANT`]) on this world's systems and database.
 fn config_toml(
     crm_url: &str,
@@ -302,7 +313,8 @@ fn config_toml(
         erp_secret: ERP_SECRET.into(),
         // Extra lines only when asked for, so the default file's line numbers stay put.
         server: format!(
-            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nworkers = 4{}",
+            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database_url}\"\nworkers = 4{}{}",
+            pg_master_key(database_url, server),
             if server.is_empty() {
                 String::new()
             } else {

@@ -41,6 +41,8 @@
 //! - `archive`: `[retention]` archiving every second while webhooks flow: nothing lost or
 //!   doubled, histories whole with `--archive`, an erased person's archive reads as erased, the
 //!   console's note (issue 32); prints the webhook 202 latency with and without archiving.
+//! - `console_erasure`: the console's erasure, offered to the admin only, confirmed with the
+//!   person's linked records named, and its receipt.
 //! - `erasure`: a person erased (issue 29): nothing of theirs in the database or the log, the
 //!   history's shape, `whyField`, the link still working, replay silent.
 //! - `replay`: same-build `replayDecisions` is silent over a seeded random run with webhooks
@@ -61,6 +63,7 @@ mod console;
 mod console_access;
 mod console_bench;
 mod console_conflicts;
+mod console_erasure;
 mod console_round2;
 mod console_round3;
 mod crash;

@@ -153,7 +153,7 @@ async fn deeply_nested_queries_over_get_post_and_websocket_leave_the_service_up(
 /// Writes `text` as a configuration in the world's folder and runs `serve` on it, expecting it
 /// to refuse to start within `STEP` (a `serve` that starts is killed and fails the test); its
 /// stderr.
-async fn refused_at_start(world: &World, name: &str, text: &str) -> String {
+pub(crate) async fn refused_at_start(world: &World, name: &str, text: &str) -> String {
     let path = world.dir.path().join(name);
     std::fs::write(&path, text).expect("writing the config");
     let stderr_path = world.dir.path().join(format!("{name}.stderr"));

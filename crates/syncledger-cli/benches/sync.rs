@@ -6,10 +6,12 @@
 //! pending queue is empty and no webhook is left). Prints changes per second and the peak RSS.
 //!
 //! cargo bench -p syncledger-cli --bench sync -- [--changes N] [--latency-ms L] [--workers W]
-//!   [--database-url URL] [--sealing on|off|both] [--rounds N]
+//!   [--database-url URL | --backend sqlite|postgres] [--sealing on|off|both] [--rounds N]
 //!   (defaults: 5000 changes, 0 ms, 8 workers, a temporary SQLite file, sealed as the product
 //!   runs, 1 round). `--sealing both` runs unsealed and sealed alternately on fresh SQLite files,
 //!   best of `--rounds` each, and prints them side by side with the log's bytes per change.
+//!   `--backend postgres` runs each round on a fresh PostgreSQL database of its own, made on the
+//!   server `DATABASE_URL` names and dropped after the run (so `--sealing both` compares there too).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -114,6 +116,8 @@ struct Args {
     latency: Duration,
     workers: usize,
     database_url: Option<String>,
+    /// A fresh PostgreSQL database per run instead of a temporary SQLite file.
+    postgres: bool,
     /// Runs with values sealed, unsealed, or both side by side (alternating, `rounds` each).
     sealing: Vec<bool>,
     rounds: usize,
@@ -125,6 +129,7 @@ fn args() -> Args {
         latency: Duration::ZERO,
         workers: 8,
         database_url: None,
+        postgres: false,
         sealing: vec![true],
         rounds: 1,
     };
@@ -139,6 +144,13 @@ fn args() -> Args {
             }
             "--workers" => a.workers = value.parse().expect("--workers W"),
             "--database-url" => a.database_url = Some(value),
+            "--backend" => {
+                a.postgres = match value.as_str() {
+                    "sqlite" => false,
+                    "postgres" => true,
+                    other => panic!("--backend sqlite|postgres, not {other}"),
+                }
+            }
             "--sealing" => {
                 a.sealing = match value.as_str() {
                     "on" => vec![true],
@@ -187,7 +199,7 @@ async fn main() -> anyhow::Result<()> {
     let a = args();
     assert!(
         a.sealing.len() == 1 || a.database_url.is_none(),
-        "--sealing both runs on fresh temporary SQLite files: drop --database-url"
+        "--sealing both runs on fresh databases: drop --database-url (or use --backend postgres)"
     );
     let mut best: Vec<(bool, f64, f64)> = a.sealing.iter().map(|s| (*s, 0.0, 0.0)).collect();
     for _ in 0..a.rounds {
@@ -214,10 +226,24 @@ async fn main() -> anyhow::Result<()> {
 /// One run on a fresh database: changes per second, and log payload bytes per change.
 async fn one_run(a: &Args, sealed: bool) -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
-    let url = a
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let scratch = match a.postgres {
+        true => Some(
+            syncledger_test_support::ScratchDb::create(format!(
+                "bench_sync_{}_{}",
+                std::process::id(),
+                sealed as u8
+            ))
+            .await,
+        ),
+        false => None,
+    };
+    let url = match &scratch {
+        Some(db) => db.url.clone(),
+        None => a
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display())),
+    };
     let config = Arc::new(
         ExampleConfig {
             admin_token: "bench-admin-secret".into(),
@@ -299,6 +325,9 @@ async fn one_run(a: &Args, sealed: bool) -> anyhow::Result<(f64, f64)> {
         peak_rss_mib()
     );
     store.close().await;
+    if let Some(db) = scratch {
+        db.drop().await;
+    }
     Ok((
         a.changes as f64 / elapsed.as_secs_f64(),
         bytes / a.changes as f64,

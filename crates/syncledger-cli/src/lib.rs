@@ -9,6 +9,7 @@ mod erase;
 mod history;
 mod keyfile;
 pub mod reconcile;
+mod seal_old;
 mod telemetry;
 mod what_if;
 
@@ -90,6 +91,10 @@ enum Command {
         /// Database to migrate, instead of the config's.
         #[arg(long)]
         database_url: Option<String>,
+        /// Then seal, in place, the values of events written before the database had a master
+        /// key, and rebuild the projections (a one-off step; idempotent; docs/privacy.md).
+        #[arg(long)]
+        seal: bool,
     },
     /// Replay the log under a proposed `[[entities]]` set: what it would have decided differently.
     WhatIf {
@@ -228,11 +233,15 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Migrate {
             config,
             database_url,
+            seal,
         } => {
             let config = loaded(&config)?;
             let url = database_url_of(config.as_ref(), database_url);
             let store = app::open_store(&url, config.as_ref()).await?;
             println!("migrated {} ({})", redact(&url), store.backend_name());
+            if seal {
+                seal_old::run(&store).await?;
+            }
             Ok(())
         }
         Command::WhatIf {
@@ -302,29 +311,37 @@ pub async fn run() -> anyhow::Result<()> {
                     .collect(),
                 _ => anyhow::bail!("name one projection, or pass --all"),
             };
-            for name in names {
-                let bar = ProgressBar::new(0).with_message(name.clone());
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{msg:>20} [{bar:40}] {pos}/{len} events ({per_sec})",
-                    )?
-                    .progress_chars("=> "),
-                );
-                let progress = bar.clone();
-                let progress = move |p: syncledger_store::RebuildProgress| {
-                    progress.set_length(p.total);
-                    progress.set_position(p.done);
-                };
-                match &from_archive {
-                    Some(dir) => store.archives().rebuild(&name, dir, progress).await,
-                    None => store.rebuild(&name, progress).await,
-                }
-                .with_context(|| format!("rebuilding {name}"))?;
-                bar.finish();
-            }
-            Ok(())
+            rebuild(&store, names, from_archive.as_deref()).await
         }
     }
+}
+
+/// Rebuilds these projections one after the other, each with a progress bar; from an archive
+/// directory's segments and then the live log when one is given.
+pub(crate) async fn rebuild(
+    store: &syncledger_store::Store,
+    names: Vec<String>,
+    from_archive: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    for name in names {
+        let bar = ProgressBar::new(0).with_message(name.clone());
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} events ({per_sec})")?
+                .progress_chars("=> "),
+        );
+        let progress = bar.clone();
+        let progress = move |p: syncledger_store::RebuildProgress| {
+            progress.set_length(p.total);
+            progress.set_position(p.done);
+        };
+        match from_archive {
+            Some(dir) => store.archives().rebuild(&name, dir, progress).await,
+            None => store.rebuild(&name, progress).await,
+        }
+        .with_context(|| format!("rebuilding {name}"))?;
+        bar.finish();
+    }
+    Ok(())
 }
 
 /// The database URL: the flag, else the config file's (with its env overrides), else the default.

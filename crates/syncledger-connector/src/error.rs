@@ -61,6 +61,27 @@ impl ConnectorError {
         }
     }
 
+    /// The error without the body the system answered with: what may reach a log line or a
+    /// field kept in clear (`WorkFailed.reason`), since a body can echo a person's values
+    /// (docs/privacy.md). The body itself is kept only where values are sealed
+    /// (`WriteFailed.body`, `DeadLettered.body`).
+    pub fn summary(&self) -> String {
+        match self {
+            ConnectorError::Transient { status, body, .. } if status.is_none() => {
+                // No answer: the "body" is the transport's own description, no value.
+                format!("transient failure (no answer): {body}")
+            }
+            ConnectorError::Transient { status, .. } => {
+                format!("transient failure (status {})", status_text(*status))
+            }
+            ConnectorError::Permanent { status, .. } => {
+                format!("permanent failure (status {status})")
+            }
+            ConnectorError::PreconditionFailed { .. } => "precondition failed (status 412)".into(),
+            ConnectorError::Invalid(reason) => format!("invalid: {reason}"),
+        }
+    }
+
     /// A transient error with no HTTP answer behind it (timeout, refused connection).
     pub fn no_answer(what: impl Into<String>) -> Self {
         ConnectorError::Transient {
@@ -109,5 +130,31 @@ mod tests {
         assert!(!permanent.is_transient());
         assert!(!ConnectorError::Invalid("x".into()).is_transient());
         assert_eq!(permanent.status(), Some(400));
+    }
+
+    #[test]
+    fn a_summary_never_quotes_the_body_a_system_answered_with() {
+        let body = r#"{"error": "duplicate", "email": "ann@example.com"}"#.to_string();
+        let errors = [
+            ConnectorError::Permanent {
+                status: 422,
+                body: body.clone(),
+            },
+            ConnectorError::Transient {
+                status: Some(503),
+                body: body.clone(),
+                retry_after: None,
+            },
+            ConnectorError::PreconditionFailed { body: body.clone() },
+        ];
+        for error in errors {
+            let summary = error.summary();
+            assert!(!summary.contains("ann@example.com"), "{summary}");
+            assert!(summary.contains("status"), "{summary}");
+        }
+        assert_eq!(
+            ConnectorError::no_answer("timed out after 10s").summary(),
+            "transient failure (no answer): timed out after 10s"
+        );
     }
 }

@@ -43,7 +43,12 @@ pub fn failure(answer: &Answer) -> ConnectorError {
             status: answer.status,
             body,
         },
-        other => ConnectorError::Invalid(format!("unexpected status {other}: {body}")),
+        // An `Invalid` reason reaches the log and the event log in clear, so it never quotes
+        // the body: a system's answer may echo a person's values (docs/privacy.md).
+        other => ConnectorError::Invalid(format!(
+            "unexpected status {other} (a body of {} bytes)",
+            answer.body.len()
+        )),
     }
 }
 
@@ -54,9 +59,9 @@ fn is_success(status: u16) -> bool {
 fn parse_json(answer: &Answer) -> Result<Value, ConnectorError> {
     serde_json::from_str(&answer.body).map_err(|e| {
         ConnectorError::Invalid(format!(
-            "status {} with a body that is not JSON ({e}): {}",
+            "status {} with a body of {} bytes that is not JSON ({e})",
             answer.status,
-            truncate_body(&answer.body)
+            answer.body.len()
         ))
     })
 }

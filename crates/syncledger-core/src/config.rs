@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// `master_key_file`. Required on PostgreSQL for values to be sealed; on SQLite, when
     /// empty, `<database>.key` beside the database file is read or created.
     pub master_key: Secret,
+    /// Whether values are sealed (docs/privacy.md). `false` is the explicit opt-out: values are
+    /// stored in clear and nothing can be erased. With `true` (the default) PostgreSQL refuses
+    /// to start without a master key, so a forgotten key never means values in clear.
+    pub seal: bool,
     pub log_format: LogFormat,
     /// Largest accepted webhook body, in bytes.
     pub webhook_body_limit: usize,
@@ -108,6 +112,7 @@ impl Default for ServerConfig {
             workers: 8,
             admin_token: Secret::default(),
             master_key: Secret::default(),
+            seal: true,
             log_format: LogFormat::Human,
             webhook_body_limit: 1024 * 1024,
             round_trip_ttl_secs: 600,

@@ -6,11 +6,12 @@
 //! the word itself. The `word_index` projection stores only digests; a search digests the words
 //! it is given the same way and reads the rows filed under each.
 //!
-//! [`term_digest`] is the one function that turns a word into what is stored, on purpose: it is
-//! the point where the erasure work (issue 29: keyed hashes in `match_index`) keys the digest with
-//! the tenant's lookup key (an HMAC under a per-tenant secret), so that a word of an erased
-//! entity can no longer be confirmed by hashing guesses. Today it is an unkeyed SHA-256, the same
-//! construction `match_index` uses for match-key values ([`crate::mapping::match_value_hash`]).
+//! [`term_digest`] is the one function that turns a word into a digest: an unkeyed SHA-256, the
+//! same construction `match_index` uses for match-key values
+//! ([`crate::mapping::match_value_hash`]). When values are sealed, the store keys it with the
+//! tenant's key as it writes the row and as a search reads
+//! ([`crate::privacy::keyed_sort_key`], docs/privacy.md), so a word cannot be confirmed by
+//! hashing guesses.
 
 use sha2::{Digest, Sha256};
 
@@ -38,7 +39,7 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 /// What the index files a word under (and a search looks it up by): a digest, never the word.
-/// `term` is a word as [`words`] gives it. See the module doc: the erasure work keys this.
+/// `term` is a word as [`words`] gives it. See the module doc: the store keys it.
 pub fn term_digest(term: &str) -> String {
     hex::encode(&Sha256::digest(term.as_bytes())[..16])
 }

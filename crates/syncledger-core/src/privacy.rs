@@ -233,5 +233,28 @@ pub fn keyed_digest(key: &DigestKey, text: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// What starts a keyed sort-key digest ([`keyed_sort_key`]): a reader can tell a row filed
+/// under a keyed digest from one filed under an older, unkeyed one.
+pub const KEYED_PREFIX: &str = "k1.";
+
+/// Hex digits of the HMAC a keyed sort key keeps (128 bits: ample for equality, and half the
+/// index bytes of the whole digest).
+const KEYED_HEX: usize = 32;
+
+/// A sort key whose last `/`-separated segment is a digest of values (the projections that
+/// [`crate::projection::Projection::keys_sort_keys`]), with that segment replaced by its keyed
+/// digest under the tenant's key: `crm/email/<sha256>` becomes `crm/email/k1.<hmac>`. The part
+/// before it (system, field) stays, so a listing by system keeps working; equality lookups
+/// compute the same keyed form from the unkeyed sort key. Without the tenant's key nobody can
+/// test a guessed value (an email from a list) against the table.
+pub fn keyed_sort_key(key: &DigestKey, sort_key: &str) -> String {
+    let (head, last) = match sort_key.rfind('/') {
+        Some(at) => sort_key.split_at(at + 1),
+        None => ("", sort_key),
+    };
+    let digest = keyed_digest(key, last);
+    format!("{head}{KEYED_PREFIX}{}", &digest[..KEYED_HEX])
+}
+
 #[cfg(test)]
 mod tests;

@@ -110,4 +110,13 @@ pub trait Projection: Send + Sync {
     fn erased_with_entity(&self) -> bool {
         self.holds_values()
     }
+    /// Whether the last `/`-separated segment of its sort keys is a digest of values that only
+    /// equality lookups read (a match key's hash, a create's fingerprint, a word's digest): the
+    /// store, when it seals values, replaces that segment by a keyed digest under the tenant's
+    /// key ([`crate::privacy::keyed_sort_key`]) as rows are written, and an exact lookup
+    /// (`sort_key_from == sort_key_to`, one tenant) computes the same form, so no plain digest
+    /// a dictionary could reverse reaches the table (docs/privacy.md).
+    fn keys_sort_keys(&self) -> bool {
+        false
+    }
 }

@@ -82,7 +82,8 @@ impl EngineError {
                 retry_after,
                 source: error,
             },
-            error => EngineError::Invalid(format!("{what}: {error}")),
+            // The reason is kept in clear (`WorkFailed.reason`, log lines): never the body.
+            error => EngineError::Invalid(format!("{what}: {}", error.summary())),
         }
     }
 }

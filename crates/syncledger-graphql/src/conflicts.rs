@@ -153,7 +153,9 @@ pub async fn resolve(
     append_checked(store, entity_id, |state, _| {
         let resolved =
             resolution(state, conflict_id, choice.clone(), &by).map_err(|e| match e {
-                Refused::NotOpen(_) | Refused::NotASide(_) => ApiError::bad_input(e.to_string()),
+                Refused::NotOpen(_) | Refused::NotASide(_) | Refused::Erased(_) => {
+                    ApiError::bad_input(e.to_string())
+                }
             })?;
         *recorded.lock().unwrap_or_else(|p| p.into_inner()) = Some(resolved.clone());
         let meta = EventMeta {

@@ -39,7 +39,7 @@ pub use seal::MasterKey;
 pub use store::Store;
 pub use types::{
     ErasureReceipt, GroupStats, OpsSample, ProjectionState, ProjectionStatus, RebuildProgress,
-    RowQuery, StoreOptions,
+    RowQuery, SealProgress, StoreOptions,
 };
 
 /// The rebuild hook that does nothing.

@@ -23,7 +23,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use serde_json::Value;
 use syncledger_core::log::RecordedEvent;
-use syncledger_core::privacy;
+use syncledger_core::privacy::{self, DigestKey};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -32,6 +32,7 @@ use crate::StoreError;
 pub const PREFIX: &str = "$s1:";
 const VALUE_AAD: &[u8] = b"syncledger/s1";
 const WRAP_AAD: &[u8] = b"syncledger/wrap1";
+const TENANT_WRAP_AAD: &[u8] = b"syncledger/tenant-wrap1";
 const NONCE: usize = 12;
 
 /// How long a cached key is trusted before a read loads it again: the longest another process
@@ -92,6 +93,36 @@ fn nonce() -> [u8; NONCE] {
     n
 }
 
+fn tenant_aad(key_id: Uuid, tenant: &str) -> Vec<u8> {
+    [TENANT_WRAP_AAD, key_id.as_bytes(), tenant.as_bytes()].concat()
+}
+
+/// `nonce ‖ ciphertext` of 32 key bytes under `master`, bound to `aad`.
+fn wrap_bytes(master: &MasterKey, aad: &[u8], key: &[u8; 32]) -> Vec<u8> {
+    let n = nonce();
+    let sealed = master
+        .cipher()
+        .encrypt(&Nonce::from(n), Payload { msg: key, aad })
+        .expect("ChaCha20-Poly1305 encrypts 32 bytes");
+    [n.as_slice(), &sealed].concat()
+}
+
+/// The 32 key bytes [`wrap_bytes`] wrapped; `None` under another master key or `aad`.
+fn unwrap_bytes(master: &MasterKey, aad: &[u8], wrapped: &[u8]) -> Option<[u8; 32]> {
+    let n = <[u8; NONCE]>::try_from(wrapped.get(..NONCE)?).ok()?;
+    let plain = master
+        .cipher()
+        .decrypt(
+            &Nonce::from(n),
+            Payload {
+                msg: &wrapped[NONCE..],
+                aad,
+            },
+        )
+        .ok()?;
+    <[u8; 32]>::try_from(plain).ok()
+}
+
 fn wrap_aad(key_id: Uuid, entity_id: Uuid) -> Vec<u8> {
     [WRAP_AAD, key_id.as_bytes(), entity_id.as_bytes()].concat()
 }
@@ -103,6 +134,8 @@ pub(crate) struct Keyring {
     keys: RwLock<HashMap<Uuid, (Option<DataKey>, Instant)>>,
     /// By entity: the key new values are sealed under.
     live: RwLock<HashMap<Uuid, Uuid>>,
+    /// By tenant: the key of its lookups' keyed digests (never destroyed, so cached for good).
+    tenants: RwLock<HashMap<String, DigestKey>>,
 }
 
 impl Keyring {
@@ -111,7 +144,64 @@ impl Keyring {
             master,
             keys: RwLock::new(HashMap::new()),
             live: RwLock::new(HashMap::new()),
+            tenants: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The tenant's digest key, when this process has loaded it.
+    pub(crate) fn tenant_key(&self, tenant: &str) -> Option<DigestKey> {
+        self.tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tenant)
+            .copied()
+    }
+
+    /// Opens a tenant key read from `tenant_keys` and caches it.
+    pub(crate) fn remember_tenant(
+        &self,
+        tenant: &str,
+        key_id: Uuid,
+        wrapped: &[u8],
+    ) -> Result<DigestKey, StoreError> {
+        let key =
+            unwrap_bytes(&self.master, &tenant_aad(key_id, tenant), wrapped).ok_or_else(|| {
+                StoreError::InvalidInput(format!(
+                    "the digest key of tenant {tenant:?} does not open with this master key"
+                ))
+            })?;
+        self.tenants
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.to_string(), key);
+        Ok(key)
+    }
+
+    /// A tenant key re-wrapped under `next` (master-key rotation).
+    pub(crate) fn rewrap_tenant(
+        &self,
+        next: &MasterKey,
+        key_id: Uuid,
+        tenant: &str,
+        wrapped: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        let aad = tenant_aad(key_id, tenant);
+        let key = unwrap_bytes(&self.master, &aad, wrapped).ok_or_else(|| {
+            StoreError::InvalidInput(format!(
+                "the digest key of tenant {tenant:?} does not open with this master key"
+            ))
+        })?;
+        Ok(wrap_bytes(next, &aad, &key))
+    }
+
+    /// A new tenant key (its id, and its bytes wrapped under the master key for `tenant_keys`).
+    pub(crate) fn new_tenant_key(&self, tenant: &str) -> (Uuid, Vec<u8>) {
+        let key_id = Uuid::now_v7();
+        let key = DataKey::generate();
+        (
+            key_id,
+            wrap_bytes(&self.master, &tenant_aad(key_id, tenant), &key.0),
+        )
     }
 
     /// `nonce ‖ ciphertext` of a data key under the master key, bound to its ids.
@@ -311,19 +401,7 @@ pub(crate) fn wrap_with(
     entity_id: Uuid,
     key: &DataKey,
 ) -> Vec<u8> {
-    let n = nonce();
-    let aad = wrap_aad(key_id, entity_id);
-    let sealed = master
-        .cipher()
-        .encrypt(
-            &Nonce::from(n),
-            Payload {
-                msg: &key.0,
-                aad: &aad,
-            },
-        )
-        .expect("ChaCha20-Poly1305 encrypts 32 bytes");
-    [n.as_slice(), &sealed].concat()
+    wrap_bytes(master, &wrap_aad(key_id, entity_id), &key.0)
 }
 
 pub(crate) fn unwrap_with(
@@ -332,24 +410,13 @@ pub(crate) fn unwrap_with(
     entity_id: Uuid,
     wrapped: &[u8],
 ) -> Result<DataKey, StoreError> {
-    let bad = || {
-        StoreError::InvalidInput(format!(
-            "data key {key_id} does not open with this master key"
-        ))
-    };
-    let n = <[u8; NONCE]>::try_from(wrapped.get(..NONCE).ok_or_else(bad)?).map_err(|_| bad())?;
-    let aad = wrap_aad(key_id, entity_id);
-    let plain = master
-        .cipher()
-        .decrypt(
-            &Nonce::from(n),
-            Payload {
-                msg: &wrapped[NONCE..],
-                aad: &aad,
-            },
-        )
-        .map_err(|_| bad())?;
-    Ok(DataKey(<[u8; 32]>::try_from(plain).map_err(|_| bad())?))
+    unwrap_bytes(master, &wrap_aad(key_id, entity_id), wrapped)
+        .map(DataKey)
+        .ok_or_else(|| {
+            StoreError::InvalidInput(format!(
+                "data key {key_id} does not open with this master key"
+            ))
+        })
 }
 
 #[cfg(test)]

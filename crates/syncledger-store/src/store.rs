@@ -267,9 +267,15 @@ impl Store {
         dispatch!(self, s => s.rows_by_entity(projection, entity_id).await)
     }
 
-    /// A keyset page of rows ordered by `(sort_key, key)`.
+    /// A keyset page of rows ordered by `(sort_key, key)`. On a projection whose sort keys are
+    /// keyed digests ([`Projection::keys_sort_keys`](syncledger_core::projection::Projection)),
+    /// an exact lookup (one tenant, `sort_key_from == sort_key_to`) gives the sort key the
+    /// projection made, and the store keys it as it keyed the rows (docs/privacy.md).
     pub async fn rows(&self, projection: &str, query: &RowQuery) -> Result<Vec<Row>, StoreError> {
-        dispatch!(self, s => s.rows(projection, query).await)
+        dispatch!(self, s => match s.keyed_query(projection, query).await? {
+            Some(query) => s.rows(projection, &query).await,
+            None => Ok(Vec::new()),
+        })
     }
 
     /// The first rows of each tenant (`(tenant, how many)`), by `(sort_key, key)` up to

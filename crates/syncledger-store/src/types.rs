@@ -121,6 +121,16 @@ pub struct RebuildProgress {
     pub total: u64,
 }
 
+/// How far `Store::seal_old_values` (`syncledger migrate --seal`) is: events read of those in
+/// the log when it started, events rewritten, and values sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SealProgress {
+    pub scanned: u64,
+    pub total: u64,
+    pub events_sealed: u64,
+    pub values_sealed: u64,
+}
+
 /// The registered projections, by name, with names known to be safe table names.
 #[derive(Clone, Default)]
 pub(crate) struct Registry {

@@ -133,6 +133,7 @@ pub(super) static ROOT: Node = Node::Table(&[
             ("admin_token_file", Node::Str),
             ("master_key", Node::Str),
             ("master_key_file", Node::Str),
+            ("seal", Node::Bool),
             ("log_format", Node::Str),
             ("webhook_body_limit", Node::Int),
             ("round_trip_ttl_secs", Node::Int),

@@ -181,7 +181,7 @@ fn unknown_keys_are_all_reported_with_their_paths() {
              owners belong to the entity: write `owners = {...}` under [[entities]], before its \
              [entities.systems.*] tables",
             "server.wrokers: unknown key (expected one of: listen, database_url, workers, admin_token, \
-             admin_token_file, master_key, master_key_file, log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs, \
+             admin_token_file, master_key, master_key_file, seal, log_format, webhook_body_limit, round_trip_ttl_secs, lease_ttl_secs, \
              max_record_id_bytes, max_retry_after_secs, max_response_bytes, max_attempts, allow_shared_base_url, \
              max_connections, header_read_timeout_secs, body_read_timeout_secs, ws_init_timeout_secs, \
              shutdown_timeout_secs)",

@@ -129,7 +129,7 @@ fn an_override_that_names_nothing_is_an_error_naming_the_variable() {
             "SYNCLEDGER_SERVER: separate the key path's segments with `__`, e.g. SYNCLEDGER_SERVER__WORKERS",
             "SYNCLEDGER_SERVER_LISTEN: separate the key path's segments with `__`, e.g. SYNCLEDGER_SERVER__WORKERS",
             "SYNCLEDGER_SERVER__WORKER: unknown key `worker` (expected one of: listen, database_url, workers, \
-             admin_token, admin_token_file, master_key, master_key_file, log_format, webhook_body_limit, round_trip_ttl_secs, \
+             admin_token, admin_token_file, master_key, master_key_file, seal, log_format, webhook_body_limit, round_trip_ttl_secs, \
              lease_ttl_secs, max_record_id_bytes, max_retry_after_secs, max_response_bytes, max_attempts, \
              allow_shared_base_url, max_connections, header_read_timeout_secs, body_read_timeout_secs, \
              ws_init_timeout_secs, shutdown_timeout_secs)",

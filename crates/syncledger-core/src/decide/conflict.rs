@@ -215,6 +215,11 @@ pub enum Refused {
     NotOpen(Uuid),
     #[error("{0} is not a side of this conflict")]
     NotASide(String),
+    #[error(
+        "conflict {0} was recorded before its entity was erased: its values are gone, so it \
+         cannot be resolved; the systems' next change of the field records it again"
+    )]
+    Erased(Uuid),
 }
 
 /// Step 5's event: the person's `choice` on the open review `conflict_id` of `state`, by `by`.
@@ -230,6 +235,9 @@ pub fn resolution(
         .iter()
         .find(|(_, o)| o.conflict_id == conflict_id && o.is_held())
         .ok_or(Refused::NotOpen(conflict_id))?;
+    if open.erased {
+        return Err(Refused::Erased(conflict_id));
+    }
     let chosen = match choice {
         Choice::Keep(system) => {
             let value = open

@@ -27,6 +27,11 @@ pub struct OpenConflict {
     pub resolved_by: Option<String>,
     /// The conflict as last recorded (its sides with their observation times).
     pub recorded: ConflictDetected,
+    /// The entity was erased after the conflict was last recorded: its candidates' values are
+    /// gone (they read as `null`), so nobody may resolve it; the systems' next change records it
+    /// again, with values (docs/privacy.md). Absent from snapshots written before it existed.
+    #[serde(default)]
+    pub erased: bool,
 }
 
 impl OpenConflict {
@@ -80,6 +85,9 @@ impl ConflictBook {
             }
             SyncEvent::ConflictDetected(e) => {
                 self.open.insert(e.field.clone(), open_conflict(e));
+            }
+            SyncEvent::EntityErased(_) => {
+                self.open.values_mut().for_each(|open| open.erased = true);
             }
             SyncEvent::ConflictResolved(e) => {
                 if let Some(open) = self
@@ -165,5 +173,6 @@ fn open_conflict(e: &ConflictDetected) -> OpenConflict {
         chosen: e.chosen.clone(),
         resolved_by: None,
         recorded: e.clone(),
+        erased: false,
     }
 }

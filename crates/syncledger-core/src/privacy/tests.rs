@@ -119,3 +119,28 @@ fn a_history_shows_values_before_its_last_erasure_as_erased_and_later_ones_as_th
         Some("Art. 17".to_string())
     );
 }
+
+#[test]
+fn a_keyed_sort_key_keeps_its_head_and_keys_its_last_segment_per_tenant() {
+    let (a, b) = ([1u8; 32], [2u8; 32]);
+    let plain = "crm/email/0123abcd";
+    let keyed = keyed_sort_key(&a, plain);
+    assert!(keyed.starts_with("crm/email/k1."), "{keyed}");
+    assert_eq!(keyed.len(), "crm/email/k1.".len() + 32);
+    assert!(!keyed.contains("0123abcd"));
+    // The same value under the same key: equality lookups find it.
+    assert_eq!(keyed, keyed_sort_key(&a, plain));
+    // Another tenant's key, or another value, gives another digest.
+    assert_ne!(keyed, keyed_sort_key(&b, plain));
+    assert_ne!(keyed, keyed_sort_key(&a, "crm/email/0123abce"));
+    // A sort key that is a digest alone (word_index) is keyed whole.
+    let word = keyed_sort_key(&a, "feedbeef");
+    assert!(
+        word.starts_with(KEYED_PREFIX) && !word.contains('/'),
+        "{word}"
+    );
+    assert_eq!(
+        &word[KEYED_PREFIX.len()..],
+        &keyed_digest(&a, "feedbeef")[..32]
+    );
+}

@@ -92,6 +92,11 @@ impl Projection for MatchIndex {
         true
     }
 
+    /// Its sort keys end in a digest of values, keyed by the store (docs/privacy.md).
+    fn keys_sort_keys(&self) -> bool {
+        true
+    }
+
     /// A tenant's records of one system holding one value.
     fn lookups(&self) -> Lookups {
         Lookups {

@@ -85,6 +85,11 @@ impl Projection for RoundTripContext {
         true
     }
 
+    /// Its sort keys end in a digest of values, keyed by the store (docs/privacy.md).
+    fn keys_sort_keys(&self) -> bool {
+        true
+    }
+
     /// An entity's written values; a tenant's creates in flight by fingerprint.
     fn lookups(&self) -> Lookups {
         Lookups {

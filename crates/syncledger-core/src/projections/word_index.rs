@@ -58,6 +58,11 @@ impl Projection for WordIndex {
         true
     }
 
+    /// Its sort keys end in a digest of values, keyed by the store (docs/privacy.md).
+    fn keys_sort_keys(&self) -> bool {
+        true
+    }
+
     /// A tenant's rows filed under one digest.
     fn lookups(&self) -> Lookups {
         Lookups {

@@ -10,6 +10,7 @@ mod support;
 mod archived;
 mod auth;
 mod console;
+mod erasure;
 mod fuzz;
 mod http;
 mod initial_sync;

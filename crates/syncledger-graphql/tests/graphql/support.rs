@@ -86,6 +86,31 @@ macro_rules! both {
     )+};
 }
 
+/// `both!` for scenarios that need values sealed ([`App::sealed`]).
+#[macro_export]
+macro_rules! both_sealed {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                let db = syncledger_test_support::TestDb::sqlite();
+                let app = $crate::support::App::sealed(db).await;
+                $crate::support::run(super::$scenario, app).await
+            }
+
+            #[sqlx::test(migrations = false)]
+            async fn postgres(
+                pool_opts: sqlx::postgres::PgPoolOptions,
+                conn: sqlx::postgres::PgConnectOptions,
+            ) {
+                let db = syncledger_test_support::TestDb::postgres(pool_opts, conn).await;
+                let app = $crate::support::App::sealed(db).await;
+                $crate::support::run(super::$scenario, app).await
+            }
+        }
+    )+};
+}
+
 /// Runs `scenario` on `app`, then closes the store: tasks the scenario left running (a server,
 /// a subscription) must not keep connections that stop the test database from being dropped.
 pub async fn run<F, Fut>(scenario: F, app: App)
@@ -110,8 +135,23 @@ impl App {
     }
 
     async fn over(db: TestDb) -> App {
+        App::over_with(db, None).await
+    }
+
+    /// As [`App::sqlite`] or [`App::postgres`], values sealed under a fresh master key
+    /// (docs/privacy.md): erasure works, and lookups compare keyed digests.
+    pub async fn sealed(db: TestDb) -> App {
+        App::over_with(db, Some(syncledger_store::MasterKey::generate())).await
+    }
+
+    pub async fn over_with(db: TestDb, master_key: Option<syncledger_store::MasterKey>) -> App {
         let config = config(&CONFIG);
-        let store = db.open_for(&config).await;
+        let store = db
+            .open(syncledger_store::StoreOptions {
+                master_key,
+                ..syncledger_test_support::db::store_options(&config)
+            })
+            .await;
         let (context, wakes) = context_with(&store, config);
         let router = syncledger_graphql::routes(context.clone());
         App {

@@ -20,7 +20,7 @@ use syncledger_core::log::{Appended, Conflict, RecordedEvent, StreamAppend};
 use syncledger_core::projection::{Mode, RowOp};
 use uuid::Uuid;
 
-use super::{Conn, Db, Inner, claim, dialect, engine, keys, now, rows};
+use super::{Conn, Db, Inner, claim, dialect, digests, engine, keys, now, rows};
 use crate::StoreError;
 use crate::coalesce::Effects;
 use crate::error::is_unique_violation;
@@ -260,6 +260,7 @@ impl Inner {
             for ((event, scope), key) in events.iter().zip(&scopes).zip(&sealed_by) {
                 let mut ops = projection.apply(event);
                 keys::seal_rows(ring, projection.as_ref(), key.as_ref(), &mut ops);
+                digests::key_rows(ring, projection.as_ref(), &mut ops)?;
                 for op in ops {
                     // A row of no entity claims nothing: it is written as a put.
                     if let RowOp::Claim(row) = &op

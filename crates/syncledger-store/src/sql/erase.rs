@@ -85,10 +85,20 @@ impl Inner {
             snapshot::value_texts(state, &mut texts);
         }
         let kept_snapshot = kept.and_then(snapshot::without_values);
-        let digests: Vec<String> = texts
-            .iter()
-            .filter_map(|t| match_value_hash(&serde_json::Value::String(t.clone())))
-            .collect();
+        // The digests lookups file them under: plain (a database that ran unsealed), and keyed
+        // under the tenant's key as the lookup projections file them now (a match key's hash,
+        // and a create's fingerprint, which is itself one of the values).
+        self.ensure_tenant_keys(&[tenant.as_str()]).await?;
+        let tenant_key = ring.tenant_key(&tenant);
+        let mut digests: Vec<String> = Vec::new();
+        for text in &texts {
+            let hash = match_value_hash(&serde_json::Value::String(text.clone()));
+            if let Some(key) = &tenant_key {
+                digests.push(privacy::keyed_sort_key(key, text));
+                digests.extend(hash.iter().map(|h| privacy::keyed_sort_key(key, h)));
+            }
+            digests.extend(hash);
+        }
         texts.extend(digests);
         texts.sort();
         texts.dedup();

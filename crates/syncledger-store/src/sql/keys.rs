@@ -56,11 +56,12 @@ pub(crate) fn open_and_project(
     ring: Option<&Keyring>,
     projection: &dyn Projection,
     event: &mut RecordedEvent,
-) -> Vec<RowOp> {
+) -> Result<Vec<RowOp>, StoreError> {
     let key = ring.and_then(|ring| ring.open_event(event));
     let mut ops = projection.apply(event);
     seal_rows(ring, projection, key.as_ref(), &mut ops);
-    ops
+    super::digests::key_rows(ring, projection, &mut ops)?;
+    Ok(ops)
 }
 
 /// Seals the row documents of a projection that holds values under `key`, the key that sealed
@@ -99,6 +100,13 @@ impl Inner {
         let Some(ring) = self.shared.keyring.clone() else {
             return Ok(());
         };
+        let mut tenants: Vec<&str> = appends
+            .iter()
+            .flat_map(|part| part.events.iter().map(|e| e.meta.tenant.as_str()))
+            .collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        self.ensure_tenant_keys(&tenants).await?;
         for part in appends.iter_mut() {
             let Some(first) = part
                 .events
@@ -120,7 +128,7 @@ impl Inner {
 
     /// The entity's live key: cached, stored, or created now. Two writers creating one at once
     /// agree on the one the unique index let in.
-    async fn live_key(
+    pub(super) async fn live_key(
         &self,
         ring: &Keyring,
         entity_id: Uuid,
@@ -293,14 +301,42 @@ impl Inner {
                 .execute(&mut *tx)
                 .await?;
         }
+        let tenants: Vec<(String, Uuid, Vec<u8>)> =
+            sqlx::query_as("SELECT tenant, key_id, wrapped FROM tenant_keys")
+                .fetch_all(&mut *tx)
+                .await?;
+        for (tenant, key_id, wrapped) in &tenants {
+            sqlx::query("UPDATE tenant_keys SET wrapped = $2 WHERE tenant = $1")
+                .bind(tenant)
+                .bind(ring.rewrap_tenant(next, *key_id, tenant, wrapped)?)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(keys.len() as u64)
+        Ok((keys.len() + tenants.len()) as u64)
     }
 
     /// Whether the database holds keys while this process has no master key to open them: then
     /// sealed values would reach the sync as text, so the store refuses to start.
     pub(crate) async fn check_master_key(&self) -> Result<(), StoreError> {
         let ring = self.shared.keyring.as_deref();
+        let tenant: Option<(String, Uuid, Vec<u8>)> =
+            sqlx::query_as("SELECT tenant, key_id, wrapped FROM tenant_keys LIMIT 1")
+                .fetch_optional(&self.read)
+                .await?;
+        match (tenant, ring) {
+            (Some(_), None) => {
+                return Err(StoreError::InvalidInput(
+                    "this database keys its lookup digests: configure its master key \
+                     ([server] master_key_file, docs/privacy.md)"
+                        .into(),
+                ));
+            }
+            (Some((tenant, key_id, wrapped)), Some(ring)) => {
+                ring.remember_tenant(&tenant, key_id, &wrapped)?;
+            }
+            (None, _) => {}
+        }
         let one: Option<(Uuid, Uuid, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT key_id, entity_id, wrapped FROM data_keys WHERE wrapped IS NOT NULL LIMIT 1",
         )

@@ -29,6 +29,7 @@ mod archive;
 mod archive_read;
 mod archived;
 mod claim;
+mod digests;
 mod engine;
 mod erase;
 mod group;
@@ -39,6 +40,7 @@ mod rebuild;
 mod replay;
 mod rows;
 mod samples;
+mod seal_old;
 
 pub(crate) use append::Pending;
 

@@ -14,7 +14,7 @@ use syncledger_core::log::{LogFilter, Position, Upcasters};
 use syncledger_core::projection::Projection;
 use tokio::sync::mpsc;
 
-use super::{Conn, Db, EVENT_COLUMNS, EventRow, Inner, event_from_row, keys, read};
+use super::{Conn, Db, EVENT_COLUMNS, EventRow, Inner, digests, event_from_row, keys, read};
 use crate::StoreError;
 use crate::coalesce::Effects;
 use crate::seal::Keyring;
@@ -34,21 +34,23 @@ pub(crate) fn fold(
     upcasters: &Upcasters,
     ring: Option<&Keyring>,
     rows: Vec<EventRow>,
-) -> Option<Folded> {
-    let last = Position(rows.last()?.0);
+) -> Result<Option<Folded>, StoreError> {
+    let Some(last) = rows.last().map(|r| Position(r.0)) else {
+        return Ok(None);
+    };
     let events = rows.len() as u64;
     let mut effects = Effects::default();
     for row in rows {
         let mut event = upcasters.apply(event_from_row(row));
-        keys::open_and_project(ring, projection, &mut event)
+        keys::open_and_project(ring, projection, &mut event)?
             .into_iter()
             .for_each(|op| effects.push(op));
     }
-    Some(Folded {
+    Ok(Some(Folded {
         effects,
         last,
         events,
-    })
+    }))
 }
 
 /// Folds archived events (as stored, sealed, in position order) the same way: upcast, opened
@@ -88,7 +90,7 @@ impl Inner {
         let rows = read::read_after(conn, after, None, &LogFilter::default(), batch).await?;
         let ring = self.shared.keyring.as_deref();
         load_missing(&self.read, ring, &rows).await?;
-        Ok(fold(projection, &self.shared.upcasters(), ring, rows))
+        fold(projection, &self.shared.upcasters(), ring, rows)
     }
 
     /// Scans the whole log on a task of its own, sending folded batches as they are ready.
@@ -125,7 +127,7 @@ struct Source {
     ring: Option<Arc<Keyring>>,
 }
 
-/// Loads the keys a batch of rows names that the cache lacks.
+/// Loads the keys a batch of rows names that the cache lacks, and its tenants' digest keys.
 async fn load_missing(
     pool: &Pool<Db>,
     ring: Option<&Keyring>,
@@ -134,6 +136,7 @@ async fn load_missing(
     let Some(ring) = ring else {
         return Ok(());
     };
+    digests::load_tenant_keys(pool, ring, rows.iter().map(|r| r.7.as_str())).await?;
     let missing = ring.missing(rows.iter().map(|r| (r.4.as_str(), &r.6.0)));
     if missing.is_empty() {
         return Ok(());
@@ -162,7 +165,7 @@ async fn scan(
             let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
             let ring = source.ring.as_deref();
             load_missing(&source.pool, ring, &full).await?;
-            if let Some(folded) = fold(projection, &source.upcasters, ring, full)
+            if let Some(folded) = fold(projection, &source.upcasters, ring, full)?
                 && sender.send(Ok(folded)).await.is_err()
             {
                 return Ok(()); // the rebuild stopped listening

@@ -36,6 +36,18 @@ impl Store {
         dispatch!(self, s => s.rotate_entity_key(entity_id).await)
     }
 
+    /// Seals, in place, the values of events appended before the database had a master key
+    /// (`syncledger migrate --seal`, docs/privacy.md): each plaintext value-bearing part is
+    /// sealed under its entity's live key, or under a key nobody keeps when the entity was
+    /// erased after it. Idempotent; `progress` after every batch. Projection rows copied from
+    /// those events stay as they were until their projections are rebuilt.
+    pub async fn seal_old_values(
+        &self,
+        progress: impl Fn(crate::SealProgress) + Send + Sync,
+    ) -> Result<crate::SealProgress, StoreError> {
+        dispatch!(self, s => s.seal_old_values(&progress).await)
+    }
+
     /// Re-wraps every data key under `next` (master-key rotation); returns how many. Reopen the
     /// store with `next` afterwards.
     pub async fn rewrap_keys(&self, next: &crate::MasterKey) -> Result<u64, StoreError> {

@@ -15,13 +15,13 @@ use uuid::Uuid;
 
 use crate::both;
 use crate::harness::Harness;
-use crate::sealing::{raw_text, record, sealed_options, texts};
+use crate::sealing::{raw_text, raw_texts, record, sealed_options};
 
 both!(an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive);
 
 /// Every snapshot as the database holds it, as text.
 async fn raw_snapshots(db: &TestDb) -> String {
-    texts(
+    raw_texts(
         db,
         "SELECT COALESCE(CAST(state AS TEXT), '') FROM stream_archives",
     )

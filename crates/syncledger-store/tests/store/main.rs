@@ -24,6 +24,7 @@ mod properties;
 mod queries;
 mod reads;
 mod rebuild;
+mod seal_old;
 mod sealing;
 mod upcasting;
 mod upgrade;

@@ -58,17 +58,14 @@ pub async fn record(store: &Store, entity: Uuid, record_id: &str, email: &str, n
 
 /// Every payload and row document as the database holds it, as text.
 pub async fn raw_text(db: &TestDb) -> String {
-    texts(
-        db,
-        "SELECT CAST(payload AS TEXT) FROM events UNION ALL \
-         SELECT CAST(doc AS TEXT) FROM entity_state UNION ALL \
-         SELECT CAST(doc AS TEXT) FROM match_index",
-    )
-    .await
+    let sql = "SELECT CAST(payload AS TEXT) FROM events UNION ALL \
+               SELECT CAST(doc AS TEXT) FROM entity_state UNION ALL \
+               SELECT CAST(doc AS TEXT) FROM match_index";
+    raw_texts(db, sql).await
 }
 
-/// The texts a query of one text column returns, joined by lines, as the database holds them.
-pub async fn texts(db: &TestDb, sql: &'static str) -> String {
+/// The texts a query of one text column gives, as the database holds them, one a line.
+pub async fn raw_texts(db: &TestDb, sql: &'static str) -> String {
     let texts: Vec<String> = match db {
         TestDb::Sqlite { url, .. } => {
             let pool = sqlx::SqlitePool::connect(url).await.unwrap();
@@ -214,7 +211,8 @@ async fn a_rewrapped_database_opens_with_its_new_master_key_only(h: Harness) {
     let store = h.open(sealed_options(&old)).await;
     let ann = Uuid::now_v7();
     record(&store, ann, "c-1", "ann@example.com", "Ann Archer").await;
-    assert_eq!(store.rewrap_keys(&new).await.unwrap(), 1);
+    // Ann's data key and the tenant's digest key.
+    assert_eq!(store.rewrap_keys(&new).await.unwrap(), 2);
     // (Handles are not closed: on PostgreSQL they share the test's pool.)
 
     let reopened = h.open(sealed_options(&new)).await;

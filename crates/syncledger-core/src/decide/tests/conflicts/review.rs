@@ -180,3 +180,30 @@ fn race4_step5_once_written_the_conflict_settles_and_the_echo_changes_nothing() 
             Basis::InSync,
         ))]);
 }
+
+#[test]
+fn an_open_review_recorded_before_its_entity_was_erased_is_refused_and_one_recorded_again_is_not() {
+    use crate::decide::conflict::{Choice, Refused, resolution};
+    use crate::events::EntityErased;
+    let conflict = conflict_id(id(9), "name");
+    let mut stream = held();
+    stream.pop();
+    stream.push(SyncEvent::EntityErased(EntityErased {
+        reason: "GDPR request 7".into(),
+        by: "admin".into(),
+    }));
+    let erased = given(&stream);
+    for choice in [Choice::Keep("erp".into()), Choice::Write(json!("Ada"))] {
+        assert_eq!(
+            resolution(erased.state(), conflict, choice, "admin"),
+            Err(Refused::Erased(conflict))
+        );
+    }
+    // The systems' next change records the conflict again, with its values: resolvable.
+    stream.push(SyncEvent::ConflictDetected(detected(
+        ConflictPolicy::Review,
+        None,
+    )));
+    let again = given(&stream);
+    assert!(resolution(again.state(), conflict, Choice::Keep("erp".into()), "admin").is_ok());
+}

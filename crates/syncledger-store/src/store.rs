@@ -390,3 +390,5 @@ impl Store {
 }
 
 mod privacy;
+mod scan;
+pub use scan::Scan;

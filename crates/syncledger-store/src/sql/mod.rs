@@ -11,6 +11,7 @@
 //!   row effects, as a pipeline.
 //! - `claim`: keys one entity holds by construction (a record's link), checked in the append.
 //! - `lease`: entity leases; `samples`: the operations page's per-minute samples.
+//! - `scan`: one streaming read of the log, decoded on a task of its own.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
@@ -34,6 +35,7 @@ mod rebuild;
 mod replay;
 mod rows;
 mod samples;
+mod scan;
 
 pub(crate) use append::Pending;
 

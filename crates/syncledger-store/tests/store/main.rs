@@ -21,5 +21,6 @@ mod properties;
 mod queries;
 mod reads;
 mod rebuild;
+mod scan;
 mod sealing;
 mod upcasting;

@@ -224,7 +224,12 @@ async fn scan(store: &Store) -> (u64, f64) {
 /// The store's ordered scan as one [`Store::scan`] (what the what-if reads now).
 async fn streamed_scan(store: &Store) -> (u64, f64) {
     let started = Instant::now();
-    let mut scan = store.scan((Position::START, None), LogFilter::default(), PAGE as usize, |e| e);
+    let mut scan = store.scan(
+        (Position::START, None),
+        LogFilter::default(),
+        PAGE as usize,
+        |e| e,
+    );
     let mut read = 0u64;
     while let Some(batch) = scan.next_batch().await {
         read += batch.expect("scan").len() as u64;
@@ -310,8 +315,14 @@ async fn bench(backend: &str, events: u64, rounds: u32) {
     for (what, ceiling) in [
         ("events/s, paged scan", (paged.wall, what_if.wall)),
         ("events/s, streamed scan", (streamed.wall, what_if.wall)),
-        ("events per CPU second, paged scan", (paged.cpu, what_if.cpu)),
-        ("events per CPU second, streamed scan", (streamed.cpu, what_if.cpu)),
+        (
+            "events per CPU second, paged scan",
+            (paged.cpu, what_if.cpu),
+        ),
+        (
+            "events per CPU second, streamed scan",
+            (streamed.cpu, what_if.cpu),
+        ),
     ] {
         let ratio = ceiling.1 / ceiling.0;
         println!(

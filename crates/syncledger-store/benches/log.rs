@@ -264,7 +264,8 @@ async fn run(backend: &str, args: &Args, report: &mut Report) {
         );
     }
     // The PostgreSQL server's work counts in the CPU figures: its backends for this database.
-    let database = (backend == "postgres").then(|| format!("syncledger_bench_{}", std::process::id()));
+    let database =
+        (backend == "postgres").then(|| format!("syncledger_bench_{}", std::process::id()));
     let database = database.as_deref();
     let [mut read, mut streamed, mut scan, mut rebuild] = [Best::default(); 4];
     let mut events = 0;
@@ -286,11 +287,31 @@ async fn run(backend: &str, args: &Args, report: &mut Report) {
         rebuild.keep(done.done, rate(done.done, started), cpu_before, database);
         events = n;
     }
-    line(&format!("global read of {events} events"), read.wall, scan.wall, 0.85);
-    line("global read, one streaming scan", streamed.wall, scan.wall, 0.85);
-    line(&format!("rebuild over {events} events"), rebuild.wall, scan.wall, 0.6);
+    line(
+        &format!("global read of {events} events"),
+        read.wall,
+        scan.wall,
+        0.85,
+    );
+    line(
+        "global read, one streaming scan",
+        streamed.wall,
+        scan.wall,
+        0.85,
+    );
+    line(
+        &format!("rebuild over {events} events"),
+        rebuild.wall,
+        scan.wall,
+        0.6,
+    );
     line("global read, per CPU second", read.cpu, scan.cpu, 0.85);
-    line("streaming scan, per CPU second", streamed.cpu, scan.cpu, 0.85);
+    line(
+        "streaming scan, per CPU second",
+        streamed.cpu,
+        scan.cpu,
+        0.85,
+    );
     line("rebuild, per CPU second", rebuild.cpu, scan.cpu, 0.6);
 
     store.close().await;

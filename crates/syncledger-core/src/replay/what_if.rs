@@ -259,8 +259,7 @@ impl WhatIf {
         };
         let proposed = match self.proposed.get(entity_type) {
             Some(config) => {
-                let mut gathered =
-                    recorded_inputs(state, trigger, inputs, recorded, self.echo_ttl);
+                let mut gathered = recorded_inputs(state, trigger, inputs, recorded, self.echo_ttl);
                 if let (true, Some(fetched)) =
                     (self.match_keys.reruns(entity_type), &gathered.fetched)
                 {

@@ -103,7 +103,10 @@ impl Reader {
     }
 
     /// The batch with its sealed values opened (docs/privacy.md), before anyone sees it.
-    async fn opened(&self, mut events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
+    async fn opened(
+        &self,
+        mut events: Vec<RecordedEvent>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         if let Some(ring) = self.ring.as_deref() {
             let named = events.iter().map(|e| (e.event_type.as_str(), &e.payload));
             let missing = ring.missing(named);

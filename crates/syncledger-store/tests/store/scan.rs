@@ -46,7 +46,13 @@ async fn a_scan_reads_what_pages_read(h: Harness) {
     for i in 0..6 {
         let tenant = if i % 2 == 0 { "acme" } else { "globex" };
         let events = (0..5)
-            .map(|j| event_for(tenant, if j % 2 == 0 { "a" } else { "b" }, json!({ "j": j })))
+            .map(|j| {
+                event_for(
+                    tenant,
+                    if j % 2 == 0 { "a" } else { "b" },
+                    json!({ "j": j }),
+                )
+            })
             .collect();
         let part = to(Uuid::now_v7(), ExpectedVersion::NoStream, events);
         store.append(vec![part]).await.unwrap();
@@ -101,12 +107,7 @@ async fn a_scan_opens_sealed_values_before_anyone_sees_them(h: Harness) {
     store.catch_up_once().await.unwrap();
     // A store opened afresh has no key cached: the scan loads the keys its rows name.
     let reader = h.open(sealed_options(&master)).await;
-    let scan = reader.scan(
-        (Position::START, None),
-        LogFilter::default(),
-        1,
-        |e| e,
-    );
+    let scan = reader.scan((Position::START, None), LogFilter::default(), 1, |e| e);
     let (scanned, _) = collect(scan).await;
     assert_eq!(
         fields(&scanned),
@@ -184,6 +185,7 @@ async fn a_dropped_scan_stops_and_the_store_reads_on(h: Harness) {
         .await
         .unwrap();
     assert_eq!(all.len(), 200);
-    let (scanned, _) = collect(store.scan((Position::START, None), LogFilter::default(), 64, |e| e)).await;
+    let (scanned, _) =
+        collect(store.scan((Position::START, None), LogFilter::default(), 64, |e| e)).await;
     assert_eq!(scanned, all);
 }

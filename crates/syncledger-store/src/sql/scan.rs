@@ -4,8 +4,8 @@
 //! batch. A page read ([`Inner::read_all`]) stops the database while its caller works and the
 //! caller while the next page is planned and sent; a scan keeps both busy.
 //!
-//! The query reads one snapshot of the log: what had committed when it started. Positions
-//! become visible in commit order on both backends (docs/log.md), so a snapshot holds every
+//! On PostgreSQL the scan is one query reading one snapshot of the log: what had committed when
+//! it started (on SQLite it reads pages on its task, [`streamed`]). Positions become visible in commit order on both backends (docs/log.md), so a snapshot holds every
 //! committed event below its highest position: a scan never meets a committed event below a
 //! position it has handed out later, exactly as pages do. Events committed after it started are
 //! not in it; a reader that wants them scans again (or reads pages) after the last position it
@@ -19,6 +19,15 @@ use tokio::sync::mpsc;
 use super::{Db, EventRow, Inner, event_from_row, keys, read};
 use crate::StoreError;
 use crate::seal::Keyring;
+
+/// Whether a scan is one streaming query; otherwise it reads pages on its task. PostgreSQL
+/// streams: the server sends rows while the scan decodes them. SQLite runs in this process, and
+/// in this session's runs a streamed SQLite scan cost more CPU per event than pages
+/// (docs/benchmarks.md, "Reads at the speed of the scan"), so it reads pages, each its own
+/// snapshot: pages never pass a held commit either (the module's note).
+fn streamed() -> bool {
+    super::dialect::BACKEND == "postgres"
+}
 
 /// A scan's batches, in position order; an error ends it.
 pub(crate) type Batches<T> = mpsc::Receiver<Result<Vec<T>, StoreError>>;
@@ -76,6 +85,11 @@ impl Reader {
     {
         use futures::TryStreamExt;
 
+        if !streamed() {
+            return self
+                .run_paged((after, up_to), filter, batch, map, sender)
+                .await;
+        }
         let mut conn = self.pool.acquire().await?;
         let mut query = read::select_after(after, up_to, filter);
         query.push(" ORDER BY position");
@@ -84,11 +98,10 @@ impl Reader {
         loop {
             let row = rows.try_next().await?;
             let done = row.is_none();
-            pending.extend(row.map(|r| self.upcasters.apply(event_from_row(r))));
+            pending.extend(row);
             if pending.len() == batch || (done && !pending.is_empty()) {
                 let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-                let batch: Vec<T> = self.opened(full).await?.into_iter().map(&mut map).collect();
-                if sender.send(Ok(batch)).await.is_err() {
+                if !self.hand_over(full, &mut map, sender).await? {
                     // The reader stopped listening: close the connection rather than hand the
                     // pool one that must first drain the rest of the log.
                     drop(rows);
@@ -100,6 +113,52 @@ impl Reader {
                 return Ok(());
             }
         }
+    }
+
+    /// The scan as pages of `batch`, each its own query (SQLite: see [`streamed`]).
+    async fn run_paged<T, F>(
+        &self,
+        (mut after, up_to): (Position, Option<Position>),
+        filter: &LogFilter,
+        batch: usize,
+        mut map: F,
+        sender: &mpsc::Sender<Result<Vec<T>, StoreError>>,
+    ) -> Result<(), StoreError>
+    where
+        F: FnMut(RecordedEvent) -> T,
+    {
+        loop {
+            let mut conn = self.pool.acquire().await?;
+            let rows = read::read_after(&mut conn, after, up_to, filter, batch as i64).await?;
+            drop(conn);
+            let (Some(last), full) = (rows.last().map(|r| Position(r.0)), rows.len() == batch)
+            else {
+                return Ok(());
+            };
+            if !self.hand_over(rows, &mut map, sender).await? || !full {
+                return Ok(());
+            }
+            after = last;
+        }
+    }
+
+    /// Decodes, upcasts and opens a batch of rows, maps it and sends it; false when the reader
+    /// stopped listening.
+    async fn hand_over<T, F>(
+        &self,
+        rows: Vec<EventRow>,
+        map: &mut F,
+        sender: &mpsc::Sender<Result<Vec<T>, StoreError>>,
+    ) -> Result<bool, StoreError>
+    where
+        F: FnMut(RecordedEvent) -> T,
+    {
+        let events = rows
+            .into_iter()
+            .map(|r| self.upcasters.apply(event_from_row(r)))
+            .collect();
+        let batch: Vec<T> = self.opened(events).await?.into_iter().map(map).collect();
+        Ok(sender.send(Ok(batch)).await.is_ok())
     }
 
     /// The batch with its sealed values opened (docs/privacy.md), before anyone sees it.

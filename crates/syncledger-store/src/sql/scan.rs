@@ -4,8 +4,9 @@
 //! batch. A page read ([`Inner::read_all`]) stops the database while its caller works and the
 //! caller while the next page is planned and sent; a scan keeps both busy.
 //!
-//! On PostgreSQL the scan is one query reading one snapshot of the log: what had committed when
-//! it started (on SQLite it reads pages on its task, [`streamed`]). Positions become visible in commit order on both backends (docs/log.md), so a snapshot holds every
+//! The scan is one query reading one snapshot of the log: what had committed when it started
+//! (`Store::scan` uses it on PostgreSQL; on SQLite it reads pages instead). Positions become
+//! visible in commit order on both backends (docs/log.md), so a snapshot holds every
 //! committed event below its highest position: a scan never meets a committed event below a
 //! position it has handed out later, exactly as pages do. Events committed after it started are
 //! not in it; a reader that wants them scans again (or reads pages) after the last position it
@@ -19,15 +20,6 @@ use tokio::sync::mpsc;
 use super::{Db, EventRow, Inner, event_from_row, keys, read};
 use crate::StoreError;
 use crate::seal::Keyring;
-
-/// Whether a scan is one streaming query; otherwise it reads pages on its task. PostgreSQL
-/// streams: the server sends rows while the scan decodes them. SQLite runs in this process, and
-/// in this session's runs a streamed SQLite scan cost more CPU per event than pages
-/// (docs/benchmarks.md, "Reads at the speed of the scan"), so it reads pages, each its own
-/// snapshot: pages never pass a held commit either (the module's note).
-fn streamed() -> bool {
-    super::dialect::BACKEND == "postgres"
-}
 
 /// A scan's batches, in position order; an error ends it.
 pub(crate) type Batches<T> = mpsc::Receiver<Result<Vec<T>, StoreError>>;
@@ -85,11 +77,6 @@ impl Reader {
     {
         use futures::TryStreamExt;
 
-        if !streamed() {
-            return self
-                .run_paged((after, up_to), filter, batch, map, sender)
-                .await;
-        }
         let mut conn = self.pool.acquire().await?;
         let mut query = read::select_after(after, up_to, filter);
         query.push(" ORDER BY position");
@@ -112,33 +99,6 @@ impl Reader {
             if done {
                 return Ok(());
             }
-        }
-    }
-
-    /// The scan as pages of `batch`, each its own query (SQLite: see [`streamed`]).
-    async fn run_paged<T, F>(
-        &self,
-        (mut after, up_to): (Position, Option<Position>),
-        filter: &LogFilter,
-        batch: usize,
-        mut map: F,
-        sender: &mpsc::Sender<Result<Vec<T>, StoreError>>,
-    ) -> Result<(), StoreError>
-    where
-        F: FnMut(RecordedEvent) -> T,
-    {
-        loop {
-            let mut conn = self.pool.acquire().await?;
-            let rows = read::read_after(&mut conn, after, up_to, filter, batch as i64).await?;
-            drop(conn);
-            let (Some(last), full) = (rows.last().map(|r| Position(r.0)), rows.len() == batch)
-            else {
-                return Ok(());
-            };
-            if !self.hand_over(rows, &mut map, sender).await? || !full {
-                return Ok(());
-            }
-            after = last;
         }
     }
 

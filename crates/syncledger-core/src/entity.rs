@@ -90,11 +90,17 @@ impl EntityState {
 
     /// Applies one more event of this entity's stream.
     pub fn apply(&mut self, event: &RecordedEvent) {
+        self.apply_decoded(event, SyncEvent::from_recorded(event).ok());
+    }
+
+    /// [`EntityState::apply`] of an event its caller already decoded (`None`: undecodable, so
+    /// only its envelope counts): a reader that needs the decoded event too decodes it once.
+    pub fn apply_decoded(&mut self, event: &RecordedEvent, sync: Option<SyncEvent>) {
         self.version = event.sequence;
         if self.tenant.is_empty() {
             self.tenant = event.meta.tenant.clone();
         }
-        let Ok(sync) = SyncEvent::from_recorded(event) else {
+        let Some(sync) = sync else {
             return;
         };
         let correlation = event.meta.correlation_id.unwrap_or(event.event_id);

@@ -96,33 +96,41 @@ pub fn replay_entity_with(
         .iter()
         .rposition(|e| e.event_type == "EntityErased")
         .unwrap_or(0);
+    // Each event is decoded once: to find groups, to replay them, and to fold.
+    let mut decoded: Vec<Option<SyncEvent>> = events
+        .iter()
+        .map(|e| SyncEvent::from_recorded(e).ok())
+        .collect();
     let mut i = 0;
     while i < events.len() {
         let in_range = (from..=to).contains(&events[i].position);
-        let end = match SyncEvent::from_recorded(&events[i]) {
-            Ok(SyncEvent::InputsGathered(inputs)) => {
-                let end = group_end(events, i);
+        let end = match &decoded[i] {
+            Some(SyncEvent::InputsGathered(inputs)) => {
+                let end = group_end(events, &decoded, i);
                 if in_range && i < erased_before {
                     report.erased += 1;
                 } else if in_range {
                     report.replayed += 1;
-                    let group = &events[i..end];
+                    // Every event of a group after its first decoded (`continues_group`).
+                    let recorded: Vec<SyncEvent> =
+                        decoded[i + 1..end].iter().flatten().cloned().collect();
+                    let group = (&events[i..end], recorded.as_slice());
                     if let Some(diff) =
-                        replay_group(decide, config, &state, &inputs, group, echo_ttl)
+                        replay_group(decide, config, &state, inputs, group, echo_ttl)
                     {
                         report.differences.push(diff);
                     }
                 }
                 end
             }
-            Ok(SyncEvent::DecisionMade(d)) if in_range && d.trigger_id.is_some() => {
+            Some(SyncEvent::DecisionMade(d)) if in_range && d.trigger_id.is_some() => {
                 report.without_inputs += 1;
                 i + 1
             }
             _ => i + 1,
         };
-        for event in &events[i..end] {
-            state.apply(event);
+        for (event, sync) in events[i..end].iter().zip(&mut decoded[i..end]) {
+            state.apply_decoded(event, sync.take());
         }
         i = end;
     }
@@ -131,41 +139,44 @@ pub fn replay_entity_with(
 
 /// One past the last event of the group opened at `start`: the events that follow it, each
 /// caused by the one before, up to the first that is not the decision core's (a write's outcome
-/// is caused by its request, but is not part of the decision).
-fn group_end(events: &[RecordedEvent], start: usize) -> usize {
+/// is caused by its request, but is not part of the decision). `decoded` holds each event of
+/// `events` decoded.
+fn group_end(events: &[RecordedEvent], decoded: &[Option<SyncEvent>], start: usize) -> usize {
     let mut end = start + 1;
-    while end < events.len() && continues_group(&events[end - 1], &events[end]) {
+    while end < events.len()
+        && continues_group(&events[end - 1], &events[end], decoded[end].as_ref())
+    {
         end += 1;
     }
     end
 }
 
-/// Whether `next` (the stream's next event) belongs to the decision group `last` is in: caused by
-/// it, and one of the decision core's own events (a write's outcome is caused by its request, but
-/// is not part of the decision).
-pub(crate) fn continues_group(last: &RecordedEvent, next: &RecordedEvent) -> bool {
-    next.meta.causation_id == Some(last.event_id)
-        && SyncEvent::from_recorded(next).is_ok_and(|e| e.is_decided())
+/// Whether `next` (the stream's next event, `decoded` when it decodes) belongs to the decision
+/// group `last` is in: caused by it, and one of the decision core's own events (a write's
+/// outcome is caused by its request, but is not part of the decision).
+pub(crate) fn continues_group(
+    last: &RecordedEvent,
+    next: &RecordedEvent,
+    decoded: Option<&SyncEvent>,
+) -> bool {
+    next.meta.causation_id == Some(last.event_id) && decoded.is_some_and(SyncEvent::is_decided)
 }
 
+/// Replays one group: its events, and those after its first decoded.
 fn replay_group(
     decide: DecideFn,
     config: &EntityConfig,
     state: &EntityState,
     inputs: &InputsGathered,
-    group: &[RecordedEvent],
+    (group, decoded): (&[RecordedEvent], &[SyncEvent]),
     echo_ttl: Duration,
 ) -> Option<ReplayDifference> {
     let trigger = state
         .open_triggers
         .iter()
         .find(|t| t.event_id == inputs.trigger_id)?;
-    let decoded: Vec<SyncEvent> = group[1..]
-        .iter()
-        .filter_map(|e| SyncEvent::from_recorded(e).ok())
-        .collect();
-    let gathered = recorded_inputs(state, trigger, inputs, &decoded, echo_ttl);
-    let recorded = summaries(&decoded);
+    let gathered = recorded_inputs(state, trigger, inputs, decoded, echo_ttl);
+    let recorded = summaries(decoded);
     let replayed = summaries(&decide(config, state, trigger, &gathered).own);
     (recorded != replayed).then(|| ReplayDifference {
         entity_id: group[0].stream_id,

@@ -1,11 +1,13 @@
 //! The IO around a what-if ([`syncledger_core::replay::what_if`]): the log streamed into the
-//! pure walker, page by page in position order, so no more than one page of events is held at
-//! a time (the walker keeps each entity's folded state). Shared by `replayDecisions(...,
+//! pure walker in position order by one [`Store::scan`], each event decoded once on the scan's
+//! task, so no more than a few batches of events are held at a time (the walker keeps each
+//! entity's folded state). Shared by `replayDecisions(...,
 //! config:)` (bounded to [`MAX_REPLAY_ENTITIES`] entities) and `syncledger what-if`
 //! (unbounded). It only reads: nothing is appended, no system is called.
 
 use syncledger_core::config::{Config, EntityConfig};
-use syncledger_core::log::{LogFilter, Position};
+use syncledger_core::events::SyncEvent;
+use syncledger_core::log::{LogFilter, Position, RecordedEvent};
 use syncledger_core::replay::what_if::{WhatIf, WhatIfReport};
 use syncledger_store::Store;
 use uuid::Uuid;
@@ -16,8 +18,8 @@ use crate::replay::MAX_REPLAY_ENTITIES;
 mod types;
 pub use types::{WhatIfEntity, WhatIfOutput, WhatIfSummary};
 
-/// Events read per page of the log.
-const PAGE: i64 = 2000;
+/// Events per batch of the scan, and per page of the erased entities' read.
+const PAGE: usize = 2000;
 /// Events read per stream to complete a decision group the range cuts.
 const GROUP_TAIL: i64 = 64;
 
@@ -54,17 +56,17 @@ pub async fn run(
         tenant: scope.tenant.map(str::to_string),
         ..LogFilter::default()
     };
-    let mut after = Position::START;
+    // One streaming read, each event decoded on the scan's task beside the walk.
+    let decode = |event: RecordedEvent| {
+        let decoded = SyncEvent::from_recorded(&event).ok();
+        (event, decoded)
+    };
+    let mut scan = store.scan((Position::START, Some(scope.to)), filter, PAGE, decode);
     let mut read = 0u64;
-    loop {
-        let page = store.read_all(after, &filter, PAGE).await?;
-        let full = page.len() as i64 == PAGE;
-        let Some(last) = page.last().map(|e| e.position) else {
-            break;
-        };
-        for event in page.into_iter().take_while(|e| e.position <= scope.to) {
+    while let Some(batch) = scan.next_batch().await {
+        for (event, decoded) in batch? {
             read += 1;
-            walk.push(event);
+            walk.push_decoded(event, decoded);
         }
         progress(read);
         if let Some(max) = scope.max_entities
@@ -75,10 +77,6 @@ pub async fn run(
                  `syncledger what-if`, which has no bound)"
             )));
         }
-        if last >= scope.to || !full {
-            break;
-        }
-        after = last;
     }
     // A group the range's end cut in two is read to its end from its stream.
     for (stream, next) in walk.open_groups() {
@@ -114,18 +112,10 @@ async fn erased_entities(store: &Store, tenant: Option<&str>) -> ApiResult<Vec<U
         types: vec!["EntityErased".to_string()],
         ..LogFilter::default()
     };
+    let mut scan = store.scan((Position::START, None), filter, PAGE, |e| e.stream_id);
     let mut erased = Vec::new();
-    let mut after = Position::START;
-    loop {
-        let page = store.read_all(after, &filter, PAGE).await?;
-        let Some(last) = page.last().map(|e| e.position) else {
-            break;
-        };
-        erased.extend(page.iter().map(|e| e.stream_id));
-        if (page.len() as i64) < PAGE {
-            break;
-        }
-        after = last;
+    while let Some(batch) = scan.next_batch().await {
+        erased.extend(batch?);
     }
     Ok(erased)
 }

@@ -404,3 +404,5 @@ impl Store {
 }
 
 mod privacy;
+mod scan;
+pub use scan::Scan;

@@ -45,6 +45,8 @@ struct Walk {
     state: EntityState,
     /// The decision group being read (its events so far), opened by `InputsGathered`.
     group: Vec<RecordedEvent>,
+    /// The group's events decoded (every event of a group decodes: `continues_group`).
+    decoded: Vec<SyncEvent>,
     examined: bool,
     /// Its place in the report once a decision differed.
     diverged: Option<usize>,
@@ -131,10 +133,19 @@ impl WhatIf {
 
     /// Step 1: the next event of the log (each entity's events in sequence order).
     pub fn push(&mut self, event: RecordedEvent) {
+        let decoded = SyncEvent::from_recorded(&event).ok();
+        self.push_decoded(event, decoded);
+    }
+
+    /// [`WhatIf::push`] of an event its reader already decoded (`None`: it does not decode):
+    /// each event is decoded once, for finding groups, deciding again and folding alike, and
+    /// the reader may decode on a task of its own.
+    pub fn push_decoded(&mut self, event: RecordedEvent, decoded: Option<SyncEvent>) {
         let id = event.stream_id;
         let mut walk = self.walks.remove(&id).unwrap_or_else(|| Walk {
             state: EntityState::fold(id, std::iter::empty()),
             group: Vec::new(),
+            decoded: Vec::new(),
             examined: false,
             diverged: None,
         });
@@ -147,23 +158,27 @@ impl WhatIf {
             }
         }
         if let Some(last) = walk.group.last() {
-            if continues_group(last, &event) {
+            if continues_group(last, &event, decoded.as_ref()) {
                 walk.group.push(event);
+                walk.decoded.extend(decoded); // `Some`: a group's events decode
                 self.walks.insert(id, walk);
                 return;
             }
             self.close(&mut walk);
         }
-        match SyncEvent::from_recorded(&event) {
-            Ok(SyncEvent::InputsGathered(_)) => walk.group.push(event),
+        match decoded {
+            Some(sync @ SyncEvent::InputsGathered(_)) => {
+                walk.group.push(event);
+                walk.decoded.push(sync);
+            }
             decoded => {
-                if let Ok(SyncEvent::DecisionMade(d)) = decoded
+                if let Some(SyncEvent::DecisionMade(d)) = &decoded
                     && in_range
                     && d.trigger_id.is_some()
                 {
                     self.report.summary.decisions_without_inputs += 1;
                 }
-                self.apply(&mut walk, &event);
+                self.apply(&mut walk, &event, decoded);
             }
         }
         self.walks.insert(id, walk);
@@ -185,8 +200,8 @@ impl WhatIf {
         (self.range.0..=self.range.1).contains(&position)
     }
 
-    fn apply(&mut self, walk: &mut Walk, event: &RecordedEvent) {
-        walk.state.apply(event);
+    fn apply(&mut self, walk: &mut Walk, event: &RecordedEvent, decoded: Option<SyncEvent>) {
+        walk.state.apply_decoded(event, decoded);
         if walk
             .state
             .entity_type
@@ -200,32 +215,35 @@ impl WhatIf {
     /// Steps 2 to 4 for the group `walk` has open, then folds it.
     fn close(&mut self, walk: &mut Walk) {
         let group = std::mem::take(&mut walk.group);
+        let decoded = std::mem::take(&mut walk.decoded);
         let Some(first) = group.first() else { return };
-        if let (true, Ok(SyncEvent::InputsGathered(inputs))) = (
-            self.in_range(first.position),
-            SyncEvent::from_recorded(first),
-        ) && !self.erased.contains(&first.stream_id)
+        if let (true, Some(SyncEvent::InputsGathered(inputs))) =
+            (self.in_range(first.position), decoded.first())
+            && !self.erased.contains(&first.stream_id)
         {
             self.report.summary.decisions_replayed += 1;
-            self.decide_again(walk, &inputs, &group);
+            self.decide_again(walk, inputs, first.position, &decoded[1..]);
         }
-        for event in &group {
-            self.apply(walk, event);
+        for (event, sync) in group.iter().zip(decoded) {
+            self.apply(walk, event, Some(sync));
         }
     }
 
-    fn decide_again(&mut self, walk: &mut Walk, inputs: &InputsGathered, group: &[RecordedEvent]) {
-        let recorded: Vec<SyncEvent> = group[1..]
-            .iter()
-            .filter_map(|e| SyncEvent::from_recorded(e).ok())
-            .collect();
-        if let Some(at) = walk.diverged {
+    /// Steps 2 to 4 for a group opened by `inputs` at `at`, whose later events are `recorded`.
+    fn decide_again(
+        &mut self,
+        walk: &mut Walk,
+        inputs: &InputsGathered,
+        at: Position,
+        recorded: &[SyncEvent],
+    ) {
+        if let Some(diverged) = walk.diverged {
             self.report.summary.decisions_after_divergence += 1;
-            self.report.entities[at]
+            self.report.entities[diverged]
                 .after_divergence
                 .push(AfterDivergence {
-                    position: group[0].position,
-                    recorded: summaries(&recorded),
+                    position: at,
+                    recorded: summaries(recorded),
                 });
             return;
         }
@@ -241,8 +259,7 @@ impl WhatIf {
         };
         let proposed = match self.proposed.get(entity_type) {
             Some(config) => {
-                let mut gathered =
-                    recorded_inputs(state, trigger, inputs, &recorded, self.echo_ttl);
+                let mut gathered = recorded_inputs(state, trigger, inputs, recorded, self.echo_ttl);
                 if let (true, Some(fetched)) =
                     (self.match_keys.reruns(entity_type), &gathered.fetched)
                 {
@@ -258,12 +275,12 @@ impl WhatIf {
         };
         let found = report::compare(
             (state.entity_id, entity_type),
-            (group[0].position, trigger.event_id),
-            &recorded,
+            (at, trigger.event_id),
+            recorded,
             &proposed,
         );
         if let Some(found) = found {
-            self.report.summary.count(&recorded, &proposed);
+            self.report.summary.count(recorded, &proposed);
             walk.diverged = Some(self.report.entities.len());
             self.report.entities.push(found);
         }

@@ -13,6 +13,8 @@
 //! - `lease`: entity leases; `samples`: the operations page's per-minute samples.
 //! - `archive`: an archive run (segments, snapshots, removal); `archived`: what the database
 //!   knows of its archive (segments, snapshots, partition width); `archive_read`: reading it back.
+//! - `scan`: one read of much of the log in order (PostgreSQL: one streaming query decoded on a
+//!   task of its own; SQLite: pages).
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
@@ -40,6 +42,7 @@ mod rebuild;
 mod replay;
 mod rows;
 mod samples;
+mod scan;
 mod seal_old;
 
 pub(crate) use append::Pending;

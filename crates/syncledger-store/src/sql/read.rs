@@ -172,6 +172,19 @@ pub(crate) async fn read_after(
     filter: &LogFilter,
     max: i64,
 ) -> Result<Vec<EventRow>, sqlx::Error> {
+    let mut query = select_after(after, up_to, filter);
+    // The limit is written into the SQL, not bound: with a bound limit PostgreSQL may settle on a
+    // generic plan that sorts the whole tail of the log for every page.
+    query.push(format!(" ORDER BY position LIMIT {max}"));
+    query.build_query_as().fetch_all(conn).await
+}
+
+/// `SELECT` of the events after `after` (and up to `up_to`) matching `filter`, unordered.
+pub(crate) fn select_after(
+    after: Position,
+    up_to: Option<Position>,
+    filter: &LogFilter,
+) -> QueryBuilder<Db> {
     let mut query = QueryBuilder::<Db>::new(format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE position > "
     ));
@@ -192,10 +205,7 @@ pub(crate) async fn read_after(
     if let Some(to) = filter.recorded_to {
         query.push(" AND recorded_at < ").push_bind(to);
     }
-    // The limit is written into the SQL, not bound: with a bound limit PostgreSQL may settle on a
-    // generic plan that sorts the whole tail of the log for every page.
-    query.push(format!(" ORDER BY position LIMIT {max}"));
-    query.build_query_as().fetch_all(conn).await
+    query
 }
 
 impl Inner {

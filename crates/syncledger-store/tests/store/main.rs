@@ -24,6 +24,7 @@ mod properties;
 mod queries;
 mod reads;
 mod rebuild;
+mod scan;
 mod seal_old;
 mod sealing;
 mod upcasting;

@@ -87,6 +87,8 @@ async fn old_schema_versions_are_upcast_on_every_read(h: Harness) {
         .await
         .unwrap();
     assert_eq!(all, read);
+    let mut scan = reader.scan((Position::START, None), LogFilter::default(), 10, |e| e);
+    assert_eq!(scan.next_batch().await.unwrap().unwrap(), read);
     let by_id = reader.event(old.event_id).await.unwrap().unwrap();
     assert_eq!(by_id.payload, want_old);
     let mut sub = Box::pin(reader.subscribe(Position::START, LogFilter::default()));

@@ -121,6 +121,7 @@ mod tests {
             },
             tenants: Vec::new(),
             entities: Vec::new(),
+            retention: None,
         }
     }
 

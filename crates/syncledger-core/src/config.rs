@@ -14,14 +14,14 @@
 //! line that does not parse may well be a token.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::mapping::FieldPath;
 
 pub mod env;
+mod error;
 pub mod files;
 mod load;
 mod proposal;
@@ -31,6 +31,7 @@ mod secret;
 mod shared_url;
 mod validate;
 
+pub use error::{ConfigError, Problem};
 pub use proposal::{Located, ProposalError};
 pub use retention::RetentionConfig;
 pub use secret::Secret;
@@ -286,54 +287,6 @@ pub struct EntitySystemConfig {
     /// Canonical fields that must have a value before a record is created in this system.
     #[serde(default)]
     pub required: Vec<String>,
-}
-
-/// One thing wrong with a configuration: where (a key path, or an environment variable) and what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: String,
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
-
-/// Everything that can go wrong in this crate's configuration and mapping.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// TOML syntax: where, and what the parser expected; never the text of the line.
-    #[error("TOML syntax error at line {line}, column {column}: {message}")]
-    Parse {
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    /// Every problem found, each naming its key path or environment variable.
-    #[error("invalid configuration:{}", list(.0))]
-    Invalid(Vec<Problem>),
-    #[error("invalid field path {path:?}: {reason}")]
-    FieldPath { path: String, reason: String },
-}
-
-fn list(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("\n  - {p}")).collect()
 }
 
 impl Config {

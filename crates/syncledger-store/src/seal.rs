@@ -93,40 +93,6 @@ fn nonce() -> [u8; NONCE] {
     n
 }
 
-fn tenant_aad(key_id: Uuid, tenant: &str) -> Vec<u8> {
-    [TENANT_WRAP_AAD, key_id.as_bytes(), tenant.as_bytes()].concat()
-}
-
-/// `nonce ‖ ciphertext` of 32 key bytes under `master`, bound to `aad`.
-fn wrap_bytes(master: &MasterKey, aad: &[u8], key: &[u8; 32]) -> Vec<u8> {
-    let n = nonce();
-    let sealed = master
-        .cipher()
-        .encrypt(&Nonce::from(n), Payload { msg: key, aad })
-        .expect("ChaCha20-Poly1305 encrypts 32 bytes");
-    [n.as_slice(), &sealed].concat()
-}
-
-/// The 32 key bytes [`wrap_bytes`] wrapped; `None` under another master key or `aad`.
-fn unwrap_bytes(master: &MasterKey, aad: &[u8], wrapped: &[u8]) -> Option<[u8; 32]> {
-    let n = <[u8; NONCE]>::try_from(wrapped.get(..NONCE)?).ok()?;
-    let plain = master
-        .cipher()
-        .decrypt(
-            &Nonce::from(n),
-            Payload {
-                msg: &wrapped[NONCE..],
-                aad,
-            },
-        )
-        .ok()?;
-    <[u8; 32]>::try_from(plain).ok()
-}
-
-fn wrap_aad(key_id: Uuid, entity_id: Uuid) -> Vec<u8> {
-    [WRAP_AAD, key_id.as_bytes(), entity_id.as_bytes()].concat()
-}
-
 /// The keys this process has unwrapped, and each entity's live key.
 pub(crate) struct Keyring {
     master: MasterKey,
@@ -395,29 +361,10 @@ pub(crate) fn sealed_key_id(value: &Value) -> Option<Uuid> {
     Uuid::from_slice(head.get(..16)?).ok()
 }
 
-pub(crate) fn wrap_with(
-    master: &MasterKey,
-    key_id: Uuid,
-    entity_id: Uuid,
-    key: &DataKey,
-) -> Vec<u8> {
-    wrap_bytes(master, &wrap_aad(key_id, entity_id), &key.0)
-}
+mod wrap;
 
-pub(crate) fn unwrap_with(
-    master: &MasterKey,
-    key_id: Uuid,
-    entity_id: Uuid,
-    wrapped: &[u8],
-) -> Result<DataKey, StoreError> {
-    unwrap_bytes(master, &wrap_aad(key_id, entity_id), wrapped)
-        .map(DataKey)
-        .ok_or_else(|| {
-            StoreError::InvalidInput(format!(
-                "data key {key_id} does not open with this master key"
-            ))
-        })
-}
+use wrap::{tenant_aad, unwrap_bytes, wrap_bytes};
+pub(crate) use wrap::{unwrap_with, wrap_with};
 
 #[cfg(test)]
 mod tests;

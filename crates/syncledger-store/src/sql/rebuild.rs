@@ -111,7 +111,7 @@ impl Inner {
                 &self.shared.upcasters(),
                 self.shared.keyring.as_deref(),
                 events,
-            );
+            )?;
             if let Some(folded) = folded {
                 state = self.apply_batch(name, &shadow, folded, state).await?;
                 progress(state);

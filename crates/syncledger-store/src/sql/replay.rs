@@ -61,21 +61,23 @@ pub(crate) fn fold_events(
     upcasters: &Upcasters,
     ring: Option<&Keyring>,
     events: Vec<syncledger_core::log::RecordedEvent>,
-) -> Option<Folded> {
-    let last = events.last()?.position;
+) -> Result<Option<Folded>, StoreError> {
+    let Some(last) = events.last().map(|e| e.position) else {
+        return Ok(None);
+    };
     let count = events.len() as u64;
     let mut effects = Effects::default();
     for event in events {
         let mut event = upcasters.apply(event);
-        keys::open_and_project(ring, projection, &mut event)
+        keys::open_and_project(ring, projection, &mut event)?
             .into_iter()
             .for_each(|op| effects.push(op));
     }
-    Some(Folded {
+    Ok(Some(Folded {
         effects,
         last,
         events: count,
-    })
+    }))
 }
 
 impl Inner {

@@ -5,10 +5,11 @@
 //! the projection and the API disagree, and a rebuild after the fix repairs the table.
 
 use crate::ApiContext;
-use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use syncledger_core::events::SyncEvent;
 use syncledger_core::projection::Row;
 use syncledger_core::projections::{dead_letters, id_mappings, pending_queue};
 
@@ -76,6 +77,7 @@ impl Mapping {
 /// `DeadLetterRetried`) or a write whose outcome is owed (`WriteRequested`, `WriteFailed` awaiting
 /// its retry).
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct PendingItem {
     /// The row's key: `trigger/{event id}` or `write/{request id}`.
     pub key: String,
@@ -95,7 +97,34 @@ pub struct PendingItem {
     pub target_system: Option<String>,
     pub attempt: Option<i32>,
     pub last_status: Option<i32>,
-    pub last_error: Option<String>,
+}
+
+#[ComplexObject]
+impl PendingItem {
+    /// For a write awaiting its retry: the response body of the last failed attempt, read from
+    /// its `WriteFailed` event (sealed in the log, never copied into the queue; `null` once the
+    /// entity is erased).
+    async fn last_error(&self, ctx: &Context<'_>) -> FieldResult<Option<String>> {
+        if self.kind != "WriteFailed" {
+            return Ok(None);
+        }
+        let ledger = ctx.data_unchecked::<ApiContext>();
+        let after = syncledger_core::log::Position(self.position - 1);
+        let filter = syncledger_core::log::LogFilter::default();
+        let events = ledger
+            .store()
+            .read_all(after, &filter, 1)
+            .await
+            .map_err(ApiError::internal)?;
+        let failed = events
+            .into_iter()
+            .filter(|e| e.position.0 == self.position)
+            .find_map(|e| match SyncEvent::from_recorded(&e) {
+                Ok(SyncEvent::WriteFailed(f)) => Some(f),
+                _ => None,
+            });
+        Ok(failed.and_then(|f| f.body))
+    }
 }
 
 impl PendingItem {
@@ -118,7 +147,6 @@ impl PendingItem {
                 target_system: Some(w.target_system),
                 attempt: Some(w.attempt as i32),
                 last_status: w.last_status.map(i32::from),
-                last_error: w.last_error,
             });
         }
         let t: pending_queue::Trigger = doc(&row)?;
@@ -137,7 +165,6 @@ impl PendingItem {
             target_system: None,
             attempt: None,
             last_status: None,
-            last_error: None,
         })
     }
 }

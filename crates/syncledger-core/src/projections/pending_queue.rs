@@ -74,7 +74,9 @@ pub struct PendingWrite {
     /// handler sees one event only), and the worker reads it from the entity's stream.
     pub request: Option<WriteRequested>,
     pub last_status: Option<u16>,
-    pub last_error: Option<String>,
+    // No response body here: this table is not sealed, and a body may quote a person's values
+    // (docs/privacy.md). The body stays in the `WriteFailed` event at `position`, sealed; the
+    // API reads it from there. Rows written before kept it as `last_error`, ignored on read.
 }
 
 impl PendingWrite {
@@ -237,7 +239,6 @@ impl Projection for PendingQueue {
                 position: event.position,
                 request: Some(e.clone()),
                 last_status: None,
-                last_error: None,
             }),
             SyncEvent::WriteFailed(e) if e.will_retry => write(PendingWrite {
                 kind: decoded.event_type().to_string(),
@@ -249,7 +250,6 @@ impl Projection for PendingQueue {
                 position: event.position,
                 request: None,
                 last_status: e.status,
-                last_error: e.body.clone(),
             }),
             SyncEvent::WriteFailed(e) => vec![RowOp::Delete {
                 key: write_key(e.request_id),

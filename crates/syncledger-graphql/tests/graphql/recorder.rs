@@ -228,6 +228,25 @@ impl Recorder {
             .await;
     }
 
+    /// The write of the entity's pending request fails with `body` and waits for its retry.
+    pub async fn fail_for_retry(&self, entity_id: Uuid, request_id: Uuid, body: &str) {
+        let (state, requested) = self.requested(entity_id, request_id).await;
+        let Ok(SyncEvent::WriteRequested(write)) = SyncEvent::from_recorded(&requested) else {
+            unreachable!()
+        };
+        let failed = SyncEvent::WriteFailed(WriteFailed {
+            request_id,
+            target_system: write.target_system.clone(),
+            status: Some(503),
+            body: Some(body.into()),
+            will_retry: true,
+            attempt: 1,
+            retry_at: Some(chrono::Utc::now()),
+        });
+        self.append_caused(entity_id, &state, &requested, vec![failed])
+            .await;
+    }
+
     /// The write of the entity's pending request fails for good and becomes a dead letter.
     /// Returns the dead letter's id.
     pub async fn dead_letter(&self, entity_id: Uuid, request_id: Uuid) -> Uuid {

@@ -10,6 +10,54 @@ use crate::both;
 use crate::recorder::{Recorder, phone_story};
 use crate::support::App;
 
+/// A write waiting for its retry shows the body its target answered with, read from the sealed
+/// `WriteFailed` event: the unsealed queue row never holds it (docs/privacy.md).
+async fn a_write_awaiting_its_retry_shows_its_last_error_from_the_log_not_the_queue(app: App) {
+    let recorder = Recorder::new(&app.store, app.context.config(), "acme");
+    let id = phone_story(&recorder).await;
+    recorder
+        .observe("crm", "c-42", Action::Updated, "crm-evt-50")
+        .await;
+    let changed = json!({"name": "Ann Lee", "email": "ann@acme.io", "phone": "+1 555 0199"});
+    let requests = recorder.decide(id, Some(changed)).await;
+    let body = r#"{"error":"busy","echo":"+1 555 0199"}"#;
+    recorder
+        .fail_for_retry(id, requests[0].request_id, body)
+        .await;
+    app.store.catch_up_once().await.unwrap();
+
+    let data = app
+        .admin(
+            r#"{ pendingQueue { edges { node { kind lastStatus lastError } } } }"#,
+            json!({}),
+        )
+        .await;
+    let queue = data["pendingQueue"]["edges"].as_array().unwrap();
+    let failed: Vec<&Value> = queue
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|n| n["kind"] == "WriteFailed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{queue:?}");
+    assert_eq!(
+        (
+            failed[0]["lastStatus"].as_i64(),
+            failed[0]["lastError"].as_str()
+        ),
+        (Some(503), Some(body))
+    );
+    let rows = app
+        .store
+        .all_rows(syncledger_core::projections::pending_queue::NAME)
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert!(!row.doc.to_string().contains("555 0199"), "{}", row.doc);
+    }
+}
+both!(a_write_awaiting_its_retry_shows_its_last_error_from_the_log_not_the_queue);
+
 async fn the_queue_dead_letters_and_status_show_what_is_stuck(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let id = phone_story(&recorder).await;

@@ -185,9 +185,7 @@ pub async fn run() -> anyhow::Result<()> {
             config,
             database_url,
         } => {
-            let config = loaded(&config)?;
-            let url = database_url_of(config.as_ref(), database_url);
-            let store = app::open_store(&url, config.as_ref()).await?;
+            let (config, _, store) = opened(&config, database_url).await?;
             let types: Vec<String> = config
                 .iter()
                 .flat_map(|c| c.entities.iter().map(|e| e.name.clone()))
@@ -235,9 +233,7 @@ pub async fn run() -> anyhow::Result<()> {
             database_url,
             seal,
         } => {
-            let config = loaded(&config)?;
-            let url = database_url_of(config.as_ref(), database_url);
-            let store = app::open_store(&url, config.as_ref()).await?;
+            let (_, url, store) = opened(&config, database_url).await?;
             println!("migrated {} ({})", redact(&url), store.backend_name());
             if seal {
                 seal_old::run(&store).await?;
@@ -272,9 +268,7 @@ pub async fn run() -> anyhow::Result<()> {
             config,
             database_url,
         } => {
-            let config = loaded(&config)?;
-            let url = database_url_of(config.as_ref(), database_url);
-            let store = app::open_store(&url, config.as_ref()).await?;
+            let (_, _, store) = opened(&config, database_url).await?;
             erase::run(&store, entity, &reason, json).await
         }
         Command::Archive {
@@ -284,9 +278,7 @@ pub async fn run() -> anyhow::Result<()> {
             database_url,
         } => {
             let before = archive::parse_before(&before)?;
-            let config = loaded(&config)?;
-            let url = database_url_of(config.as_ref(), database_url);
-            let store = app::open_store(&url, config.as_ref()).await?;
+            let (_, _, store) = opened(&config, database_url).await?;
             let report = archive::run(&store, before, to.clone()).await?;
             println!("{}", archive::summary(&report, &to));
             Ok(())
@@ -298,9 +290,7 @@ pub async fn run() -> anyhow::Result<()> {
             config,
             database_url,
         } => {
-            let config = loaded(&config)?;
-            let url = database_url_of(config.as_ref(), database_url);
-            let store = app::open_store(&url, config.as_ref()).await?;
+            let (_, _, store) = opened(&config, database_url).await?;
             let names: Vec<String> = match (name, all) {
                 (Some(n), false) => vec![n],
                 (None, true) => store
@@ -358,6 +348,18 @@ fn database_url_of(config: Option<&Config>, flag: Option<String>) -> String {
 
 /// The configuration at `path`, when there is one: it shapes the projections a command
 /// registers (without one, the defaults serve). One that does not load is an error.
+/// What a command that reads the database opens: the configuration (if its file exists), the
+/// database URL (the flag, else the configuration's), and the store on it.
+async fn opened(
+    config: &std::path::Path,
+    database_url: Option<String>,
+) -> anyhow::Result<(Option<Config>, String, syncledger_store::Store)> {
+    let config = loaded(config)?;
+    let url = database_url_of(config.as_ref(), database_url);
+    let store = app::open_store(&url, config.as_ref()).await?;
+    Ok((config, url, store))
+}
+
 fn loaded(path: &std::path::Path) -> anyhow::Result<Option<Config>> {
     if !path.exists() {
         return Ok(None);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use sqlx::{AssertSqlSafe, Pool};
-use syncledger_core::log::{LogFilter, Position, Upcasters};
+use syncledger_core::log::{LogFilter, Position, RecordedEvent, Upcasters};
 use syncledger_core::projection::Projection;
 use tokio::sync::mpsc;
 
@@ -35,45 +35,34 @@ pub(crate) fn fold(
     ring: Option<&Keyring>,
     rows: Vec<EventRow>,
 ) -> Result<Option<Folded>, StoreError> {
-    let Some(last) = rows.last().map(|r| Position(r.0)) else {
-        return Ok(None);
-    };
-    let events = rows.len() as u64;
-    let mut effects = Effects::default();
-    for row in rows {
-        let mut event = upcasters.apply(event_from_row(row));
-        keys::open_and_project(ring, projection, &mut event)?
-            .into_iter()
-            .for_each(|op| effects.push(op));
-    }
-    Ok(Some(Folded {
-        effects,
-        last,
-        events,
-    }))
+    fold_events(
+        projection,
+        upcasters,
+        ring,
+        rows.into_iter().map(event_from_row),
+    )
 }
 
-/// Folds archived events (as stored, sealed, in position order) the same way: upcast, opened
-/// (the caller has loaded their keys, [`Inner::load_event_keys`]) and projected, the rows of a
-/// projection that holds values sealed again under each event's key.
+/// Folds events as stored (sealed, in position order; archived ones too) the same way: upcast,
+/// opened (the caller has loaded their keys, [`Inner::load_event_keys`]) and projected, the rows
+/// of a projection that holds values sealed again under each event's key.
 pub(crate) fn fold_events(
     projection: &dyn Projection,
     upcasters: &Upcasters,
     ring: Option<&Keyring>,
-    events: Vec<syncledger_core::log::RecordedEvent>,
+    events: impl IntoIterator<Item = RecordedEvent>,
 ) -> Result<Option<Folded>, StoreError> {
-    let Some(last) = events.last().map(|e| e.position) else {
-        return Ok(None);
-    };
-    let count = events.len() as u64;
     let mut effects = Effects::default();
+    let (mut last, mut count) = (None, 0);
     for event in events {
         let mut event = upcasters.apply(event);
+        last = Some(event.position);
+        count += 1;
         keys::open_and_project(ring, projection, &mut event)?
             .into_iter()
             .for_each(|op| effects.push(op));
     }
-    Ok(Some(Folded {
+    Ok(last.map(|last| Folded {
         effects,
         last,
         events: count,

@@ -44,6 +44,13 @@ pub struct Args {
     pub chart: Option<PathBuf>,
     /// Keep the sample series as CSV here.
     pub csv: Option<PathBuf>,
+    /// The `syncledger` binaries to run, by label: `--binary before=/path/syncledger` (repeat
+    /// the flag). Each round runs every binary once, in turn, on a database of its own, so two
+    /// builds (e.g. two event formats) are compared side by side in one window. Default: this
+    /// build alone.
+    pub binaries: Vec<(String, PathBuf)>,
+    /// How many times each binary runs (alternating).
+    pub rounds: usize,
 }
 
 pub fn parse() -> Args {
@@ -64,6 +71,8 @@ pub fn parse() -> Args {
         append: None,
         chart: None,
         csv: None,
+        binaries: Vec::new(),
+        rounds: 1,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -89,6 +98,15 @@ pub fn parse() -> Args {
             "--append" => a.append = Some(value.into()),
             "--chart" => a.chart = Some(value.into()),
             "--csv" => a.csv = Some(value.into()),
+            "--rounds" => a.rounds = (number(flag) as usize).max(1),
+            "--binary" => {
+                let (label, path) = value
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("--binary LABEL=PATH, got {value:?}"));
+                let path = PathBuf::from(path);
+                assert!(path.is_file(), "--binary {label}: no file at {}", path.display());
+                a.binaries.push((label.to_string(), path));
+            }
             "--backend" => {
                 a.backend = match value.as_str() {
                     "sqlite" => Backend::Sqlite,
@@ -124,5 +142,9 @@ pub fn parse() -> Args {
         a.backend == Backend::Postgres || a.processes.iter().all(|p| *p == 1),
         "several processes need --backend postgres"
     );
+    if a.binaries.is_empty() {
+        a.binaries
+            .push(("this build".into(), PathBuf::from(env!("CARGO_BIN_EXE_syncledger"))));
+    }
     a
 }

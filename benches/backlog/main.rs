@@ -35,10 +35,16 @@ mod world;
 async fn main() -> anyhow::Result<()> {
     let args = args::parse();
     let mut outcomes = Vec::new();
-    for (i, processes) in args.processes.clone().into_iter().enumerate() {
-        let outcome = run::scenario(&args, processes, i == 0 && args.ceiling).await?;
-        eprintln!("{}", report::section_of_run(&outcome));
-        outcomes.push(outcome);
+    for round in 0..args.rounds {
+        for binary in &args.binaries {
+            for (i, processes) in args.processes.clone().into_iter().enumerate() {
+                let ceiling = round == 0 && i == 0 && args.ceiling && outcomes.is_empty();
+                eprintln!("round {}: {} with {processes} process(es)", round + 1, binary.0);
+                let outcome = run::scenario(&args, binary, processes, ceiling).await?;
+                eprintln!("{}", report::section_of_run(&outcome));
+                outcomes.push(outcome);
+            }
+        }
     }
     let text = report::section(&args, &outcomes);
     println!("{text}");

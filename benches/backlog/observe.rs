@@ -14,7 +14,7 @@ use syncledger_sim::{Op, SimSystem};
 
 use crate::stop::Stop;
 use crate::truth::Db;
-use crate::world::{API_TOKEN, TENANT, cpu_seconds, rss_mib};
+use crate::world::{API_TOKEN, TENANT, cpu_seconds, database_cpu_seconds, rss_mib};
 
 pub const INTAKE: u8 = 0;
 pub const OUTAGE: u8 = 1;
@@ -29,6 +29,9 @@ pub struct Sample {
     pub rss: Vec<f64>,
     /// CPU seconds used so far, all processes together.
     pub cpu: f64,
+    /// CPU seconds used so far by the PostgreSQL backends of the run's database (0 on SQLite,
+    /// whose work is inside the service's processes).
+    pub db_cpu: f64,
     /// The truth before and after the gauges were read.
     pub depth: (i64, i64),
     pub age: f64,
@@ -59,6 +62,8 @@ pub struct Watched {
     pub erp: Arc<SimSystem>,
     pub accepted: Arc<AtomicUsize>,
     pub started: Instant,
+    /// PostgreSQL's name of the run's database, to count its backends' CPU.
+    pub db_name: Option<String>,
 }
 
 impl Watch {
@@ -133,6 +138,7 @@ async fn sample(w: &Watched, client: &reqwest::Client, phase: u8) -> Sample {
         phase,
         rss: w.pids.iter().map(|pid| rss_mib(*pid)).collect(),
         cpu: w.pids.iter().map(|pid| cpu_seconds(*pid)).sum(),
+        db_cpu: w.db_name.as_deref().map_or(0.0, database_cpu_seconds),
         depth: (before.map_or(-1, |b| b.0), after.map_or(-1, |a| a.0)),
         age,
         metric_depth: metrics

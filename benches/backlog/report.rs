@@ -140,7 +140,8 @@ pub fn section_of_run(o: &Outcome) -> String {
     let intake_rate = o.webhooks as f64 / o.intake.elapsed.as_secs_f64();
     let _ = writeln!(
         s,
-        "#### {} | {} webhooks, {} records | {} process(es) x {} workers | latency {} ms | rate limit {}",
+        "#### {} | {} | {} webhooks, {} records | {} process(es) x {} workers | latency {} ms | rate limit {}",
+        o.label,
         o.backend.name(),
         o.webhooks,
         o.records,
@@ -207,17 +208,7 @@ pub fn section_of_run(o: &Outcome) -> String {
             _ => f64::NAN,
         }
     };
-    // A drain cut off before the end has worked only part of the backlog: divide by the rows
-    // it settled, not by every webhook.
-    let settled = match o.drain {
-        Some(_) => o.webhooks as f64,
-        None => {
-            let drain: Vec<&Sample> = o.samples.iter().filter(|s| s.phase == DRAIN).collect();
-            let first = drain.first().map_or(0, |s| s.depth.0);
-            let last = drain.last().map_or(0, |s| s.depth.1);
-            (first - last).max(1) as f64
-        }
-    };
+    let settled = settled(o);
     let drain_cpu = cpu(DRAIN);
     let _ = writeln!(
         s,
@@ -228,6 +219,14 @@ pub fn section_of_run(o: &Outcome) -> String {
         settled / drain_cpu,
         (o.crm_drain.writes() + o.erp_drain.writes()) as f64 / drain_cpu
     );
+    if o.backend == Backend::Postgres {
+        let both = drain_cpu + database_cpu(o, DRAIN);
+        let _ = writeln!(
+            s,
+            "| service + database CPU in the drain | {both:.0} s = **{:.0} backlog webhooks settled per CPU second** | |",
+            settled / both
+        );
+    }
     let rates: Vec<String> = drain_rates(o).iter().map(|r| format!("{r:.0}")).collect();
     let _ = writeln!(
         s,
@@ -428,7 +427,10 @@ pub fn section(args: &Args, outcomes: &[Outcome]) -> String {
         s.push_str(&section_of_run(o));
         s.push('\n');
     }
-    if outcomes.len() == 2 && outcomes[0].backend == Backend::Postgres {
+    if args.binaries.len() > 1 || args.rounds > 1 {
+        s.push_str(&side_by_side(outcomes));
+    }
+    if outcomes.len() == 2 && args.binaries.len() == 1 && outcomes[0].backend == Backend::Postgres {
         let (one, two) = (&outcomes[0], &outcomes[1]);
         let _ = writeln!(
             s,
@@ -470,5 +472,74 @@ pub fn csv(o: &Outcome) -> String {
             x.writes
         );
     }
+    s
+}
+
+/// Backlog rows the drain settled. A drain cut off before the end has worked only part of the
+/// backlog: count the rows it settled, not every webhook.
+fn settled(o: &Outcome) -> f64 {
+    match o.drain {
+        Some(_) => o.webhooks as f64,
+        None => {
+            let drain: Vec<&Sample> = o.samples.iter().filter(|s| s.phase == DRAIN).collect();
+            let first = drain.first().map_or(0, |s| s.depth.0);
+            let last = drain.last().map_or(0, |s| s.depth.1);
+            (first - last).max(1) as f64
+        }
+    }
+}
+
+/// CPU seconds the run's PostgreSQL backends used in `phase` (0 on SQLite).
+fn database_cpu(o: &Outcome, phase: u8) -> f64 {
+    let v: Vec<&Sample> = o.samples.iter().filter(|s| s.phase == phase).collect();
+    match (v.first(), v.last()) {
+        (Some(a), Some(b)) => b.db_cpu - a.db_cpu,
+        _ => f64::NAN,
+    }
+}
+
+/// Per-change and per-CPU-second figures of every run, one row each, in the order they ran:
+/// what compares across builds measured in one window (wall-clock rates do not).
+pub fn side_by_side(outcomes: &[Outcome]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "**Side by side** (one row per run, in the order run; bytes and events per synced change \
+         are per target write, which is one per record when each record changes once):\n"
+    );
+    let _ = writeln!(
+        s,
+        "| build | backend | bytes per synced change | events per synced change | backlog rows settled per CPU second (service) | (service + database) | drain |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for o in outcomes {
+        let writes = (o.crm_drain.writes() + o.erp_drain.writes()).max(1) as f64;
+        let (total, _) = bytes(o);
+        let drain: Vec<&Sample> = o.samples.iter().filter(|s| s.phase == DRAIN).collect();
+        let (service, database) = match (drain.first(), drain.last()) {
+            (Some(a), Some(b)) => (b.cpu - a.cpu, b.db_cpu - a.db_cpu),
+            _ => (f64::NAN, f64::NAN),
+        };
+        let settled = settled(o);
+        let with_db = if o.backend == Backend::Postgres {
+            format!("{:.0}", settled / (service + database))
+        } else {
+            "same (in process)".into()
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.0} | {:.1} | {:.0} | {with_db} | {} |",
+            o.label,
+            o.backend.name(),
+            total as f64 / writes,
+            o.events as f64 / writes,
+            settled / service,
+            match o.drain {
+                Some(d) => format!("{d:.0} s"),
+                None => "cut off".into(),
+            }
+        );
+    }
+    s.push('\n');
     s
 }

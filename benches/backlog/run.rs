@@ -1,6 +1,7 @@
 //! One scenario from the empty database to the drained backlog (see the crate doc for the
 //! steps), and what it measured.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,6 +57,8 @@ impl Requests {
 }
 
 pub struct Outcome {
+    /// Which binary ran (`--binary LABEL=PATH`).
+    pub label: String,
     pub backend: Backend,
     pub processes: usize,
     pub workers: usize,
@@ -92,7 +95,12 @@ impl Outcome {
     }
 }
 
-pub async fn scenario(args: &Args, processes: usize, ceiling: bool) -> anyhow::Result<Outcome> {
+pub async fn scenario(
+    args: &Args,
+    (label, bin): &(String, PathBuf),
+    processes: usize,
+    ceiling: bool,
+) -> anyhow::Result<Outcome> {
     let dir = tempfile::tempdir()?;
     let folder = dir.path().to_path_buf();
     let db = Database::create(args, dir).await?;
@@ -104,7 +112,7 @@ pub async fn scenario(args: &Args, processes: usize, ceiling: bool) -> anyhow::R
         &config,
         world::config_toml(args, &db.url, &crm.url, &erp.url),
     )?;
-    let migrated = Command::new(env!("CARGO_BIN_EXE_syncledger"))
+    let migrated = Command::new(bin)
         .args(["migrate", "--config"])
         .arg(&config)
         .env("RUST_LOG", "warn")
@@ -122,7 +130,7 @@ pub async fn scenario(args: &Args, processes: usize, ceiling: bool) -> anyhow::R
     let mut services = Vec::new();
     for p in 0..processes {
         let log = folder.join(format!("serve-{p}.log"));
-        services.push(Service::spawn(&config, &log).await?);
+        services.push(Service::spawn(bin, &config, &log).await?);
     }
     let bases: Vec<String> = services.iter().map(|s| s.base.clone()).collect();
     wait_for_initial_sync(&bases[0]).await?;
@@ -149,6 +157,7 @@ pub async fn scenario(args: &Args, processes: usize, ceiling: bool) -> anyhow::R
         erp: erp.sim.clone(),
         accepted: accepted.clone(),
         started: Instant::now(),
+        db_name: db.name.clone(),
     });
     let watch = Watch::start(watched.clone());
     eprintln!("posting with {} senders", args.senders);
@@ -208,6 +217,7 @@ pub async fn scenario(args: &Args, processes: usize, ceiling: bool) -> anyhow::R
     db.drop_database().await;
 
     Ok(Outcome {
+        label: label.clone(),
         backend: args.backend,
         processes,
         workers: args.workers,

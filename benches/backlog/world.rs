@@ -19,9 +19,6 @@ pub const API_TOKEN: &str = "backlog-bench-acme-read-token-0123456789";
 pub const CRM_SECRET: &str = "backlog-crm-webhook-secret";
 pub const ERP_SECRET: &str = "backlog-erp-webhook-secret";
 
-/// The binary under test, built by `cargo bench` with the bench profile.
-const BIN: &str = env!("CARGO_BIN_EXE_syncledger");
-
 pub struct Sim {
     pub sim: Arc<SimSystem>,
     pub url: String,
@@ -42,6 +39,8 @@ pub async fn start_sim(prefix: &str, latency: Duration) -> anyhow::Result<Sim> {
 /// created for the run and dropped after it.
 pub struct Database {
     pub url: String,
+    /// PostgreSQL's name of the run's database (its server backends are titled with it).
+    pub name: Option<String>,
     pub backend: Backend,
     dropper: Option<(String, String)>,
     _dir: TempDir,
@@ -52,6 +51,7 @@ impl Database {
         match args.backend {
             Backend::Sqlite => Ok(Database {
                 url: format!("sqlite://{}", dir.path().join("ledger.db").display()),
+                name: None,
                 backend: Backend::Sqlite,
                 dropper: None,
                 _dir: dir,
@@ -67,6 +67,7 @@ impl Database {
                 let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
                 Ok(Database {
                     url: format!("{base}/{name}"),
+                    name: Some(name.clone()),
                     backend: Backend::Postgres,
                     dropper: Some((admin, name)),
                     _dir: dir,
@@ -144,9 +145,10 @@ pub struct Service {
 }
 
 impl Service {
-    pub async fn spawn(config: &Path, log: &Path) -> anyhow::Result<Service> {
+    /// `bin serve --config config`, its log in `log`.
+    pub async fn spawn(bin: &Path, config: &Path, log: &Path) -> anyhow::Result<Service> {
         let stderr = std::fs::File::create(log)?;
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("SYNCLEDGER_") {
                 cmd.env_remove(key);
@@ -212,6 +214,30 @@ pub fn rss_mib(pid: u32) -> f64 {
 /// CPU time `pid` has used so far, user + system, in seconds (`/proc/PID/stat`, at the usual
 /// 100 ticks per second).
 pub fn cpu_seconds(pid: u32) -> f64 {
+    cpu_seconds_of(&pid.to_string())
+}
+
+/// CPU seconds used so far by the PostgreSQL server backends serving `database` (PostgreSQL
+/// titles them `postgres: user database ...`). A backend that has exited is no longer counted,
+/// so this is a lower bound when the service's pool closes connections.
+pub fn database_cpu_seconds(database: &str) -> f64 {
+    let needle = format!(" {database} ");
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.starts_with("postgres: ") && cmdline.contains(&needle) {
+            total += cpu_seconds_of(&pid);
+        }
+    }
+    total
+}
+
+fn cpu_seconds_of(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
     let fields: Vec<&str> = stat

@@ -19,6 +19,7 @@ const CUSTOMERS: usize = 20;
 on_both_backends!(
     customers_renamed_on_both_sides_leave_no_edit_without_a_trace,
     a_review_holds_the_name_until_a_person_resolves_it,
+    a_system_without_etags_still_converges,
 );
 
 async fn graphql(service: &Service, token: &str, query: &str, variables: Value) -> Value {
@@ -298,9 +299,8 @@ async fn a_review_holds_the_name_until_a_person_resolves_it(backend: Backend) {
 }
 
 /// The ERP sends no ETags: its writes are unconditional, and both sides still converge.
-#[tokio::test]
-async fn a_system_without_etags_still_converges() {
-    let world = World::new(Backend::Sqlite).await;
+async fn a_system_without_etags_still_converges(backend: Backend) {
+    let world = World::new(backend).await;
     world.crm.set_etags(true);
     let service = world.start().await;
     let pairs = synced_customers(&world, &service, 5).await;

@@ -43,6 +43,13 @@ impl Browser {
         let chromium = installed(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
         let driver = installed(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
+            // CI installs both (.ci/run): there a missing browser is a failure, never a silent
+            // pass, unless .ci/run could not install it and said so.
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true")
+                    || std::env::var("SYNCLEDGER_BROWSER_TESTS").as_deref() == Ok("skip"),
+                "chromium or chromedriver is not installed, and CI=true: the console's browser tests must run"
+            );
             println!(
                 "SKIPPED: chromium or chromedriver is not installed (apt-get install chromium chromium-driver); the console's browser test did not run"
             );

@@ -104,7 +104,11 @@ pub fn parse() -> Args {
                     .split_once('=')
                     .unwrap_or_else(|| panic!("--binary LABEL=PATH, got {value:?}"));
                 let path = PathBuf::from(path);
-                assert!(path.is_file(), "--binary {label}: no file at {}", path.display());
+                assert!(
+                    path.is_file(),
+                    "--binary {label}: no file at {}",
+                    path.display()
+                );
                 a.binaries.push((label.to_string(), path));
             }
             "--backend" => {
@@ -143,8 +147,10 @@ pub fn parse() -> Args {
         "several processes need --backend postgres"
     );
     if a.binaries.is_empty() {
-        a.binaries
-            .push(("this build".into(), PathBuf::from(env!("CARGO_BIN_EXE_syncledger"))));
+        a.binaries.push((
+            "this build".into(),
+            PathBuf::from(env!("CARGO_BIN_EXE_syncledger")),
+        ));
     }
     a
 }

@@ -39,7 +39,11 @@ async fn main() -> anyhow::Result<()> {
         for binary in &args.binaries {
             for (i, processes) in args.processes.clone().into_iter().enumerate() {
                 let ceiling = round == 0 && i == 0 && args.ceiling && outcomes.is_empty();
-                eprintln!("round {}: {} with {processes} process(es)", round + 1, binary.0);
+                eprintln!(
+                    "round {}: {} with {processes} process(es)",
+                    round + 1,
+                    binary.0
+                );
                 let outcome = run::scenario(&args, binary, processes, ceiling).await?;
                 eprintln!("{}", report::section_of_run(&outcome));
                 outcomes.push(outcome);

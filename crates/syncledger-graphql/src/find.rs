@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::ApiContext;
 use crate::auth::Caller;
 use crate::entity::Entity;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::rows::doc;
 
 /// Most entities one search answers (a match key is meant to identify one record).
@@ -135,7 +135,8 @@ async fn by_words(ledger: &ApiContext, tenant: &str, text: &str) -> ApiResult<Ve
         let query = exactly(tenant, term_digest(term), MAX_PER_WORD);
         let mut holders: Vec<(Uuid, i64)> = Vec::new();
         for row in ledger.store().rows(word_index::NAME, &query).await? {
-            let seen: word_index::SeenWord = doc(&row)?;
+            let seen = word_index::SeenWord::from_row(tenant, &row.key, row.entity_id, &row.doc)
+                .ok_or_else(|| ApiError::internal(format!("word_index row {:?}", row.key)))?;
             let owner = owner(
                 ledger,
                 tenant,

@@ -31,14 +31,45 @@ pub fn key(tenant: &str, system: &str, record_id: &str, field: &str, slot: usize
     format!("{tenant}/{system}/{record_id}/{field}/{slot}")
 }
 
-/// What a row's doc holds: the record and field a word was seen in, and the stream that saw it.
+/// What a row's doc holds: the field a word was seen in, and where in the log. The record and
+/// its system are in the row's key, and the stream that saw it in the row's `entity_id`, so the
+/// doc does not repeat them (issue 32: a record's words are a dozen rows, each written again at
+/// every sighting). Rows written before held all five in the doc; they read the same.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WordDoc {
+    pub field: String,
+    pub position: Position,
+}
+
+/// A row read back: the record and field a word was seen in, and the stream that saw it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SeenWord {
     pub system: String,
     pub record_id: String,
     pub field: String,
     pub entity_id: Uuid,
     pub position: Position,
+}
+
+impl SeenWord {
+    /// From a row of `tenant`: the system and record from its key (tenant and system names are
+    /// slugs, so the record id is what lies between them and `/{field}/{slot}`, slashes
+    /// included), the rest from its doc and `entity_id`. `None` for a row that does not parse.
+    pub fn from_row(tenant: &str, key: &str, entity_id: Option<Uuid>, doc: &Value) -> Option<Self> {
+        let WordDoc { field, position } = serde_json::from_value(doc.clone()).ok()?;
+        let rest = key.strip_prefix(tenant)?.strip_prefix('/')?;
+        let (system, rest) = rest.split_once('/')?;
+        let (rest, slot) = rest.rsplit_once('/')?;
+        slot.parse::<usize>().ok()?;
+        let record_id = rest.strip_suffix(field.as_str())?.strip_suffix('/')?;
+        Some(SeenWord {
+            system: system.to_string(),
+            record_id: record_id.to_string(),
+            field,
+            entity_id: entity_id?,
+            position,
+        })
+    }
 }
 
 pub struct WordIndex;
@@ -102,11 +133,8 @@ fn seen(event: &RecordedEvent, system: &str, record_id: &str, fields: &Fields) -
                 ops.push(RowOp::Delete { key });
                 continue;
             };
-            let seen = SeenWord {
-                system: system.into(),
-                record_id: record_id.into(),
+            let seen = WordDoc {
                 field: field.clone(),
-                entity_id: event.stream_id,
                 position: event.position,
             };
             let sort_key = term_digest(word);
@@ -165,6 +193,49 @@ mod tests {
         assert_eq!(first.entity_id, Some(ENTITY));
         assert!(!first.doc.to_string().to_lowercase().contains("turing"));
         assert!(!first.sort_key.contains("alan"));
+    }
+
+    #[test]
+    fn a_row_holds_only_the_field_and_position_and_reads_back_whole() {
+        let ops = WordIndex.apply(&recorded(3, fetched(json!({"name": "Alan Turing"}))));
+        let RowOp::Put(first) = &ops[0] else {
+            panic!("a put first: {ops:?}")
+        };
+        assert_eq!(first.doc, json!({"field": "name", "position": 3}));
+        let seen = SeenWord::from_row("acme", &first.key, first.entity_id, &first.doc).unwrap();
+        assert_eq!(
+            seen,
+            SeenWord {
+                system: "crm".into(),
+                record_id: "c-1".into(),
+                field: "name".into(),
+                entity_id: ENTITY,
+                position: Position(3),
+            }
+        );
+        // A record id may hold slashes: it is what lies between the system and the field.
+        let key = key("acme", "erp", "a/b/name/c", "name", 7);
+        let odd = SeenWord::from_row("acme", &key, Some(ENTITY), &first.doc).unwrap();
+        assert_eq!(
+            (odd.system.as_str(), odd.record_id.as_str()),
+            ("erp", "a/b/name/c")
+        );
+        // A row written before the doc was trimmed (all five in it) reads the same.
+        let old = json!({"system": "crm", "record_id": "c-1", "field": "name",
+            "entity_id": ENTITY, "position": 3});
+        assert_eq!(
+            SeenWord::from_row("acme", &first.key, first.entity_id, &old),
+            Some(seen)
+        );
+        // Another tenant's key, or a key that is not a word slot, is not a word.
+        assert_eq!(
+            SeenWord::from_row("other", &first.key, first.entity_id, &first.doc),
+            None
+        );
+        assert_eq!(
+            SeenWord::from_row("acme", "acme/crm/c-1/name/x", first.entity_id, &first.doc),
+            None
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! has seen, without an index that is a plaintext copy of them.
 //!
 //! A text is cut into whole words ([`words`]: split on anything that is not a letter or a digit,
-//! lower-cased), and each word is filed and looked up by its digest ([`term_digest`]), never by
+//! lower-cased, only words with a letter, an email's domain left out, a text of digits kept
+//! whole), and each word is filed and looked up by its digest ([`term_digest`]), never by
 //! the word itself. The `word_index` projection stores only digests; a search digests the words
 //! it is given the same way and reads the rows filed under each.
 //!
@@ -21,10 +22,24 @@ pub const MAX_WORDS: usize = 8;
 
 /// The distinct whole words of `text`, in order of first appearance, lower-cased; at most
 /// [`MAX_WORDS`]. `"Alan  Turing"` and `"alan.turing@example.com"` both hold `alan`, `turing`.
+///
+/// What a person searches a customer by, and no more (issue 32: every word is a row written
+/// again at each sighting of the record):
+/// - A word holds at least one letter. A number inside a text ("10 Downing Street") says little
+///   of whom it belongs to.
+/// - An email's domain is not a word: the text is cut at its first `@` (`example`, `com` would
+///   file every customer of a domain under the same rows).
+/// - A text without letters (a phone number, an account number) is one word: its digits, so
+///   `"+44 20 7946 0958"` and `"442079460958"` find each other.
 pub fn words(text: &str) -> Vec<String> {
+    if !text.chars().any(char::is_alphabetic) {
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        return if digits.is_empty() { Vec::new() } else { vec![digits] };
+    }
+    let local = text.split('@').next().unwrap_or(text);
     let mut found: Vec<String> = Vec::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()) {
-        if word.is_empty() {
+    for word in local.split(|c: char| !c.is_alphanumeric()) {
+        if !word.chars().any(char::is_alphabetic) {
             continue;
         }
         let word = word.to_lowercase();
@@ -51,11 +66,17 @@ mod tests {
     #[test]
     fn a_name_is_its_lower_cased_whole_words() {
         assert_eq!(words("  Alan  Turing "), ["alan", "turing"]);
-        assert_eq!(
-            words("alan.turing@Example.com"),
-            ["alan", "turing", "example", "com"]
-        );
+        assert_eq!(words("alan.turing@Example.com"), ["alan", "turing"]);
         assert_eq!(words("Zoë O'Brien-Smith"), ["zoë", "o", "brien", "smith"]);
+    }
+
+    #[test]
+    fn numbers_inside_a_text_are_not_words_and_a_text_of_digits_is_one() {
+        assert_eq!(words("10 Downing Street"), ["downing", "street"]);
+        assert_eq!(words("221B Baker Street"), ["221b", "baker", "street"]);
+        assert_eq!(words("+44 20 7946 0958"), ["442079460958"]);
+        assert_eq!(words("442079460958"), words("(44) 2079-460958"));
+        assert!(words("+-()").is_empty());
     }
 
     #[test]

@@ -34,7 +34,11 @@ pub const MAX_WORDS: usize = 8;
 pub fn words(text: &str) -> Vec<String> {
     if !text.chars().any(char::is_alphabetic) {
         let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-        return if digits.is_empty() { Vec::new() } else { vec![digits] };
+        return if digits.is_empty() {
+            Vec::new()
+        } else {
+            vec![digits]
+        };
     }
     let local = text.split('@').next().unwrap_or(text);
     let mut found: Vec<String> = Vec::new();

@@ -6,6 +6,7 @@
 //! read again. Effects and checkpoint commit together, so a crash never applies an event twice.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use sqlx::AssertSqlSafe;
 use syncledger_core::log::Position;
@@ -171,43 +172,73 @@ impl Inner {
         Ok(())
     }
 
-    /// Brings every catch-up projection to the head; returns the number of events applied.
+    /// Brings every catch-up projection to the head; returns the number of events applied
+    /// (a page applied to several projections at once counts once).
     pub(crate) async fn catch_up_once(&self) -> Result<u64, StoreError> {
+        let projections: Vec<Arc<dyn Projection>> = self
+            .shared
+            .registry
+            .with_mode(Mode::CatchUp)
+            .cloned()
+            .collect();
         let mut applied = 0;
-        for projection in self.shared.registry.with_mode(Mode::CatchUp) {
-            loop {
-                match self.catch_up_batch(projection.as_ref()).await? {
-                    Some(0) => break,
-                    Some(n) => applied += n,
-                    None => continue,
-                }
+        loop {
+            match self.catch_up_batch(&projections).await? {
+                Some(0) => break,
+                Some(n) => applied += n,
+                None => continue,
             }
         }
         Ok(applied)
     }
 
-    /// One batch; `None` when the checkpoint moved under us and the batch must be read again.
-    async fn catch_up_batch(&self, projection: &dyn Projection) -> Result<Option<u64>, StoreError> {
-        let name = projection.name();
+    /// One batch for the projections furthest behind (usually all of them, standing together
+    /// at the head): the page after their checkpoint is read, decoded and opened once and
+    /// applied to each, and their checkpoints move together in one transaction. A projection
+    /// ahead of them (one rebuilt a moment ago) waits until they reach it; from then on they go
+    /// as one. `Some(0)` when none has anything left to read; `None` when a checkpoint moved
+    /// under us and the batch must be read again.
+    async fn catch_up_batch(
+        &self,
+        projections: &[Arc<dyn Projection>],
+    ) -> Result<Option<u64>, StoreError> {
         let mut conn = self.read.acquire().await?;
-        let (from, _) = checkpoint(&mut conn, name, false).await?;
+        let mut at = Vec::with_capacity(projections.len());
+        for projection in projections {
+            at.push(checkpoint(&mut conn, projection.name(), false).await?.0);
+        }
+        let Some(from) = at.iter().copied().min() else {
+            return Ok(Some(0));
+        };
+        let behind: Vec<&dyn Projection> = projections
+            .iter()
+            .zip(&at)
+            .filter(|(_, at)| **at == from)
+            .map(|(p, _)| p.as_ref())
+            .collect();
         let batch = self.shared.batch_size as i64;
         let page = self
-            .read_folded(&mut conn, projection, Position(from), batch)
+            .read_folded_each(&mut conn, &behind, Position(from), batch)
             .await?;
         drop(conn);
+        // Nothing after the lowest checkpoint: nothing after any of them.
         let Some(folded) = page else {
             return Ok(Some(0));
         };
 
         let mut tx = dialect::begin_redoable(self).await?;
-        let (now_at, _) = checkpoint(&mut tx, name, true).await?;
-        if now_at != from {
-            tx.rollback().await?;
-            return Ok(None);
+        for projection in &behind {
+            let (now_at, _) = checkpoint(&mut tx, projection.name(), true).await?;
+            if now_at != from {
+                tx.rollback().await?;
+                return Ok(None);
+            }
         }
-        rows::apply_effects(&mut tx, name, folded.effects).await?;
-        set_checkpoints(&mut tx, &[name], folded.last).await?;
+        let names: Vec<&str> = behind.iter().map(|p| p.name()).collect();
+        for (name, effects) in names.iter().zip(folded.effects) {
+            rows::apply_effects(&mut tx, name, effects).await?;
+        }
+        set_checkpoints(&mut tx, &names, folded.last).await?;
         tx.commit().await?;
         Ok(Some(folded.events))
     }

@@ -4,7 +4,7 @@
 //!
 //! Sealing happens before an append reaches the log ([`Inner::seal_appends`]); opening happens in
 //! every read, after upcasting ([`Inner::open_events`], [`Inner::open_rows`]), and in the folds of
-//! catch-up, rebuild and inline projections ([`open_and_project`]): a projection that
+//! catch-up, rebuild and inline projections ([`open_and_project_each`]): a projection that
 //! [`holds_values`](syncledger_core::projection::Projection::holds_values) gets its row
 //! documents sealed under the key that sealed the event they came from, so erasing the event's
 //! entity makes those copies unreadable too.
@@ -49,19 +49,24 @@ pub(crate) async fn load_keys(
     Ok(())
 }
 
-/// Opens an event (already upcast) from the cache and applies a projection to it; the rows of a
-/// projection that holds values are sealed under the event's key. The caller has loaded the
+/// Opens an event (already upcast) from the cache and applies projections to it; the rows of a
+/// projection that holds values are sealed under the event's key. The event is opened once (the
+/// AEAD of each of its values runs once, not once per projection). The caller has loaded the
 /// event's keys ([`Keyring::missing`]).
-pub(crate) fn open_and_project(
+pub(crate) fn open_and_project_each(
     ring: Option<&Keyring>,
-    projection: &dyn Projection,
+    projections: &[&dyn Projection],
     event: &mut RecordedEvent,
-) -> Result<Vec<RowOp>, StoreError> {
+) -> Result<Vec<Vec<RowOp>>, StoreError> {
     let key = ring.and_then(|ring| ring.open_event(event));
-    let mut ops = projection.apply(event);
-    seal_rows(ring, projection, key.as_ref(), &mut ops);
-    super::digests::key_rows(ring, projection, &mut ops)?;
-    Ok(ops)
+    let mut each = Vec::with_capacity(projections.len());
+    for projection in projections {
+        let mut ops = projection.apply(event);
+        seal_rows(ring, *projection, key.as_ref(), &mut ops);
+        super::digests::key_rows(ring, *projection, &mut ops)?;
+        each.push(ops);
+    }
+    Ok(each)
 }
 
 /// Seals the row documents of a projection that holds values under `key`, the key that sealed

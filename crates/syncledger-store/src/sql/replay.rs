@@ -52,17 +52,43 @@ pub(crate) fn fold_events(
     ring: Option<&Keyring>,
     events: impl IntoIterator<Item = RecordedEvent>,
 ) -> Result<Option<Folded>, StoreError> {
-    let mut effects = Effects::default();
+    Ok(
+        fold_each(&[projection], upcasters, ring, events)?.map(|mut folded| Folded {
+            effects: folded.effects.pop().unwrap_or_default(),
+            last: folded.last,
+            events: folded.events,
+        }),
+    )
+}
+
+/// One batch of the log folded for several projections, their effects in the same order.
+pub(crate) struct FoldedEach {
+    pub(crate) effects: Vec<Effects>,
+    pub(crate) last: Position,
+    pub(crate) events: u64,
+}
+
+/// [`fold_events`] for several projections at once: each event is upcast and opened once, then
+/// applied to each projection in turn. The catch-up of the projections that stand at one
+/// checkpoint reads, decodes and opens the log once for all of them.
+pub(crate) fn fold_each(
+    projections: &[&dyn Projection],
+    upcasters: &Upcasters,
+    ring: Option<&Keyring>,
+    events: impl IntoIterator<Item = RecordedEvent>,
+) -> Result<Option<FoldedEach>, StoreError> {
+    let mut effects: Vec<Effects> = projections.iter().map(|_| Effects::default()).collect();
     let (mut last, mut count) = (None, 0);
     for event in events {
         let mut event = upcasters.apply(event);
         last = Some(event.position);
         count += 1;
-        keys::open_and_project(ring, projection, &mut event)?
-            .into_iter()
-            .for_each(|op| effects.push(op));
+        let each = keys::open_and_project_each(ring, projections, &mut event)?;
+        for (effects, ops) in effects.iter_mut().zip(each) {
+            ops.into_iter().for_each(|op| effects.push(op));
+        }
     }
-    Ok(last.map(|last| Folded {
+    Ok(last.map(|last| FoldedEach {
         effects,
         last,
         events: count,
@@ -82,6 +108,22 @@ impl Inner {
         let ring = self.shared.keyring.as_deref();
         load_missing(&self.read, ring, &rows).await?;
         fold(projection, &self.shared.upcasters(), ring, rows)
+    }
+
+    /// [`Inner::read_folded`] for several projections that stand at the same position: the
+    /// page is read, decoded and opened once.
+    pub(crate) async fn read_folded_each(
+        &self,
+        conn: &mut Conn,
+        projections: &[&dyn Projection],
+        after: Position,
+        batch: i64,
+    ) -> Result<Option<FoldedEach>, StoreError> {
+        let rows = read::read_after(conn, after, None, &LogFilter::default(), batch).await?;
+        let ring = self.shared.keyring.as_deref();
+        load_missing(&self.read, ring, &rows).await?;
+        let events = rows.into_iter().map(event_from_row);
+        fold_each(projections, &self.shared.upcasters(), ring, events)
     }
 
     /// Scans the whole log on a task of its own, sending folded batches as they are ready.

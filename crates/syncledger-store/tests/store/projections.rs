@@ -15,6 +15,7 @@ use crate::harness::{Harness, wait_until};
 both!(
     an_inline_projection_is_visible_when_the_append_commits,
     a_catch_up_projection_reaches_the_head,
+    catch_up_projections_at_one_checkpoint_read_the_log_once_and_one_ahead_waits,
     the_projection_runner_follows_new_appends,
     an_inline_projection_registered_late_is_built_from_the_log,
     unknown_and_malformed_projections_are_refused,
@@ -135,6 +136,61 @@ async fn a_catch_up_projection_reaches_the_head(h: Harness) {
     );
     assert_eq!(store.all_rows("ledger_later").await.unwrap(), want);
     assert_eq!(store.all_rows("ledger_inline").await.unwrap(), want);
+}
+
+async fn catch_up_projections_at_one_checkpoint_read_the_log_once_and_one_ahead_waits(h: Harness) {
+    let store = h
+        .open(StoreOptions {
+            projections: vec![
+                Ledger::arc("ledger_a", Mode::CatchUp),
+                Ledger::arc("ledger_b", Mode::CatchUp),
+            ],
+            batch_size: 4,
+            ..StoreOptions::default()
+        })
+        .await;
+    let append = |n: usize| {
+        let store = store.clone();
+        async move {
+            for i in 0..n {
+                let batch = vec![event("noted", json!({ "amount": i }))];
+                store
+                    .append(vec![to(Uuid::now_v7(), ExpectedVersion::NoStream, batch)])
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    let want = |events: &[syncledger_core::log::RecordedEvent]| {
+        model(
+            &Ledger {
+                name: "x",
+                mode: Mode::CatchUp,
+            },
+            events,
+        )
+    };
+    // Both stand at 0: each page is read once for the two of them, so 10 events count 10.
+    append(10).await;
+    assert_eq!(store.catch_up_once().await.unwrap(), 10);
+    // ledger_b rebuilt after 6 more: it stands at the head, ledger_a 6 behind and alone.
+    append(6).await;
+    store.rebuild("ledger_b", |_| {}).await.unwrap();
+    assert_eq!(store.catch_up_once().await.unwrap(), 6);
+    // Together again from here.
+    append(3).await;
+    assert_eq!(store.catch_up_once().await.unwrap(), 3);
+    assert_eq!(store.catch_up_once().await.unwrap(), 0);
+    let expected = want(&all_events(&store).await);
+    assert_eq!(store.all_rows("ledger_a").await.unwrap(), expected);
+    assert_eq!(store.all_rows("ledger_b").await.unwrap(), expected);
+    let head = store.head().await.unwrap();
+    for status in store.projection_status().await.unwrap() {
+        assert_eq!(
+            (status.name.as_str(), status.checkpoint),
+            (status.name.as_str(), head)
+        );
+    }
 }
 
 async fn the_projection_runner_follows_new_appends(h: Harness) {

@@ -156,7 +156,7 @@ where
             .push_bind("acme")
             .push_bind(None::<Uuid>)
             .push_bind("")
-            .push_bind(sqlx::types::Json(Value::Null))
+            .push_bind(sqlx::types::Json(&Value::Null))
             .push_bind(0i64);
     });
     q.push(" ON CONFLICT (key) DO NOTHING");

@@ -11,10 +11,10 @@
 //! At most one NOTIFY is in flight per process. A commit while one is in flight leaves one
 //! pending kick (a [`Notify`] permit, however many commits there were), and that sends exactly
 //! one more once the first is done: every commit is followed by a NOTIFY sent after it, and a
-//! burst of commits costs two. Two NOTIFYs are at least [`GAP`] (2 ms) apart, so a busy
-//! process sends at most 500 a second whatever its commit rate. The NOTIFY's own transaction does not wait for its WAL flush
-//! (`synchronous_commit = off`): a notification is not durable anyway, it is delivered at
-//! commit.
+//! burst of commits costs two. Two NOTIFYs are at least [`GAP`] (10 ms) apart, so a busy
+//! process sends at most 100 a second whatever its commit rate. The NOTIFY's own transaction
+//! does not wait for its WAL flush (`synchronous_commit = off`): a notification is not durable
+//! anyway, it is delivered at commit.
 //!
 //! What a crash costs: a process that dies between an append's commit and its NOTIFY (or whose
 //! notifier connection fails) leaves other processes' subscribers to find the events by their
@@ -34,9 +34,10 @@ use tokio_util::sync::CancellationToken;
 
 /// The least time between two NOTIFYs of one process: a commit soon after a NOTIFY waits for
 /// up to this long for its own (other processes' readers learn of it that much later), so under
-/// load a process sends at most 500 a second, each for every commit since the one before.
-/// Without it a single writer paid one NOTIFY transaction per append.
-const GAP: Duration = Duration::from_millis(2);
+/// load a process sends at most 100 a second, each for every commit since the one before. A
+/// commit after a quiet spell is notified at once. With 2 ms a single writer still spent about
+/// a fifth more CPU per append than with the NOTIFY inside the append (docs/benchmarks.md).
+const GAP: Duration = Duration::from_millis(10);
 
 /// The per-store notifier: kicked after commits, started on the first kick.
 #[derive(Default)]

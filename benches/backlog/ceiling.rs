@@ -26,7 +26,6 @@ struct Rows {
     payload: Value,
     trigger: Value,
     receipt_key: String,
-    receipt: Value,
     sort_key: String,
     at: DateTime<Utc>,
 }
@@ -55,8 +54,8 @@ fn rows(i: usize, records: usize, sequences: &mut HashMap<usize, i64>) -> Rows {
         trigger: json!({"kind": "ChangeObserved", "entity_id": stream, "system": system,
             "record_id": format!("c-{record}"), "trigger_id": event_id, "dead_letter_id": null,
             "due_at": time, "position": i + 1}),
-        receipt_key: format!("acme/{system}/{webhook}"),
-        receipt: json!({"event_id": event_id, "entity_id": stream, "position": i + 1}),
+        // Shaped like the narrow receipt's key (32 hex characters of a digest).
+        receipt_key: event_id.simple().to_string(),
         sort_key: format!("{time}/{:020}", i + 1),
         at,
     }
@@ -152,11 +151,12 @@ where
         "INSERT INTO raw_webhook_receipts (key, tenant, entity_id, sort_key, doc, n) ",
     );
     q.push_values(batch, |mut b, r| {
+        // The narrow receipt: a digest key, no entity, an empty sort key, a `null` doc.
         b.push_bind(r.receipt_key.clone())
             .push_bind("acme")
-            .push_bind(r.stream)
-            .push_bind(r.receipt_key.clone())
-            .push_bind(sqlx::types::Json(&r.receipt))
+            .push_bind(None::<Uuid>)
+            .push_bind("")
+            .push_bind(sqlx::types::Json(&Value::Null))
             .push_bind(0i64);
     });
     q.push(" ON CONFLICT (key) DO NOTHING");

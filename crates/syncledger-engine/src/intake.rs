@@ -7,7 +7,8 @@
 //! in one transaction, so it is recorded whole or not at all.
 //!
 //! Deduplication is by `(tenant, system, event_id)` alone, through the inline `webhook_receipts`
-//! projection: a notice with a receipt is acknowledged and not recorded again. Each stream is
+//! projection (keyed by a digest of the three; receipts written before that are found by their
+//! clear-text key): a notice with a receipt is acknowledged and not recorded again. Each stream is
 //! appended with the version the intake read, so two deliveries of one webhook racing each other
 //! cannot both pass the receipt check: one append wins, the other retries and finds the receipt.
 
@@ -182,12 +183,19 @@ impl Intake {
     ) -> Result<Accepted, Attempt> {
         let store = &self.ctx.store;
         let unavailable = |_| Attempt::Failed(IngestError::Unavailable);
-        let receipt_keys: Vec<String> = observed
+        // Each notice's receipt in its narrow form, and in the form receipts were written in
+        // before (until a rebuild of the projection rewrites them): one query for both.
+        let receipt_keys: Vec<[String; 2]> = observed
             .iter()
-            .map(|(_, n)| webhook_receipts::key(tenant, system, &n.event_id))
+            .map(|(_, n)| {
+                [
+                    webhook_receipts::key(tenant, system, &n.event_id),
+                    webhook_receipts::legacy_key(tenant, system, &n.event_id),
+                ]
+            })
             .collect();
         let receipts: HashSet<String> = store
-            .rows_by_keys(webhook_receipts::NAME, &receipt_keys)
+            .rows_by_keys(webhook_receipts::NAME, receipt_keys.as_flattened())
             .await
             .map_err(unavailable)?
             .into_iter()
@@ -195,8 +203,8 @@ impl Intake {
             .collect();
         let mut seen: HashSet<&str> = HashSet::new();
         let mut fresh: Vec<(&String, &Notice)> = Vec::new();
-        for ((entity_type, n), key) in observed.iter().zip(&receipt_keys) {
-            if receipts.contains(key) || !seen.insert(n.event_id.as_str()) {
+        for ((entity_type, n), keys) in observed.iter().zip(&receipt_keys) {
+            if keys.iter().any(|k| receipts.contains(k)) || !seen.insert(n.event_id.as_str()) {
                 continue;
             }
             fresh.push((entity_type, n));

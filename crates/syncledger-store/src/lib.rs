@@ -23,6 +23,7 @@ mod pending;
 mod postgres;
 mod postgres_append;
 mod postgres_archive;
+mod postgres_notify;
 pub mod seal;
 mod shared;
 mod sqlite;

@@ -127,10 +127,21 @@ pub(crate) mod dialect {
             .await
     }
 
-    /// The LISTEN task, started by the first subscriber and stopped when the store goes.
+    /// Wake-ups across processes: the LISTEN task, started by the first subscriber and stopped
+    /// when the store goes, and the notifier that sends NOTIFY after this process's commits.
     #[derive(Default)]
     pub(crate) struct Wakeups {
         task: Mutex<Option<JoinHandle<()>>>,
+        notifier: crate::postgres_notify::Notifier,
+    }
+
+    /// After a commit that appended events (appends no longer NOTIFY themselves, migration
+    /// 0011): one coalesced NOTIFY from the notifier's own connection.
+    pub(crate) fn wake_other_processes(inner: &Inner) {
+        inner
+            .wakeups
+            .notifier
+            .kick(&inner.write.connect_options(), &inner.shared.closed);
     }
 
     /// Makes sure a task LISTENs and turns notifications into the in-process signal. Returns

@@ -3,10 +3,12 @@
 //! A single append is one plain statement, a data-modifying CTE: it bumps its streams' versions
 //! (an upsert that row-locks them, in stream-id order), checks each expectation against the
 //! version before the bump (a failed one calls `syncledger_conflict`, which aborts the statement,
-//! so nothing stays), then takes the log-order lock and queues the NOTIFY, then inserts the
-//! events. The steps run in that order because each one reads what the one before produced. A
-//! group of appends (group commit) is one call of `syncledger_append`, which does the same for
-//! many appends with each one's own verdict (see the migration).
+//! so nothing stays), then takes the log-order lock, then inserts the events. The steps run in
+//! that order because each one reads what the one before produced. A group of appends (group
+//! commit) is one call of `syncledger_append`, which does the same for many appends with each
+//! one's own verdict (migrations 0004, 0007, 0011). Neither sends NOTIFY: PostgreSQL serialises
+//! the commits of notifying transactions, so the store notifies after commit instead, from a
+//! connection of its own (`postgres_notify.rs`).
 //!
 //! With no inline projection to write in the same transaction, the store sends the statement
 //! in autocommit mode: the statement is the transaction, and the append costs one round trip.
@@ -45,7 +47,7 @@ WITH parts AS (
       FROM parts p JOIN up u ON u.stream_id = p.sid
      ORDER BY p.sid
 ), gate AS (
-    SELECT pg_advisory_xact_lock(8320803159843103847), pg_notify('syncledger_events', '')
+    SELECT pg_advisory_xact_lock(8320803159843103847)
       FROM (SELECT count(checked.fine) FROM checked) AS all_checked
 ), guard AS (
     SELECT syncledger_refuse_stored_ids($6::uuid[]) AS none_stored FROM gate

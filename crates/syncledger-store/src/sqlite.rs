@@ -201,6 +201,9 @@ pub(crate) mod dialect {
     /// on the same file find new events by polling.
     pub(crate) struct Wakeups;
 
+    /// Nothing to send: other processes on the file poll.
+    pub(crate) fn wake_other_processes(_inner: &Inner) {}
+
     pub(crate) async fn ensure_wakeups(inner: &Inner) -> Result<(), StoreError> {
         let Wakeups = &inner.wakeups;
         Ok(())

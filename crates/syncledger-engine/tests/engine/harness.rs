@@ -209,21 +209,7 @@ impl World {
 
     /// Delivers one signed webhook body (one notice or a batch) from `system`.
     pub async fn ingest(&self, system: &str, notices: &[Webhook]) -> Accepted {
-        let body = match notices {
-            [one] => serde_json::to_vec(one),
-            many => serde_json::to_vec(many),
-        }
-        .expect("webhooks serialize");
-        let secret = if system == CRM {
-            CRM_SECRET
-        } else {
-            ERP_SECRET
-        };
-        let signature = sign(secret.as_bytes(), &body);
-        self.ledger
-            .ingest(TENANT, system, &body, Some(&signature))
-            .await
-            .expect("webhook accepted")
+        ingest_on(&self.ledger, system, notices).await
     }
 
     /// Takes `system`'s outbox and delivers it one notice at a time, in order.
@@ -303,4 +289,23 @@ pub fn only(
         "expected exactly one {collection} record with {field} = {value}, found {found:?}"
     );
     found.into_iter().next().expect("one record")
+}
+
+/// Delivers one signed webhook body (one notice or a batch) from `system` to `ledger`'s process.
+pub async fn ingest_on(ledger: &Ledger, system: &str, notices: &[Webhook]) -> Accepted {
+    let body = match notices {
+        [one] => serde_json::to_vec(one),
+        many => serde_json::to_vec(many),
+    }
+    .expect("webhooks serialize");
+    let secret = if system == CRM {
+        CRM_SECRET
+    } else {
+        ERP_SECRET
+    };
+    let signature = sign(secret.as_bytes(), &body);
+    ledger
+        .ingest(TENANT, system, &body, Some(&signature))
+        .await
+        .expect("webhook accepted")
 }

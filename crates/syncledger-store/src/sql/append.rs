@@ -53,7 +53,7 @@ impl Pending {
             State::Stored(appended) => Ok(appended),
             State::Open { tx, appended } => {
                 tx.commit().await?;
-                self.inner.shared.notify_appended();
+                self.inner.committed_appends();
                 Ok(appended)
             }
         }
@@ -97,6 +97,13 @@ fn single(written: Result<Written, sqlx::Error>) -> Result<Vec<Appended>, Failed
 }
 
 impl Inner {
+    /// After a commit that appended events: wakes this process's subscribers at once, and
+    /// (PostgreSQL) has a NOTIFY sent for other processes' (`postgres_notify.rs`).
+    pub(crate) fn committed_appends(&self) {
+        self.shared.notify_appended();
+        dialect::wake_other_processes(self);
+    }
+
     pub(crate) async fn begin_append(
         self: &Arc<Self>,
         appends: Vec<StreamAppend>,
@@ -158,7 +165,7 @@ impl Inner {
             };
             match single(written) {
                 Ok(appended) => {
-                    self.shared.notify_appended();
+                    self.committed_appends();
                     return Ok(appended);
                 }
                 Err(failed) => {

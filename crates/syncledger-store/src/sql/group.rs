@@ -149,7 +149,7 @@ impl Inner {
         }
         match self.try_group(&jobs).await {
             Ok(Some(results)) => {
-                self.shared.notify_appended();
+                self.committed_appends();
                 self.group.groups.fetch_add(1, Ordering::Relaxed);
                 self.group
                     .grouped

@@ -19,8 +19,13 @@ pub const API_TOKEN: &str = "backlog-bench-acme-read-token-0123456789";
 pub const CRM_SECRET: &str = "backlog-crm-webhook-secret";
 pub const ERP_SECRET: &str = "backlog-erp-webhook-secret";
 
-/// The binary under test, built by `cargo bench` with the bench profile.
+/// The binary under test, built by `cargo bench` with the bench profile; `BACKLOG_SYNCLEDGER`
+/// names another one instead (a build from before a change, run in the same window as this one).
 const BIN: &str = env!("CARGO_BIN_EXE_syncledger");
+
+fn binary() -> String {
+    std::env::var("BACKLOG_SYNCLEDGER").unwrap_or_else(|_| BIN.to_string())
+}
 
 pub struct Sim {
     pub sim: Arc<SimSystem>,
@@ -146,7 +151,7 @@ pub struct Service {
 impl Service {
     pub async fn spawn(config: &Path, log: &Path) -> anyhow::Result<Service> {
         let stderr = std::fs::File::create(log)?;
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(binary());
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("SYNCLEDGER_") {
                 cmd.env_remove(key);

@@ -29,3 +29,4 @@ mod seal_old;
 mod sealing;
 mod upcasting;
 mod upgrade;
+mod versions;

@@ -1,4 +1,4 @@
-//! A log written by an earlier build keeps working (docs/events.md, "Versions"): the fixture
+//! A log written by an earlier build keeps working (docs/log.md, "Upcasting"): the fixture
 //! `tests/fixtures/log-2026-12-06.jsonl` is a whole simulated run (creates on both sides,
 //! updates, conflicts, 412s, dead letters and a person's retries, deletes, a round-trip
 //! create's redirect) as the build of 2026-12-06 recorded it, before leaner events. Loaded into a

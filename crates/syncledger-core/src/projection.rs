@@ -94,6 +94,13 @@ pub trait Projection: Send + Sync {
     fn mode(&self) -> Mode;
     /// The row operations this event implies. Must depend on nothing but the event.
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp>;
+    /// The form of its rows. A build that changes what a projection keeps (fewer rows, other
+    /// keys) raises it; a store whose rows were written at another version empties the table
+    /// and folds the log again when it opens, so no row of the old form stays behind. 1 until a
+    /// projection's first change (a store that recorded none holds version 1).
+    fn version(&self) -> u32 {
+        1
+    }
     /// The lookups its readers make (see [`Lookups`]).
     fn lookups(&self) -> Lookups {
         Lookups::ALL

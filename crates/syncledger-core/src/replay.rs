@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::config::EntityConfig;
 use crate::decide::{Gathered, Outcome};
 use crate::entity::{EntityState, Trigger};
-use crate::events::{Basis, InputsGathered, SyncEvent};
+use crate::events::{Basis, InputsGathered, RecordFetched, SyncEvent};
 use crate::log::{Position, RecordedEvent};
 
 /// The decision code a replay runs: [`crate::decide::decide`], or a variant under test.
@@ -101,9 +101,12 @@ pub fn replay_entity_with(
         .iter()
         .map(|e| SyncEvent::from_recorded(e).ok())
         .collect();
+    // The last fetch G8's first step recorded on its own, for the group that refers to it.
+    let mut first_fetch = FirstFetch::default();
     let mut i = 0;
     while i < events.len() {
         let in_range = (from..=to).contains(&events[i].position);
+        first_fetch.note(&events[i], decoded[i].as_ref());
         let end = match &decoded[i] {
             Some(SyncEvent::InputsGathered(inputs)) => {
                 let end = group_end(events, &decoded, i);
@@ -115,8 +118,9 @@ pub fn replay_entity_with(
                     let recorded: Vec<SyncEvent> =
                         decoded[i + 1..end].iter().flatten().cloned().collect();
                     let group = (&events[i..end], recorded.as_slice());
+                    let first = first_fetch.of(inputs);
                     if let Some(diff) =
-                        replay_group(decide, config, &state, inputs, group, echo_ttl)
+                        replay_group(decide, config, &state, (inputs, first), group, echo_ttl)
                     {
                         report.differences.push(diff);
                     }
@@ -167,7 +171,7 @@ fn replay_group(
     decide: DecideFn,
     config: &EntityConfig,
     state: &EntityState,
-    inputs: &InputsGathered,
+    (inputs, first): (&InputsGathered, Option<&RecordFetched>),
     (group, decoded): (&[RecordedEvent], &[SyncEvent]),
     echo_ttl: Duration,
 ) -> Option<ReplayDifference> {
@@ -175,7 +179,7 @@ fn replay_group(
         .open_triggers
         .iter()
         .find(|t| t.event_id == inputs.trigger_id)?;
-    let gathered = recorded_inputs(state, trigger, inputs, decoded, echo_ttl);
+    let gathered = recorded_inputs(state, trigger, (inputs, first), decoded, echo_ttl);
     let recorded = summaries(decoded);
     let replayed = summaries(&decide(config, state, trigger, &gathered).own);
     (recorded != replayed).then(|| ReplayDifference {
@@ -189,11 +193,13 @@ fn replay_group(
 
 /// What the engine gathered for a recorded group, rebuilt from the log: the lookups of
 /// `inputs`, the echo window at its clock reading, and the fetches that lead `decoded` (the
-/// group after `InputsGathered`): the source's first, then fresh targets (G5).
+/// group after `InputsGathered`): the source's first, then fresh targets (G5). When `inputs`
+/// refers to a fetch G8's first step recorded before the group (`fetched_first`), `first` is
+/// that fetch (as [`FirstFetch::of`] found it) and every fetch of the group is a target's.
 pub(crate) fn recorded_inputs(
     state: &EntityState,
     trigger: &Trigger,
-    inputs: &InputsGathered,
+    (inputs, first): (&InputsGathered, Option<&RecordFetched>),
     decoded: &[SyncEvent],
     echo_ttl: Duration,
 ) -> Gathered {
@@ -202,6 +208,7 @@ pub(crate) fn recorded_inputs(
         echo: state.written_within(echo_ttl, inputs.at),
         round_trip: inputs.round_trip.clone(),
         link_candidates: inputs.link_candidates.clone(),
+        fetched_first: inputs.fetched_first,
         ..Gathered::default()
     };
     let source = trigger.source().map(|(s, _)| s);
@@ -209,10 +216,13 @@ pub(crate) fn recorded_inputs(
         SyncEvent::RecordFetched(f) => Some(f),
         _ => None,
     });
-    gathered.fetched = fetches
-        .next()
-        .filter(|f| Some(f.system.as_str()) == source)
-        .cloned();
+    gathered.fetched = match inputs.fetched_first {
+        Some(_) => first.cloned(),
+        None => fetches
+            .next()
+            .filter(|f| Some(f.system.as_str()) == source)
+            .cloned(),
+    };
     for fresh in fetches {
         gathered
             .fresh_targets
@@ -224,6 +234,30 @@ pub(crate) fn recorded_inputs(
         }
     }
     gathered
+}
+
+/// The last fetch of a stream that G8's first step recorded on its own (a `RecordFetched`
+/// without causation, `decide::first_seen`), kept while walking the stream for the group that
+/// refers to it (`InputsGathered::fetched_first`).
+#[derive(Debug, Default)]
+pub(crate) struct FirstFetch(Option<(Uuid, RecordFetched)>);
+
+impl FirstFetch {
+    /// Notes `event` (`decoded` when it decodes) if it is such a fetch.
+    pub(crate) fn note(&mut self, event: &RecordedEvent, decoded: Option<&SyncEvent>) {
+        if let (Some(SyncEvent::RecordFetched(f)), None) = (decoded, event.meta.causation_id) {
+            self.0 = Some((event.event_id, f.clone()));
+        }
+    }
+
+    /// The fetch `inputs` refers to, if it was the last one noted.
+    pub(crate) fn of(&self, inputs: &InputsGathered) -> Option<&RecordFetched> {
+        let wanted = inputs.fetched_first?;
+        self.0
+            .as_ref()
+            .filter(|(id, _)| *id == wanted)
+            .map(|(_, f)| f)
+    }
 }
 
 /// The verdicts among a stream's own events: its decisions, and a hand-over.

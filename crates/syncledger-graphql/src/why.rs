@@ -4,7 +4,9 @@
 //! last `WriteSucceeded` into that system that wrote the field (or returned it changed), or the
 //! last `RecordFetched` from it in which the field changed; a fetch that merely sees the value
 //! the sync wrote does not take the credit from the write. Second, follow causation ids back from
-//! there: `WriteSucceeded <- WriteRequested <- DecisionMade <- RecordFetched <- ChangeObserved`,
+//! there: `WriteSucceeded <- WriteRequested <- DecisionMade <- RecordFetched <- ChangeObserved`
+//! (a decision on a record G8's first step recorded has that fetch before its group instead:
+//! `InputsGathered.fetched_first`, followed like a causation link),
 //! usually within the stream, sometimes into another entity's stream (a forwarded change, whose
 //! cause is looked up by event id: an index lookup, never a scan).
 //!
@@ -201,6 +203,7 @@ pub async fn chain(
     let mut relevance = Relevance::new(&origin);
     let mut path = vec![origin];
     let mut seen = HashSet::from([path[0].event_id]);
+    let mut first_fetches: Vec<RecordedEvent> = Vec::new();
     while path.len() < MAX_LINKS {
         let Some(cause) = path.last().and_then(|e| e.meta.causation_id) else {
             break;
@@ -215,7 +218,14 @@ pub async fn chain(
                 _ => break,
             },
         };
+        // A decision on a record G8's first step recorded: its group refers to that fetch
+        // instead of holding it, and the fetch (no causation of its own) joins the path here.
+        let first = match SyncEvent::from_recorded(&event) {
+            Ok(SyncEvent::InputsGathered(inputs)) => inputs.fetched_first,
+            _ => None,
+        };
         path.push(event);
+        first_fetches.extend(first.and_then(|id| by_id.get(&id)).map(|e| (*e).clone()));
     }
     let mut kept: Vec<RecordedEvent> = Vec::with_capacity(path.len());
     for (i, event) in path.into_iter().enumerate() {
@@ -223,7 +233,9 @@ pub async fn chain(
             kept.push(event);
         }
     }
-    kept.reverse();
+    kept.extend(first_fetches.into_iter().filter(|e| relevance.keep(e)));
+    // Causes come first in the log: log order is the chain's order.
+    kept.sort_by_key(|e| e.position);
     Ok(kept)
 }
 

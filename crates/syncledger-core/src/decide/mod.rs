@@ -65,6 +65,9 @@ pub struct Gathered {
     pub at: DateTime<Utc>,
     /// The record as its source system returned it.
     pub fetched: Option<RecordFetched>,
+    /// The event id of `fetched` when G8's first step recorded it already (`first_seen`): the
+    /// decision's group refers to it instead of recording it again.
+    pub fetched_first: Option<Uuid>,
     /// The sync's writes into each system within the round-trip window before `at` (G3).
     pub echo: EchoContext,
     /// Another entity the fetched record belongs to (G2).
@@ -92,15 +95,19 @@ impl Gathered {
             round_trip: self.round_trip.clone(),
             link_candidates: self.link_candidates.clone(),
             covers: self.covers.clone(),
+            fetched_first: self.fetched_first,
         }
     }
 
     /// The events that record these inputs, opening the decision's group: `InputsGathered`,
-    /// the source's fetch, then the fresh fetches of targets (G5), by the records `state`
-    /// links there. What a replay hands today's code again.
+    /// the source's fetch (unless G8's first step recorded it already: `fetched_first`), then
+    /// the fresh fetches of targets (G5), by the records `state` links there. What a replay
+    /// hands today's code again.
     pub fn recorded_events(&self, trigger: &Trigger, state: &EntityState) -> Vec<SyncEvent> {
         let mut events = vec![SyncEvent::InputsGathered(self.recorded(trigger))];
-        events.extend(self.fetched.clone().map(SyncEvent::RecordFetched));
+        if self.fetched_first.is_none() {
+            events.extend(self.fetched.clone().map(SyncEvent::RecordFetched));
+        }
         for (system, fields) in &self.fresh_targets {
             let Some(link) = state.links.get(system) else {
                 continue;

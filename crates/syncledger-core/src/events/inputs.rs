@@ -57,4 +57,11 @@ pub struct InputsGathered {
     /// closes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub covers: Vec<Uuid>,
+    /// The source's fetch this group decides on, when G8's first step recorded it on its own
+    /// just before (`decide::first_seen`, step 2: the event id of that `RecordFetched`, which
+    /// has no causation): the group then holds no fetch of the source, and a replay takes that
+    /// one. Absent: the group's first `RecordFetched` is the source's (every group recorded
+    /// before 2026-12-06 repeated the first step's fetch there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_first: Option<Uuid>,
 }

@@ -248,6 +248,7 @@ fn every_event_type_gets_its_own_single_line() {
         }),
         link_candidates: Default::default(),
         covers: vec![id(3)],
+        fetched_first: Some(id(4)),
     }));
     for event in conflicts::events() {
         s.push(event);
@@ -294,9 +295,10 @@ fn every_event_type_gets_its_own_single_line() {
         format!(
             "gathered what the decision needs (at 2026-11-21 10:00:10 UTC): \
              the record is linked to entity {}; this fetch also settles 1 later observation \
-             of the record ({})",
+             of the record ({}); the record's fetch is the one recorded just before ({})",
             Uuid::from_u128(0xe2),
-            id(3)
+            id(3),
+            id(4)
         )
     );
     assert_eq!(

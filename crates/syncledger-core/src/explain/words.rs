@@ -199,6 +199,11 @@ pub(super) fn inputs(e: &InputsGathered) -> String {
             ids.join(", ")
         ));
     }
+    if let Some(fetch) = e.fetched_first {
+        found.push(format!(
+            "the record's fetch is the one recorded just before ({fetch})"
+        ));
+    }
     match found.is_empty() {
         true => format!("gathered what the decision needs (at {at})"),
         false => format!(

@@ -1,18 +1,22 @@
-//! `entity_state`: each entity's canonical state, as the last fetch or write left it per system.
+//! `entity_state`: one row per entity, saying it exists (type, tenant, when first seen).
 //!
-//! Row `{entity}` says the entity exists (type, tenant, when first seen); it is put only if
-//! absent, so replaying the events that mention it never moves `first_seen`. Row
-//! `{entity}/{system}` holds the canonical fields of its record in that system, replaced by every
-//! fetch and every successful write, and removed when the record is gone or unlinked.
-//! Catch-up: this table reports; the sync decides from the entity's stream.
+//! The row is put only if absent, so replaying the events that mention the entity never moves
+//! `first_seen`. Catch-up: this table reports; the sync decides from the entity's stream.
+//!
+//! Version 2 (2026-12-06) keeps no copy of the entity's records: version 1 also kept a row
+//! `{entity}/{system}` with the canonical fields of its record in each system, replaced by
+//! every fetch and every write (2.0 KB per synced change with the header, on SQLite). Nobody read
+//! them: the API's `state`, `links` and `whyField` fold the entity's stream, which holds the same
+//! fields. A store holding rows of version 1 empties the table and folds the log again when it
+//! opens (`Projection::version`, docs/log.md).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{decode, doc, row};
-use crate::events::{Fields, SyncEvent};
-use crate::log::{Position, RecordedEvent};
+use crate::events::SyncEvent;
+use crate::log::RecordedEvent;
 use crate::projection::{Mode, Projection, RowOp};
 
 pub const NAME: &str = "entity_state";
@@ -21,33 +25,18 @@ pub fn key(entity_id: Uuid) -> String {
     entity_id.to_string()
 }
 
-pub fn record_key(entity_id: Uuid, system: &str) -> String {
-    format!("{entity_id}/{system}")
-}
-
-/// Entities list by type (a record row's sort key is its key, so it never starts with a type).
+/// Entities list by type.
 pub fn sort_key(entity_type: &str, entity_id: Uuid) -> String {
     format!("{entity_type}/{entity_id}")
 }
 
-/// The doc of an entity's own row.
+/// The doc of an entity's row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntityHeader {
     pub entity_id: Uuid,
     pub entity_type: String,
     pub tenant: String,
     pub first_seen: DateTime<Utc>,
-}
-
-/// The doc of an entity's record in one system.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RecordState {
-    pub system: String,
-    pub record_id: String,
-    pub fields: Fields,
-    /// When the fetch or the write that told us was recorded.
-    pub at: DateTime<Utc>,
-    pub position: Position,
 }
 
 pub struct EntityState;
@@ -61,51 +50,40 @@ impl Projection for EntityState {
         Mode::CatchUp
     }
 
-    fn holds_values(&self) -> bool {
-        true
+    /// 2: the header row only (see the module doc).
+    fn version(&self) -> u32 {
+        2
     }
 
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
-        let entity = event.stream_id;
-        let header = |entity_type: String| {
-            let sort_key = sort_key(&entity_type, entity);
-            let header = EntityHeader {
-                entity_id: entity,
-                entity_type,
-                tenant: event.meta.tenant.clone(),
-                first_seen: event.recorded_at,
-            };
-            RowOp::PutIfAbsent(row(event, key(entity), Some(entity), sort_key, doc(header)))
-        };
-        let record = |system: String, record_id: String, fields: Fields| {
-            let key = record_key(entity, &system);
-            let state = RecordState {
-                system,
-                record_id,
-                fields,
-                at: event.recorded_at,
-                position: event.position,
-            };
-            RowOp::Put(row(event, key.clone(), Some(entity), key, doc(state)))
-        };
-        match decode(event) {
-            Some(SyncEvent::ChangeObserved(e)) => vec![header(e.entity_type)],
-            Some(SyncEvent::RecordDiscovered(e)) => vec![header(e.entity_type)],
-            Some(SyncEvent::RecordLinked(e)) => vec![header(e.entity_type)],
-            Some(SyncEvent::RecordFetched(e)) if e.found => {
-                vec![record(e.system, e.record_id, e.fields)]
-            }
-            Some(SyncEvent::RecordFetched(e)) => vec![RowOp::Delete {
-                key: record_key(entity, &e.system),
-            }],
-            Some(SyncEvent::WriteSucceeded(e)) => {
-                vec![record(e.target_system, e.record_id, e.fields)]
-            }
-            Some(SyncEvent::RecordUnlinked(e)) => vec![RowOp::Delete {
-                key: record_key(entity, &e.system),
-            }],
-            _ => vec![],
+        // Most events say nothing here: they are not decoded.
+        if !matches!(
+            event.event_type.as_str(),
+            "ChangeObserved" | "RecordDiscovered" | "RecordLinked"
+        ) {
+            return vec![];
         }
+        let entity_type = match decode(event) {
+            Some(SyncEvent::ChangeObserved(e)) => e.entity_type,
+            Some(SyncEvent::RecordDiscovered(e)) => e.entity_type,
+            Some(SyncEvent::RecordLinked(e)) => e.entity_type,
+            _ => return vec![],
+        };
+        let entity = event.stream_id;
+        let sort_key = sort_key(&entity_type, entity);
+        let header = EntityHeader {
+            entity_id: entity,
+            entity_type,
+            tenant: event.meta.tenant.clone(),
+            first_seen: event.recorded_at,
+        };
+        vec![RowOp::PutIfAbsent(row(
+            event,
+            key(entity),
+            Some(entity),
+            sort_key,
+            doc(header),
+        ))]
     }
 }
 

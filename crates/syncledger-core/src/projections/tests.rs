@@ -222,14 +222,7 @@ fn a_synced_create_leaves_the_queue_empty_and_both_records_mapped() {
             .values()
             .all(|r| r.entity_id == Some(ENTITY))
     );
-    assert_eq!(
-        done.keys(entity_state::NAME),
-        vec![
-            ENTITY.to_string(),
-            format!("{ENTITY}/crm"),
-            format!("{ENTITY}/erp")
-        ]
-    );
+    assert_eq!(done.keys(entity_state::NAME), vec![ENTITY.to_string()]);
     let header = &done.0[entity_state::NAME][&ENTITY.to_string()];
     assert_eq!(
         header.doc["first_seen"],

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::Duration;
 use uuid::Uuid;
 
-use super::{DecideFn, continues_group, recorded_inputs, summaries};
+use super::{DecideFn, FirstFetch, continues_group, recorded_inputs, summaries};
 use crate::config::EntityConfig;
 use crate::entity::EntityState;
 use crate::events::{InputsGathered, SyncEvent};
@@ -50,6 +50,8 @@ struct Walk {
     examined: bool,
     /// Its place in the report once a decision differed.
     diverged: Option<usize>,
+    /// The last fetch G8's first step recorded on its own, for the group that refers to it.
+    first_fetch: FirstFetch,
 }
 
 /// A what-if over a stream of the log; see the module's steps.
@@ -148,6 +150,7 @@ impl WhatIf {
             decoded: Vec::new(),
             examined: false,
             diverged: None,
+            first_fetch: FirstFetch::default(),
         });
         let in_range = self.in_range(event.position);
         if in_range && !walk.examined {
@@ -201,6 +204,7 @@ impl WhatIf {
     }
 
     fn apply(&mut self, walk: &mut Walk, event: &RecordedEvent, decoded: Option<SyncEvent>) {
+        walk.first_fetch.note(event, decoded.as_ref());
         walk.state.apply_decoded(event, decoded);
         if walk
             .state
@@ -259,7 +263,9 @@ impl WhatIf {
         };
         let proposed = match self.proposed.get(entity_type) {
             Some(config) => {
-                let mut gathered = recorded_inputs(state, trigger, inputs, recorded, self.echo_ttl);
+                let first = walk.first_fetch.of(inputs);
+                let mut gathered =
+                    recorded_inputs(state, trigger, (inputs, first), recorded, self.echo_ttl);
                 if let (true, Some(fetched)) =
                     (self.match_keys.reruns(entity_type), &gathered.fetched)
                 {

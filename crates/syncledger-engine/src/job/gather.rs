@@ -62,6 +62,9 @@ pub(super) struct FirstSeen {
     /// fetched afresh.
     version: u64,
     fetched: RecordFetched,
+    /// Its event id in the stream: the decision's group refers to it instead of recording it
+    /// again (`InputsGathered::fetched_first`).
+    event_id: Uuid,
 }
 
 /// Fetches and looks up what deciding `trigger` needs. A record recorded first on the job's
@@ -90,13 +93,13 @@ pub(super) async fn gather(
         gathered.at = Utc::now();
         return Ok(Gather::Ready(gathered));
     }
-    let reused = first_seen
-        .filter(|f| f.trigger_id == trigger.event_id && f.version == state.version)
-        .map(|f| f.fetched);
+    let reused =
+        first_seen.filter(|f| f.trigger_id == trigger.event_id && f.version == state.version);
     let fetched = match reused {
-        Some(fetched) => {
+        Some(first) => {
             Gate::pass(&env.gate, GatePoint::Decide, state.entity_id).await;
-            fetched
+            gathered.fetched_first = Some(first.event_id);
+            first.fetched
         }
         None => fetch(env, state, map, source, record_id).await?,
     };
@@ -115,11 +118,12 @@ pub(super) async fn gather(
     match before_deciding(config, state, &fetched, belongs_elsewhere) {
         BeforeDeciding::Decide => {}
         BeforeDeciding::RecordFirst(events) => {
-            record_first(env, state, trigger, events).await?;
+            let event_id = record_first(env, state, trigger, events).await?;
             return Ok(Gather::Recorded(FirstSeen {
                 trigger_id: trigger.event_id,
                 version: state.version,
                 fetched,
+                event_id,
             }));
         }
         BeforeDeciding::LookUp(open) => {
@@ -197,25 +201,28 @@ async fn fetch(
 }
 
 /// Appends the events of G8's first step (`decide::first_seen`, step 2): the record's fetch
-/// and its link, not caused by the work item. The state folds them in.
+/// and its link, not caused by the work item. The state folds them in. Returns the fetch's
+/// event id (the first event).
 async fn record_first(
     env: &Env,
     state: &mut EntityState,
     trigger: &Trigger,
     events: Vec<SyncEvent>,
-) -> Result<(), EngineError> {
+) -> Result<Uuid, EngineError> {
     let meta = EventMeta {
         tenant: state.tenant.clone(),
         correlation_id: Some(trigger.correlation_id),
         causation_id: None,
     };
+    let events: Vec<_> = events.iter().map(|e| e.to_new(meta.clone())).collect();
+    let fetch_id = events.first().map(|e| e.event_id).unwrap_or_default();
     let append = StreamAppend {
         stream_id: state.entity_id,
         expected: ExpectedVersion::Exact(state.version),
-        events: events.iter().map(|e| e.to_new(meta.clone())).collect(),
+        events,
     };
     env.append_here(state, vec![append]).await?;
-    Ok(())
+    Ok(fetch_id)
 }
 
 /// A record of `target` with the fetched record's match keys whose entity has no record in

@@ -273,7 +273,47 @@ async fn run_until_idle_works_the_others_while_a_system_is_down(db: Db) {
     assert_eq!(w.erp.count(CUSTOMERS), 2);
 }
 
+/// G8's first step records a new record's fetch on its own; the decision on it refers to that
+/// fetch (`InputsGathered.fetched_first`) instead of recording it again, and the same build
+/// replays the decision from it without a difference.
+async fn a_new_records_fetch_is_recorded_once_and_its_decision_refers_to_it(db: Db) {
+    let w = World::new(db).await;
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Ada Lovelace", "email": EMAIL}),
+    );
+    w.deliver(CRM).await;
+    w.run().await;
+    assert_eq!(w.erp.count(CUSTOMERS), 1);
+    assert_eq!(w.crm.requests(Op::Get), 1, "one GET");
+
+    let stream = w
+        .store()
+        .read_stream(first_stream(CRM, &c.id), 1, i64::MAX)
+        .await
+        .unwrap();
+    let fetches: Vec<_> = stream
+        .iter()
+        .filter(|e| e.event_type == "RecordFetched")
+        .collect();
+    assert_eq!(fetches.len(), 1, "recorded once: {stream:#?}");
+    assert_eq!(fetches[0].meta.causation_id, None, "by the first step");
+    let inputs = stream
+        .iter()
+        .find_map(|e| match SyncEvent::from_recorded(e).unwrap() {
+            SyncEvent::InputsGathered(i) => Some(i),
+            _ => None,
+        })
+        .expect("the decision's inputs");
+    assert_eq!(inputs.fetched_first, Some(fetches[0].event_id));
+    assert_eq!(
+        crate::invariants::replay_is_silent(&w).await,
+        Vec::<String>::new()
+    );
+}
+
 both!(
+    a_new_records_fetch_is_recorded_once_and_its_decision_refers_to_it,
     a_crm_record_with_the_keys_of_an_unpaired_erp_record_is_linked_to_it,
     the_erp_record_decided_while_the_crm_decision_waits_is_linked_once,
     the_crm_record_decided_while_the_erp_decision_waits_is_linked_once,

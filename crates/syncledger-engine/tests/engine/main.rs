@@ -9,6 +9,7 @@ mod db;
 
 use syncledger_test_support::both;
 mod faulty;
+mod fixture_log;
 mod gates;
 mod harness;
 mod observe;

@@ -142,8 +142,28 @@ impl Recorder {
     /// Fetches (`record`: what the source system answers), decides and records the decision for
     /// the entity's oldest open work item; the writes it asks for get no outcome yet.
     pub async fn decide(&self, entity_id: Uuid, record: Option<Value>) -> Vec<WriteRequested> {
+        self.decide_with(entity_id, record, false).await
+    }
+
+    /// [`Recorder::decide`] on a record seen for the first time, the way G8's first step does:
+    /// its fetch recorded on its own first, the decision's group referring to it
+    /// (`InputsGathered.fetched_first`) instead of holding it.
+    pub async fn decide_first_seen(
+        &self,
+        entity_id: Uuid,
+        record: Option<Value>,
+    ) -> Vec<WriteRequested> {
+        self.decide_with(entity_id, record, true).await
+    }
+
+    async fn decide_with(
+        &self,
+        entity_id: Uuid,
+        record: Option<Value>,
+        first_step: bool,
+    ) -> Vec<WriteRequested> {
         let stream = self.stream(entity_id).await;
-        let state = EntityState::fold(entity_id, &stream);
+        let mut state = EntityState::fold(entity_id, &stream);
         let trigger = state.open_triggers.first().expect("work to settle").clone();
         let (system, record_id) = trigger
             .source()
@@ -158,18 +178,36 @@ impl Recorder {
         };
         // What the engine gathers: the echo window read from the folded stream at a clock
         // reading that is recorded with the decision.
+        let mut fetched_first = None;
+        if first_step {
+            let meta = EventMeta {
+                tenant: self.tenant.clone(),
+                correlation_id: Some(trigger.correlation_id),
+                causation_id: None,
+            };
+            let first = SyncEvent::RecordFetched(fetched.clone()).to_new(meta);
+            fetched_first = Some(first.event_id);
+            let append = StreamAppend {
+                stream_id: entity_id,
+                expected: ExpectedVersion::Exact(state.version),
+                events: vec![first],
+            };
+            self.store.append(vec![append]).await.unwrap();
+            state = EntityState::fold(entity_id, &self.stream(entity_id).await);
+        }
         let at = chrono::Utc::now();
         let gathered = Gathered {
             at,
             echo: state.written_within(self.ttl, at),
             fetched: Some(fetched.clone()),
+            fetched_first,
             ..Gathered::default()
         };
         let outcome = decide(&self.config, &state, &trigger, &gathered);
-        let mut own = vec![
-            SyncEvent::InputsGathered(gathered.recorded(&trigger)),
-            SyncEvent::RecordFetched(fetched),
-        ];
+        let mut own = vec![SyncEvent::InputsGathered(gathered.recorded(&trigger))];
+        if !first_step {
+            own.push(SyncEvent::RecordFetched(fetched));
+        }
         own.extend(outcome.own.iter().cloned());
         let meta = EventMeta {
             tenant: self.tenant.clone(),
@@ -195,7 +233,7 @@ impl Recorder {
         (EntityState::fold(entity_id, &stream), requested)
     }
 
-    async fn succeed(&self, entity_id: Uuid, write: &WriteRequested, new_id: &str) {
+    pub async fn succeed(&self, entity_id: Uuid, write: &WriteRequested, new_id: &str) {
         let (state, requested) = self.requested(entity_id, write.request_id).await;
         let record_id = write
             .record_id

@@ -66,6 +66,39 @@ async fn a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_sys
     assert_eq!(data["entity"]["none"], Value::Null);
 }
 
+/// A decision on a record G8's first step recorded: its group holds no fetch, it refers to the
+/// one recorded before it, and the chain takes that one in its place.
+async fn a_field_decided_on_a_fetch_recorded_first_traces_back_through_that_fetch(app: App) {
+    let recorder = Recorder::new(&app.store, app.context.config(), "acme");
+    let (entity, _) = recorder
+        .observe("crm", "c-42", Action::Created, "crm-evt-1")
+        .await;
+    let contact = json!({"name": "Ann Lee", "email": "ann@acme.io", "phone": "555-0100"});
+    for write in recorder.decide_first_seen(entity, Some(contact)).await {
+        recorder.succeed(entity, &write, "E7").await;
+    }
+    let data = app.admin(WHY, json!({"id": entity})).await;
+    let erp = &data["entity"]["erp"];
+    assert_eq!(erp["value"], json!("555-0100"));
+    assert_eq!(
+        types(erp),
+        vec![
+            "ChangeObserved",
+            "RecordFetched",
+            "DecisionMade",
+            "WriteRequested",
+            "WriteSucceeded"
+        ]
+    );
+    let fetches = recorder
+        .stream(entity)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "RecordFetched")
+        .count();
+    assert_eq!(fetches, 1, "recorded once");
+}
+
 async fn a_change_made_in_the_erp_is_traced_into_the_crm(app: App) {
     let recorder = Recorder::new(&app.store, app.context.config(), "acme");
     let entity = phone_story(&recorder).await;
@@ -100,6 +133,7 @@ async fn a_change_made_in_the_erp_is_traced_into_the_crm(app: App) {
 }
 
 both!(
+    a_field_decided_on_a_fetch_recorded_first_traces_back_through_that_fetch,
     a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_system,
     a_change_made_in_the_erp_is_traced_into_the_crm,
 );

@@ -153,6 +153,7 @@ impl Inner {
             install_counts(&mut tx, name, projection.as_ref(), generation).await?;
         }
         self.settle_digests(&mut tx).await?;
+        self.settle_versions(&mut tx).await?;
         tx.commit().await?;
 
         let head = self.head().await?;

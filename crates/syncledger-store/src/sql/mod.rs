@@ -44,6 +44,7 @@ mod rows;
 mod samples;
 mod scan;
 mod seal_old;
+mod versions;
 
 pub(crate) use append::Pending;
 

@@ -152,7 +152,7 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
     assert_eq!(again.erased_at, receipt.erased_at);
 
     // A rebuild from the archive gives back no value of Ann's.
-    for name in ["entity_state", "match_index"] {
+    for name in ["record_copies", "match_index"] {
         store
             .archives()
             .rebuild(name, dir.path(), |_| {})
@@ -166,7 +166,7 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
             "{value} after a rebuild from the archive"
         );
     }
-    let rows = store.all_rows("entity_state").await.unwrap();
+    let rows = store.all_rows("record_copies").await.unwrap();
     let text = serde_json::to_string(&rows.iter().map(|r| &r.doc).collect::<Vec<_>>()).unwrap();
     assert!(
         text.contains("bob.baker@example.com"),

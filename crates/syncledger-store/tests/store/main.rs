@@ -29,4 +29,5 @@ mod seal_old;
 mod sealing;
 mod upcasting;
 mod upgrade;
+mod versions;
 mod wakeups;

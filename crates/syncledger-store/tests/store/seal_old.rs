@@ -7,12 +7,12 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 use syncledger_store::{MasterKey, SealProgress, Store};
-use syncledger_test_support::{ExampleConfig, TestDb, db::store_options};
+use syncledger_test_support::TestDb;
 use uuid::Uuid;
 
 use crate::both;
 use crate::harness::Harness;
-use crate::sealing::{raw_text, raw_texts, record, sealed_options};
+use crate::sealing::{raw_text, raw_texts, record, sealed_options, with_copies};
 
 both!(
     old_values_are_sealed_in_place_once_and_read_back_the_same,
@@ -37,8 +37,7 @@ async fn fields(store: &Store, entity: Uuid) -> Vec<Value> {
 
 /// A store that seals nothing, as before the upgrade.
 async fn unsealed(h: &Harness) -> Store {
-    h.open(store_options(&ExampleConfig::default().parse()))
-        .await
+    h.open(with_copies()).await
 }
 
 async fn rebuild_all(store: &Store) {

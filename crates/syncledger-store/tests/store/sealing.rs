@@ -4,8 +4,13 @@
 //! only. Both backends.
 
 use serde_json::{Value, json};
+use std::sync::Arc;
 use syncledger_core::events::{RecordFetched, SyncEvent};
-use syncledger_core::log::{EventMeta, ExpectedVersion, LogFilter, NewEvent, Position};
+
+use syncledger_core::log::{
+    EventMeta, ExpectedVersion, LogFilter, NewEvent, Position, RecordedEvent,
+};
+use syncledger_core::projection::{Mode, Projection, Row, RowOp};
 use syncledger_store::{MasterKey, Store, StoreOptions};
 use syncledger_test_support::{ExampleConfig, TestDb, db::store_options};
 use uuid::Uuid;
@@ -24,7 +29,45 @@ both!(
 pub fn sealed_options(master: &MasterKey) -> StoreOptions {
     StoreOptions {
         master_key: Some(master.clone()),
-        ..store_options(&ExampleConfig::default().parse())
+        ..with_copies()
+    }
+}
+
+/// The product's projections and [`RecordCopies`], values unsealed.
+pub fn with_copies() -> StoreOptions {
+    let mut options = store_options(&ExampleConfig::default().parse());
+    options.projections.push(Arc::new(RecordCopies));
+    options
+}
+
+/// A projection that copies each fetched record's fields into a row of its entity (what
+/// `entity_state` did before it kept only its header row): the value-holding rows these tests
+/// check the store seals, erases and rebuilds.
+pub struct RecordCopies;
+
+impl Projection for RecordCopies {
+    fn name(&self) -> &'static str {
+        "record_copies"
+    }
+    fn mode(&self) -> Mode {
+        Mode::CatchUp
+    }
+    fn holds_values(&self) -> bool {
+        true
+    }
+    fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
+        let Ok(SyncEvent::RecordFetched(fetched)) = SyncEvent::from_recorded(event) else {
+            return vec![];
+        };
+        let key = format!("{}/{}", event.stream_id, fetched.system);
+        vec![RowOp::Put(Row {
+            key: key.clone(),
+            tenant: event.meta.tenant.clone(),
+            entity_id: Some(event.stream_id),
+            sort_key: key,
+            doc: json!({"record_id": fetched.record_id, "fields": fetched.fields}),
+            n: 0,
+        })]
     }
 }
 
@@ -59,7 +102,7 @@ pub async fn record(store: &Store, entity: Uuid, record_id: &str, email: &str, n
 /// Every payload and row document as the database holds it, as text.
 pub async fn raw_text(db: &TestDb) -> String {
     let sql = "SELECT CAST(payload AS TEXT) FROM events UNION ALL \
-               SELECT CAST(doc AS TEXT) FROM entity_state UNION ALL \
+               SELECT CAST(doc AS TEXT) FROM record_copies UNION ALL \
                SELECT CAST(doc AS TEXT) FROM match_index";
     raw_texts(db, sql).await
 }
@@ -144,7 +187,7 @@ async fn an_erased_entity_reads_as_null_and_its_receipt_is_verified(h: Harness) 
     );
     assert!(
         store
-            .rows_by_entity("entity_state", ann)
+            .rows_by_entity("record_copies", ann)
             .await
             .unwrap()
             .is_empty()

@@ -10,6 +10,7 @@ mod bringup;
 mod driver;
 mod edits;
 mod faults;
+mod fixture;
 mod lookup;
 mod operator;
 mod overlap;

@@ -83,6 +83,13 @@ impl Projection for WordIndex {
         Mode::CatchUp
     }
 
+    /// 2: which words are filed (`lookup::words`: with a letter, no email domain, a text of
+    /// digits as one word) and a doc of only the field and position. A store of version-1 rows
+    /// folds the log again, so no row filed under a word no longer searched stays behind.
+    fn version(&self) -> u32 {
+        2
+    }
+
     /// Its rows file digests of an entity's words: an erasure deletes them (docs/privacy.md).
     /// Their docs hold no value (record, field, entity), so they are not sealed.
     fn erased_with_entity(&self) -> bool {

@@ -12,6 +12,10 @@
 //!   a projection (said below, and in docs/events.md);
 //! - and the store's own projections (caught up, and rebuilt) hold the same rows.
 //!
+//! Deliberate changes since the fixture was recorded (docs/events.md, "Which projection reads
+//! what"): `entity_state` keeps one row per entity (version 2); `webhook_receipts` keys a receipt
+//! by a digest; `word_index` files fewer words with a smaller doc (version 2).
+//!
 //! The fixture is written by `crate::sim::fixture`. `SYNCLEDGER_UPDATE_FIXTURE=1` rewrites the
 //! expected projections from the SQLite run: only for a projection whose change is deliberate.
 

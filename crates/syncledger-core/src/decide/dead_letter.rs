@@ -7,8 +7,10 @@
 //!    (its latest `ETag`, not the one of the refused attempt). What happened since is not
 //!    undone: a create whose target links a record since (or has a create on its way), or
 //!    whose source record is gone, is not sent again; an update or delete of a record no
-//!    longer linked neither; an update writes only the values some other linked system still
-//!    holds (a value replaced since is stale). With nothing left, the retry is superseded.
+//!    longer linked neither; a delete neither once the entity links a record in another system
+//!    again (edited and created there while the delete waited); an update writes only the
+//!    values some other linked system still holds (a value replaced since is stale). With
+//!    nothing left, the retry is superseded.
 //! 2. **A failed work item that names a record**: the record is fetched again (a resync).
 //! 3. **A letter that holds nothing to retry** (a work item that named no record, or a
 //!    version-1 letter whose request could not be read) closes the retry as failed work, with
@@ -107,7 +109,8 @@ pub fn retry(state: &EntityState, trigger: &Trigger, dead_letter_id: Uuid) -> Ou
 /// Step 1: what of `original` is still to be written, `None` when the sync has done it
 /// otherwise since: a create whose target has a record of the entity (or one on its way), or
 /// whose entity no longer links a record elsewhere to copy; an update or a delete of a record
-/// the entity no longer links; an update whose every value was replaced since.
+/// the entity no longer links; an update whose every value was replaced since; a delete whose
+/// entity links a record in another system again.
 fn still_to_write(state: &EntityState, original: &WriteRequested) -> Option<WriteRequested> {
     let target = original.target_system.as_str();
     let linked_here = state
@@ -138,6 +141,12 @@ fn still_to_write(state: &EntityState, original: &WriteRequested) -> Option<Writ
                 ..original.clone()
             })
         }
-        WriteOp::Delete => linked_here.then(|| original.clone()),
+        // A delete follows from the entity's records elsewhere being gone. One linked since
+        // (the record was edited and created there again while the delete waited) makes the
+        // delete stale: sent, it would leave that record without its twin.
+        WriteOp::Delete => {
+            let alive_elsewhere = state.links.keys().any(|system| system != target);
+            (linked_here && !alive_elsewhere).then(|| original.clone())
+        }
     }
 }

@@ -151,6 +151,64 @@ fn retry_step1_a_create_whose_target_has_the_entitys_record_since_is_not_sent_ag
         ))]);
 }
 
+/// Seeded simulation, seed 15 (operated, concurrent edits): the ERP record was deleted, the
+/// delete of the CRM twin refused; the CRM user then edited the twin, which the sync created in
+/// the ERP again. The person's retry of the old delete would have left that new record alone.
+#[test]
+fn retry_step1_a_delete_whose_entity_lives_again_elsewhere_is_superseded() {
+    let mut delete = requested(
+        Uuid::from_u128(0x79),
+        "crm",
+        WriteOp::Delete,
+        Some("c-3"),
+        json!({}),
+    );
+    delete.fields = Default::default();
+    let refused = SyncEvent::DeadLettered(DeadLettered {
+        target_system: Some("crm".into()),
+        ..match letter(DeadLetterRequest::Write(delete.clone())) {
+            SyncEvent::DeadLettered(d) => d,
+            _ => unreachable!(),
+        }
+    });
+    let stream = [
+        linked("erp", "E-1", "first seen in erp"),
+        linked("crm", "c-3", "created by the sync"),
+        SyncEvent::RecordUnlinked(crate::events::RecordUnlinked {
+            system: "erp".into(),
+            record_id: "E-1".into(),
+            reason: "deleted in erp".into(),
+        }),
+        refused,
+        linked("erp", "E-6", "created by the sync"),
+        retried(id(4)),
+    ];
+    given(&stream)
+        .when(Gathered::default())
+        .then(&[SyncEvent::DecisionMade(decided(
+            6,
+            DecisionKind::Skip,
+            ("crm", "crm"),
+            Basis::RetrySuperseded {
+                dead_letter_id: id(4),
+            },
+        ))]);
+    // Without the new ERP record, the delete still follows: it is sent again.
+    let waiting = [
+        stream[0].clone(),
+        stream[1].clone(),
+        stream[2].clone(),
+        stream[3].clone(),
+        stream[5].clone(),
+    ];
+    let outcome = given(&waiting).when(Gathered::default()).outcome;
+    assert!(
+        matches!(&outcome.own[1], SyncEvent::WriteRequested(w) if w.op == WriteOp::Delete),
+        "{:?}",
+        outcome.own
+    );
+}
+
 #[test]
 fn retry_step2_a_failed_work_item_fetches_its_record_again() {
     let work = DeadLetterRequest::Work {

@@ -173,6 +173,7 @@ impl Inner {
             sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
         }
         engine::drop_counts(&mut tx, &engine::generation_name(name, generation)).await?;
+        super::versions::record_version(&mut tx, projection.as_ref()).await?;
         sqlx::query(
             "UPDATE projection_checkpoints SET position = $1, generation = $2, status = 'live', \
              rebuild_done = $3, rebuild_total = $4, updated_at = $5 WHERE name = $6",

@@ -8,9 +8,17 @@
 //! log again), and its version is recorded. Like the digest form (`digests`), it is the same
 //! path a rebuild takes, so the rows that result are the handler's fold of the log.
 //!
+//! Except once the log's first events are archived: the live log alone would then fold only
+//! part of the history, as a plain rebuild would (and that is refused). The rows are left in
+//! their earlier form, with a warning that names the command that settles them,
+//! `syncledger rebuild <name> --from-archive DIR`; every rebuild records the version it wrote
+//! ([`record_version`]).
+//!
 //! [`Projection::version`]: syncledger_core::projection::Projection::version
 
 use sqlx::AssertSqlSafe;
+
+use syncledger_core::projection::Projection;
 
 use super::{Conn, Inner};
 use crate::StoreError;
@@ -22,6 +30,9 @@ impl Inner {
     /// Empties each projection whose rows another version wrote and sets its checkpoint back to
     /// 0; records the version of each whose version changed.
     pub(crate) async fn settle_versions(&self, tx: &mut Conn) -> Result<(), StoreError> {
+        let archived: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM archived_segments")
+            .fetch_one(&mut *tx)
+            .await?;
         for projection in self.shared.registry.all() {
             let name = projection.name();
             let setting = format!("{SETTING}{name}");
@@ -35,6 +46,17 @@ impl Inner {
             if stored == wanted {
                 continue;
             }
+            if archived > 0 {
+                tracing::warn!(
+                    projection = name,
+                    from = stored,
+                    to = wanted,
+                    "projection rows change form, but the log's first events are archived: the \
+                     rows keep their earlier form until `syncledger rebuild {name} --from-archive \
+                     DIR` folds the archive and the log again"
+                );
+                continue;
+            }
             let emptied = sqlx::query(AssertSqlSafe(format!("DELETE FROM {name}")))
                 .execute(&mut *tx)
                 .await?
@@ -43,14 +65,7 @@ impl Inner {
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "INSERT INTO store_settings (name, value) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            )
-            .bind(&setting)
-            .bind(wanted.to_string())
-            .execute(&mut *tx)
-            .await?;
+            record_version(tx, projection.as_ref()).await?;
             if emptied > 0 {
                 tracing::info!(
                     projection = name,
@@ -63,4 +78,21 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// Records that `projection`'s rows are in the version this build writes: after emptying them
+/// at migrate, and in every rebuild's swap (a rebuild folds the whole history into the new form).
+pub(crate) async fn record_version(
+    tx: &mut Conn,
+    projection: &dyn Projection,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO store_settings (name, value) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(format!("{SETTING}{}", projection.name()))
+    .bind(projection.version().to_string())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use sqlx::Transaction;
 use syncledger_core::log::{Appended, Conflict, RecordedEvent, StreamAppend};
-use syncledger_core::projection::{Mode, RowOp};
+use syncledger_core::projection::{Mode, Row, RowOp};
 use uuid::Uuid;
 
 use super::{Conn, Db, Inner, claim, dialect, digests, engine, keys, now, rows};
@@ -279,6 +279,14 @@ impl Inner {
                 }
             }
             claim::check(tx, projection.name(), &claims).await?;
+            // `check` wrote each claim in order, so a key holds its last claim's row now.
+            let last_claims: HashMap<&str, &Row> = claims
+                .iter()
+                .map(|(row, ..)| (row.key.as_str(), row))
+                .collect();
+            for row in last_claims.into_values() {
+                effects.skip_written(row);
+            }
             rows::apply_effects(tx, projection.name(), effects).await?;
         }
         let names: Vec<&str> = inline.iter().map(|p| p.name()).collect();

@@ -51,6 +51,9 @@ pub struct Args {
     pub binaries: Vec<(String, PathBuf)>,
     /// How many times each binary runs (alternating).
     pub rounds: usize,
+    /// After the drain, archive the oldest this-many percent of the log and report what the
+    /// live database gave back (`archive.rs`).
+    pub archive_share: Option<u64>,
 }
 
 pub fn parse() -> Args {
@@ -73,6 +76,7 @@ pub fn parse() -> Args {
         csv: None,
         binaries: Vec::new(),
         rounds: 1,
+        archive_share: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -99,6 +103,11 @@ pub fn parse() -> Args {
             "--chart" => a.chart = Some(value.into()),
             "--csv" => a.csv = Some(value.into()),
             "--rounds" => a.rounds = (number(flag) as usize).max(1),
+            "--archive-share" => {
+                let percent = number(flag);
+                assert!((1..=99).contains(&percent), "--archive-share 1..99");
+                a.archive_share = Some(percent);
+            }
             "--binary" => {
                 let (label, path) = value
                     .split_once('=')

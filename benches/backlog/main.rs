@@ -5,7 +5,8 @@
 //! cargo bench -p syncledger --bench backlog -- --webhooks 1000000 --records 200000 \
 //!     --senders 64 --backend sqlite|postgres [--workers 32] [--rate-limit 50] \
 //!     [--processes 1,2] [--latency-ms 50] [--outage-s 5] [--no-ceiling] \
-//!     [--append docs/benchmarks.md] [--chart docs/backlog.svg] [--csv samples.csv]
+//!     [--archive-share 80] [--append docs/benchmarks.md] [--chart docs/backlog.svg]
+//!     [--csv samples.csv]
 //! ```
 //!
 //! One run: two simulated systems over HTTP (CRM and ERP), a fresh database, the raw ceiling
@@ -20,6 +21,7 @@
 //!
 //! Figures, never assertions: a bench reports, the tests check behaviour.
 
+mod archive;
 mod args;
 mod ceiling;
 mod chart;

@@ -430,6 +430,9 @@ pub fn section(args: &Args, outcomes: &[Outcome]) -> String {
     if args.binaries.len() > 1 || args.rounds > 1 {
         s.push_str(&side_by_side(outcomes));
     }
+    if outcomes.iter().any(|o| o.archived.is_some()) {
+        s.push_str(&archived(outcomes));
+    }
     if outcomes.len() == 2 && args.binaries.len() == 1 && outcomes[0].backend == Backend::Postgres {
         let (one, two) = (&outcomes[0], &outcomes[1]);
         let _ = writeln!(
@@ -538,6 +541,46 @@ pub fn side_by_side(outcomes: &[Outcome]) -> String {
                 Some(d) => format!("{d:.0} s"),
                 None => "cut off".into(),
             }
+        );
+    }
+    s.push('\n');
+    s
+}
+
+/// `--archive-share`: per run, what archiving the drained log's oldest part gave back.
+pub fn archived(outcomes: &[Outcome]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "**Archiving after the drain** (`syncledger archive`, service stopped; the share is the \
+         archived events' part of the log's tables and indexes; the fall is the whole live \
+         database before minus after, snapshots included):\n"
+    );
+    let _ = writeln!(
+        s,
+        "| build | backend | events archived | of | live database before | after | fall | archived events' share | fall / share | snapshots (rows, bytes) | segments | seconds |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mib = |b: f64| format!("{:.1} MiB", b / 1048576.0);
+    for o in outcomes {
+        let Some(a) = &o.archived else { continue };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | **{:.0}%** | {}, {} | {} ({:.0} B per event) | {:.1} |",
+            o.label,
+            o.backend.name(),
+            a.archived,
+            a.events_before,
+            mib(a.live_before as f64),
+            mib(a.live_after as f64),
+            mib(a.fall() as f64),
+            mib(a.share()),
+            a.fall_of_share() * 100.0,
+            a.snapshots,
+            mib(a.snapshot_bytes as f64),
+            mib(a.segment_bytes as f64),
+            a.segment_bytes as f64 / a.archived.max(1) as f64,
+            a.seconds,
         );
     }
     s.push('\n');

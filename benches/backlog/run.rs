@@ -83,6 +83,8 @@ pub struct Outcome {
     pub event_types: Vec<EventTypeSize>,
     pub events: i64,
     pub final_records: (usize, usize),
+    /// `--archive-share`: what archiving the oldest part of the drained log gave back.
+    pub archived: Option<crate::archive::Archived>,
 }
 
 impl Outcome {
@@ -213,6 +215,12 @@ pub async fn scenario(
     let relations = truth.relations().await?;
     let event_types = truth.event_types().await?;
     let events = event_types.iter().map(|e| e.count).sum();
+    let archived = match args.archive_share {
+        Some(percent) => {
+            Some(crate::archive::run(&truth, bin, &config, &folder, percent, &relations).await?)
+        }
+        None => None,
+    };
     truth.close().await;
     db.drop_database().await;
 
@@ -241,6 +249,7 @@ pub async fn scenario(
         event_types,
         events,
         final_records: (crm.sim.count("contacts"), erp.sim.count("customers")),
+        archived,
     })
 }
 

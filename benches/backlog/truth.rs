@@ -148,6 +148,24 @@ impl Db {
         Ok(())
     }
 
+    /// How many events the live log holds, and its last position.
+    pub async fn log_extent(&self) -> anyhow::Result<(i64, i64)> {
+        const SQL: &str = "SELECT count(*), coalesce(max(position), 0) FROM events";
+        Ok(match self {
+            Db::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+            Db::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+        })
+    }
+
+    /// Rows in one of the bench's known tables.
+    pub async fn count(&self, table: &'static str) -> anyhow::Result<i64> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
+        Ok(match self {
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+        })
+    }
+
     pub async fn close(&self) {
         match self {
             Db::Sqlite(pool) => pool.close().await,

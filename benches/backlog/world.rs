@@ -106,6 +106,14 @@ pub fn config_toml(args: &Args, db: &str, crm: &str, erp: &str) -> String {
     } else {
         String::new()
     };
+    // `--archive-share`: partitions narrow enough to cut near the share asked for (PostgreSQL),
+    // and no schedule: the bench runs `syncledger archive` itself after the drain.
+    let retention = args.archive_share.map_or(String::new(), |_| {
+        format!(
+            "\n[retention]\nenabled = false\npartition_width = {}\n",
+            crate::archive::partition_width(args.records)
+        )
+    });
     format!(
         r#"[server]
 listen = "127.0.0.1:0"
@@ -132,7 +140,7 @@ fields = {{ name = "full_name", email = "email", phone = "phone" }}
 [entities.systems.erp]
 collection = "customers"
 fields = {{ name = "name", email = "email_address", phone = "phones[0]" }}
-"#,
+{retention}"#,
         workers = args.workers
     )
 }

@@ -24,7 +24,8 @@ pub struct Link {
 /// A value the sync asked to write into a field, and when it last asked (recorded-at time).
 pub type Requested = (Value, DateTime<Utc>);
 
-/// Everything the decision core needs to know about one entity.
+/// Everything the decision core needs to know about one entity. Serialized only as an archive
+/// snapshot (`crate::snapshot`), which leaves empty members out (an entity uses few of them).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EntityState {
     pub entity_id: Uuid,
@@ -32,46 +33,60 @@ pub struct EntityState {
     pub entity_type: Option<String>,
     /// Last sequence number: the expected version of the next append.
     pub version: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub links: BTreeMap<String, Link>,
     /// Canonical values last seen in each system (fetched, or returned by our write).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub known: BTreeMap<String, Fields>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending_writes: BTreeMap<Uuid, PendingWrite>,
     /// Work owed, in log order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_triggers: Vec<Trigger>,
     /// Set when this stream turned out to belong to another entity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirected_to: Option<Uuid>,
     /// The record that made it belong there (the first redirect's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirected_record: Option<RecordRef>,
     /// Per canonical field, the position of the observation that last changed it and in which system.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub field_sources: BTreeMap<String, (String, Position)>,
     /// Per system and canonical field, the values the sync wrote there that the system has not
     /// since been seen to replace. Only these can come back as an echo: once the system was seen
     /// holding something else, finding an older written value there again means someone put it
     /// back (an undo), which is the system's own change and must flow back (G3, G5).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sync_written: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
     /// Per canonical field, the value the linked systems last agreed on: written by the sync, or
     /// seen equal on every side. The base a change is measured against: a source still holding
     /// it did not change the field, so a different value in the target is the target's own
     /// newer change and must not be overwritten (G3, G5).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub synced: BTreeMap<String, Value>,
     /// Per system and canonical field, every value the sync asked to write there, with the
     /// recorded-at time of its latest request: the facts this entity's `wrote/` rows of
     /// `round_trip_context` hold, kept here so a job reads its echo context from the stream it
     /// already read instead of querying the table (see [`EntityState::written_within`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requested_values: BTreeMap<String, BTreeMap<String, Vec<Requested>>>,
     /// Per system, the record the initial sync found filed here and its fields as listed, until
     /// the record is linked: lets another entity link it by match keys before it is worked (G8).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub discovered: BTreeMap<String, (String, Fields)>,
     /// Open triggers held until the initial sync has listed the system they would create in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub held: BTreeMap<Uuid, WorkHeld>,
     /// Per system, the record this entity's sync created there and the create's request id,
     /// while it is linked: its `created` notice is settled without a fetch
     /// ([`crate::decide::created_echo`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub created: BTreeMap<String, (String, Uuid)>,
     /// ETags, observation times and conflicts (G10).
     pub conflicts: ConflictBook,
     /// The requests of this stream's dead letters (and of letters whose retry was handed over
     /// here), by the `DeadLettered` event's id: what a person's retry retries.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dead_letters: BTreeMap<Uuid, DeadLetterRequest>,
 }
 

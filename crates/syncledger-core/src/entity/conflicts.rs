@@ -45,12 +45,16 @@ impl OpenConflict {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ConflictBook {
     /// Per system, the `ETag` of its record as last seen (fetched, or in a write's answer).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub etags: BTreeMap<String, String>,
     /// Per system and canonical field, when the system was first seen holding its current value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub observed: BTreeMap<String, BTreeMap<String, DateTime<Utc>>>,
     /// Per system, the writes refused with `412` in a row (reset by a write that lands).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refused: BTreeMap<String, u32>,
     /// Per canonical field, the conflict last recorded on it, until settled.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub open: BTreeMap<String, OpenConflict>,
 }
 

@@ -104,6 +104,44 @@ fn an_entity_resumed_from_a_snapshot_at_any_cut_equals_its_whole_fold() {
 }
 
 #[test]
+fn a_snapshot_leaves_empty_members_out_and_reads_back_whole() {
+    let id = Uuid::from_u128(7);
+    let events = entity_stream(id);
+    let early = StreamState::advance(id, None, &events[..1]);
+    let value = early.to_value().expect("a snapshot");
+    let members: Vec<&String> = value.as_object().expect("an object").keys().collect();
+    for empty in [
+        "pending_writes",
+        "dead_letters",
+        "held",
+        "discovered",
+        "redirected_to",
+    ] {
+        assert!(!members.iter().any(|m| *m == empty), "{empty} in {value}");
+    }
+    let read: StreamState = serde_json::from_value(value).expect("reads back");
+    assert_eq!(read, early);
+    // A snapshot written before empty members were left out reads the same.
+    let StreamState::Entity(state) = &early else {
+        panic!("an entity's snapshot")
+    };
+    let mut old = serde_json::to_value(&**state).expect("state");
+    for member in [
+        "pending_writes",
+        "dead_letters",
+        "held",
+        "discovered",
+        "created",
+    ] {
+        old[member] = json!({});
+    }
+    old["redirected_to"] = json!(null);
+    old["stream"] = json!("entity");
+    let old: StreamState = serde_json::from_value(old).expect("the old form reads");
+    assert_eq!(old, early);
+}
+
+#[test]
 fn snapshots_fold_on_from_the_previous_one() {
     let id = Uuid::from_u128(7);
     let events = entity_stream(id);

@@ -36,7 +36,7 @@ mod written;
 
 pub use error::StoreError;
 pub use pending::PendingAppend;
-pub use seal::MasterKey;
+pub use seal::{MasterKey, PACKED_PREFIX};
 pub use store::Store;
 pub use types::{
     ErasureReceipt, GroupStats, OpsSample, ProjectionState, ProjectionStatus, RebuildProgress,

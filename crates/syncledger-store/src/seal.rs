@@ -361,8 +361,10 @@ pub(crate) fn sealed_key_id(value: &Value) -> Option<Uuid> {
     Uuid::from_slice(head.get(..16)?).ok()
 }
 
+mod packed;
 mod wrap;
 
+pub use packed::PACKED_PREFIX;
 use wrap::{tenant_aad, unwrap_bytes, wrap_bytes};
 pub(crate) use wrap::{unwrap_with, wrap_with};
 

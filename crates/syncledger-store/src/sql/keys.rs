@@ -224,10 +224,11 @@ impl Inner {
         Ok(last)
     }
 
-    /// Seals a whole document (a stream snapshot) under `key` (no master key or no key: as is).
+    /// Seals a whole document (a stream snapshot) under `key`, compressed first (`seal/packed.rs`);
+    /// no master key or no key: as is.
     pub(crate) fn seal_doc(&self, key: Option<&(Uuid, DataKey)>, doc: Value) -> Value {
         match (self.shared.keyring.as_deref(), key) {
-            (Some(ring), Some((key_id, key))) => ring.seal(*key_id, key, &doc),
+            (Some(ring), Some((key_id, key))) => ring.seal_packed(*key_id, key, &doc),
             _ => doc,
         }
     }
@@ -241,10 +242,14 @@ impl Inner {
         let Some(ring) = self.shared.keyring.as_deref() else {
             return Ok(None);
         };
-        if let Some(missing) = ring.missing_doc(doc) {
+        if let Some(missing) = ring.missing_packed(doc).or_else(|| ring.missing_doc(doc)) {
             load_keys(&self.read, ring, &[missing]).await?;
         }
-        Ok(ring.open_value(doc))
+        // Packed since 2026-12-06 (`$z1`); snapshots written before are sealed values (`$s1`).
+        match ring.open_packed(doc) {
+            Some(key) => Ok(key),
+            None => Ok(ring.open_value(doc)),
+        }
     }
 
     /// Opens sealed row documents, loading the keys they name.

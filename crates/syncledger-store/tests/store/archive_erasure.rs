@@ -84,9 +84,10 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
         .unwrap();
     assert_eq!(report.snapshots, 2, "{report:?}");
 
-    // The snapshot is sealed at rest and opens for its readers.
+    // The snapshot is packed (compressed, then sealed) at rest and opens for its readers.
     let raw = raw_snapshots(&h).await;
-    assert!(raw.contains("$s1:"), "{raw}");
+    assert!(raw.contains(syncledger_store::PACKED_PREFIX), "{raw}");
+    assert!(!raw.contains("known") && !raw.contains("crm"), "{raw}");
     for value in ["ann.archer@example.com", "Ann Archer", "bob@example.com"] {
         assert!(
             !raw.contains(value),

@@ -1,13 +1,18 @@
 //! Sealing values under per-entity data keys (docs/privacy.md), the in-memory half: the AEAD,
-//! the sealed-value format, and the keyring that caches unwrapped keys. The SQL half (the key
+//! the sealed formats, and the keyring that caches unwrapped keys. The SQL half (the key
 //! tables, creating, loading, destroying and re-wrapping keys) is `sql/keys.rs`.
 //!
-//! A sealed value is one JSON string, `"$s1:" + base64url(key id ‖ nonce ‖ ciphertext ‖ tag)`,
-//! whose plaintext is the value's JSON text: it names its key, keeps its JSON type when opened,
-//! and stands alone, so a reader can open one value without the rest of its event. Which parts
-//! of a payload are values is the core's table (`syncledger_core::privacy`); this module only
-//! seals and opens what that table names. A value sealed under a destroyed or unknown key opens
-//! as `null`: the entity was erased.
+//! Two formats, one AEAD and one layout (`key id ‖ nonce ‖ ciphertext ‖ tag`, base64url):
+//! - **s1**, one value alone: the JSON string `"$s1:" + base64url(..)` whose plaintext is the
+//!   value's JSON text. Row documents and snapshots are sealed so, and so was every event value
+//!   until format 2; it opens forever.
+//! - **s2**, a whole event (`seal/event.rs`): the event's values in one blob, each value part
+//!   replaced by its index in the blob. What every event is sealed with now: the ~65 bytes of
+//!   key id, nonce, tag and prefix are paid once per event, not once per value.
+//!
+//! Which parts of a payload are values is the core's table (`syncledger_core::privacy`); this
+//! module only seals and opens what that table names. A value sealed under a destroyed or
+//! unknown key, or that fails to open, reads as `null`: the entity was erased.
 //!
 //! Every read opens from the cache alone, so it stays synchronous inside upcasting and folding;
 //! the async reads first [`Keyring::missing`] the key ids they meet and load those (`sql/keys.rs`).
@@ -22,15 +27,16 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use serde_json::Value;
-use syncledger_core::log::RecordedEvent;
-use syncledger_core::privacy::{self, DigestKey};
+use syncledger_core::privacy::DigestKey;
 use uuid::Uuid;
 
 use crate::StoreError;
 
-/// What starts every sealed value: the format's version.
+/// What starts every value sealed alone (format 1).
 pub const PREFIX: &str = "$s1:";
 const VALUE_AAD: &[u8] = b"syncledger/s1";
+/// Bytes of a sealed blob before its ciphertext: the key id and the nonce.
+const HEAD: usize = 16 + NONCE;
 const WRAP_AAD: &[u8] = b"syncledger/wrap1";
 const TENANT_WRAP_AAD: &[u8] = b"syncledger/tenant-wrap1";
 const NONCE: usize = 12;
@@ -243,73 +249,31 @@ impl Keyring {
         }
     }
 
-    /// `value` sealed under `key`.
+    /// `value` sealed alone under `key` (format 1): for row documents and snapshots, which are
+    /// sealed whole.
     pub(crate) fn seal(&self, key_id: Uuid, key: &DataKey, value: &Value) -> Value {
         let plain = serde_json::to_vec(value).expect("a JSON value always serializes");
-        let n = nonce();
-        let aad = [VALUE_AAD, key_id.as_bytes()].concat();
-        let sealed = ChaCha20Poly1305::new(&Key::from(key.0))
-            .encrypt(
-                &Nonce::from(n),
-                Payload {
-                    msg: &plain,
-                    aad: &aad,
-                },
-            )
-            .expect("ChaCha20-Poly1305 encrypts any message this size");
-        let mut bytes = Vec::with_capacity(16 + NONCE + sealed.len());
-        bytes.extend_from_slice(key_id.as_bytes());
-        bytes.extend_from_slice(&n);
-        bytes.extend_from_slice(&sealed);
+        let bytes = seal_bytes(VALUE_AAD, key_id, key, &plain);
         Value::String(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
-    }
-
-    /// The key ids of the sealed values among these payloads that the cache does not know.
-    pub(crate) fn missing<'a>(
-        &self,
-        payloads: impl Iterator<Item = (&'a str, &'a Value)>,
-    ) -> Vec<Uuid> {
-        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        let mut missing = Vec::new();
-        for (event_type, payload) in payloads {
-            privacy::for_each_value_ref(event_type, payload, &mut |v| {
-                if let Some(id) = sealed_key_id(v)
-                    && keys
-                        .get(&id)
-                        .is_none_or(|(_, at)| at.elapsed() >= KEY_RECHECK)
-                    && !missing.contains(&id)
-                {
-                    missing.push(id);
-                }
-            });
-        }
-        missing
     }
 
     /// The key id of a sealed row document the cache does not know.
     pub(crate) fn missing_doc(&self, doc: &Value) -> Option<Uuid> {
         let id = sealed_key_id(doc)?;
-        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        let fresh = keys
-            .get(&id)
-            .is_some_and(|(_, at)| at.elapsed() < KEY_RECHECK);
-        (!fresh).then_some(id)
+        (!self.is_fresh(id)).then_some(id)
     }
 
-    /// Opens the sealed values of an event in place; returns the live key the event was sealed
-    /// under, if any (a projection's rows derived from it are sealed under the same key).
-    pub(crate) fn open_event(&self, event: &mut RecordedEvent) -> Option<(Uuid, DataKey)> {
-        let mut used = None;
-        privacy::for_each_value(&event.event_type, &mut event.payload, &mut |v| {
-            if let Some((id, key)) = self.open_value(v) {
-                used.get_or_insert((id, key));
-            }
-        });
-        used
+    /// Whether the cache knows the key, loaded recently (destroyed or not).
+    fn is_fresh(&self, key_id: Uuid) -> bool {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key_id)
+            .is_some_and(|(_, at)| at.elapsed() < KEY_RECHECK)
     }
 
-    /// Opens one value in place: a sealed string becomes its value, or `null` when its key is
-    /// gone. Returns the key that opened it.
+    /// Opens one value sealed alone in place: a sealed string becomes its value, or `null` when
+    /// its key is gone. Returns the key that opened it.
     pub(crate) fn open_value(&self, value: &mut Value) -> Option<(Uuid, DataKey)> {
         let Value::String(text) = value else {
             return None;
@@ -318,28 +282,11 @@ impl Keyring {
         // From here the string claims to be sealed: whatever fails to open (bad base64, too
         // short, unknown or destroyed key, a tag that does not verify) reads as `null`, never
         // as the text it holds.
-        let bytes = URL_SAFE_NO_PAD
-            .decode(body)
-            .ok()
-            .filter(|b| b.len() >= 16 + NONCE);
-        let key_id = bytes
-            .as_deref()
-            .and_then(|b| Uuid::from_slice(&b[..16]).ok());
-        let opened = key_id.zip(bytes).and_then(|(key_id, bytes)| {
-            let key = self.key(key_id)?;
-            let aad = [VALUE_AAD, key_id.as_bytes()].concat();
-            let n = <[u8; NONCE]>::try_from(&bytes[16..16 + NONCE]).ok()?;
-            let plain = ChaCha20Poly1305::new(&Key::from(key.0))
-                .decrypt(
-                    &Nonce::from(n),
-                    Payload {
-                        msg: &bytes[16 + NONCE..],
-                        aad: &aad,
-                    },
-                )
-                .ok()?;
-            Some((serde_json::from_slice(&plain).ok()?, key_id, key))
-        });
+        let opened = self
+            .open_bytes(VALUE_AAD, body)
+            .and_then(|(plain, key_id, key)| {
+                Some((serde_json::from_slice(&plain).ok()?, key_id, key))
+            });
         match opened {
             Some((plain, key_id, key)) => {
                 *value = plain;
@@ -351,19 +298,69 @@ impl Keyring {
             }
         }
     }
+
+    /// The plaintext of `key id ‖ nonce ‖ ciphertext ‖ tag` in base64url, sealed with `aad`
+    /// (followed by the key id), and the key that opened it; `None` for anything that does not
+    /// open: not canonical base64url, too short, an unknown or destroyed key, a failed tag.
+    fn open_bytes(&self, aad: &[u8], body: &str) -> Option<(Vec<u8>, Uuid, DataKey)> {
+        let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
+        if bytes.len() < HEAD {
+            return None;
+        }
+        let key_id = Uuid::from_slice(&bytes[..16]).ok()?;
+        let key = self.key(key_id)?;
+        let aad = [aad, key_id.as_bytes()].concat();
+        let n = <[u8; NONCE]>::try_from(&bytes[16..HEAD]).ok()?;
+        let plain = ChaCha20Poly1305::new(&Key::from(key.0))
+            .decrypt(
+                &Nonce::from(n),
+                Payload {
+                    msg: &bytes[HEAD..],
+                    aad: &aad,
+                },
+            )
+            .ok()?;
+        Some((plain, key_id, key))
+    }
+}
+
+/// `key id ‖ nonce ‖ ciphertext ‖ tag` of `plain` under `key`, bound to `aad` and the key id.
+fn seal_bytes(aad: &[u8], key_id: Uuid, key: &DataKey, plain: &[u8]) -> Vec<u8> {
+    let n = nonce();
+    let aad = [aad, key_id.as_bytes()].concat();
+    let sealed = ChaCha20Poly1305::new(&Key::from(key.0))
+        .encrypt(
+            &Nonce::from(n),
+            Payload {
+                msg: plain,
+                aad: &aad,
+            },
+        )
+        .expect("ChaCha20-Poly1305 encrypts any message this size");
+    let mut bytes = Vec::with_capacity(HEAD + sealed.len());
+    bytes.extend_from_slice(key_id.as_bytes());
+    bytes.extend_from_slice(&n);
+    bytes.extend_from_slice(&sealed);
+    bytes
+}
+
+/// The key id at the head of a sealed blob's base64url text; `None` when it has none.
+fn head_key_id(body: &str) -> Option<Uuid> {
+    // The key id is the first 16 bytes: 22 base64 characters hold them (and 4 bits more).
+    let head = URL_SAFE_NO_PAD.decode(body.get(..24)?).ok()?;
+    Uuid::from_slice(head.get(..16)?).ok()
 }
 
 /// The key id a sealed value names; `None` for anything else.
 pub(crate) fn sealed_key_id(value: &Value) -> Option<Uuid> {
-    let text = value.as_str()?.strip_prefix(PREFIX)?;
-    // The key id is the first 16 bytes: 22 base64 characters hold them (and 4 bits more).
-    let head = URL_SAFE_NO_PAD.decode(text.get(..24)?).ok()?;
-    Uuid::from_slice(head.get(..16)?).ok()
+    head_key_id(value.as_str()?.strip_prefix(PREFIX)?)
 }
 
+mod event;
 mod packed;
 mod wrap;
 
+pub(crate) use event::{Take, is_sealed_whole};
 pub use packed::PACKED_PREFIX;
 use wrap::{tenant_aad, unwrap_bytes, wrap_bytes};
 pub(crate) use wrap::{unwrap_with, wrap_with};

@@ -11,12 +11,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{DataKey, KEY_RECHECK, Keyring, NONCE, nonce};
+use super::{DataKey, Keyring, head_key_id, seal_bytes};
 
 /// What starts every packed document: the format's version.
 pub const PACKED_PREFIX: &str = "$z1:";
@@ -29,21 +27,7 @@ impl Keyring {
         let plain = serde_json::to_vec(doc).expect("a JSON value always serializes");
         let packed =
             zstd::bulk::compress(&plain, LEVEL).expect("zstd compresses any buffer in memory");
-        let n = nonce();
-        let aad = [PACKED_AAD, key_id.as_bytes()].concat();
-        let sealed = ChaCha20Poly1305::new(&Key::from(key.0))
-            .encrypt(
-                &Nonce::from(n),
-                Payload {
-                    msg: &packed,
-                    aad: &aad,
-                },
-            )
-            .expect("ChaCha20-Poly1305 encrypts any message this size");
-        let mut bytes = Vec::with_capacity(16 + NONCE + sealed.len());
-        bytes.extend_from_slice(key_id.as_bytes());
-        bytes.extend_from_slice(&n);
-        bytes.extend_from_slice(&sealed);
+        let bytes = seal_bytes(PACKED_AAD, key_id, key, &packed);
         Value::String(format!("{PACKED_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
     }
 
@@ -51,27 +35,12 @@ impl Keyring {
     /// opened it; `None` when `doc` is not packed (it is left as it is).
     pub(crate) fn open_packed(&self, doc: &mut Value) -> Option<Option<(Uuid, DataKey)>> {
         let body = doc.as_str()?.strip_prefix(PACKED_PREFIX)?;
-        let opened = (|| {
-            let bytes = URL_SAFE_NO_PAD
-                .decode(body)
-                .ok()
-                .filter(|b| b.len() >= 16 + NONCE)?;
-            let key_id = Uuid::from_slice(&bytes[..16]).ok()?;
-            let key = self.key(key_id)?;
-            let aad = [PACKED_AAD, key_id.as_bytes()].concat();
-            let n = <[u8; NONCE]>::try_from(&bytes[16..16 + NONCE]).ok()?;
-            let packed = ChaCha20Poly1305::new(&Key::from(key.0))
-                .decrypt(
-                    &Nonce::from(n),
-                    Payload {
-                        msg: &bytes[16 + NONCE..],
-                        aad: &aad,
-                    },
-                )
-                .ok()?;
-            let plain = zstd::stream::decode_all(packed.as_slice()).ok()?;
-            Some((serde_json::from_slice(&plain).ok()?, key_id, key))
-        })();
+        let opened = self
+            .open_bytes(PACKED_AAD, body)
+            .and_then(|(packed, key_id, key)| {
+                let plain = zstd::stream::decode_all(packed.as_slice()).ok()?;
+                Some((serde_json::from_slice(&plain).ok()?, key_id, key))
+            });
         Some(match opened {
             Some((value, key_id, key)) => {
                 *doc = value;
@@ -87,19 +56,13 @@ impl Keyring {
     /// The key id of a packed document the cache does not know (or not recently).
     pub(crate) fn missing_packed(&self, doc: &Value) -> Option<Uuid> {
         let id = packed_key_id(doc)?;
-        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        let fresh = keys
-            .get(&id)
-            .is_some_and(|(_, at)| at.elapsed() < KEY_RECHECK);
-        (!fresh).then_some(id)
+        (!self.is_fresh(id)).then_some(id)
     }
 }
 
 /// The key id a packed document names; `None` for anything else.
 pub(crate) fn packed_key_id(doc: &Value) -> Option<Uuid> {
-    let text = doc.as_str()?.strip_prefix(PACKED_PREFIX)?;
-    let head = URL_SAFE_NO_PAD.decode(text.get(..24)?).ok()?;
-    Uuid::from_slice(head.get(..16)?).ok()
+    head_key_id(doc.as_str()?.strip_prefix(PACKED_PREFIX)?)
 }
 
 #[cfg(test)]

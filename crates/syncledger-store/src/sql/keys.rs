@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{Db, Inner, push_in};
 use crate::StoreError;
-use crate::seal::{DataKey, Keyring, MasterKey, wrap_with};
+use crate::seal::{DataKey, Keyring, MasterKey, Take, wrap_with};
 
 /// Key ids loaded by one statement.
 const KEYS_PER_STATEMENT: usize = 256;
@@ -97,7 +97,8 @@ fn carries_values(event_type: &str, payload: &serde_json::Value) -> bool {
 
 impl Inner {
     /// Seals the value-bearing parts of every new event under its entity's live key, creating
-    /// the key on first use. Without a master key, nothing is sealed.
+    /// the key on first use, all of an event's in one blob (`seal/event.rs`). Without a master
+    /// key, nothing is sealed.
     pub(crate) async fn seal_appends(
         &self,
         appends: &mut [StreamAppend],
@@ -123,9 +124,13 @@ impl Inner {
             let tenant = first.meta.tenant.clone();
             let (key_id, key) = self.live_key(&ring, part.stream_id, &tenant).await?;
             for event in &mut part.events {
-                privacy::for_each_value(&event.event_type, &mut event.payload, &mut |v| {
-                    *v = ring.seal(key_id, &key, v)
-                });
+                ring.seal_event(
+                    key_id,
+                    &key,
+                    &event.event_type,
+                    &mut event.payload,
+                    Take::All,
+                );
             }
         }
         Ok(())

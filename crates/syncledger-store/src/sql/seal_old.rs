@@ -3,9 +3,10 @@
 //! key, so that erasing an entity whose history began before the upgrade leaves nothing behind.
 //!
 //! The log is append-only, and its triggers refuse any `UPDATE`. This pass is the one exception,
-//! and it changes nothing an event says: each value-bearing part still holding plaintext is
-//! replaced by the same value sealed under the entity's live key (created if need be); ids,
-//! types, times and sealed parts are left as they are. Each batch is one transaction that lifts
+//! and it changes nothing an event says: the value-bearing parts still holding plaintext are
+//! sealed together under the entity's live key (created if need be), in the format every new
+//! event gets (one blob per event, `seal/event.rs`); ids, types, times and parts sealed already
+//! are left as they are. Each batch is one transaction that lifts
 //! the trigger, rewrites the batch's payloads and restores the trigger, so no other transaction
 //! ever sees the log writable (SQLite: `DROP`/`CREATE TRIGGER`, DDL being transactional;
 //! PostgreSQL: `ALTER TABLE ... DISABLE/ENABLE TRIGGER`, which holds the table's exclusive lock
@@ -24,14 +25,18 @@ use syncledger_core::privacy;
 use uuid::Uuid;
 
 use super::{Db, Inner, dialect, push_in};
-use crate::seal::{DataKey, sealed_key_id};
+use crate::seal::{DataKey, Take, is_sealed_whole, sealed_key_id};
 use crate::{SealProgress, StoreError};
 
 /// Events read per batch (and rewritten, at most, in one transaction).
 const BATCH: i64 = 500;
 
-/// Whether a payload has a value-bearing part that is not sealed.
+/// Whether a payload has a value-bearing part that is not sealed. One sealed whole (format 2)
+/// has none: every value part is an index into its blob.
 fn has_plaintext(event_type: &str, payload: &serde_json::Value) -> bool {
+    if is_sealed_whole(payload) {
+        return false;
+    }
     let mut any = false;
     privacy::for_each_value_ref(event_type, payload, &mut |v| {
         any |= sealed_key_id(v).is_none();
@@ -89,12 +94,9 @@ impl Inner {
                         Some(at) if *at > position => (Uuid::now_v7(), DataKey::generate()),
                         _ => self.live_key(&ring, stream, &tenant).await?,
                     };
-                    privacy::for_each_value(&event_type, &mut payload, &mut |v| {
-                        if sealed_key_id(v).is_none() {
-                            *v = ring.seal(key_id, &key, v);
-                            done.values_sealed += 1;
-                        }
-                    });
+                    let n =
+                        ring.seal_event(key_id, &key, &event_type, &mut payload, Take::Plaintext);
+                    done.values_sealed += n as u64;
                     rewritten.push((position, payload));
                 }
                 done.events_sealed += rewritten.len() as u64;

@@ -21,6 +21,7 @@ use crate::harness::Harness;
 
 both!(
     values_are_sealed_in_the_database_and_read_back_in_clear,
+    an_event_is_sealed_whole_in_fewer_bytes_than_its_values_one_by_one,
     an_erased_entity_reads_as_null_and_its_receipt_is_verified,
     a_rotated_key_still_opens_what_it_sealed,
     a_rewrapped_database_opens_with_its_new_master_key_only,
@@ -72,15 +73,22 @@ impl Projection for RecordCopies {
 }
 
 pub fn fetched(record_id: &str, email: &str, name: &str) -> NewEvent {
-    let fetched = RecordFetched {
-        system: "crm".into(),
-        record_id: record_id.into(),
-        found: true,
-        fields: [
+    fetched_fields(
+        record_id,
+        [
             ("email".to_string(), json!(email)),
             ("name".to_string(), json!(name)),
         ]
         .into(),
+    )
+}
+
+pub fn fetched_fields(record_id: &str, fields: syncledger_core::events::Fields) -> NewEvent {
+    let fetched = RecordFetched {
+        system: "crm".into(),
+        record_id: record_id.into(),
+        found: true,
+        fields,
         etag: None,
     };
     SyncEvent::RecordFetched(fetched).to_new(EventMeta {
@@ -147,12 +155,87 @@ async fn values_are_sealed_in_the_database_and_read_back_in_clear(h: Harness) {
     assert_eq!(fields(&all), fields(&events));
 
     let raw = raw_text(&h).await;
-    assert!(raw.contains("$s1:"), "{raw}");
+    // The event's values in one blob (format 2), the projection's row sealed whole (format 1).
+    assert!(raw.contains("\"$s2\"") && raw.contains("$s1:"), "{raw}");
     for value in ["ann@example.com", "Ann Archer"] {
         assert!(!raw.contains(value), "{value} in clear: {raw}");
     }
     // The record id and field names stay in clear.
     assert!(raw.contains("c-1") && raw.contains("\"email\""));
+}
+
+async fn an_event_is_sealed_whole_in_fewer_bytes_than_its_values_one_by_one(h: Harness) {
+    // Names of different lengths: PostgreSQL's jsonb gives the members back shortest first.
+    let values: syncledger_core::events::Fields = [
+        (
+            "a_much_longer_field_name".to_string(),
+            json!("Archer & Sons Ltd"),
+        ),
+        ("email".to_string(), json!("ann@example.com")),
+        ("n".to_string(), json!(42)),
+        ("name".to_string(), json!("Ann Archer")),
+        ("tags".to_string(), json!(["vip", {"since": 2019}])),
+    ]
+    .into();
+    let (bob, ann) = (Uuid::now_v7(), Uuid::now_v7());
+    let plain = h.open(with_copies()).await;
+    let one = |entity| {
+        to(
+            entity,
+            ExpectedVersion::Any,
+            vec![fetched_fields("c-1", values.clone())],
+        )
+    };
+    plain.append(vec![one(bob)]).await.unwrap();
+    let master = MasterKey::generate();
+    let store = h.open(sealed_options(&master)).await;
+    store.append(vec![one(ann)]).await.unwrap();
+
+    let raw = raw_texts(
+        &h,
+        "SELECT CAST(payload AS TEXT) FROM events ORDER BY position",
+    )
+    .await;
+    let (in_clear, sealed) = raw.split_once('\n').unwrap();
+    assert!(
+        sealed.contains("\"$s2\"") && !sealed.contains("$s1:"),
+        "{sealed}"
+    );
+    for value in [
+        "Archer & Sons",
+        "ann@example.com",
+        "Ann Archer",
+        "vip",
+        "2019",
+    ] {
+        assert!(!sealed.contains(value), "{value} in clear: {sealed}");
+    }
+    assert!(sealed.contains("\"a_much_longer_field_name\"") && sealed.contains("\"n\""));
+    // One by one, each of the five values would take at least 61 bytes more (prefix, key id,
+    // nonce and tag in base64, quotes), over 300 in all, and a third of its text more again
+    // (base64). Sealed whole: 60 bytes and the member's name once, and the third (105 here).
+    let overhead = sealed.len() - in_clear.len();
+    assert!(
+        overhead < 5 * 61 / 2,
+        "{overhead} bytes: {in_clear} -> {sealed}"
+    );
+
+    let events = store.read_stream(ann, 1, 10).await.unwrap();
+    let expected = vec![serde_json::to_value(&values).unwrap()];
+    assert_eq!(fields(&events), expected);
+    assert!(
+        events[0].payload.get("$s2").is_none(),
+        "no reader sees the blob"
+    );
+    let other = h.open(sealed_options(&master)).await;
+    assert_eq!(
+        fields(&other.read_stream(ann, 1, 10).await.unwrap()),
+        expected
+    );
+    assert_eq!(
+        fields(&other.read_stream(bob, 1, 10).await.unwrap()),
+        expected
+    );
 }
 
 async fn an_erased_entity_reads_as_null_and_its_receipt_is_verified(h: Harness) {

@@ -93,6 +93,7 @@ fn phone_change() -> Stream {
             after: json!("555-0101"),
         }],
         request_id: Some(request_id),
+        write: None,
     }));
     s.push(SyncEvent::WriteRequested(WriteRequested {
         if_match: None,
@@ -345,6 +346,7 @@ fn a_create_found_again_by_match_keys_says_so() {
             after: json!("b@y.io"),
         }],
         request_id: Some(request_id),
+        write: None,
     }));
     s.push(SyncEvent::WriteRequested(WriteRequested {
         if_match: None,

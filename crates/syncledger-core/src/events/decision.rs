@@ -3,7 +3,8 @@
 //! Until version 3 a decision that wrote was followed by a `WriteRequested` of its own, which
 //! repeated the request id and target and cost an event (an envelope, index entries). Now the
 //! decision carries the request as `write`, stored without what the decision already says (its
-//! `request_id` and `target_system`), and the write's outcome is caused by the decision. Logs
+//! `request_id` and `target_system`, and its fields when they are the diff's `after` values),
+//! and the write's outcome is caused by the decision. Logs
 //! recorded before keep their `WriteRequested` events: every reader takes a request from either
 //! form through [`write_request`], so both read the same.
 
@@ -77,13 +78,16 @@ struct Stored {
     write: Option<StoredWrite>,
 }
 
-/// A decision's write as stored: the request without its id and target (the decision's).
+/// A decision's write as stored: the request without its id and target (the decision's), and
+/// without its fields when they are the diff's `after` values (they are for every rule but a
+/// person's retry of a dead letter, whose diff is empty).
 #[derive(Deserialize)]
 struct StoredWrite {
     op: WriteOp,
     collection: String,
     record_id: Option<String>,
-    fields: Fields,
+    #[serde(default)]
+    fields: Option<Fields>,
     match_fingerprint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     if_match: Option<String>,
@@ -101,7 +105,7 @@ impl TryFrom<Stored> for DecisionMade {
                 collection: w.collection,
                 op: w.op,
                 record_id: w.record_id,
-                fields: w.fields,
+                fields: w.fields.unwrap_or_else(|| afters(&s.diff)),
                 match_fingerprint: w.match_fingerprint,
                 if_match: w.if_match,
             }),
@@ -126,7 +130,8 @@ struct WriteRef<'a> {
     op: WriteOp,
     collection: &'a str,
     record_id: &'a Option<String>,
-    fields: &'a Fields,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a Fields>,
     match_fingerprint: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     if_match: Option<&'a String>,
@@ -150,7 +155,7 @@ impl Serialize for DecisionMade {
             op: w.op,
             collection: &w.collection,
             record_id: &w.record_id,
-            fields: &w.fields,
+            fields: (w.fields != afters(&self.diff)).then_some(&w.fields),
             match_fingerprint: &w.match_fingerprint,
             if_match: w.if_match.as_ref(),
         });
@@ -171,6 +176,13 @@ impl Serialize for DecisionMade {
         }
         .serialize(serializer)
     }
+}
+
+/// The values a diff writes: each field's `after`.
+fn afters(diff: &[FieldChange]) -> Fields {
+    diff.iter()
+        .map(|c| (c.field.clone(), c.after.clone()))
+        .collect()
 }
 
 /// Version 2 of `DecisionMade` to version 3: nothing to change (a version-2 decision carries

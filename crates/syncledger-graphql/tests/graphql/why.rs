@@ -45,8 +45,8 @@ async fn a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_sys
     assert_eq!(chain[0]["payload"]["webhook_event_id"], "crm-evt-9");
     assert_eq!(chain[1]["payload"]["system"], "crm");
     assert_eq!(chain[2]["payload"]["kind"], "update");
-    // The decision carries the write it asked for.
-    assert_eq!(chain[2]["payload"]["write"]["fields"]["phone"], "555-0101");
+    // The decision carries the write it asked for (its fields: the diff's `after` values).
+    assert_eq!(chain[2]["payload"]["write"]["record_id"], "E7");
     assert_eq!(
         chain[3]["explanation"],
         "erp customer E7: phone written 555-0101 because crm contact c-42 changed it (webhook crm-evt-9)"

@@ -59,6 +59,17 @@ fn a_decision_stores_its_write_without_repeating_its_id_and_target() {
 }
 
 #[test]
+fn a_write_of_the_diffs_values_stores_no_fields_and_reads_them_back_from_the_diff() {
+    let (decision, write) = create();
+    let decision = decision.asking(write);
+    let stored = serde_json::to_value(&decision).unwrap();
+    assert_eq!(stored["write"].get("fields"), None, "{stored}");
+    assert_eq!(stored["write"]["match_fingerprint"], "keys:abc");
+    let read: DecisionMade = serde_json::from_value(stored).unwrap();
+    assert_eq!(read, decision);
+}
+
+#[test]
 fn a_version_2_decision_reads_without_a_write_and_stores_as_it_was() {
     let old = json!({"trigger_id": null, "kind": "skip", "source_system": "crm",
         "target_system": "erp", "basis": {"rule": "in_sync"}, "diff": [], "request_id": null});

@@ -2,11 +2,10 @@ use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::events::DecisionKind;
 use crate::events::{
-    Basis, ChangeObserved, DeadLetterDiscarded, DeadLetterRetried, DeadLettered, FieldChange,
-    InputsGathered, RecordFetched, RecordLinked, RecordUnlinked, RedirectedTo, ReplayRequested,
-    ResyncRequested, RoundTrip, WorkFailed, WriteFailed, WriteSucceeded,
+    Basis, ChangeObserved, DeadLetterDiscarded, DeadLetterRetried, DeadLettered, DecisionKind,
+    FieldChange, InputsGathered, RecordFetched, RecordLinked, RecordUnlinked, RedirectedTo,
+    ReplayRequested, ResyncRequested, RoundTrip, WorkFailed, WriteFailed, WriteSucceeded,
 };
 use crate::log::{EventMeta, Position};
 
@@ -396,5 +395,6 @@ fn collections_are_named_in_the_singular() {
 
 mod artefacts;
 mod bringup;
+mod carried;
 mod conflicts;
 use bringup::bringup_events;

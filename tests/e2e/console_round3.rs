@@ -105,16 +105,16 @@ async fn a_big_timeline_reads_newest_first_filters_and_jumps(backend: Backend) {
         )
     };
     browser
-        .js(&pick("#timeline-type", "WriteRequested"), vec![])
+        .js(&pick("#timeline-type", "WriteSucceeded"), vec![])
         .await;
     let visible: Vec<String> = serde_json::from_value(browser.js(shown, vec![]).await).unwrap();
     let wanted: Vec<String> = events
         .iter()
         .rev()
-        .filter(|e| e["type"] == "WriteRequested")
+        .filter(|e| e["type"] == "WriteSucceeded")
         .map(|e| e["sequence"].to_string())
         .collect();
-    assert_eq!(visible, wanted, "only the write requests");
+    assert_eq!(visible, wanted, "only the writes' outcomes");
     browser
         .wait_text(
             "#timeline-filtered",
@@ -139,12 +139,14 @@ async fn a_big_timeline_reads_newest_first_filters_and_jumps(backend: Backend) {
         .rev()
         .filter(|e| {
             let p = &e["payload"];
+            // A decision carries the write it asks for (`write.fields`).
             (e["type"] == "DecisionMade"
-                && p["diff"]
+                && (p["diff"]
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .any(|c| c["field"] == "email"))
+                    .any(|c| c["field"] == "email")
+                    || p["write"]["fields"].get("email").is_some()))
                 || (e["type"] == "WriteRequested" && p["fields"].get("email").is_some())
         })
         .map(|e| e["sequence"].to_string())

@@ -64,12 +64,17 @@ async fn a_synced_records_audit_trail_is_served_over_graphql_to_the_configured_t
             .iter()
             .filter_map(|e| e["node"]["type"].as_str())
             .collect();
-        for wanted in ["ChangeObserved", "WriteRequested", "WriteSucceeded"] {
+        // The write request travels in its decision (`DecisionMade.write`).
+        for wanted in ["ChangeObserved", "DecisionMade", "WriteSucceeded"] {
             assert!(
                 types.contains(&wanted),
                 "{wanted} is missing from the trail: {types:?}"
             );
         }
+        assert!(
+            !types.contains(&"WriteRequested"),
+            "no separate write request: {types:?}"
+        );
         assert!(
             history.iter().all(|e| e["node"]["explanation"]
                 .as_str()

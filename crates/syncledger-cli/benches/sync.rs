@@ -3,7 +3,9 @@
 //! Two in-process simulated systems (optionally slowed by a fixed latency per call), a SQLite (or
 //! PostgreSQL) store, the real engine with its worker pool. N contacts are created in the CRM; a
 //! change counts as synced when its ERP customer exists and every echo has been settled (the
-//! pending queue is empty and no webhook is left). Prints changes per second and the peak RSS.
+//! pending queue is empty and no webhook is left). Prints changes per second, the peak RSS, the
+//! events, and per change the log's payload bytes and the `events` table's bytes on disk (with
+//! its indexes).
 //!
 //! cargo bench -p syncledger-cli --bench sync -- [--changes N] [--latency-ms L] [--workers W]
 //!   [--database-url URL | --backend sqlite|postgres] [--sealing on|off|both] [--rounds N]
@@ -312,8 +314,9 @@ async fn one_run(a: &Args, sealed: bool) -> anyhow::Result<(f64, f64)> {
         groups.busy.as_secs_f64()
     );
     let bytes = log_bytes(&store, &url).await?;
+    let table = events_table_bytes(&store, &url).await?;
     println!(
-        "backend={} sealed={sealed} changes={} latency_ms={} workers={} elapsed_s={:.2} changes_per_s={:.0} events={} log_bytes_per_change={:.0} peak_rss_mib={:.0}",
+        "backend={} sealed={sealed} changes={} latency_ms={} workers={} elapsed_s={:.2} changes_per_s={:.0} events={} log_bytes_per_change={:.0} events_table_bytes_per_change={:.0} peak_rss_mib={:.0}",
         store.backend_name(),
         a.changes,
         a.latency.as_millis(),
@@ -322,6 +325,7 @@ async fn one_run(a: &Args, sealed: bool) -> anyhow::Result<(f64, f64)> {
         a.changes as f64 / elapsed.as_secs_f64(),
         head.0,
         bytes / a.changes as f64,
+        table / a.changes as f64,
         peak_rss_mib()
     );
     store.close().await;
@@ -332,6 +336,28 @@ async fn one_run(a: &Args, sealed: bool) -> anyhow::Result<(f64, f64)> {
         a.changes as f64 / elapsed.as_secs_f64(),
         bytes / a.changes as f64,
     ))
+}
+
+/// Bytes on disk of the `events` table with its indexes (every partition on PostgreSQL): what
+/// an event costs beyond its payload (envelope, index entries, page fill).
+async fn events_table_bytes(store: &syncledger_store::Store, url: &str) -> anyhow::Result<f64> {
+    let n: i64 = if store.backend_name() == "sqlite" {
+        let sql = "SELECT CAST(SUM(d.pgsize) AS BIGINT) FROM dbstat d \
+                   JOIN sqlite_master m ON m.name = d.name WHERE m.tbl_name = 'events'";
+        let pool = sqlx::SqlitePool::connect(url).await?;
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await?;
+        pool.close().await;
+        n
+    } else {
+        let sql = "SELECT CAST(SUM(pg_total_relation_size(c.oid)) AS BIGINT) FROM pg_class c \
+                   WHERE c.oid = 'events'::regclass OR c.oid IN \
+                   (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'events'::regclass)";
+        let pool = sqlx::PgPool::connect(url).await?;
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await?;
+        pool.close().await;
+        n
+    };
+    Ok(n as f64)
 }
 
 /// Payload bytes in the log, as the database stores them (text).

@@ -34,6 +34,14 @@ function decisionLabel(p) {
   return `${kind} in ${target}`;
 }
 
+/** The write a decision asks for (version 3 carries it), e.g. `update erp customers E-1 (request 1a2b3c4d)`. */
+function writeLabel(p) {
+  const w = p.write;
+  const record = w.record_id ? ` ${w.record_id}` : '';
+  const request = p.request_id ? ` (request ${String(p.request_id).slice(0, 8)})` : '';
+  return `${w.op || '?'} ${p.target_system || '?'} ${w.collection || ''}${record}${request}`;
+}
+
 function basis(event) {
   const p = event.payload || {};
   if (event.type !== 'DecisionMade') return null;
@@ -41,6 +49,7 @@ function basis(event) {
   return h('div', { class: 'basis' },
     h('p', { class: 'decision-label' }, h('strong', {}, 'Decision: '), decisionLabel(p)),
     h('p', { class: 'basis-text' }, h('strong', {}, 'Basis: '), basisText(event)),
+    p.write && typeof p.write === 'object' ? h('p', { class: 'write-request' }, h('strong', {}, 'Asks: '), writeLabel(p)) : null,
     diff.length ? h('table', { class: 'diff' },
       h('caption', { class: 'sr-only' }, 'Fields the decision changes'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Before'), h('th', { scope: 'col' }, 'After'))),
@@ -94,6 +103,9 @@ export function fieldsOf(event) {
   const fields = new Set();
   if (event.type === 'DecisionMade' && Array.isArray(p.diff)) for (const c of p.diff) fields.add(c.field);
   if (event.type === 'WriteRequested' && p.fields && typeof p.fields === 'object') for (const f of Object.keys(p.fields)) fields.add(f);
+  // A decision carries the write it asks for (DecisionMade version 3).
+  const write = event.type === 'DecisionMade' && p.write && typeof p.write === 'object' ? p.write : null;
+  if (write && write.fields && typeof write.fields === 'object') for (const f of Object.keys(write.fields)) fields.add(f);
   if (typeof p.field === 'string') fields.add(p.field);
   return [...fields];
 }

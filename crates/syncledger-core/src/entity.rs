@@ -206,7 +206,12 @@ impl EntityState {
                     self.synced.clear();
                 }
             }
-            SyncEvent::DecisionMade(e) => self.close(e.trigger_id),
+            SyncEvent::DecisionMade(e) => {
+                self.close(e.trigger_id);
+                if let Some(write) = e.write {
+                    self.requested(event, write);
+                }
+            }
             SyncEvent::RedirectedTo(e) => {
                 self.redirected_to = Some(e.entity_id);
                 self.redirected_record.get_or_insert(RecordRef {
@@ -215,41 +220,8 @@ impl EntityState {
                 });
                 self.close(e.trigger_id);
             }
-            SyncEvent::WriteRequested(e) => {
-                let requested = self
-                    .requested_values
-                    .entry(e.target_system.clone())
-                    .or_default();
-                for (field, value) in &e.fields {
-                    let values = requested.entry(field.clone()).or_default();
-                    match values.iter_mut().find(|(v, _)| v == value) {
-                        Some((_, at)) => *at = (*at).max(event.recorded_at),
-                        None => values.push((value.clone(), event.recorded_at)),
-                    }
-                }
-                if e.op != WriteOp::Delete {
-                    let written = self
-                        .sync_written
-                        .entry(e.target_system.clone())
-                        .or_default();
-                    for (field, value) in &e.fields {
-                        let values = written.entry(field.clone()).or_default();
-                        if !values.contains(value) {
-                            values.push(value.clone());
-                        }
-                    }
-                }
-                self.pending_writes.insert(
-                    e.request_id,
-                    PendingWrite {
-                        request: e,
-                        requested_event_id: event.event_id,
-                        correlation_id: event.meta.correlation_id,
-                        attempts: 0,
-                        retry_at: None,
-                    },
-                );
-            }
+            // A write requested before decisions carried it (`DecisionMade` version 2).
+            SyncEvent::WriteRequested(e) => self.requested(event, e),
             SyncEvent::WriteSucceeded(e) => {
                 match self.pending_writes.remove(&e.request_id).map(|p| p.request) {
                     Some(request) if request.op == WriteOp::Delete => {

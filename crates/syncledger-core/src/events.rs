@@ -18,6 +18,7 @@ use crate::log::{EventMeta, NewEvent, RecordedEvent};
 mod basis;
 mod bringup;
 mod conflicts;
+mod decision;
 mod erasure;
 mod inputs;
 mod requests;
@@ -30,6 +31,7 @@ pub use bringup::{
 pub use conflicts::{
     Candidate, Chosen, ConflictDetected, ConflictResolved, WritePreconditionFailed, conflict_id,
 };
+pub use decision::{DecisionMade, write_request};
 pub use erasure::EntityErased;
 pub use inputs::{InputsGathered, LinkCandidate, RoundTrip};
 #[cfg(test)]
@@ -116,31 +118,6 @@ pub struct FieldChange {
     pub field: String,
     pub before: Value,
     pub after: Value,
-}
-
-/// A sync decision, with its basis (the rule that fired, on which inputs) and the field diff it
-/// acts on. Its reason in words is derived from the basis ([`DecisionMade::reason`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DecisionMade {
-    /// The work item this decision settles: the event id of the `ChangeObserved`,
-    /// `ResyncRequested` or `DeadLetterRetried` that asked for it.
-    pub trigger_id: Option<Uuid>,
-    pub kind: DecisionKind,
-    /// The system whose change is being synced.
-    pub source_system: String,
-    /// The system the decision acts on.
-    pub target_system: String,
-    pub basis: Basis,
-    pub diff: Vec<FieldChange>,
-    /// The write this decision asks for, when it asks for one.
-    pub request_id: Option<Uuid>,
-}
-
-impl DecisionMade {
-    /// The reason in words, derived from the basis.
-    pub fn reason(&self) -> String {
-        self.basis.explain(&self.source_system, &self.target_system)
-    }
 }
 
 /// The entity now knows its record in `system`.
@@ -318,8 +295,10 @@ impl SyncEvent {
     /// The version this build writes the event's type with.
     pub fn schema_version(&self) -> i32 {
         match self {
+            // 3: the write it asks for carried along (`write`, see `decision::WithWrite`).
+            SyncEvent::DecisionMade(_) => 3,
             // 2: `basis` instead of `reason` (see `basis::ReasonToBasis`).
-            SyncEvent::DecisionMade(_) | SyncEvent::RedirectedTo(_) => 2,
+            SyncEvent::RedirectedTo(_) => 2,
             // 2: a typed `request` (see `requests::DeadLetterToTyped`).
             SyncEvent::DeadLettered(_) => 2,
             _ => SCHEMA_VERSION,

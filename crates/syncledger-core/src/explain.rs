@@ -64,6 +64,10 @@ impl<'a> Story<'a> {
                     story.requests.insert(e.request_id, e.clone());
                 }
                 SyncEvent::DecisionMade(e) => {
+                    if let Some(w) = &e.write {
+                        story.collection(&w.target_system, &w.collection);
+                        story.requests.insert(w.request_id, w.clone());
+                    }
                     if let Some(request_id) = e.request_id {
                         story.decisions.insert(request_id, e.clone());
                     }
@@ -119,28 +123,13 @@ impl<'a> Story<'a> {
             }
             SyncEvent::DecisionMade(e) => {
                 let write = e.request_id.and_then(|id| self.requests.get(&id));
-                decision(&e, &self.noun(&e.target_system), write)
-            }
-            SyncEvent::WriteRequested(e) => {
-                let record = self.target_record(&e.target_system, e.op, e.record_id.as_deref());
-                let request = short(e.request_id);
-                match e.op {
-                    WriteOp::Delete => format!(
-                        "asked {} to delete {record} (request {request})",
-                        e.target_system
-                    ),
-                    op => format!(
-                        "asked {} to {} {record} with {} (request {request})",
-                        e.target_system,
-                        if op == WriteOp::Create {
-                            "create"
-                        } else {
-                            "update"
-                        },
-                        assignments(&e.fields)
-                    ),
+                let decided = decision(&e, &self.noun(&e.target_system), write);
+                match &e.write {
+                    Some(w) => format!("{decided}; {}", self.asked(w)),
+                    None => decided,
                 }
             }
+            SyncEvent::WriteRequested(e) => self.asked(&e),
             SyncEvent::WriteSucceeded(e) => {
                 let request = self.requests.get(&e.request_id).cloned();
                 let record = self.record(&e.target_system, Some(&e.record_id));
@@ -344,6 +333,22 @@ impl<'a> Story<'a> {
             .filter(|w| !w.is_empty())
             .collect();
         words.join(" ")
+    }
+
+    /// A write request in words (carried by its decision, or an older log's `WriteRequested`).
+    fn asked(&self, e: &WriteRequested) -> String {
+        let record = self.target_record(&e.target_system, e.op, e.record_id.as_deref());
+        let request = short(e.request_id);
+        let (system, fields) = (&e.target_system, assignments(&e.fields));
+        match e.op {
+            WriteOp::Delete => format!("asked {system} to delete {record} (request {request})"),
+            WriteOp::Create => {
+                format!("asked {system} to create {record} with {fields} (request {request})")
+            }
+            WriteOp::Update => {
+                format!("asked {system} to update {record} with {fields} (request {request})")
+            }
+        }
     }
 
     fn target_record(&self, system: &str, op: WriteOp, record_id: Option<&str>) -> String {

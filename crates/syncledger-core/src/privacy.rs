@@ -36,9 +36,12 @@ pub fn value_paths(event_type: &str) -> Option<&'static [Path]> {
     Some(match event_type {
         "RecordFetched" | "RecordDiscovered" | "WriteSucceeded" => &[FIELDS],
         "WriteRequested" => &[FIELDS, &[Field("match_fingerprint")]],
+        // Version 3: the write it asks for, sealed as a `WriteRequested` is.
         "DecisionMade" => &[
             &[Field("diff"), EachItem, Field("before")],
             &[Field("diff"), EachItem, Field("after")],
+            &[Field("write"), Field("fields"), EachValue],
+            &[Field("write"), Field("match_fingerprint")],
         ],
         "WriteFailed" => &[&[Field("body")]],
         // A letter's request is typed (version 2): a refused write's fields and fingerprint are

@@ -82,6 +82,7 @@ fn history(i: u64) -> Vec<SyncEvent> {
                 after: json!(format!("555-{after:04}")),
             }],
             request_id: request,
+            write: None,
         })
     };
     let linked = |system: &str, collection: &str, id: &str| {

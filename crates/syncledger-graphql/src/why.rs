@@ -4,7 +4,9 @@
 //! last `WriteSucceeded` into that system that wrote the field (or returned it changed), or the
 //! last `RecordFetched` from it in which the field changed; a fetch that merely sees the value
 //! the sync wrote does not take the credit from the write. Second, follow causation ids back from
-//! there: `WriteSucceeded <- WriteRequested <- DecisionMade <- RecordFetched <- ChangeObserved`
+//! there: `WriteSucceeded <- DecisionMade <- RecordFetched <- ChangeObserved` (a decision
+//! carries its write request; in a log recorded before it did, `WriteSucceeded <-
+//! WriteRequested <- DecisionMade`)
 //! (a decision on a record G8's first step recorded has that fetch before its group instead:
 //! `InputsGathered.fetched_first`, followed like a causation link),
 //! usually within the stream, sometimes into another entity's stream (a forwarded change, whose
@@ -18,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
-use syncledger_core::events::{SyncEvent, WriteOp, WriteRequested};
+use syncledger_core::events::{SyncEvent, WriteOp, WriteRequested, write_request};
 use syncledger_core::log::RecordedEvent;
 use syncledger_store::Store;
 use uuid::Uuid;
@@ -30,7 +32,9 @@ use crate::error::ApiResult;
 const MAX_LINKS: usize = 256;
 
 /// The event types [`origin`] reads; every other event leaves a field's origin where it was.
-const ORIGIN_TYPES: [&str; 4] = [
+/// (A `DecisionMade` is read only when it carries a write.)
+const ORIGIN_TYPES: [&str; 5] = [
+    "DecisionMade",
     "WriteRequested",
     "RecordFetched",
     "WriteSucceeded",
@@ -55,18 +59,21 @@ pub fn origin(events: &[RecordedEvent], field: &str, system: Option<&str>) -> Op
     let mut requests: HashMap<Uuid, WriteRequested> = HashMap::new();
     let mut current: BTreeMap<String, Origin> = BTreeMap::new();
     for (index, event) in events.iter().enumerate() {
-        // Only these four types move a field's origin: the others are not even decoded (on a
+        // Only these types move a field's origin: the others are not even decoded (on a
         // stream of thousands of events, decoding is most of the walk's cost).
         if !ORIGIN_TYPES.contains(&event.event_type.as_str()) {
+            continue;
+        }
+        if event.event_type == "DecisionMade" && event.payload.get("write").is_none() {
             continue;
         }
         let Ok(decoded) = SyncEvent::from_recorded(event) else {
             continue;
         };
+        if let Some(w) = write_request(&decoded) {
+            requests.insert(w.request_id, w.clone());
+        }
         match decoded {
-            SyncEvent::WriteRequested(w) => {
-                requests.insert(w.request_id, w);
-            }
             SyncEvent::RecordFetched(f) => match f.fields.get(field) {
                 Some(value) if f.found => {
                     if current.get(&f.system).is_none_or(|o| o.value != *value) {

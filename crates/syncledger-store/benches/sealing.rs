@@ -83,6 +83,7 @@ fn change(i: u64) -> Vec<SyncEvent> {
                 })
                 .collect(),
             request_id: Some(request_id),
+            write: None,
         }),
         SyncEvent::WriteRequested(WriteRequested {
             request_id,

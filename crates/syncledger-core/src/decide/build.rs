@@ -1,6 +1,6 @@
-//! The events a decision is made of: a `DecisionMade` settling a work item, a `WriteRequested`
-//! of a linked record, and the write-back of a conflict's winning values to the decision's own
-//! source. Shared by every rule of the core.
+//! The events a decision is made of: a `DecisionMade` settling a work item, the write of a
+//! linked record it asks for (carried by the decision, [`asking`]), and the write-back of a
+//! conflict's winning values to the decision's own source. Shared by every rule of the core.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ pub(super) fn write_back(
     changes: Vec<FieldChange>,
     conflicts: BTreeMap<String, Uuid>,
     etag: Option<String>,
-) -> [SyncEvent; 2] {
+) -> SyncEvent {
     let id = request_id(trigger.event_id, source, WriteOp::Update);
     let values: Fields = changes
         .iter()
@@ -34,12 +34,11 @@ pub(super) fn write_back(
     );
     if let SyncEvent::DecisionMade(d) = &mut update {
         d.diff = changes;
-        d.request_id = Some(id);
     }
-    [
+    asking(
         update,
         write(id, source, link, WriteOp::Update, values, etag),
-    ]
+    )
 }
 
 /// A decision about `source`'s change acting on `target`, settling `trigger`.
@@ -57,7 +56,16 @@ pub(crate) fn decision(
         basis,
         diff: vec![],
         request_id: None,
+        write: None,
     })
+}
+
+/// `decision` asking for `write`: the request travels in the decision (`DecisionMade::write`).
+pub(crate) fn asking(decision: SyncEvent, write: WriteRequested) -> SyncEvent {
+    match decision {
+        SyncEvent::DecisionMade(d) => SyncEvent::DecisionMade(d.asking(write)),
+        other => other,
+    }
 }
 
 /// A write of `fields` to a linked record, on the condition `if_match` when its system gave one.
@@ -68,8 +76,8 @@ pub(crate) fn write(
     op: WriteOp,
     fields: Fields,
     if_match: Option<String>,
-) -> SyncEvent {
-    SyncEvent::WriteRequested(WriteRequested {
+) -> WriteRequested {
+    WriteRequested {
         request_id: id,
         target_system: target.into(),
         collection: link.collection.clone(),
@@ -78,5 +86,5 @@ pub(crate) fn write(
         fields,
         match_fingerprint: None,
         if_match,
-    })
+    }
 }

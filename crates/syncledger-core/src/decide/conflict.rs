@@ -197,6 +197,7 @@ pub(super) fn verdict_decision(
         },
         diff: vec![],
         request_id: None,
+        write: None,
     }
 }
 
@@ -313,12 +314,11 @@ pub fn resolve(state: &EntityState, trigger: &Trigger, conflict_id: Uuid) -> Out
                 before: held.clone(),
                 after: chosen.value.clone(),
             }];
-            d.request_id = Some(id);
         }
-        own.push(update);
         let fields = [(field.clone(), chosen.value.clone())].into();
         let etag = state.conflicts.etags.get(system).cloned();
-        own.push(write(id, system, link, WriteOp::Update, fields, etag));
+        let write = write(id, system, link, WriteOp::Update, fields, etag);
+        own.push(super::asking(update, write));
     }
     if own.is_empty() {
         let basis = Basis::ConflictGone { conflict_id };

@@ -53,5 +53,6 @@ pub fn settle(trigger: &Trigger, request_id: Uuid) -> Option<SyncEvent> {
         },
         diff: vec![],
         request_id: None,
+        write: None,
     }))
 }

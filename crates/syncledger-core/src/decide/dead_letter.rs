@@ -29,7 +29,7 @@ use crate::events::{
 
 /// What the retry `trigger` of dead letter `dead_letter_id` does.
 pub fn retry(state: &EntityState, trigger: &Trigger, dead_letter_id: Uuid) -> Outcome {
-    let decided = |kind, system: &str, basis, request_id| {
+    let decided = |kind, system: &str, basis| {
         SyncEvent::DecisionMade(DecisionMade {
             trigger_id: Some(trigger.event_id),
             kind,
@@ -37,7 +37,8 @@ pub fn retry(state: &EntityState, trigger: &Trigger, dead_letter_id: Uuid) -> Ou
             target_system: system.to_string(),
             basis,
             diff: vec![],
-            request_id,
+            request_id: None,
+            write: None,
         })
     };
     match state.dead_letters.get(&dead_letter_id) {
@@ -46,7 +47,7 @@ pub fn retry(state: &EntityState, trigger: &Trigger, dead_letter_id: Uuid) -> Ou
             let Some(again) = still_to_write(state, original) else {
                 let basis = Basis::RetrySuperseded { dead_letter_id };
                 let target = &original.target_system;
-                return decided(DecisionKind::Skip, target, basis, None).into();
+                return decided(DecisionKind::Skip, target, basis).into();
             };
             let id = request_id(trigger.event_id, &again.target_system, again.op);
             let if_match = (again.op != WriteOp::Create)
@@ -63,13 +64,8 @@ pub fn retry(state: &EntityState, trigger: &Trigger, dead_letter_id: Uuid) -> Ou
                 WriteOp::Delete => DecisionKind::Delete,
             };
             let basis = Basis::RetryWrite { dead_letter_id };
-            Outcome {
-                own: vec![
-                    decided(kind, &again.target_system, basis, Some(id)),
-                    SyncEvent::WriteRequested(again),
-                ],
-                effects: vec![],
-            }
+            let decision = decided(kind, &again.target_system, basis);
+            super::asking(decision, again).into()
         }
         // Step 2.
         Some(DeadLetterRequest::Work {
@@ -82,7 +78,7 @@ pub fn retry(state: &EntityState, trigger: &Trigger, dead_letter_id: Uuid) -> Ou
             };
             Outcome {
                 own: vec![
-                    decided(DecisionKind::Skip, &record.system, basis, None),
+                    decided(DecisionKind::Skip, &record.system, basis),
                     SyncEvent::ResyncRequested(ResyncRequested {
                         by: format!("retry of dead letter {dead_letter_id}"),
                         system: record.system.clone(),

@@ -43,20 +43,10 @@ pub(super) fn decide_gone(
             let basis = Basis::DeletedPropagated {
                 record_id: record_id.clone(),
             };
-            let mut delete = decision(trigger, DecisionKind::Delete, pair, basis);
-            if let SyncEvent::DecisionMade(d) = &mut delete {
-                d.request_id = Some(id);
-            }
-            own.push(delete);
+            let delete = decision(trigger, DecisionKind::Delete, pair, basis);
             let etag = state.conflicts.etags.get(target).cloned();
-            own.push(write(
-                id,
-                target,
-                link,
-                WriteOp::Delete,
-                Fields::new(),
-                etag,
-            ));
+            let write = write(id, target, link, WriteOp::Delete, Fields::new(), etag);
+            own.push(super::asking(delete, write));
         } else {
             let basis = Basis::DeletedKept {
                 record_id: record_id.clone(),

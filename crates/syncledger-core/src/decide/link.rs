@@ -135,19 +135,16 @@ pub(super) fn plan_create(
     let mut create = decision(trigger, DecisionKind::Create, pair, basis);
     if let SyncEvent::DecisionMade(d) = &mut create {
         d.diff = diff;
-        d.request_id = Some(id);
     }
-    vec![
-        create,
-        SyncEvent::WriteRequested(WriteRequested {
-            request_id: id,
-            target_system: target.into(),
-            collection: target_cfg.collection.clone(),
-            op: WriteOp::Create,
-            record_id: None,
-            match_fingerprint: Some(create_fingerprint(config, &fields)),
-            fields,
-            if_match: None,
-        }),
-    ]
+    let write = WriteRequested {
+        request_id: id,
+        target_system: target.into(),
+        collection: target_cfg.collection.clone(),
+        op: WriteOp::Create,
+        record_id: None,
+        match_fingerprint: Some(create_fingerprint(config, &fields)),
+        fields,
+        if_match: None,
+    };
+    vec![super::asking(create, write)]
 }

@@ -4,8 +4,8 @@
 //! what the engine looked up around it ([`Gathered`]: the sync's recent writes into that system,
 //! another entity the record may belong to, records in other systems with equal match keys).
 //! Output: the events to append ([`Outcome`]), each decision with its typed [`Basis`]. Writes
-//! are the `WriteRequested` events among them; the engine performs them after the append
-//! commits. No clock, no randomness: request ids derive from the work item and the clock reading
+//! are the requests the decisions carry (`DecisionMade::write`, [`Outcome::writes`]); the
+//! engine performs them after the append commits. No clock, no randomness: request ids derive from the work item and the clock reading
 //! is an input ([`Gathered::at`], recorded in `InputsGathered`), so the same input always gives
 //! the same output and a replay of the same build is silent.
 //!
@@ -54,7 +54,7 @@ pub mod route;
 mod tests;
 
 use build::write_back;
-pub(crate) use build::{decision, write};
+pub(crate) use build::{asking, decision, write};
 pub use echo::EchoContext;
 pub use fields::has_later_work;
 
@@ -154,11 +154,9 @@ impl From<SyncEvent> for Outcome {
 }
 
 impl Outcome {
+    /// The writes this entity's decisions ask for, in order.
     pub fn writes(&self) -> impl Iterator<Item = &WriteRequested> {
-        self.own.iter().filter_map(|e| match e {
-            SyncEvent::WriteRequested(w) => Some(w),
-            _ => None,
-        })
+        self.own.iter().filter_map(crate::events::write_request)
     }
 
     /// Every decision, this entity's first.
@@ -339,22 +337,21 @@ pub fn decide(
         let mut update = decision(trigger, DecisionKind::Update, pair, basis);
         if let SyncEvent::DecisionMade(d) = &mut update {
             d.diff = sorted.changed;
-            d.request_id = Some(id);
         }
-        own.push(update);
         let etag = input
             .fresh_etags
             .get(target)
             .or(state.conflicts.etags.get(target.as_str()))
             .cloned();
-        own.push(write(id, target, link, WriteOp::Update, values, etag));
+        let write = write(id, target, link, WriteOp::Update, values, etag);
+        own.push(asking(update, write));
     }
     if let (false, Some(winner)) = (to_source.0.is_empty(), to_source.2) {
         let link = Link {
             collection: source_cfg.collection.clone(),
             record_id: record_id.into(),
         };
-        own.extend(write_back(
+        own.push(write_back(
             trigger,
             (&winner, source),
             &link,

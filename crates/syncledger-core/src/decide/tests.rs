@@ -181,6 +181,7 @@ pub(super) fn decided(
         basis,
         diff: vec![],
         request_id: None,
+        write: None,
     }
 }
 
@@ -244,22 +245,23 @@ fn race1_step2_the_first_webhook_of_a_new_record_links_it_and_creates_it_in_the_
         .when(fetch(record("crm", "c-42", ADA())))
         .then(&[
             linked("crm", "c-42", "first seen in crm"),
-            SyncEvent::DecisionMade(DecisionMade {
-                diff: vec![
-                    change("email", Value::Null, json!("ada@example.com")),
-                    change("name", Value::Null, json!("Ada Lovelase")),
-                ],
-                request_id: Some(create_id),
-                ..decided(
-                    1,
-                    DecisionKind::Create,
-                    ("crm", "erp"),
-                    Basis::NoRecordInTarget {
-                        record_id: "c-42".into(),
-                    },
-                )
-            }),
-            SyncEvent::WriteRequested(write),
+            SyncEvent::DecisionMade(
+                DecisionMade {
+                    diff: vec![
+                        change("email", Value::Null, json!("ada@example.com")),
+                        change("name", Value::Null, json!("Ada Lovelase")),
+                    ],
+                    ..decided(
+                        1,
+                        DecisionKind::Create,
+                        ("crm", "erp"),
+                        Basis::NoRecordInTarget {
+                            record_id: "c-42".into(),
+                        },
+                    )
+                }
+                .asking(write),
+            ),
         ])
         .and_nothing_elsewhere();
 }
@@ -326,10 +328,9 @@ fn race1_step5_once_the_create_landed_the_correction_updates_the_one_erp_record(
     let update_id = request_id(id(8), "erp", WriteOp::Update);
     given(&stream)
         .when(fetch(record("crm", "c-42", corrected)))
-        .then(&[
-            SyncEvent::DecisionMade(DecisionMade {
+        .then(&[SyncEvent::DecisionMade(
+            DecisionMade {
                 diff: vec![change("name", json!("Ada Lovelase"), json!("Ada Lovelace"))],
-                request_id: Some(update_id),
                 ..decided(
                     8,
                     DecisionKind::Update,
@@ -339,15 +340,15 @@ fn race1_step5_once_the_create_landed_the_correction_updates_the_one_erp_record(
                         fields: vec!["name".into()],
                     },
                 )
-            }),
-            SyncEvent::WriteRequested(requested(
+            }
+            .asking(requested(
                 update_id,
                 "erp",
                 WriteOp::Update,
                 Some("E-1"),
                 json!({"name": "Ada Lovelace"}),
             )),
-        ]);
+        )]);
 }
 
 #[test]

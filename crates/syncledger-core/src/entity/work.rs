@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::EntityState;
 use crate::events::{Action, WorkHeld, WriteOp, WriteRequested};
-use crate::log::Position;
+use crate::log::{Position, RecordedEvent};
 
 /// A unit of work owed to the entity: an observed change, a resync or a dead-letter retry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +61,8 @@ impl Trigger {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingWrite {
     pub request: WriteRequested,
+    /// The event that requested it: the decision carrying it, or (in a log recorded before
+    /// decisions carried their writes) its `WriteRequested`. The outcome's cause.
     pub requested_event_id: Uuid,
     pub correlation_id: Option<Uuid>,
     /// Failed attempts so far.
@@ -123,5 +125,43 @@ impl EntityState {
         self.open_triggers
             .first()
             .and_then(|t| self.held.get(&t.event_id))
+    }
+
+    /// A write requested, by a decision (version 3) or by a `WriteRequested` of an older log:
+    /// pending until its outcome, and what the sync wrote (its echoes, G3).
+    pub(super) fn requested(&mut self, event: &RecordedEvent, e: WriteRequested) {
+        let requested = self
+            .requested_values
+            .entry(e.target_system.clone())
+            .or_default();
+        for (field, value) in &e.fields {
+            let values = requested.entry(field.clone()).or_default();
+            match values.iter_mut().find(|(v, _)| v == value) {
+                Some((_, at)) => *at = (*at).max(event.recorded_at),
+                None => values.push((value.clone(), event.recorded_at)),
+            }
+        }
+        if e.op != WriteOp::Delete {
+            let written = self
+                .sync_written
+                .entry(e.target_system.clone())
+                .or_default();
+            for (field, value) in &e.fields {
+                let values = written.entry(field.clone()).or_default();
+                if !values.contains(value) {
+                    values.push(value.clone());
+                }
+            }
+        }
+        self.pending_writes.insert(
+            e.request_id,
+            PendingWrite {
+                request: e,
+                requested_event_id: event.event_id,
+                correlation_id: event.meta.correlation_id,
+                attempts: 0,
+                retry_at: None,
+            },
+        );
     }
 }

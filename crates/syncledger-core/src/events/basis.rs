@@ -274,6 +274,7 @@ impl crate::log::Upcaster for ReasonToBasis {
 pub fn upcasters() -> crate::log::Upcasters {
     crate::log::Upcasters::new()
         .with(ReasonToBasis("DecisionMade"))
+        .with(super::decision::WithWrite)
         .with(ReasonToBasis("RedirectedTo"))
         .with(super::DeadLetterToTyped)
 }

@@ -60,6 +60,7 @@ fn decision(kind: DecisionKind, source: &str, target: &str, basis: Basis) -> Syn
         basis,
         diff: vec![],
         request_id: None,
+        write: None,
     })
 }
 

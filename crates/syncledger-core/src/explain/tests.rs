@@ -2,11 +2,10 @@ use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::events::DecisionKind;
 use crate::events::{
-    Basis, ChangeObserved, DeadLetterDiscarded, DeadLetterRetried, DeadLettered, FieldChange,
-    InputsGathered, RecordFetched, RecordLinked, RecordUnlinked, RedirectedTo, ReplayRequested,
-    ResyncRequested, RoundTrip, WorkFailed, WriteFailed, WriteSucceeded,
+    Basis, ChangeObserved, DeadLetterDiscarded, DeadLetterRetried, DeadLettered, DecisionKind,
+    FieldChange, InputsGathered, RecordFetched, RecordLinked, RecordUnlinked, RedirectedTo,
+    ReplayRequested, ResyncRequested, RoundTrip, WorkFailed, WriteFailed, WriteSucceeded,
 };
 use crate::log::{EventMeta, Position};
 
@@ -93,6 +92,7 @@ fn phone_change() -> Stream {
             after: json!("555-0101"),
         }],
         request_id: Some(request_id),
+        write: None,
     }));
     s.push(SyncEvent::WriteRequested(WriteRequested {
         if_match: None,
@@ -345,6 +345,7 @@ fn a_create_found_again_by_match_keys_says_so() {
             after: json!("b@y.io"),
         }],
         request_id: Some(request_id),
+        write: None,
     }));
     s.push(SyncEvent::WriteRequested(WriteRequested {
         if_match: None,
@@ -394,5 +395,6 @@ fn collections_are_named_in_the_singular() {
 
 mod artefacts;
 mod bringup;
+mod carried;
 mod conflicts;
 use bringup::bringup_events;

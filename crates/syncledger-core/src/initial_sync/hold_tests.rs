@@ -197,6 +197,7 @@ mod steps {
             },
             diff: vec![],
             request_id: None,
+            write: None,
         })
         .into()
     }

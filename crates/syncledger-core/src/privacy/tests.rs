@@ -37,6 +37,19 @@ fn a_decisions_diff_values_are_visited_and_its_field_names_are_not() {
 }
 
 #[test]
+fn the_write_a_decision_carries_is_visited_like_a_write_request() {
+    let mut payload = json!({
+        "kind": "update", "source_system": "crm", "target_system": "erp", "diff": [],
+        "request_id": "00000000-0000-0000-0000-000000000001",
+        "write": {"op": "update", "collection": "customers", "record_id": "E-1",
+                  "fields": {"phone": "555"}, "match_fingerprint": "keys:ab", "if_match": "\"v1\""}
+    });
+    let mut seen = Vec::new();
+    for_each_value("DecisionMade", &mut payload, &mut |v| seen.push(v.clone()));
+    assert_eq!(seen, vec![json!("555"), json!("keys:ab")]);
+}
+
+#[test]
 fn an_erased_history_reads_every_value_as_the_erased_mark() {
     let mut payload = json!({
         "candidates": [{"system": "crm", "value": null}, {"system": "erp", "value": null}],

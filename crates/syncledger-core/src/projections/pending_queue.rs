@@ -60,7 +60,8 @@ pub struct Trigger {
 /// A write row's doc: a write whose outcome is still owed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingWrite {
-    /// `WriteRequested` (not tried yet, or its outcome was lost) or `WriteFailed` (awaiting retry).
+    /// `WriteRequested` (not tried yet, or its outcome was lost; whether the request came as its
+    /// own event or in its decision) or `WriteFailed` (awaiting retry).
     pub kind: String,
     pub entity_id: Uuid,
     pub request_id: Uuid,
@@ -70,7 +71,7 @@ pub struct PendingWrite {
     pub due_at: DateTime<Utc>,
     /// The position of the event that put this row.
     pub position: Position,
-    /// The request itself, on the row its `WriteRequested` put; a retry row leaves it out (a
+    /// The request itself, on the row its request put; a retry row leaves it out (a
     /// handler sees one event only), and the worker reads it from the entity's stream.
     pub request: Option<WriteRequested>,
     pub last_status: Option<u16>,
@@ -170,6 +171,21 @@ impl Projection for PendingQueue {
                 doc(item),
             ))]
         };
+        // A requested write, carried by its decision or (an older log) a `WriteRequested`: the
+        // row is the same, its kind `WriteRequested` either way.
+        let requested = |e: &WriteRequested| {
+            write(PendingWrite {
+                kind: "WriteRequested".into(),
+                entity_id: event.stream_id,
+                request_id: e.request_id,
+                target_system: e.target_system.clone(),
+                attempt: 0,
+                due_at: event.recorded_at,
+                position: event.position,
+                request: Some(e.clone()),
+                last_status: None,
+            })
+        };
         match &decoded {
             SyncEvent::ChangeObserved(e) => {
                 trigger(Some(e.system.clone()), Some(e.record_id.clone()), None)
@@ -223,23 +239,18 @@ impl Projection for PendingQueue {
                 let (system, record_id) = (&e.system, &e.record_id);
                 requeue(e.trigger_id, system, record_id, event.recorded_at, sort_key)
             }
-            SyncEvent::DecisionMade(e) => settle(e.trigger_id),
+            SyncEvent::DecisionMade(e) => {
+                let mut ops = settle(e.trigger_id);
+                ops.extend(e.write.as_ref().map(requested).unwrap_or_default());
+                ops
+            }
             // Coalesced: settled by this group's fetch and decision (`decide::coalesce`).
             SyncEvent::InputsGathered(e) => {
                 e.covers.iter().flat_map(|t| settle(Some(*t))).collect()
             }
             SyncEvent::RedirectedTo(e) => settle(e.trigger_id),
-            SyncEvent::WriteRequested(e) => write(PendingWrite {
-                kind: decoded.event_type().to_string(),
-                entity_id: event.stream_id,
-                request_id: e.request_id,
-                target_system: e.target_system.clone(),
-                attempt: 0,
-                due_at: event.recorded_at,
-                position: event.position,
-                request: Some(e.clone()),
-                last_status: None,
-            }),
+            // An older log's request (before decisions carried theirs).
+            SyncEvent::WriteRequested(e) => requested(e),
             SyncEvent::WriteFailed(e) if e.will_retry => write(PendingWrite {
                 kind: decoded.event_type().to_string(),
                 entity_id: event.stream_id,

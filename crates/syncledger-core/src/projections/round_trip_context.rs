@@ -1,8 +1,8 @@
 //! `round_trip_context`: the creates the sync has in flight, so it recognises their echoes.
 //!
 //! A connected system announces the sync's own create back by webhook, sometimes before the
-//! create request has even answered. One row per create, put inline by the `WriteRequested` that
-//! is recorded before the outbound call: `create/{request_id}`, sort key
+//! create request has even answered. One row per create, put inline by the request recorded
+//! before the outbound call (the decision that carries it, or an older log's `WriteRequested`): `create/{request_id}`, sort key
 //! `{target_system}/{fingerprint}`, found by the match-key fingerprint of the target's create
 //! webhook before any id mapping exists (G2).
 //!
@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{decode, doc, row};
-use crate::events::{Fields, SyncEvent, WriteOp};
+use crate::events::{Fields, WriteOp};
 use crate::log::RecordedEvent;
 use crate::projection::{Lookups, Mode, Projection, RowOp};
 
@@ -99,7 +99,10 @@ impl Projection for RoundTripContext {
     }
 
     fn apply(&self, event: &RecordedEvent) -> Vec<RowOp> {
-        let Some(SyncEvent::WriteRequested(write)) = decode(event) else {
+        let Some(decoded) = decode(event) else {
+            return vec![];
+        };
+        let Some(write) = crate::events::write_request(&decoded) else {
             return vec![];
         };
         let entity = event.stream_id;

@@ -55,6 +55,9 @@ impl Projection for SyncStats {
         let counters: Vec<String> = match decode(event) {
             Some(SyncEvent::ChangeObserved(_)) => vec![OBSERVED.into()],
             Some(SyncEvent::RecordDiscovered(_)) => vec![DISCOVERED.into()],
+            Some(SyncEvent::DecisionMade(e)) if e.write.is_some() => {
+                vec![decision_counter(e.kind), WRITE_REQUESTED.into()]
+            }
             Some(SyncEvent::DecisionMade(e)) => vec![decision_counter(e.kind)],
             Some(SyncEvent::WriteRequested(_)) => vec![WRITE_REQUESTED.into()],
             Some(SyncEvent::WriteSucceeded(_)) => vec![WRITE_SUCCEEDED.into()],
@@ -129,6 +132,7 @@ mod tests {
             },
             diff: vec![],
             request_id: None,
+            write: None,
         });
         assert_eq!(
             SyncStats.apply(&recorded(3, decision)),

@@ -97,6 +97,7 @@ fn decided(trigger: Uuid, kind: DecisionKind) -> SyncEvent {
         basis: Basis::InSync,
         diff: vec![],
         request_id: Some(REQUEST),
+        write: None,
     })
 }
 

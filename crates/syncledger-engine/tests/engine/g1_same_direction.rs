@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use syncledger_core::events::{DecisionKind, Resolution, SyncEvent};
+use syncledger_core::events::{DecisionKind, Resolution, SyncEvent, WriteOp};
 use syncledger_sim::Op;
 
 use crate::both;
@@ -152,7 +152,51 @@ async fn a_second_process_is_kept_out_by_a_live_lease(db: Db) {
     );
 }
 
+/// The create is asked for by its decision (`DecisionMade.write`, no `WriteRequested`), and the
+/// create's outcome is caused by that decision.
+async fn the_create_is_asked_for_by_its_decision_which_causes_its_outcome(db: Db) {
+    let w = World::new(db).await;
+    let c = w.crm.user_create(
+        CONTACTS,
+        json!({"full_name": "Ada Lovelace", "email": "ada@example.com"}),
+    );
+    w.deliver(CRM).await;
+    w.run().await;
+    let entity = w.entity_of(CRM, &c.id).await.expect("mapped");
+    let stream = w.store().read_stream(entity, 1, i64::MAX).await.unwrap();
+    let decoded: Vec<SyncEvent> = stream
+        .iter()
+        .map(|e| SyncEvent::from_recorded(e).expect("decodable"))
+        .collect();
+    assert!(
+        !decoded
+            .iter()
+            .any(|e| matches!(e, SyncEvent::WriteRequested(_))),
+        "{decoded:?}"
+    );
+    let (decision, request) = stream
+        .iter()
+        .zip(&decoded)
+        .find_map(|(recorded, e)| match e {
+            SyncEvent::DecisionMade(d) => d.write.as_ref().map(|w| (recorded, w)),
+            _ => None,
+        })
+        .expect("a decision carrying the create");
+    assert_eq!(request.op, WriteOp::Create);
+    assert_eq!(request.fields["email"], "ada@example.com");
+    let (outcome, _) = stream
+        .iter()
+        .zip(&decoded)
+        .find(|(_, e)| {
+            matches!(e, SyncEvent::WriteSucceeded(s) if s.request_id == request.request_id)
+        })
+        .expect("the create's outcome");
+    assert_eq!(outcome.meta.causation_id, Some(decision.event_id));
+    assert_eq!(w.erp.count(CUSTOMERS), 1);
+}
+
 both!(
+    the_create_is_asked_for_by_its_decision_which_causes_its_outcome,
     a_create_and_its_quick_update_delivered_together_give_one_erp_record,
     an_update_worked_while_the_create_post_is_paused_gives_one_erp_record,
     a_second_process_is_kept_out_by_a_live_lease,

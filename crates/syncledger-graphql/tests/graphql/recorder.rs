@@ -10,7 +10,7 @@ use syncledger_core::entity::EntityState;
 use syncledger_core::events::{
     Action, ChangeObserved, DeadLetterRequest, DeadLettered, Fields, RecordFetched, RecordLinked,
     Resolution, SyncEvent, WriteFailed, WriteOp, WriteRequested, WriteSucceeded,
-    entity_id_for_record,
+    entity_id_for_record, write_request,
 };
 use syncledger_core::log::{EventMeta, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend};
 use syncledger_core::projections::id_mappings;
@@ -227,7 +227,10 @@ impl Recorder {
         let stream = self.stream(entity_id).await;
         let requested = stream
             .iter()
-            .find(|e| matches!(SyncEvent::from_recorded(e), Ok(SyncEvent::WriteRequested(w)) if w.request_id == request_id))
+            .find(|e| {
+                SyncEvent::from_recorded(e)
+                    .is_ok_and(|d| write_request(&d).is_some_and(|w| w.request_id == request_id))
+            })
             .expect("the write request")
             .clone();
         (EntityState::fold(entity_id, &stream), requested)
@@ -269,9 +272,8 @@ impl Recorder {
     /// The write of the entity's pending request fails with `body` and waits for its retry.
     pub async fn fail_for_retry(&self, entity_id: Uuid, request_id: Uuid, body: &str) {
         let (state, requested) = self.requested(entity_id, request_id).await;
-        let Ok(SyncEvent::WriteRequested(write)) = SyncEvent::from_recorded(&requested) else {
-            unreachable!()
-        };
+        let decoded = SyncEvent::from_recorded(&requested).unwrap();
+        let write = write_request(&decoded).unwrap();
         let failed = SyncEvent::WriteFailed(WriteFailed {
             request_id,
             target_system: write.target_system.clone(),
@@ -289,10 +291,8 @@ impl Recorder {
     /// Returns the dead letter's id.
     pub async fn dead_letter(&self, entity_id: Uuid, request_id: Uuid) -> Uuid {
         let (state, requested) = self.requested(entity_id, request_id).await;
-        let write = match SyncEvent::from_recorded(&requested) {
-            Ok(SyncEvent::WriteRequested(w)) => w,
-            _ => unreachable!(),
-        };
+        let decoded = SyncEvent::from_recorded(&requested).unwrap();
+        let write = write_request(&decoded).unwrap().clone();
         let events = vec![
             SyncEvent::WriteFailed(WriteFailed {
                 request_id,

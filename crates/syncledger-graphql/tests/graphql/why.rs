@@ -38,7 +38,6 @@ async fn a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_sys
             "ChangeObserved",
             "RecordFetched",
             "DecisionMade",
-            "WriteRequested",
             "WriteSucceeded"
         ]
     );
@@ -46,8 +45,10 @@ async fn a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_sys
     assert_eq!(chain[0]["payload"]["webhook_event_id"], "crm-evt-9");
     assert_eq!(chain[1]["payload"]["system"], "crm");
     assert_eq!(chain[2]["payload"]["kind"], "update");
+    // The decision carries the write it asked for (its fields: the diff's `after` values).
+    assert_eq!(chain[2]["payload"]["write"]["record_id"], "E7");
     assert_eq!(
-        chain[4]["explanation"],
+        chain[3]["explanation"],
         "erp customer E7: phone written 555-0101 because crm contact c-42 changed it (webhook crm-evt-9)"
     );
     // The erp echo fetched afterwards saw the same value: the write keeps the credit.
@@ -57,7 +58,7 @@ async fn a_field_written_by_the_sync_traces_back_to_the_webhook_in_the_other_sys
         .rev()
         .find(|e| e.event_type == "WriteSucceeded")
         .unwrap();
-    assert_eq!(chain[4]["eventId"], json!(write.event_id.to_string()));
+    assert_eq!(chain[3]["eventId"], json!(write.event_id.to_string()));
 
     let crm = &data["entity"]["crm"];
     assert_eq!(types(crm), vec!["ChangeObserved", "RecordFetched"]);
@@ -86,7 +87,6 @@ async fn a_field_decided_on_a_fetch_recorded_first_traces_back_through_that_fetc
             "ChangeObserved",
             "RecordFetched",
             "DecisionMade",
-            "WriteRequested",
             "WriteSucceeded"
         ]
     );
@@ -116,13 +116,13 @@ async fn a_change_made_in_the_erp_is_traced_into_the_crm(app: App) {
             "ChangeObserved",
             "RecordFetched",
             "DecisionMade",
-            "WriteRequested",
             "WriteSucceeded"
         ]
     );
     assert_eq!(crm["chain"][0]["payload"]["webhook_event_id"], "erp-evt-7");
     assert_eq!(crm["chain"][1]["payload"]["system"], "erp");
-    assert_eq!(crm["chain"][3]["payload"]["target_system"], "crm");
+    assert_eq!(crm["chain"][2]["payload"]["target_system"], "crm");
+    assert_eq!(crm["chain"][2]["payload"]["write"]["op"], "update");
     let erp = &data["entity"]["erp"];
     assert_eq!(
         types(erp),

@@ -64,10 +64,9 @@ fn race4_step1_the_update_carries_the_etag_the_ledger_last_saw() {
             json!({"name": "Ada (CRM)", "phone": "1"}),
             "c2",
         )))
-        .then(&[
-            SyncEvent::DecisionMade(DecisionMade {
+        .then(&[SyncEvent::DecisionMade(
+            DecisionMade {
                 diff: vec![change("name", json!("Ada"), json!("Ada (CRM)"))],
-                request_id: Some(write.request_id),
                 ..decided(
                     5,
                     DecisionKind::Update,
@@ -77,9 +76,9 @@ fn race4_step1_the_update_carries_the_etag_the_ledger_last_saw() {
                         fields: vec!["name".into()],
                     },
                 )
-            }),
-            SyncEvent::WriteRequested(write),
-        ]);
+            }
+            .asking(write),
+        )]);
 }
 
 /// Step 2 behind step 1: the ERP user renamed too, so the ERP refused the write (412).
@@ -212,29 +211,30 @@ fn race4_step3_with_last_observed_the_refetched_value_wins_and_the_loser_is_reco
     given(&refused()).when(erp_rename()).then(&[
         SyncEvent::ConflictDetected(detected(policy, Some(("erp", "Ada (ERP)")))),
         verdict(policy, Some("erp")),
-        SyncEvent::DecisionMade(DecisionMade {
-            diff: vec![change("name", json!("Ada (CRM)"), json!("Ada (ERP)"))],
-            request_id: Some(id_crm),
-            ..decided(
-                9,
-                DecisionKind::Update,
-                ("erp", "crm"),
-                Basis::Changed {
-                    record_id: "E-1".into(),
-                    fields: vec!["name".into()],
-                },
-            )
-        }),
-        SyncEvent::WriteRequested(WriteRequested {
-            if_match: Some("c2".into()),
-            ..requested(
-                id_crm,
-                "crm",
-                WriteOp::Update,
-                Some("c-1"),
-                json!({"name": "Ada (ERP)"}),
-            )
-        }),
+        SyncEvent::DecisionMade(
+            DecisionMade {
+                diff: vec![change("name", json!("Ada (CRM)"), json!("Ada (ERP)"))],
+                ..decided(
+                    9,
+                    DecisionKind::Update,
+                    ("erp", "crm"),
+                    Basis::Changed {
+                        record_id: "E-1".into(),
+                        fields: vec!["name".into()],
+                    },
+                )
+            }
+            .asking(WriteRequested {
+                if_match: Some("c2".into()),
+                ..requested(
+                    id_crm,
+                    "crm",
+                    WriteOp::Update,
+                    Some("c-1"),
+                    json!({"name": "Ada (ERP)"}),
+                )
+            }),
+        ),
     ]);
 }
 
@@ -252,26 +252,27 @@ fn race4_step3_with_owner_the_owner_keeps_its_value_and_it_is_written_back_to_th
         .then(&[
             SyncEvent::ConflictDetected(detected(policy, Some(("crm", "Ada (CRM)")))),
             verdict(policy, Some("crm")),
-            SyncEvent::DecisionMade(DecisionMade {
-                diff: vec![change("name", json!("Ada (ERP)"), json!("Ada (CRM)"))],
-                request_id: Some(id_erp),
-                ..decided(
-                    9,
-                    DecisionKind::Update,
-                    ("crm", "erp"),
-                    Basis::ConflictWon { conflicts },
-                )
-            }),
-            SyncEvent::WriteRequested(WriteRequested {
-                if_match: Some("v2".into()),
-                ..requested(
-                    id_erp,
-                    "erp",
-                    WriteOp::Update,
-                    Some("E-1"),
-                    json!({"name": "Ada (CRM)"}),
-                )
-            }),
+            SyncEvent::DecisionMade(
+                DecisionMade {
+                    diff: vec![change("name", json!("Ada (ERP)"), json!("Ada (CRM)"))],
+                    ..decided(
+                        9,
+                        DecisionKind::Update,
+                        ("crm", "erp"),
+                        Basis::ConflictWon { conflicts },
+                    )
+                }
+                .asking(WriteRequested {
+                    if_match: Some("v2".into()),
+                    ..requested(
+                        id_erp,
+                        "erp",
+                        WriteOp::Update,
+                        Some("E-1"),
+                        json!({"name": "Ada (CRM)"}),
+                    )
+                }),
+            ),
         ]);
 }
 
@@ -297,29 +298,30 @@ fn race4_step3_with_review_the_field_is_held_and_the_other_fields_flow() {
         .then(&[
             SyncEvent::ConflictDetected(detected(policy, None)),
             verdict(policy, None),
-            SyncEvent::DecisionMade(DecisionMade {
-                diff: vec![change("phone", json!("1"), json!("2"))],
-                request_id: Some(id_crm),
-                ..decided(
-                    9,
-                    DecisionKind::Update,
-                    ("erp", "crm"),
-                    Basis::Changed {
-                        record_id: "E-1".into(),
-                        fields: vec!["phone".into()],
-                    },
-                )
-            }),
-            SyncEvent::WriteRequested(WriteRequested {
-                if_match: Some("c2".into()),
-                ..requested(
-                    id_crm,
-                    "crm",
-                    WriteOp::Update,
-                    Some("c-1"),
-                    json!({"phone": "2"}),
-                )
-            }),
+            SyncEvent::DecisionMade(
+                DecisionMade {
+                    diff: vec![change("phone", json!("1"), json!("2"))],
+                    ..decided(
+                        9,
+                        DecisionKind::Update,
+                        ("erp", "crm"),
+                        Basis::Changed {
+                            record_id: "E-1".into(),
+                            fields: vec!["phone".into()],
+                        },
+                    )
+                }
+                .asking(WriteRequested {
+                    if_match: Some("c2".into()),
+                    ..requested(
+                        id_crm,
+                        "crm",
+                        WriteOp::Update,
+                        Some("c-1"),
+                        json!({"phone": "2"}),
+                    )
+                }),
+            ),
         ]);
 }
 

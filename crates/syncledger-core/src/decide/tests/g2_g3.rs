@@ -193,10 +193,9 @@ fn race3_step6_a_value_the_erp_changed_on_its_own_still_flows_back() {
     let update_id = request_id(id(6), "crm", WriteOp::Update);
     given(&stream)
         .when(fetch(record("erp", "E-1", json!({"phone": "555"}))))
-        .then(&[
-            SyncEvent::DecisionMade(DecisionMade {
+        .then(&[SyncEvent::DecisionMade(
+            DecisionMade {
                 diff: vec![change("phone", json!("123-456-7899"), json!("555"))],
-                request_id: Some(update_id),
                 ..decided(
                     6,
                     DecisionKind::Update,
@@ -206,15 +205,15 @@ fn race3_step6_a_value_the_erp_changed_on_its_own_still_flows_back() {
                         fields: vec!["phone".into()],
                     },
                 )
-            }),
-            SyncEvent::WriteRequested(requested(
+            }
+            .asking(requested(
                 update_id,
                 "crm",
                 WriteOp::Update,
                 Some("c-1"),
                 json!({"phone": "555"}),
             )),
-        ]);
+        )]);
 }
 
 #[test]

@@ -158,25 +158,26 @@ fn g5_with_last_observed_a_later_target_change_of_the_same_field_wins() {
                     chosen: Some("erp".into()),
                 },
             )),
-            SyncEvent::DecisionMade(DecisionMade {
-                diff: vec![change("phone", json!("2"), json!("3"))],
-                request_id: Some(back),
-                ..decided(
-                    5,
-                    DecisionKind::Update,
-                    ("erp", "crm"),
-                    Basis::ConflictWon {
-                        conflicts: [("phone".to_string(), conflict)].into(),
-                    },
-                )
-            }),
-            SyncEvent::WriteRequested(requested(
-                back,
-                "crm",
-                WriteOp::Update,
-                Some("c-1"),
-                json!({"phone": "3"}),
-            )),
+            SyncEvent::DecisionMade(
+                DecisionMade {
+                    diff: vec![change("phone", json!("2"), json!("3"))],
+                    ..decided(
+                        5,
+                        DecisionKind::Update,
+                        ("erp", "crm"),
+                        Basis::ConflictWon {
+                            conflicts: [("phone".to_string(), conflict)].into(),
+                        },
+                    )
+                }
+                .asking(requested(
+                    back,
+                    "crm",
+                    WriteOp::Update,
+                    Some("c-1"),
+                    json!({"phone": "3"}),
+                )),
+            ),
         ]);
 }
 
@@ -247,24 +248,25 @@ fn g7_with_propagate_a_deleted_source_deletes_the_linked_target() {
                 record_id: "c-1".into(),
                 reason: "deleted in crm".into(),
             }),
-            SyncEvent::DecisionMade(DecisionMade {
-                request_id: Some(delete_id),
-                ..decided(
-                    5,
-                    DecisionKind::Delete,
-                    ("crm", "erp"),
-                    Basis::DeletedPropagated {
-                        record_id: "c-1".into(),
-                    },
-                )
-            }),
-            SyncEvent::WriteRequested(requested(
-                delete_id,
-                "erp",
-                WriteOp::Delete,
-                Some("E-1"),
-                json!({}),
-            )),
+            SyncEvent::DecisionMade(
+                DecisionMade {
+                    ..decided(
+                        5,
+                        DecisionKind::Delete,
+                        ("crm", "erp"),
+                        Basis::DeletedPropagated {
+                            record_id: "c-1".into(),
+                        },
+                    )
+                }
+                .asking(requested(
+                    delete_id,
+                    "erp",
+                    WriteOp::Delete,
+                    Some("E-1"),
+                    json!({}),
+                )),
+            ),
         ]);
 }
 

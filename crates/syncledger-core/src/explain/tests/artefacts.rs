@@ -57,6 +57,7 @@ fn retried_letter(op: WriteOp) -> (Stream, Uuid) {
         },
         diff: vec![],
         request_id: Some(again),
+        write: None,
     }));
     s.push(SyncEvent::WriteRequested(WriteRequested {
         if_match: None,
@@ -166,6 +167,7 @@ fn events_without_a_reason_or_a_record_still_read_as_sentences() {
         },
         diff: vec![],
         request_id: None,
+        write: None,
     }));
     s.push(SyncEvent::RecordUnlinked(RecordUnlinked {
         system: "erp".into(),

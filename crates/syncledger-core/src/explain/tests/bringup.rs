@@ -82,6 +82,7 @@ fn a_discovered_record_and_the_decision_it_caused_read_as_the_initial_sync() {
         },
         diff: vec![],
         request_id: None,
+        write: None,
     }));
     let lines = explain_stream("customer", &s.0);
     assert_eq!(

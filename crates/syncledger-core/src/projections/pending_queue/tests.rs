@@ -33,6 +33,7 @@ fn decision(trigger_id: Option<Uuid>) -> SyncEvent {
         },
         diff: vec![],
         request_id: Some(REQUEST),
+        write: None,
     })
 }
 

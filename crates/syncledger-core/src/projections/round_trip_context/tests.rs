@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::events::{Fields, WriteRequested};
+use crate::events::{Fields, SyncEvent, WriteRequested};
 use crate::projection::Row;
 use crate::projections::testkit::{ENTITY, at, recorded};
 

@@ -148,7 +148,7 @@ pub(super) fn compare(
 fn written(events: &[SyncEvent]) -> BTreeMap<(String, String), Value> {
     let mut out = BTreeMap::new();
     for event in events {
-        if let SyncEvent::WriteRequested(w) = event {
+        if let Some(w) = crate::events::write_request(event) {
             for (field, value) in &w.fields {
                 out.insert((w.target_system.clone(), field.clone()), value.clone());
             }
@@ -226,7 +226,7 @@ impl Summary {
         let writes = |events: &[SyncEvent]| -> BTreeMap<(String, u8), usize> {
             let mut out = BTreeMap::new();
             for event in events {
-                if let SyncEvent::WriteRequested(w) = event {
+                if let Some(w) = crate::events::write_request(event) {
                     let op = match w.op {
                         WriteOp::Create => 0,
                         WriteOp::Update => 1,

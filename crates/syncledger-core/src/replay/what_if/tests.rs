@@ -38,9 +38,9 @@ fn created_without_a_phone() -> History {
     h.decide(record("crm", json!({"email": "ada@example.com"})));
     let create =
         h.0.iter()
-            .find_map(|e| match SyncEvent::from_recorded(e) {
-                Ok(SyncEvent::WriteRequested(w)) => Some(w),
-                _ => None,
+            .find_map(|e| {
+                let decoded = SyncEvent::from_recorded(e).ok()?;
+                crate::events::write_request(&decoded).cloned()
             })
             .expect("the create was recorded");
     let done = WriteSucceeded {

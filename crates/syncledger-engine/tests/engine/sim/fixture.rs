@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use syncledger_core::config::OnDelete;
-use syncledger_core::events::{DecisionKind, SyncEvent, WriteOp};
+use syncledger_core::events::{DecisionKind, SyncEvent, WriteOp, write_request};
 use syncledger_core::log::{LogFilter, Position, RecordedEvent};
 
 use super::driver::Sim;
@@ -40,14 +40,14 @@ impl Covered {
             .iter()
             .filter_map(|e| SyncEvent::from_recorded(e).ok())
         {
-            match event {
-                SyncEvent::WriteRequested(w) if w.op == WriteOp::Create => {
-                    if w.target_system == "crm" {
-                        c.created_in_crm += 1
-                    } else {
-                        c.created_in_erp += 1
-                    }
+            if let Some(w) = write_request(&event).filter(|w| w.op == WriteOp::Create) {
+                if w.target_system == "crm" {
+                    c.created_in_crm += 1
+                } else {
+                    c.created_in_erp += 1
                 }
+            }
+            match event {
                 SyncEvent::DecisionMade(d) if d.basis.rule().starts_with("retry_") => {
                     c.retries_decided += 1
                 }

@@ -129,17 +129,18 @@ fn race4_step5_a_persons_choice_is_written_where_it_differs_once() {
         .configured(|c| c.conflict = ConflictPolicy::Review)
         .when(Gathered::default())
         .then(&[
-            SyncEvent::DecisionMade(DecisionMade {
-                diff: vec![change("name", json!("Ada (CRM)"), json!("Ada (ERP)"))],
-                request_id: Some(write.request_id),
-                ..decided(
-                    13,
-                    DecisionKind::ConflictResolved,
-                    ("erp", "crm"),
-                    basis.clone(),
-                )
-            }),
-            SyncEvent::WriteRequested(write),
+            SyncEvent::DecisionMade(
+                DecisionMade {
+                    diff: vec![change("name", json!("Ada (CRM)"), json!("Ada (ERP)"))],
+                    ..decided(
+                        13,
+                        DecisionKind::ConflictResolved,
+                        ("erp", "crm"),
+                        basis.clone(),
+                    )
+                }
+                .asking(write),
+            ),
             SyncEvent::DecisionMade(decided(13, DecisionKind::Skip, ("erp", "erp"), basis)),
         ]);
 }

@@ -209,6 +209,10 @@ pub async fn start(
 
 /// `syncledger serve`: runs until SIGTERM or Ctrl-C, then drains.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listened for before the port is bound: a SIGTERM sent as soon as the service answers is
+    // a graceful shutdown, never the signal's default action (found by the perimeter test under
+    // load: the process died of SIGTERM between answering and first awaiting the signal).
+    let signal = ShutdownSignal::install();
     let listener = TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("server.listen: cannot bind {}", config.server.listen))?;
@@ -218,7 +222,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // One line on stdout a supervisor (or a test using port 0) can read the address from.
     println!("syncledger listening on http://{}", running.addr);
     tracing::info!(addr = %running.addr, "syncledger is serving");
-    shutdown_signal().await;
+    signal.recv().await;
     tracing::info!("shutting down: no new webhooks, finishing work in flight");
     // The HTTP server closes what is still open at the same deadline (syncledger-api `server`).
     if tokio::time::timeout(deadline, running.stop())
@@ -234,20 +238,72 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM and Ctrl-C (SIGINT), listened for from the moment this is made: a process makes it
+/// before it starts answering, so a signal is never met by its default action (the process
+/// killed without draining).
+pub struct ShutdownSignal {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    /// Registers the handlers now (inside the runtime).
+    pub fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            ShutdownSignal {
+                term: signal(SignalKind::terminate()).ok(),
+                interrupt: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        #[cfg(not(unix))]
+        ShutdownSignal {}
+    }
+
+    /// Until one of the signals arrives.
+    pub async fn recv(self) {
+        #[cfg(unix)]
+        {
+            let (mut term, mut interrupt) = (self.term, self.interrupt);
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let interrupt = async {
+                match interrupt.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => drop(tokio::signal::ctrl_c().await),
+                }
+            };
+            tokio::select! { _ = term => {}, _ = interrupt => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::time::Duration;
+
+    /// The handlers are in place once `install` returns, before anything awaits them: a
+    /// SIGTERM sent then is received, where a handler put in place at the first await would
+    /// have left it to the default action, and this test process would have died of it.
+    #[tokio::test]
+    async fn a_sigterm_sent_before_anything_awaits_it_is_received() {
+        let signal = super::ShutdownSignal::install();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        tokio::time::timeout(Duration::from_secs(10), signal.recv())
+            .await
+            .expect("the signal is received");
+    }
 }

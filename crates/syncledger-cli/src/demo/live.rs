@@ -5,6 +5,7 @@ use super::world::Demo;
 use crate::app;
 
 pub async fn stay_up(demo: Demo, crm_url: &str) -> anyhow::Result<()> {
+    let signal = app::ShutdownSignal::install();
     println!();
     println!("Changes made through the simulated systems' APIs now sync live, e.g.");
     println!("  curl -X POST {crm_url}/contacts -H 'content-type: application/json' \\");
@@ -18,7 +19,7 @@ pub async fn stay_up(demo: Demo, crm_url: &str) -> anyhow::Result<()> {
         tokio::spawn(async move { crm_hook.run(&crm, s1.cancelled_owned()).await }),
         tokio::spawn(async move { erp_hook.run(&erp, s2.cancelled_owned()).await }),
     ];
-    app::shutdown_signal().await;
+    signal.recv().await;
     demo.running.stop().await;
     for p in pumps {
         let _ = p.await;

@@ -362,6 +362,7 @@ mod wrap;
 
 pub(crate) use event::{Take, is_sealed_whole};
 pub use packed::PACKED_PREFIX;
+pub(crate) use packed::{packed_bytes, packed_doc};
 use wrap::{tenant_aad, unwrap_bytes, wrap_bytes};
 pub(crate) use wrap::{unwrap_with, wrap_with};
 

@@ -60,6 +60,18 @@ impl Keyring {
     }
 }
 
+/// The bytes of a packed document, to store as bytes rather than base64 text; `None` for
+/// anything else (a document not packed is stored as JSON).
+pub(crate) fn packed_bytes(doc: &Value) -> Option<Vec<u8>> {
+    let body = doc.as_str()?.strip_prefix(PACKED_PREFIX)?;
+    URL_SAFE_NO_PAD.decode(body).ok()
+}
+
+/// A packed document read back from its bytes, in the form [`Keyring::open_packed`] opens.
+pub(crate) fn packed_doc(bytes: &[u8]) -> Value {
+    Value::String(format!("{PACKED_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
 /// The key id a packed document names; `None` for anything else.
 pub(crate) fn packed_key_id(doc: &Value) -> Option<Uuid> {
     head_key_id(doc.as_str()?.strip_prefix(PACKED_PREFIX)?)

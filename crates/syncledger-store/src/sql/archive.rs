@@ -268,17 +268,22 @@ impl Inner {
         }
         let mut tx = dialect::begin_write(self).await?;
         for s in batch {
+            // A packed snapshot goes in as bytes (`packed`), anything else as JSON (`state`).
+            let packed = s.state.as_ref().and_then(crate::seal::packed_bytes);
+            let state = s.state.as_ref().filter(|_| packed.is_none());
             sqlx::query(
-                "INSERT INTO stream_archives (stream_id, version, segment, archived_at, state) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stream_id) DO UPDATE SET \
+                "INSERT INTO stream_archives (stream_id, version, segment, archived_at, state, \
+                 packed) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id) DO UPDATE SET \
                  version = excluded.version, segment = excluded.segment, \
-                 archived_at = excluded.archived_at, state = excluded.state",
+                 archived_at = excluded.archived_at, state = excluded.state, \
+                 packed = excluded.packed",
             )
             .bind(s.stream_id)
             .bind(s.version as i64)
             .bind(s.segment)
             .bind(s.archived_at)
-            .bind(s.state.as_ref().map(Json))
+            .bind(state.map(Json))
+            .bind(packed)
             .execute(&mut *tx)
             .await?;
         }

@@ -13,7 +13,14 @@ use crate::archive::segment::SegmentInfo;
 use crate::seal::DataKey;
 
 type SegmentRow = (i64, String, i64, i64, i64, String, DateTime<Utc>);
-type ArchiveRow = (Uuid, i64, i64, DateTime<Utc>, Option<Json<Value>>);
+type ArchiveRow = (
+    Uuid,
+    i64,
+    i64,
+    DateTime<Utc>,
+    Option<Json<Value>>,
+    Option<Vec<u8>>,
+);
 
 impl Inner {
     /// Every segment the database recorded, in order.
@@ -71,7 +78,7 @@ impl Inner {
         stream_id: Uuid,
     ) -> Result<Option<StreamArchive>, StoreError> {
         let row: Option<ArchiveRow> = sqlx::query_as(
-            "SELECT stream_id, version, segment, archived_at, state FROM stream_archives \
+            "SELECT stream_id, version, segment, archived_at, state, packed FROM stream_archives \
              WHERE stream_id = $1",
         )
         .bind(stream_id)
@@ -82,7 +89,12 @@ impl Inner {
             version: r.1 as u64,
             segment: r.2,
             archived_at: r.3,
-            state: r.4.map(|j| j.0),
+            // Packed snapshots are stored as bytes; in memory they are the `$z1` document.
+            state: r
+                .5
+                .as_deref()
+                .map(crate::seal::packed_doc)
+                .or(r.4.map(|j| j.0)),
         }))
     }
 

@@ -153,11 +153,13 @@ impl Inner {
         // The snapshot of its archived events (sealed under the keys just destroyed) is
         // replaced by what it keeps without values: its links and version, in clear.
         if archived.is_some() {
-            sqlx::query("UPDATE stream_archives SET state = $2 WHERE stream_id = $1")
-                .bind(entity_id)
-                .bind(kept_snapshot.map(sqlx::types::Json))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE stream_archives SET state = $2, packed = NULL WHERE stream_id = $1",
+            )
+            .bind(entity_id)
+            .bind(kept_snapshot.map(sqlx::types::Json))
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
 

@@ -19,13 +19,28 @@ use crate::sealing::{raw_text, raw_texts, record, sealed_options};
 
 both!(an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive);
 
-/// Every snapshot as the database holds it, as text.
+/// Every snapshot as the database holds it, as text (a packed one as `packed:<its length>`).
 async fn raw_snapshots(db: &TestDb) -> String {
     raw_texts(
         db,
-        "SELECT COALESCE(CAST(state AS TEXT), '') FROM stream_archives",
+        "SELECT COALESCE(CAST(state AS TEXT), '') || CASE WHEN packed IS NULL THEN '' \
+         ELSE 'packed:' || CAST(length(packed) AS TEXT) END FROM stream_archives",
     )
     .await
+}
+
+/// The packed snapshots' bytes as stored.
+async fn packed_snapshots(db: &TestDb) -> Vec<Vec<u8>> {
+    let sql = "SELECT packed FROM stream_archives WHERE packed IS NOT NULL";
+    match db {
+        TestDb::Sqlite { url, .. } => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let rows = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            rows
+        }
+        TestDb::Postgres { pool } => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+    }
 }
 
 fn fields_of(events: &[RecordedEvent]) -> Vec<Value> {
@@ -84,10 +99,24 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
         .unwrap();
     assert_eq!(report.snapshots, 2, "{report:?}");
 
-    // The snapshot is packed (compressed, then sealed) at rest and opens for its readers.
+    // The snapshot is packed (compressed, then sealed) and stored as bytes, and opens for its
+    // readers.
     let raw = raw_snapshots(&h).await;
-    assert!(raw.contains(syncledger_store::PACKED_PREFIX), "{raw}");
+    assert_eq!(raw.matches("packed:").count(), 2, "{raw}");
     assert!(!raw.contains("known") && !raw.contains("crm"), "{raw}");
+    for bytes in packed_snapshots(&h).await {
+        for value in [
+            "ann.archer@example.com",
+            "Ann Archer",
+            "bob@example.com",
+            "crm",
+        ] {
+            assert!(
+                !holds(&bytes, value),
+                "{value} in clear in a packed snapshot"
+            );
+        }
+    }
     for value in ["ann.archer@example.com", "Ann Archer", "bob@example.com"] {
         assert!(
             !raw.contains(value),
@@ -113,8 +142,13 @@ async fn an_erased_entity_reads_as_erased_from_its_snapshot_and_its_archive(h: H
     assert!(receipt.verified, "{receipt:?}");
     assert_eq!(receipt.residue, Vec::<String>::new());
 
-    // Its snapshot keeps what it is and where its record is, no value.
+    // Its snapshot keeps what it is and where its record is, no value (in clear, not packed).
     let raw = raw_snapshots(&h).await;
+    assert_eq!(
+        raw.matches("packed:").count(),
+        1,
+        "only bob's stays packed: {raw}"
+    );
     for value in ["ann@example.com", "ann.archer@example.com", "Ann Archer"] {
         assert!(
             !raw.contains(value),
